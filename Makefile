@@ -1,0 +1,27 @@
+# HiTVideo for Swift — build, test, demo, bench.
+# `make demo` runs the main job end to end on shipped sample data; `make test` runs every test.
+SHELL := /bin/bash
+SWIFT ?= swift
+# One configuration for tools and tests: optimised (the engine is unusably slow unoptimised),
+# with testing enabled so that test targets can use @testable imports.
+SWIFT_FLAGS ?= -c release -Xswiftc -enable-testing
+BIN = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
+OUT ?= out
+
+.PHONY: all deps build test demo bench fuzz clean
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	$(SWIFT) build $(SWIFT_FLAGS)
+
+test: build
+	$(SWIFT) test $(SWIFT_FLAGS)
+
+clean:
+	rm -rf .build $(OUT)
+
+# Area fragments (demo steps, benches, fuzzers, pipelines) live in make/*.mk.
+include $(sort $(wildcard make/*.mk))

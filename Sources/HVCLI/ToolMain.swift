@@ -1,0 +1,85 @@
+// The common entry point of every hv-* tool: fast BLAS kernels, argument parsing, and the error
+// contract (`hv-x: error: <sentence>` on stderr, sysexits exit code; data never goes to stderr).
+import ArgumentParser
+import Foundation
+import HVCore
+import HVEngine
+
+extension ParsableCommand {
+    /// Runs the command as the tool `name`. Call it from the tool's `static func main()`.
+    public static func hvMain(_ name: String) {
+        BLAS.ensureFastKernels()
+        signal(SIGPIPE, SIG_IGN)  // a closed pipe is reported as an I/O error (exit 74), not a silent kill
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            Glibc.exit(SysExit.ok)
+        } catch let error as ToolReportable {
+            Console.error(name, error.description)
+            Glibc.exit(error.exitCode)
+        } catch {
+            let code = exitCode(for: error).rawValue
+            if code == 0 {
+                // --help, --version: requested output goes to stdout.
+                print(fullMessage(for: error))
+                Glibc.exit(0)
+            }
+            let message = self.message(for: error)
+            Console.error(name, message.isEmpty ? "\(error)" : message)
+            FileHandle.standardError.write(Data((usageString(for: error) + "\n").utf8))
+            Glibc.exit(code == 1 ? SysExit.software : code)
+        }
+    }
+
+    private static func usageString(for error: Error) -> String {
+        let full = fullMessage(for: error)
+        return full.split(separator: "\n").filter { $0.contains("Usage:") || $0.contains("--help") }.joined(separator: "\n")
+    }
+}
+
+/// Diagnostics: stderr only; progress only when stderr is a terminal (or when forced).
+public enum Console {
+    public static func error(_ tool: String, _ message: String) {
+        let line = message.split(separator: "\n").first.map(String.init) ?? message
+        FileHandle.standardError.write(Data("\(tool): error: \(line)\n".utf8))
+    }
+
+    public static func warning(_ tool: String, _ message: String) {
+        FileHandle.standardError.write(Data("\(tool): warning: \(message)\n".utf8))
+    }
+
+    public static func note(_ message: String) {
+        FileHandle.standardError.write(Data("\(message)\n".utf8))
+    }
+
+    public static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
+    public static var stdoutIsTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
+}
+
+/// A single-line progress display on a terminal's stderr; silent when stderr is not a terminal.
+public final class Progress {
+    private let enabled: Bool
+    private let label: String
+    private var lastDraw = 0.0
+    private let start = Date()
+
+    public init(_ label: String, force: Bool = false) {
+        self.label = label
+        self.enabled = force || Console.stderrIsTerminal
+    }
+
+    public func update(_ text: @autoclosure () -> String) {
+        guard enabled else { return }
+        let now = Date().timeIntervalSince1970
+        if now - lastDraw < 0.1 { return }
+        lastDraw = now
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(label): \(text())".utf8))
+    }
+
+    public var elapsed: Double { Date().timeIntervalSince(start) }
+
+    public func finish(_ text: String = "") {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(label): \(text)\n".utf8))
+    }
+}

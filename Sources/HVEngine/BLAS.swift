@@ -1,0 +1,54 @@
+// OpenBLAS access: row-major SGEMM and the runtime core-type check.
+// OpenBLAS 0.3.21 does not recognise recent Intel CPUs and falls back to its SSE3 "Prescott" kernels
+// (4x slower). The core type is read when the library loads, so `ensureFastKernels` re-executes the
+// process once with OPENBLAS_CORETYPE set when the CPU has AVX-512/AVX2 but a generic core was chosen.
+import COpenBLAS
+import Foundation
+
+public enum BLAS {
+    /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, all row-major.
+    @inline(__always)
+    public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                            alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                            b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+            else if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
+            return
+        }
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// The kernel set OpenBLAS is using ("SkylakeX", "Haswell", "Prescott", ...).
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+    /// OpenBLAS's build configuration string.
+    public static var config: String { String(cString: openblas_get_config()) }
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// Core types OpenBLAS picks when it does not know the CPU.
+    static let genericCores: Set<String> = ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai", "northwood", "barcelona"]
+
+    /// The best OpenBLAS core type this CPU supports, from /proc/cpuinfo flags.
+    public static func preferredCoreType() -> String? {
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
+        let flags = Set(flagsLine.split(separator: " ").map(String.init))
+        if flags.isSuperset(of: ["avx512f", "avx512bw", "avx512vl", "avx512dq"]) { return "SkylakeX" }
+        if flags.isSuperset(of: ["avx2", "fma"]) { return "Haswell" }
+        return nil
+    }
+
+    /// Re-executes the current process with OPENBLAS_CORETYPE set when OpenBLAS fell back to generic
+    /// kernels on a CPU that has faster ones. Does nothing when the variable is already set (the user's
+    /// choice wins) or when the detected core is already specific. Returns only if no re-exec happened.
+    public static func ensureFastKernels() {
+        if getenv("OPENBLAS_CORETYPE") != nil { return }
+        guard genericCores.contains(coreName.lowercased()), let want = preferredCoreType() else { return }
+        setenv("OPENBLAS_CORETYPE", want, 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        // execv only returns on failure: carry on with the slow kernels.
+    }
+}

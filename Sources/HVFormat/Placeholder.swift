@@ -1,0 +1,1 @@
+// HVFormat: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+// HVGen: placeholder until its issue lands.

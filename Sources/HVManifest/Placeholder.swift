@@ -1,0 +1,1 @@
+// HVManifest: placeholder until its issue lands.

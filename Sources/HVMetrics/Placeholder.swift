@@ -1,0 +1,1 @@
+// HVMetrics: placeholder until its issue lands.

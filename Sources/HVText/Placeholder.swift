@@ -1,0 +1,1 @@
+// HVText: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+// HVTokenizer: placeholder until its issue lands.

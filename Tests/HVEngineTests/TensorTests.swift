@@ -1,0 +1,31 @@
+import XCTest
+@testable import HVEngine
+
+final class TensorTests: XCTestCase {
+    func testResizeKeepsStorageWhenLargeEnough() {
+        let t = Tensor(shape: [4, 4])
+        let p = t.data
+        t.resize([2, 8])
+        XCTAssertEqual(t.data, p)
+        t.resize([10, 10])
+        XCTAssertEqual(t.count, 100)
+    }
+
+    func testGemmMatchesNaive() {
+        var rng = SeededRandom(seed: 1)
+        let m = 7, n = 5, k = 9
+        let a = Tensor(shape: [m, k]), b = Tensor(shape: [n, k]), c = Tensor(shape: [m, n])
+        a.randomNormal(std: 1, rng: &rng); b.randomNormal(std: 1, rng: &rng)
+        BLAS.gemm(transB: true, m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: k, c: c.data, ldc: n)
+        for i in 0..<m { for j in 0..<n {
+            var s: Double = 0
+            for p in 0..<k { s += Double(a[i * k + p]) * Double(b[j * k + p]) }
+            XCTAssertEqual(Double(c[i * n + j]), s, accuracy: 1e-4)
+        } }
+    }
+
+    func testSeededRandomIsReproducible() {
+        var a = SeededRandom(seed: 42), b = SeededRandom(seed: 42)
+        for _ in 0..<10 { XCTAssertEqual(a.next(), b.next()) }
+    }
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class HVFormatTestsSmoke: XCTestCase {
+    func testTargetBuilds() { XCTAssertTrue(true) }
+}

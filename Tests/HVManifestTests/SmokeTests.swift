@@ -1,0 +1,5 @@
+import XCTest
+
+final class HVManifestTestsSmoke: XCTestCase {
+    func testTargetBuilds() { XCTAssertTrue(true) }
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class HVMediaTestsSmoke: XCTestCase {
+    func testTargetBuilds() { XCTAssertTrue(true) }
+}

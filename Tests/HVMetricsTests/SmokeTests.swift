@@ -1,0 +1,5 @@
+import XCTest
+
+final class HVMetricsTestsSmoke: XCTestCase {
+    func testTargetBuilds() { XCTAssertTrue(true) }
+}

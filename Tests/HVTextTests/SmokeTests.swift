@@ -1,0 +1,5 @@
+import XCTest
+
+final class HVTextTestsSmoke: XCTestCase {
+    func testTargetBuilds() { XCTAssertTrue(true) }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what building, testing and the demo need: Debian -dev packages and small pip packages.
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+APT_PACKAGES="libzstd-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
+libopenblas-dev libopenblas0-pthread libsqlite3-dev ffmpeg pkg-config sqlite3 zstd"
+PIP_MODULES="zstandard:zstandard numpy:numpy"
+
+missing=()
+for p in $APT_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "deps: installing ${missing[*]}" >&2
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+for entry in $PIP_MODULES; do
+    mod=${entry%%:*}; pkg=${entry#*:}
+    python3 -c "import $mod" 2>/dev/null || { echo "deps: pip install $pkg" >&2; python3 -m pip install -q "$pkg"; }
+done
