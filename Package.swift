@@ -50,6 +50,7 @@ let package = Package(
         .target(name: "HVManifest", dependencies: ["HVCore", .product(name: "GRDB", package: "GRDB.swift"), "CSQLite"]),
 
         // Tests by module.
+        .testTarget(name: "HVCoreTests", dependencies: ["HVCore"]),
         .testTarget(name: "HVFormatTests", dependencies: ["HVFormat"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HVMediaTests", dependencies: ["HVMedia"]),
         .testTarget(name: "HVEngineTests", dependencies: ["HVEngine"], resources: [.copy("Golden")]),
