@@ -35,13 +35,14 @@ let package = Package(
         .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat libavcodec libavutil libswscale",
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
         // Libraries by concern.
         .target(name: "HVCore"),
         .target(name: "HVCLI", dependencies: ["HVCore", "HVEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "HVFormat", dependencies: ["HVCore", "CZstd"]),
-        .target(name: "HVMedia", dependencies: ["HVCore", "CFFmpeg"]),
+        .target(name: "HVMedia", dependencies: ["HVCore", "CFFmpeg", "CZlib"]),
         .target(name: "HVEngine", dependencies: ["HVCore", "COpenBLAS"]),
         .target(name: "HVTokenizer", dependencies: ["HVCore", "HVEngine", "HVFormat", "HVMedia"]),
         .target(name: "HVMetrics", dependencies: ["HVCore", "HVMedia"]),

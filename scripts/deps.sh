@@ -3,7 +3,7 @@
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 APT_PACKAGES="libzstd-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
-libopenblas-dev libopenblas0-pthread libsqlite3-dev ffmpeg pkg-config sqlite3 zstd"
+libopenblas-dev libopenblas0-pthread libsqlite3-dev zlib1g-dev ffmpeg pkg-config sqlite3 zstd"
 PIP_MODULES="zstandard:zstandard numpy:numpy"
 
 missing=()
