@@ -11,6 +11,7 @@ public enum HVTError: ToolReportable {
     case unknownCriticalRecord(type: String, offset: Int)
     case tokenizerMismatch(expected: String, found: String)
     case invalidClip(detail: String)
+    case alreadyMasked(detail: String)
     case io(name: String, reason: String)
 
     public var description: String {
@@ -24,6 +25,7 @@ public enum HVTError: ToolReportable {
         case let .unknownCriticalRecord(type, offset): return "unknown critical record '\(type)' at byte \(offset); a newer writer made this file"
         case let .tokenizerMismatch(expected, found): return "tokens were made by tokenizer \(found), but this model is \(expected)"
         case let .invalidClip(detail): return "invalid clip: \(detail)"
+        case let .alreadyMasked(detail): return detail
         case let .io(name, reason): return "\(name): \(reason)"
         }
     }
