@@ -59,6 +59,18 @@ struct TrainTokenizer: ParsableCommand {
     @Option(help: "Weight of the LFQ entropy penalty.")
     var entropyWeight: Float = 0.02
 
+    @Flag(help: "Train on one fixed window (the first clip of the first video, centre crop): a sanity check that the model can fit.")
+    var fixedWindow = false
+
+    @Option(help: "Fractions of --steps at which each denser layer joins, comma-separated (coarsest alone before the first).")
+    var progressive: String = "0.05,0.12,0.2"
+
+    @Option(help: "Probability, once all layers train, that a step decodes from a coarser truncated sum.")
+    var truncation: Float = 0.25
+
+    @Option(help: "Commitment loss weight.")
+    var commitWeight: Float = 0.25
+
     @Flag(help: "Mask dense tokens at random during training so the learned mask embedding is trained.")
     var maskTraining = false
 
@@ -91,7 +103,9 @@ struct TrainTokenizer: ParsableCommand {
         options.steps = steps; options.crop = crop; options.batch = batch; options.learningRate = lr
         options.perceptualWeight = perceptualWeight; options.adversarialWeight = adversarialWeight
         options.adversarialStart = adversarialStart; options.entropyWeight = entropyWeight
-        options.maskTraining = maskTraining; options.seed = seed
+        options.maskTraining = maskTraining; options.seed = seed; options.commitWeight = commitWeight
+        options.truncationProbability = truncation
+        options.progressiveSchedule = progressive.split(separator: ",").compactMap { Float($0) }
         options.evalEvery = evalEvery; options.checkpointEvery = checkpointEvery
 
         let model: HierarchicalTokenizer
@@ -105,6 +119,7 @@ struct TrainTokenizer: ParsableCommand {
             throw TokenizerError.inputMismatch("video \(v.name) is \(v.width)x\(v.height) with \(v.frames.count) frames; need at least \(crop)x\(crop) (hint: hv-decode --size \(cfg.frameSize) --fps \(cfg.fps))")
         }
         let trainer = TokenizerTrainer(model: model, options: options)
+        let source: ClipSource = fixedWindow ? FixedWindow(dataset, frames: cfg.framesPerClip, crop: crop) : dataset
         let statePath = "\(out)/train-state.safetensors"
         if resume {
             let state = try SafeTensors.load(path: statePath)
@@ -129,7 +144,7 @@ struct TrainTokenizer: ParsableCommand {
         var lastSave = trainer.step
         while trainer.step < steps {
             let t0 = Date()
-            var row = trainer.trainStep(source: dataset)
+            var row = trainer.trainStep(source: source)
             row.seconds = Date().timeIntervalSince(t0)
             let done = trainer.step
             if !heldClips.isEmpty && (done % evalEvery == 0 || done == steps) {
@@ -171,4 +186,14 @@ func expandY4M(_ items: [String]) throws -> [String] {
         }
     }
     return out
+}
+
+/// Always the same window: the first clip of the first video, centre-cropped (for --fixed-window).
+final class FixedWindow: ClipSource {
+    let clip = Tensor(shape: [0])
+    init(_ data: ClipDataset, frames: Int, crop: Int) {
+        let v = data.videos[0]
+        data.fill(clip, video: v, start: 0, frames: frames, y0: (v.height - crop) / 2, x0: (v.width - crop) / 2, size: crop)
+    }
+    func sample(into x: Tensor, frames: Int, crop: Int, rng: inout SeededRandom) { x.copy(from: clip) }
 }
