@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "HVManifestTests", dependencies: ["HVManifest"]),
         .testTarget(name: "HVTextTests", dependencies: ["HVText"], resources: [.copy("Golden")]),
         .testTarget(name: "HVGenTests", dependencies: ["HVGen", "HVEngine"]),
-        .testTarget(name: "CLITests", dependencies: ["HVFormat"]),
+        .testTarget(name: "CLITests", dependencies: ["HVFormat", "HVTokenizer", "HVMedia"]),
     ] + tools.map { .executableTarget(name: $0, dependencies: toolDeps($0)) },
     // Swift 5 mode: the engine shares raw buffers across concurrentPerform workers by design.
     swiftLanguageModes: [.v5]

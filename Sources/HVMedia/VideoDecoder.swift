@@ -129,8 +129,9 @@ public final class VideoDecoder {
             if decodedFrames == 0 { throw MediaError.decodeFailed(name: name, reason: "no video frame could be decoded") }
             return nil
         }
-        // Past the end of the video: stop when the last frame's display time is over.
-        if inputEnded && pendingFrame == nil && target > currentTime + max(lastDuration, step) { return nil }
+        // Past the end of the video: output times at or after the last frame's end (pts + duration) are
+        // not emitted, as ffmpeg's fps filter does.
+        if inputEnded && pendingFrame == nil && t >= currentTime + lastDuration - 1e-9 { return nil }
         emitted += 1
         return current
     }
