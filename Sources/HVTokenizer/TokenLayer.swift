@@ -1,6 +1,7 @@
 // One layer of the token hierarchy (paper section 3.2: "lightweight causal 3D CNN layers" compress the
 // latent further, each with its own LFQ codebook whose dimension shrinks with it).
-//   down:  residual r [T, H, W, C] → average-pool to the layer grid → conv (1,3,3) C→bits → LFQ → ±1 codes
+//   down:  residual r [T, H, W, C] → average-pool to the layer grid → conv (1,3,3) C→bits → per-token RMS
+//          normalisation (bounded inputs for the LFQ losses; see TokenRMSNormalize.swift) → LFQ → ±1 codes
 //   up:    codes [t, h, w, bits] → conv 1×1×1 bits→C → nearest up-sample to the latent grid → causal conv 3×3×3
 // The up path maps a layer's codes to its contribution u to the latent; the decoder sees Σ u over the
 // layers it is given, coarsest first (see HierarchicalTokenizer.swift).
@@ -12,6 +13,7 @@ final class TokenLayer: ParameterOwner {
     let pool: Size3
     let avgPool: AvgPool?
     let down: Conv3d
+    let normalize = TokenRMSNormalize()
     let quantizer: LFQ
     let upProj: Conv3d
     let upsample: Upsample?
@@ -38,12 +40,12 @@ final class TokenLayer: ParameterOwner {
     /// Pre-quantisation activations for residual `r`: [t, h, w, bits].
     func project(_ r: Tensor) -> Tensor {
         let pooled = avgPool?.forward(r) ?? r
-        return down.forward(pooled)
+        return normalize.forward(down.forward(pooled))
     }
 
     /// d(loss)/d(pre-quantisation activations) → d(loss)/dr.
     func projectBackward(_ dx: Tensor) -> Tensor {
-        let g = down.backward(dx)
+        let g = down.backward(normalize.backward(dx))
         return avgPool?.backward(g) ?? g
     }
 

@@ -36,3 +36,20 @@ final class LFQTests: XCTestCase {
         }
     }
 }
+
+final class TokenRMSNormalizeTests: XCTestCase {
+    func testGradientAndScale() {
+        let n = TokenRMSNormalize()
+        let x = randomTensor([5, 7], seed: 31, std: 3)
+        let y = n.forward(x)
+        for t in 0..<5 {
+            let ms = (0..<7).map { Double(y[t * 7 + $0] * y[t * 7 + $0]) }.reduce(0, +) / 7
+            XCTAssertEqual(ms, 1, accuracy: 1e-4)
+            for i in 0..<7 { XCTAssertEqual(y[t * 7 + i] > 0, x[t * 7 + i] > 0) }
+        }
+        let r = randomTensor([5, 7], seed: 32)
+        let numeric = numericGradient(x, eps: 1e-3) { dot(n.forward(x), r) }
+        _ = n.forward(x)
+        XCTAssertLessThan(relativeError(n.backward(r).array.map(Double.init), numeric), 2e-3)
+    }
+}
