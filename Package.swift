@@ -3,8 +3,8 @@
 // Layout: C system libraries, then library targets by concern, then one executable per tool.
 import PackageDescription
 
-let tools = ["hv-decode", "hv-encode", "hv-mask", "hv-render", "hv-gen", "hv-metrics",
-             "hv-info", "hv-train", "hv-manifest", "hv-bench"]
+// hv-gen and hv-manifest (issues 6 and 7) are not written yet; they join this list when they land.
+let tools = ["hv-decode", "hv-encode", "hv-mask", "hv-render", "hv-metrics", "hv-info", "hv-train", "hv-bench"]
 
 func toolDeps(_ name: String) -> [Target.Dependency] {
     let common: [Target.Dependency] = ["HVCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -13,10 +13,8 @@ func toolDeps(_ name: String) -> [Target.Dependency] {
     case "hv-info": return common + ["HVFormat"]
     case "hv-encode", "hv-render", "hv-mask": return common + ["HVFormat", "HVMedia", "HVEngine", "HVTokenizer"]
     case "hv-metrics": return common + ["HVFormat", "HVMedia", "HVMetrics", "HVTokenizer"]
-    case "hv-gen": return common + ["HVFormat", "HVEngine", "HVText", "HVGen", "HVTokenizer"]
-    case "hv-manifest": return common + ["HVManifest", "HVText", "HVFormat"]
-    case "hv-train": return common + ["HVFormat", "HVMedia", "HVEngine", "HVTokenizer", "HVGen", "HVText", "HVManifest"]
-    case "hv-bench": return common + ["HVEngine", "HVMedia", "HVMetrics", "HVFormat", "HVTokenizer", "HVText", "HVGen"]
+    case "hv-train": return common + ["HVFormat", "HVMedia", "HVEngine", "HVTokenizer"]
+    case "hv-bench": return common + ["HVEngine", "HVMedia", "HVMetrics", "HVFormat", "HVTokenizer"]
     default: return common
     }
 }
@@ -27,7 +25,6 @@ let package = Package(
     products: tools.map { .executable(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // System libraries (Debian -dev packages, found through pkg-config).
@@ -36,7 +33,6 @@ let package = Package(
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
         // Libraries by concern.
         .target(name: "HVCore"),
@@ -46,9 +42,6 @@ let package = Package(
         .target(name: "HVEngine", dependencies: ["HVCore", "COpenBLAS"]),
         .target(name: "HVTokenizer", dependencies: ["HVCore", "HVEngine", "HVFormat", "HVMedia"]),
         .target(name: "HVMetrics", dependencies: ["HVCore", "HVMedia"]),
-        .target(name: "HVText", dependencies: ["HVCore", "HVEngine"]),
-        .target(name: "HVGen", dependencies: ["HVCore", "HVEngine", "HVFormat"]),
-        .target(name: "HVManifest", dependencies: ["HVCore", .product(name: "GRDB", package: "GRDB.swift"), "CSQLite"]),
 
         // Tests by module.
         .testTarget(name: "HVCoreTests", dependencies: ["HVCore"]),
@@ -57,9 +50,6 @@ let package = Package(
         .testTarget(name: "HVEngineTests", dependencies: ["HVEngine"], resources: [.copy("Golden")]),
         .testTarget(name: "HVTokenizerTests", dependencies: ["HVTokenizer", "HVEngine", "HVFormat"]),
         .testTarget(name: "HVMetricsTests", dependencies: ["HVMetrics", "HVMedia"], resources: [.copy("Golden")]),
-        .testTarget(name: "HVManifestTests", dependencies: ["HVManifest"]),
-        .testTarget(name: "HVTextTests", dependencies: ["HVText"], resources: [.copy("Golden")]),
-        .testTarget(name: "HVGenTests", dependencies: ["HVGen", "HVEngine"]),
         .testTarget(name: "CLITests", dependencies: ["HVFormat", "HVTokenizer", "HVMedia"]),
     ] + tools.map { .executableTarget(name: $0, dependencies: toolDeps($0)) },
     // Swift 5 mode: the engine shares raw buffers across concurrentPerform workers by design.

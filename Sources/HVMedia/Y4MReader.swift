@@ -46,6 +46,7 @@ public final class Y4MReader {
         var scanned = start
         while true {
             if let nl = buffer[scanned..<end].firstIndex(of: 0x0A) {
+                if nl - start > limit { throw MediaError.badY4MHeader(name: name, reason: "a header line is longer than \(limit) bytes") }
                 let line = Array(buffer[start..<nl])
                 start = nl + 1
                 return line
