@@ -34,6 +34,8 @@ public final class HierarchicalTokenizer: ParameterOwner {
     private var codes: [Tensor] = []
     private var quantGrads: [Tensor] = []
     private var active: [Int] = []
+    /// Token positions of layer 0 replaced by the learned mask embedding in the last forward (mask training).
+    private var trainingMask: [Bool]? = nil
     private let zhat = Tensor(shape: [0])
     private let dz = Tensor(shape: [0])
 
@@ -81,8 +83,11 @@ public final class HierarchicalTokenizer: ParameterOwner {
     /// Runs encoder, the layers from the coarsest down to `finest`, and the decoder.
     /// Returns the reconstruction (model-owned) and per-layer statistics (nil for inactive layers).
     /// Quantiser losses (`entropyWeight`, `commitWeight`) are folded into the gradients used by `backward`.
+    /// With `maskFraction` > 0, that fraction of layer 0's tokens (never in its first latent frame) is replaced
+    /// by the learned mask embedding, which then receives their gradient (mask training for the `learned`
+    /// strategy of hv-mask).
     public func forward(_ x: Tensor, finest: Int, entropyWeight: Float, commitWeight: Float,
-                        temperature: Float = 1.0) -> (Tensor, [LayerStats?]) {
+                        temperature: Float = 1.0, maskFraction: Float = 0, rng: inout SeededRandom) -> (Tensor, [LayerStats?]) {
         let z = encoder.forward(x)
         zhat.resize(z.shape); zhat.zero()
         active = Array((finest..<layers.count).reversed())
@@ -102,6 +107,16 @@ public final class HierarchicalTokenizer: ParameterOwner {
             s.entropyLoss = l.entropy; s.perSampleEntropy = l.perSample; s.codebookEntropy = l.codebook
             s.commitLoss = l.commit
             stats[m] = s
+            trainingMask = nil
+            if m == 0 && maskFraction > 0 {
+                let bits = layer.bits, plane = e.shape[1] * e.shape[2], n = e.count / bits
+                var mask = [Bool](repeating: false, count: n)
+                for i in plane..<n where rng.uniform() < maskFraction {
+                    mask[i] = true
+                    for b in 0..<bits { q[i * bits + b] = maskEmbeddings[0].value[b] }
+                }
+                trainingMask = mask
+            }
             let u = layer.expand(q)
             addInPlace(zhat, u)
             if m > finest {
@@ -122,6 +137,13 @@ public final class HierarchicalTokenizer: ParameterOwner {
         for m in active {
             let layer = layers[m]
             let dq = layer.expandBackward(dzhat)
+            if m == 0, let mask = trainingMask {
+                // Masked positions: the gradient belongs to the mask embedding, not to the encoder.
+                let bits = layer.bits
+                for (i, masked) in mask.enumerated() where masked {
+                    for b in 0..<bits { maskEmbeddings[0].grad[b] += dq[i * bits + b]; dq[i * bits + b] = 0 }
+                }
+            }
             addInPlace(dq, quantGrads[m])          // straight-through + quantiser losses
             let dr = layer.projectBackward(dq)
             if !dzInit { dz.copy(from: dr); dzInit = true } else { addInPlace(dz, dr) }
@@ -133,7 +155,8 @@ public final class HierarchicalTokenizer: ParameterOwner {
 
     /// Token indices per layer for one clip tensor [T, H, W, 3] (values in [-1, 1]), densest layer first.
     public func encode(_ x: Tensor) -> [[UInt32]] {
-        let (_, stats) = forward(x, finest: 0, entropyWeight: 0, commitWeight: 0)
+        var rng = SeededRandom(seed: 0)
+        let (_, stats) = forward(x, finest: 0, entropyWeight: 0, commitWeight: 0, rng: &rng)
         return stats.map { $0!.indices }
     }
 

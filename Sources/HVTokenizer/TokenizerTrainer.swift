@@ -113,8 +113,11 @@ public final class TokenizerTrainer {
         var discSteps = 0
         for _ in 0..<o.batch {
             data.sample(into: x, frames: frames, crop: o.crop, rng: &rng)
+            // Mask training: half of the steps mask a random 50–85 % of the dense tokens.
+            let maskFraction: Float = o.maskTraining && finest == 0 && rng.uniform() < 0.5 ? 0.5 + 0.35 * rng.uniform() : 0
             let (recon, stats) = model.forward(x, finest: finest, entropyWeight: o.entropyWeight * inv,
-                                               commitWeight: o.commitWeight * inv, temperature: o.entropyTemperature)
+                                               commitWeight: o.commitWeight * inv, temperature: o.entropyTemperature,
+                                               maskFraction: maskFraction, rng: &rng)
             dRecon.resize(recon.shape); dRecon.zero()
             row.l1 += l1Loss(pred: recon, target: x, grad: dRecon) * inv
             if inv != 1 { dRecon.scale(by: inv) }

@@ -91,6 +91,19 @@ final class TokenizerModelTests: XCTestCase {
         XCTAssertNotEqual(coarse.array, all.array)
     }
 
+    func testMaskTrainingTrainsTheMaskEmbedding() throws {
+        let c = TokenizerConfig.tiny
+        let m = try HierarchicalTokenizer(config: c, seed: 6)
+        var o = TokenizerTrainingOptions()
+        o.crop = 32; o.adversarialWeight = 0; o.progressiveSchedule = [0, 0, 0]; o.truncationProbability = 0
+        o.maskTraining = true; o.warmupSteps = 1
+        let trainer = TokenizerTrainer(model: m, options: o)
+        let data = FixedClipData(randomClip(c, seed: 7))
+        XCTAssertTrue(m.maskEmbeddings[0].value.array.allSatisfy { $0 == 0 })
+        for _ in 0..<6 { _ = trainer.trainStep(source: data) }
+        XCTAssertTrue(m.maskEmbeddings[0].value.array.contains { $0 != 0 }, "the mask embedding should have been trained")
+    }
+
     func testTrainingStepsReduceLoss() throws {
         let c = TokenizerConfig.tiny
         let m = try HierarchicalTokenizer(config: c, seed: 5)
