@@ -87,7 +87,8 @@ public final class HierarchicalTokenizer: ParameterOwner {
     /// by the learned mask embedding, which then receives their gradient (mask training for the `learned`
     /// strategy of hv-mask).
     public func forward(_ x: Tensor, finest: Int, entropyWeight: Float, commitWeight: Float,
-                        temperature: Float = 1.0, maskFraction: Float = 0, rng: inout SeededRandom) -> (Tensor, [LayerStats?]) {
+                        temperature: Float = 1.0, maskFraction: Float = 0, hardness: Float = 1,
+                        rng: inout SeededRandom) -> (Tensor, [LayerStats?]) {
         let z = encoder.forward(x)
         zhat.resize(z.shape); zhat.zero()
         active = Array((finest..<layers.count).reversed())
@@ -102,6 +103,12 @@ public final class HierarchicalTokenizer: ParameterOwner {
             g.resize(e.shape)
             var s = LayerStats()
             s.indices = layer.quantizer.quantize(e, codes: q)
+            if hardness < 1 {
+                // Soft-to-hard warm-up: the decoder sees e + hardness·(sign(e) − e). The gradient is the same
+                // straight-through identity; only the forward value is relaxed, so that the decoder learns to
+                // use its input before the codes are fully binary.
+                for i in 0..<q.count { q[i] = e[i] + hardness * (q[i] - e[i]) }
+            }
             let l = layer.quantizer.losses(e, entropyWeight: entropyWeight, commitWeight: commitWeight,
                                            temperature: temperature, gradient: g)
             s.entropyLoss = l.entropy; s.perSampleEntropy = l.perSample; s.codebookEntropy = l.codebook

@@ -27,6 +27,9 @@ public struct TokenizerTrainingOptions: Codable, Sendable {
     public var progressiveSchedule: [Float] = [0.05, 0.12, 0.2]
     /// Probability, once every layer is on, that a step decodes from a coarser truncated sum.
     public var truncationProbability: Float = 0.25
+    /// Soft-to-hard quantisation warm-up, as a fraction of `steps`: the decoder input goes linearly from the
+    /// normalised continuous latent to the ±1 codes (Agustsson et al. 2017). 0 disables it.
+    public var quantizationWarmup: Float = 0.3
     /// Train the learned mask embedding by masking dense tokens at random (for `hv-mask --strategy learned`).
     public var maskTraining = false
     public var seed: UInt64 = 1
@@ -50,6 +53,7 @@ public struct TrainingLogRow {
     public var commit: [Float]
     public var usage: [Int]
     public var gradNorm: Float
+    public var hardness: Float = 1
     public var heldOutPSNR: [Double]?
 }
 
@@ -110,6 +114,9 @@ public final class TokenizerTrainer {
                                  usage: [Int](repeating: 0, count: model.config.layers.count),
                                  gradNorm: 0, heldOutPSNR: nil)
         let inv = 1 / Float(o.batch)
+        let warm = o.quantizationWarmup * Float(o.steps)
+        let hardness: Float = warm > 0 ? min(1, Float(step) / warm) : 1
+        row.hardness = hardness
         var discSteps = 0
         for _ in 0..<o.batch {
             data.sample(into: x, frames: frames, crop: o.crop, rng: &rng)
@@ -117,7 +124,7 @@ public final class TokenizerTrainer {
             let maskFraction: Float = o.maskTraining && finest == 0 && rng.uniform() < 0.5 ? 0.5 + 0.35 * rng.uniform() : 0
             let (recon, stats) = model.forward(x, finest: finest, entropyWeight: o.entropyWeight * inv,
                                                commitWeight: o.commitWeight * inv, temperature: o.entropyTemperature,
-                                               maskFraction: maskFraction, rng: &rng)
+                                               maskFraction: maskFraction, hardness: hardness, rng: &rng)
             dRecon.resize(recon.shape); dRecon.zero()
             row.l1 += l1Loss(pred: recon, target: x, grad: dRecon) * inv
             if inv != 1 { dRecon.scale(by: inv) }

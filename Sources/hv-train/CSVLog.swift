@@ -11,7 +11,7 @@ final class CSVLog {
         self.layers = layers
         let exists = FileManager.default.fileExists(atPath: path)
         if !append || !exists {
-            var header = ["step", "seconds", "lr", "finest_layer", "l1", "perceptual", "adv_g", "adv_d", "grad_norm"]
+            var header = ["step", "seconds", "lr", "finest_layer", "l1", "perceptual", "adv_g", "adv_d", "grad_norm", "hardness"]
             for m in 0..<layers { header += ["entropy_L\(m)", "commit_L\(m)", "usage_L\(m)"] }
             for k in 0..<layers { header.append("psnr_top\(k + 1)") }
             FileManager.default.createFile(atPath: path, contents: Data((header.joined(separator: ",") + "\n").utf8))
@@ -25,7 +25,7 @@ final class CSVLog {
 
     func append(_ r: TrainingLogRow) throws {
         var cols = ["\(r.step + 1)", String(format: "%.3f", r.seconds), "\(r.learningRate)", "\(r.finest)",
-                    "\(r.l1)", "\(r.perceptual)", "\(r.adversarialG)", "\(r.adversarialD)", "\(r.gradNorm)"]
+                    "\(r.l1)", "\(r.perceptual)", "\(r.adversarialG)", "\(r.adversarialD)", "\(r.gradNorm)", "\(r.hardness)"]
         for m in 0..<layers { cols += ["\(r.entropy[m])", "\(r.commit[m])", "\(r.usage[m])"] }
         for k in 0..<layers { cols.append(r.heldOutPSNR.map { String(format: "%.3f", $0[k]) } ?? "") }
         handle.write(Data((cols.joined(separator: ",") + "\n").utf8))

@@ -68,6 +68,9 @@ struct TrainTokenizer: ParsableCommand {
     @Option(help: "Probability, once all layers train, that a step decodes from a coarser truncated sum.")
     var truncation: Float = 0.25
 
+    @Option(help: "Fraction of --steps over which quantisation goes from soft (continuous) to hard (±1); 0 disables.")
+    var quantizationWarmup: Float = 0.3
+
     @Option(help: "Commitment loss weight.")
     var commitWeight: Float = 0.25
 
@@ -105,6 +108,7 @@ struct TrainTokenizer: ParsableCommand {
         options.adversarialStart = adversarialStart; options.entropyWeight = entropyWeight
         options.maskTraining = maskTraining; options.seed = seed; options.commitWeight = commitWeight
         options.truncationProbability = truncation
+        options.quantizationWarmup = quantizationWarmup
         options.progressiveSchedule = progressive.split(separator: ",").compactMap { Float($0) }
         options.evalEvery = evalEvery; options.checkpointEvery = checkpointEvery
 
