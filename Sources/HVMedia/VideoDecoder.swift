@@ -129,9 +129,12 @@ public final class VideoDecoder {
             if decodedFrames == 0 { throw MediaError.decodeFailed(name: name, reason: "no video frame could be decoded") }
             return nil
         }
-        // Past the end of the video: output times at or after the last frame's end (pts + duration) are
-        // not emitted, as ffmpeg's fps filter does.
-        if inputEnded && pendingFrame == nil && t >= currentTime + lastDuration - 1e-9 { return nil }
+        // Past the end of the video: like ffmpeg's fps filter, the stream ends at output index
+        // round(end · fps), end being the last frame's pts + duration (rounding half away from zero).
+        if inputEnded && pendingFrame == nil {
+            let endIndex = ((currentTime + lastDuration - options.start) / step).rounded(.toNearestOrAwayFromZero)
+            if Double(emitted) >= endIndex - 1e-9 { return nil }
+        }
         emitted += 1
         return current
     }
