@@ -9,7 +9,7 @@ final class Decoder3D: ParameterOwner {
     let convIn: Conv3d
     var blocks: [[ResBlock3D]] = []      // stage order: deepest first
     var ups: [(Upsample, Conv3d)?] = []  // after each stage's blocks
-    let normOut: GroupNorm
+    let normOut: GroupNorm?
     let actOut = SiLU()
     let head: Conv3d
     let d2s: DepthToSpace
@@ -35,7 +35,7 @@ final class Decoder3D: ParameterOwner {
             }
         }
         let last = stages.last!.channels
-        normOut = GroupNorm(name: "decoder.norm_out", channels: last, groups: c.normGroups)
+        normOut = c.hasOutputNorm ? GroupNorm(name: "decoder.norm_out", channels: last, groups: c.normGroups) : nil
         head = Conv3d(name: "decoder.head", inChannels: last, outChannels: 3 * c.patch.volume,
                       kernel: (t: 1, h: 3, w: 3), rng: &rng)
         d2s = DepthToSpace(factors: c.patch.tuple)
@@ -47,7 +47,7 @@ final class Decoder3D: ParameterOwner {
             for b in stage { p += b.parameters }
             if let (_, conv) = ups[i] { p += conv.parameters }
         }
-        return p + normOut.parameters + head.parameters
+        return p + (normOut?.parameters ?? []) + head.parameters
     }
 
     func forward(_ z: Tensor) -> Tensor {
@@ -56,7 +56,7 @@ final class Decoder3D: ParameterOwner {
             for b in stage { h = b.forward(h) }
             if let (up, conv) = ups[i] { h = conv.forward(up.forward(h)) }
         }
-        h = normOut.forward(h)
+        if let normOut { h = normOut.forward(h) }
         h = actOut.forward(h)
         h = head.forward(h)
         return d2s.forward(h)
@@ -66,7 +66,7 @@ final class Decoder3D: ParameterOwner {
         var g = d2s.backward(dy)
         g = head.backward(g)
         g = actOut.backward(g)
-        g = normOut.backward(g)
+        if let normOut { g = normOut.backward(g) }
         for (i, stage) in blocks.enumerated().reversed() {
             if let (up, conv) = ups[i] { g = up.backward(conv.backward(g)) }
             for b in stage.reversed() { g = b.backward(g) }

@@ -14,7 +14,7 @@ final class Encoder3D: ParameterOwner {
     let stem: Conv3d
     var blocks: [[ResBlock3D]] = []
     var downs: [Conv3d?] = []
-    let normOut: GroupNorm
+    let normOut: GroupNorm?
     let actOut = SiLU()
     let projOut: Conv3d
 
@@ -37,7 +37,7 @@ final class Encoder3D: ParameterOwner {
             }
         }
         let last = c.stages.last!.channels
-        normOut = GroupNorm(name: "encoder.norm_out", channels: last, groups: c.normGroups)
+        normOut = c.hasOutputNorm ? GroupNorm(name: "encoder.norm_out", channels: last, groups: c.normGroups) : nil
         projOut = Conv3d(name: "encoder.proj_out", inChannels: last, outChannels: c.latentChannels,
                          kernel: (t: 1, h: 1, w: 1), rng: &rng)
     }
@@ -48,7 +48,7 @@ final class Encoder3D: ParameterOwner {
             for b in stage { p += b.parameters }
             if let d = downs[i] { p += d.parameters }
         }
-        return p + normOut.parameters + projOut.parameters
+        return p + (normOut?.parameters ?? []) + projOut.parameters
     }
 
     func forward(_ x: Tensor) -> Tensor {
@@ -58,7 +58,7 @@ final class Encoder3D: ParameterOwner {
             for b in stage { h = b.forward(h) }
             if let d = downs[i] { h = d.forward(h) }
         }
-        h = normOut.forward(h)
+        if let normOut { h = normOut.forward(h) }
         h = actOut.forward(h)
         return projOut.forward(h)
     }
@@ -66,7 +66,7 @@ final class Encoder3D: ParameterOwner {
     func backward(_ dy: Tensor) -> Tensor {
         var g = projOut.backward(dy)
         g = actOut.backward(g)
-        g = normOut.backward(g)
+        if let normOut { g = normOut.backward(g) }
         for (i, stage) in blocks.enumerated().reversed() {
             if let d = downs[i] { g = d.backward(g) }
             for b in stage.reversed() { g = b.backward(g) }

@@ -57,13 +57,21 @@ public struct TokenizerConfig: Codable, Equatable, Sendable {
     /// Spatial size the encoder sees (the `single` baseline interpolates 256 → 272 so its latent is 17×17);
     /// nil means `frameSize`.
     public var encoderSize: Int?
+    /// false removes the GroupNorm before the encoder's output projection and the decoder's pixel head:
+    /// per-frame statistics there normalise away a frame's overall level and contrast, which the first thing a
+    /// reconstruction has to carry (see formats/tokenizer.md, "Training notes"). nil means true.
+    public var outputNorm: Bool?
 
     public init(name: String, framesPerClip: Int, frameSize: Int, fps: Int, patch: Size3, stages: [StageConfig],
-                latentChannels: Int, layers: [LayerConfig], normGroups: Int, encoderSize: Int? = nil) {
+                latentChannels: Int, layers: [LayerConfig], normGroups: Int, encoderSize: Int? = nil,
+                outputNorm: Bool? = nil) {
         self.name = name; self.framesPerClip = framesPerClip; self.frameSize = frameSize; self.fps = fps
         self.patch = patch; self.stages = stages; self.latentChannels = latentChannels; self.layers = layers
-        self.normGroups = normGroups; self.encoderSize = encoderSize
+        self.normGroups = normGroups; self.encoderSize = encoderSize; self.outputNorm = outputNorm
     }
+
+    /// Whether the encoder's and decoder's last stage ends in a GroupNorm (absent in config.json = true).
+    public var hasOutputNorm: Bool { outputNorm ?? true }
 
     /// Total down-sampling of the encoder: patch × every stage's `down`.
     public var totalDown: Size3 {

@@ -17,6 +17,9 @@ public struct TokenizerTrainingOptions: Codable, Sendable {
     public var crop = 128
     public var batch = 1
     public var perceptualWeight: Float = 0.5
+    /// Weight of a mean-squared-error term added to L1. L1's gradient has the same size for every pixel;
+    /// MSE's grows with the error, which pulls the low frequencies (level, colour, layout) in first.
+    public var l2Weight: Float = 0
     public var entropyWeight: Float = 0.02
     public var commitWeight: Float = 0.25
     public var entropyTemperature: Float = 1.0
@@ -47,6 +50,7 @@ public struct TrainingLogRow {
     public var finest: Int
     public var l1: Float
     public var perceptual: Float
+    public var l2: Float = 0
     public var adversarialG: Float
     public var adversarialD: Float
     public var entropy: [Float]
@@ -69,6 +73,7 @@ public final class TokenizerTrainer {
 
     private let x = Tensor(shape: [0])
     private let dRecon = Tensor(shape: [0])
+    private let dL2 = Tensor(shape: [0])
     private let dLogits = Tensor(shape: [0])
     private let dLogits2 = Tensor(shape: [0])
     private let fakeCopy = Tensor(shape: [0])
@@ -127,6 +132,11 @@ public final class TokenizerTrainer {
                                                maskFraction: maskFraction, hardness: hardness, rng: &rng)
             dRecon.resize(recon.shape); dRecon.zero()
             row.l1 += l1Loss(pred: recon, target: x, grad: dRecon) * inv
+            if o.l2Weight > 0 {
+                dL2.resize(recon.shape)
+                row.l2 += l2Loss(pred: recon, target: x, grad: dL2) * inv
+                axpy(o.l2Weight, dL2, dRecon)
+            }
             if inv != 1 { dRecon.scale(by: inv) }
             row.perceptual += GradientLoss.compute(pred: recon, target: x, weight: o.perceptualWeight * inv, grad: dRecon) * inv
             for (m, s) in stats.enumerated() {

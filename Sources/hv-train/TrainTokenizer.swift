@@ -29,6 +29,9 @@ struct TrainTokenizer: ParsableCommand {
     @Option(help: "Architecture preset: small, single, tiny or paper.")
     var preset: String = "small"
 
+    @Flag(inversion: .prefixedNo, help: "Keep the GroupNorm before the encoder's output and the decoder's pixel head (new models only).")
+    var outputNorm = true
+
     @Flag(help: "Continue from the checkpoint and train-state in the output folder.")
     var resume = false
 
@@ -49,6 +52,9 @@ struct TrainTokenizer: ParsableCommand {
 
     @Option(help: "Weight of the multi-scale gradient (perceptual) loss.")
     var perceptualWeight: Float = 0.5
+
+    @Option(name: .customLong("l2-weight"), help: "Weight of a mean-squared-error term added to the L1 loss.")
+    var l2Weight: Float = 0
 
     @Option(help: "Weight of the adversarial loss (0 disables the discriminator).")
     var adversarialWeight: Float = 0.05
@@ -104,7 +110,7 @@ struct TrainTokenizer: ParsableCommand {
 
         var options = TokenizerTrainingOptions()
         options.steps = steps; options.crop = crop; options.batch = batch; options.learningRate = lr
-        options.perceptualWeight = perceptualWeight; options.adversarialWeight = adversarialWeight
+        options.perceptualWeight = perceptualWeight; options.l2Weight = l2Weight; options.adversarialWeight = adversarialWeight
         options.adversarialStart = adversarialStart; options.entropyWeight = entropyWeight
         options.maskTraining = maskTraining; options.seed = seed; options.commitWeight = commitWeight
         options.truncationProbability = truncation
@@ -116,7 +122,9 @@ struct TrainTokenizer: ParsableCommand {
         if resume {
             model = try TokenizerCheckpoint.load(from: out)
         } else {
-            model = try HierarchicalTokenizer(config: TokenizerConfig.presets[preset]!, seed: seed)
+            var config = TokenizerConfig.presets[preset]!
+            if !outputNorm { config.outputNorm = false }
+            model = try HierarchicalTokenizer(config: config, seed: seed)
         }
         let cfg = model.config
         for v in dataset.videos + held.videos where v.width < crop || v.height < crop || v.frames.isEmpty {
