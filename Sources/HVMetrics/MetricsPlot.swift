@@ -13,7 +13,6 @@ public enum MetricsPlot {
         let frames = r.perFrame
         let xMax = Double(max((frames.last?.frame ?? 0), 1)), xMin = Double(frames.first?.frame ?? 0)
         var s = """
-        <?xml version="1.0" encoding="UTF-8"?>
         <svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif" font-size="12">
         <rect width="100%" height="100%" fill="white"/>
         <text x="\(left)" y="22" font-size="15" font-weight="bold">\(escape(title))</text>
