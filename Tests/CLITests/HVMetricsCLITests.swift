@@ -1,6 +1,7 @@
 // hv-metrics on the built binary: help, a good pair (table, JSON, CSV, SVG, stdin, a non-y4m input),
 // and the error contract (mismatched sizes or lengths → 65 naming both, missing file → 66, usage → 64).
 import Foundation
+import HVTokenizer
 import XCTest
 
 final class HVMetricsCLITests: XCTestCase {
@@ -123,5 +124,39 @@ final class HVMetricsCLITests: XCTestCase {
         XCTAssertEqual(r.status, 64)
         r = try Tools.run("hv-metrics", [dir + "/ref.y4m", dir + "/dist.y4m", "--plot", dir + "/p.png"])
         XCTAssertEqual(r.status, 64)
+    }
+}
+
+/// hv-metrics --tokens on a tiny (untrained) model's .hvt: bits per pixel three ways, codebook usage, and,
+/// with the reference, the reconstruction metrics in the same JSON.
+final class HVMetricsTokensCLITests: XCTestCase {
+    func testTokensReport() throws {
+        let dir = Tools.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = dir + "/tiny"
+        try TokenizerCheckpoint.save(try HierarchicalTokenizer(config: .tiny, seed: 3), to: model)
+        XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i testsrc2=size=32x32:rate=8 -t 2 -pix_fmt yuv420p -f yuv4mpegpipe \(dir)/in.y4m"), 0)
+        var r = try Tools.run("hv-encode", ["--model", model, dir + "/in.y4m", "-o", dir + "/a.hvt"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try Tools.run("hv-metrics", ["--tokens", dir + "/a.hvt", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let t = try XCTUnwrap(JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+        let raw = try XCTUnwrap(t["bppRawTokens"] as? Double), file = try XCTUnwrap(t["bppFile"] as? Double)
+        XCTAssertEqual(t["bppStored"] as? Double, raw, "nothing is masked")
+        XCTAssertGreaterThan(raw, 0)
+        let size = try FileManager.default.attributesOfItem(atPath: dir + "/a.hvt")[.size] as! Int
+        XCTAssertEqual(file, Double(size * 8) / Double(16 * 32 * 32), accuracy: 1e-9)
+        XCTAssertFalse((t["layers"] as? [Any] ?? []).isEmpty)
+        // With the reference: the tokens rendered by the model and scored against it, in the same report.
+        // (Not compared with hv-render's y4m, which goes through 4:2:0 chroma.)
+        r = try Tools.run("hv-metrics", ["--tokens", dir + "/a.hvt", "--model", model, dir + "/in.y4m", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let m = try XCTUnwrap(JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+        XCTAssertEqual(m["frames"] as? Int, 16)
+        XCTAssertEqual(m["width"] as? Int, 32)
+        let psnr = try XCTUnwrap(m["psnr"] as? Double)
+        XCTAssertTrue(psnr > 3 && psnr < 100, "\(psnr)")
+        XCTAssertTrue(m["msssim"] is NSNull, "32x32 frames have no MS-SSIM")
+        XCTAssertEqual(m["bppFile"] as? Double, file)
     }
 }
