@@ -78,10 +78,28 @@ public enum ImageQuality {
     public static func supportsMSSSIM(width: Int, height: Int) -> Bool { min(width, height) >= minimumMSSSIMSide }
 
     /// All scores of a pair in one pass (SSIM and the first MS-SSIM scale share their filtering).
-    /// Both frames must have the same size, at least 11×11 (callers check with `supportsSSIM`).
-    /// `workspace` must hold planes of this size; it is reused, never reallocated.
+    /// Throws unless both frames have one size, at least 11×11, that fits `workspace` (reused, never reallocated).
     public static func scores(_ a: RGBFrame, _ b: RGBFrame, luma: Bool = false, msssim wantMS: Bool = true,
-                              workspace ws: SSIMWorkspace) -> PairScores {
+                              workspace ws: SSIMWorkspace) throws -> PairScores {
+        try check(a, b, workspace: ws)
+        return scoresUnchecked(a, b, luma: luma, msssim: wantMS, workspace: ws)
+    }
+
+    static func check(_ a: RGBFrame, _ b: RGBFrame, workspace ws: SSIMWorkspace) throws {
+        guard a.width == b.width, a.height == b.height else {
+            throw MetricsError.sizeMismatch(ref: "the first frame", refWidth: a.width, refHeight: a.height,
+                                            dist: "the second", distWidth: b.width, distHeight: b.height)
+        }
+        guard supportsSSIM(width: a.width, height: a.height) else { throw MetricsError.frameTooSmall(width: a.width, height: a.height) }
+        guard a.width <= ws.capacityWidth, a.height <= ws.capacityHeight else {
+            throw MetricsError.workspaceTooSmall(width: a.width, height: a.height,
+                                                 capacityWidth: ws.capacityWidth, capacityHeight: ws.capacityHeight)
+        }
+    }
+
+    /// `scores` after `check` has passed.
+    static func scoresUnchecked(_ a: RGBFrame, _ b: RGBFrame, luma: Bool, msssim wantMS: Bool,
+                                workspace ws: SSIMWorkspace) -> PairScores {
         let w = a.width, h = a.height, n = w * h
         let m = mse(a, b)
         let doMS = wantMS && supportsMSSSIM(width: w, height: h)
@@ -111,15 +129,16 @@ public enum ImageQuality {
         return PairScores(mse: m, psnr: psnr(mse: m), ssim: ssimSum / k, msssim: doMS ? msSum / k : nil)
     }
 
-    /// SSIM of two frames (RGB channels averaged, or luma); nil when smaller than 11×11.
+    /// SSIM of two frames (RGB channels averaged, or luma); nil when smaller than 11×11 or of different sizes.
     public static func ssim(_ a: RGBFrame, _ b: RGBFrame, luma: Bool = false) -> Double? {
         guard supportsSSIM(width: a.width, height: a.height) else { return nil }
-        return scores(a, b, luma: luma, msssim: false, workspace: SSIMWorkspace(width: a.width, height: a.height)).ssim
+        return try? scores(a, b, luma: luma, msssim: false, workspace: SSIMWorkspace(width: a.width, height: a.height)).ssim
     }
 
-    /// MS-SSIM of two frames (RGB channels averaged, or luma); nil when the short side is below 176.
+    /// MS-SSIM of two frames (RGB channels averaged, or luma); nil when the short side is below 176 or the
+    /// sizes differ.
     public static func msssim(_ a: RGBFrame, _ b: RGBFrame, luma: Bool = false) -> Double? {
         guard supportsMSSSIM(width: a.width, height: a.height) else { return nil }
-        return scores(a, b, luma: luma, workspace: SSIMWorkspace(width: a.width, height: a.height)).msssim
+        return (try? scores(a, b, luma: luma, workspace: SSIMWorkspace(width: a.width, height: a.height)))?.msssim ?? nil
     }
 }

@@ -7,6 +7,7 @@ public enum MetricsError: ToolReportable {
     case frameCountMismatch(ref: String, refFrames: Int, dist: String, distFrames: Int)
     case frameTooSmall(width: Int, height: Int)
     case noFrames(name: String)
+    case workspaceTooSmall(width: Int, height: Int, capacityWidth: Int, capacityHeight: Int)
 
     public var description: String {
         switch self {
@@ -18,6 +19,8 @@ public enum MetricsError: ToolReportable {
             return "frames of \(w)x\(h) are smaller than the 11x11 SSIM window"
         case let .noFrames(n):
             return "\(n) contains no frames"
+        case let .workspaceTooSmall(w, h, cw, ch):
+            return "frames of \(w)x\(h) do not fit an SSIM workspace made for \(cw)x\(ch)"
         }
     }
 

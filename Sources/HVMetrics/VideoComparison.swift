@@ -68,10 +68,18 @@ public final class FrameScorer {
         workspaces = (0..<self.workers).map { _ in SSIMWorkspace(width: width, height: height) }
     }
 
-    /// Scores `ref[i]` against `dist[i]`, numbering frames from `firstIndex`. Both arrays have the same count
-    /// and every frame this scorer's size (callers check; see `VideoComparison.check`).
-    public func score(_ ref: [RGBFrame], _ dist: [RGBFrame], firstIndex: Int = 0) -> [FrameScores] {
+    /// Scores `ref[i]` against `dist[i]`, numbering frames from `firstIndex`; throws unless every frame has
+    /// this scorer's size (extra frames in the longer array are ignored; `VideoComparison.check` refuses them).
+    public func score(_ ref: [RGBFrame], _ dist: [RGBFrame], firstIndex: Int = 0) throws -> [FrameScores] {
         let n = min(ref.count, dist.count)
+        // Checked here, before the workers start, so that they cannot fail.
+        for i in 0..<n {
+            guard ref[i].width == width, ref[i].height == height else {
+                throw MetricsError.sizeMismatch(ref: "the scorer", refWidth: width, refHeight: height,
+                                                dist: "reference frame \(firstIndex + i)", distWidth: ref[i].width, distHeight: ref[i].height)
+            }
+            try ImageQuality.check(ref[i], dist[i], workspace: workspaces[0])
+        }
         var out = [PairScores](repeating: PairScores(mse: 0, psnr: 0, ssim: 0, msssim: nil), count: n)
         let lanes = min(workers, n)
         out.withUnsafeMutableBufferPointer { o in
@@ -80,7 +88,7 @@ public final class FrameScorer {
             func lane(_ k: Int) {
                 var i = k
                 while i < n {
-                    base[i] = ImageQuality.scores(ref[i], dist[i], luma: luma, workspace: workspaces[k])
+                    base[i] = ImageQuality.scoresUnchecked(ref[i], dist[i], luma: luma, msssim: true, workspace: workspaces[k])
                     i += lanes
                 }
             }
@@ -133,7 +141,7 @@ public enum VideoComparison {
         try check(ref, dist, names: names)
         let scorer = try FrameScorer(width: ref[0].width, height: ref[0].height, luma: luma)
         var acc = ClipAccumulator(width: ref[0].width, height: ref[0].height, luma: luma)
-        acc.add(scorer.score(ref, dist))
+        acc.add(try scorer.score(ref, dist))
         return acc.report
     }
 

@@ -14,11 +14,11 @@ func runMetricsBench(frames: Int, peers: String = "bench") throws {
     let cores = ProcessInfo.processInfo.activeProcessorCount
     func fps(workers: Int) throws -> Double {
         let scorer = try FrameScorer(width: side, height: side, luma: false, workers: workers)
-        _ = scorer.score(Array(ref.prefix(workers)), Array(dist.prefix(workers)))  // warm-up
+        _ = try scorer.score(Array(ref.prefix(workers)), Array(dist.prefix(workers)))  // warm-up
         var best = Double.infinity
         for _ in 0..<3 {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let s = scorer.score(ref, dist)
+            let s = try scorer.score(ref, dist)
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
             precondition(s.count == n && s.allSatisfy { $0.msssim != nil })  // bench-internal frames, never user input
         }

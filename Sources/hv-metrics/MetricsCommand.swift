@@ -122,7 +122,7 @@ struct MetricsCommand: ParsableCommand {
                 a.append(fa!); b.append(fb!)
             }
             if a.isEmpty { break }
-            acc.add(scorer.score(a, b, firstIndex: done))
+            acc.add(try scorer.score(a, b, firstIndex: done))
             done += a.count
             progress.update("\(done) frames")
         }

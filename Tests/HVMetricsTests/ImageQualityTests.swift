@@ -13,8 +13,8 @@ final class ImageQualityTests: XCTestCase {
         for g in pairs {
             let label = "pair \(g.index) (\(g.distortion))"
             let ws = SSIMWorkspace(width: g.ref.width, height: g.ref.height)
-            let rgb = ImageQuality.scores(g.ref, g.dist, workspace: ws)
-            let y = ImageQuality.scores(g.ref, g.dist, luma: true, workspace: ws)
+            let rgb = try ImageQuality.scores(g.ref, g.dist, workspace: ws)
+            let y = try ImageQuality.scores(g.ref, g.dist, luma: true, workspace: ws)
             XCTAssertEqual(rgb.psnr, g.psnr, accuracy: 0.01, label)
             XCTAssertEqual(rgb.ssim, g.ssim, accuracy: 1e-3, label)
             XCTAssertEqual(y.ssim, g.ssimLuma, accuracy: 1e-3, label)
@@ -32,7 +32,7 @@ final class ImageQualityTests: XCTestCase {
 
     func testIdenticalFrames() throws {
         let a = try Golden.pairs()[0].ref
-        let s = ImageQuality.scores(a, a, workspace: SSIMWorkspace(width: a.width, height: a.height))
+        let s = try ImageQuality.scores(a, a, workspace: SSIMWorkspace(width: a.width, height: a.height))
         XCTAssertEqual(s.mse, 0)
         XCTAssertEqual(s.psnr, ImageQuality.psnrCap)
         XCTAssertEqual(s.ssim, 1, accuracy: 1e-6)
@@ -58,7 +58,7 @@ final class ImageQualityTests: XCTestCase {
         let b = Golden.crop(g.dist, x0: 30, y0: 50, width: 53, height: 37)
         let ws = SSIMWorkspace(width: 53, height: 37)
         for luma in [false, true] {
-            let fast = ImageQuality.scores(a, b, luma: luma, workspace: ws)
+            let fast = try ImageQuality.scores(a, b, luma: luma, workspace: ws)
             XCTAssertEqual(fast.ssim, ImageQualityReference.ssim(a, b, luma: luma), accuracy: 1e-6, "luma \(luma)")
             XCTAssertNil(fast.msssim)
         }
@@ -75,7 +75,7 @@ final class ImageQualityTests: XCTestCase {
         for (w, h) in [(176, 176), (181, 177)] {
             let a = Golden.crop(g.ref, x0: 40, y0: 30, width: w, height: h)
             let b = Golden.crop(g.dist, x0: 40, y0: 30, width: w, height: h)
-            let fast = ImageQuality.scores(a, b, luma: true, workspace: SSIMWorkspace(width: w, height: h))
+            let fast = try ImageQuality.scores(a, b, luma: true, workspace: SSIMWorkspace(width: w, height: h))
             XCTAssertEqual(fast.msssim ?? -1, ImageQualityReference.msssim(a, b, luma: true), accuracy: 1e-6, "\(w)x\(h)")
         }
         let a = Golden.crop(g.ref, x0: 0, y0: 0, width: 175, height: 200), b = Golden.crop(g.dist, x0: 0, y0: 0, width: 175, height: 200)
@@ -93,9 +93,16 @@ final class ImageQualityTests: XCTestCase {
         for i in 0..<ref.count { XCTAssertEqual(Double(ws.x[i]), ref[i], accuracy: 1e-5) }
     }
 
-    func testTooSmallFrames() {
+    func testTooSmallMismatchedOrOversizedFramesAreRefused() {
         let a = RGBFrame(width: 10, height: 40)
         XCTAssertNil(ImageQuality.ssim(a, a))
+        let b = RGBFrame(width: 40, height: 40), c = RGBFrame(width: 40, height: 41)
+        XCTAssertNil(ImageQuality.ssim(b, c))
+        XCTAssertThrowsError(try ImageQuality.scores(b, c, workspace: SSIMWorkspace(width: 64, height: 64)))
+        XCTAssertThrowsError(try ImageQuality.scores(c, c, workspace: SSIMWorkspace(width: 40, height: 40))) { e in
+            XCTAssertTrue("\(e)".contains("do not fit"), "\(e)")
+        }
+        XCTAssertThrowsError(try FrameScorer(width: 40, height: 40, luma: false).score([b, c], [b, c]))
         XCTAssertThrowsError(try FrameScorer(width: 10, height: 40, luma: false)) { e in
             XCTAssertEqual((e as? MetricsError)?.exitCode, 65)
         }

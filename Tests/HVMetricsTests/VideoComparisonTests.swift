@@ -19,7 +19,7 @@ final class VideoComparisonTests: XCTestCase {
         let ws = SSIMWorkspace(width: 256, height: 256)
         XCTAssertEqual(parallel.map { $0.frame }, Array(10..<(10 + ref.count)))
         for i in 0..<ref.count {
-            XCTAssertEqual(parallel[i], FrameScores(frame: 10 + i, ImageQuality.scores(ref[i], dist[i], workspace: ws)))
+            XCTAssertEqual(parallel[i], FrameScores(frame: 10 + i, try ImageQuality.scores(ref[i], dist[i], workspace: ws)))
         }
     }
 
