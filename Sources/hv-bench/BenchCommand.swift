@@ -133,16 +133,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func benchMetrics() throws {
-        let n = 8
-        var rng = SeededRandom(seed: 5)
-        let frames = (0..<(2 * n)).map { _ in RGBFrame(width: 256, height: 256, pixels: (0..<(256 * 256 * 3)).map { _ in UInt8(rng.next() % 256) }) }
-        let s = time(2) { for i in 0..<n { _ = ImageQuality.psnr(frames[i], frames[n + i]); _ = ImageQuality.ssim(frames[i], frames[n + i]); _ = ImageQuality.msssim(frames[i], frames[n + i]) } }
-        let ours = Double(n) / s
-        if let l = peerLines("peer_metrics.py", ["\(n)"]), let peer = Double(l.last ?? "") {
-            print(String(format: "metrics PSNR+SSIM+MS-SSIM on 256² RGB: %.1f frames/s, scikit-image %.1f frames/s: %.1fx (goal ≥ 10x)", ours, peer, ours / peer))
-        } else {
-            print(String(format: "metrics PSNR+SSIM+MS-SSIM on 256² RGB: %.1f frames/s; scikit-image peer SKIPPED (not installed)", ours))
-        }
+        try runMetricsBench(frames: 16, peers: peers)
     }
 
     func residentMB() -> Int {
