@@ -1,1 +1,0 @@
-// HVManifest: placeholder until its issue lands.
