@@ -238,7 +238,6 @@ public struct SafeTensorsFile {
     }
 
     static func jsonInt(_ v: Any) -> Int? {
-        if v is Bool { return nil }
         if let i = v as? Int { return i }
         if let d = v as? Double, d == d.rounded(), abs(d) < 9e15 { return Int(d) }
         return nil

@@ -41,3 +41,18 @@ enum GradCheck {
 extension Tensor {
     convenience init(_ shape: [Int], _ values: [Float]) { self.init(shape: shape, values: values) }
 }
+
+/// Golden files made by Golden/make_golden_seq.py (PyTorch CPU, float64 math stored as F32).
+enum Golden {
+    static func url(_ name: String) -> URL {
+        Bundle.module.url(forResource: "Golden", withExtension: nil)!.appendingPathComponent(name)
+    }
+    static func file(_ name: String) throws -> SafeTensorsFile { try SafeTensorsFile(contentsOf: url(name)) }
+
+    /// max |a − b| / max(1, max |b|).
+    static func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
+        precondition(a.count == b.count, "count \(a.count) vs \(b.count)")
+        let scale = max(1, b.map { abs($0) }.max() ?? 0)
+        return zip(a, b).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
+    }
+}

@@ -133,3 +133,22 @@ final class LFQTests: XCTestCase {
         XCTAssertTrue(dx.array.allSatisfy { $0.isFinite })
     }
 }
+
+final class LFQGoldenTests: XCTestCase {
+    /// PyTorch reference with the explicit 2^d softmax over codes (validates the factorisation too).
+    /// Tolerance: 1e-4 relative (Float32 vs float64).
+    func testLFQForwardBackwardMatchesTorch() throws {
+        let f = try Golden.file("seq_lfq.safetensors")
+        let params = try f.tensor("params").array
+        let x = try f.tensor("x")
+        let lfq = LFQ(bits: x.shape[1], temperature: params[0])
+        let q = lfq.forward(x)
+        XCTAssertEqual(q.array, try f.tensor("q").array)
+        XCTAssertEqual(lfq.indices.map { Float($0) }, try f.tensor("indices").array)
+        XCTAssertEqual(lfq.commitmentLoss, try f.tensor("commit")[0], accuracy: 1e-5)
+        XCTAssertEqual(lfq.sampleEntropy, try f.tensor("sample_entropy")[0], accuracy: 1e-4)
+        XCTAssertEqual(lfq.codebookEntropy, try f.tensor("codebook_entropy")[0], accuracy: 1e-4)
+        let dx = lfq.backward(try f.tensor("dq"), commitmentWeight: params[1], entropyWeight: params[2], diversityWeight: params[3])
+        XCTAssertLessThan(Golden.maxRelativeError(dx.array, try f.tensor("dx").array), 1e-4)
+    }
+}
