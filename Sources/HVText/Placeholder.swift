@@ -1,1 +1,0 @@
-// HVText: placeholder until its issue lands.

@@ -1,5 +1,0 @@
-import XCTest
-
-final class HVTextTestsSmoke: XCTestCase {
-    func testTargetBuilds() { XCTAssertTrue(true) }
-}
