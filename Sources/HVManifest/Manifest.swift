@@ -24,6 +24,8 @@ public final class Manifest {
         config.label = "manifest"
         do {
             queue = try DatabaseQueue(path: path, configuration: config)
+        } catch let e as DatabaseError where e.resultCode == .SQLITE_NOTADB {
+            throw ManifestError.notAManifest(path: path)
         } catch {
             throw ManifestError.databaseUnreadable(path: path, reason: Manifest.reason(error))
         }
@@ -155,6 +157,20 @@ public final class Manifest {
                 result.captions += db.changesCount
             }
             return result
+        } }
+    }
+
+    /// Adds captions to a video already in the manifest (duplicates are ignored). Returns how many were new.
+    @discardableResult
+    public func addCaptions(videoID: Int64, captions: [String], source: String) throws -> Int {
+        try guarded { try queue.write { db in
+            var n = 0
+            for text in captions {
+                try db.execute(sql: "INSERT OR IGNORE INTO caption (video_id, clip_id, text, source) VALUES (?, NULL, ?, ?)",
+                               arguments: [videoID, text, source])
+                n += db.changesCount
+            }
+            return n
         } }
     }
 

@@ -29,7 +29,7 @@ public enum ManifestError: ToolReportable {
         case let .databaseUnreadable(path, reason):
             return "cannot open manifest '\(path)': \(reason)"
         case let .notAManifest(path):
-            return "'\(path)' is an SQLite database but not a HiTVideo manifest (no manifest tables); use a new path with 'hv-manifest init'"
+            return "'\(path)' is not a HiTVideo manifest; give a manifest file, or a new path to 'hv-manifest init'"
         case let .newerSchema(path, migrations):
             return "manifest '\(path)' has schema migrations this build does not know (\(migrations.joined(separator: ", "))); use a newer hv-manifest"
         case let .sqlite(reason):

@@ -8,6 +8,9 @@ public struct VideoInfo: Equatable {
     public var width: Int
     public var height: Int
     public var frameCount: Int?
+    public init(duration: Double, fps: Double, width: Int, height: Int, frameCount: Int? = nil) {
+        self.duration = duration; self.fps = fps; self.width = width; self.height = height; self.frameCount = frameCount
+    }
 }
 
 public enum VideoProbe {
