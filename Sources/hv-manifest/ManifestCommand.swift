@@ -50,7 +50,10 @@ struct ShardOptions: ParsableArguments {
         return nil
     }
 
-    func validate() throws { _ = try selector() }
+    func validate() throws {
+        // Errors thrown while parsing must be ValidationErrors to get the usage exit code (64).
+        do { _ = try selector() } catch let e as ManifestError { throw ValidationError(e.description) }
+    }
 }
 
 /// The worker name recorded with claims and results: given, or host:parent-pid (the calling shell).

@@ -1,5 +1,0 @@
-import XCTest
-
-final class HVManifestTestsSmoke: XCTestCase {
-    func testTargetBuilds() { XCTAssertTrue(true) }
-}
