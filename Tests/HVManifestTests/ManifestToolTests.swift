@@ -142,4 +142,32 @@ final class ManifestToolTests: XCTestCase {
         XCTAssertEqual(try Fixtures.run(tool, ["done", db, "42", "--token-file", "x", "--tokenizer-hash", "t", "--bytes", "1"]).status, 65)
         XCTAssertEqual(try Fixtures.run(tool, ["embed", db, "--model", dir.path]).status, 0, "nothing to embed is not an error")
     }
+
+    func testEmbedStoresUnitVectorsOnce() throws {
+        let tool = try Fixtures.tool("hv-manifest")
+        let model = Fixtures.packageRoot.appendingPathComponent("models/text-encoder")
+        guard FileManager.default.fileExists(atPath: model.appendingPathComponent("model.safetensors").path) else {
+            let msg = "SKIPPED: text encoder not fetched at \(model.path); run 'make text-encoder'"
+            FileHandle.standardError.write(Data((msg + "\n").utf8))
+            throw XCTSkip(msg)
+        }
+        let dir = try Fixtures.tempDir()
+        let db = dir.appendingPathComponent("m.db").path
+        _ = try Fixtures.syntheticManifest(at: db, videos: 3, clipsPerVideo: 1)
+        let r = try Fixtures.run(tool, ["embed", db, "--model", model.path, "--batch", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("stored 3 embeddings"), r.stderr)
+        let m = try Manifest(path: db)
+        for id in Int64(1)...3 {
+            let v = try XCTUnwrap(m.embedding(captionID: id, encoder: "sentence-transformers/all-MiniLM-L6-v2"))
+            XCTAssertEqual(v.count, 384)
+            XCTAssertEqual(v.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot(), 1, accuracy: 1e-5)
+        }
+        let again = try Fixtures.run(tool, ["embed", db, "--model", model.path])
+        XCTAssertEqual(again.status, 0)
+        XCTAssertTrue(again.stderr.contains("already has"), again.stderr)
+        let badModel = try Fixtures.run(tool, ["embed", db, "--model", dir.path, "--encoder-id", "other"])
+        XCTAssertEqual(badModel.status, 66, badModel.stderr)
+        XCTAssertTrue(badModel.stderr.contains("make text-encoder"), badModel.stderr)
+    }
 }
