@@ -4,6 +4,8 @@
 // SGEMMs over only the keys the block can see (causal), softmax uses the vectorised ExpKernel, and only the
 // log-sum-exp per query is kept for backward (P is recomputed blockwise, flash-attention style), so memory
 // stays O(blockSize·S) at S = 2448. `attentionForwardNaive`/`attentionBackwardNaive` are the loop references.
+import COpenBLAS
+import Dispatch
 import Foundation
 
 /// Geometry of one attention call. Query i (0-based within the call) sits at key position
@@ -37,53 +39,69 @@ public struct AttentionLayout: Equatable {
     @inline(__always) func visible(_ i: Int) -> Int { Swift.min(keys, causalOffset + i + 1) }
 }
 
-/// Scratch buffers of the blocked kernel, reused across calls.
+/// Scratch buffers of the blocked kernel (one set per worker), reused across calls.
 public final class AttentionWorkspace {
     public let blockSize: Int
-    let scores = Tensor(shape: [0]), dScores = Tensor(shape: [0]), rowDot = Tensor(shape: [0])
+    var scores: [Tensor] = [], dScores: [Tensor] = []
     public init(blockSize: Int = 128) { self.blockSize = Swift.max(1, blockSize) }
-    func reserve(keys: Int) {
-        if scores.count < blockSize * keys { scores.resize([blockSize * keys]); dScores.resize([blockSize * keys]) }
-        if rowDot.count < blockSize { rowDot.resize([blockSize]) }
+    func reserve(keys: Int, workers: Int) {
+        while scores.count < workers { scores.append(Tensor(shape: [0])); dScores.append(Tensor(shape: [0])) }
+        for w in 0..<workers where scores[w].count < blockSize * keys {
+            scores[w].resize([blockSize * keys]); dScores[w].resize([blockSize * keys])
+        }
     }
+}
+
+/// Runs `body(item, worker)` for the batch·heads items: spread over the cores with OpenBLAS single-threaded
+/// inside (one SGEMM stream per core, no OpenBLAS spin-waiting against our workers), or serially with
+/// OpenBLAS's own threads when there are fewer items than cores.
+func forEachHead(_ items: Int, _ body: (Int, Int) -> Void) {
+    let workers = Swift.min(Parallel.workers, items)
+    if workers <= 1 { for i in 0..<items { body(i, 0) }; return }
+    let saved = openblas_get_num_threads()
+    openblas_set_num_threads(1)
+    let per = (items + workers - 1) / workers
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+        for i in (w * per)..<Swift.min(items, (w + 1) * per) { body(i, w) }
+    }
+    openblas_set_num_threads(saved)
 }
 
 /// o = softmax(q·kᵀ·scale + causal mask)·v; lse (optional, [B, H, queries]) receives each row's log-sum-exp.
 public func attentionForward(_ L: AttentionLayout, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                              o: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>?, workspace ws: AttentionWorkspace) {
-    ws.reserve(keys: L.keys)
-    let D = L.headDim, Bq = ws.blockSize, S = ws.scores.data
-    for b in 0..<L.batch {
-        for h in 0..<L.heads {
-            let qh = q + b * L.qBatchStride + h * D, kh = k + b * L.kBatchStride + h * D
-            let vh = v + b * L.vBatchStride + h * D, oh = o + b * L.oBatchStride + h * D
-            var i0 = 0
-            while i0 < L.queries {
-                let nq = Swift.min(Bq, L.queries - i0)
-                let nk = L.visible(i0 + nq - 1)              // keys the last query of the block sees
-                if nk <= 0 {                                 // no visible key (only with a negative offset)
-                    for i in 0..<nq { (oh + (i0 + i) * L.oRowStride).update(repeating: 0, count: D) }
-                    i0 += nq; continue
-                }
-                BLAS.gemm(transB: true, m: nq, n: nk, k: D, a: qh + i0 * L.qRowStride, lda: L.qRowStride,
-                          b: kh, ldb: L.kRowStride, c: S, ldc: nk)
-                let lseRow = lse.map { $0 + (b * L.heads + h) * L.queries + i0 }
-                let scale = L.scale
-                Parallel.forRanges(nq, minChunk: 8) { r in
-                    for i in r {
-                        let row = S + i * nk, n = L.visible(i0 + i)
-                        if n <= 0 { row.update(repeating: 0, count: nk); lseRow?[i] = -.infinity; continue }
-                        let m = ExpKernel.max(row, count: n) * scale
-                        let sum = ExpKernel.expSum(row, row, count: n, scale: scale, shift: m)
-                        let inv = 1 / sum
-                        for j in 0..<n { row[j] *= inv }
-                        if n < nk { (row + n).update(repeating: 0, count: nk - n) }
-                        lseRow?[i] = m + logf(sum)
-                    }
-                }
-                BLAS.gemm(m: nq, n: D, k: nk, a: S, lda: nk, b: vh, ldb: L.vRowStride, c: oh + i0 * L.oRowStride, ldc: L.oRowStride)
-                i0 += nq
+    let items = L.batch * L.heads
+    ws.reserve(keys: L.keys, workers: Swift.min(Parallel.workers, Swift.max(items, 1)))
+    let D = L.headDim, Bq = ws.blockSize, scale = L.scale
+    let scratch = ws.scores.map { $0.data }
+    forEachHead(items) { item, worker in
+        let b = item / L.heads, h = item % L.heads
+        let S = scratch[worker]
+        let qh = q + b * L.qBatchStride + h * D, kh = k + b * L.kBatchStride + h * D
+        let vh = v + b * L.vBatchStride + h * D, oh = o + b * L.oBatchStride + h * D
+        let lseH = lse.map { $0 + item * L.queries }
+        var i0 = 0
+        while i0 < L.queries {
+            let nq = Swift.min(Bq, L.queries - i0)
+            let nk = L.visible(i0 + nq - 1)              // keys the last query of the block sees
+            if nk <= 0 {                                 // no visible key (only with a negative offset)
+                for i in 0..<nq { (oh + (i0 + i) * L.oRowStride).update(repeating: 0, count: D); lseH?[i0 + i] = -.infinity }
+                i0 += nq; continue
             }
+            BLAS.gemm(transB: true, m: nq, n: nk, k: D, a: qh + i0 * L.qRowStride, lda: L.qRowStride,
+                      b: kh, ldb: L.kRowStride, c: S, ldc: nk)
+            for i in 0..<nq {
+                let row = S + i * nk, n = L.visible(i0 + i)
+                if n <= 0 { row.update(repeating: 0, count: nk); lseH?[i0 + i] = -.infinity; continue }
+                let m = ExpKernel.max(row, count: n) * scale
+                let sum = ExpKernel.expSum(row, row, count: n, scale: scale, shift: m)
+                let inv = 1 / sum
+                for j in 0..<n { row[j] *= inv }
+                if n < nk { (row + n).update(repeating: 0, count: nk - n) }
+                lseH?[i0 + i] = m + logf(sum)
+            }
+            BLAS.gemm(m: nq, n: D, k: nk, a: S, lda: nk, b: vh, ldb: L.vRowStride, c: oh + i0 * L.oRowStride, ldc: L.oRowStride)
+            i0 += nq
         }
     }
 }
@@ -93,59 +111,52 @@ public func attentionBackward(_ L: AttentionLayout, q: UnsafePointer<Float>, k: 
                               o: UnsafePointer<Float>, lse: UnsafePointer<Float>, dO: UnsafePointer<Float>,
                               dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
                               workspace ws: AttentionWorkspace) {
-    ws.reserve(keys: L.keys)
-    let D = L.headDim, Bq = ws.blockSize, P = ws.scores.data, dS = ws.dScores.data, rowDot = ws.rowDot.data
-    for b in 0..<L.batch {
-        for h in 0..<L.heads {
-            let qh = q + b * L.qBatchStride + h * D, kh = k + b * L.kBatchStride + h * D
-            let vh = v + b * L.vBatchStride + h * D, oh = o + b * L.oBatchStride + h * D
-            let dOh = dO + b * L.oBatchStride + h * D
-            let dqh = dq + b * L.qBatchStride + h * D, dkh = dk + b * L.kBatchStride + h * D
-            let dvh = dv + b * L.vBatchStride + h * D
-            for j in 0..<L.keys {
-                (dkh + j * L.kRowStride).update(repeating: 0, count: D)
-                (dvh + j * L.vRowStride).update(repeating: 0, count: D)
+    let items = L.batch * L.heads
+    ws.reserve(keys: L.keys, workers: Swift.min(Parallel.workers, Swift.max(items, 1)))
+    let D = L.headDim, Bq = ws.blockSize, scale = L.scale
+    let scratchP = ws.scores.map { $0.data }, scratchD = ws.dScores.map { $0.data }
+    forEachHead(items) { item, worker in
+        let b = item / L.heads, h = item % L.heads
+        let P = scratchP[worker], dS = scratchD[worker]
+        let qh = q + b * L.qBatchStride + h * D, kh = k + b * L.kBatchStride + h * D
+        let vh = v + b * L.vBatchStride + h * D, oh = o + b * L.oBatchStride + h * D
+        let dOh = dO + b * L.oBatchStride + h * D
+        let dqh = dq + b * L.qBatchStride + h * D, dkh = dk + b * L.kBatchStride + h * D
+        let dvh = dv + b * L.vBatchStride + h * D
+        for j in 0..<L.keys {
+            (dkh + j * L.kRowStride).update(repeating: 0, count: D)
+            (dvh + j * L.vRowStride).update(repeating: 0, count: D)
+        }
+        let lseH = lse + item * L.queries
+        var i0 = 0
+        while i0 < L.queries {
+            let nq = Swift.min(Bq, L.queries - i0)
+            let nk = L.visible(i0 + nq - 1)
+            if nk <= 0 {
+                for i in 0..<nq { (dqh + (i0 + i) * L.qRowStride).update(repeating: 0, count: D) }
+                i0 += nq; continue
             }
-            let lseH = lse + (b * L.heads + h) * L.queries
-            var i0 = 0
-            while i0 < L.queries {
-                let nq = Swift.min(Bq, L.queries - i0)
-                let nk = L.visible(i0 + nq - 1)
-                if nk <= 0 {
-                    for i in 0..<nq { (dqh + (i0 + i) * L.qRowStride).update(repeating: 0, count: D) }
-                    i0 += nq; continue
-                }
-                let scale = L.scale
-                // P = exp(Q·Kᵀ·scale − lse) on visible keys; D_i = Σ_d dO·O.
-                BLAS.gemm(transB: true, m: nq, n: nk, k: D, a: qh + i0 * L.qRowStride, lda: L.qRowStride,
-                          b: kh, ldb: L.kRowStride, c: P, ldc: nk)
-                // dP = dO·Vᵀ
-                BLAS.gemm(transB: true, m: nq, n: nk, k: D, a: dOh + i0 * L.oRowStride, lda: L.oRowStride,
-                          b: vh, ldb: L.vRowStride, c: dS, ldc: nk)
-                Parallel.forRanges(nq, minChunk: 8) { r in
-                    for i in r {
-                        let row = P + i * nk, drow = dS + i * nk, n = L.visible(i0 + i)
-                        let orow = oh + (i0 + i) * L.oRowStride, dorow = dOh + (i0 + i) * L.oRowStride
-                        var dot: Float = 0
-                        for d in 0..<D { dot += orow[d] * dorow[d] }
-                        rowDot[i] = dot
-                        if n > 0 { _ = ExpKernel.expSum(row, row, count: n, scale: scale, shift: lseH[i0 + i]) }
-                        // dS = P ∘ (dP − D_i) · scale
-                        for j in 0..<n { drow[j] = row[j] * (drow[j] - dot) * scale }
-                        if n < nk {
-                            (row + Swift.max(n, 0)).update(repeating: 0, count: nk - Swift.max(n, 0))
-                            (drow + Swift.max(n, 0)).update(repeating: 0, count: nk - Swift.max(n, 0))
-                        }
-                    }
-                }
-                // dV += Pᵀ·dO, dQ = dS·K, dK += dSᵀ·Q
-                BLAS.gemm(transA: true, m: nk, n: D, k: nq, a: P, lda: nk, b: dOh + i0 * L.oRowStride, ldb: L.oRowStride,
-                          beta: 1, c: dvh, ldc: L.vRowStride)
-                BLAS.gemm(m: nq, n: D, k: nk, a: dS, lda: nk, b: kh, ldb: L.kRowStride, c: dqh + i0 * L.qRowStride, ldc: L.qRowStride)
-                BLAS.gemm(transA: true, m: nk, n: D, k: nq, a: dS, lda: nk, b: qh + i0 * L.qRowStride, ldb: L.qRowStride,
-                          beta: 1, c: dkh, ldc: L.kRowStride)
-                i0 += nq
+            // P = exp(Q·Kᵀ·scale − lse) on visible keys (recomputed); dP = dO·Vᵀ.
+            BLAS.gemm(transB: true, m: nq, n: nk, k: D, a: qh + i0 * L.qRowStride, lda: L.qRowStride,
+                      b: kh, ldb: L.kRowStride, c: P, ldc: nk)
+            BLAS.gemm(transB: true, m: nq, n: nk, k: D, a: dOh + i0 * L.oRowStride, lda: L.oRowStride,
+                      b: vh, ldb: L.vRowStride, c: dS, ldc: nk)
+            for i in 0..<nq {
+                let row = P + i * nk, drow = dS + i * nk, n = Swift.max(L.visible(i0 + i), 0)
+                let orow = oh + (i0 + i) * L.oRowStride, dorow = dOh + (i0 + i) * L.oRowStride
+                var dot: Float = 0                       // D_i = Σ_d dO·O = Σ_j P·dP
+                for d in 0..<D { dot += orow[d] * dorow[d] }
+                if n > 0 { _ = ExpKernel.expSum(row, row, count: n, scale: scale, shift: lseH[i0 + i]) }
+                for j in 0..<n { drow[j] = row[j] * (drow[j] - dot) * scale }   // dS = P ∘ (dP − D_i) · scale
+                if n < nk { (row + n).update(repeating: 0, count: nk - n); (drow + n).update(repeating: 0, count: nk - n) }
             }
+            // dV += Pᵀ·dO, dQ = dS·K, dK += dSᵀ·Q
+            BLAS.gemm(transA: true, m: nk, n: D, k: nq, a: P, lda: nk, b: dOh + i0 * L.oRowStride, ldb: L.oRowStride,
+                      beta: 1, c: dvh, ldc: L.vRowStride)
+            BLAS.gemm(m: nq, n: D, k: nk, a: dS, lda: nk, b: kh, ldb: L.kRowStride, c: dqh + i0 * L.qRowStride, ldc: L.qRowStride)
+            BLAS.gemm(transA: true, m: nk, n: D, k: nq, a: dS, lda: nk, b: qh + i0 * L.qRowStride, ldb: L.qRowStride,
+                      beta: 1, c: dkh, ldc: L.kRowStride)
+            i0 += nq
         }
     }
 }
