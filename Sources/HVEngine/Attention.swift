@@ -42,10 +42,12 @@ public struct AttentionLayout: Equatable {
 /// Scratch buffers of the blocked kernel (one set per worker), reused across calls.
 public final class AttentionWorkspace {
     public let blockSize: Int
-    var scores: [Tensor] = [], dScores: [Tensor] = []
+    var scores: [Tensor] = [], dScores: [Tensor] = [], rowScale: [Tensor] = []
     public init(blockSize: Int = 128) { self.blockSize = Swift.max(1, blockSize) }
     func reserve(keys: Int, workers: Int) {
-        while scores.count < workers { scores.append(Tensor(shape: [0])); dScores.append(Tensor(shape: [0])) }
+        while scores.count < workers {
+            scores.append(Tensor(shape: [0])); dScores.append(Tensor(shape: [0])); rowScale.append(Tensor(shape: [blockSize]))
+        }
         for w in 0..<workers where scores[w].count < blockSize * keys {
             scores[w].resize([blockSize * keys]); dScores[w].resize([blockSize * keys])
         }
@@ -73,7 +75,7 @@ public func attentionForward(_ L: AttentionLayout, q: UnsafePointer<Float>, k: U
     let items = L.batch * L.heads
     ws.reserve(keys: L.keys, workers: Swift.min(Parallel.workers, Swift.max(items, 1)))
     let D = L.headDim, Bq = ws.blockSize, scale = L.scale
-    let scratch = ws.scores.map { $0.data }
+    let scratch = ws.scores.map { $0.data }, invSums = ws.rowScale.map { $0.data }
     forEachHead(items) { item, worker in
         let b = item / L.heads, h = item % L.heads
         let S = scratch[worker]
@@ -90,17 +92,20 @@ public func attentionForward(_ L: AttentionLayout, q: UnsafePointer<Float>, k: U
             }
             BLAS.gemm(transB: true, m: nq, n: nk, k: D, a: qh + i0 * L.qRowStride, lda: L.qRowStride,
                       b: kh, ldb: L.kRowStride, c: S, ldc: nk)
+            // Unnormalised P = exp(s·scale − max); the 1/Σ goes onto the D-wide output rows after P·V.
+            let inv = invSums[worker]
             for i in 0..<nq {
                 let row = S + i * nk, n = L.visible(i0 + i)
-                if n <= 0 { row.update(repeating: 0, count: nk); lseH?[i0 + i] = -.infinity; continue }
+                if n <= 0 { row.update(repeating: 0, count: nk); lseH?[i0 + i] = -.infinity; inv[i] = 0; continue }
                 let m = ExpKernel.max(row, count: n) * scale
                 let sum = ExpKernel.expSum(row, row, count: n, scale: scale, shift: m)
-                let inv = 1 / sum
-                for j in 0..<n { row[j] *= inv }
+                inv[i] = 1 / sum
                 if n < nk { (row + n).update(repeating: 0, count: nk - n) }
                 lseH?[i0 + i] = m + logf(sum)
             }
-            BLAS.gemm(m: nq, n: D, k: nk, a: S, lda: nk, b: vh, ldb: L.vRowStride, c: oh + i0 * L.oRowStride, ldc: L.oRowStride)
+            let oBlock = oh + i0 * L.oRowStride
+            BLAS.gemm(m: nq, n: D, k: nk, a: S, lda: nk, b: vh, ldb: L.vRowStride, c: oBlock, ldc: L.oRowStride)
+            for i in 0..<nq { let r = oBlock + i * L.oRowStride, f = inv[i]; for d in 0..<D { r[d] *= f } }
             i0 += nq
         }
     }

@@ -3,7 +3,7 @@
 import Foundation
 
 @inline(__always) func swigluSigmoid(_ z: Float) -> Float {
-    z >= 0 ? 1 / (1 + expf(-z)) : { let e = expf(z); return e / (1 + e) }()
+    1 / (1 + ExpKernel.expScalar(-z))   // exp clamps at ±88, so no overflow; vectorises
 }
 
 /// y[N, F] = silu(a)·b with a, b rows of length `features` at row strides `inStride` (2F for a packed [a|b]).
