@@ -15,6 +15,12 @@ public final class Embedding: ParameterOwner {
         weight.value.randomNormal(std: 1, rng: &rng)
     }
 
+    /// Zero-initialised, for weights that will be loaded from a checkpoint.
+    public init(name: String, vocab: Int, dim: Int) {
+        self.vocab = vocab; self.dim = dim
+        weight = Parameter(name + ".weight", shape: [vocab, dim])
+    }
+
     /// ids: [N] -> layer-owned [N, dim]. Throws `indexOutOfRange` for an id outside 0..<vocab.
     public func forward(_ ids: [Int32]) throws -> Tensor {
         if let bad = ids.first(where: { $0 < 0 || Int($0) >= vocab }) {
