@@ -30,6 +30,12 @@ public enum EngineError: ToolReportable, Equatable {
     case invalidTensorName(name: String)
     /// Optimizer state does not fit the parameters it is loaded for.
     case optimizerStateMismatch(reason: String)
+    /// More rows appended to a KV cache than it can hold.
+    case kvCacheFull(capacity: Int, requested: Int)
+    /// Keys/values appended to a KV cache do not have its [B, n, heads, headDim] shape.
+    case kvCacheShape(expected: [Int], found: [Int])
+    /// A token or class id outside 0..<limit (e.g. an embedding lookup).
+    case indexOutOfRange(what: String, index: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -54,6 +60,12 @@ public enum EngineError: ToolReportable, Equatable {
         case let .duplicateTensorName(name): return "tensor name '\(name)' is used twice."
         case let .invalidTensorName(name): return "'\(name)' cannot be used as a tensor name."
         case let .optimizerStateMismatch(reason): return "optimizer state does not match the model: \(reason)."
+        case let .kvCacheFull(capacity, requested):
+            return "the KV cache holds \(capacity) positions but \(requested) were requested; use a shorter sequence or a larger cache."
+        case let .kvCacheShape(expected, found):
+            return "keys/values of shape \(found) do not fit the KV cache, which expects \(expected)."
+        case let .indexOutOfRange(what, index, limit):
+            return "\(what) \(index) is outside 0..<\(limit); the input does not match the model."
         }
     }
 

@@ -280,6 +280,14 @@ public struct SafeTensorsFile {
         }
     }
 
+    /// Every float tensor (F32/F16/BF16/F64) converted to Float32, by name; integer/bool tensors (such as
+    /// BERT's `embeddings.position_ids`, I64) are left out — read them with `rawBytes`.
+    public func floatTensors() throws -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        for (name, e) in entries where e.dtype.isFloatLoadable { out[name] = try tensor(name) }
+        return out
+    }
+
     /// The raw little-endian bytes of tensor `name` (for integer tensors such as BERT's position_ids).
     public func rawBytes(_ name: String) throws -> Data {
         guard let e = entries[name] else { throw EngineError.missingTensor(name: name, source: source) }

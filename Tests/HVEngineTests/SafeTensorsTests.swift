@@ -73,6 +73,7 @@ final class SafeTensorsTests: XCTestCase {
             XCTAssertEqual($0 as? EngineError, .unsupportedDType(name: "embeddings.position_ids", dtype: "I64", source: f.source)) }
         XCTAssertThrowsError(try f.load(into: [Parameter("embeddings.position_ids", shape: [1, 12])], allowExtra: true)) {
             XCTAssertEqual($0 as? EngineError, .unsupportedDType(name: "embeddings.position_ids", dtype: "I64", source: f.source)) }
+        XCTAssertEqual(try f.floatTensors().keys.sorted(), ["a.f32", "b.f16", "c.bf16", "empty"])
         let raw = try f.rawBytes("embeddings.position_ids")
         XCTAssertEqual(raw.count, 96)
         XCTAssertEqual(raw.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(fromByteOffset: 88, as: Int64.self)) }, 11)
