@@ -1,4 +1,5 @@
-// all-MiniLM-L6-v2 forward pass (BERT encoder, inference only) on our Tensor + OpenBLAS SGEMM, and the
+// all-MiniLM-L6-v2 forward pass (BERT encoder, inference only) on HVEngine (linearForward, layerNormForward,
+// SGEMM attention over unpadded, packed sentences — the engine's attention is causal, BERT's is not), and the
 // sentence-transformers head: mean pooling over the tokens, then L2 normalisation.
 // Reference: transformers' BertModel (post-LayerNorm blocks, exact-erf GELU, absolute positions,
 // token type 0) and sentence-transformers' Pooling(mean) + Normalize.
@@ -130,34 +131,20 @@ public final class MiniLMEncoder {
 
     // MARK: - Layers (shape contracts in the comments)
 
-    /// y[T, out] = x[T, in] · Wᵀ + b, with W [out, in] as PyTorch stores it (SGEMM, transB).
+    /// y[T, out] = x[T, in] · Wᵀ + b, W [out, in] as PyTorch stores it (HVEngine.linearForward: one SGEMM).
     func linear(_ x: Tensor, _ l: BertWeights.Linear, into y: Tensor) {
         let t = x.shape[0], inF = l.weight.shape[1], outF = l.weight.shape[0]
         y.resize([t, outF])
-        BLAS.gemm(transB: true, m: t, n: outF, k: inF, a: x.data, lda: inF, b: l.weight.data, ldb: inF, c: y.data, ldc: outF)
-        let b = l.bias.data
-        Parallel.forRanges(t, minChunk: 16) { r in
-            for i in r { let row = y.data + i * outF; for j in 0..<outF { row[j] += b[j] } }
-        }
+        linearForward(x: x.data, weight: l.weight.data, bias: l.bias.data, y: y.data, rows: t, inFeatures: inF, outFeatures: outF)
     }
 
-    /// LayerNorm over the last axis of x[T, D], in place; statistics in Double (biased variance, as PyTorch).
+    /// LayerNorm over the last axis of x[T, D], in place via a scratch copy (HVEngine.layerNormForward).
     func layerNorm(_ x: Tensor, _ n: BertWeights.Norm, eps: Float) {
         let t = x.shape[0], d = x.shape[1]
-        let g = n.weight.data, b = n.bias.data
-        Parallel.forRanges(t, minChunk: 16) { r in
-            for i in r {
-                let row = x.data + i * d
-                var mean = 0.0
-                for j in 0..<d { mean += Double(row[j]) }
-                mean /= Double(d)
-                var variance = 0.0
-                for j in 0..<d { let c = Double(row[j]) - mean; variance += c * c }
-                variance /= Double(d)
-                let inv = 1 / (variance + Double(eps)).squareRoot()
-                for j in 0..<d { row[j] = Float((Double(row[j]) - mean) * inv) * g[j] + b[j] }
-            }
-        }
+        let input = x.clone()
+        let mean = Tensor(shape: [t]), rstd = Tensor(shape: [t])
+        layerNormForward(x: input.data, weight: n.weight.data, bias: n.bias.data, y: x.data, mean: mean.data, rstd: rstd.data,
+                         rows: t, channels: d, eps: eps)
     }
 
     /// Exact GELU: x · ½ (1 + erf(x / √2)), in place.
