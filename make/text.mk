@@ -6,8 +6,9 @@ TEXT_ENCODER_DIR ?= models/text-encoder
 text-encoder:
 	@scripts/fetch-text-encoder.sh $(TEXT_ENCODER_DIR)
 
+# hv-bench text runs runTextBench() (Sources/hv-bench/TextBench.swift), which reads models/text-encoder.
 bench-text: text-encoder
 	$(SWIFT) build $(SWIFT_FLAGS) --product hv-bench
-	$(BIN)/hv-bench text --model $(TEXT_ENCODER_DIR)
+	$(BIN)/hv-bench text
 
 bench: bench-text
