@@ -7,7 +7,7 @@ import GRDB
 import XCTest
 @testable import HVManifest
 
-final class ConcurrencyTests: XCTestCase {
+final class ConcurrencyTests: ManifestTestCase {
     func testThreadsWithSeparateConnectionsLoseNothing() throws {
         let dir = try Fixtures.tempDir()
         let path = dir.appendingPathComponent("m.db").path

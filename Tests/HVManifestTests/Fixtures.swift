@@ -23,9 +23,13 @@ enum Fixtures {
         return p
     }
 
+    /// Temporary folders made during the current test; ManifestTestCase removes them afterwards.
+    nonisolated(unsafe) static var made: [URL] = []
+
     static func tempDir(_ label: String = "hvm") throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(getpid())-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        made.append(url)
         return url
     }
 
@@ -86,5 +90,14 @@ enum Fixtures {
                                              captions: ["caption of video \(v)"], captionSource: "test"), plan: ClipPlan())
         }
         return m
+    }
+}
+
+/// Base class of the manifest tests: removes the temporary folders a test made.
+class ManifestTestCase: XCTestCase {
+    override func tearDown() {
+        for url in Fixtures.made { try? FileManager.default.removeItem(at: url) }
+        Fixtures.made = []
+        super.tearDown()
     }
 }

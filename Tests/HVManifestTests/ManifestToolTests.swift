@@ -5,7 +5,7 @@ import GRDB
 import XCTest
 @testable import HVManifest
 
-final class ManifestToolTests: XCTestCase {
+final class ManifestToolTests: ManifestTestCase {
     func testHelpListsSubcommands() throws {
         let r = try Fixtures.run(try Fixtures.tool("hv-manifest"), ["--help"])
         XCTAssertEqual(r.status, 0)

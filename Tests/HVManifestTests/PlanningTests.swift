@@ -3,7 +3,7 @@ import Foundation
 import XCTest
 @testable import HVManifest
 
-final class PlanningTests: XCTestCase {
+final class PlanningTests: ManifestTestCase {
     func testClipWindows() {
         let plan = ClipPlan()
         XCTAssertEqual(plan.windows(duration: 16).map(\.frameCount), [64, 64])

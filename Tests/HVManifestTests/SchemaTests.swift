@@ -5,7 +5,7 @@ import GRDB
 import XCTest
 @testable import HVManifest
 
-final class SchemaTests: XCTestCase {
+final class SchemaTests: ManifestTestCase {
     func testCreateAppliesAllMigrationsAndWAL() throws {
         let dir = try Fixtures.tempDir()
         let m = try Manifest(path: dir.appendingPathComponent("m.db").path, create: true)
