@@ -81,7 +81,7 @@ public enum SafeTensors {
             let base = raw.baseAddress!
             var n = UInt64(header.count).littleEndian
             memcpy(base, &n, 8)
-            header.withUnsafeBytes { memcpy(base + 8, $0.baseAddress!, header.count) }
+            header.withUnsafeBytes { _ = memcpy(base + 8, $0.baseAddress!, header.count) }
             let dataStart = base + 8 + header.count
             for (item, off) in zip(ordered, offsets) {
                 let dst = dataStart + off
@@ -166,7 +166,7 @@ public struct SafeTensorsFile {
             throw EngineError.truncatedSafetensors(source: source, reason: "\(data.count) bytes, the header length alone needs 8")
         }
         var n: UInt64 = 0
-        withUnsafeMutableBytes(of: &n) { dst in data.copyBytes(to: dst, from: data.startIndex..<data.startIndex + 8) }
+        withUnsafeMutableBytes(of: &n) { dst in _ = data.copyBytes(to: dst, from: data.startIndex..<data.startIndex + 8) }
         n = UInt64(littleEndian: n)
         guard n <= UInt64(SafeTensors.headerLimit) else {
             throw EngineError.safetensorsHeaderTooLarge(source: source, size: n, limit: SafeTensors.headerLimit)
