@@ -3,7 +3,7 @@ import XCTest
 
 final class LFQTests: XCTestCase {
     func testQuantizeSignsAndBitOrder() {
-        let x = Tensor([3, 4], [0.5, -1, 0, 2,   -0.1, -0.2, -0.3, -0.4,   1, 1, 1, 1])
+        let x = Tensor(seq: [3, 4], [0.5, -1, 0, 2,   -0.1, -0.2, -0.3, -0.4,   1, 1, 1, 1])
         let lfq = LFQ(bits: 4)
         let q = lfq.forward(x, losses: false)
         XCTAssertEqual(q.array, [1, -1, -1, 1,  -1, -1, -1, -1,  1, 1, 1, 1])   // 0 maps to −1
@@ -21,24 +21,24 @@ final class LFQTests: XCTestCase {
 
     func testStraightThroughAndCommitmentGradient() {
         let n = 5, d = 3
-        let xs = GradCheck.randoms(n * d, seed: 3)
+        let xs = SeqGradCheck.randoms(n * d, seed: 3)
         let lfq = LFQ(bits: d)
-        lfq.forward(Tensor([n, d], xs))
-        let dq = Tensor([n, d], GradCheck.randoms(n * d, seed: 4))
+        lfq.forward(Tensor(seq: [n, d], xs))
+        let dq = Tensor(seq: [n, d], SeqGradCheck.randoms(n * d, seed: 4))
         let dx = lfq.backward(dq, commitmentWeight: 0, entropyWeight: 0).array
         XCTAssertEqual(dx, dq.array)
         let dxc = lfq.backward(Tensor(shape: [n, d]), commitmentWeight: 0.25, entropyWeight: 0).array
         // Commitment loss with q held fixed (stop-gradient): numeric gradient of mean((x − q)²).
         let q = lfq.output.array
-        let num = GradCheck.numeric(xs) { v in
+        let num = SeqGradCheck.numeric(xs) { v in
             0.25 * zip(v, q).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(n * d)
         }
-        GradCheck.assertClose(dxc, num, atol: 1e-5)
+        SeqGradCheck.assertClose(dxc, num, atol: 1e-5)
     }
 
     func testSampleEntropyMatchesBinaryEntropiesAndGradient() {
         let n = 6, d = 4, tau: Float = 0.7
-        let xs = GradCheck.randoms(n * d, seed: 5, std: 0.5)
+        let xs = SeqGradCheck.randoms(n * d, seed: 5, std: 0.5)
         let h = xs.withUnsafeBufferPointer { lfqSampleEntropy(x: $0.baseAddress!, count: n, bits: d, temperature: tau) }
         var ref = 0.0
         for v in xs { let p = 1 / (1 + exp(-4 * Double(v) / Double(tau))); ref -= p * log(p) + (1 - p) * log(1 - p) }
@@ -46,16 +46,16 @@ final class LFQTests: XCTestCase {
         var dx = [Float](repeating: 0, count: n * d)
         xs.withUnsafeBufferPointer { xp in dx.withUnsafeMutableBufferPointer {
             lfqSampleEntropyBackward(x: xp.baseAddress!, count: n, bits: d, temperature: tau, scale: 1, dx: $0.baseAddress!) } }
-        let num = GradCheck.numeric(xs, eps: 1e-3) { v in
+        let num = SeqGradCheck.numeric(xs, eps: 1e-3) { v in
             v.withUnsafeBufferPointer { Double(lfqSampleEntropy(x: $0.baseAddress!, count: n, bits: d, temperature: tau)) } }
-        GradCheck.assertClose(dx, num, atol: 1e-4, rtol: 2e-3)
+        SeqGradCheck.assertClose(dx, num, atol: 1e-4, rtol: 2e-3)
     }
 
     func testCodebookEntropyIsExactAgainstNaiveSum() {
         // Tolerance: Float SGEMM accumulation vs Double naive, 1e-4 relative.
         for d in 1...10 {
             let n = 37
-            let xs = GradCheck.randoms(n * d, seed: UInt64(d), std: 0.4)
+            let xs = SeqGradCheck.randoms(n * d, seed: UInt64(d), std: 0.4)
             let naive = lfqCodebookEntropyNaive(x: xs, count: n, bits: d, temperature: 1)
             for lo in Set([0, d / 2, d]) {
                 let cb = LFQCodebookEntropy(bits: d, lowBits: lo)
@@ -68,20 +68,20 @@ final class LFQTests: XCTestCase {
     func testCodebookEntropyGradientByFiniteDifferences() {
         for (d, lo) in [(4, 2), (4, 0), (4, 1), (6, 3), (6, 2), (6, 6), (5, 2)] {
             let n = 7, tau: Float = 0.9
-            let xs = GradCheck.randoms(n * d, seed: UInt64(10 * d + lo), std: 0.3)
+            let xs = SeqGradCheck.randoms(n * d, seed: UInt64(10 * d + lo), std: 0.3)
             let cb = LFQCodebookEntropy(bits: d, lowBits: lo)
             var dx = [Float](repeating: 0, count: n * d)
             xs.withUnsafeBufferPointer { _ = cb.forward(x: $0.baseAddress!, count: n, temperature: tau) }
             dx.withUnsafeMutableBufferPointer { cb.backward(scale: 1, dx: $0.baseAddress!) }
             // Numeric gradient of the exact Double reference.
-            let num = GradCheck.numeric(xs, eps: 1e-3) { lfqCodebookEntropyNaive(x: $0, count: n, bits: d, temperature: tau) }
-            GradCheck.assertClose(dx, num, atol: 1e-4, rtol: 5e-3, "d=\(d) lo=\(lo)")
+            let num = SeqGradCheck.numeric(xs, eps: 1e-3) { lfqCodebookEntropyNaive(x: $0, count: n, bits: d, temperature: tau) }
+            SeqGradCheck.assertClose(dx, num, atol: 1e-4, rtol: 5e-3, "d=\(d) lo=\(lo)")
         }
     }
 
     func testFactorisedApproximationBeyondEighteenBits() {
         let d = 20, n = 4, tau: Float = 1
-        let xs = GradCheck.randoms(n * d, seed: 77, std: 0.5)
+        let xs = SeqGradCheck.randoms(n * d, seed: 77, std: 0.5)
         let cb = LFQCodebookEntropy(bits: d)
         XCTAssertFalse(cb.isExact)
         let h = xs.withUnsafeBufferPointer { cb.forward(x: $0.baseAddress!, count: n, temperature: tau) }
@@ -98,31 +98,31 @@ final class LFQTests: XCTestCase {
         XCTAssertEqual(Double(h), approx(xs), accuracy: 1e-4)
         var dx = [Float](repeating: 0, count: n * d)
         dx.withUnsafeMutableBufferPointer { cb.backward(scale: 1, dx: $0.baseAddress!) }
-        GradCheck.assertClose(dx, GradCheck.numeric(xs, approx), atol: 1e-4, rtol: 5e-3)
+        SeqGradCheck.assertClose(dx, SeqGradCheck.numeric(xs, approx), atol: 1e-4, rtol: 5e-3)
     }
 
     func testLayerBackwardCombinesAllTerms() {
         let n = 5, d = 6, tau: Float = 0.8
-        let xs = GradCheck.randoms(n * d, seed: 21, std: 0.4)
+        let xs = SeqGradCheck.randoms(n * d, seed: 21, std: 0.4)
         let lfq = LFQ(bits: d, temperature: tau)
-        lfq.forward(Tensor([n, d], xs))
+        lfq.forward(Tensor(seq: [n, d], xs))
         let q = lfq.output.array
         let dx = lfq.backward(Tensor(shape: [n, d]), commitmentWeight: 0.3, entropyWeight: 0.1, diversityWeight: 1.5).array
-        let num = GradCheck.numeric(xs) { v in
+        let num = SeqGradCheck.numeric(xs) { v in
             let commit = zip(v, q).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(n * d)
             let hs = v.withUnsafeBufferPointer { Double(lfqSampleEntropy(x: $0.baseAddress!, count: n, bits: d, temperature: tau)) }
             let hc = lfqCodebookEntropyNaive(x: v, count: n, bits: d, temperature: tau)
             return 0.3 * commit + 0.1 * (hs - 1.5 * hc)
         }
-        GradCheck.assertClose(dx, num, atol: 1e-4, rtol: 5e-3)
+        SeqGradCheck.assertClose(dx, num, atol: 1e-4, rtol: 5e-3)
         XCTAssertEqual(Double(lfq.codebookEntropy), lfqCodebookEntropyNaive(x: xs, count: n, bits: d, temperature: tau), accuracy: 1e-4)
     }
 
     func testEighteenBitsRunsWithOneGemmTable() {
         let d = 18, n = 64
-        let xs = GradCheck.randoms(n * d, seed: 9)
+        let xs = SeqGradCheck.randoms(n * d, seed: 9)
         let lfq = LFQ(bits: d)
-        lfq.forward(Tensor([n, d], xs))
+        lfq.forward(Tensor(seq: [n, d], xs))
         XCTAssertTrue(lfq.codebook.isExact)
         XCTAssertEqual(lfq.codebook.meanDistribution.shape, [512, 512])
         let total = lfq.codebook.meanDistribution.array.reduce(0.0) { $0 + Double($1) }
@@ -138,7 +138,7 @@ final class LFQGoldenTests: XCTestCase {
     /// PyTorch reference with the explicit 2^d softmax over codes (validates the factorisation too).
     /// Tolerance: 1e-4 relative (Float32 vs float64).
     func testLFQForwardBackwardMatchesTorch() throws {
-        let f = try Golden.file("seq_lfq.safetensors")
+        let f = try SeqGolden.file("seq_lfq.safetensors")
         let params = try f.tensor("params").array
         let x = try f.tensor("x")
         let lfq = LFQ(bits: x.shape[1], temperature: params[0])
@@ -149,6 +149,6 @@ final class LFQGoldenTests: XCTestCase {
         XCTAssertEqual(lfq.sampleEntropy, try f.tensor("sample_entropy")[0], accuracy: 1e-4)
         XCTAssertEqual(lfq.codebookEntropy, try f.tensor("codebook_entropy")[0], accuracy: 1e-4)
         let dx = lfq.backward(try f.tensor("dq"), commitmentWeight: params[1], entropyWeight: params[2], diversityWeight: params[3])
-        XCTAssertLessThan(Golden.maxRelativeError(dx.array, try f.tensor("dx").array), 1e-4)
+        XCTAssertLessThan(SeqGolden.maxRelativeError(dx.array, try f.tensor("dx").array), 1e-4)
     }
 }

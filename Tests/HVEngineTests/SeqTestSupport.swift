@@ -1,8 +1,9 @@
-// Shared test helpers: central finite differences in Double, and closeness checks with stated tolerances.
+// Test helpers of the sequence ops (engine-seq): central finite differences in Double, closeness checks with
+// stated tolerances, and access to the PyTorch golden files. Names are Seq-prefixed to stay clear of engine-conv.
 import XCTest
 @testable import HVEngine
 
-enum GradCheck {
+enum SeqGradCheck {
     /// Numerical gradient of `f` at `x` by central differences with step `eps`.
     static func numeric(_ x: [Float], eps: Float = 1e-3, _ f: ([Float]) -> Double) -> [Double] {
         var g = [Double](repeating: 0, count: x.count)
@@ -39,11 +40,11 @@ enum GradCheck {
 }
 
 extension Tensor {
-    convenience init(_ shape: [Int], _ values: [Float]) { self.init(shape: shape, values: values) }
+    convenience init(seq shape: [Int], _ values: [Float]) { self.init(shape: shape, values: values) }
 }
 
 /// Golden files made by Golden/make_golden_seq.py (PyTorch CPU, float64 math stored as F32).
-enum Golden {
+enum SeqGolden {
     static func url(_ name: String) -> URL {
         Bundle.module.url(forResource: "Golden", withExtension: nil)!.appendingPathComponent(name)
     }
