@@ -3,7 +3,7 @@ import XCTest
 
 final class OptimizerTests: XCTestCase {
     func testAdamWMatchesTorchGolden() throws {
-        let f = try Golden.file("seq_adamw.safetensors")
+        let f = try SeqGolden.file("seq_adamw.safetensors")
         let p1 = Parameter("p1", shape: [4, 3]), p2 = Parameter("p2", shape: [3], decays: false)
         try f.read("p1.init", into: p1.value); try f.read("p2.init", into: p2.value)
         let opt = AdamW(parameters: [p1, p2], learningRate: 1e-2, beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1)
@@ -12,8 +12,8 @@ final class OptimizerTests: XCTestCase {
             opt.step()
         }
         // Tolerance 1e-6 relative: three Float32 updates vs torch float64.
-        XCTAssertLessThan(Golden.maxRelativeError(p1.value.array, try f.tensor("p1.final").array), 1e-6)
-        XCTAssertLessThan(Golden.maxRelativeError(p2.value.array, try f.tensor("p2.final").array), 1e-6)
+        XCTAssertLessThan(SeqGolden.maxRelativeError(p1.value.array, try f.tensor("p1.final").array), 1e-6)
+        XCTAssertLessThan(SeqGolden.maxRelativeError(p2.value.array, try f.tensor("p2.final").array), 1e-6)
     }
 
     func testAdamWStateSaveAndResumeIsExact() throws {

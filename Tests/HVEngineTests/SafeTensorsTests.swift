@@ -56,8 +56,8 @@ final class SafeTensorsTests: XCTestCase {
     }
 
     func testReadsFilesWrittenByPythonSafetensors() throws {
-        let f = try Golden.file("seq_python_mixed.safetensors")
-        let ref = try Golden.file("seq_python_mixed_ref.safetensors")
+        let f = try SeqGolden.file("seq_python_mixed.safetensors")
+        let ref = try SeqGolden.file("seq_python_mixed_ref.safetensors")
         XCTAssertEqual(f.metadata["format"], "pt")
         XCTAssertEqual(f.metadata["note"], "golden")
         for name in ["a.f32", "b.f16", "c.bf16"] {
@@ -81,13 +81,13 @@ final class SafeTensorsTests: XCTestCase {
 
     func testOurFilesReadByPythonLayoutMatchesHF() throws {
         // Same tensors saved by us must be byte-identical to what python safetensors wrote (single dtype F32 file).
-        let ref = try Golden.file("seq_python_mixed_ref.safetensors")
+        let ref = try SeqGolden.file("seq_python_mixed_ref.safetensors")
         let ours = try SafeTensors.encode(ref.names.map { .init(name: $0, tensor: try! ref.tensor($0)) })
-        XCTAssertEqual(ours, try Data(contentsOf: Golden.url("seq_python_mixed_ref.safetensors")))
+        XCTAssertEqual(ours, try Data(contentsOf: SeqGolden.url("seq_python_mixed_ref.safetensors")))
     }
 
     func testHalfAndBFloat16RoundingMatchesTorch() throws {
-        let f = try Golden.file("seq_rounding.safetensors")
+        let f = try SeqGolden.file("seq_rounding.safetensors")
         let values = try f.tensor("values").array
         XCTAssertEqual(values.map { HalfFloat.float(fromHalfBits: HalfFloat.halfBits(from: $0)) }, try f.tensor("as_f16").array)
         XCTAssertEqual(values.map { HalfFloat.float(fromBFloat16Bits: HalfFloat.bfloat16Bits(from: $0)) }, try f.tensor("as_bf16").array)
