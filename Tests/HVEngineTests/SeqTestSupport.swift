@@ -48,12 +48,21 @@ enum SeqGolden {
     static func url(_ name: String) -> URL {
         Bundle.module.url(forResource: "Golden", withExtension: nil)!.appendingPathComponent(name)
     }
-    static func file(_ name: String) throws -> SafeTensorsFile { try SafeTensorsFile(contentsOf: url(name)) }
+    static func file(_ name: String) throws -> SafeTensorsFile { try SafeTensors.load(path: url(name).path) }
 
     /// max |a − b| / max(1, max |b|).
     static func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
         precondition(a.count == b.count, "count \(a.count) vs \(b.count)")
         let scale = max(1, b.map { abs($0) }.max() ?? 0)
         return zip(a, b).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
+    }
+}
+
+extension SafeTensorsFile {
+    /// Copies tensor `name` into `t` (same element count), as the golden tests fill parameters and gradients.
+    func read(_ name: String, into t: Tensor) throws {
+        let src = try tensor(name)
+        XCTAssertEqual(src.count, t.count, name)
+        for i in 0..<min(src.count, t.count) { t[i] = src[i] }
     }
 }
