@@ -3,8 +3,8 @@
 // Layout: C system libraries, then library targets by concern, then one executable per tool.
 import PackageDescription
 
-// hv-gen and hv-manifest (issues 6 and 7) are not written yet; they join this list when they land.
-let tools = ["hv-decode", "hv-encode", "hv-mask", "hv-render", "hv-metrics", "hv-info", "hv-train", "hv-bench"]
+// hv-gen (issue 6) is not written yet; it joins this list when it lands.
+let tools = ["hv-decode", "hv-encode", "hv-mask", "hv-render", "hv-metrics", "hv-info", "hv-train", "hv-manifest", "hv-bench"]
 
 func toolDeps(_ name: String) -> [Target.Dependency] {
     let common: [Target.Dependency] = ["HVCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -14,7 +14,8 @@ func toolDeps(_ name: String) -> [Target.Dependency] {
     case "hv-encode", "hv-render", "hv-mask": return common + ["HVFormat", "HVMedia", "HVEngine", "HVTokenizer"]
     case "hv-metrics": return common + ["HVFormat", "HVMedia", "HVMetrics", "HVTokenizer"]
     case "hv-train": return common + ["HVFormat", "HVMedia", "HVEngine", "HVTokenizer"]
-    case "hv-bench": return common + ["HVEngine", "HVMedia", "HVMetrics", "HVFormat", "HVTokenizer"]
+    case "hv-manifest": return common + ["HVManifest", "HVText"]
+    case "hv-bench": return common + ["HVEngine", "HVMedia", "HVMetrics", "HVFormat", "HVTokenizer", "HVText"]
     default: return common
     }
 }
@@ -25,6 +26,8 @@ let package = Package(
     products: tools.map { .executable(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // SQLite access for the dataset manifest (HVManifest); brings its own SQLite module.
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // System libraries (Debian -dev packages, found through pkg-config).
@@ -42,6 +45,8 @@ let package = Package(
         .target(name: "HVEngine", dependencies: ["HVCore", "COpenBLAS"]),
         .target(name: "HVTokenizer", dependencies: ["HVCore", "HVEngine", "HVFormat", "HVMedia"]),
         .target(name: "HVMetrics", dependencies: ["HVCore", "HVMedia"]),
+        .target(name: "HVText", dependencies: ["HVCore", "HVEngine"]),
+        .target(name: "HVManifest", dependencies: ["HVCore", .product(name: "GRDB", package: "GRDB.swift")]),
 
         // Tests by module.
         .testTarget(name: "HVCoreTests", dependencies: ["HVCore"]),
@@ -50,6 +55,8 @@ let package = Package(
         .testTarget(name: "HVEngineTests", dependencies: ["HVEngine"], resources: [.copy("Golden")]),
         .testTarget(name: "HVTokenizerTests", dependencies: ["HVTokenizer", "HVEngine", "HVFormat"]),
         .testTarget(name: "HVMetricsTests", dependencies: ["HVMetrics", "HVMedia"], resources: [.copy("Golden")]),
+        .testTarget(name: "HVManifestTests", dependencies: ["HVManifest", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "HVTextTests", dependencies: ["HVText", "HVEngine"], resources: [.copy("Golden")]),
         .testTarget(name: "CLITests", dependencies: ["HVFormat", "HVTokenizer", "HVMedia"]),
     ] + tools.map { .executableTarget(name: $0, dependencies: toolDeps($0)) },
     // Swift 5 mode: the engine shares raw buffers across concurrentPerform workers by design.

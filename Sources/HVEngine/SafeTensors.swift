@@ -4,6 +4,8 @@
 // padded with spaces to 8 bytes as HF does) and read the same three, converting to Float32.
 // Parsing is defensive: header size limit, offsets inside the file, sizes matching dtype × shape, no
 // overlapping ranges. Loading into a model is strict: missing, extra or mis-shaped tensors are errors.
+// Files from Hugging Face can also hold integer buffers (BERT's I64 `embeddings.position_ids`); opened with
+// `skippingOtherDTypes`, those are validated, listed in `skipped` and never read (the default rejects them).
 import Foundation
 
 public enum SafeTensorsDType: String, Sendable {
@@ -16,13 +18,19 @@ public struct SafeTensorsFile {
     public let path: String
     public let entries: [String: Entry]
     public let metadata: [String: String]
+    /// Non-float tensors (name → dtype) passed over when opened with `skippingOtherDTypes`; empty otherwise.
+    public let skipped: [String: String]
     private let data: Data
     private let dataStart: Int
 
     /// Header limit: 100 MB (a header that large is corrupt or hostile; real ones are kilobytes).
     public static let maxHeaderBytes = 100 << 20
 
-    init(path: String, data: Data) throws {
+    /// Element sizes of the non-float dtypes that `skippingOtherDTypes` accepts (safetensors' names).
+    static let otherDTypeSizes: [String: Int] = ["F64": 8, "I64": 8, "U64": 8, "I32": 4, "U32": 4, "I16": 2, "U16": 2,
+                                                 "I8": 1, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1]
+
+    init(path: String, data: Data, skippingOtherDTypes: Bool = false) throws {
         func bad(_ r: String) -> EngineError { .malformedSafetensors(path: path, reason: r) }
         guard data.count >= 8 else { throw bad("the file is shorter than its 8-byte header length") }
         let n = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
@@ -34,6 +42,8 @@ public struct SafeTensorsFile {
         guard let dict = json as? [String: Any] else { throw bad("the header is not a JSON object") }
         var entries: [String: Entry] = [:]
         var meta: [String: String] = [:]
+        var skipped: [String: String] = [:]
+        var skippedRanges: [(begin: Int, end: Int)] = []
         let dataLength = data.count - 8 - Int(n)
         for (name, value) in dict {
             if name == "__metadata__" {
@@ -48,23 +58,30 @@ public struct SafeTensorsFile {
                   let shape = e["shape"] as? [Int], let offs = e["data_offsets"] as? [Int], offs.count == 2 else {
                 throw bad("entry '\(name)' lacks dtype, shape or data_offsets")
             }
-            guard let dtype = SafeTensorsDType(rawValue: dt) else { throw EngineError.dtypeMismatch(name: name, found: dt) }
+            let dtype = SafeTensorsDType(rawValue: dt)
+            let otherSize = skippingOtherDTypes ? SafeTensorsFile.otherDTypeSizes[dt] : nil
+            guard let elementSize = dtype?.size ?? otherSize else { throw EngineError.dtypeMismatch(name: name, found: dt) }
             guard shape.allSatisfy({ $0 >= 0 }), offs[0] >= 0, offs[0] <= offs[1], offs[1] <= dataLength else {
                 throw bad("entry '\(name)' has offsets \(offs) outside the \(dataLength)-byte data section")
             }
             let (count, overflow) = shape.reduce((1, false)) { acc, d in
                 let (v, o) = acc.0.multipliedReportingOverflow(by: d); return (v, acc.1 || o)
             }
-            guard !overflow, count * dtype.size == offs[1] - offs[0] else {
+            let (bytes, overflow2) = count.multipliedReportingOverflow(by: elementSize)
+            guard !overflow, !overflow2, bytes == offs[1] - offs[0] else {
                 throw bad("entry '\(name)' has \(offs[1] - offs[0]) bytes for shape \(shape) of \(dt)")
             }
-            entries[name] = Entry(dtype: dtype, shape: shape, begin: offs[0], end: offs[1])
+            guard let floatType = dtype else {
+                skipped[name] = dt; skippedRanges.append((offs[0], offs[1])); continue
+            }
+            entries[name] = Entry(dtype: floatType, shape: shape, begin: offs[0], end: offs[1])
         }
-        let ranges = entries.values.filter { $0.end > $0.begin }.sorted { $0.begin < $1.begin }
+        let ranges = (entries.values.map { (begin: $0.begin, end: $0.end) } + skippedRanges)
+            .filter { $0.end > $0.begin }.sorted { $0.begin < $1.begin }
         for (x, y) in zip(ranges, ranges.dropFirst()) where y.begin < x.end {
             throw bad("two tensors overlap at byte \(y.begin)")
         }
-        self.path = path; self.entries = entries; self.metadata = meta; self.data = data; self.dataStart = 8 + Int(n)
+        self.path = path; self.entries = entries; self.metadata = meta; self.skipped = skipped; self.data = data; self.dataStart = 8 + Int(n)
     }
 
     /// The tensor `name` as Float32.
@@ -104,11 +121,13 @@ public struct SafeTensorsFile {
 
 public enum SafeTensors {
     /// Reads and validates a safetensors file.
-    public static func load(path: String) throws -> SafeTensorsFile {
+    /// With `skippingOtherDTypes`, integer and F64/F8 tensors are validated and listed in `skipped` instead of
+    /// failing the whole file (for Hugging Face files such as the text encoder's).
+    public static func load(path: String, skippingOtherDTypes: Bool = false) throws -> SafeTensorsFile {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) }
         catch { throw EngineError.io(path: path, reason: "\(error.localizedDescription)") }
-        return try SafeTensorsFile(path: path, data: data)
+        return try SafeTensorsFile(path: path, data: data, skippingOtherDTypes: skippingOtherDTypes)
     }
 
     /// Serialises tensors (sorted by name) with the given storage dtype.

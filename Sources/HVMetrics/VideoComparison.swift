@@ -1,75 +1,158 @@
-// Frame-by-frame comparison of two videos: per-frame PSNR/SSIM/MS-SSIM, their means, and the
-// whole-clip PSNR (from the MSE over every frame), plus CSV and SVG renderings of the per-frame curves.
+// Frame-by-frame comparison of two videos: per-frame PSNR/SSIM/MS-SSIM scored on all cores (one
+// SSIMWorkspace per worker, frames dealt out round-robin), accumulated into a clip report with the mean
+// of per-frame PSNR and the whole-clip PSNR (from the MSE pooled over every frame), plus the CSV rendering.
+import Dispatch
 import Foundation
 import HVMedia
 
-public struct FrameScores: Codable, Sendable {
+public struct FrameScores: Codable, Equatable, Sendable {
     public var frame: Int
+    public var mse: Double
     public var psnr: Double
     public var ssim: Double
-    public var msssim: Double
-    public var mse: Double
+    public var msssim: Double?
+
+    public init(frame: Int, _ s: PairScores) {
+        self.frame = frame; mse = s.mse; psnr = s.psnr; ssim = s.ssim; msssim = s.msssim
+    }
+
+    // nil MS-SSIM is written as JSON null, not left out.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(frame, forKey: .frame); try c.encode(mse, forKey: .mse); try c.encode(psnr, forKey: .psnr)
+        try c.encode(ssim, forKey: .ssim); try c.encode(msssim, forKey: .msssim)
+    }
 }
 
 public struct ComparisonReport: Codable, Sendable {
     public var frames: Int
     public var width: Int
     public var height: Int
-    /// Mean of per-frame PSNR (each capped at 100 dB).
-    public var psnr: Double
-    /// PSNR of the MSE pooled over the whole clip.
-    public var psnrWholeClip: Double
-    public var ssim: Double
-    public var msssim: Double
+    /// SSIM and MS-SSIM on BT.601 luma instead of RGB.
     public var luma: Bool
+    /// Mean of per-frame PSNR, each capped at `psnrCap`.
+    public var psnr: Double
+    /// PSNR of the MSE pooled over the whole clip (capped likewise).
+    public var psnrWholeClip: Double
+    public var psnrCap: Double
+    public var mse: Double
+    public var ssim: Double
+    /// nil when the frames are too small for five scales.
+    public var msssim: Double?
     public var perFrame: [FrameScores]
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(frames, forKey: .frames); try c.encode(width, forKey: .width); try c.encode(height, forKey: .height)
+        try c.encode(luma, forKey: .luma); try c.encode(psnr, forKey: .psnr); try c.encode(psnrWholeClip, forKey: .psnrWholeClip)
+        try c.encode(psnrCap, forKey: .psnrCap); try c.encode(mse, forKey: .mse); try c.encode(ssim, forKey: .ssim)
+        try c.encode(msssim, forKey: .msssim); try c.encode(perFrame, forKey: .perFrame)
+    }
+}
+
+/// Scores batches of frame pairs of one size on every core, reusing its workspaces.
+public final class FrameScorer {
+    public let width: Int
+    public let height: Int
+    public let luma: Bool
+    public let workers: Int
+    private let workspaces: [SSIMWorkspace]
+
+    /// `workers` defaults to the number of active cores.
+    public init(width: Int, height: Int, luma: Bool, workers: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
+        guard ImageQuality.supportsSSIM(width: width, height: height) else {
+            throw MetricsError.frameTooSmall(width: width, height: height)
+        }
+        self.width = width; self.height = height; self.luma = luma
+        self.workers = max(1, workers)
+        workspaces = (0..<self.workers).map { _ in SSIMWorkspace(width: width, height: height) }
+    }
+
+    /// Scores `ref[i]` against `dist[i]`, numbering frames from `firstIndex`; throws unless every frame has
+    /// this scorer's size (extra frames in the longer array are ignored; `VideoComparison.check` refuses them).
+    public func score(_ ref: [RGBFrame], _ dist: [RGBFrame], firstIndex: Int = 0) throws -> [FrameScores] {
+        let n = min(ref.count, dist.count)
+        // Checked here, before the workers start, so that they cannot fail.
+        for i in 0..<n {
+            guard ref[i].width == width, ref[i].height == height else {
+                throw MetricsError.sizeMismatch(ref: "the scorer", refWidth: width, refHeight: height,
+                                                dist: "reference frame \(firstIndex + i)", distWidth: ref[i].width, distHeight: ref[i].height)
+            }
+            try ImageQuality.check(ref[i], dist[i], workspace: workspaces[0])
+        }
+        var out = [PairScores](repeating: PairScores(mse: 0, psnr: 0, ssim: 0, msssim: nil), count: n)
+        let lanes = min(workers, n)
+        out.withUnsafeMutableBufferPointer { o in
+            let base = o.baseAddress!
+            // Lane k scores frames k, k + lanes, ... with its own workspace; lanes write disjoint slots.
+            func lane(_ k: Int) {
+                var i = k
+                while i < n {
+                    base[i] = ImageQuality.scoresUnchecked(ref[i], dist[i], luma: luma, msssim: true, workspace: workspaces[k])
+                    i += lanes
+                }
+            }
+            if lanes <= 1 { if n > 0 { lane(0) } } else { DispatchQueue.concurrentPerform(iterations: lanes) { lane($0) } }
+        }
+        return out.enumerated().map { FrameScores(frame: firstIndex + $0.offset, $0.element) }
+    }
+}
+
+/// Running sums over a clip's per-frame scores.
+public struct ClipAccumulator {
+    public private(set) var perFrame: [FrameScores] = []
+    public let width: Int, height: Int, luma: Bool
+
+    public init(width: Int, height: Int, luma: Bool) { self.width = width; self.height = height; self.luma = luma }
+
+    public mutating func add(_ scores: [FrameScores]) { perFrame += scores }
+
+    public var report: ComparisonReport {
+        let n = Double(max(perFrame.count, 1))
+        let mse = perFrame.reduce(0) { $0 + $1.mse } / n
+        let ms = perFrame.compactMap { $0.msssim }
+        return ComparisonReport(frames: perFrame.count, width: width, height: height, luma: luma,
+                                psnr: perFrame.reduce(0) { $0 + $1.psnr } / n,
+                                psnrWholeClip: ImageQuality.psnr(mse: mse), psnrCap: ImageQuality.psnrCap, mse: mse,
+                                ssim: perFrame.reduce(0) { $0 + $1.ssim } / n,
+                                msssim: ms.count == perFrame.count && !ms.isEmpty ? ms.reduce(0, +) / n : nil,
+                                perFrame: perFrame)
+    }
 }
 
 public enum VideoComparison {
-    public static func compare(_ ref: [RGBFrame], _ dist: [RGBFrame], luma: Bool) -> ComparisonReport {
-        var scores = [FrameScores](repeating: FrameScores(frame: 0, psnr: 0, ssim: 0, msssim: 0, mse: 0), count: ref.count)
-        for i in 0..<ref.count {
-            let mse = ImageQuality.mse(ref[i], dist[i])
-            scores[i] = FrameScores(frame: i, psnr: ImageQuality.psnr(mse: mse), ssim: ImageQuality.ssim(ref[i], dist[i], luma: luma),
-                                    msssim: ImageQuality.msssim(ref[i], dist[i], luma: luma), mse: mse)
+    /// Throws unless both frame lists are non-empty, equally long and of one size.
+    public static func check(_ ref: [RGBFrame], _ dist: [RGBFrame], names: (ref: String, dist: String)) throws {
+        guard let r0 = ref.first else { throw MetricsError.noFrames(name: names.ref) }
+        guard let d0 = dist.first else { throw MetricsError.noFrames(name: names.dist) }
+        // Every frame of one stream has its stream's size (the readers guarantee it), so the first frames decide.
+        guard d0.width == r0.width, d0.height == r0.height else {
+            throw MetricsError.sizeMismatch(ref: names.ref, refWidth: r0.width, refHeight: r0.height,
+                                            dist: names.dist, distWidth: d0.width, distHeight: d0.height)
         }
-        let n = Double(max(ref.count, 1))
-        return ComparisonReport(frames: ref.count, width: ref.first?.width ?? 0, height: ref.first?.height ?? 0,
-                                psnr: scores.map { $0.psnr }.reduce(0, +) / n,
-                                psnrWholeClip: ImageQuality.psnr(mse: scores.map { $0.mse }.reduce(0, +) / n),
-                                ssim: scores.map { $0.ssim }.reduce(0, +) / n,
-                                msssim: scores.map { $0.msssim }.reduce(0, +) / n, luma: luma, perFrame: scores)
+        guard ref.count == dist.count else {
+            throw MetricsError.frameCountMismatch(ref: names.ref, refFrames: ref.count, dist: names.dist, distFrames: dist.count)
+        }
     }
 
+    /// Compares two whole clips held in memory on every core.
+    public static func compare(_ ref: [RGBFrame], _ dist: [RGBFrame], luma: Bool,
+                               names: (ref: String, dist: String) = ("reference", "distorted")) throws -> ComparisonReport {
+        try check(ref, dist, names: names)
+        let scorer = try FrameScorer(width: ref[0].width, height: ref[0].height, luma: luma)
+        var acc = ClipAccumulator(width: ref[0].width, height: ref[0].height, luma: luma)
+        acc.add(try scorer.score(ref, dist))
+        return acc.report
+    }
+
+    /// One row per frame: frame,mse,psnr,ssim,msssim (msssim empty when not defined).
     public static func csv(_ r: ComparisonReport) -> String {
-        "frame,psnr,ssim,msssim,mse\n" + r.perFrame.map { "\($0.frame),\($0.psnr),\($0.ssim),\($0.msssim),\($0.mse)" }.joined(separator: "\n") + "\n"
+        var s = "frame,mse,psnr,ssim,msssim\n"
+        for f in r.perFrame {
+            s += "\(f.frame),\(fmt(f.mse, 4)),\(fmt(f.psnr, 4)),\(fmt(f.ssim, 6)),\(f.msssim.map { fmt($0, 6) } ?? "")\n"
+        }
+        return s
     }
 
-    /// An SVG with two panels: PSNR (dB) and SSIM/MS-SSIM per frame.
-    public static func svg(_ r: ComparisonReport, title: String) -> String {
-        let W = 720.0, H = 480.0, left = 60.0, right = 20.0, panel = 180.0
-        let n = max(r.frames - 1, 1)
-        func x(_ i: Int) -> Double { left + (W - left - right) * Double(i) / Double(n) }
-        let pMin = floor((r.perFrame.map { $0.psnr }.min() ?? 0) - 1), pMax = ceil((r.perFrame.map { $0.psnr }.max() ?? 1) + 1)
-        let sMin = floor(((r.perFrame.map { min($0.ssim, $0.msssim) }.min() ?? 0) - 0.02) * 10) / 10
-        func yP(_ v: Double) -> Double { 50 + panel * (1 - (v - pMin) / max(pMax - pMin, 1e-9)) }
-        func yS(_ v: Double) -> Double { 280 + panel * (1 - (v - sMin) / max(1 - sMin, 1e-9)) }
-        func path(_ pts: [(Double, Double)], _ color: String) -> String {
-            "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\" points=\"" + pts.map { String(format: "%.1f,%.1f", $0.0, $0.1) }.joined(separator: " ") + "\"/>"
-        }
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(W))\" height=\"\(Int(H))\" font-family=\"sans-serif\" font-size=\"12\">\n"
-        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        s += "<text x=\"\(left)\" y=\"20\" font-size=\"14\">\(title.replacingOccurrences(of: "<", with: "&lt;"))</text>\n"
-        for (top, label, lo, hi) in [(50.0, "PSNR (dB)", pMin, pMax), (280.0, "SSIM / MS-SSIM", sMin, 1.0)] {
-            s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(W - left - right)\" height=\"\(panel)\" fill=\"none\" stroke=\"#888\"/>\n"
-            s += "<text x=\"5\" y=\"\(top - 6)\">\(label)</text>\n"
-            s += String(format: "<text x=\"5\" y=\"%.0f\">%.2f</text><text x=\"5\" y=\"%.0f\">%.2f</text>\n", top + 12, hi, top + panel, lo)
-        }
-        s += "<text x=\"\(left)\" y=\"\(H - 10)\">frame 0</text><text x=\"\(W - right - 60)\" y=\"\(H - 10)\">frame \(n)</text>\n"
-        s += path(r.perFrame.map { (x($0.frame), yP($0.psnr)) }, "#1f77b4") + "\n"
-        s += path(r.perFrame.map { (x($0.frame), yS($0.ssim)) }, "#d62728") + "\n"
-        s += path(r.perFrame.map { (x($0.frame), yS($0.msssim)) }, "#2ca02c") + "\n"
-        s += "<text x=\"\(W - 200)\" y=\"275\" fill=\"#d62728\">SSIM</text><text x=\"\(W - 140)\" y=\"275\" fill=\"#2ca02c\">MS-SSIM</text>\n"
-        return s + "</svg>\n"
-    }
+    static func fmt(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
 }

@@ -1,6 +1,7 @@
 // hv-bench: speed of the engine and the tools, each reported against a reference measured in the same
 // run (ratios, not absolute seconds): sgemm vs the conv kernels, our conv3d vs PyTorch, tokenizer encode
-// and render vs real time, a training step, and the metrics vs scikit-image.
+// and render vs real time, a training step, the metrics vs scikit-image, the sequence ops (attention vs
+// PyTorch SDPA, LFQ, a small transformer step; `hv-bench seq` has their knobs) and the text encoder.
 import ArgumentParser
 import Foundation
 import HVCLI
@@ -12,10 +13,11 @@ import HVTokenizer
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hv-bench",
-        abstract: "Measure engine and tool speed against peers (PyTorch, scikit-image) in the same run.")
+        abstract: "Measure engine and tool speed against peers (PyTorch, scikit-image) in the same run.",
+        subcommands: [SeqBenchCommand.self])
 
-    @Option(help: "Sections to run, comma-separated: gemm, conv, tokenizer, train, metrics.")
-    var only: String = "gemm,conv,tokenizer,train,metrics"
+    @Option(help: "Sections to run, comma-separated: gemm, conv, tokenizer, train, metrics, seq, text.")
+    var only: String = "gemm,conv,tokenizer,train,metrics,seq,text"
 
     @Option(help: "Tokenizer checkpoint for the tokenizer section (default: the shipped model).")
     var model: String?
@@ -32,6 +34,11 @@ struct BenchCommand: ParsableCommand {
         if sections.contains("tokenizer") { try benchTokenizer() }
         if sections.contains("train") { try benchTrain() }
         if sections.contains("metrics") { try benchMetrics() }
+        if sections.contains("seq") { try runSeqBench(peerScript: "\(peers)/peer_attention.py") }
+        if sections.contains("text") {
+            if FileManager.default.fileExists(atPath: "models/text-encoder/model.safetensors") { try runTextBench() }
+            else { print("text encoder: SKIPPED — models/text-encoder is missing (make text-encoder fetches it)") }
+        }
     }
 
     /// Best of `reps` wall times of `body`.
@@ -133,16 +140,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func benchMetrics() throws {
-        let n = 8
-        var rng = SeededRandom(seed: 5)
-        let frames = (0..<(2 * n)).map { _ in RGBFrame(width: 256, height: 256, pixels: (0..<(256 * 256 * 3)).map { _ in UInt8(rng.next() % 256) }) }
-        let s = time(2) { for i in 0..<n { _ = ImageQuality.psnr(frames[i], frames[n + i]); _ = ImageQuality.ssim(frames[i], frames[n + i]); _ = ImageQuality.msssim(frames[i], frames[n + i]) } }
-        let ours = Double(n) / s
-        if let l = peerLines("peer_metrics.py", ["\(n)"]), let peer = Double(l.last ?? "") {
-            print(String(format: "metrics PSNR+SSIM+MS-SSIM on 256² RGB: %.1f frames/s, scikit-image %.1f frames/s: %.1fx (goal ≥ 10x)", ours, peer, ours / peer))
-        } else {
-            print(String(format: "metrics PSNR+SSIM+MS-SSIM on 256² RGB: %.1f frames/s; scikit-image peer SKIPPED (not installed)", ours))
-        }
+        try runMetricsBench(frames: 16, peers: peers)
     }
 
     func residentMB() -> Int {

@@ -1,31 +1,60 @@
-// hv-metrics: the report a tokenizer researcher wants — PSNR, SSIM, MS-SSIM between two videos, bits per
-// pixel of an .hvt three ways, codebook usage, and the HEVC comparison at a matched bit rate.
+// hv-metrics: the report a tokenizer researcher wants — PSNR, SSIM and MS-SSIM between two videos (streamed,
+// scored on every core), bits per pixel of an .hvt three ways with codebook usage (--tokens, TokenReport.swift),
+// and the HEVC comparison at a matched bit rate (--vs-hevc). Definitions: HVMetrics/ImageQuality.swift.
 import ArgumentParser
 import Foundation
 import HVCLI
-import HVFormat
 import HVMedia
 import HVMetrics
-import HVTokenizer
 
 struct MetricsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hv-metrics",
         abstract: "Measure reconstruction quality (PSNR, SSIM, MS-SSIM) and token bit rates.",
         discussion: """
-        hv-metrics REF DIST            compare two videos (y4m, or any file libavformat reads)
-        hv-metrics --tokens a.hvt [REF] bits per pixel, token counts, codebook usage; with REF, render the
-                                        tokens with the model and add the reconstruction metrics
-        hv-metrics --vs-hevc REF --tokens a.hvt  encode REF with libx265 at the .hvt's bit rate and compare both
-        PSNR is computed per frame on 8-bit RGB and averaged (identical frames count as 100 dB); the whole-clip
-        PSNR pools the MSE first. SSIM is Wang et al. 2004 with an 11-tap Gaussian window (σ 1.5), RGB channels
-        averaged (or luma with --luma).
+        hv-metrics REF DIST              compare two videos (y4m files or pipes, or any file libavformat reads)
+        hv-metrics --tokens a.hvt [REF]  bits per pixel, token counts, codebook usage; with REF, render the
+                                         tokens with the model and add the reconstruction metrics
+        hv-metrics --vs-hevc --tokens a.hvt REF  also encode REF with libx265 at the .hvt's bit rate
+
+        PSNR is computed per frame on 8-bit RGB (MSE over all three channels, peak 255) and averaged over
+        frames; identical frames count as 100 dB. "PSNR clip" pools the MSE over every frame first.
+        SSIM is Wang et al. 2004 as scikit-image computes it with gaussian_weights=True, sigma=1.5,
+        use_sample_covariance=False, data_range=255: 11-tap Gaussian window, K1 0.01, K2 0.03, mean over the
+        region 5 pixels in from the borders, RGB channels averaged (or BT.601 luma with --luma).
+        MS-SSIM is Wang et al. 2003 as pytorch_msssim: 5 scales (weights 0.0448, 0.2856, 0.3001, 0.2363,
+        0.1333), 2x2 average pooling; frames with a short side below 176 get none (null in JSON).
+        Both inputs must have the same size and frame count (exit 65 otherwise). y4m inputs are used as
+        they are; other files are decoded like hv-decode to --size and --fps, which default to the other
+        input's when that one is y4m.
         """)
 
-    @Argument(help: "Reference video, then the distorted video.")
+    @Argument(help: "Reference video, then the distorted video ('-' reads y4m from stdin).")
     var videos: [String] = []
 
-    @Option(help: "An .hvt file to report bit rates and codebook usage for.")
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    @Option(name: .customLong("per-frame"), help: "Write per-frame scores to this CSV file.")
+    var perFrame: String?
+
+    @Option(help: "Write a plot of per-frame PSNR, SSIM and MS-SSIM to this SVG file.")
+    var plot: String?
+
+    @Flag(help: "Compute SSIM and MS-SSIM on BT.601 luma instead of RGB.")
+    var luma = false
+
+    @Option(help: "Compare only the first N frames of each input.")
+    var frames: Int?
+
+    @Option(help: "Square frame size for inputs that are not y4m (default: the y4m input's size, else 256).")
+    var size: Int?
+
+    @Option(help: "Frame rate for inputs that are not y4m (default: the y4m input's rate, else 8).")
+    var fps: Int?
+
+    // Token reports (TokenReport.swift).
+    @Option(help: "An .hvt file to report bits per pixel and codebook usage for.")
     var tokens: String?
 
     @Flag(help: "Compare the reference with HEVC (libx265) at the bit rate of --tokens.")
@@ -34,158 +63,112 @@ struct MetricsCommand: ParsableCommand {
     @Option(help: "Tokenizer checkpoint for rendering --tokens (default: the shipped model).")
     var model: String?
 
-    @Flag(help: "Compute SSIM and MS-SSIM on BT.601 luma instead of RGB.")
-    var luma = false
-
-    @Flag(help: "Print JSON instead of a table.")
-    var json = false
-
-    @Option(help: "Write per-frame scores to this CSV file.")
-    var perFrame: String?
-
-    @Option(help: "Write a per-frame plot to this SVG file.")
-    var plot: String?
-
-    @Option(help: "Frame size for inputs that are not y4m (decoded like hv-decode).")
-    var size: Int = 256
-
-    @Option(help: "Frame rate for inputs that are not y4m.")
-    var fps: Int = 8
-
     func validate() throws {
-        if tokens == nil && !vsHevc && videos.count != 2 { throw ValidationError("Give REF and DIST, or --tokens FILE.") }
-        if tokens != nil && videos.count > 1 { throw ValidationError("With --tokens give at most one reference video.") }
-        if vsHevc && (tokens == nil || videos.count != 1) { throw ValidationError("--vs-hevc needs a reference video and --tokens.") }
-        if let p = plot, !p.hasSuffix(".svg") { throw ValidationError("--plot must name an .svg file.") }
+        if tokens == nil {
+            if vsHevc { throw ValidationError("--vs-hevc needs --tokens FILE and a reference video.") }
+            if videos.count != 2 { throw ValidationError("Give a reference and a distorted video (or --tokens FILE).") }
+            if videos[0] == "-" && videos[1] == "-" { throw ValidationError("Only one input can be stdin ('-').") }
+        } else {
+            if videos.count > 1 { throw ValidationError("With --tokens give at most one reference video.") }
+            if vsHevc && videos.count != 1 { throw ValidationError("--vs-hevc needs a reference video.") }
+        }
+        if let p = plot, !p.lowercased().hasSuffix(".svg") { throw ValidationError("--plot must name an .svg file.") }
+        if let n = frames, n < 1 { throw ValidationError("--frames must be at least 1.") }
+        if let s = size, !(16...8192).contains(s) || s % 2 != 0 { throw ValidationError("--size must be an even number from 16 to 8192.") }
+        if let f = fps, !(1...1000).contains(f) { throw ValidationError("--fps must be from 1 to 1000.") }
     }
 
     func run() throws {
-        if let tokens {
-            try runTokens(tokens)
-            return
-        }
-        let ref = try readVideo(videos[0]), dist = try readVideo(videos[1])
-        try report(compare(ref, dist, names: (videos[0], videos[1])), title: "\(videos[1]) vs \(videos[0])")
+        if let tokens { return try runTokens(tokens) }
+        let (ref, dist) = try openPair(videos[0], videos[1])
+        try report(compare(ref, dist), reference: ref.name, distorted: dist.name)
     }
 
-    func readVideo(_ path: String, limit: Int? = nil) throws -> [RGBFrame] {
-        var frames: [RGBFrame] = []
-        let isY4M: Bool
-        if path == "-" { isY4M = true } else {
-            let f = try InputFile(path)
-            var magic = [UInt8](repeating: 0, count: 9)
-            isY4M = (try? f.read(into: &magic, count: 9)) == 9 && magic == Array("YUV4MPEG2".utf8)
-        }
-        if isY4M {
-            let f = try InputFile(path)
-            let r = try Y4MReader(fileDescriptor: f.descriptor, name: f.displayName)
-            while let fr = try r.nextFrame() { frames.append(fr); if let limit, frames.count >= limit { break } }
-        } else {
-            var o = DecodeOptions()
-            o.fps = FrameRate(fps); o.size = size; o.maxFrames = limit
-            let d = try VideoDecoder(path: path, options: o)
-            while let fr = try d.nextFrame() { frames.append(fr) }
-        }
-        guard !frames.isEmpty else { throw MediaError.decodeFailed(name: path, reason: "no frames") }
-        return frames
+    /// Opens both inputs, y4m ones first so that decoded ones can follow their size and rate.
+    func openPair(_ a: String, _ b: String) throws -> (VideoInput, VideoInput) {
+        let y4m = [try VideoInput.isY4M(a), try VideoInput.isY4M(b)]
+        var opened: [VideoInput?] = [nil, nil]
+        for (i, p) in [a, b].enumerated() where y4m[i] { opened[i] = try VideoInput(y4m: p) }
+        let partner = opened.compactMap { $0 }.first
+        let s = size ?? partner.map { $0.width == $0.height ? $0.width : 256 } ?? 256
+        let r = fps.map { FrameRate($0) } ?? partner?.frameRate ?? FrameRate(8)
+        for (i, p) in [a, b].enumerated() where !y4m[i] { opened[i] = try VideoInput(decoding: p, size: s, fps: r) }
+        return (opened[0]!, opened[1]!)
     }
 
-    func compare(_ ref: [RGBFrame], _ dist: [RGBFrame], names: (String, String)) throws -> ComparisonReport {
-        guard ref[0].width == dist[0].width, ref[0].height == dist[0].height else {
-            throw MediaError.decodeFailed(name: names.1, reason: "frames are \(dist[0].width)x\(dist[0].height), the reference's \(ref[0].width)x\(ref[0].height) (hint: hv-decode --size)")
+    /// Streams both inputs in batches of a few frames per core, scoring each batch in parallel.
+    func compare(_ ref: VideoInput, _ dist: VideoInput) throws -> ComparisonReport {
+        guard ref.width == dist.width, ref.height == dist.height else {
+            throw MetricsError.sizeMismatch(ref: ref.name, refWidth: ref.width, refHeight: ref.height,
+                                            dist: dist.name, distWidth: dist.width, distHeight: dist.height)
         }
-        guard ref.count == dist.count else {
-            throw MediaError.decodeFailed(name: names.1, reason: "\(dist.count) frames, the reference has \(ref.count)")
+        let scorer = try FrameScorer(width: ref.width, height: ref.height, luma: luma)
+        var acc = ClipAccumulator(width: ref.width, height: ref.height, luma: luma)
+        let batch = 4 * scorer.workers
+        let limit = frames ?? Int.max
+        let progress = Progress("hv-metrics")
+        var done = 0
+        while done < limit {
+            var a: [RGBFrame] = [], b: [RGBFrame] = []
+            while a.count < batch && done + a.count < limit {
+                let fa = try ref.next(), fb = try dist.next()
+                if fa == nil || fb == nil {
+                    if fa == nil && fb == nil { break }
+                    // One input ended first: count the other to say by how much.
+                    let nr = fa == nil ? ref.framesRead : try ref.countRemaining()
+                    let nd = fb == nil ? dist.framesRead : try dist.countRemaining()
+                    throw MetricsError.frameCountMismatch(ref: ref.name, refFrames: nr, dist: dist.name, distFrames: nd)
+                }
+                a.append(fa!); b.append(fb!)
+            }
+            if a.isEmpty { break }
+            acc.add(try scorer.score(a, b, firstIndex: done))
+            done += a.count
+            progress.update("\(done) frames")
         }
-        return VideoComparison.compare(ref, dist, luma: luma)
+        progress.finish("\(done) frames")
+        guard done > 0 else { throw MetricsError.noFrames(name: ref.framesRead == 0 ? ref.name : dist.name) }
+        return acc.report
     }
 
-    func report(_ r: ComparisonReport, title: String, extra: [(String, String)] = []) throws {
+    func report(_ r: ComparisonReport, reference: String, distorted: String, extra: [(String, String)] = [],
+                extraJSON: [String: Any] = [:]) throws {
         if let perFrame {
-            let p = AtomicPath(perFrame)
-            try VideoComparison.csv(r).write(toFile: p.temporary, atomically: false, encoding: .utf8)
-            try p.commit()
+            let out = try OutputFile(perFrame, what: "CSV")
+            try out.write(Data(VideoComparison.csv(r).utf8))
+            try out.commit()
         }
         if let plot {
-            let p = AtomicPath(plot)
-            try VideoComparison.svg(r, title: title).write(toFile: p.temporary, atomically: false, encoding: .utf8)
-            try p.commit()
+            let out = try OutputFile(plot, what: "SVG")
+            try out.write(Data(MetricsPlot.svg(r, title: "\(distorted) vs \(reference)").utf8))
+            try out.commit()
         }
         if json {
-            var summary = r
-            if perFrame == nil { summary.perFrame = [] }
-            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try enc.encode(summary), as: UTF8.self))
+            var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(r)) as! [String: Any]
+            object["reference"] = reference
+            object["distorted"] = distorted
+            for (k, v) in extraJSON { object[k] = v }
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
             return
         }
-        let rows: [(String, String)] = [
-            ("frames", "\(r.frames) (\(r.width)x\(r.height))"),
-            ("PSNR (mean of frames)", String(format: "%.3f dB", r.psnr)),
-            ("PSNR (whole clip)", String(format: "%.3f dB", r.psnrWholeClip)),
-            ("SSIM\(r.luma ? " (luma)" : "")", String(format: "%.4f", r.ssim)),
-            ("MS-SSIM\(r.luma ? " (luma)" : "")", String(format: "%.4f", r.msssim)),
-        ] + extra
-        let w = rows.map { $0.0.count }.max() ?? 0
-        for (k, v) in rows { print(k.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + v) }
-    }
-
-    func runTokens(_ path: String) throws {
-        let inFile = try InputFile(path)
-        let reader = try HVTReader(fileDescriptor: inFile.descriptor, name: inFile.displayName)
-        let h = reader.header!
-        var clips: [HVTClip] = []
-        var frames = 0
-        var rawBits = 0, storedBits = 0
-        var tokensPerLayer = [Int](repeating: 0, count: h.layers.count)
-        var counts = [[UInt32: Int]](repeating: [:], count: h.layers.count)
-        while let c = try reader.nextClip() {
-            clips.append(c); frames += c.frameCount
-            for (m, info) in h.layers.enumerated() {
-                guard let idx = c.layers[m] else { continue }
-                let mask = c.masks[m]
-                for (i, v) in idx.enumerated() where mask?[i] != true { counts[m][v, default: 0] += 1 }
-                let masked = mask?.filter { $0 }.count ?? 0
-                tokensPerLayer[m] += idx.count
-                rawBits += idx.count * info.bits
-                storedBits += (idx.count - masked) * info.bits
-            }
-        }
-        let fileBytes = reader.offset
-        let pixels = Double(frames * h.width * h.height)
-        var extra: [(String, String)] = [
-            ("tokenizer", h.tokenizerDescription),
-            ("clips / frames", "\(clips.count) / \(frames)"),
-            ("bpp raw tokens", String(format: "%.5f", Double(rawBits) / pixels)),
-            ("bpp stored (after masking)", String(format: "%.5f", Double(storedBits) / pixels)),
-            ("bpp file (.hvt bytes)", String(format: "%.5f", Double(fileBytes * 8) / pixels)),
+        let space = r.luma ? "luma (BT.601)" : "RGB, channels averaged"
+        var rows: [(String, String, String)] = [
+            ("reference", reference, ""),
+            ("distorted", distorted, ""),
+            ("frames", "\(r.frames)", "\(r.width)x\(r.height)"),
+            ("PSNR", String(format: "%.3f dB", r.psnr), "mean of per-frame PSNR on RGB; identical frames count as \(Int(r.psnrCap)) dB"),
+            ("PSNR clip", String(format: "%.3f dB", r.psnrWholeClip), "from the MSE over all frames (\(String(format: "%.3f", r.mse)))"),
+            ("SSIM", String(format: "%.5f", r.ssim), space),
+            ("MS-SSIM", r.msssim.map { String(format: "%.5f", $0) } ?? "n/a",
+             r.msssim == nil ? "needs frames of at least 176 pixels on the short side" : space),
         ]
-        for (m, info) in h.layers.enumerated() where info.present {
-            let n = counts[m].values.reduce(0, +)
-            let entropy = counts[m].values.reduce(0.0) { let p = Double($1) / Double(max(n, 1)); return $0 - p * log(p) }
-            extra.append(("\(info.name) tokens / distinct / perplexity",
-                          String(format: "%d / %d / %.1f (of 2^%d)", tokensPerLayer[m], counts[m].count, exp(entropy), info.bits)))
+        rows += extra.map { ($0.0, $0.1, "") }
+        let w0 = rows.map { $0.0.count }.max() ?? 0, w1 = rows.filter { !$0.2.isEmpty }.map { $0.1.count }.max() ?? 0
+        for (k, v, note) in rows {
+            let line = k.padding(toLength: w0, withPad: " ", startingAt: 0) + "  "
+                + (note.isEmpty ? v : v.padding(toLength: max(w1, v.count), withPad: " ", startingAt: 0) + "  " + note)
+            print(line)
         }
-        guard let refPath = videos.first else {
-            if json {
-                print("{" + extra.map { "\"\($0.0)\": \"\($0.1)\"" }.joined(separator: ", ") + "}")
-            } else {
-                let w = extra.map { $0.0.count }.max() ?? 0
-                for (k, v) in extra { print(k.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + v) }
-            }
-            return
-        }
-        let tokenizer = try TokenizerCheckpoint.load(from: TokenizerCheckpoint.resolve(model))
-        try tokenizer.requireCompatible(h)
-        var rendered: [RGBFrame] = []
-        for c in clips { rendered += tokenizer.decodeClip(c, use: Set(h.presentLayers), strategy: h.maskStrategy) }
-        let ref = try readVideo(refPath, limit: rendered.count)
-        let r = try compare(ref, rendered, names: (refPath, path))
-        if vsHevc {
-            let hevc = try HEVCReference.encode(ref, bitsPerPixel: Double(fileBytes * 8) / pixels, fps: h.fpsNumerator)
-            let rh = VideoComparison.compare(ref, hevc.frames, luma: luma)
-            extra += [("HEVC bpp (actual)", String(format: "%.5f", hevc.bitsPerPixel)),
-                      ("HEVC PSNR / SSIM / MS-SSIM", String(format: "%.3f dB / %.4f / %.4f", rh.psnr, rh.ssim, rh.msssim))]
-        }
-        try report(r, title: "\(path) vs \(refPath)", extra: extra)
     }
 }

@@ -1,0 +1,78 @@
+// Errors of the dataset manifest: one case per failure, each a sentence a user can act on, mapped to a
+// sysexits code (64 usage, 65 bad data, 66 missing input, 74 I/O) through HVCore.ToolReportable.
+import Foundation
+import HVCore
+
+public enum ManifestError: ToolReportable {
+    case databaseMissing(path: String)
+    case databaseUnreadable(path: String, reason: String)
+    case notAManifest(path: String)
+    case newerSchema(path: String, migrations: [String])
+    case sqlite(reason: String)
+    case videoMissing(path: String)
+    case directoryMissing(path: String)
+    case probeFailed(path: String, reason: String)
+    case ffprobeUnavailable(reason: String)
+    case metadataUnreadable(path: String, reason: String)
+    case metadataMissingColumn(path: String, column: String, available: [String])
+    case metadataBadRow(path: String, line: Int, reason: String)
+    case metadataFormat(path: String)
+    case unknownClip(id: Int64)
+    case badShardSpec(spec: String)
+    case badValue(name: String, value: String, reason: String)
+    case fileUnreadable(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .databaseMissing(path):
+            return "manifest '\(path)' does not exist; create it with 'hv-manifest init \(path)'"
+        case let .databaseUnreadable(path, reason):
+            return "cannot open manifest '\(path)': \(reason)"
+        case let .notAManifest(path):
+            return "'\(path)' is not a HiTVideo manifest; give a manifest file, or a new path to 'hv-manifest init'"
+        case let .newerSchema(path, migrations):
+            return "manifest '\(path)' has schema migrations this build does not know (\(migrations.joined(separator: ", "))); use a newer hv-manifest"
+        case let .sqlite(reason):
+            return "manifest database error: \(reason)"
+        case let .videoMissing(path):
+            return "video '\(path)' does not exist; fix the path or pass --skip-missing"
+        case let .directoryMissing(path):
+            return "directory '\(path)' does not exist or is not a directory"
+        case let .probeFailed(path, reason):
+            return "ffprobe cannot read '\(path)' as a video: \(reason)"
+        case let .ffprobeUnavailable(reason):
+            return "cannot run ffprobe (\(reason)); install FFmpeg ('make deps' does)"
+        case let .metadataUnreadable(path, reason):
+            return "cannot read metadata file '\(path)': \(reason)"
+        case let .metadataMissingColumn(path, column, available):
+            return "metadata file '\(path)' has no \(column) column (columns: \(available.joined(separator: ", "))); name it with --\(column)-column"
+        case let .metadataBadRow(path, line, reason):
+            return "metadata file '\(path)' line \(line): \(reason)"
+        case let .metadataFormat(path):
+            return "metadata file '\(path)' must end in .csv, .jsonl or .ndjson"
+        case let .unknownClip(id):
+            return "no clip with id \(id) in the manifest"
+        case let .badShardSpec(spec):
+            return "bad shard selection '\(spec)'; use K/N (e.g. 3/8) or A-B/N (e.g. 0-9/100)"
+        case let .badValue(name, value, reason):
+            return "bad value '\(value)' for \(name): \(reason)"
+        case let .fileUnreadable(path, reason):
+            return "cannot read '\(path)': \(reason)"
+        }
+    }
+
+    public var exitCode: Int32 {
+        switch self {
+        case .databaseMissing, .videoMissing, .directoryMissing, .metadataUnreadable, .fileUnreadable:
+            return SysExit.noInput
+        case .databaseUnreadable, .sqlite:
+            return SysExit.ioError
+        case .notAManifest, .newerSchema, .probeFailed, .metadataMissingColumn, .metadataBadRow, .unknownClip:
+            return SysExit.dataError
+        case .ffprobeUnavailable:
+            return 69  // EX_UNAVAILABLE: a required program is missing
+        case .metadataFormat, .badShardSpec, .badValue:
+            return SysExit.usage
+        }
+    }
+}

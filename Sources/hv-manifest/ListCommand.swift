@@ -1,0 +1,42 @@
+// hv-manifest list: one tab-separated line per clip (id, video path, start s, duration s) for pipelines,
+// e.g. `hv-manifest list data.db --pending --shards 0-9/100 | while IFS=$'\t' read id path start dur; do ...`.
+import ArgumentParser
+import Foundation
+import HVCLI
+import HVManifest
+
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "Print one line per clip: id, path, start seconds, duration seconds (tab separated).")
+
+    @OptionGroup var db: DatabaseArgument
+    @OptionGroup var shardOptions: ShardOptions
+
+    @Flag(help: "List pending clips (the default when no state is given).")
+    var pending = false
+    @Flag(help: "List running clips.")
+    var running = false
+    @Flag(help: "List done clips.")
+    var done = false
+    @Flag(help: "List failed clips.")
+    var failed = false
+
+    @Option(help: "List only clips of this split (train or val).")
+    var split: String?
+
+    func validate() throws { _ = try parseSplit(split) }
+
+    func run() throws {
+        var states: [String] = []
+        if pending { states.append("pending") }
+        if running { states.append("running") }
+        if done { states.append("done") }
+        if failed { states.append("failed") }
+        if states.isEmpty { states = ["pending"] }
+        let clips = try db.open().clips(states: states, shards: try shardOptions.selector(), split: try parseSplit(split))
+        var out = ""
+        for c in clips { out += c.line + "\n" }
+        let stdout = try OutputFile(nil, allowTerminal: true)
+        try stdout.write(Data(out.utf8))
+    }
+}

@@ -1,0 +1,1 @@
+ManifestCommand.hvMain("hv-manifest")

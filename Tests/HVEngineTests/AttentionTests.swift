@@ -1,0 +1,110 @@
+import XCTest
+@testable import HVEngine
+
+final class AttentionTests: XCTestCase {
+    func run(_ L: AttentionLayout, blockSize: Int, seed: UInt64) -> (opt: [[Float]], naive: [[Float]]) {
+        let nq = L.batch * L.qBatchStride, nk = L.batch * L.kBatchStride
+        let q = Tensor(seq: [nq], SeqGradCheck.randoms(nq, seed: seed)), k = Tensor(seq: [nk], SeqGradCheck.randoms(nk, seed: seed + 1))
+        let v = Tensor(seq: [nk], SeqGradCheck.randoms(nk, seed: seed + 2)), dO = Tensor(seq: [nq], SeqGradCheck.randoms(nq, seed: seed + 3))
+        let ws = AttentionWorkspace(blockSize: blockSize)
+        let o = Tensor(shape: [nq]), lse = Tensor(shape: [L.batch * L.heads * L.queries])
+        let dq = Tensor(shape: [nq]), dk = Tensor(shape: [nk]), dv = Tensor(shape: [nk])
+        dk.fill(7); dv.fill(7)   // backward must overwrite
+        attentionForward(L, q: q.data, k: k.data, v: v.data, o: o.data, lse: lse.data, workspace: ws)
+        attentionBackward(L, q: q.data, k: k.data, v: v.data, o: o.data, lse: lse.data, dO: dO.data, dq: dq.data, dk: dk.data, dv: dv.data, workspace: ws)
+        let o2 = Tensor(shape: [nq]), dq2 = Tensor(shape: [nq]), dk2 = Tensor(shape: [nk]), dv2 = Tensor(shape: [nk])
+        attentionForwardNaive(L, q: q.data, k: k.data, v: v.data, o: o2.data)
+        attentionBackwardNaive(L, q: q.data, k: k.data, v: v.data, dO: dO.data, dq: dq2.data, dk: dk2.data, dv: dv2.data)
+        return ([o.array, dq.array, dk.array, dv.array], [o2.array, dq2.array, dk2.array, dv2.array])
+    }
+
+    /// Blocked kernel vs naive loops, several block sizes (including ones that do not divide S) and a
+    /// decoding geometry (fewer queries than keys). Tolerance 1e-5 relative to max magnitude.
+    func testBlockedKernelMatchesNaive() {
+        for (S, blocks) in [(1, [1, 4]), (13, [1, 4, 5, 64]), (37, [8, 16])] {
+            for bs in blocks {
+                let L = AttentionLayout(batch: 2, queries: S, heads: 3, headDim: 8)
+                let r = run(L, blockSize: bs, seed: UInt64(S * 100 + bs))
+                for (name, (a, b)) in zip(["o", "dq", "dk", "dv"], zip(r.opt, r.naive)) {
+                    XCTAssertLessThan(SeqGolden.maxRelativeError(a, b), 1e-5, "S=\(S) block=\(bs) \(name)")
+                }
+            }
+        }
+        let dec = AttentionLayout(batch: 1, queries: 4, keys: 11, heads: 2, headDim: 6)
+        XCTAssertEqual(dec.causalOffset, 7)
+        let r = run(dec, blockSize: 3, seed: 5)
+        for (a, b) in zip(r.opt, r.naive) { XCTAssertLessThan(SeqGolden.maxRelativeError(a, b), 1e-5) }
+    }
+
+    func testStridedFusedQKVLayout() {
+        // q, k, v interleaved in one [B, S, 3, H, D] buffer, as a fused projection writes them.
+        let B = 2, S = 9, H = 2, D = 4, row = 3 * H * D
+        var L = AttentionLayout(batch: B, queries: S, heads: H, headDim: D)
+        L.qRowStride = row; L.kRowStride = row; L.vRowStride = row
+        L.qBatchStride = S * row; L.kBatchStride = S * row; L.vBatchStride = S * row
+        let qkv = Tensor(seq: [B * S * row], SeqGradCheck.randoms(B * S * row, seed: 3))
+        let o = Tensor(shape: [B * S * H * D]), o2 = Tensor(shape: [B * S * H * D]), lse = Tensor(shape: [B * H * S])
+        let ws = AttentionWorkspace(blockSize: 4)
+        attentionForward(L, q: qkv.data, k: qkv.data + H * D, v: qkv.data + 2 * H * D, o: o.data, lse: lse.data, workspace: ws)
+        attentionForwardNaive(L, q: qkv.data, k: qkv.data + H * D, v: qkv.data + 2 * H * D, o: o2.data)
+        XCTAssertLessThan(SeqGolden.maxRelativeError(o.array, o2.array), 1e-5)
+        let dO = Tensor(seq: [B * S * H * D], SeqGradCheck.randoms(B * S * H * D, seed: 4))
+        let dqkv = Tensor(shape: [B * S * row]), dqkv2 = Tensor(shape: [B * S * row])
+        attentionBackward(L, q: qkv.data, k: qkv.data + H * D, v: qkv.data + 2 * H * D, o: o.data, lse: lse.data, dO: dO.data,
+                          dq: dqkv.data, dk: dqkv.data + H * D, dv: dqkv.data + 2 * H * D, workspace: ws)
+        attentionBackwardNaive(L, q: qkv.data, k: qkv.data + H * D, v: qkv.data + 2 * H * D, dO: dO.data,
+                               dq: dqkv2.data, dk: dqkv2.data + H * D, dv: dqkv2.data + 2 * H * D)
+        XCTAssertLessThan(SeqGolden.maxRelativeError(dqkv.array, dqkv2.array), 1e-5)
+    }
+
+    /// The naive backward itself against finite differences (Double reference forward).
+    func testNaiveBackwardByFiniteDifferences() {
+        let L = AttentionLayout(batch: 1, queries: 4, heads: 2, headDim: 3)
+        let n = 4 * 2 * 3
+        let qs = SeqGradCheck.randoms(n, seed: 1), ks = SeqGradCheck.randoms(n, seed: 2), vs = SeqGradCheck.randoms(n, seed: 3)
+        let r = SeqGradCheck.randoms(n, seed: 4)
+        func loss(_ q: [Float], _ k: [Float], _ v: [Float]) -> Double {
+            var o = [Float](repeating: 0, count: n)
+            o.withUnsafeMutableBufferPointer { attentionForwardNaive(L, q: q, k: k, v: v, o: $0.baseAddress!) }
+            return zip(o, r).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        var dq = [Float](repeating: 0, count: n), dk = dq, dv = dq
+        dq.withUnsafeMutableBufferPointer { a in dk.withUnsafeMutableBufferPointer { b in dv.withUnsafeMutableBufferPointer { c in
+            attentionBackwardNaive(L, q: qs, k: ks, v: vs, dO: r, dq: a.baseAddress!, dk: b.baseAddress!, dv: c.baseAddress!) } } }
+        SeqGradCheck.assertClose(dq, SeqGradCheck.numeric(qs) { loss($0, ks, vs) }, atol: 1e-3, rtol: 1e-3)
+        SeqGradCheck.assertClose(dk, SeqGradCheck.numeric(ks) { loss(qs, $0, vs) }, atol: 1e-3, rtol: 1e-3)
+        SeqGradCheck.assertClose(dv, SeqGradCheck.numeric(vs) { loss(qs, ks, $0) }, atol: 1e-3, rtol: 1e-3)
+    }
+
+    /// Decoding one position at a time with the KV cache equals attention over the full sequence
+    /// (tolerance 1e-5 relative; only summation order differs).
+    func testIncrementalDecodingWithCacheEqualsFullRecomputation() throws {
+        let B = 2, S = 11, H = 2, D = 8, row = H * D
+        let q = Tensor(seq: [B, S, H, D], SeqGradCheck.randoms(B * S * row, seed: 21))
+        let k = Tensor(seq: [B, S, H, D], SeqGradCheck.randoms(B * S * row, seed: 22))
+        let v = Tensor(seq: [B, S, H, D], SeqGradCheck.randoms(B * S * row, seed: 23))
+        let full = MultiHeadAttention(heads: H, headDim: D, blockSize: 4).forward(q: q, k: k, v: v).array
+        let attn = MultiHeadAttention(heads: H, headDim: D)
+        let cache = KVCache(batch: B, capacity: 16, heads: H, headDim: D)
+        var decoded = [Float](repeating: 0, count: B * S * row)
+        // A prompt of 3 positions at once, then one position at a time.
+        var start = 0
+        for n in [3] + Array(repeating: 1, count: S - 3) {
+            func slice(_ t: Tensor) -> Tensor {
+                let s = Tensor(shape: [B, n, H, D])
+                for b in 0..<B { (s.data + b * n * row).update(from: t.data + (b * S + start) * row, count: n * row) }
+                return s
+            }
+            try cache.append(keys: slice(k), values: slice(v))
+            let o = attn.forward(q: slice(q), cache: cache)
+            for b in 0..<B { for i in 0..<(n * row) { decoded[(b * S + start) * row + i] = o.data[b * n * row + i] } }
+            start += n
+        }
+        XCTAssertEqual(cache.count, S)
+        XCTAssertLessThan(SeqGolden.maxRelativeError(decoded, full), 1e-5)
+        XCTAssertThrowsError(try cache.append(keys: Tensor(shape: [B, 6, H, D]), values: Tensor(shape: [B, 6, H, D]))) {
+            XCTAssertEqual($0 as? EngineError, .kvCacheFull(capacity: 16, requested: 17)) }
+        cache.reset()
+        XCTAssertEqual(cache.count, 0)
+    }
+}

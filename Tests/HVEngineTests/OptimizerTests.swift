@@ -1,0 +1,78 @@
+// AdamW against PyTorch (Golden/seq_adamw.safetensors), exact resume through a checkpoint, gradient clipping
+// and the warm-up + cosine schedule; ported from engine-seq to the engine's AdamW/LRSchedule API.
+import XCTest
+@testable import HVEngine
+
+final class OptimizerTests: XCTestCase {
+    func testAdamWMatchesTorchGolden() throws {
+        let f = try SeqGolden.file("seq_adamw.safetensors")
+        let p1 = Parameter("p1", shape: [4, 3]), p2 = Parameter("p2", shape: [3], decays: false)
+        try f.read("p1.init", into: p1.value); try f.read("p2.init", into: p2.value)
+        let opt = AdamW(parameters: [p1, p2], learningRate: 1e-2, beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1)
+        for s in 0..<3 {
+            try f.read("p1.grad\(s)", into: p1.grad); try f.read("p2.grad\(s)", into: p2.grad)
+            opt.step()
+        }
+        // Tolerance 1e-6 relative: three Float32 updates vs torch float64.
+        XCTAssertLessThan(SeqGolden.maxRelativeError(p1.value.array, try f.tensor("p1.final").array), 1e-6)
+        XCTAssertLessThan(SeqGolden.maxRelativeError(p2.value.array, try f.tensor("p2.final").array), 1e-6)
+    }
+
+    func testAdamWStateSaveAndResumeIsExact() throws {
+        func makeParams() -> [Parameter] {
+            let a = Parameter("a", shape: [5]), b = Parameter("b", shape: [2, 2], decays: false)
+            var rng = SeededRandom(seed: 1)
+            a.value.randomNormal(std: 1, rng: &rng); b.value.randomNormal(std: 1, rng: &rng)
+            return [a, b]
+        }
+        func grads(_ ps: [Parameter], _ step: Int) {
+            var rng = SeededRandom(seed: UInt64(100 + step))
+            for p in ps { p.grad.randomNormal(std: 1, rng: &rng) }
+        }
+        let ref = makeParams(), optRef = AdamW(parameters: ref, learningRate: 0.01)
+        for s in 0..<4 { grads(ref, s); optRef.step() }
+
+        // Two steps, then parameters and moments through one safetensors file (as hv-train checkpoints do).
+        let run = makeParams(), opt = AdamW(parameters: run, learningRate: 0.01)
+        for s in 0..<2 { grads(run, s); opt.step() }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hv-adam-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try SafeTensors.save(run.map { ($0.name, $0.value) } + opt.stateTensors(prefix: "optim."), to: path)
+
+        let resumed = makeParams()
+        let file = try SafeTensors.load(path: path)
+        for p in resumed { p.value.copy(from: try file.tensor(p.name)) }
+        let opt2 = AdamW(parameters: resumed, learningRate: 0.01)
+        try opt2.restore(try file.allTensors(), prefix: "optim.")
+        XCTAssertEqual(opt2.step, 2)
+        for s in 2..<4 { grads(resumed, s); opt2.step() }
+        for (x, y) in zip(resumed, ref) { XCTAssertEqual(x.value.array, y.value.array) }
+
+        let other = AdamW(parameters: [Parameter("a", shape: [6])], learningRate: 0.01)
+        XCTAssertThrowsError(try other.restore(try file.allTensors(), prefix: "optim."))
+    }
+
+    func testClipGradNorm() {
+        let a = Parameter("a", shape: [2]), b = Parameter("b", shape: [1])
+        a.grad[0] = 3; a.grad[1] = 0; b.grad[0] = 4
+        XCTAssertEqual(clipGradNorm([a, b], maxNorm: 10), 5)
+        XCTAssertEqual(a.grad.array, [3, 0], "no change under the limit")
+        XCTAssertEqual(clipGradNorm([a, b], maxNorm: 1), 5)
+        XCTAssertEqual(a.grad[0], 0.6, accuracy: 1e-6)
+        XCTAssertEqual(b.grad[0], 0.8, accuracy: 1e-6)
+        b.grad[0] = .nan
+        XCTAssertTrue(clipGradNorm([a, b], maxNorm: 1).isNaN)
+        XCTAssertEqual(a.grad[0], 0.6, accuracy: 1e-6, "non-finite norm leaves gradients alone")
+    }
+
+    func testWarmupThenCosineToFloor() {
+        let s = LRSchedule(peak: 1e-3, warmupSteps: 10, totalSteps: 110, floorFraction: 0.01)
+        XCTAssertEqual(s.rate(at: 0), 1e-4, accuracy: 1e-9)
+        XCTAssertEqual(s.rate(at: 9), 1e-3, accuracy: 1e-9)
+        XCTAssertEqual(s.rate(at: 10), 1e-3, accuracy: 1e-9)
+        XCTAssertEqual(s.rate(at: 60), (1e-3 + 1e-5) / 2, accuracy: 1e-8)
+        XCTAssertEqual(s.rate(at: 110), 1e-5, accuracy: 1e-10)
+        XCTAssertEqual(s.rate(at: 5000), 1e-5, accuracy: 1e-10)
+        for t in 10..<110 { XCTAssertGreaterThanOrEqual(s.rate(at: t), s.rate(at: t + 1)) }
+    }
+}
