@@ -1,1 +1,0 @@
-// HVGen: placeholder until its issue lands.
