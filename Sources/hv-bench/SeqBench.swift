@@ -114,11 +114,11 @@ private func lfqBench(repeats: Int) {
     for (bits, n) in [(18, 1280), (18, 5120), (10, 5120)] {
         var rng = SeededRandom(seed: 3)
         let x = Tensor(shape: [n, bits]); x.randomNormal(std: 0.5, rng: &rng)
-        let dq = Tensor(shape: [n, bits])
-        let lfq = LFQ(bits: bits, temperature: 1)
+        let codes = Tensor(shape: [n, bits]), gradient = Tensor(shape: [n, bits])
+        let lfq = LFQ(bits: bits)
         let t = best(repeats) {
-            lfq.forward(x)
-            _ = lfq.backward(dq, commitmentWeight: 0.25, entropyWeight: 0.1)
+            _ = lfq.quantize(x, codes: codes)
+            _ = lfq.losses(x, entropyWeight: 0.1, commitWeight: 0.25, temperature: 1, gradient: gradient)
         }
         print(String(format: "LFQ %d bits, %d tokens: forward+backward with exact codebook entropy %.1f ms", bits, n, t * 1e3))
     }

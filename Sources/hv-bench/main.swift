@@ -1,1 +1,1 @@
-HVBench.hvMain("hv-bench")
+BenchCommand.hvMain("hv-bench")

@@ -4,8 +4,8 @@ import XCTest
 final class AttentionTests: XCTestCase {
     func run(_ L: AttentionLayout, blockSize: Int, seed: UInt64) -> (opt: [[Float]], naive: [[Float]]) {
         let nq = L.batch * L.qBatchStride, nk = L.batch * L.kBatchStride
-        let q = Tensor([nq], GradCheck.randoms(nq, seed: seed)), k = Tensor([nk], GradCheck.randoms(nk, seed: seed + 1))
-        let v = Tensor([nk], GradCheck.randoms(nk, seed: seed + 2)), dO = Tensor([nq], GradCheck.randoms(nq, seed: seed + 3))
+        let q = Tensor(seq: [nq], SeqGradCheck.randoms(nq, seed: seed)), k = Tensor(seq: [nk], SeqGradCheck.randoms(nk, seed: seed + 1))
+        let v = Tensor(seq: [nk], SeqGradCheck.randoms(nk, seed: seed + 2)), dO = Tensor(seq: [nq], SeqGradCheck.randoms(nq, seed: seed + 3))
         let ws = AttentionWorkspace(blockSize: blockSize)
         let o = Tensor(shape: [nq]), lse = Tensor(shape: [L.batch * L.heads * L.queries])
         let dq = Tensor(shape: [nq]), dk = Tensor(shape: [nk]), dv = Tensor(shape: [nk])
@@ -26,14 +26,14 @@ final class AttentionTests: XCTestCase {
                 let L = AttentionLayout(batch: 2, queries: S, heads: 3, headDim: 8)
                 let r = run(L, blockSize: bs, seed: UInt64(S * 100 + bs))
                 for (name, (a, b)) in zip(["o", "dq", "dk", "dv"], zip(r.opt, r.naive)) {
-                    XCTAssertLessThan(Golden.maxRelativeError(a, b), 1e-5, "S=\(S) block=\(bs) \(name)")
+                    XCTAssertLessThan(SeqGolden.maxRelativeError(a, b), 1e-5, "S=\(S) block=\(bs) \(name)")
                 }
             }
         }
         let dec = AttentionLayout(batch: 1, queries: 4, keys: 11, heads: 2, headDim: 6)
         XCTAssertEqual(dec.causalOffset, 7)
         let r = run(dec, blockSize: 3, seed: 5)
-        for (a, b) in zip(r.opt, r.naive) { XCTAssertLessThan(Golden.maxRelativeError(a, b), 1e-5) }
+        for (a, b) in zip(r.opt, r.naive) { XCTAssertLessThan(SeqGolden.maxRelativeError(a, b), 1e-5) }
     }
 
     func testStridedFusedQKVLayout() {
@@ -42,27 +42,27 @@ final class AttentionTests: XCTestCase {
         var L = AttentionLayout(batch: B, queries: S, heads: H, headDim: D)
         L.qRowStride = row; L.kRowStride = row; L.vRowStride = row
         L.qBatchStride = S * row; L.kBatchStride = S * row; L.vBatchStride = S * row
-        let qkv = Tensor([B * S * row], GradCheck.randoms(B * S * row, seed: 3))
+        let qkv = Tensor(seq: [B * S * row], SeqGradCheck.randoms(B * S * row, seed: 3))
         let o = Tensor(shape: [B * S * H * D]), o2 = Tensor(shape: [B * S * H * D]), lse = Tensor(shape: [B * H * S])
         let ws = AttentionWorkspace(blockSize: 4)
         attentionForward(L, q: qkv.data, k: qkv.data + H * D, v: qkv.data + 2 * H * D, o: o.data, lse: lse.data, workspace: ws)
         attentionForwardNaive(L, q: qkv.data, k: qkv.data + H * D, v: qkv.data + 2 * H * D, o: o2.data)
-        XCTAssertLessThan(Golden.maxRelativeError(o.array, o2.array), 1e-5)
-        let dO = Tensor([B * S * H * D], GradCheck.randoms(B * S * H * D, seed: 4))
+        XCTAssertLessThan(SeqGolden.maxRelativeError(o.array, o2.array), 1e-5)
+        let dO = Tensor(seq: [B * S * H * D], SeqGradCheck.randoms(B * S * H * D, seed: 4))
         let dqkv = Tensor(shape: [B * S * row]), dqkv2 = Tensor(shape: [B * S * row])
         attentionBackward(L, q: qkv.data, k: qkv.data + H * D, v: qkv.data + 2 * H * D, o: o.data, lse: lse.data, dO: dO.data,
                           dq: dqkv.data, dk: dqkv.data + H * D, dv: dqkv.data + 2 * H * D, workspace: ws)
         attentionBackwardNaive(L, q: qkv.data, k: qkv.data + H * D, v: qkv.data + 2 * H * D, dO: dO.data,
                                dq: dqkv2.data, dk: dqkv2.data + H * D, dv: dqkv2.data + 2 * H * D)
-        XCTAssertLessThan(Golden.maxRelativeError(dqkv.array, dqkv2.array), 1e-5)
+        XCTAssertLessThan(SeqGolden.maxRelativeError(dqkv.array, dqkv2.array), 1e-5)
     }
 
     /// The naive backward itself against finite differences (Double reference forward).
     func testNaiveBackwardByFiniteDifferences() {
         let L = AttentionLayout(batch: 1, queries: 4, heads: 2, headDim: 3)
         let n = 4 * 2 * 3
-        let qs = GradCheck.randoms(n, seed: 1), ks = GradCheck.randoms(n, seed: 2), vs = GradCheck.randoms(n, seed: 3)
-        let r = GradCheck.randoms(n, seed: 4)
+        let qs = SeqGradCheck.randoms(n, seed: 1), ks = SeqGradCheck.randoms(n, seed: 2), vs = SeqGradCheck.randoms(n, seed: 3)
+        let r = SeqGradCheck.randoms(n, seed: 4)
         func loss(_ q: [Float], _ k: [Float], _ v: [Float]) -> Double {
             var o = [Float](repeating: 0, count: n)
             o.withUnsafeMutableBufferPointer { attentionForwardNaive(L, q: q, k: k, v: v, o: $0.baseAddress!) }
@@ -71,18 +71,18 @@ final class AttentionTests: XCTestCase {
         var dq = [Float](repeating: 0, count: n), dk = dq, dv = dq
         dq.withUnsafeMutableBufferPointer { a in dk.withUnsafeMutableBufferPointer { b in dv.withUnsafeMutableBufferPointer { c in
             attentionBackwardNaive(L, q: qs, k: ks, v: vs, dO: r, dq: a.baseAddress!, dk: b.baseAddress!, dv: c.baseAddress!) } } }
-        GradCheck.assertClose(dq, GradCheck.numeric(qs) { loss($0, ks, vs) }, atol: 1e-3, rtol: 1e-3)
-        GradCheck.assertClose(dk, GradCheck.numeric(ks) { loss(qs, $0, vs) }, atol: 1e-3, rtol: 1e-3)
-        GradCheck.assertClose(dv, GradCheck.numeric(vs) { loss(qs, ks, $0) }, atol: 1e-3, rtol: 1e-3)
+        SeqGradCheck.assertClose(dq, SeqGradCheck.numeric(qs) { loss($0, ks, vs) }, atol: 1e-3, rtol: 1e-3)
+        SeqGradCheck.assertClose(dk, SeqGradCheck.numeric(ks) { loss(qs, $0, vs) }, atol: 1e-3, rtol: 1e-3)
+        SeqGradCheck.assertClose(dv, SeqGradCheck.numeric(vs) { loss(qs, ks, $0) }, atol: 1e-3, rtol: 1e-3)
     }
 
     /// Decoding one position at a time with the KV cache equals attention over the full sequence
     /// (tolerance 1e-5 relative; only summation order differs).
     func testIncrementalDecodingWithCacheEqualsFullRecomputation() throws {
         let B = 2, S = 11, H = 2, D = 8, row = H * D
-        let q = Tensor([B, S, H, D], GradCheck.randoms(B * S * row, seed: 21))
-        let k = Tensor([B, S, H, D], GradCheck.randoms(B * S * row, seed: 22))
-        let v = Tensor([B, S, H, D], GradCheck.randoms(B * S * row, seed: 23))
+        let q = Tensor(seq: [B, S, H, D], SeqGradCheck.randoms(B * S * row, seed: 21))
+        let k = Tensor(seq: [B, S, H, D], SeqGradCheck.randoms(B * S * row, seed: 22))
+        let v = Tensor(seq: [B, S, H, D], SeqGradCheck.randoms(B * S * row, seed: 23))
         let full = MultiHeadAttention(heads: H, headDim: D, blockSize: 4).forward(q: q, k: k, v: v).array
         let attn = MultiHeadAttention(heads: H, headDim: D)
         let cache = KVCache(batch: B, capacity: 16, heads: H, headDim: D)
@@ -101,7 +101,7 @@ final class AttentionTests: XCTestCase {
             start += n
         }
         XCTAssertEqual(cache.count, S)
-        XCTAssertLessThan(Golden.maxRelativeError(decoded, full), 1e-5)
+        XCTAssertLessThan(SeqGolden.maxRelativeError(decoded, full), 1e-5)
         XCTAssertThrowsError(try cache.append(keys: Tensor(shape: [B, 6, H, D]), values: Tensor(shape: [B, 6, H, D]))) {
             XCTAssertEqual($0 as? EngineError, .kvCacheFull(capacity: 16, requested: 17)) }
         cache.reset()

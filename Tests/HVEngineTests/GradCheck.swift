@@ -1,58 +1,35 @@
-// Shared test helpers: central finite differences in Double, and closeness checks with stated tolerances.
 import XCTest
 @testable import HVEngine
 
-enum GradCheck {
-    /// Numerical gradient of `f` at `x` by central differences with step `eps`.
-    static func numeric(_ x: [Float], eps: Float = 1e-3, _ f: ([Float]) -> Double) -> [Double] {
-        var g = [Double](repeating: 0, count: x.count)
-        var xp = x
-        for i in 0..<x.count {
-            let orig = xp[i]
-            xp[i] = orig + eps; let fp = f(xp)
-            xp[i] = orig - eps; let fm = f(xp)
-            xp[i] = orig
-            g[i] = (fp - fm) / (2 * Double(eps))
-        }
-        return g
+/// Central finite differences of a scalar function of a tensor, in Double.
+func numericGradient(_ x: Tensor, eps: Float = 1e-2, _ f: () -> Double) -> [Double] {
+    var g = [Double](repeating: 0, count: x.count)
+    for i in 0..<x.count {
+        let v = x[i]
+        x[i] = v + eps; let fp = f()
+        x[i] = v - eps; let fm = f()
+        x[i] = v
+        g[i] = (fp - fm) / (2 * Double(eps))
     }
-
-    /// Asserts |a − n| ≤ atol + rtol·max|n| elementwise.
-    static func assertClose(_ analytic: [Float], _ numeric: [Double], atol: Double = 1e-4, rtol: Double = 1e-2,
-                            _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(analytic.count, numeric.count, message, file: file, line: line)
-        let scale = numeric.map { abs($0) }.max() ?? 0
-        var worst = 0.0, worstIndex = 0
-        for i in 0..<min(analytic.count, numeric.count) {
-            let e = abs(Double(analytic[i]) - numeric[i])
-            if e > worst { worst = e; worstIndex = i }
-        }
-        XCTAssertLessThanOrEqual(worst, atol + rtol * scale,
-            "\(message): worst error \(worst) at \(worstIndex) (analytic \(analytic[worstIndex]), numeric \(numeric[worstIndex])), scale \(scale)",
-            file: file, line: line)
-    }
-
-    static func randoms(_ n: Int, seed: UInt64, std: Float = 1) -> [Float] {
-        var rng = SeededRandom(seed: seed)
-        return (0..<n).map { _ in rng.normal() * std }
-    }
+    return g
 }
 
-extension Tensor {
-    convenience init(_ shape: [Int], _ values: [Float]) { self.init(shape: shape, values: values) }
+/// Max |a − b| / (max |b| + tiny): a normalised error that ignores the overall scale.
+func relativeError(_ a: [Double], _ b: [Double]) -> Double {
+    let scale = max(b.map { abs($0) }.max() ?? 0, 1e-6)
+    return zip(a, b).map { abs($0 - $1) }.max()! / scale
 }
 
-/// Golden files made by Golden/make_golden_seq.py (PyTorch CPU, float64 math stored as F32).
-enum Golden {
-    static func url(_ name: String) -> URL {
-        Bundle.module.url(forResource: "Golden", withExtension: nil)!.appendingPathComponent(name)
-    }
-    static func file(_ name: String) throws -> SafeTensorsFile { try SafeTensorsFile(contentsOf: url(name)) }
+func randomTensor(_ shape: [Int], seed: UInt64, std: Float = 1) -> Tensor {
+    var rng = SeededRandom(seed: seed)
+    let t = Tensor(shape: shape)
+    t.randomNormal(std: std, rng: &rng)
+    return t
+}
 
-    /// max |a − b| / max(1, max |b|).
-    static func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
-        precondition(a.count == b.count, "count \(a.count) vs \(b.count)")
-        let scale = max(1, b.map { abs($0) }.max() ?? 0)
-        return zip(a, b).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
-    }
+/// Σ y·r for a fixed random r: a scalar whose gradient w.r.t. y is r.
+func dot(_ y: Tensor, _ r: Tensor) -> Double {
+    var s: Double = 0
+    for i in 0..<y.count { s += Double(y[i]) * Double(r[i]) }
+    return s
 }

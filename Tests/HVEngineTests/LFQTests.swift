@@ -2,153 +2,54 @@ import XCTest
 @testable import HVEngine
 
 final class LFQTests: XCTestCase {
-    func testQuantizeSignsAndBitOrder() {
-        let x = Tensor([3, 4], [0.5, -1, 0, 2,   -0.1, -0.2, -0.3, -0.4,   1, 1, 1, 1])
-        let lfq = LFQ(bits: 4)
-        let q = lfq.forward(x, losses: false)
-        XCTAssertEqual(q.array, [1, -1, -1, 1,  -1, -1, -1, -1,  1, 1, 1, 1])   // 0 maps to −1
-        XCTAssertEqual(lfq.indices, [0b1001, 0, 15])                          // channel 0 = bit 0
-        XCTAssertEqual(lfqLookup(indices: lfq.indices, bits: 4).array, q.array)
+    func testIndicesAndBitOrder() {
+        let x = Tensor(shape: [2, 4], values: [0.5, -1, -0.2, 3, -1, -1, -1, 0.1])
+        let q = Tensor(shape: [0])
+        let idx = LFQ(bits: 4).quantize(x, codes: q)
+        XCTAssertEqual(idx, [0b1001, 0b1000])
+        XCTAssertEqual(q.array, [1, -1, -1, 1, -1, -1, -1, 1])
+        let back = Tensor(shape: [0])
+        LFQ.lookup(idx, bits: 4, into: back)
+        XCTAssertEqual(back.array, q.array)
     }
 
-    func testLookupOfEveryCodeQuantizesBackToItself() {
-        let codes = (0..<256).map { Int32($0) }
-        let q = lfqLookup(indices: codes, bits: 8)
-        let lfq = LFQ(bits: 8)
-        lfq.forward(q, losses: false)
-        XCTAssertEqual(lfq.indices, codes)
-    }
-
-    func testStraightThroughAndCommitmentGradient() {
-        let n = 5, d = 3
-        let xs = GradCheck.randoms(n * d, seed: 3)
-        let lfq = LFQ(bits: d)
-        lfq.forward(Tensor([n, d], xs))
-        let dq = Tensor([n, d], GradCheck.randoms(n * d, seed: 4))
-        let dx = lfq.backward(dq, commitmentWeight: 0, entropyWeight: 0).array
-        XCTAssertEqual(dx, dq.array)
-        let dxc = lfq.backward(Tensor(shape: [n, d]), commitmentWeight: 0.25, entropyWeight: 0).array
-        // Commitment loss with q held fixed (stop-gradient): numeric gradient of mean((x − q)²).
-        let q = lfq.output.array
-        let num = GradCheck.numeric(xs) { v in
-            0.25 * zip(v, q).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(n * d)
+    func testExactCodebookEntropyMatchesEnumeration() {
+        for bits in [3, 6, 9] {
+            let x = randomTensor([7, bits], seed: UInt64(bits), std: 0.4)
+            let lfq = LFQ(bits: bits)
+            let l = lfq.losses(x, entropyWeight: 1, commitWeight: 0, gradient: Tensor(shape: [0]))
+            XCTAssertEqual(Double(l.codebook), LFQ.codebookEntropyNaive(x, bits: bits), accuracy: 1e-4)
         }
-        GradCheck.assertClose(dxc, num, atol: 1e-5)
     }
 
-    func testSampleEntropyMatchesBinaryEntropiesAndGradient() {
-        let n = 6, d = 4, tau: Float = 0.7
-        let xs = GradCheck.randoms(n * d, seed: 5, std: 0.5)
-        let h = xs.withUnsafeBufferPointer { lfqSampleEntropy(x: $0.baseAddress!, count: n, bits: d, temperature: tau) }
-        var ref = 0.0
-        for v in xs { let p = 1 / (1 + exp(-4 * Double(v) / Double(tau))); ref -= p * log(p) + (1 - p) * log(1 - p) }
-        XCTAssertEqual(Double(h), ref / Double(n), accuracy: 1e-5)
-        var dx = [Float](repeating: 0, count: n * d)
-        xs.withUnsafeBufferPointer { xp in dx.withUnsafeMutableBufferPointer {
-            lfqSampleEntropyBackward(x: xp.baseAddress!, count: n, bits: d, temperature: tau, scale: 1, dx: $0.baseAddress!) } }
-        let num = GradCheck.numeric(xs, eps: 1e-3) { v in
-            v.withUnsafeBufferPointer { Double(lfqSampleEntropy(x: $0.baseAddress!, count: n, bits: d, temperature: tau)) } }
-        GradCheck.assertClose(dx, num, atol: 1e-4, rtol: 2e-3)
-    }
-
-    func testCodebookEntropyIsExactAgainstNaiveSum() {
-        // Tolerance: Float SGEMM accumulation vs Double naive, 1e-4 relative.
-        for d in 1...10 {
-            let n = 37
-            let xs = GradCheck.randoms(n * d, seed: UInt64(d), std: 0.4)
-            let naive = lfqCodebookEntropyNaive(x: xs, count: n, bits: d, temperature: 1)
-            for lo in Set([0, d / 2, d]) {
-                let cb = LFQCodebookEntropy(bits: d, lowBits: lo)
-                let h = xs.withUnsafeBufferPointer { cb.forward(x: $0.baseAddress!, count: n, temperature: 1) }
-                XCTAssertEqual(Double(h), naive, accuracy: 1e-4 * max(1, naive), "d=\(d) lo=\(lo)")
+    func testEntropyAndCommitmentGradients() {
+        for bits in [4, 7] {
+            let x = randomTensor([5, bits], seed: 20 + UInt64(bits), std: 0.3)
+            let lfq = LFQ(bits: bits)
+            let numeric = numericGradient(x, eps: 1e-3) {
+                let l = lfq.losses(x, entropyWeight: 0.7, commitWeight: 0.3, gradient: Tensor(shape: [0]))
+                return Double(l.entropy) + 0.3 * Double(l.commit)
             }
+            let g = Tensor(shape: [0])
+            _ = lfq.losses(x, entropyWeight: 0.7, commitWeight: 0.3, gradient: g)
+            XCTAssertLessThan(relativeError(g.array.map(Double.init), numeric), 5e-3, "bits \(bits)")
         }
-    }
-
-    func testCodebookEntropyGradientByFiniteDifferences() {
-        for (d, lo) in [(4, 2), (4, 0), (4, 1), (6, 3), (6, 2), (6, 6), (5, 2)] {
-            let n = 7, tau: Float = 0.9
-            let xs = GradCheck.randoms(n * d, seed: UInt64(10 * d + lo), std: 0.3)
-            let cb = LFQCodebookEntropy(bits: d, lowBits: lo)
-            var dx = [Float](repeating: 0, count: n * d)
-            xs.withUnsafeBufferPointer { _ = cb.forward(x: $0.baseAddress!, count: n, temperature: tau) }
-            dx.withUnsafeMutableBufferPointer { cb.backward(scale: 1, dx: $0.baseAddress!) }
-            // Numeric gradient of the exact Double reference.
-            let num = GradCheck.numeric(xs, eps: 1e-3) { lfqCodebookEntropyNaive(x: $0, count: n, bits: d, temperature: tau) }
-            GradCheck.assertClose(dx, num, atol: 1e-4, rtol: 5e-3, "d=\(d) lo=\(lo)")
-        }
-    }
-
-    func testFactorisedApproximationBeyondEighteenBits() {
-        let d = 20, n = 4, tau: Float = 1
-        let xs = GradCheck.randoms(n * d, seed: 77, std: 0.5)
-        let cb = LFQCodebookEntropy(bits: d)
-        XCTAssertFalse(cb.isExact)
-        let h = xs.withUnsafeBufferPointer { cb.forward(x: $0.baseAddress!, count: n, temperature: tau) }
-        func approx(_ v: [Float]) -> Double {
-            var s = 0.0
-            for i in 0..<d {
-                var m = 0.0
-                for t in 0..<n { m += 1 / (1 + exp(-4 * Double(v[t * d + i]) / Double(tau))) }
-                m /= Double(n)
-                s -= m * log(m) + (1 - m) * log(1 - m)
-            }
-            return s
-        }
-        XCTAssertEqual(Double(h), approx(xs), accuracy: 1e-4)
-        var dx = [Float](repeating: 0, count: n * d)
-        dx.withUnsafeMutableBufferPointer { cb.backward(scale: 1, dx: $0.baseAddress!) }
-        GradCheck.assertClose(dx, GradCheck.numeric(xs, approx), atol: 1e-4, rtol: 5e-3)
-    }
-
-    func testLayerBackwardCombinesAllTerms() {
-        let n = 5, d = 6, tau: Float = 0.8
-        let xs = GradCheck.randoms(n * d, seed: 21, std: 0.4)
-        let lfq = LFQ(bits: d, temperature: tau)
-        lfq.forward(Tensor([n, d], xs))
-        let q = lfq.output.array
-        let dx = lfq.backward(Tensor(shape: [n, d]), commitmentWeight: 0.3, entropyWeight: 0.1, diversityWeight: 1.5).array
-        let num = GradCheck.numeric(xs) { v in
-            let commit = zip(v, q).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(n * d)
-            let hs = v.withUnsafeBufferPointer { Double(lfqSampleEntropy(x: $0.baseAddress!, count: n, bits: d, temperature: tau)) }
-            let hc = lfqCodebookEntropyNaive(x: v, count: n, bits: d, temperature: tau)
-            return 0.3 * commit + 0.1 * (hs - 1.5 * hc)
-        }
-        GradCheck.assertClose(dx, num, atol: 1e-4, rtol: 5e-3)
-        XCTAssertEqual(Double(lfq.codebookEntropy), lfqCodebookEntropyNaive(x: xs, count: n, bits: d, temperature: tau), accuracy: 1e-4)
-    }
-
-    func testEighteenBitsRunsWithOneGemmTable() {
-        let d = 18, n = 64
-        let xs = GradCheck.randoms(n * d, seed: 9)
-        let lfq = LFQ(bits: d)
-        lfq.forward(Tensor([n, d], xs))
-        XCTAssertTrue(lfq.codebook.isExact)
-        XCTAssertEqual(lfq.codebook.meanDistribution.shape, [512, 512])
-        let total = lfq.codebook.meanDistribution.array.reduce(0.0) { $0 + Double($1) }
-        XCTAssertEqual(total, 1, accuracy: 1e-3)
-        // With n ≪ 2^18, the entropy cannot exceed ln(n) + the per-sample entropy.
-        XCTAssertLessThanOrEqual(Double(lfq.codebookEntropy), log(Double(n)) + Double(lfq.sampleEntropy) + 1e-3)
-        let dx = lfq.backward(Tensor(shape: [n, d]), commitmentWeight: 0, entropyWeight: 1)
-        XCTAssertTrue(dx.array.allSatisfy { $0.isFinite })
     }
 }
 
-final class LFQGoldenTests: XCTestCase {
-    /// PyTorch reference with the explicit 2^d softmax over codes (validates the factorisation too).
-    /// Tolerance: 1e-4 relative (Float32 vs float64).
-    func testLFQForwardBackwardMatchesTorch() throws {
-        let f = try Golden.file("seq_lfq.safetensors")
-        let params = try f.tensor("params").array
-        let x = try f.tensor("x")
-        let lfq = LFQ(bits: x.shape[1], temperature: params[0])
-        let q = lfq.forward(x)
-        XCTAssertEqual(q.array, try f.tensor("q").array)
-        XCTAssertEqual(lfq.indices.map { Float($0) }, try f.tensor("indices").array)
-        XCTAssertEqual(lfq.commitmentLoss, try f.tensor("commit")[0], accuracy: 1e-5)
-        XCTAssertEqual(lfq.sampleEntropy, try f.tensor("sample_entropy")[0], accuracy: 1e-4)
-        XCTAssertEqual(lfq.codebookEntropy, try f.tensor("codebook_entropy")[0], accuracy: 1e-4)
-        let dx = lfq.backward(try f.tensor("dq"), commitmentWeight: params[1], entropyWeight: params[2], diversityWeight: params[3])
-        XCTAssertLessThan(Golden.maxRelativeError(dx.array, try f.tensor("dx").array), 1e-4)
+final class TokenRMSNormalizeTests: XCTestCase {
+    func testGradientAndScale() {
+        let n = TokenRMSNormalize()
+        let x = randomTensor([5, 7], seed: 31, std: 3)
+        let y = n.forward(x)
+        for t in 0..<5 {
+            let ms = (0..<7).map { Double(y[t * 7 + $0] * y[t * 7 + $0]) }.reduce(0, +) / 7
+            XCTAssertEqual(ms, 1, accuracy: 1e-4)
+            for i in 0..<7 { XCTAssertEqual(y[t * 7 + i] > 0, x[t * 7 + i] > 0) }
+        }
+        let r = randomTensor([5, 7], seed: 32)
+        let numeric = numericGradient(x, eps: 1e-3) { dot(n.forward(x), r) }
+        _ = n.forward(x)
+        XCTAssertLessThan(relativeError(n.backward(r).array.map(Double.init), numeric), 2e-3)
     }
 }

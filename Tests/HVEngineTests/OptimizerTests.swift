@@ -1,9 +1,11 @@
+// AdamW against PyTorch (Golden/seq_adamw.safetensors), exact resume through a checkpoint, gradient clipping
+// and the warm-up + cosine schedule; ported from engine-seq to the engine's AdamW/LRSchedule API.
 import XCTest
 @testable import HVEngine
 
 final class OptimizerTests: XCTestCase {
     func testAdamWMatchesTorchGolden() throws {
-        let f = try Golden.file("seq_adamw.safetensors")
+        let f = try SeqGolden.file("seq_adamw.safetensors")
         let p1 = Parameter("p1", shape: [4, 3]), p2 = Parameter("p2", shape: [3], decays: false)
         try f.read("p1.init", into: p1.value); try f.read("p2.init", into: p2.value)
         let opt = AdamW(parameters: [p1, p2], learningRate: 1e-2, beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1)
@@ -12,8 +14,8 @@ final class OptimizerTests: XCTestCase {
             opt.step()
         }
         // Tolerance 1e-6 relative: three Float32 updates vs torch float64.
-        XCTAssertLessThan(Golden.maxRelativeError(p1.value.array, try f.tensor("p1.final").array), 1e-6)
-        XCTAssertLessThan(Golden.maxRelativeError(p2.value.array, try f.tensor("p2.final").array), 1e-6)
+        XCTAssertLessThan(SeqGolden.maxRelativeError(p1.value.array, try f.tensor("p1.final").array), 1e-6)
+        XCTAssertLessThan(SeqGolden.maxRelativeError(p2.value.array, try f.tensor("p2.final").array), 1e-6)
     }
 
     func testAdamWStateSaveAndResumeIsExact() throws {
@@ -30,25 +32,24 @@ final class OptimizerTests: XCTestCase {
         let ref = makeParams(), optRef = AdamW(parameters: ref, learningRate: 0.01)
         for s in 0..<4 { grads(ref, s); optRef.step() }
 
+        // Two steps, then parameters and moments through one safetensors file (as hv-train checkpoints do).
         let run = makeParams(), opt = AdamW(parameters: run, learningRate: 0.01)
         for s in 0..<2 { grads(run, s); opt.step() }
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("hv-adam-\(getpid()).safetensors")
-        let purl = FileManager.default.temporaryDirectory.appendingPathComponent("hv-adam-p-\(getpid()).safetensors")
-        defer { try? FileManager.default.removeItem(at: url); try? FileManager.default.removeItem(at: purl) }
-        try opt.saveState(to: url)
-        try SafeTensors.save(run, to: purl)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hv-adam-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try SafeTensors.save(run.map { ($0.name, $0.value) } + opt.stateTensors(prefix: "optim."), to: path)
 
         let resumed = makeParams()
-        try SafeTensorsFile(contentsOf: purl).load(into: resumed)
+        let file = try SafeTensors.load(path: path)
+        for p in resumed { p.value.copy(from: try file.tensor(p.name)) }
         let opt2 = AdamW(parameters: resumed, learningRate: 0.01)
-        try opt2.loadState(from: url)
-        XCTAssertEqual(opt2.stepCount, 2)
-        XCTAssertEqual(opt2.stateTensors.map(\.name), ["exp_avg.a", "exp_avg_sq.a", "exp_avg.b", "exp_avg_sq.b"])
+        try opt2.restore(try file.allTensors(), prefix: "optim.")
+        XCTAssertEqual(opt2.step, 2)
         for s in 2..<4 { grads(resumed, s); opt2.step() }
         for (x, y) in zip(resumed, ref) { XCTAssertEqual(x.value.array, y.value.array) }
 
-        let other = AdamW(parameters: [Parameter("a", shape: [6])])
-        XCTAssertThrowsError(try other.loadState(from: url))
+        let other = AdamW(parameters: [Parameter("a", shape: [6])], learningRate: 0.01)
+        XCTAssertThrowsError(try other.restore(try file.allTensors(), prefix: "optim."))
     }
 
     func testClipGradNorm() {
@@ -65,7 +66,7 @@ final class OptimizerTests: XCTestCase {
     }
 
     func testWarmupThenCosineToFloor() {
-        let s = LRSchedule(peak: 1e-3, warmupSteps: 10, totalSteps: 110, floor: 1e-5)
+        let s = LRSchedule(peak: 1e-3, warmupSteps: 10, totalSteps: 110, floorFraction: 0.01)
         XCTAssertEqual(s.rate(at: 0), 1e-4, accuracy: 1e-9)
         XCTAssertEqual(s.rate(at: 9), 1e-3, accuracy: 1e-9)
         XCTAssertEqual(s.rate(at: 10), 1e-3, accuracy: 1e-9)

@@ -7,11 +7,11 @@ final class SeqGoldenTests: XCTestCase {
     func check(_ a: Tensor, _ file: SafeTensorsFile, _ name: String, tol: Float = 1e-5, line: UInt = #line) throws {
         let ref = try file.tensor(name)
         XCTAssertEqual(a.count, ref.count, name, line: line)
-        XCTAssertLessThan(Golden.maxRelativeError(a.array, ref.array), tol, name, line: line)
+        XCTAssertLessThan(SeqGolden.maxRelativeError(a.array, ref.array), tol, name, line: line)
     }
 
     func testAttentionMatchesTorchSDPA() throws {
-        let f = try Golden.file("seq_attention.safetensors")
+        let f = try SeqGolden.file("seq_attention.safetensors")
         let q = try f.tensor("q"), k = try f.tensor("k"), v = try f.tensor("v")
         let attn = MultiHeadAttention(heads: q.shape[2], headDim: q.shape[3], blockSize: 3)
         try check(attn.forward(q: q, k: k, v: v), f, "o")
@@ -20,7 +20,7 @@ final class SeqGoldenTests: XCTestCase {
     }
 
     func testNormsMatchTorch() throws {
-        let f = try Golden.file("seq_norms.safetensors")
+        let f = try SeqGolden.file("seq_norms.safetensors")
         let x = try f.tensor("layernorm.x")
         let ln = LayerNorm(name: "ln", dim: x.shape[1], eps: 1e-5)
         try f.read("layernorm.w", into: ln.weight.value); try f.read("layernorm.b", into: ln.bias.value)
@@ -36,7 +36,7 @@ final class SeqGoldenTests: XCTestCase {
     }
 
     func testRoPEMatchesTorchReference() throws {
-        let f = try Golden.file("seq_rope.safetensors")
+        let f = try SeqGolden.file("seq_rope.safetensors")
         for (prefix, axes) in [("rope1d", 1), ("rope3d", 3)] {
             let x = try f.tensor("\(prefix).x")
             let rope = RoPE(headDim: x.shape[2], axes: axes)
@@ -50,7 +50,7 @@ final class SeqGoldenTests: XCTestCase {
     }
 
     func testCrossEntropyMatchesTorch() throws {
-        let f = try Golden.file("seq_crossentropy.safetensors")
+        let f = try SeqGolden.file("seq_crossentropy.safetensors")
         let logits = try f.tensor("logits")
         let ce = CrossEntropyLoss()
         let loss = try ce.forward(logits, targets: try f.tensor("targets").array.map { Int32($0) }, weights: try f.tensor("weights").array)

@@ -11,8 +11,8 @@ final class TransformerOpsTests: XCTestCase {
         let lin = Linear(name: "fc", inFeatures: 5, outFeatures: 4, rng: &rng)
         XCTAssertEqual(lin.parameters.map(\.name), ["fc.weight", "fc.bias"])
         XCTAssertEqual(lin.weight.value.shape, [4, 5])
-        let xs = GradCheck.randoms(2 * 3 * 5, seed: 2), r = GradCheck.randoms(2 * 3 * 4, seed: 3)
-        let x = Tensor([2, 3, 5], xs)
+        let xs = SeqGradCheck.randoms(2 * 3 * 5, seed: 2), r = SeqGradCheck.randoms(2 * 3 * 4, seed: 3)
+        let x = Tensor(seq: [2, 3, 5], xs)
         let y = lin.forward(x)
         XCTAssertEqual(y.shape, [2, 3, 4])
         // naive check of the forward
@@ -22,47 +22,47 @@ final class TransformerOpsTests: XCTestCase {
             XCTAssertEqual(Double(y[i * 4 + o]), s, accuracy: 1e-5)
         } }
         lin.zeroGrad()
-        let dx = lin.backward(Tensor([2, 3, 4], r)).array
+        let dx = lin.backward(Tensor(seq: [2, 3, 4], r)).array
         let w0 = lin.weight.value.array, b0 = lin.bias!.value.array
         func loss(_ xv: [Float], _ wv: [Float], _ bv: [Float]) -> Double {
             let l = Linear(name: "t", inFeatures: 5, outFeatures: 4, rng: &rng)
-            l.weight.value.copy(from: Tensor([4, 5], wv)); l.bias!.value.copy(from: Tensor([4], bv))
-            return dot(l.forward(Tensor([6, 5], xv)).array, r)
+            l.weight.value.copy(from: Tensor(seq: [4, 5], wv)); l.bias!.value.copy(from: Tensor(seq: [4], bv))
+            return dot(l.forward(Tensor(seq: [6, 5], xv)).array, r)
         }
-        GradCheck.assertClose(dx, GradCheck.numeric(xs) { loss($0, w0, b0) }, atol: 1e-3, rtol: 1e-3)
-        GradCheck.assertClose(lin.weight.grad.array, GradCheck.numeric(w0) { loss(xs, $0, b0) }, atol: 1e-3, rtol: 1e-3)
-        GradCheck.assertClose(lin.bias!.grad.array, GradCheck.numeric(b0) { loss(xs, w0, $0) }, atol: 1e-3, rtol: 1e-3)
+        SeqGradCheck.assertClose(dx, SeqGradCheck.numeric(xs) { loss($0, w0, b0) }, atol: 1e-3, rtol: 1e-3)
+        SeqGradCheck.assertClose(lin.weight.grad.array, SeqGradCheck.numeric(w0) { loss(xs, $0, b0) }, atol: 1e-3, rtol: 1e-3)
+        SeqGradCheck.assertClose(lin.bias!.grad.array, SeqGradCheck.numeric(b0) { loss(xs, w0, $0) }, atol: 1e-3, rtol: 1e-3)
         // Accumulation: a second backward doubles the parameter gradients.
         let g1 = lin.weight.grad.array
-        _ = lin.backward(Tensor([2, 3, 4], r))
+        _ = lin.backward(Tensor(seq: [2, 3, 4], r))
         for (a, b) in zip(lin.weight.grad.array, g1) { XCTAssertEqual(a, 2 * b, accuracy: 1e-5) }
     }
 
     func testLayerNormAndRMSNormGradients() {
         let n = 4, c = 7
-        let xs = GradCheck.randoms(n * c, seed: 4), r = GradCheck.randoms(n * c, seed: 5)
-        let ws = GradCheck.randoms(c, seed: 6).map { 1 + 0.3 * $0 }, bs = GradCheck.randoms(c, seed: 7).map { 0.1 * $0 }
+        let xs = SeqGradCheck.randoms(n * c, seed: 4), r = SeqGradCheck.randoms(n * c, seed: 5)
+        let ws = SeqGradCheck.randoms(c, seed: 6).map { 1 + 0.3 * $0 }, bs = SeqGradCheck.randoms(c, seed: 7).map { 0.1 * $0 }
         func ln(_ xv: [Float], _ wv: [Float], _ bv: [Float]) -> LayerNorm {
             let l = LayerNorm(name: "ln", dim: c, eps: 1e-5)
-            l.weight.value.copy(from: Tensor([c], wv)); l.bias.value.copy(from: Tensor([c], bv))
-            _ = l.forward(Tensor([n, c], xv)); return l
+            l.weight.value.copy(from: Tensor(seq: [c], wv)); l.bias.value.copy(from: Tensor(seq: [c], bv))
+            _ = l.forward(Tensor(seq: [n, c], xv)); return l
         }
         let l = ln(xs, ws, bs)
-        let dx = l.backward(Tensor([n, c], r)).array
+        let dx = l.backward(Tensor(seq: [n, c], r)).array
         // 1e-2 steps on Float32 forward: tolerance 2e-3 absolute.
-        GradCheck.assertClose(dx, GradCheck.numeric(xs, eps: 1e-2) { self.dot(ln($0, ws, bs).output.array, r) }, atol: 2e-3, rtol: 2e-3)
-        GradCheck.assertClose(l.weight.grad.array, GradCheck.numeric(ws, eps: 1e-2) { self.dot(ln(xs, $0, bs).output.array, r) }, atol: 2e-3, rtol: 2e-3)
-        GradCheck.assertClose(l.bias.grad.array, GradCheck.numeric(bs, eps: 1e-2) { self.dot(ln(xs, ws, $0).output.array, r) }, atol: 2e-3, rtol: 2e-3)
+        SeqGradCheck.assertClose(dx, SeqGradCheck.numeric(xs, eps: 1e-2) { self.dot(ln($0, ws, bs).output.array, r) }, atol: 2e-3, rtol: 2e-3)
+        SeqGradCheck.assertClose(l.weight.grad.array, SeqGradCheck.numeric(ws, eps: 1e-2) { self.dot(ln(xs, $0, bs).output.array, r) }, atol: 2e-3, rtol: 2e-3)
+        SeqGradCheck.assertClose(l.bias.grad.array, SeqGradCheck.numeric(bs, eps: 1e-2) { self.dot(ln(xs, ws, $0).output.array, r) }, atol: 2e-3, rtol: 2e-3)
 
         func rms(_ xv: [Float], _ wv: [Float]) -> RMSNorm {
             let l = RMSNorm(name: "rms", dim: c, eps: 1e-6)
-            l.weight.value.copy(from: Tensor([c], wv))
-            _ = l.forward(Tensor([n, c], xv)); return l
+            l.weight.value.copy(from: Tensor(seq: [c], wv))
+            _ = l.forward(Tensor(seq: [n, c], xv)); return l
         }
         let m = rms(xs, ws)
-        let dxr = m.backward(Tensor([n, c], r)).array
-        GradCheck.assertClose(dxr, GradCheck.numeric(xs, eps: 1e-2) { self.dot(rms($0, ws).output.array, r) }, atol: 2e-3, rtol: 2e-3)
-        GradCheck.assertClose(m.weight.grad.array, GradCheck.numeric(ws, eps: 1e-2) { self.dot(rms(xs, $0).output.array, r) }, atol: 2e-3, rtol: 2e-3)
+        let dxr = m.backward(Tensor(seq: [n, c], r)).array
+        SeqGradCheck.assertClose(dxr, SeqGradCheck.numeric(xs, eps: 1e-2) { self.dot(rms($0, ws).output.array, r) }, atol: 2e-3, rtol: 2e-3)
+        SeqGradCheck.assertClose(m.weight.grad.array, SeqGradCheck.numeric(ws, eps: 1e-2) { self.dot(rms(xs, $0).output.array, r) }, atol: 2e-3, rtol: 2e-3)
     }
 
     func testEmbeddingLookupAndScatterAdd() throws {
@@ -71,7 +71,7 @@ final class TransformerOpsTests: XCTestCase {
         let y = try e.forward([2, 5, 2])
         XCTAssertEqual(Array(y.array[0..<3]), Array(e.weight.value.array[6..<9]))
         XCTAssertEqual(Array(y.array[3..<6]), Array(e.weight.value.array[15..<18]))
-        e.backward(Tensor([3, 3], [1, 2, 3, 4, 5, 6, 10, 20, 30]))
+        e.backward(Tensor(seq: [3, 3], [1, 2, 3, 4, 5, 6, 10, 20, 30]))
         XCTAssertEqual(Array(e.weight.grad.array[6..<9]), [11, 22, 33])
         XCTAssertEqual(Array(e.weight.grad.array[15..<18]), [4, 5, 6])
         XCTAssertEqual(e.weight.grad.array.filter { $0 != 0 }.count, 6)
@@ -88,8 +88,8 @@ final class TransformerOpsTests: XCTestCase {
             var rng = SeededRandom(seed: UInt64(d))
             for _ in 0..<(s * axes) { coords.append(Int(rng.next() % 9)) }
             rope.setPositions(coords, count: s)
-            let xs = GradCheck.randoms(s * h * d, seed: 9), r = GradCheck.randoms(s * h * d, seed: 10)
-            let x = Tensor([s, h, d], xs)
+            let xs = SeqGradCheck.randoms(s * h * d, seed: 9), r = SeqGradCheck.randoms(s * h * d, seed: 10)
+            let x = Tensor(seq: [s, h, d], xs)
             rope.forward(x)
             // Norm-preserving per head row.
             for row in 0..<(s * h) {
@@ -97,10 +97,10 @@ final class TransformerOpsTests: XCTestCase {
                 let b = x.array[row * d..<(row + 1) * d].reduce(0) { $0 + $1 * $1 }
                 XCTAssertEqual(a, b, accuracy: 1e-4)
             }
-            let g = Tensor([s, h, d], r)
+            let g = Tensor(seq: [s, h, d], r)
             rope.backward(g)
-            let num = GradCheck.numeric(xs) { v in let t = Tensor([s, h, d], v); rope.forward(t); return self.dot(t.array, r) }
-            GradCheck.assertClose(g.array, num, atol: 1e-3, rtol: 1e-3, "axes \(axes) d \(d)")
+            let num = SeqGradCheck.numeric(xs) { v in let t = Tensor(seq: [s, h, d], v); rope.forward(t); return self.dot(t.array, r) }
+            SeqGradCheck.assertClose(g.array, num, atol: 1e-3, rtol: 1e-3, "axes \(axes) d \(d)")
             rope.backward(x)   // inverse undoes forward
             for (a, b) in zip(x.array, xs) { XCTAssertEqual(a, b, accuracy: 1e-5) }
         }
@@ -109,7 +109,7 @@ final class TransformerOpsTests: XCTestCase {
 
     func testCrossEntropyWithIgnoreAndWeights() throws {
         let n = 6, v = 5
-        let ls = GradCheck.randoms(n * v, seed: 11, std: 2)
+        let ls = SeqGradCheck.randoms(n * v, seed: 11, std: 2)
         let targets: [Int32] = [1, -100, 4, 0, 2, -100]
         let w: [Float] = [1, 5, 0.5, 2, 1.5, 1]
         var d = [Float](repeating: 9, count: n * v)
@@ -126,7 +126,7 @@ final class TransformerOpsTests: XCTestCase {
             return s / ws
         }
         XCTAssertEqual(Double(loss), ref(ls), accuracy: 1e-5)
-        GradCheck.assertClose(d, GradCheck.numeric(ls, ref), atol: 1e-4, rtol: 1e-3)
+        SeqGradCheck.assertClose(d, SeqGradCheck.numeric(ls, ref), atol: 1e-4, rtol: 1e-3)
         XCTAssertEqual(Array(d[5..<10]), [0, 0, 0, 0, 0], "ignored rows get zero gradient")
         XCTAssertThrowsError(try ls.withUnsafeBufferPointer {
             try softmaxCrossEntropy(logits: $0.baseAddress!, targets: [7, 0, 0, 0, 0, 0], vocab: v, dlogits: nil) })
@@ -137,14 +137,14 @@ final class TransformerOpsTests: XCTestCase {
 
     func testSwiGLUGradient() {
         let n = 3, f = 4
-        let xs = GradCheck.randoms(n * 2 * f, seed: 12), r = GradCheck.randoms(n * f, seed: 13)
+        let xs = SeqGradCheck.randoms(n * 2 * f, seed: 12), r = SeqGradCheck.randoms(n * f, seed: 13)
         let g = SwiGLU()
-        let y = g.forward(Tensor([n, 2 * f], xs))
+        let y = g.forward(Tensor(seq: [n, 2 * f], xs))
         XCTAssertEqual(y.shape, [n, f])
         let a = xs[0], b = xs[f]
         XCTAssertEqual(y[0], a / (1 + exp(-a)) * b, accuracy: 1e-6)
-        let dx = g.backward(Tensor([n, f], r)).array
-        GradCheck.assertClose(dx, GradCheck.numeric(xs) { v in self.dot(SwiGLU().forward(Tensor([n, 2 * f], v)).array, r) }, atol: 1e-3, rtol: 1e-3)
+        let dx = g.backward(Tensor(seq: [n, f], r)).array
+        SeqGradCheck.assertClose(dx, SeqGradCheck.numeric(xs) { v in self.dot(SwiGLU().forward(Tensor(seq: [n, 2 * f], v)).array, r) }, atol: 1e-3, rtol: 1e-3)
     }
 
     func testExpKernelAccuracy() {

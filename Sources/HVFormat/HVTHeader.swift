@@ -1,0 +1,139 @@
+// The .hvt header record (HVTH): tokenizer identity, layer table, frame geometry, masking strategy.
+import Foundation
+
+public struct HVTLayerInfo: Equatable, Sendable {
+    public var name: String
+    public var gridT: Int, gridH: Int, gridW: Int
+    public var bits: Int
+    /// Whether CLIP records carry this layer.
+    public var present: Bool
+
+    public init(name: String, gridT: Int, gridH: Int, gridW: Int, bits: Int, present: Bool = true) {
+        self.name = name; self.gridT = gridT; self.gridH = gridH; self.gridW = gridW; self.bits = bits; self.present = present
+    }
+
+    public var tokenCount: Int { gridT * gridH * gridW }
+}
+
+/// How masked tokens are filled in at decode time (mirrors the tokenizer's MaskStrategy).
+public enum HVTMaskStrategy: UInt8, Sendable, CustomStringConvertible {
+    case none = 0, repeatPrevious = 1, zero = 2, learned = 3
+    public var description: String { ["none", "repeat", "zero", "learned"][Int(rawValue)] }
+}
+
+public struct HVTHeader: Equatable, Sendable {
+    public var tokenizerName: String
+    /// SHA-256 of the tokenizer checkpoint, 64 lower-case hex digits.
+    public var tokenizerHash: String
+    public var fpsNumerator: Int, fpsDenominator: Int
+    public var width: Int, height: Int
+    public var framesPerClip: Int
+    public var maskStrategy: HVTMaskStrategy = .none
+    public var maskRatio: Float = 0
+    public var source: String = ""
+    public var layers: [HVTLayerInfo]
+
+    public init(tokenizerName: String, tokenizerHash: String, fpsNumerator: Int, fpsDenominator: Int, width: Int, height: Int,
+                framesPerClip: Int, layers: [HVTLayerInfo], source: String = "") {
+        self.tokenizerName = tokenizerName; self.tokenizerHash = tokenizerHash
+        self.fpsNumerator = fpsNumerator; self.fpsDenominator = fpsDenominator
+        self.width = width; self.height = height; self.framesPerClip = framesPerClip
+        self.layers = layers; self.source = source
+    }
+
+    /// "name@hash-prefix", as error messages print a tokenizer.
+    public var tokenizerDescription: String { "\(tokenizerName)@\(tokenizerHash.prefix(12))" }
+
+    /// Throws unless the tokens were made by the tokenizer with this name and hash.
+    public func requireTokenizer(name: String, hash: String) throws {
+        guard name == tokenizerName, hash == tokenizerHash else {
+            throw HVTError.tokenizerMismatch(expected: "\(name)@\(hash.prefix(12))", found: tokenizerDescription)
+        }
+    }
+
+    public var presentLayers: [Int] { layers.indices.filter { layers[$0].present } }
+
+    func validate() throws {
+        func limit(_ ok: Bool, _ what: String) throws { if !ok { throw HVTError.limitExceeded(detail: what) } }
+        try limit(!layers.isEmpty && layers.count <= HVTLayout.maxLayers, "\(layers.count) layers (1...\(HVTLayout.maxLayers))")
+        try limit(tokenizerName.utf8.count <= HVTLayout.maxNameBytes, "tokenizer name longer than \(HVTLayout.maxNameBytes) bytes")
+        try limit(source.utf8.count <= HVTLayout.maxSourceBytes, "source longer than \(HVTLayout.maxSourceBytes) bytes")
+        guard tokenizerHash.count == 64, tokenizerHash.allSatisfy({ $0.isHexDigit }) else {
+            throw HVTError.corrupt(detail: "tokenizer hash must be 64 hex digits")
+        }
+        guard fpsNumerator > 0, fpsDenominator > 0, fpsNumerator <= Int(UInt32.max), fpsDenominator <= Int(UInt32.max) else {
+            throw HVTError.corrupt(detail: "frame rate \(fpsNumerator)/\(fpsDenominator) is not positive")
+        }
+        try limit((1...65535).contains(width) && (1...65535).contains(height), "frame size \(width)x\(height)")
+        try limit((1...4096).contains(framesPerClip), "frames per clip \(framesPerClip)")
+        for l in layers {
+            try limit(l.name.utf8.count <= HVTLayout.maxNameBytes, "layer name longer than \(HVTLayout.maxNameBytes) bytes")
+            try limit((1...HVTLayout.maxBits).contains(l.bits), "layer \(l.name) has \(l.bits) bits (1...\(HVTLayout.maxBits))")
+            let side = 1...HVTLayout.maxGridSide
+            try limit(side.contains(l.gridT) && side.contains(l.gridH) && side.contains(l.gridW), "layer \(l.name) grid \(l.gridT)x\(l.gridH)x\(l.gridW)")
+            try limit(l.tokenCount <= HVTLayout.maxTokensPerLayer, "layer \(l.name) has \(l.tokenCount) tokens per clip")
+        }
+    }
+
+    func encode() throws -> [UInt8] {
+        try validate()
+        var w = ByteWriter()
+        w.str16(tokenizerName)
+        var hashBytes: [UInt8] = []
+        var it = tokenizerHash.makeIterator()
+        while let a = it.next(), let b = it.next() { hashBytes.append(UInt8(String([a, b]), radix: 16)!) }
+        w.raw(hashBytes)
+        w.u32(UInt32(fpsNumerator)); w.u32(UInt32(fpsDenominator))
+        w.u16(UInt16(width)); w.u16(UInt16(height)); w.u16(UInt16(framesPerClip))
+        w.u8(maskStrategy.rawValue); w.f32(maskRatio)
+        w.str16(source)
+        w.u8(UInt8(layers.count))
+        for l in layers {
+            w.str16(l.name); w.u16(UInt16(l.gridT)); w.u16(UInt16(l.gridH)); w.u16(UInt16(l.gridW))
+            w.u8(UInt8(l.bits)); w.u8(l.present ? 1 : 0)
+        }
+        return w.bytes
+    }
+
+    static func decode(_ payload: [UInt8]) throws -> HVTHeader {
+        var r = ByteReader(payload, context: "HVTH")
+        let name = try r.str16("tokenizer_name", limit: HVTLayout.maxNameBytes)
+        let hash = try r.take(32, "tokenizer_hash").map { String(format: "%02x", $0) }.joined()
+        let fn = Int(try r.u32("fps_num")), fd = Int(try r.u32("fps_den"))
+        let w = Int(try r.u16("width")), h = Int(try r.u16("height")), fpc = Int(try r.u16("frames_per_clip"))
+        guard let ms = HVTMaskStrategy(rawValue: try r.u8("mask_strategy")) else { throw HVTError.corrupt(detail: "unknown mask_strategy") }
+        let ratio = try r.f32("mask_ratio")
+        let source = try r.str16("source", limit: HVTLayout.maxSourceBytes)
+        let n = Int(try r.u8("layer_count"))
+        var layers: [HVTLayerInfo] = []
+        for _ in 0..<n {
+            let ln = try r.str16("layer_name", limit: HVTLayout.maxNameBytes)
+            let t = Int(try r.u16("grid_t")), gh = Int(try r.u16("grid_h")), gw = Int(try r.u16("grid_w"))
+            let bits = Int(try r.u8("code_bits"))
+            let present = try r.u8("present")
+            guard present <= 1 else { throw HVTError.corrupt(detail: "layer \(ln): present must be 0 or 1") }
+            layers.append(HVTLayerInfo(name: ln, gridT: t, gridH: gh, gridW: gw, bits: bits, present: present == 1))
+        }
+        var header = HVTHeader(tokenizerName: name, tokenizerHash: hash, fpsNumerator: fn, fpsDenominator: fd,
+                               width: w, height: h, framesPerClip: fpc, layers: layers, source: source)
+        header.maskStrategy = ms; header.maskRatio = ratio
+        try header.validate()
+        // Trailing bytes: fields of a newer minor version, ignored by rule.
+        return header
+    }
+}
+
+/// One clip: true frame count and, per layer of the header (nil for layers not present), indices and mask.
+public struct HVTClip: Equatable, Sendable {
+    public var frameCount: Int
+    /// Indices per header layer (row-major over the layer grid); 0 at masked positions.
+    public var layers: [[UInt32]?]
+    /// Per header layer: mask (true = masked, not stored) or nil when nothing is masked.
+    public var masks: [[Bool]?]
+
+    public init(frameCount: Int, layers: [[UInt32]?], masks: [[Bool]?]? = nil) {
+        self.frameCount = frameCount
+        self.layers = layers
+        self.masks = masks ?? layers.map { _ in nil }
+    }
+}

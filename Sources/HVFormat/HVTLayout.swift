@@ -1,0 +1,33 @@
+// Constants of the .hvt layout (formats/hvt.md), and the field names the document uses, which a test
+// keeps in step with the document.
+
+public enum HVTLayout {
+    public static let magic: [UInt8] = [0x89, 0x48, 0x56, 0x54, 0x0D, 0x0A, 0x1A, 0x0A]
+    public static let versionMajor: UInt16 = 1
+    public static let versionMinor: UInt16 = 0
+
+    public static let headerType = "HVTH"
+    public static let clipType = "CLIP"
+    public static let endType = "HEND"
+
+    public static let maxPayload = 64 << 20
+    public static let maxSection = 64 << 20
+    public static let maxLayers = 16
+    public static let maxBits = 20
+    public static let maxGridSide = 4096
+    public static let maxTokensPerLayer = 1 << 24
+    public static let maxNameBytes = 255
+    public static let maxSourceBytes = 4096
+
+    /// Every field name of formats/hvt.md's tables, in document order.
+    public static let fieldNames: [String] = [
+        "magic", "version_major", "version_minor",
+        "record_type", "payload_length", "payload", "crc32c",
+        "tokenizer_name", "tokenizer_hash", "fps_num", "fps_den", "width", "height", "frames_per_clip",
+        "mask_strategy", "mask_ratio", "source", "layer_count",
+        "layer_name", "grid_t", "grid_h", "grid_w", "code_bits", "present",
+        "clip_index", "frame_count", "layer_sections",
+        "layer_flags", "stored_tokens", "compressed_length", "layer_data",
+        "clip_count", "total_tokens", "stored_tokens_total",
+    ]
+}

@@ -1,1 +1,0 @@
-// HVFormat: placeholder until its issue lands.

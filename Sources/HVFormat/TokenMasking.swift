@@ -1,0 +1,56 @@
+// Dynamic video encoding (paper section 4.1, Fig. 6–7): in the dense layer, consecutive latent frames are
+// often near-identical after quantisation, so those tokens need not be stored or generated.
+// Difference measure: the Hamming distance between a token's LFQ code and the code at the same place in
+// the previous latent frame (the number of latent channels whose sign flipped) — it needs no model.
+// A token is redundant when its distance is below the clip's mean distance (over latent frames ≥ 1), or
+// zero. The first latent frame is never masked. If more than `ratio` of the layer's tokens would be
+// masked, a seeded random choice keeps exactly ⌊ratio·N⌋ of the candidates masked, so at least 1 − ratio
+// of the tokens stay (the paper caps masking at 85 %).
+
+public enum TokenMasking {
+    /// Hamming distances to the previous latent frame; entries of frame 0 are −1 (never masked).
+    public static func scores(_ indices: [UInt32], gridT: Int, plane: Int) -> [Int] {
+        var s = [Int](repeating: -1, count: indices.count)
+        for t in 1..<max(gridT, 1) {
+            for p in 0..<plane {
+                let i = t * plane + p
+                s[i] = (indices[i] ^ indices[i - plane]).nonzeroBitCount
+            }
+        }
+        return s
+    }
+
+    /// The mask (true = masked) of one layer of one clip.
+    public static func mask(_ indices: [UInt32], gridT: Int, plane: Int, ratio: Double, rng: inout MaskRandom) -> [Bool] {
+        let s = scores(indices, gridT: gridT, plane: plane)
+        let later = s.filter { $0 >= 0 }
+        guard !later.isEmpty else { return [Bool](repeating: false, count: indices.count) }
+        let mean = Double(later.reduce(0, +)) / Double(later.count)
+        var candidates = s.indices.filter { s[$0] >= 0 && (Double(s[$0]) < mean || s[$0] == 0) }
+        let cap = Int((ratio * Double(indices.count)).rounded(.down))
+        if candidates.count > cap {
+            // Seeded Fisher–Yates: keep a random `cap` of the candidates masked.
+            for i in 0..<cap {
+                let j = i + Int(rng.next() % UInt64(candidates.count - i))
+                candidates.swapAt(i, j)
+            }
+            candidates = Array(candidates[0..<cap])
+        }
+        var m = [Bool](repeating: false, count: indices.count)
+        for i in candidates { m[i] = true }
+        return m
+    }
+}
+
+/// SplitMix64: small, seedable, stable across platforms (mask choices must be reproducible).
+public struct MaskRandom {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

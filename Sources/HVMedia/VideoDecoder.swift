@@ -1,0 +1,233 @@
+// Decodes any file libavformat opens into RGB frames at a fixed rate and size, as `hv-decode` does:
+// - time-based resampling: output frame k shows the last decoded frame whose timestamp is ≤ start + (k + ½)/fps
+//   (nearest frame in time, like ffmpeg's fps filter), so variable frame rate input is handled;
+// - geometry: rotation metadata applied (display matrix), short side scaled to `size` and centre-cropped, or
+//   the long side scaled and letterboxed (`crop: false`);
+// - swscale writes past the end of tightly packed RGB24 rows for some widths (platform-notes), so it gets a
+//   64-byte-aligned stride with slack and we repack.
+import CFFmpeg
+import Foundation
+
+public struct DecodeOptions: Sendable {
+    public var fps: FrameRate = FrameRate(8)
+    public var size: Int = 256
+    public var crop: Bool = true
+    public var start: Double = 0
+    public var duration: Double? = nil
+    public var maxFrames: Int? = nil
+    public init() {}
+}
+
+public final class VideoDecoder {
+    public let name: String
+    public let options: DecodeOptions
+    private var format: UnsafeMutablePointer<AVFormatContext>?
+    private var codec: UnsafeMutablePointer<AVCodecContext>?
+    private var stream: UnsafeMutablePointer<AVStream>
+    private let streamIndex: Int32
+    private var packet: UnsafeMutablePointer<AVPacket>?
+    private var frame: UnsafeMutablePointer<AVFrame>?
+    private var sws: OpaquePointer?
+    private let rotation: Int          // clockwise quarter turns 0...3
+    private var scaled: [UInt8] = []   // swscale destination with padded stride
+    private var current: RGBFrame?     // latest decoded frame (display geometry, final size)
+    private var currentTime = -Double.infinity
+    private var pendingFrame: RGBFrame?
+    private var pendingTime = 0.0
+    private var lastDuration = 0.0
+    private var inputEnded = false
+    private var emitted = 0
+    private var endTime = Double.infinity
+    public private(set) var decodedFrames = 0
+
+    /// Native properties of the stream.
+    public let sourceWidth: Int
+    public let sourceHeight: Int
+    public let sourceFrameRate: Double
+    public let sourceDuration: Double?
+
+    public init(path: String, options: DecodeOptions) throws {
+        name = path
+        self.options = options
+        av_log_set_level(AV_LOG_QUIET)
+        var ctx: UnsafeMutablePointer<AVFormatContext>?
+        let rc = avformat_open_input(&ctx, path, nil, nil)
+        guard rc >= 0, let ctx else {
+            if rc == cff_averror(ENOENT) { throw MediaError.cannotOpen(name: path, reason: "no such file") }
+            if rc == cff_averror(EACCES) { throw MediaError.cannotOpen(name: path, reason: "permission denied") }
+            throw MediaError.decodeFailed(name: path, reason: "not a video file libavformat can read (\(VideoDecoder.errorString(rc)))")
+        }
+        format = ctx
+        guard avformat_find_stream_info(ctx, nil) >= 0 else {
+            throw MediaError.decodeFailed(name: path, reason: "cannot read stream information")
+        }
+        var dec: UnsafePointer<AVCodec>?
+        let index = av_find_best_stream(ctx, AVMEDIA_TYPE_VIDEO, -1, -1, &dec, 0)
+        guard index >= 0, let dec else { throw MediaError.noVideoStream(name: path) }
+        streamIndex = index
+        stream = ctx.pointee.streams[Int(index)]!
+        let par = stream.pointee.codecpar!
+        guard let cc = avcodec_alloc_context3(dec) else { throw MediaError.decodeFailed(name: path, reason: "out of memory") }
+        codec = cc
+        avcodec_parameters_to_context(cc, par)
+        cc.pointee.thread_count = Int32(max(1, ProcessInfo.processInfo.activeProcessorCount))
+        guard avcodec_open2(cc, dec, nil) >= 0 else {
+            throw MediaError.decodeFailed(name: path, reason: "cannot open the \(String(cString: dec.pointee.name)) decoder")
+        }
+        sourceWidth = Int(par.pointee.width); sourceHeight = Int(par.pointee.height)
+        var rate = stream.pointee.avg_frame_rate
+        if rate.num == 0 || rate.den == 0 { rate = stream.pointee.r_frame_rate }
+        sourceFrameRate = rate.den != 0 ? Double(rate.num) / Double(rate.den) : 0
+        sourceDuration = ctx.pointee.duration > 0 ? Double(ctx.pointee.duration) / Double(AV_TIME_BASE) : nil
+        let degrees = -cff_stream_rotation(stream)  // clockwise
+        rotation = ((Int((degrees / 90).rounded()) % 4) + 4) % 4
+        packet = av_packet_alloc(); frame = av_frame_alloc()
+        if let d = options.duration { endTime = options.start + d }
+        if options.start > 0 {
+            let ts = Int64(options.start * Double(AV_TIME_BASE))
+            av_seek_frame(ctx, -1, ts, AVSEEK_FLAG_BACKWARD)
+        }
+    }
+
+    deinit {
+        sws_freeContext(sws)
+        av_frame_free(&frame)
+        av_packet_free(&packet)
+        avcodec_free_context(&codec)
+        avformat_close_input(&format)
+    }
+
+    static func errorString(_ rc: Int32) -> String {
+        var buf = [CChar](repeating: 0, count: 128)
+        cff_err2str(rc, &buf, 128)
+        return String(cString: buf)
+    }
+
+    /// Size of frames produced: size × size.
+    public var outputWidth: Int { options.size }
+    public var outputHeight: Int { options.size }
+
+    /// The next resampled frame, or nil at the end.
+    public func nextFrame() throws -> RGBFrame? {
+        if let m = options.maxFrames, emitted >= m { return nil }
+        let step = Double(options.fps.denominator) / Double(options.fps.numerator)
+        let t = options.start + Double(emitted) * step
+        if t >= endTime { return nil }
+        let target = t + step / 2
+        // Advance until the next decoded frame lies beyond the target time.
+        while true {
+            if pendingFrame == nil && !inputEnded {
+                if let (f, ts) = try decodeNext() { pendingFrame = f; pendingTime = ts } else { inputEnded = true }
+            }
+            if let p = pendingFrame, pendingTime <= target || current == nil {
+                current = p; currentTime = pendingTime; pendingFrame = nil
+                continue
+            }
+            break
+        }
+        guard let current else {
+            if decodedFrames == 0 { throw MediaError.decodeFailed(name: name, reason: "no video frame could be decoded") }
+            return nil
+        }
+        // Past the end of the video: like ffmpeg's fps filter, the stream ends at output index
+        // round(end · fps), end being the last frame's pts + duration (rounding half away from zero).
+        if inputEnded && pendingFrame == nil {
+            let endIndex = ((currentTime + lastDuration - options.start) / step).rounded(.toNearestOrAwayFromZero)
+            if Double(emitted) >= endIndex - 1e-9 { return nil }
+        }
+        emitted += 1
+        return current
+    }
+
+    /// Decodes the next frame at or after the start time: (frame converted to output geometry, time in seconds).
+    private func decodeNext() throws -> (RGBFrame, Double)? {
+        guard let format, let codec, let packet, let frame else { return nil }
+        let tb = stream.pointee.time_base
+        let startTime = stream.pointee.start_time == cff_nopts_value() ? 0 : stream.pointee.start_time
+        while true {
+            let r = avcodec_receive_frame(codec, frame)
+            if r == 0 {
+                var pts = frame.pointee.best_effort_timestamp
+                if pts == cff_nopts_value() { pts = frame.pointee.pts }
+                let seconds = pts == cff_nopts_value()
+                    ? (currentTime.isFinite ? currentTime + lastDuration : 0)
+                    : Double(pts - startTime) * Double(tb.num) / Double(tb.den)
+                let dur = Double(frame.pointee.pkt_duration) * Double(tb.num) / Double(tb.den)
+                lastDuration = dur > 0 ? dur : (sourceFrameRate > 0 ? 1 / sourceFrameRate : lastDuration)
+                decodedFrames += 1
+                if seconds + lastDuration <= options.start { av_frame_unref(frame); continue }
+                let rgb = try convert(frame)
+                av_frame_unref(frame)
+                return (rgb, seconds)
+            }
+            if r == cff_averror_eof() { return nil }
+            guard r == cff_averror(EAGAIN) else {
+                throw MediaError.decodeFailed(name: name, reason: VideoDecoder.errorString(r))
+            }
+            let rr = av_read_frame(format, packet)
+            if rr < 0 {
+                avcodec_send_packet(codec, nil)  // flush
+                continue
+            }
+            defer { av_packet_unref(packet) }
+            if packet.pointee.stream_index != streamIndex { continue }
+            let s = avcodec_send_packet(codec, packet)
+            if s < 0 && s != cff_averror(EAGAIN) && s != cff_averror_invaliddata() {
+                throw MediaError.decodeFailed(name: name, reason: VideoDecoder.errorString(s))
+            }
+        }
+    }
+
+    /// Scales, rotates and crops/letterboxes one decoded frame to size × size RGB.
+    private func convert(_ f: UnsafeMutablePointer<AVFrame>) throws -> RGBFrame {
+        let w = Int(f.pointee.width), h = Int(f.pointee.height)
+        guard w > 0, h > 0, let fmt = AVPixelFormat(rawValue: f.pointee.format) as AVPixelFormat? else {
+            throw MediaError.decodeFailed(name: name, reason: "a frame has no picture")
+        }
+        let S = options.size
+        // Display geometry after rotation.
+        let (dw, dh) = rotation % 2 == 1 ? (h, w) : (w, h)
+        let scale = options.crop ? Double(S) / Double(min(dw, dh)) : Double(S) / Double(max(dw, dh))
+        let tw = max(1, Int((Double(dw) * scale).rounded())), th = max(1, Int((Double(dh) * scale).rounded()))
+        let (sw, sh) = rotation % 2 == 1 ? (th, tw) : (tw, th)  // scaled raw (unrotated) size
+        sws = sws_getCachedContext(sws, Int32(w), Int32(h), fmt, Int32(sw), Int32(sh), AV_PIX_FMT_RGB24,
+                                   SWS_BICUBIC, nil, nil, nil)
+        guard let sws else { throw MediaError.decodeFailed(name: name, reason: "cannot scale pixel format \(fmt.rawValue)") }
+        let stride = (sw * 3 + 63) / 64 * 64
+        let needed = stride * sh + 64
+        if scaled.count < needed { scaled = [UInt8](repeating: 0, count: needed) }
+        let ok = scaled.withUnsafeMutableBufferPointer { dst -> Int32 in
+            var dstData: [UnsafeMutablePointer<UInt8>?] = [dst.baseAddress, nil, nil, nil]
+            var dstStride: [Int32] = [Int32(stride), 0, 0, 0]
+            return sws_scale(sws, UnsafePointer(cff_frame_data(f)).withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { $0 },
+                             cff_frame_linesize(f), 0, Int32(h), &dstData, &dstStride)
+        }
+        guard ok > 0 else { throw MediaError.decodeFailed(name: name, reason: "swscale failed") }
+        // Rotate into display orientation while repacking, then crop or letterbox into S × S.
+        var out = [UInt8](repeating: 0, count: S * S * 3)
+        let ox = (tw - S) / 2, oy = (th - S) / 2   // crop offsets (≥ 0) or negative letterbox margins
+        scaled.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for y in 0..<S {
+                    let dy = y + oy
+                    if dy < 0 || dy >= th { continue }
+                    for x in 0..<S {
+                        let dx = x + ox
+                        if dx < 0 || dx >= tw { continue }
+                        // Display (dx, dy) → raw scaled (rx, ry).
+                        let rx: Int, ry: Int
+                        switch rotation {
+                        case 1: rx = dy; ry = sh - 1 - dx
+                        case 2: rx = sw - 1 - dx; ry = sh - 1 - dy
+                        case 3: rx = sw - 1 - dy; ry = dx
+                        default: rx = dx; ry = dy
+                        }
+                        let s = ry * stride + rx * 3, d = (y * S + x) * 3
+                        dst[d] = src[s]; dst[d + 1] = src[s + 1]; dst[d + 2] = src[s + 2]
+                    }
+                }
+            }
+        }
+        return RGBFrame(width: S, height: S, pixels: out)
+    }
+}

@@ -1,1 +1,0 @@
-// HVMetrics: placeholder until its issue lands.

@@ -1,0 +1,204 @@
+// The HiTVideo hierarchical tokenizer (paper section 3.2, Figure 1, Table 4).
+// encode: video [T, H, W, 3] in [-1, 1] → causal CNN encoder → latent z → token layers, coarsest first:
+//   r_{N-1} = z;  codes_m = LFQ(down_m(r_m));  u_m = up_m(codes_m);  r_{m-1} = r_m − sg(u_m)
+// so each finer layer quantises what the coarser ones left over (a residual, as in VQ-VAE-2/VAR).
+// decode: ẑ = Σ_{m ∈ given layers} u_m → decoder → video. Rendering from the coarse layers alone
+// gives ẑ = u_3 (+ u_2 …): a coarse but recognisable video, which training asks for explicitly by
+// decoding from randomly truncated sums (see TokenizerTrainer.swift).
+// The residual uses a stop-gradient on u (sg): each layer's up path learns only from reconstruction.
+import Foundation
+import HVEngine
+
+/// How masked dense tokens are filled in at decode time (paper section 4.1, "Dynamic video encoding").
+public enum MaskStrategy: String, CaseIterable, Codable, Sendable {
+    /// The token of the previous latent frame at the same place is reused.
+    case repeatPrevious = "repeat"
+    /// The code vector is zero (no information) instead of ±1.
+    case zero
+    /// A learned mask embedding (trained with `hv-train --mask-training`) replaces the code vector.
+    case learned
+}
+
+public final class HierarchicalTokenizer: ParameterOwner {
+    public let config: TokenizerConfig
+    /// Set when the model was loaded from or saved to a checkpoint; written into .hvt headers.
+    public internal(set) var identity: TokenizerIdentity?
+    let encoder: Encoder3D
+    let layers: [TokenLayer]
+    let decoder: Decoder3D
+    /// Learned mask embedding of each layer (used by the `learned` strategy), shape [bits].
+    let maskEmbeddings: [Parameter]
+
+    // Forward state kept for backward.
+    private var residuals: [Tensor] = []
+    private var codes: [Tensor] = []
+    private var quantGrads: [Tensor] = []
+    private var active: [Int] = []
+    /// Token positions of layer 0 replaced by the learned mask embedding in the last forward (mask training).
+    private var trainingMask: [Bool]? = nil
+    private let zhat = Tensor(shape: [0])
+    private let dz = Tensor(shape: [0])
+
+    public init(config: TokenizerConfig, seed: UInt64 = 0) throws {
+        try config.validate()
+        self.config = config
+        var rng = SeededRandom(seed: seed)
+        encoder = Encoder3D(config: config, rng: &rng)
+        layers = config.layers.indices.map { TokenLayer(index: $0, config: config, rng: &rng) }
+        decoder = Decoder3D(config: config, rng: &rng)
+        maskEmbeddings = config.layers.indices.map {
+            Parameter("hierarchy.\($0).mask_embedding", shape: [config.layers[$0].bits], decays: false)
+        }
+        residuals = layers.map { _ in Tensor(shape: [0]) }
+        codes = layers.map { _ in Tensor(shape: [0]) }
+        quantGrads = layers.map { _ in Tensor(shape: [0]) }
+    }
+
+    public var parameters: [Parameter] {
+        encoder.parameters + layers.flatMap { $0.parameters } + maskEmbeddings + decoder.parameters
+    }
+
+    /// Parameters trained by the reconstruction objective (mask embeddings only with mask training).
+    var reconstructionParameters: [Parameter] {
+        encoder.parameters + layers.flatMap { $0.parameters } + decoder.parameters
+    }
+
+    /// Token grid of layer `i` for an input of `frames` × `size`², or nil when it does not divide.
+    public func grid(ofLayer i: Int, frames: Int, height: Int, width: Int) -> Size3 {
+        let d = config.totalDown, p = config.pool(ofLayer: i)
+        return Size3(frames / d.t / p.t, height / d.h / p.h, width / d.w / p.w)
+    }
+
+    // MARK: - Training forward/backward
+
+    /// Auxiliary quantiser statistics of one forward pass, per layer.
+    public struct LayerStats {
+        public var entropyLoss: Float = 0
+        public var perSampleEntropy: Float = 0
+        public var codebookEntropy: Float = 0
+        public var commitLoss: Float = 0
+        public var indices: [UInt32] = []
+    }
+
+    /// Runs encoder, the layers from the coarsest down to `finest`, and the decoder.
+    /// Returns the reconstruction (model-owned) and per-layer statistics (nil for inactive layers).
+    /// Quantiser losses (`entropyWeight`, `commitWeight`) are folded into the gradients used by `backward`.
+    /// With `maskFraction` > 0, that fraction of layer 0's tokens (never in its first latent frame) is replaced
+    /// by the learned mask embedding, which then receives their gradient (mask training for the `learned`
+    /// strategy of hv-mask).
+    public func forward(_ x: Tensor, finest: Int, entropyWeight: Float, commitWeight: Float,
+                        temperature: Float = 1.0, maskFraction: Float = 0, hardness: Float = 1,
+                        rng: inout SeededRandom) -> (Tensor, [LayerStats?]) {
+        let z = encoder.forward(x)
+        zhat.resize(z.shape); zhat.zero()
+        active = Array((finest..<layers.count).reversed())
+        var stats = [LayerStats?](repeating: nil, count: layers.count)
+        var r = z
+        for m in active {
+            let layer = layers[m]
+            let e = layer.project(r)
+            let q = codes[m]
+            q.resize(e.shape)
+            let g = quantGrads[m]
+            g.resize(e.shape)
+            var s = LayerStats()
+            s.indices = layer.quantizer.quantize(e, codes: q)
+            if hardness < 1 {
+                // Soft-to-hard warm-up: the decoder sees e + hardness·(sign(e) − e). The gradient is the same
+                // straight-through identity; only the forward value is relaxed, so that the decoder learns to
+                // use its input before the codes are fully binary.
+                for i in 0..<q.count { q[i] = e[i] + hardness * (q[i] - e[i]) }
+            }
+            let l = layer.quantizer.losses(e, entropyWeight: entropyWeight, commitWeight: commitWeight,
+                                           temperature: temperature, gradient: g)
+            s.entropyLoss = l.entropy; s.perSampleEntropy = l.perSample; s.codebookEntropy = l.codebook
+            s.commitLoss = l.commit
+            stats[m] = s
+            trainingMask = nil
+            if m == 0 && maskFraction > 0 {
+                let bits = layer.bits, plane = e.shape[1] * e.shape[2], n = e.count / bits
+                var mask = [Bool](repeating: false, count: n)
+                for i in plane..<n where rng.uniform() < maskFraction {
+                    mask[i] = true
+                    for b in 0..<bits { q[i * bits + b] = maskEmbeddings[0].value[b] }
+                }
+                trainingMask = mask
+            }
+            let u = layer.expand(q)
+            addInPlace(zhat, u)
+            if m > finest {
+                let next = residuals[m]
+                next.resize(r.shape)
+                subtract(r, u, into: next)
+                r = next
+            }
+        }
+        return (decoder.forward(zhat), stats)
+    }
+
+    /// Back-propagates d(loss)/d(reconstruction) through the pass made by the last `forward`,
+    /// accumulating parameter gradients.
+    public func backward(_ dRecon: Tensor) {
+        let dzhat = decoder.backward(dRecon)
+        var dzInit = false
+        for m in active {
+            let layer = layers[m]
+            let dq = layer.expandBackward(dzhat)
+            if m == 0, let mask = trainingMask {
+                // Masked positions: the gradient belongs to the mask embedding, not to the encoder.
+                let bits = layer.bits
+                for (i, masked) in mask.enumerated() where masked {
+                    for b in 0..<bits { maskEmbeddings[0].grad[b] += dq[i * bits + b]; dq[i * bits + b] = 0 }
+                }
+            }
+            addInPlace(dq, quantGrads[m])          // straight-through + quantiser losses
+            let dr = layer.projectBackward(dq)
+            if !dzInit { dz.copy(from: dr); dzInit = true } else { addInPlace(dz, dr) }
+        }
+        _ = encoder.backward(dz)
+    }
+
+    // MARK: - Inference
+
+    /// Token indices per layer for one clip tensor [T, H, W, 3] (values in [-1, 1]), densest layer first.
+    public func encode(_ x: Tensor) -> [[UInt32]] {
+        var rng = SeededRandom(seed: 0)
+        let (_, stats) = forward(x, finest: 0, entropyWeight: 0, commitWeight: 0, rng: &rng)
+        return stats.map { $0!.indices }
+    }
+
+    /// Decodes a clip from the layers that are given (nil = not used), coarsest contributions first.
+    /// `masks[m][i] == true` marks token i of layer m as masked, filled in with `strategy`.
+    public func decode(indices: [[UInt32]?], masks: [[Bool]?]? = nil, strategy: MaskStrategy = .repeatPrevious,
+                       frames: Int, height: Int, width: Int) -> Tensor {
+        let d = config.totalDown
+        let latent = [frames / d.t, height / d.h, width / d.w, config.latentChannels]
+        zhat.resize(latent); zhat.zero()
+        for m in (0..<layers.count).reversed() {
+            guard let idx = indices[m] else { continue }
+            let g = grid(ofLayer: m, frames: frames, height: height, width: width)
+            let q = codes[m]
+            q.resize([g.t, g.h, g.w, layers[m].bits])
+            fillCodes(q, indices: idx, mask: masks?[m], strategy: strategy, grid: g, layer: m)
+            addInPlace(zhat, layers[m].expand(q))
+        }
+        return decoder.forward(zhat)
+    }
+
+    /// Writes ±1 code vectors for `indices` into q, applying the mask strategy.
+    func fillCodes(_ q: Tensor, indices: [UInt32], mask: [Bool]?, strategy: MaskStrategy, grid g: Size3, layer m: Int) {
+        let bits = layers[m].bits
+        var idx = indices
+        if let mask, strategy == .repeatPrevious {
+            let plane = g.h * g.w
+            for i in 0..<idx.count where mask[i] && i >= plane { idx[i] = idx[i - plane] }
+        }
+        LFQ.lookup(idx, bits: bits, into: q)
+        guard let mask, strategy != .repeatPrevious else { return }
+        for i in 0..<idx.count where mask[i] {
+            for b in 0..<bits {
+                q[i * bits + b] = strategy == .zero ? 0 : maskEmbeddings[m].value[b]
+            }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// HVTokenizer: placeholder until its issue lands.

@@ -1,0 +1,61 @@
+// A causal 3D ResNet block (paper section 3.2: "four ResNet blocks, each equipped with causal 3D CNN
+// layers"): GroupNorm → SiLU → Conv 3×3×3 → GroupNorm → SiLU → Conv 3×3×3, plus the input (through a
+// 1×1×1 conv when the channel count changes). Shapes: x [T, H, W, Cin] → [T, H, W, Cout].
+import HVEngine
+
+final class ResBlock3D: ParameterOwner {
+    let norm1: GroupNorm, act1 = SiLU(), conv1: Conv3d
+    let norm2: GroupNorm, act2 = SiLU(), conv2: Conv3d
+    let skip: Conv3d?
+    private let out = Tensor(shape: [0])
+    private let dx = Tensor(shape: [0])
+
+    init(name: String, inChannels: Int, outChannels: Int, groups: Int, rng: inout SeededRandom) {
+        norm1 = GroupNorm(name: "\(name).norm1", channels: inChannels, groups: groups)
+        conv1 = Conv3d(name: "\(name).conv1", inChannels: inChannels, outChannels: outChannels,
+                       kernel: (t: 3, h: 3, w: 3), rng: &rng)
+        norm2 = GroupNorm(name: "\(name).norm2", channels: outChannels, groups: groups)
+        conv2 = Conv3d(name: "\(name).conv2", inChannels: outChannels, outChannels: outChannels,
+                       kernel: (t: 3, h: 3, w: 3), rng: &rng)
+        // The second conv starts near zero so that each block starts close to the identity.
+        conv2.weight.value.scale(by: 0.1)
+        skip = inChannels == outChannels ? nil
+            : Conv3d(name: "\(name).skip", inChannels: inChannels, outChannels: outChannels,
+                     kernel: (t: 1, h: 1, w: 1), rng: &rng)
+    }
+
+    var parameters: [Parameter] {
+        norm1.parameters + conv1.parameters + norm2.parameters + conv2.parameters + (skip?.parameters ?? [])
+    }
+
+    func forward(_ x: Tensor) -> Tensor {
+        var h = norm1.forward(x)
+        h = act1.forward(h)
+        h = conv1.forward(h)
+        h = norm2.forward(h)
+        h = act2.forward(h)
+        h = conv2.forward(h)
+        let s = skip?.forward(x) ?? x
+        out.resize(h.shape)
+        add(h, s, into: out)
+        return out
+    }
+
+    func backward(_ dy: Tensor) -> Tensor {
+        var g = conv2.backward(dy)
+        g = act2.backward(g)
+        g = norm2.backward(g)
+        g = conv1.backward(g)
+        g = act1.backward(g)
+        g = norm1.backward(g)
+        let gs = skip?.backward(dy) ?? dy
+        dx.resize(g.shape)
+        add(g, gs, into: dx)
+        return dx
+    }
+}
+
+
+extension Size3 {
+    var tuple: (t: Int, h: Int, w: Int) { (t: t, h: h, w: w) }
+}

@@ -1,0 +1,100 @@
+// Tokenizer checkpoints: a directory holding `config.json` (the Codable TokenizerConfig) and
+// `model.safetensors` (weights, F32 or BF16). The checkpoint's identity — config name plus the SHA-256
+// of config.json followed by model.safetensors — goes into every .hvt header so that tokens from one
+// model are refused by another. Loading is strict: a missing, extra or mis-shaped weight is an error
+// naming it.
+import Foundation
+import HVCore
+import HVEngine
+
+public struct TokenizerIdentity: Equatable, Sendable, CustomStringConvertible {
+    public var name: String
+    public var hash: String
+    public var description: String { "\(name)@\(hash.prefix(12))" }
+}
+
+public enum TokenizerCheckpoint {
+    public static let configFile = "config.json"
+    public static let weightsFile = "model.safetensors"
+
+    /// Writes config.json and model.safetensors into `directory` (created if needed), atomically per file.
+    @discardableResult
+    public static func save(_ model: HierarchicalTokenizer, to directory: String, storage: SafeTensorsDType = .f32,
+                            metadata: [String: String] = [:]) throws -> TokenizerIdentity {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let config = try model.config.canonicalJSON()
+        try writeAtomically(config, to: "\(directory)/\(configFile)")
+        var meta = metadata
+        meta["format"] = "hitvideo-tokenizer"
+        meta["config_name"] = model.config.name
+        try SafeTensors.save(model.parameters.map { ($0.name, $0.value) }, dtype: storage, metadata: meta,
+                             to: "\(directory)/\(weightsFile)")
+        let id = try identity(of: directory)
+        model.identity = id
+        return id
+    }
+
+    /// Loads a checkpoint directory; every weight must be present with the right shape.
+    public static func load(from directory: String) throws -> HierarchicalTokenizer {
+        let cfgPath = "\(directory)/\(configFile)", wPath = "\(directory)/\(weightsFile)"
+        guard FileManager.default.fileExists(atPath: cfgPath), FileManager.default.fileExists(atPath: wPath) else {
+            throw TokenizerError.checkpointMissing(path: directory)
+        }
+        let config: TokenizerConfig
+        do {
+            config = try JSONDecoder().decode(TokenizerConfig.self, from: Data(contentsOf: URL(fileURLWithPath: cfgPath)))
+        } catch {
+            throw TokenizerError.checkpointUnreadable(path: cfgPath, reason: "config.json is not a tokenizer config (\(error))")
+        }
+        let model = try HierarchicalTokenizer(config: config)
+        let file = try SafeTensors.load(path: wPath)
+        try file.loadStrict(into: model.parameters)
+        model.identity = try identity(of: directory)
+        return model
+    }
+
+    /// Name and SHA-256 of (config.json ‖ model.safetensors).
+    public static func identity(of directory: String) throws -> TokenizerIdentity {
+        var sha = SHA256()
+        var name = "unknown"
+        for f in [configFile, weightsFile] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(f)"))
+            data.withUnsafeBytes { sha.update($0) }
+            if f == configFile, let c = try? JSONDecoder().decode(TokenizerConfig.self, from: data) { name = c.name }
+        }
+        return TokenizerIdentity(name: name, hash: sha.finalize().map { String(format: "%02x", $0) }.joined())
+    }
+
+    static func writeAtomically(_ data: Data, to path: String) throws {
+        let tmp = path + ".tmp.\(getpid())"
+        try data.write(to: URL(fileURLWithPath: tmp))
+        guard rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw TokenizerError.checkpointUnreadable(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
+}
+
+extension TokenizerCheckpoint {
+    /// Where the shipped checkpoint lives inside the repository.
+    public static let shippedRelativePath = "models/tokenizer"
+
+    /// The checkpoint folder to use: `explicit` if given; otherwise `models/tokenizer` in the current
+    /// folder or in the first parent of the executable's folder that has one (so tools built in
+    /// `.build/release` find the repository's shipped model).
+    public static func resolve(_ explicit: String?) -> String {
+        if let explicit { return explicit }
+        let fm = FileManager.default
+        if fm.fileExists(atPath: shippedRelativePath + "/" + configFile) { return shippedRelativePath }
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        if let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            url = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        }
+        while url.path != "/" {
+            let candidate = url.appendingPathComponent(shippedRelativePath).path
+            if fm.fileExists(atPath: candidate + "/" + configFile) { return candidate }
+            url.deleteLastPathComponent()
+        }
+        return shippedRelativePath
+    }
+}

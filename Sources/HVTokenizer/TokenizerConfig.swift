@@ -1,0 +1,163 @@
+// Tokenizer configuration as data (paper section 3.2, Table 4). A config is stored as `config.json`
+// beside the weights and hashed, with them, into every .hvt header. The token geometry (latent grid
+// per layer and code width) is what the paper fixes; widths and depths are ours to choose for a CPU.
+import Foundation
+import HVCore
+
+/// A size or factor along (time, height, width).
+public struct Size3: Codable, Equatable, Hashable, CustomStringConvertible, Sendable {
+    public var t: Int
+    public var h: Int
+    public var w: Int
+    public init(_ t: Int, _ h: Int, _ w: Int) { self.t = t; self.h = h; self.w = w }
+    public var volume: Int { t * h * w }
+    public var description: String { "\(t)x\(h)x\(w)" }
+    public static let one = Size3(1, 1, 1)
+}
+
+/// One encoder stage: `blocks` ResNet blocks at `channels`, then (unless `down` is 1×1×1) a causal
+/// strided conv that downsamples by `down` into the next stage.
+public struct StageConfig: Codable, Equatable, Sendable {
+    public var channels: Int
+    public var blocks: Int
+    public var down: Size3
+    public init(channels: Int, blocks: Int, down: Size3) { self.channels = channels; self.blocks = blocks; self.down = down }
+}
+
+/// One token layer of the hierarchy. Layer 0 is the densest; the last is the most compressed.
+public struct LayerConfig: Codable, Equatable, Sendable {
+    /// Name used in .hvt headers ("L0" ... "L3").
+    public var name: String
+    /// Token grid for a full clip (frames × size²), e.g. 8×16×16 for layer 0.
+    public var grid: Size3
+    /// LFQ code width: the codebook has 2^bits entries.
+    public var bits: Int
+    public init(name: String, grid: Size3, bits: Int) { self.name = name; self.grid = grid; self.bits = bits }
+}
+
+public struct TokenizerConfig: Codable, Equatable, Sendable {
+    /// Identifies the architecture family; combined with the weights' hash in .hvt headers.
+    public var name: String
+    /// Frames per clip (64 in the paper: 8 s at 8 fps).
+    public var framesPerClip: Int
+    /// Square frame size in pixels (256 in the paper).
+    public var frameSize: Int
+    /// Frames per second the model was trained at.
+    public var fps: Int
+    /// Space-to-depth patch of the stem (Cosmos-style): makes full-resolution layers cheap.
+    public var patch: Size3
+    /// Encoder stages; the decoder mirrors them.
+    public var stages: [StageConfig]
+    /// Channels of the continuous latent that the hierarchy quantises.
+    public var latentChannels: Int
+    /// Token layers, densest first (layer 0 … layer N−1).
+    public var layers: [LayerConfig]
+    /// GroupNorm groups (per frame; see Encoder.swift).
+    public var normGroups: Int
+    /// Spatial size the encoder sees (the `single` baseline interpolates 256 → 272 so its latent is 17×17);
+    /// nil means `frameSize`.
+    public var encoderSize: Int?
+
+    public init(name: String, framesPerClip: Int, frameSize: Int, fps: Int, patch: Size3, stages: [StageConfig],
+                latentChannels: Int, layers: [LayerConfig], normGroups: Int, encoderSize: Int? = nil) {
+        self.name = name; self.framesPerClip = framesPerClip; self.frameSize = frameSize; self.fps = fps
+        self.patch = patch; self.stages = stages; self.latentChannels = latentChannels; self.layers = layers
+        self.normGroups = normGroups; self.encoderSize = encoderSize
+    }
+
+    /// Total down-sampling of the encoder: patch × every stage's `down`.
+    public var totalDown: Size3 {
+        stages.reduce(patch) { Size3($0.t * $1.down.t, $0.h * $1.down.h, $0.w * $1.down.w) }
+    }
+
+    /// The latent grid for a full clip.
+    public var latentGrid: Size3 {
+        let d = totalDown, s = encoderSize ?? frameSize
+        return Size3(framesPerClip / d.t, s / d.h, s / d.w)
+    }
+
+    /// Pooling factor from the latent grid to layer `i`'s grid.
+    public func pool(ofLayer i: Int) -> Size3 {
+        let g = latentGrid, l = layers[i].grid
+        return Size3(g.t / l.t, g.h / l.h, g.w / l.w)
+    }
+
+    /// Tokens per clip over all layers.
+    public var tokensPerClip: Int { layers.reduce(0) { $0 + $1.grid.volume } }
+    /// Raw token bits per clip over all layers.
+    public var bitsPerClip: Int { layers.reduce(0) { $0 + $1.grid.volume * $1.bits } }
+    /// Raw bits per pixel of a full clip.
+    public var bitsPerPixel: Double { Double(bitsPerClip) / Double(framesPerClip * frameSize * frameSize) }
+
+    /// Checks that the geometry is consistent; throws a sentence naming what is wrong.
+    public func validate() throws {
+        func fail(_ s: String) -> TokenizerError { .badConfig(name: name, reason: s) }
+        let d = totalDown, s = encoderSize ?? frameSize
+        guard framesPerClip % d.t == 0, s % d.h == 0, s % d.w == 0 else {
+            throw fail("clip \(framesPerClip)x\(s)x\(s) is not divisible by the encoder's total down-sampling \(d)")
+        }
+        guard !layers.isEmpty else { throw fail("there are no token layers") }
+        let g = latentGrid
+        for (i, l) in layers.enumerated() {
+            guard (1...20).contains(l.bits) else { throw fail("layer \(i) has \(l.bits) bits; 1...20 are supported") }
+            guard l.grid.t > 0, l.grid.h > 0, l.grid.w > 0, g.t % l.grid.t == 0, g.h % l.grid.h == 0, g.w % l.grid.w == 0 else {
+                throw fail("layer \(i) grid \(l.grid) does not divide the latent grid \(g)")
+            }
+        }
+        guard normGroups > 0, stages.allSatisfy({ $0.channels % normGroups == 0 }), latentChannels % normGroups == 0 else {
+            throw fail("every stage's channels must be a multiple of normGroups \(normGroups)")
+        }
+    }
+
+    /// Canonical JSON (sorted keys) — the bytes that are hashed.
+    public func canonicalJSON() throws -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return try enc.encode(self)
+    }
+}
+
+extension TokenizerConfig {
+    /// The paper's hierarchy (Table 4): 2^18 on 8×16×16, 2^16 on 4×8×8, 2^14 on 2×8×8, 2^12 on 1×4×4.
+    public static let paperLayers: [LayerConfig] = [
+        LayerConfig(name: "L0", grid: Size3(8, 16, 16), bits: 18),
+        LayerConfig(name: "L1", grid: Size3(4, 8, 8), bits: 16),
+        LayerConfig(name: "L2", grid: Size3(2, 8, 8), bits: 14),
+        LayerConfig(name: "L3", grid: Size3(1, 4, 4), bits: 12),
+    ]
+
+    /// The paper's geometry with paper-scale widths (not trained here; for reference and parameter counts).
+    public static let paper = TokenizerConfig(
+        name: "hitvideo-paper", framesPerClip: 64, frameSize: 256, fps: 8, patch: Size3(2, 4, 4),
+        stages: [StageConfig(channels: 128, blocks: 2, down: Size3(2, 2, 2)),
+                 StageConfig(channels: 256, blocks: 2, down: Size3(2, 2, 2)),
+                 StageConfig(channels: 512, blocks: 2, down: .one)],
+        latentChannels: 256, layers: paperLayers, normGroups: 32)
+
+    /// The CPU-trainable model we ship: the paper's token geometry and code widths, narrow and shallow.
+    public static let small = TokenizerConfig(
+        name: "hitvideo-small", framesPerClip: 64, frameSize: 256, fps: 8, patch: Size3(2, 4, 4),
+        stages: [StageConfig(channels: 32, blocks: 1, down: Size3(2, 2, 2)),
+                 StageConfig(channels: 64, blocks: 2, down: Size3(2, 2, 2)),
+                 StageConfig(channels: 128, blocks: 2, down: .one)],
+        latentChannels: 128, layers: paperLayers, normGroups: 8)
+
+    /// The paper's single-layer baseline: one 2^18 codebook on 8×17×17 (2312 tokens); the encoder sees
+    /// frames interpolated to 272² so that the latent is 17×17.
+    public static let single = TokenizerConfig(
+        name: "hitvideo-single", framesPerClip: 64, frameSize: 256, fps: 8, patch: Size3(2, 4, 4),
+        stages: small.stages, latentChannels: 128,
+        layers: [LayerConfig(name: "L0", grid: Size3(8, 17, 17), bits: 18)], normGroups: 8, encoderSize: 272)
+
+    /// A tiny model for tests: 8 frames of 32², two layers.
+    public static let tiny = TokenizerConfig(
+        name: "hitvideo-tiny", framesPerClip: 8, frameSize: 32, fps: 8, patch: Size3(2, 4, 4),
+        stages: [StageConfig(channels: 8, blocks: 1, down: Size3(2, 2, 2)),
+                 StageConfig(channels: 16, blocks: 1, down: .one)],
+        latentChannels: 16,
+        layers: [LayerConfig(name: "L0", grid: Size3(2, 4, 4), bits: 6),
+                 LayerConfig(name: "L1", grid: Size3(1, 2, 2), bits: 4)],
+        normGroups: 4)
+
+    public static let presets: [String: TokenizerConfig] = ["paper": paper, "small": small, "single": single, "tiny": tiny]
+}

@@ -1,0 +1,219 @@
+// Tokenizer training (paper sections 3.2 and 4.1): L1 + perceptual (multi-scale gradient L1, see
+// GradientLoss.swift) + adversarial (3D patch discriminator, hinge loss, switched on after a warm-up)
+// + LFQ entropy penalty and commitment loss, with the paper's progressive schedule: the most compressed
+// layer is trained first, then each denser layer is added in turn. Once all layers are on, a fraction
+// of steps decodes from a randomly truncated, coarse-only sum so that rendering from the coarse layers
+// alone stays a recognisable video.
+import Foundation
+import HVEngine
+
+public struct TokenizerTrainingOptions: Codable, Sendable {
+    public var steps = 4000
+    public var learningRate: Float = 4e-4
+    public var warmupSteps = 100
+    public var minLearningRateFraction: Float = 0.1
+    public var weightDecay: Float = 1e-4
+    public var gradClip: Float = 1.0
+    public var crop = 128
+    public var batch = 1
+    public var perceptualWeight: Float = 0.5
+    public var entropyWeight: Float = 0.02
+    public var commitWeight: Float = 0.25
+    public var entropyTemperature: Float = 1.0
+    public var adversarialWeight: Float = 0.05
+    /// Step at which the discriminator and adversarial loss switch on (as a fraction of `steps`).
+    public var adversarialStart: Float = 0.6
+    /// Fractions of `steps` at which each denser layer joins (coarsest alone before the first).
+    public var progressiveSchedule: [Float] = [0.05, 0.12, 0.2]
+    /// Probability, once every layer is on, that a step decodes from a coarser truncated sum.
+    public var truncationProbability: Float = 0.25
+    /// Soft-to-hard quantisation warm-up, as a fraction of `steps`: the decoder input goes linearly from the
+    /// normalised continuous latent to the ±1 codes (Agustsson et al. 2017). 0 disables it.
+    public var quantizationWarmup: Float = 0.3
+    /// Train the learned mask embedding by masking dense tokens at random (for `hv-mask --strategy learned`).
+    public var maskTraining = false
+    public var seed: UInt64 = 1
+    public var logEvery = 10
+    public var evalEvery = 200
+    public var checkpointEvery = 100
+    public init() {}
+}
+
+/// One row of the training log.
+public struct TrainingLogRow {
+    public var step: Int
+    public var seconds: Double
+    public var learningRate: Float
+    public var finest: Int
+    public var l1: Float
+    public var perceptual: Float
+    public var adversarialG: Float
+    public var adversarialD: Float
+    public var entropy: [Float]
+    public var commit: [Float]
+    public var usage: [Int]
+    public var gradNorm: Float
+    public var hardness: Float = 1
+    public var heldOutPSNR: [Double]?
+}
+
+public final class TokenizerTrainer {
+    public let model: HierarchicalTokenizer
+    public let options: TokenizerTrainingOptions
+    let discriminator = Discriminator3D()
+    let optimizer: AdamW
+    let discOptimizer: AdamW
+    let schedule: LRSchedule
+    var rng: SeededRandom
+    public private(set) var step = 0
+
+    private let x = Tensor(shape: [0])
+    private let dRecon = Tensor(shape: [0])
+    private let dLogits = Tensor(shape: [0])
+    private let dLogits2 = Tensor(shape: [0])
+    private let fakeCopy = Tensor(shape: [0])
+
+    public init(model: HierarchicalTokenizer, options: TokenizerTrainingOptions) {
+        self.model = model
+        self.options = options
+        optimizer = AdamW(parameters: model.parameters, learningRate: options.learningRate,
+                          beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: options.weightDecay)
+        discOptimizer = AdamW(parameters: discriminator.parameters, learningRate: options.learningRate,
+                              beta1: 0.5, beta2: 0.99, epsilon: 1e-8, weightDecay: 0)
+        schedule = LRSchedule(peak: options.learningRate, warmupSteps: options.warmupSteps,
+                              totalSteps: options.steps, floorFraction: options.minLearningRateFraction)
+        rng = SeededRandom(seed: options.seed)
+    }
+
+    /// The finest layer trained at `step` under the progressive schedule (layers count from 0 = densest).
+    public func finestLayer(at step: Int, rng: inout SeededRandom) -> Int {
+        let n = model.config.layers.count
+        var finest = n - 1
+        for (k, f) in options.progressiveSchedule.enumerated() where Float(step) >= f * Float(options.steps) {
+            finest = max(0, n - 2 - k)
+        }
+        if finest == 0 && n > 1 && rng.uniform() < options.truncationProbability {
+            finest = 1 + Int(rng.next() % UInt64(n - 1))
+        }
+        return finest
+    }
+
+    /// One optimisation step over `options.batch` random clips. Returns the log row (without eval).
+    public func trainStep(source data: ClipSource) -> TrainingLogRow {
+        let o = options
+        let frames = model.config.framesPerClip
+        let lr = schedule.rate(at: step)
+        let finest = finestLayer(at: step, rng: &rng)
+        let adversarial = o.adversarialWeight > 0 && Float(step) >= o.adversarialStart * Float(o.steps)
+        model.zeroGrad()
+        discriminator.zeroGrad()
+        var row = TrainingLogRow(step: step, seconds: 0, learningRate: lr, finest: finest, l1: 0, perceptual: 0,
+                                 adversarialG: 0, adversarialD: 0,
+                                 entropy: [Float](repeating: 0, count: model.config.layers.count),
+                                 commit: [Float](repeating: 0, count: model.config.layers.count),
+                                 usage: [Int](repeating: 0, count: model.config.layers.count),
+                                 gradNorm: 0, heldOutPSNR: nil)
+        let inv = 1 / Float(o.batch)
+        let warm = o.quantizationWarmup * Float(o.steps)
+        let hardness: Float = warm > 0 ? min(1, Float(step) / warm) : 1
+        row.hardness = hardness
+        var discSteps = 0
+        for _ in 0..<o.batch {
+            data.sample(into: x, frames: frames, crop: o.crop, rng: &rng)
+            // Mask training: half of the steps mask a random 50–85 % of the dense tokens.
+            let maskFraction: Float = o.maskTraining && finest == 0 && rng.uniform() < 0.5 ? 0.5 + 0.35 * rng.uniform() : 0
+            let (recon, stats) = model.forward(x, finest: finest, entropyWeight: o.entropyWeight * inv,
+                                               commitWeight: o.commitWeight * inv, temperature: o.entropyTemperature,
+                                               maskFraction: maskFraction, hardness: hardness, rng: &rng)
+            dRecon.resize(recon.shape); dRecon.zero()
+            row.l1 += l1Loss(pred: recon, target: x, grad: dRecon) * inv
+            if inv != 1 { dRecon.scale(by: inv) }
+            row.perceptual += GradientLoss.compute(pred: recon, target: x, weight: o.perceptualWeight * inv, grad: dRecon) * inv
+            for (m, s) in stats.enumerated() {
+                guard let s else { continue }
+                row.entropy[m] += s.entropyLoss * inv
+                row.commit[m] += s.commitLoss * inv
+                row.usage[m] = max(row.usage[m], Set(s.indices).count)
+            }
+            if adversarial {
+                // Generator: push D(recon) up. D's parameter gradients from this pass are discarded below.
+                fakeCopy.copy(from: recon)
+                let logits = discriminator.forward(fakeCopy)
+                dLogits.resize(logits.shape)
+                row.adversarialG += hingeGeneratorLoss(fakeLogits: logits, grad: dLogits) * inv
+                dLogits.scale(by: o.adversarialWeight * inv)
+                let dFake = discriminator.backward(dLogits)
+                addInPlace(dRecon, dFake)
+            }
+            model.backward(dRecon)
+            if adversarial {
+                // Discriminator: real clip vs the (detached) reconstruction.
+                discriminator.zeroGrad()
+                let realLogits = discriminator.forward(x).clone()
+                let fakeLogits = discriminator.forward(fakeCopy).clone()
+                dLogits.resize(realLogits.shape); dLogits2.resize(fakeLogits.shape)
+                row.adversarialD += hingeDiscriminatorLoss(realLogits: realLogits, fakeLogits: fakeLogits,
+                                                           gradReal: dLogits, gradFake: dLogits2) * inv
+                _ = discriminator.forward(x)
+                _ = discriminator.backward(dLogits)
+                _ = discriminator.forward(fakeCopy)
+                _ = discriminator.backward(dLogits2)
+                discSteps += 1
+            }
+        }
+        row.gradNorm = clipGradNorm(model.parameters, maxNorm: o.gradClip)
+        optimizer.step(learningRate: lr)
+        if discSteps > 0 {
+            _ = clipGradNorm(discriminator.parameters, maxNorm: o.gradClip)
+            discOptimizer.step(learningRate: lr)
+        }
+        step += 1
+        return row
+    }
+
+    /// Held-out PSNR when decoding from the coarsest layer only, then adding each denser layer.
+    /// Index k of the result: decoded from layers n−1 … n−1−k.
+    public func evaluate(clips: [Tensor], frameCounts: [Int]) -> [Double] {
+        let n = model.config.layers.count
+        var sums = [Double](repeating: 0, count: n)
+        for (clip, count) in zip(clips, frameCounts) {
+            let idx = model.encode(clip)
+            for k in 0..<n {
+                let given: [[UInt32]?] = (0..<n).map { $0 >= n - 1 - k ? idx[$0] : nil }
+                let rec = model.decode(indices: given, frames: clip.shape[0], height: clip.shape[1], width: clip.shape[2])
+                sums[k] += VideoTensor.psnr(rec, clip, frames: count)
+            }
+        }
+        return sums.map { $0 / Double(max(clips.count, 1)) }
+    }
+
+    // MARK: - Resume state
+
+    /// Optimizer moments, discriminator weights and counters, for `hv-train --resume`.
+    public func stateTensors() -> [(String, Tensor)] {
+        var out: [(String, Tensor)] = []
+        out += optimizer.stateTensors(prefix: "adam.")
+        out += discOptimizer.stateTensors(prefix: "disc_adam.")
+        out += discriminator.parameters.map { ($0.name, $0.value) }
+        let counters = Tensor(shape: [2], values: [Float(step), 0])
+        out.append(("trainer.step", counters))
+        return out
+    }
+
+    public func restore(state: [String: Tensor]) throws {
+        try optimizer.restore(state, prefix: "adam.")
+        try discOptimizer.restore(state, prefix: "disc_adam.")
+        for p in discriminator.parameters {
+            guard let t = state[p.name], t.shape == p.value.shape else {
+                throw TokenizerError.checkpointUnreadable(path: "train-state", reason: "missing or mis-shaped \(p.name)")
+            }
+            p.value.copy(from: t)
+        }
+        guard let c = state["trainer.step"] else {
+            throw TokenizerError.checkpointUnreadable(path: "train-state", reason: "missing trainer.step")
+        }
+        step = Int(c[0])
+        // Different stream after a resume, reproducible from (seed, step).
+        rng = SeededRandom(seed: options.seed &+ UInt64(step) &* 0x9E37)
+    }
+}

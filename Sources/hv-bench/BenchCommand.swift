@@ -1,0 +1,156 @@
+// hv-bench: speed of the engine and the tools, each reported against a reference measured in the same
+// run (ratios, not absolute seconds): sgemm vs the conv kernels, our conv3d vs PyTorch, tokenizer encode
+// and render vs real time, a training step, the metrics vs scikit-image, the sequence ops (attention vs
+// PyTorch SDPA, LFQ, a small transformer step; `hv-bench seq` has their knobs) and the text encoder.
+import ArgumentParser
+import Foundation
+import HVCLI
+import HVEngine
+import HVMedia
+import HVMetrics
+import HVTokenizer
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hv-bench",
+        abstract: "Measure engine and tool speed against peers (PyTorch, scikit-image) in the same run.",
+        subcommands: [SeqBenchCommand.self])
+
+    @Option(help: "Sections to run, comma-separated: gemm, conv, tokenizer, train, metrics, seq, text.")
+    var only: String = "gemm,conv,tokenizer,train,metrics,seq,text"
+
+    @Option(help: "Tokenizer checkpoint for the tokenizer section (default: the shipped model).")
+    var model: String?
+
+    @Option(help: "Folder of the peer scripts.")
+    var peers: String = "bench"
+
+    func run() throws {
+        let sections = Set(only.split(separator: ",").map(String.init))
+        print("OpenBLAS core: \(BLAS.coreName), threads \(BLAS.threads); cores \(Parallel.workers)")
+        var sgemm = 0.0
+        if sections.contains("gemm") || sections.contains("conv") { sgemm = benchGemm() }
+        if sections.contains("conv") { try benchConv(sgemm: sgemm) }
+        if sections.contains("tokenizer") { try benchTokenizer() }
+        if sections.contains("train") { try benchTrain() }
+        if sections.contains("metrics") { try benchMetrics() }
+        if sections.contains("seq") { try runSeqBench(peerScript: "\(peers)/peer_attention.py") }
+        if sections.contains("text") {
+            if FileManager.default.fileExists(atPath: "models/text-encoder/model.safetensors") { try runTextBench() }
+            else { print("text encoder: SKIPPED — models/text-encoder is missing (make text-encoder fetches it)") }
+        }
+    }
+
+    /// Best of `reps` wall times of `body`.
+    func time(_ reps: Int = 3, _ body: () -> Void) -> Double {
+        var best = Double.infinity
+        for _ in 0..<reps {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        return best
+    }
+
+    func benchGemm() -> Double {
+        let n = 2048
+        let a = Tensor(shape: [n, n]), b = Tensor(shape: [n, n]), c = Tensor(shape: [n, n])
+        var rng = SeededRandom(seed: 1)
+        a.randomNormal(std: 1, rng: &rng); b.randomNormal(std: 1, rng: &rng)
+        let s = time { BLAS.gemm(m: n, n: n, k: n, a: a.data, lda: n, b: b.data, ldb: n, c: c.data, ldc: n) }
+        let gflops = 2 * pow(Double(n), 3) / s / 1e9
+        print(String(format: "sgemm 2048²: %.1f GFLOP/s (goal ≥ 200)", gflops))
+        return gflops
+    }
+
+    func peerLines(_ script: String, _ args: [String]) -> [String]? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "\(peers)/\(script)"] + args
+        let out = Pipe(); p.standardOutput = out; p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        if p.terminationStatus != 0 || lines.first?.hasPrefix("SKIP") == true { return nil }
+        return lines
+    }
+
+    func benchConv(sgemm: Double) throws {
+        let shapes: [(String, Int, Int, Int, Int)] = [("3to64_16x128x128", 3, 64, 16, 128), ("64to64_8x64x64", 64, 64, 8, 64), ("128to128_8x32x32", 128, 128, 8, 32)]
+        var peer: [String: (Double, Double)] = [:]
+        if let lines = peerLines("peer_conv.py", ["\(BLAS.threads)"]) {
+            for l in lines { let p = l.split(separator: " "); if p.count == 3 { peer[String(p[0])] = (Double(p[1])!, Double(p[2])!) } }
+        } else {
+            print("conv3d peer: SKIPPED — PyTorch is not installed (pip install torch==2.13.0+cpu to compare)")
+        }
+        print("conv3d k3 (causal)          fwd GFLOP/s  %sgemm   bwd GFLOP/s  %sgemm   torch fwd/bwd ratio (>1: we are faster)")
+        for (name, cin, cout, t, s) in shapes {
+            var rng = SeededRandom(seed: 2)
+            let conv = Conv3d(name: "b", inChannels: cin, outChannels: cout, kernel: (t: 3, h: 3, w: 3), rng: &rng)
+            let x = Tensor(shape: [t, s, s, cin]); x.randomNormal(std: 1, rng: &rng)
+            let flops = 2.0 * Double(t * s * s) * Double(27 * cin * cout)
+            _ = conv.forward(x)
+            let fwd = time { _ = conv.forward(x) }
+            let dy = conv.forward(x).clone()
+            _ = conv.backward(dy)
+            let bwd = time { _ = conv.backward(dy) }
+            var cmp = "peer skipped"
+            if let (pf, pb) = peer[name] { cmp = String(format: "%.2fx / %.2fx", pf / fwd, pb / bwd) }
+            print(String(format: "%-26s %9.1f  %6.0f%%  %11.1f  %6.0f%%   %@", name, flops / fwd / 1e9, 100 * flops / fwd / 1e9 / max(sgemm, 1),
+                         2 * flops / bwd / 1e9, 100 * 2 * flops / bwd / 1e9 / max(sgemm, 1), cmp))
+        }
+    }
+
+    func loadModel() throws -> HierarchicalTokenizer {
+        let path = TokenizerCheckpoint.resolve(model)
+        if FileManager.default.fileExists(atPath: path + "/config.json") { return try TokenizerCheckpoint.load(from: path) }
+        print("(no shipped checkpoint found: timing an untrained `small` model of the same shape)")
+        return try HierarchicalTokenizer(config: .small)
+    }
+
+    func benchTokenizer() throws {
+        let m = try loadModel()
+        let c = m.config
+        let x = Tensor(shape: [c.framesPerClip, c.frameSize, c.frameSize, 3])
+        var rng = SeededRandom(seed: 3)
+        for i in 0..<x.count { x[i] = rng.uniform() * 2 - 1 }
+        var idx: [[UInt32]] = []
+        let enc = time(2) { idx = m.encode(x) }
+        let dec = time(2) { _ = m.decode(indices: idx.map { Optional($0) }, frames: c.framesPerClip, height: c.frameSize, width: c.frameSize) }
+        let video = Double(c.framesPerClip) / Double(c.fps)
+        print(String(format: "tokenizer %@: one %d-frame %d² clip (%.0f s of video): encode %.2f s (%.1fx real time), render %.2f s (%.1fx real time)",
+                     c.name, c.framesPerClip, c.frameSize, video, enc, video / enc, dec, video / dec))
+    }
+
+    func benchTrain() throws {
+        let m = try HierarchicalTokenizer(config: .small)
+        for crop in [64, 128] {
+            var o = TokenizerTrainingOptions()
+            o.crop = crop; o.adversarialWeight = 0.05; o.adversarialStart = 0
+            let trainer = TokenizerTrainer(model: m, options: o)
+            let clip = Tensor(shape: [64, crop, crop, 3])
+            var rng = SeededRandom(seed: 4)
+            for i in 0..<clip.count { clip[i] = rng.uniform() * 2 - 1 }
+            let src = BenchClip(clip)
+            _ = trainer.trainStep(source: src)
+            let s = time(2) { _ = trainer.trainStep(source: src) }
+            print(String(format: "training step (small, 64x%dx%d crop, with discriminator): %.2f s, resident memory %d MB", crop, crop, s, residentMB()))
+        }
+    }
+
+    func benchMetrics() throws {
+        try runMetricsBench(frames: 16, peers: peers)
+    }
+
+    func residentMB() -> Int {
+        guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8), let pages = Int(s.split(separator: " ")[1]) else { return 0 }
+        return pages * 4096 / (1 << 20)
+    }
+}
+
+final class BenchClip: ClipSource {
+    let clip: Tensor
+    init(_ c: Tensor) { clip = c }
+    func sample(into x: Tensor, frames: Int, crop: Int, rng: inout SeededRandom) { x.copy(from: clip) }
+}

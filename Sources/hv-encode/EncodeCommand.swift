@@ -1,0 +1,65 @@
+// hv-encode: y4m frames → .hvt tokens, clip by clip (64 frames; the last partial clip is padded by
+// repeating its last frame and its true length recorded). Deterministic: same input, same bytes.
+import ArgumentParser
+import Foundation
+import HVCLI
+import HVEngine
+import HVFormat
+import HVMedia
+import HVTokenizer
+
+struct EncodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hv-encode",
+        abstract: "Tokenize y4m video into an .hvt file with the hierarchical tokenizer.",
+        discussion: """
+        Input must match the model's frame size and rate (256x256 at 8 fps for the shipped model):
+        hv-decode clip.mp4 | hv-encode > clip.hvt
+        """)
+
+    @Argument(help: "Input y4m file, or '-' for stdin.")
+    var input: String = "-"
+
+    @Option(name: [.short, .customLong("output")], help: "Write the .hvt here instead of stdout.")
+    var output: String?
+
+    @Option(help: "Tokenizer checkpoint folder (default: the shipped models/tokenizer).")
+    var model: String?
+
+    func run() throws {
+        let tokenizer = try TokenizerCheckpoint.load(from: TokenizerCheckpoint.resolve(model))
+        let cfg = tokenizer.config
+        let inFile = try InputFile(input)
+        let reader = try Y4MReader(fileDescriptor: inFile.descriptor, name: inFile.displayName)
+        let h = reader.header
+        guard h.width == cfg.frameSize, h.height == cfg.frameSize else {
+            throw TokenizerError.inputMismatch("\(inFile.displayName) is \(h.width)x\(h.height); the model needs \(cfg.frameSize)x\(cfg.frameSize) (hint: hv-decode --size \(cfg.frameSize) --fps \(cfg.fps))")
+        }
+        guard h.frameRate.numerator == cfg.fps * h.frameRate.denominator else {
+            throw TokenizerError.inputMismatch("\(inFile.displayName) runs at \(h.frameRate) fps; the model needs \(cfg.fps) (hint: hv-decode --size \(cfg.frameSize) --fps \(cfg.fps))")
+        }
+        let out = try OutputFile(output, what: ".hvt tokens")
+        let writer = try HVTWriter(header: tokenizer.hvtHeader(source: inFile.displayName)) { try out.write($0) }
+        try writer.writeHeader()
+        let progress = Progress("hv-encode")
+        let scratch = Tensor(shape: [0])
+        var frames: [RGBFrame] = []
+        var total = 0
+        func flush() throws {
+            guard !frames.isEmpty else { return }
+            try writer.write(tokenizer.encodeClip(frames, scratch: scratch))
+            total += frames.count
+            frames.removeAll(keepingCapacity: true)
+            progress.update("\(writer.clipCount) clips, \(total) frames, \(String(format: "%.1f", Double(total) / max(progress.elapsed, 1e-3))) frames/s")
+        }
+        while let f = try reader.nextFrame() {
+            frames.append(f)
+            if frames.count == cfg.framesPerClip { try flush() }
+        }
+        try flush()
+        guard total > 0 else { throw TokenizerError.inputMismatch("\(inFile.displayName) has no frames") }
+        try writer.finish()
+        try out.commit()
+        progress.finish("\(writer.clipCount) clips, \(total) frames")
+    }
+}

@@ -1,0 +1,92 @@
+// hv-info: prints an .hvt file's header and per-clip, per-layer statistics (tokens, masked fraction,
+// distinct codes, raw and stored bits, compressed bytes, bits per pixel), as a table or JSON.
+import ArgumentParser
+import Foundation
+import HVCLI
+import HVFormat
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hv-info",
+        abstract: "Describe an .hvt token file.",
+        discussion: "Reads FILE (or stdin for '-'), checks every checksum, and prints the header and a table of clips and layers.")
+
+    @Argument(help: "The .hvt file, or '-' for stdin.")
+    var file: String = "-"
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+        let input = try InputFile(file)
+        let reader = try HVTReader(fileDescriptor: input.descriptor, name: input.displayName)
+        let h = reader.header!
+        var clips: [HVTClipStatistics] = []
+        while let clip = try reader.nextClip() {
+            clips.append(HVTStatistics.of(clip, index: clips.count, header: h, sectionBytes: reader.lastSectionBytes,
+                                          recordBytes: reader.lastRecordBytes))
+        }
+        if json { try printJSON(h, clips, bytes: reader.offset) } else { printTable(h, clips, bytes: reader.offset) }
+    }
+
+    func printTable(_ h: HVTHeader, _ clips: [HVTClipStatistics], bytes: Int) {
+        print("file:          \(file == "-" ? "stdin" : file) (\(bytes) bytes, .hvt \(HVTLayout.versionMajor).\(HVTLayout.versionMinor))")
+        print("tokenizer:     \(h.tokenizerName) \(h.tokenizerHash)")
+        print("video:         \(h.width)x\(h.height) @ \(h.fpsNumerator)/\(h.fpsDenominator) fps, \(h.framesPerClip) frames per clip")
+        print("masking:       \(h.maskStrategy)\(h.maskStrategy == .none ? "" : String(format: " (ratio cap %.2f)", h.maskRatio))")
+        if !h.source.isEmpty { print("source:        \(h.source)") }
+        print("layers:")
+        for l in h.layers {
+            print("  \(l.name.padding(toLength: 4, withPad: " ", startingAt: 0)) \(l.gridT)x\(l.gridH)x\(l.gridW) = \(l.tokenCount) tokens, \(l.bits) bits\(l.present ? "" : " (not present)")")
+        }
+        let cols = ["clip", "frames", "layer", "tokens", "masked", "distinct", "raw bits", "stored bits", "zstd bytes", "bpp"]
+        var rows: [[String]] = []
+        var totalFrames = 0, totalStored = 0
+        for c in clips {
+            totalFrames += c.frames
+            for l in c.layers {
+                totalStored += l.storedBits
+                rows.append(["\(c.clip)", "\(c.frames)", l.layer, "\(l.tokens)", String(format: "%.1f%%", 100 * l.maskedFraction),
+                             "\(l.distinctCodes)", "\(l.rawBits)", "\(l.storedBits)", "\(l.compressedBytes)",
+                             String(format: "%.5f", l.storedBitsPerPixel)])
+            }
+        }
+        print("")
+        printAligned(cols, rows)
+        let pixels = Double(totalFrames * h.width * h.height)
+        if pixels > 0 {
+            print(String(format: "\n%d clips, %d frames: stored %.5f bpp, file %.5f bpp", clips.count, totalFrames,
+                         Double(totalStored) / pixels, Double(bytes * 8) / pixels))
+        } else {
+            print("\n0 clips")
+        }
+    }
+
+    func printJSON(_ h: HVTHeader, _ clips: [HVTClipStatistics], bytes: Int) throws {
+        struct Layer: Codable { var name: String; var grid: [Int]; var bits: Int; var present: Bool }
+        struct Report: Codable {
+            var bytes: Int; var tokenizerName: String; var tokenizerHash: String; var width: Int; var height: Int
+            var fps: [Int]; var framesPerClip: Int; var maskStrategy: String; var maskRatio: Float; var source: String
+            var layers: [Layer]; var clips: [HVTClipStatistics]
+        }
+        let r = Report(bytes: bytes, tokenizerName: h.tokenizerName, tokenizerHash: h.tokenizerHash, width: h.width, height: h.height,
+                       fps: [h.fpsNumerator, h.fpsDenominator], framesPerClip: h.framesPerClip, maskStrategy: "\(h.maskStrategy)",
+                       maskRatio: h.maskRatio, source: h.source,
+                       layers: h.layers.map { Layer(name: $0.name, grid: [$0.gridT, $0.gridH, $0.gridW], bits: $0.bits, present: $0.present) },
+                       clips: clips)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        print(String(decoding: try enc.encode(r), as: UTF8.self))
+    }
+}
+
+/// Prints a table with right-aligned columns.
+func printAligned(_ header: [String], _ rows: [[String]]) {
+    var widths = header.map { $0.count }
+    for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+    func line(_ cells: [String]) -> String {
+        cells.enumerated().map { String(repeating: " ", count: widths[$0.offset] - $0.element.count) + $0.element }.joined(separator: "  ")
+    }
+    print(line(header))
+    for r in rows { print(line(r)) }
+}

@@ -1,0 +1,96 @@
+// hv-mask: masks redundant dense tokens of an .hvt stream (paper "Dynamic video encoding").
+// Idempotent: an input already masked with the same strategy and ratio passes through unchanged; an
+// input masked differently is refused (unmask by re-encoding).
+import ArgumentParser
+import Foundation
+import HVCLI
+import HVFormat
+
+struct MaskCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hv-mask",
+        abstract: "Mask redundant tokens of the dense layer so fewer are stored and generated.",
+        discussion: """
+        A token is redundant when the Hamming distance between its code and the code at the same place in the
+        previous latent frame is below the clip's mean (or zero). The first latent frame is never masked and at
+        most --ratio of a layer's tokens are masked (a seeded random subset when there are more candidates).
+        hv-render fills masked tokens in with the recorded --strategy.
+        Example: hv-decode a.mp4 | hv-encode | hv-mask --ratio 0.85 > a.hvt
+        """)
+
+    @Argument(help: "Input .hvt, or '-' for stdin.")
+    var input: String = "-"
+
+    @Option(name: [.short, .customLong("output")], help: "Write the masked .hvt here instead of stdout.")
+    var output: String?
+
+    @Option(help: "Largest fraction of a layer's tokens that may be masked (0...1).")
+    var ratio: Double = 0.85
+
+    @Option(help: "How the decoder fills masked tokens: repeat, zero or learned.")
+    var strategy: String = "repeat"
+
+    @Option(help: "Comma-separated layers to mask (0 is the densest).")
+    var layers: String = "0"
+
+    @Option(help: "Seed of the random choice among candidates beyond the cap.")
+    var seed: UInt64 = 0
+
+    var parsedStrategy: HVTMaskStrategy? {
+        ["repeat": .repeatPrevious, "zero": .zero, "learned": .learned][strategy]
+    }
+
+    func parsedLayers() throws -> [Int] {
+        try layers.split(separator: ",").map {
+            guard let v = Int($0.trimmingCharacters(in: .whitespaces)), v >= 0 else {
+                throw ValidationError("--layers takes layer numbers separated by commas (got '\(layers)').")
+            }
+            return v
+        }
+    }
+
+    func validate() throws {
+        guard (0...1).contains(ratio) else { throw ValidationError("--ratio must be between 0 and 1.") }
+        guard parsedStrategy != nil else { throw ValidationError("--strategy must be repeat, zero or learned.") }
+        _ = try parsedLayers()
+    }
+
+    func run() throws {
+        let inFile = try InputFile(input)
+        let reader = try HVTReader(fileDescriptor: inFile.descriptor, name: inFile.displayName)
+        var header = reader.header!
+        let targets = try parsedLayers()
+        for m in targets where m >= header.layers.count || !header.layers[m].present {
+            throw ValidationError("layer \(m) is not in the file (it has \(header.layers.count) layers; present: \(header.presentLayers)).")
+        }
+        let strat = parsedStrategy!
+        let passThrough: Bool
+        if header.maskStrategy != .none {
+            guard header.maskStrategy == strat, abs(Double(header.maskRatio) - ratio) < 1e-6 else {
+                throw HVTError.alreadyMasked(detail: "the input is already masked (strategy \(header.maskStrategy), ratio \(header.maskRatio)); masking again with \(strategy)/\(ratio) would lose tokens — re-encode instead")
+            }
+            passThrough = true
+        } else {
+            passThrough = false
+        }
+        header.maskStrategy = strat
+        header.maskRatio = Float(ratio)
+        let out = try OutputFile(output, what: ".hvt tokens")
+        let writer = try HVTWriter(header: header) { try out.write($0) }
+        try writer.writeHeader()
+        var rng = MaskRandom(seed: seed)
+        while var clip = try reader.nextClip() {
+            if !passThrough {
+                for m in targets {
+                    let info = header.layers[m]
+                    clip.masks[m] = TokenMasking.mask(clip.layers[m]!, gridT: info.gridT, plane: info.gridH * info.gridW,
+                                                      ratio: ratio, rng: &rng)
+                    for (i, masked) in clip.masks[m]!.enumerated() where masked { clip.layers[m]![i] = 0 }
+                }
+            }
+            try writer.write(clip)
+        }
+        try writer.finish()
+        try out.commit()
+    }
+}

@@ -1,0 +1,87 @@
+// hv-metrics --tokens a.hvt [REF] [--vs-hevc]: bits per pixel three ways (raw token bits, bits stored after
+// masking, actual file bits), per-layer token counts and codebook usage (distinct codes, perplexity); with
+// REF, the tokens rendered by the model and scored against it; with --vs-hevc, libx265 at the .hvt's bit rate.
+import Foundation
+import HVCLI
+import HVFormat
+import HVMedia
+import HVMetrics
+import HVTokenizer
+
+extension MetricsCommand {
+    func runTokens(_ path: String) throws {
+        let inFile = try InputFile(path)
+        let reader = try HVTReader(fileDescriptor: inFile.descriptor, name: inFile.displayName)
+        let h = reader.header!
+        var clips: [HVTClip] = []
+        var frameCount = 0
+        var rawBits = 0, storedBits = 0
+        var tokensPerLayer = [Int](repeating: 0, count: h.layers.count)
+        var counts = [[UInt32: Int]](repeating: [:], count: h.layers.count)
+        while let c = try reader.nextClip() {
+            clips.append(c); frameCount += c.frameCount
+            for (m, info) in h.layers.enumerated() {
+                guard let idx = c.layers[m] else { continue }
+                let mask = c.masks[m]
+                for (i, v) in idx.enumerated() where mask?[i] != true { counts[m][v, default: 0] += 1 }
+                let masked = mask?.filter { $0 }.count ?? 0
+                tokensPerLayer[m] += idx.count
+                rawBits += idx.count * info.bits
+                storedBits += (idx.count - masked) * info.bits
+            }
+        }
+        let fileBytes = reader.offset
+        let pixels = Double(max(1, frameCount * h.width * h.height))
+        let bpp = (raw: Double(rawBits) / pixels, stored: Double(storedBits) / pixels, file: Double(fileBytes * 8) / pixels)
+        var extra: [(String, String)] = [
+            ("tokenizer", h.tokenizerDescription),
+            ("clips / frames", "\(clips.count) / \(frameCount)"),
+            ("bpp raw tokens", String(format: "%.5f", bpp.raw)),
+            ("bpp stored (after masking)", String(format: "%.5f", bpp.stored)),
+            ("bpp file (.hvt bytes)", String(format: "%.5f", bpp.file)),
+        ]
+        var layersJSON: [[String: Any]] = []
+        for (m, info) in h.layers.enumerated() where info.present {
+            let n = counts[m].values.reduce(0, +)
+            let entropy = counts[m].values.reduce(0.0) { let p = Double($1) / Double(max(n, 1)); return $0 - p * log(p) }
+            extra.append(("\(info.name) tokens / distinct / perplexity",
+                          String(format: "%d / %d / %.1f (of 2^%d)", tokensPerLayer[m], counts[m].count, exp(entropy), info.bits)))
+            layersJSON.append(["name": info.name, "tokens": tokensPerLayer[m], "distinct": counts[m].count,
+                               "perplexity": exp(entropy), "bits": info.bits])
+        }
+        var extraJSON: [String: Any] = [
+            "tokenizer": h.tokenizerDescription, "clips": clips.count, "tokenFrames": frameCount,
+            "bppRawTokens": bpp.raw, "bppStored": bpp.stored, "bppFile": bpp.file, "layers": layersJSON,
+        ]
+        guard let refPath = videos.first else {
+            if json {
+                let data = try JSONSerialization.data(withJSONObject: extraJSON, options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                let w = extra.map { $0.0.count }.max() ?? 0
+                for (k, v) in extra { print(k.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + v) }
+            }
+            return
+        }
+        let tokenizer = try TokenizerCheckpoint.load(from: TokenizerCheckpoint.resolve(model))
+        try tokenizer.requireCompatible(h)
+        var rendered: [RGBFrame] = []
+        for c in clips { rendered += tokenizer.decodeClip(c, use: Set(h.presentLayers), strategy: h.maskStrategy) }
+        // The reference as the tokenizer saw it: y4m as is, anything else decoded at the .hvt's size and rate.
+        let input = try VideoInput.isY4M(refPath) ? VideoInput(y4m: refPath)
+            : VideoInput(decoding: refPath, size: h.width, fps: FrameRate(h.fpsNumerator, max(1, h.fpsDenominator)))
+        var ref: [RGBFrame] = []
+        while ref.count < rendered.count, let f = try input.next() { ref.append(f) }
+        let r = try VideoComparison.compare(ref, rendered, luma: luma, names: (input.name, path))
+        if vsHevc {
+            let hevc = try HEVCReference.encode(ref, bitsPerPixel: bpp.file, fps: h.fpsNumerator)
+            let rh = try VideoComparison.compare(ref, hevc.frames, luma: luma, names: (input.name, "HEVC"))
+            extra += [("HEVC bpp (actual)", String(format: "%.5f", hevc.bitsPerPixel)),
+                      ("HEVC PSNR / SSIM / MS-SSIM", String(format: "%.3f dB / %.4f / ", rh.psnr, rh.ssim)
+                        + (rh.msssim.map { String(format: "%.4f", $0) } ?? "n/a"))]
+            extraJSON["hevc"] = ["bpp": hevc.bitsPerPixel, "psnr": rh.psnr, "psnrWholeClip": rh.psnrWholeClip,
+                                 "ssim": rh.ssim, "msssim": rh.msssim as Any? ?? NSNull()]
+        }
+        try report(r, reference: input.name, distorted: path, extra: extra, extraJSON: extraJSON)
+    }
+}

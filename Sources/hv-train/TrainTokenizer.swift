@@ -1,0 +1,203 @@
+// `hv-train tokenizer`: random 64-frame windows from y4m videos, progressive layer schedule,
+// checkpoints with resume, a CSV log (losses, codebook usage per layer, held-out PSNR) and progress.
+import ArgumentParser
+import Foundation
+import HVCLI
+import HVCore
+import HVEngine
+import HVTokenizer
+
+struct TrainTokenizer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenizer",
+        abstract: "Train a hierarchical video tokenizer on y4m videos.",
+        discussion: """
+        Inputs are y4m files (or folders of them) at the model's frame rate and size, as written by
+        `hv-decode --fps 8 --size 256`. The output folder receives config.json, model.safetensors,
+        train-state.safetensors (for --resume) and train.csv.
+        """)
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Training videos: y4m files or folders of them.")
+    var data: [String]
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Held-out y4m videos for PSNR (first clip of each).")
+    var heldout: [String] = []
+
+    @Option(name: [.short, .long], help: "Output checkpoint folder.")
+    var out: String
+
+    @Option(help: "Architecture preset: small, single, tiny or paper.")
+    var preset: String = "small"
+
+    @Flag(help: "Continue from the checkpoint and train-state in the output folder.")
+    var resume = false
+
+    @Option(help: "Total optimisation steps (the schedule is laid out over them).")
+    var steps: Int = 4000
+
+    @Option(help: "Stop (after saving) when this many minutes have passed; 0 means no limit.")
+    var minutes: Double = 0
+
+    @Option(help: "Square crop size of training windows.")
+    var crop: Int = 128
+
+    @Option(help: "Clips per optimisation step.")
+    var batch: Int = 1
+
+    @Option(help: "Peak learning rate.")
+    var lr: Float = 4e-4
+
+    @Option(help: "Weight of the multi-scale gradient (perceptual) loss.")
+    var perceptualWeight: Float = 0.5
+
+    @Option(help: "Weight of the adversarial loss (0 disables the discriminator).")
+    var adversarialWeight: Float = 0.05
+
+    @Option(help: "Fraction of the steps after which the adversarial loss switches on.")
+    var adversarialStart: Float = 0.6
+
+    @Option(help: "Weight of the LFQ entropy penalty.")
+    var entropyWeight: Float = 0.02
+
+    @Flag(help: "Train on one fixed window (the first clip of the first video, centre crop): a sanity check that the model can fit.")
+    var fixedWindow = false
+
+    @Option(help: "Fractions of --steps at which each denser layer joins, comma-separated (coarsest alone before the first).")
+    var progressive: String = "0.05,0.12,0.2"
+
+    @Option(help: "Probability, once all layers train, that a step decodes from a coarser truncated sum.")
+    var truncation: Float = 0.25
+
+    @Option(help: "Fraction of --steps over which quantisation goes from soft (continuous) to hard (±1); 0 disables.")
+    var quantizationWarmup: Float = 0.3
+
+    @Option(help: "Commitment loss weight.")
+    var commitWeight: Float = 0.25
+
+    @Flag(help: "Mask dense tokens at random during training so the learned mask embedding is trained.")
+    var maskTraining = false
+
+    @Option(help: "Random seed.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Evaluate held-out PSNR every N steps.")
+    var evalEvery: Int = 200
+
+    @Option(help: "Save a checkpoint every N steps.")
+    var checkpointEvery: Int = 100
+
+    @Option(help: "Store weights as f32 or bf16.")
+    var storage: String = "f32"
+
+    func validate() throws {
+        guard steps > 0, crop > 0, batch > 0 else { throw ValidationError("--steps, --crop and --batch must be positive.") }
+        guard TokenizerConfig.presets[preset] != nil else { throw ValidationError("Unknown --preset '\(preset)'.") }
+        guard storage == "f32" || storage == "bf16" else { throw ValidationError("--storage must be f32 or bf16.") }
+    }
+
+    func run() throws {
+        let trainFiles = try expandY4M(data)
+        guard !trainFiles.isEmpty else { throw ValidationError("No .y4m files found in --data.") }
+        let dataset = try ClipDataset(paths: trainFiles)
+        let heldFiles = try expandY4M(heldout)
+        let held = try ClipDataset(paths: heldFiles)
+
+        var options = TokenizerTrainingOptions()
+        options.steps = steps; options.crop = crop; options.batch = batch; options.learningRate = lr
+        options.perceptualWeight = perceptualWeight; options.adversarialWeight = adversarialWeight
+        options.adversarialStart = adversarialStart; options.entropyWeight = entropyWeight
+        options.maskTraining = maskTraining; options.seed = seed; options.commitWeight = commitWeight
+        options.truncationProbability = truncation
+        options.quantizationWarmup = quantizationWarmup
+        options.progressiveSchedule = progressive.split(separator: ",").compactMap { Float($0) }
+        options.evalEvery = evalEvery; options.checkpointEvery = checkpointEvery
+
+        let model: HierarchicalTokenizer
+        if resume {
+            model = try TokenizerCheckpoint.load(from: out)
+        } else {
+            model = try HierarchicalTokenizer(config: TokenizerConfig.presets[preset]!, seed: seed)
+        }
+        let cfg = model.config
+        for v in dataset.videos + held.videos where v.width < crop || v.height < crop || v.frames.isEmpty {
+            throw TokenizerError.inputMismatch("video \(v.name) is \(v.width)x\(v.height) with \(v.frames.count) frames; need at least \(crop)x\(crop) (hint: hv-decode --size \(cfg.frameSize) --fps \(cfg.fps))")
+        }
+        let trainer = TokenizerTrainer(model: model, options: options)
+        let source: ClipSource = fixedWindow ? FixedWindow(dataset, frames: cfg.framesPerClip, crop: crop) : dataset
+        let statePath = "\(out)/train-state.safetensors"
+        if resume {
+            let state = try SafeTensors.load(path: statePath)
+            try trainer.restore(state: state.allTensors())
+        }
+        // Held-out clips: the first clip of each video at full size.
+        var heldClips: [Tensor] = [], heldCounts: [Int] = []
+        for v in held.videos {
+            let t = Tensor(shape: [0])
+            let n = min(cfg.framesPerClip, v.frames.count)
+            let s = min(v.width, v.height, cfg.frameSize)
+            held.fill(t, video: v, start: 0, frames: cfg.framesPerClip, y0: (v.height - s) / 2, x0: (v.width - s) / 2, size: s)
+            heldClips.append(t); heldCounts.append(n)
+        }
+
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let log = try CSVLog(path: "\(out)/train.csv", layers: cfg.layers.count, append: resume)
+        let progress = Progress("hv-train")
+        let began = Date()
+        let memory = ProcessMemory.residentMegabytes
+        Console.note("hv-train: \(cfg.name): \(model.parameterCount) parameters, \(dataset.videos.count) videos (\(dataset.totalFrames) frames), crop \(crop), BLAS core \(BLAS.coreName)")
+        var lastSave = trainer.step
+        while trainer.step < steps {
+            let t0 = Date()
+            var row = trainer.trainStep(source: source)
+            row.seconds = Date().timeIntervalSince(t0)
+            let done = trainer.step
+            if !heldClips.isEmpty && (done % evalEvery == 0 || done == steps) {
+                row.heldOutPSNR = trainer.evaluate(clips: heldClips, frameCounts: heldCounts)
+            }
+            if done % options.logEvery == 0 || row.heldOutPSNR != nil || done == 1 { try log.append(row) }
+            progress.update("step \(done)/\(steps) L1 \(String(format: "%.4f", row.l1)) finest L\(row.finest) \(String(format: "%.2f", row.seconds)) s/step")
+            let outOfTime = minutes > 0 && Date().timeIntervalSince(began) > minutes * 60
+            if done % checkpointEvery == 0 || done == steps || outOfTime {
+                try save(model: model, trainer: trainer, statePath: statePath)
+                lastSave = done
+            }
+            if outOfTime { break }
+        }
+        if lastSave != trainer.step { try save(model: model, trainer: trainer, statePath: statePath) }
+        progress.finish("step \(trainer.step)/\(steps) in \(Int(Date().timeIntervalSince(began))) s, peak RSS \(max(memory, ProcessMemory.residentMegabytes)) MB")
+    }
+
+    private func save(model: HierarchicalTokenizer, trainer: TokenizerTrainer, statePath: String) throws {
+        try TokenizerCheckpoint.save(model, to: out, storage: storage == "bf16" ? .bf16 : .f32,
+                                     metadata: ["step": "\(trainer.step)"])
+        try SafeTensors.save(trainer.stateTensors(), dtype: .f32, metadata: ["step": "\(trainer.step)"], to: statePath)
+    }
+}
+
+/// Files given directly, plus the .y4m files inside folders, sorted.
+func expandY4M(_ items: [String]) throws -> [String] {
+    var out: [String] = []
+    for item in items {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: item, isDirectory: &isDir) else {
+            throw FileError.cannotOpen(path: item, reason: "no such file or directory")
+        }
+        if isDir.boolValue {
+            let names = try FileManager.default.contentsOfDirectory(atPath: item).filter { $0.hasSuffix(".y4m") }.sorted()
+            out += names.map { "\(item)/\($0)" }
+        } else {
+            out.append(item)
+        }
+    }
+    return out
+}
+
+/// Always the same window: the first clip of the first video, centre-cropped (for --fixed-window).
+final class FixedWindow: ClipSource {
+    let clip = Tensor(shape: [0])
+    init(_ data: ClipDataset, frames: Int, crop: Int) {
+        let v = data.videos[0]
+        data.fill(clip, video: v, start: 0, frames: frames, y0: (v.height - crop) / 2, x0: (v.width - crop) / 2, size: crop)
+    }
+    func sample(into x: Tensor, frames: Int, crop: Int, rng: inout SeededRandom) { x.copy(from: clip) }
+}

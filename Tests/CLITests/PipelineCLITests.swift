@@ -1,0 +1,81 @@
+import XCTest
+import HVFormat
+import HVTokenizer
+
+/// hv-decode | hv-encode | hv-mask | hv-render on a tiny model, checked through hv-info and hv-metrics.
+final class PipelineCLITests: XCTestCase {
+    var dir: String!
+    override func setUp() { dir = Tools.tempDir() }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func makeModel(_ name: String, seed: UInt64) throws -> String {
+        let path = dir + "/" + name
+        try TokenizerCheckpoint.save(try HierarchicalTokenizer(config: .tiny, seed: seed), to: path)
+        return path
+    }
+
+    func testDecodeFrameCountAndSizeMatchFFprobe() throws {
+        XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i testsrc2=size=321x241:rate=25 -t 3 -pix_fmt yuv420p \(dir!)/src.mkv"), 0)
+        let r = try Tools.run("hv-decode", [dir + "/src.mkv", "--fps", "8", "--size", "64", "-o", dir + "/a.y4m"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = ["ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=width,height,nb_read_frames", "-of", "csv=p=0", dir + "/a.y4m"]
+        let pipe = Pipe(); probe.standardOutput = pipe
+        try probe.run(); probe.waitUntilExit()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(out, "64,64,24")  // 3 s at 8 fps, 64x64
+    }
+
+    func testEncodeRenderRoundTripAndModelMismatch() throws {
+        let model = try makeModel("m1", seed: 1)
+        XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i testsrc2=size=32x32:rate=8 -t 2 -pix_fmt yuv420p -f yuv4mpegpipe \(dir!)/in.y4m"), 0)
+        var r = try Tools.run("hv-encode", ["--model", model, dir + "/in.y4m", "-o", dir + "/a.hvt"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // Deterministic: the same input gives the same bytes.
+        r = try Tools.run("hv-encode", ["--model", model, dir + "/in.y4m"])
+        XCTAssertEqual(r.stdout, try Data(contentsOf: URL(fileURLWithPath: dir + "/a.hvt")))
+        // 16 frames → two clips of 8.
+        r = try Tools.run("hv-info", [dir + "/a.hvt", "--json"])
+        XCTAssertEqual(r.status, 0)
+        let info = try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any]
+        XCTAssertEqual((info["clips"] as! [Any]).count, 2)
+        // Mask, then render every layer and the coarse layer alone.
+        r = try Tools.run("hv-mask", [dir + "/a.hvt", "-o", dir + "/m.hvt", "--ratio", "0.5"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for layers in ["0,1", "1"] {
+            r = try Tools.run("hv-render", ["--model", model, dir + "/m.hvt", "--layers", layers, "-o", dir + "/out.y4m"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            r = try Tools.run("hv-metrics", [dir + "/in.y4m", dir + "/out.y4m", "--json"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let m = try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any]
+            XCTAssertEqual(m["frames"] as? Int, 16)
+        }
+        // Tokens from model 1 are refused by model 2, naming both.
+        let other = try makeModel("m2", seed: 2)
+        r = try Tools.run("hv-render", ["--model", other, dir + "/a.hvt", "-o", dir + "/x.y4m"])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertTrue(r.stderr.contains("hitvideo-tiny@") && r.stderr.contains("but this model is"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.y4m"))
+        // Wrong input size: refused with the hv-decode hint.
+        XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i testsrc2=size=48x48:rate=8 -t 1 -pix_fmt yuv420p -f yuv4mpegpipe \(dir!)/big.y4m"), 0)
+        r = try Tools.run("hv-encode", ["--model", model, dir + "/big.y4m", "-o", dir + "/b.hvt"])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertTrue(r.stderr.contains("hv-decode --size 32 --fps 8"), r.stderr)
+    }
+
+    func testMetricsIdenticalAndMismatched() throws {
+        XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i testsrc2=size=64x64:rate=8 -t 1 -pix_fmt yuv420p -f yuv4mpegpipe \(dir!)/a.y4m"), 0)
+        XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i testsrc2=size=32x32:rate=8 -t 1 -pix_fmt yuv420p -f yuv4mpegpipe \(dir!)/b.y4m"), 0)
+        var r = try Tools.run("hv-metrics", [dir + "/a.y4m", dir + "/a.y4m", "--json", "--plot", dir + "/p.svg", "--per-frame", dir + "/f.csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let m = try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any]
+        XCTAssertEqual(m["psnr"] as? Double, 100)
+        XCTAssertEqual(m["ssim"] as? Double ?? 0, 1, accuracy: 1e-9)
+        XCTAssertTrue(try String(contentsOfFile: dir + "/p.svg", encoding: .utf8).hasPrefix("<svg"))
+        XCTAssertEqual(try String(contentsOfFile: dir + "/f.csv", encoding: .utf8).split(separator: "\n").count, 9)
+        r = try Tools.run("hv-metrics", [dir + "/a.y4m", dir + "/b.y4m"])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertTrue(r.stderr.contains("32x32"), r.stderr)
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import XCTest
+
+/// Runs the built hv-* tools (they sit next to the test bundle) and captures stdout, stderr and status.
+struct ToolResult {
+    var status: Int32
+    var stdout: Data
+    var stderr: String
+    var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+}
+
+enum Tools {
+    static var binDir: URL = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var url = URL(fileURLWithPath: exe)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("hv-info").path) { return url }
+        }
+        return URL(fileURLWithPath: ".build/debug")
+    }()
+
+    @discardableResult
+    static func run(_ tool: String, _ args: [String], stdin: Data? = nil, stdinFile: String? = nil, cwd: String? = nil) throws -> ToolResult {
+        let p = Process()
+        p.executableURL = binDir.appendingPathComponent(tool)
+        p.arguments = args
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        if let stdinFile { p.standardInput = FileHandle(forReadingAtPath: stdinFile) }
+        else if let stdin {
+            let inp = Pipe(); p.standardInput = inp
+            try p.run()
+            inp.fileHandleForWriting.write(stdin); try inp.fileHandleForWriting.close()
+        }
+        if p.isRunning == false && stdin == nil { try p.run() }
+        var o = Data(), e = Data()
+        let group = DispatchGroup()
+        group.enter(); DispatchQueue.global().async { o = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); DispatchQueue.global().async { e = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.wait(); p.waitUntilExit()
+        return ToolResult(status: p.terminationStatus, stdout: o, stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    static func tempDir() -> String {
+        let d = NSTemporaryDirectory() + "hvcli-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    static func sh(_ cmd: String) throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", cmd]
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+        try p.run(); p.waitUntilExit()
+        return p.terminationStatus
+    }
+}

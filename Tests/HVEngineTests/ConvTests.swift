@@ -1,0 +1,66 @@
+import XCTest
+@testable import HVEngine
+
+final class ConvTests: XCTestCase {
+    let geometries: [((Int, Int, Int), (Int, Int, Int), TemporalPadding)] = [
+        ((3, 3, 3), (1, 1, 1), .replicate), ((3, 3, 3), (2, 2, 2), .replicate), ((3, 3, 3), (1, 2, 2), .zero),
+        ((1, 1, 1), (1, 1, 1), .replicate), ((1, 3, 3), (1, 1, 1), .zero), ((3, 1, 1), (2, 1, 1), .replicate),
+        ((1, 1, 1), (2, 2, 2), .replicate),
+    ]
+
+    func testOptimisedConvMatchesNaiveForwardAndBackward() {
+        for (i, (k, s, pad)) in geometries.enumerated() {
+            var rng = SeededRandom(seed: UInt64(i))
+            let layer = Conv3d(name: "c", inChannels: 3, outChannels: 5, kernel: (t: k.0, h: k.1, w: k.2),
+                               stride: (t: s.0, h: s.1, w: s.2), temporalPadding: pad, rng: &rng)
+            layer.bias!.value.randomNormal(std: 0.5, rng: &rng)
+            let x = randomTensor([6, 7, 5, 3], seed: 100 + UInt64(i))
+            let y = layer.forward(x).clone()
+            let ref = conv3dForwardNaive(x: x, weight: layer.weight.value, bias: layer.bias!.value, geometry: layer.geometry)
+            XCTAssertEqual(y.shape, ref.shape)
+            XCTAssertLessThan(relativeError(y.array.map(Double.init), ref.array.map(Double.init)), 1e-5, "forward \(k) \(s)")
+            let dy = randomTensor(y.shape, seed: 200 + UInt64(i))
+            layer.zeroGrad()
+            let dx = layer.backward(dy).clone()
+            let (rdx, rdw, rdb) = conv3dBackwardNaive(x: x, weight: layer.weight.value, geometry: layer.geometry, dy: dy)
+            XCTAssertLessThan(relativeError(dx.array.map(Double.init), rdx.array.map(Double.init)), 1e-5, "dx \(k) \(s)")
+            XCTAssertLessThan(relativeError(layer.weight.grad.array.map(Double.init), rdw.array.map(Double.init)), 1e-5, "dW \(k) \(s)")
+            XCTAssertLessThan(relativeError(layer.bias!.grad.array.map(Double.init), rdb.array.map(Double.init)), 1e-5, "db")
+        }
+    }
+
+    func testConvBackwardMatchesFiniteDifferences() {
+        var rng = SeededRandom(seed: 9)
+        let layer = Conv3d(name: "c", inChannels: 2, outChannels: 3, kernel: (t: 3, h: 3, w: 3),
+                           stride: (t: 2, h: 1, w: 2), rng: &rng)
+        let x = randomTensor([4, 3, 4, 2], seed: 10)
+        let r = randomTensor(layer.geometry.outputShape(x.shape), seed: 11)
+        let numeric = numericGradient(x) { dot(layer.forward(x), r) }
+        _ = layer.forward(x)
+        layer.zeroGrad()
+        let dx = layer.backward(r)
+        XCTAssertLessThan(relativeError(dx.array.map(Double.init), numeric), 2e-3)
+        let numericW = numericGradient(layer.weight.value) { dot(layer.forward(x), r) }
+        XCTAssertLessThan(relativeError(layer.weight.grad.array.map(Double.init), numericW), 2e-3)
+    }
+
+    func testCausality() {
+        for s in [1, 2] {
+            var rng = SeededRandom(seed: 3)
+            let layer = Conv3d(name: "c", inChannels: 2, outChannels: 2, kernel: (t: 3, h: 3, w: 3),
+                               stride: (t: s, h: 1, w: 1), rng: &rng)
+            let x = randomTensor([8, 4, 4, 2], seed: 4)
+            let y1 = layer.forward(x).clone()
+            let k = 5
+            let per = 4 * 4 * 2
+            for i in (k * per)..<(6 * per) { x[i] += 1 }
+            let y2 = layer.forward(x)
+            let outPer = y1.count / y1.shape[0]
+            for t in 0..<y1.shape[0] {
+                let changed = (0..<outPer).contains { y1[t * outPer + $0] != y2[t * outPer + $0] }
+                // Output t sees input frames ≤ (t+1)·s − 1.
+                XCTAssertEqual(changed, (t + 1) * s - 1 >= k && t * s + s - 1 - 2 <= k, "stride \(s) output \(t)")
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import XCTest
+@testable import HVEngine
+
+final class NormActivationTests: XCTestCase {
+    func testGroupNormGradients() {
+        for stats in [GroupNorm.Statistics.perFrame, .overAllFrames] {
+            let gn = GroupNorm(name: "n", channels: 4, groups: 2, statistics: stats)
+            var rng = SeededRandom(seed: 1)
+            gn.weight.value.randomNormal(std: 1, rng: &rng)
+            gn.bias.value.randomNormal(std: 1, rng: &rng)
+            let x = randomTensor([3, 2, 3, 4], seed: 2)
+            let r = randomTensor(x.shape, seed: 3)
+            let numeric = numericGradient(x, eps: 1e-2) { dot(gn.forward(x), r) }
+            _ = gn.forward(x); gn.zeroGrad()
+            let dx = gn.backward(r)
+            XCTAssertLessThan(relativeError(dx.array.map(Double.init), numeric), 5e-3, "\(stats)")
+            let ng = numericGradient(gn.weight.value) { dot(gn.forward(x), r) }
+            XCTAssertLessThan(relativeError(gn.weight.grad.array.map(Double.init), ng), 5e-3)
+            let nb = numericGradient(gn.bias.value) { dot(gn.forward(x), r) }
+            XCTAssertLessThan(relativeError(gn.bias.grad.array.map(Double.init), nb), 5e-3)
+        }
+    }
+
+    func testPerFrameGroupNormNormalisesEachFrame() {
+        let gn = GroupNorm(name: "n", channels: 2, groups: 1)
+        let x = randomTensor([2, 4, 4, 2], seed: 5)
+        for i in 16..<32 { x[i] = x[i] * 10 + 7 }  // frame 0 second half differs
+        let y = gn.forward(x)
+        for t in 0..<2 {
+            let vals = (0..<32).map { Double(y[t * 32 + $0]) }
+            let mean = vals.reduce(0, +) / 32
+            let v = vals.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 32
+            XCTAssertEqual(mean, 0, accuracy: 1e-4); XCTAssertEqual(v, 1, accuracy: 1e-3)
+        }
+    }
+
+    func testActivationGradients() {
+        let layers: [ElementwiseLayer] = [SiLU(), Sigmoid(), GELU(approximation: .exact), GELU(approximation: .tanh)]
+        for l in layers {
+            let x = randomTensor([50], seed: 6, std: 2)
+            let r = randomTensor([50], seed: 7)
+            let numeric = numericGradient(x, eps: 1e-3) { dot(l.forward(x), r) }
+            _ = l.forward(x)
+            let dx = l.backward(r)
+            XCTAssertLessThan(relativeError(dx.array.map(Double.init), numeric), 2e-3, "\(type(of: l))")
+        }
+    }
+
+    func testResamplingGradientsAndInverses() {
+        let x = randomTensor([4, 4, 6, 3], seed: 8)
+        let s2d = SpaceToDepth(factors: (t: 2, h: 2, w: 3)), d2s = DepthToSpace(factors: (t: 2, h: 2, w: 3))
+        let y = s2d.forward(x)
+        XCTAssertEqual(y.shape, [2, 2, 2, 36])
+        XCTAssertEqual(d2s.forward(y).array, x.array)
+        let up = Upsample(factors: (t: 2, h: 2, w: 1)), pool = AvgPool(factors: (t: 2, h: 2, w: 3))
+        for (fwd, bwd) in [(up.forward, up.backward), (pool.forward, pool.backward), (s2d.forward, s2d.backward)] {
+            let r = randomTensor(fwd(x).shape, seed: 10)
+            let numeric = numericGradient(x) { dot(fwd(x), r) }
+            _ = fwd(x)
+            XCTAssertLessThan(relativeError(bwd(r).array.map(Double.init), numeric), 1e-3)
+        }
+    }
+
+    func testLossGradients() {
+        let p = randomTensor([30], seed: 11), t = randomTensor([30], seed: 12)
+        let g = Tensor(shape: [0])
+        for loss in [l1Loss, l2Loss] {
+            let numeric = numericGradient(p, eps: 1e-3) { Double(loss(p, t, Tensor(shape: [0]))) }
+            _ = loss(p, t, g)
+            XCTAssertLessThan(relativeError(g.array.map(Double.init), numeric), 1e-2)
+        }
+        let real = randomTensor([20], seed: 13), fake = randomTensor([20], seed: 14)
+        let gr = Tensor(shape: [0]), gf = Tensor(shape: [0])
+        for dl in [hingeDiscriminatorLoss, nonSaturatingDiscriminatorLoss] {
+            let nr = numericGradient(real, eps: 1e-3) { Double(dl(real, fake, Tensor(shape: [0]), Tensor(shape: [0]))) }
+            let nf = numericGradient(fake, eps: 1e-3) { Double(dl(real, fake, Tensor(shape: [0]), Tensor(shape: [0]))) }
+            _ = dl(real, fake, gr, gf)
+            XCTAssertLessThan(relativeError(gr.array.map(Double.init), nr), 1e-2)
+            XCTAssertLessThan(relativeError(gf.array.map(Double.init), nf), 1e-2)
+        }
+        for gl in [hingeGeneratorLoss, nonSaturatingGeneratorLoss] {
+            let nf = numericGradient(fake, eps: 1e-3) { Double(gl(fake, Tensor(shape: [0]))) }
+            _ = gl(fake, gf)
+            XCTAssertLessThan(relativeError(gf.array.map(Double.init), nf), 1e-2)
+        }
+    }
+}

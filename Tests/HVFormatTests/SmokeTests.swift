@@ -1,5 +1,0 @@
-import XCTest
-
-final class HVFormatTestsSmoke: XCTestCase {
-    func testTargetBuilds() { XCTAssertTrue(true) }
-}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class HVGenTestsSmoke: XCTestCase {
-    func testTargetBuilds() { XCTAssertTrue(true) }
-}

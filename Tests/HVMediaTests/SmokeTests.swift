@@ -1,5 +1,0 @@
-import XCTest
-
-final class HVMediaTestsSmoke: XCTestCase {
-    func testTargetBuilds() { XCTAssertTrue(true) }
-}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class HVMetricsTestsSmoke: XCTestCase {
-    func testTargetBuilds() { XCTAssertTrue(true) }
-}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class HVTokenizerTestsSmoke: XCTestCase {
-    func testTargetBuilds() { XCTAssertTrue(true) }
-}

@@ -1,0 +1,135 @@
+import XCTest
+import HVEngine
+@testable import HVTokenizer
+
+final class TokenizerModelTests: XCTestCase {
+    func randomClip(_ c: TokenizerConfig, seed: UInt64, frames: Int? = nil, size: Int? = nil) -> Tensor {
+        let s = size ?? c.frameSize
+        let x = Tensor(shape: [frames ?? c.framesPerClip, s, s, 3])
+        var rng = SeededRandom(seed: seed)
+        for i in 0..<x.count { x[i] = rng.uniform() * 2 - 1 }
+        return x
+    }
+
+    func testPresetGeometry() throws {
+        for (name, c) in TokenizerConfig.presets {
+            XCTAssertNoThrow(try c.validate(), name)
+        }
+        let p = TokenizerConfig.small
+        XCTAssertEqual(p.latentGrid, Size3(8, 16, 16))
+        XCTAssertEqual(p.layers.map { $0.grid.volume }, [2048, 256, 128, 16])
+        XCTAssertEqual(p.layers.map { $0.bits }, [18, 16, 14, 12])
+        XCTAssertEqual(p.tokensPerClip, 2448)
+        XCTAssertEqual(p.bitsPerPixel, Double(2048 * 18 + 256 * 16 + 128 * 14 + 16 * 12) / Double(64 * 256 * 256), accuracy: 1e-12)
+        XCTAssertEqual(TokenizerConfig.single.latentGrid, Size3(8, 17, 17))
+        XCTAssertEqual(TokenizerConfig.single.tokensPerClip, 2312)
+        XCTAssertEqual(TokenizerConfig.paper.latentGrid, TokenizerConfig.small.latentGrid)
+    }
+
+    func testBadConfigIsRejectedWithReason() {
+        var c = TokenizerConfig.tiny
+        c.layers[1].grid = Size3(1, 3, 3)
+        XCTAssertThrowsError(try HierarchicalTokenizer(config: c)) { e in
+            XCTAssertTrue("\(e)".contains("does not divide"), "\(e)")
+        }
+    }
+
+    func testShapesThroughEveryLayer() throws {
+        for c in [TokenizerConfig.tiny] {
+            let m = try HierarchicalTokenizer(config: c)
+            let x = randomClip(c, seed: 1)
+            let idx = m.encode(x)
+            XCTAssertEqual(idx.count, c.layers.count)
+            for (i, l) in c.layers.enumerated() {
+                XCTAssertEqual(idx[i].count, l.grid.volume)
+                XCTAssertTrue(idx[i].allSatisfy { $0 < (1 << l.bits) })
+            }
+            let y = m.decode(indices: idx.map { Optional($0) }, frames: c.framesPerClip, height: c.frameSize, width: c.frameSize)
+            XCTAssertEqual(y.shape, x.shape)
+        }
+    }
+
+    func testSmallConfigShapesOnReducedClip() throws {
+        // The shipped geometry on a 64×64×64 clip: every layer's grid scales with the input.
+        let c = TokenizerConfig.small
+        let m = try HierarchicalTokenizer(config: c)
+        let x = randomClip(c, seed: 2, frames: 64, size: 64)
+        let idx = m.encode(x)
+        XCTAssertEqual(idx.map { $0.count }, [8 * 4 * 4, 4 * 2 * 2, 2 * 2 * 2, 1 * 1 * 1])
+    }
+
+    func testEncoderIsCausal() throws {
+        let c = TokenizerConfig.tiny
+        let m = try HierarchicalTokenizer(config: c)
+        let x = randomClip(c, seed: 3)
+        let z1 = m.encoder.forward(x).clone()
+        // Change the last frames: latent frames whose window ends before them must not change.
+        let y = x.clone()
+        let frameSize = c.frameSize * c.frameSize * 3
+        for i in (6 * frameSize)..<(8 * frameSize) { y[i] = -y[i] }
+        let z2 = m.encoder.forward(y)
+        let perLatentFrame = z1.count / z1.shape[0]
+        let down = c.totalDown.t
+        for t in 0..<z1.shape[0] {
+            let windowEnd = (t + 1) * down - 1   // the last input frame latent frame t may see
+            let changed = (0..<perLatentFrame).contains { abs(z1[t * perLatentFrame + $0] - z2[t * perLatentFrame + $0]) > 1e-6 }
+            if windowEnd < 6 { XCTAssertFalse(changed, "latent frame \(t) changed when only frames ≥ 6 did") }
+        }
+        // And the change is visible in the last latent frame.
+        let last = z1.shape[0] - 1
+        XCTAssertTrue((0..<perLatentFrame).contains { abs(z1[last * perLatentFrame + $0] - z2[last * perLatentFrame + $0]) > 1e-6 })
+    }
+
+    func testCoarseOnlyDecodeUsesFewerLayers() throws {
+        let c = TokenizerConfig.tiny
+        let m = try HierarchicalTokenizer(config: c)
+        let x = randomClip(c, seed: 4)
+        let idx = m.encode(x)
+        let all = m.decode(indices: idx.map { Optional($0) }, frames: 8, height: 32, width: 32).clone()
+        let coarse = m.decode(indices: [nil, idx[1]], frames: 8, height: 32, width: 32)
+        XCTAssertEqual(coarse.shape, all.shape)
+        XCTAssertNotEqual(coarse.array, all.array)
+    }
+
+    func testMaskTrainingTrainsTheMaskEmbedding() throws {
+        let c = TokenizerConfig.tiny
+        let m = try HierarchicalTokenizer(config: c, seed: 6)
+        var o = TokenizerTrainingOptions()
+        o.crop = 32; o.adversarialWeight = 0; o.progressiveSchedule = [0, 0, 0]; o.truncationProbability = 0
+        o.maskTraining = true; o.warmupSteps = 1
+        let trainer = TokenizerTrainer(model: m, options: o)
+        let data = FixedClipData(randomClip(c, seed: 7))
+        XCTAssertTrue(m.maskEmbeddings[0].value.array.allSatisfy { $0 == 0 })
+        for _ in 0..<6 { _ = trainer.trainStep(source: data) }
+        XCTAssertTrue(m.maskEmbeddings[0].value.array.contains { $0 != 0 }, "the mask embedding should have been trained")
+    }
+
+    func testTrainingStepsReduceLoss() throws {
+        let c = TokenizerConfig.tiny
+        let m = try HierarchicalTokenizer(config: c, seed: 5)
+        var o = TokenizerTrainingOptions()
+        o.steps = 60; o.crop = 32; o.warmupSteps = 5; o.learningRate = 3e-3; o.adversarialWeight = 0
+        o.progressiveSchedule = [0, 0, 0]; o.truncationProbability = 0
+        let trainer = TokenizerTrainer(model: m, options: o)
+        // A fixed smooth clip: a moving gradient.
+        let x = Tensor(shape: [8, 32, 32, 3])
+        for t in 0..<8 { for y in 0..<32 { for xx in 0..<32 { for ch in 0..<3 {
+            x[((t * 32 + y) * 32 + xx) * 3 + ch] = sinf(Float(xx + t) * 0.2 + Float(ch)) * 0.5 + Float(y) / 64 - 0.25
+        } } } }
+        let data = FixedClipData(x)
+        var first: Float = 0, last: Float = 0
+        for i in 0..<60 {
+            let r = trainer.trainStep(source: data)
+            if i < 5 { first += r.l1 / 5 }
+            if i >= 55 { last += r.l1 / 5 }
+        }
+        XCTAssertLessThan(last, first * 0.7, "L1 went from \(first) to \(last)")
+    }
+}
+
+/// A data source that always yields the same clip.
+final class FixedClipData: ClipSource {
+    let clip: Tensor
+    init(_ clip: Tensor) { self.clip = clip }
+    func sample(into x: Tensor, frames: Int, crop: Int, rng: inout SeededRandom) { x.copy(from: clip) }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env python3
+"""Peer timings for hv-bench: PyTorch CPU conv3d forward and backward on the tokenizer's layer shapes.
+Prints one line per shape: name fwd_seconds bwd_seconds. Uses the same thread count as hv-bench (2)."""
+import sys
+import time
+
+try:
+    import torch
+except ImportError:
+    print("SKIP torch not installed")
+    sys.exit(0)
+
+torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
+shapes = [("3to64_16x128x128", 3, 64, 16, 128), ("64to64_8x64x64", 64, 64, 8, 64), ("128to128_8x32x32", 128, 128, 8, 32)]
+for name, cin, cout, t, s in shapes:
+    x = torch.randn(1, cin, t + 2, s, s, requires_grad=True)  # causal: 2 frames of past padding
+    conv = torch.nn.Conv3d(cin, cout, 3, padding=(0, 1, 1))
+    def run():
+        y = conv(x)
+        return y
+    for _ in range(2):
+        y = run(); y.sum().backward()
+    reps = 3
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        y = run()
+    fwd = (time.perf_counter() - t0) / reps
+    g = torch.ones_like(y)
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        y = run(); y.backward(g)
+    both = (time.perf_counter() - t0) / reps
+    print(name, f"{fwd:.5f}", f"{max(both - fwd, 1e-9):.5f}")

@@ -1,0 +1,21 @@
+# make demo: a real clip (the cockatoo close-up from Debian's python3-imageio, held out from training)
+# → hv-decode → hv-encode (shipped tokenizer) → hv-info → hv-render to mp4 + contact sheet, and the
+# coarse-only storyboard render.
+DEMO_DIR ?= $(OUT)/demo
+DEMO_CLIP = $(DEMO_DIR)/cockatoo.mp4
+
+$(DEMO_CLIP):
+	@mkdir -p $(DEMO_DIR)/pkg
+	@cd $(DEMO_DIR)/pkg && (apt-get download python3-imageio >/dev/null 2>&1 || (apt-get update -qq >/dev/null && apt-get download python3-imageio >/dev/null))
+	@dpkg-deb -x $(DEMO_DIR)/pkg/python3-imageio_*.deb $(DEMO_DIR)/pkg/root
+	@cp $(DEMO_DIR)/pkg/root/usr/lib/python3/dist-packages/imageio/resources/images/cockatoo.mp4 $@
+
+demo: build $(DEMO_CLIP)
+	$(BIN)/hv-decode $(DEMO_CLIP) -o $(DEMO_DIR)/cockatoo.y4m
+	ffprobe -v error -show_entries stream=width,height,nb_read_frames -count_frames -of csv=p=0 $(DEMO_DIR)/cockatoo.y4m
+	$(BIN)/hv-decode $(DEMO_CLIP) | $(BIN)/hv-encode | $(BIN)/hv-mask > $(DEMO_DIR)/demo.hvt
+	$(BIN)/hv-info $(DEMO_DIR)/demo.hvt
+	$(BIN)/hv-render $(DEMO_DIR)/demo.hvt -o $(DEMO_DIR)/demo.mp4 --contact-sheet $(DEMO_DIR)/demo.png --reference $(DEMO_DIR)/cockatoo.y4m
+	$(BIN)/hv-render $(DEMO_DIR)/demo.hvt --layers 3,2 -o $(DEMO_DIR)/storyboard.mp4 --contact-sheet $(DEMO_DIR)/storyboard.png
+	$(BIN)/hv-metrics $(DEMO_DIR)/cockatoo.y4m $(DEMO_DIR)/demo.mp4
+	@echo "demo: wrote $(DEMO_DIR)/demo.mp4, demo.png (reference above reconstruction), storyboard.mp4/.png"
