@@ -94,7 +94,12 @@ public struct GeneratorConfig: Codable, Equatable, Sendable {
     }
 
     public static func preset(_ name: String) -> GeneratorConfig? {
-        switch name { case "paper": return .paper; case "small": return .small; default: return nil }
+        switch name {
+        case "paper": return .paper
+        case "small": return .small
+        case "tiny": return .tiny(textLength: 8, textDim: 384)   // CLI tests: seconds to train
+        default: return nil
+        }
     }
 
     public var headDim: Int { width / max(heads, 1) }
