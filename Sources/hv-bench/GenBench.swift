@@ -1,7 +1,8 @@
 // hv-bench gen: decoding speed of the text-to-video generator on one 2448-token clip. KV-cache decoding is
 // measured whole; recomputing the prefix for every token (the reference) is measured as full forwards at a few
 // prefix lengths and integrated over the clip (trapezoid rule), since running it 2448 times would take
-// minutes. Reports tokens/s of both, their ratio, and the KV-cache per-token time at the start vs the end.
+// minutes. Reports tokens/s of both, their ratio, the KV-cache per-token time at the start vs the end, and the
+// time of one training step.
 import ArgumentParser
 import Foundation
 import HVCLI
@@ -74,5 +75,14 @@ struct GenBenchCommand: ParsableCommand {
         total += times[0]
         print(String(format: "recompute (estimated over the clip): %.1f s = %.2f tokens/s", total, Double(n) / total))
         print(String(format: "kv cache speed-up: %.1fx", total / kvSeconds))
+
+        // One training step (batch 1, forward + backward + AdamW) on the sampled clip, for planning runs.
+        let trainer = try LMTrainer(model: gen, data: [LMExample(caption: text, video: codes)], options: LMTrainingOptions())
+        _ = try trainer.trainStep()
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<2 { _ = try trainer.trainStep() }
+        let step = Double(DispatchTime.now().uptimeNanoseconds - t0) / 2e9
+        print(String(format: "training step (batch 1, %d positions): %.2f s; recompute-forward at full length / step = %.2f",
+                     c.sequenceLength - 1, step, times.last! / step))
     }
 }
