@@ -3,8 +3,7 @@
 // Layout: C system libraries, then library targets by concern, then one executable per tool.
 import PackageDescription
 
-// hv-gen (issue 6) is not written yet; it joins this list when it lands.
-let tools = ["hv-decode", "hv-encode", "hv-mask", "hv-render", "hv-metrics", "hv-info", "hv-train", "hv-manifest", "hv-bench"]
+let tools = ["hv-decode", "hv-encode", "hv-mask", "hv-render", "hv-gen", "hv-metrics", "hv-info", "hv-train", "hv-manifest", "hv-bench"]
 
 func toolDeps(_ name: String) -> [Target.Dependency] {
     let common: [Target.Dependency] = ["HVCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -13,9 +12,10 @@ func toolDeps(_ name: String) -> [Target.Dependency] {
     case "hv-info": return common + ["HVFormat"]
     case "hv-encode", "hv-render", "hv-mask": return common + ["HVFormat", "HVMedia", "HVEngine", "HVTokenizer"]
     case "hv-metrics": return common + ["HVFormat", "HVMedia", "HVMetrics", "HVTokenizer"]
-    case "hv-train": return common + ["HVFormat", "HVMedia", "HVEngine", "HVTokenizer"]
+    case "hv-gen": return common + ["HVFormat", "HVEngine", "HVText", "HVGen", "HVTokenizer"]
+    case "hv-train": return common + ["HVFormat", "HVMedia", "HVEngine", "HVTokenizer", "HVGen", "HVText"]
     case "hv-manifest": return common + ["HVManifest", "HVText"]
-    case "hv-bench": return common + ["HVEngine", "HVMedia", "HVMetrics", "HVFormat", "HVTokenizer", "HVText"]
+    case "hv-bench": return common + ["HVEngine", "HVMedia", "HVMetrics", "HVFormat", "HVTokenizer", "HVText", "HVGen"]
     default: return common
     }
 }
@@ -46,6 +46,7 @@ let package = Package(
         .target(name: "HVTokenizer", dependencies: ["HVCore", "HVEngine", "HVFormat", "HVMedia"]),
         .target(name: "HVMetrics", dependencies: ["HVCore", "HVMedia"]),
         .target(name: "HVText", dependencies: ["HVCore", "HVEngine"]),
+        .target(name: "HVGen", dependencies: ["HVCore", "HVEngine", "HVFormat"]),
         .target(name: "HVManifest", dependencies: ["HVCore", .product(name: "GRDB", package: "GRDB.swift")]),
 
         // Tests by module.
@@ -57,6 +58,7 @@ let package = Package(
         .testTarget(name: "HVMetricsTests", dependencies: ["HVMetrics", "HVMedia"], resources: [.copy("Golden")]),
         .testTarget(name: "HVManifestTests", dependencies: ["HVManifest", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "HVTextTests", dependencies: ["HVText", "HVEngine"], resources: [.copy("Golden")]),
+        .testTarget(name: "HVGenTests", dependencies: ["HVGen", "HVEngine"]),
         .testTarget(name: "CLITests", dependencies: ["HVFormat", "HVTokenizer", "HVMedia"]),
     ] + tools.map { .executableTarget(name: $0, dependencies: toolDeps($0)) },
     // Swift 5 mode: the engine shares raw buffers across concurrentPerform workers by design.

@@ -14,7 +14,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hv-bench",
         abstract: "Measure engine and tool speed against peers (PyTorch, scikit-image) in the same run.",
-        subcommands: [SeqBenchCommand.self])
+        subcommands: [SeqBenchCommand.self, GenBenchCommand.self])
 
     @Option(help: "Sections to run, comma-separated: gemm, conv, tokenizer, train, metrics, seq, text.")
     var only: String = "gemm,conv,tokenizer,train,metrics,seq,text"

@@ -1,0 +1,84 @@
+// Autoregressive decoding with a KV cache (paper section 3.3): the text prefix is prefilled in one pass, then
+// each video token is one step over a single new row per sequence. With guidance the conditional and the
+// unconditional (null text) sequences run as a batch of two sharing every GEMM; both receive the same sampled
+// code. Cost per token is O(position) in attention instead of the O(position²) of recomputing the prefix.
+import Foundation
+import HVEngine
+
+public final class Generator {
+    public let model: GeneratorModel
+    private let x = Tensor(shape: [0]), hidden = Tensor(shape: [0]), logitRows = Tensor(shape: [0])
+    private var caches: [KVCache] = []
+
+    public init(model: GeneratorModel) { self.model = model }
+
+    var config: GeneratorConfig { model.config }
+
+    /// Runs rows x [B, n, C] at sequence positions `position`..<position+n through the stack with the caches;
+    /// writes head-`m` logits of each batch item's last row into `logitRows` [B, outputs_m].
+    private func advance(position: Int, nextLayer m: Int) throws {
+        var h = x
+        for (blk, cache) in zip(model.blocks, caches) { h = try blk.step(h, rope: model.rope, cache: cache, position: position) }
+        let b = h.shape[0], n = h.shape[1], c = config.width
+        hidden.resize([b, c])
+        for i in 0..<b { (hidden.data + i * c).update(from: h.data + (i * n + n - 1) * c, count: c) }
+        let normed = model.finalNorm.forward(hidden)
+        let outs = model.heads[m].outputs
+        logitRows.resize([b, outs])
+        linearForward(x: normed.data, weight: model.headProj[m].weight.value.data, bias: model.headProj[m].bias!.value.data,
+                      y: logitRows.data, rows: b, inFeatures: c, outFeatures: outs)
+    }
+
+    /// Decodes `count` video tokens (default all) for each of the batch's texts (nil = null text). After each
+    /// token's logits are computed, `choose(n, layer, logits)` picks code n from the logits of every batch item
+    /// ([B, outputs_layer]); the code is fed to all items. Returns the codes (sequence order).
+    public func decode(texts: [Tensor?], count: Int? = nil, progress: ((Int) -> Void)? = nil,
+                       choose: (Int, Int, Tensor) throws -> UInt32) throws -> [UInt32] {
+        let total = min(count ?? config.videoTokens, config.videoTokens)
+        let b = texts.count, c = config.width, tl = config.textLength
+        let capacity = tl + max(total - 1, 0)
+        caches = model.blocks.map { _ in KVCache(batch: b, capacity: max(capacity, 1), heads: config.heads, headDim: config.headDim) }
+        for t in texts {
+            if let t, t.shape.count != 2 || t.shape[1] != config.textDim {
+                throw GenError.badTokens(reason: "caption states must be [length, \(config.textDim)]")
+            }
+        }
+        // Prefill: the text prefix of every batch item.
+        x.resize([b, tl, c])
+        for (i, t) in texts.enumerated() { model.embedText(t, into: x.data + i * tl * c) }
+        guard total > 0 else { return [] }
+        try advance(position: 0, nextLayer: 0)
+        var out: [UInt32] = []
+        out.reserveCapacity(total)
+        for n in 0..<total {
+            let m = model.layout.layer(ofVideoToken: n).layer
+            let code = try choose(n, m, logitRows)
+            guard code >> UInt32(config.layers[m].bits) == 0 else {
+                throw GenError.badTokens(reason: "code \(code) exceeds \(config.layers[m].bits) bits")
+            }
+            out.append(code)
+            progress?(n + 1)
+            if n + 1 == total { break }
+            x.resize([b, 1, c])
+            for i in 0..<b { model.embedCode(code, layer: m, into: x.data + i * c) }
+            try advance(position: tl + n, nextLayer: model.layout.layer(ofVideoToken: n + 1).layer)
+        }
+        return out
+    }
+
+    /// Samples a clip: caption states (nil = unconditional), guidance, temperature, top-k/top-p, seed.
+    /// `count` limits the number of video tokens (e.g. only the coarse layers).
+    public func sample(text: Tensor?, options: SamplingOptions, count: Int? = nil,
+                       progress: ((Int) -> Void)? = nil) throws -> [UInt32] {
+        try options.validate()
+        let guided = text != nil && options.cfgScale != 1
+        let texts: [Tensor?] = guided ? [text, nil] : [text]
+        var rng = SeededRandom(seed: options.seed)
+        let scratch = Tensor(shape: [model.heads.map(\.outputs).max() ?? 1])
+        return try decode(texts: texts, count: count, progress: progress) { _, m, logits in
+            let outs = model.heads[m].outputs
+            return Sampler.sampleCode(head: model.heads[m], cond: logits.data, uncond: guided ? UnsafePointer(logits.data + outs) : nil,
+                                      options: options, scratch: scratch.data, rng: &rng)
+        }
+    }
+}

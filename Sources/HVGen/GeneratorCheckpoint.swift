@@ -1,0 +1,72 @@
+// Generator checkpoints (formats/generator.md): a directory with `config.json` (GeneratorConfig) and
+// `model.safetensors` (F32 weights under the names GeneratorModel binds), plus, while training,
+// `train-state.safetensors` (AdamW moments and step) so a run resumes exactly. Loading is strict: a missing,
+// extra or mis-shaped weight is an error naming it. All engine checkpoint I/O of HVGen is in this file.
+import Foundation
+import HVEngine
+
+public enum GeneratorCheckpoint {
+    public static let configFile = "config.json"
+    public static let weightsFile = "model.safetensors"
+    public static let trainStateFile = "train-state.safetensors"
+    /// `__metadata__` of model.safetensors.
+    public static let formatName = "hitvideo-generator"
+    public static let formatVersion = "1"
+    /// Where tools look when --model is not given (relative to the working directory).
+    public static let defaultDirectory = "models/generator"
+
+    static func path(_ dir: String, _ file: String) -> String { (dir as NSString).appendingPathComponent(file) }
+
+    /// Writes config.json and model.safetensors (each through a temporary file renamed into place).
+    /// `tokenizer` (name@hash of the tokenizer whose codes it was trained on) goes into the metadata.
+    public static func save(_ model: GeneratorModel, to dir: String, tokenizer: String = "") throws {
+        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        catch { throw GenError.badCheckpoint(path: dir, reason: "cannot create the directory (\(error.localizedDescription))") }
+        let cfg = path(dir, configFile)
+        do { try model.config.jsonData().write(to: URL(fileURLWithPath: cfg), options: .atomic) }
+        catch { throw GenError.badCheckpoint(path: cfg, reason: "cannot write (\(error.localizedDescription))") }
+        let meta = ["format": formatName, "version": formatVersion, "tokenizer": tokenizer]
+        try SafeTensors.save(model.parameters.map { ($0.name, $0.value) }, dtype: .f32, metadata: meta, to: path(dir, weightsFile))
+    }
+
+    /// The configuration stored in `dir`.
+    public static func config(in dir: String) throws -> GeneratorConfig {
+        let cfg = path(dir, configFile)
+        guard FileManager.default.fileExists(atPath: cfg) else { throw GenError.missingCheckpoint(path: dir) }
+        do {
+            let c = try JSONDecoder().decode(GeneratorConfig.self, from: Data(contentsOf: URL(fileURLWithPath: cfg)))
+            try c.validate()
+            return c
+        } catch let e as GenError { throw e }
+        catch { throw GenError.badCheckpoint(path: cfg, reason: "\(error)") }
+    }
+
+    /// Builds the model of `dir`'s config and loads its weights strictly. Returns the tokenizer it names.
+    public static func load(from dir: String) throws -> (model: GeneratorModel, tokenizer: String) {
+        let model = try GeneratorModel(config: config(in: dir))
+        let file = try SafeTensors.load(path: path(dir, weightsFile))
+        guard file.metadata["format"] == formatName else {
+            throw GenError.badCheckpoint(path: path(dir, weightsFile), reason: "its metadata does not name the format '\(formatName)'")
+        }
+        try file.loadStrict(into: model.parameters)
+        return (model, file.metadata["tokenizer"] ?? "")
+    }
+
+    /// Saves the optimizer state and the step count beside the weights.
+    public static func saveTrainState(_ optimizer: AdamW, step: Int, to dir: String) throws {
+        try SafeTensors.save(optimizer.stateTensors(prefix: "adamw."), dtype: .f32,
+                             metadata: ["format": formatName + "-train-state", "step": "\(step)"], to: path(dir, trainStateFile))
+    }
+
+    /// Restores the optimizer state; returns the step to continue from, or nil when `dir` has no train state.
+    public static func loadTrainState(into optimizer: AdamW, from dir: String) throws -> Int? {
+        let p = path(dir, trainStateFile)
+        guard FileManager.default.fileExists(atPath: p) else { return nil }
+        let file = try SafeTensors.load(path: p)
+        try optimizer.restore(try file.allTensors(), prefix: "adamw.")
+        guard let s = file.metadata["step"].flatMap(Int.init) else {
+            throw GenError.badCheckpoint(path: p, reason: "its metadata has no step")
+        }
+        return s
+    }
+}

@@ -1,0 +1,112 @@
+// Training loop of the text-to-video model (paper section 3.3): shifted next-token loss per layer with
+// per-layer weights, caption dropout to the learned null text (for CFG), token dropout, AdamW with warm-up +
+// cosine decay, global-norm clipping. Every step's randomness comes from (seed, step), so a run resumed from a
+// checkpoint continues exactly as an uninterrupted one would.
+import Foundation
+import HVEngine
+
+/// One training clip: caption states [len, textDim] and its video codes (sequence order, config.videoTokens).
+public struct LMExample {
+    public var caption: Tensor
+    public var video: [UInt32]
+    public init(caption: Tensor, video: [UInt32]) { self.caption = caption; self.video = video }
+}
+
+public struct LMTrainingOptions: Sendable {
+    public var steps = 1000
+    public var batchSize = 1
+    public var learningRate: Float = 1e-3
+    public var warmupSteps = 50
+    /// Final learning rate as a fraction of the peak.
+    public var floorFraction: Float = 0.1
+    public var weightDecay: Float = 0.01
+    public var clipNorm: Float = 1
+    /// Per sequence layer (config order); nil = all 1.
+    public var layerWeights: [Float]? = nil
+    public var seed: UInt64 = 0
+    public init() {}
+}
+
+public struct LMStepReport {
+    public var step: Int
+    public var loss: GeneratorLoss
+    public var learningRate: Float
+    public var gradNorm: Float
+    public var captionsDropped: Int
+}
+
+public final class LMTrainer {
+    public let model: GeneratorModel
+    public let optimizer: AdamW
+    public let options: LMTrainingOptions
+    public let data: [LMExample]
+    /// Steps completed.
+    public var step = 0
+    let weights: [Float]
+
+    public init(model: GeneratorModel, data: [LMExample], options: LMTrainingOptions) throws {
+        guard !data.isEmpty else { throw GenError.badTokens(reason: "no training clips") }
+        let n = model.config.videoTokens
+        for (i, ex) in data.enumerated() where ex.video.count != n {
+            throw GenError.badTokens(reason: "clip \(i) has \(ex.video.count) video tokens, the model expects \(n)")
+        }
+        let w = options.layerWeights ?? Array(repeating: 1, count: model.config.layers.count)
+        guard w.count == model.config.layers.count, w.allSatisfy({ $0 >= 0 && $0.isFinite }), w.contains(where: { $0 > 0 }) else {
+            throw GenError.badOption(reason: "--layer-weights needs \(model.config.layers.count) non-negative numbers, not all zero")
+        }
+        guard options.batchSize >= 1, options.steps >= 1 else { throw GenError.badOption(reason: "--steps and --batch must be at least 1") }
+        self.model = model; self.data = data; self.options = options; weights = w
+        optimizer = AdamW(parameters: model.parameters, learningRate: options.learningRate, weightDecay: options.weightDecay)
+    }
+
+    public func learningRate(at step: Int) -> Float {
+        LRSchedule(peak: options.learningRate, warmupSteps: options.warmupSteps, totalSteps: options.steps,
+                   floorFraction: options.floorFraction).rate(at: step)
+    }
+
+    /// One optimizer step on a batch drawn (with replacement) by the step's generator.
+    public func trainStep() throws -> LMStepReport {
+        var rng = SeededRandom(seed: options.seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
+        var batch: [GeneratorExample] = []
+        var dropped = 0
+        for _ in 0..<options.batchSize {
+            let ex = data[Int(rng.next() % UInt64(data.count))]
+            let drop = rng.uniform() < model.config.captionDropout
+            if drop { dropped += 1 }
+            batch.append(GeneratorExample(text: drop ? nil : ex.caption, video: ex.video))
+        }
+        model.zeroGrad()
+        let loss = try model.lossAndGradients(batch, layerWeights: weights, rng: &rng)
+        let norm = clipGradNorm(model.parameters, maxNorm: options.clipNorm)
+        let lr = learningRate(at: step)
+        optimizer.step(learningRate: lr)
+        step += 1
+        return LMStepReport(step: step, loss: loss, learningRate: lr, gradNorm: norm, captionsDropped: dropped)
+    }
+
+    /// Per-layer NLL (bits/token) of every clip with its caption, no dropout, no update.
+    public func evaluate() throws -> [Double] {
+        var sums = [Double](repeating: 0, count: model.config.layers.count)
+        var rng = SeededRandom(seed: 0)
+        for ex in data {
+            let l = try model.lossAndGradients([GeneratorExample(text: ex.caption, video: ex.video)], layerWeights: weights,
+                                               rng: &rng, train: false)
+            for m in sums.indices { sums[m] += l.bitsPerToken[m] / Double(data.count) }
+        }
+        model.zeroGrad()
+        return sums
+    }
+
+    public func save(to dir: String, tokenizer: String) throws {
+        try GeneratorCheckpoint.save(model, to: dir, tokenizer: tokenizer)
+        try GeneratorCheckpoint.saveTrainState(optimizer, step: step, to: dir)
+    }
+
+    /// Restores the optimizer and step from `dir` (the weights are loaded with the model). Returns whether
+    /// there was a train state to resume.
+    public func resume(from dir: String) throws -> Bool {
+        guard let s = try GeneratorCheckpoint.loadTrainState(into: optimizer, from: dir) else { return false }
+        step = s
+        return true
+    }
+}

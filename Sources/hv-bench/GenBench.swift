@@ -1,0 +1,88 @@
+// hv-bench gen: decoding speed of the text-to-video generator on one 2448-token clip. KV-cache decoding is
+// measured whole; recomputing the prefix for every token (the reference) is measured as full forwards at a few
+// prefix lengths and integrated over the clip (trapezoid rule), since running it 2448 times would take
+// minutes. Reports tokens/s of both, their ratio, the KV-cache per-token time at the start vs the end, and the
+// time of one training step.
+import ArgumentParser
+import Foundation
+import HVCLI
+import HVEngine
+import HVGen
+
+struct GenBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gen",
+        abstract: "Measure generator decoding: KV cache vs recomputing the prefix, per-token time over the clip.")
+
+    @Option(help: "Generator checkpoint folder (default: a randomly initialised model of --config).")
+    var model: String?
+
+    @Option(help: "Architecture preset when no --model is given: small or paper.")
+    var config: String = "small"
+
+    @Option(help: "Guidance scale; anything but 1 decodes the conditional and unconditional rows as a batch of two.")
+    var cfg: Float = 7.5
+
+    @Option(name: .customLong("prefix-points"), help: "Prefix lengths at which the recomputation is timed.")
+    var prefixPoints: Int = 5
+
+    func validate() throws {
+        if model == nil && GeneratorConfig.preset(config) == nil { throw ValidationError("--config must be small or paper") }
+        if prefixPoints < 2 { throw ValidationError("--prefix-points must be at least 2") }
+    }
+
+    func run() throws {
+        let gen = try model.map { try GeneratorCheckpoint.load(from: $0).model } ?? GeneratorModel(config: GeneratorConfig.preset(config)!, seed: 1)
+        let c = gen.config, n = c.videoTokens
+        print("OpenBLAS core: \(BLAS.coreName), threads \(BLAS.threads); cores \(Parallel.workers)")
+        print("generator \(c.name): \(c.parameterCount) parameters, \(c.textLength) text + \(n) video positions")
+        var rng = SeededRandom(seed: 2)
+        let text = Tensor(shape: [12, c.textDim])
+        text.randomNormal(std: 1, rng: &rng)
+
+        // KV cache: one whole clip, timing every token.
+        var stamps: [UInt64] = []
+        stamps.reserveCapacity(n + 1)
+        let generator = Generator(model: gen)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let codes = try generator.sample(text: text, options: SamplingOptions(cfgScale: cfg, seed: 3)) { _ in
+            stamps.append(DispatchTime.now().uptimeNanoseconds)
+        }
+        let kvSeconds = Double(stamps.last! - start) / 1e9
+        let prefill = Double(stamps[0] - start) / 1e9
+        let window = min(100, n / 4)
+        // ms per token between stamps lo and hi (stamp k: token k has been sampled).
+        func perToken(_ lo: Int, _ hi: Int) -> Double { Double(stamps[hi] - stamps[lo]) / 1e6 / Double(hi - lo) }
+        let early = perToken(0, window), late = perToken(n - 1 - window, n - 1)
+        let batch = cfg == 1 ? 1 : 2
+        print(String(format: "kv cache: %.2f s for %d tokens (batch %d) = %.1f tokens/s; prefill %.1f ms", kvSeconds, n, batch, Double(n) / kvSeconds, prefill * 1e3))
+        print(String(format: "kv cache per token: %.2f ms at the start (tokens 1-%d), %.2f ms at the end (last %d); end/start %.2f",
+                     early, window, late, window, late / early))
+
+        // Recomputation: full forward (same batch) at `prefixPoints` prefix lengths, trapezoid over 1...n.
+        let texts: [Tensor?] = batch == 2 ? [text, nil] : [text]
+        let points = (0..<prefixPoints).map { 1 + (n - 1) * $0 / (prefixPoints - 1) }
+        var times: [Double] = []
+        for p in points {
+            let examples = texts.map { GeneratorExample(text: $0, video: codes) }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try gen.logits(examples, predicted: p)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            print(String(format: "  recompute at prefix %4d: %.1f ms per token", p, times.last! * 1e3))
+        }
+        var total = 0.0
+        for i in 1..<points.count { total += 0.5 * (times[i] + times[i - 1]) * Double(points[i] - points[i - 1]) }
+        total += times[0]
+        print(String(format: "recompute (estimated over the clip): %.1f s = %.2f tokens/s", total, Double(n) / total))
+        print(String(format: "kv cache speed-up: %.1fx", total / kvSeconds))
+
+        // One training step (batch 1, forward + backward + AdamW) on the sampled clip, for planning runs.
+        let trainer = try LMTrainer(model: gen, data: [LMExample(caption: text, video: codes)], options: LMTrainingOptions())
+        _ = try trainer.trainStep()
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<2 { _ = try trainer.trainStep() }
+        let step = Double(DispatchTime.now().uptimeNanoseconds - t0) / 2e9
+        print(String(format: "training step (batch 1, %d positions): %.2f s; recompute-forward at full length / step = %.2f",
+                     c.sequenceLength - 1, step, times.last! / step))
+    }
+}

@@ -1,0 +1,127 @@
+// hv-gen: text → .hvt video tokens with the autoregressive generator (paper section 3.3, Appendix A).
+// Embeds the prompt with the MiniLM text encoder, prefills the text, samples video tokens coarse layer first
+// with a KV cache and classifier-free guidance, and writes an .hvt whose header names the tokenizer, so
+// `hv-gen "calm ocean waves at sunset" | hv-render -o out.mp4` works.
+import ArgumentParser
+import Foundation
+import HVCLI
+import HVCore
+import HVEngine
+import HVFormat
+import HVGen
+import HVText
+import HVTokenizer
+
+struct GenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hv-gen",
+        abstract: "Generate video tokens from a text prompt.",
+        discussion: """
+        Writes one clip per sample to an .hvt file (stdout by default):
+          hv-gen "calm ocean waves at sunset" --seed 3 | hv-render -o waves.mp4
+        --layers 3,2 generates only the coarse layers; renderers decode from them.
+        """)
+
+    /// Longest prompt accepted, in UTF-8 bytes (the text prefix keeps far fewer tokens anyway).
+    static let maxPromptBytes = 1000
+
+    @Argument(help: "Describe the video to generate.")
+    var prompt: String
+
+    @Option(help: "Classifier-free guidance scale; 1 disables guidance.")
+    var cfg: Float = 7.5
+
+    @Option(help: "Sampling temperature; 0 picks the most likely code.")
+    var temperature: Float = 1.0
+
+    @Option(name: .customLong("top-k"), help: "Keep only the K most likely classes of each head group.")
+    var topK: Int?
+
+    @Option(name: .customLong("top-p"), help: "Keep the smallest set of each head group's classes with probability P.")
+    var topP: Float?
+
+    @Option(help: "Random seed; the same seed gives the same tokens.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Number of clips to generate (seeds seed, seed+1, ...).")
+    var samples: Int = 1
+
+    @Option(help: "Tokenizer layers to generate, e.g. 3,2 (the generator's leading layers; default all).")
+    var layers: String?
+
+    @Option(help: "Generator checkpoint folder (config.json + model.safetensors).")
+    var model: String = GeneratorCheckpoint.defaultDirectory
+
+    @Option(help: "Tokenizer checkpoint folder named in the output header (default: the shipped models/tokenizer).")
+    var tokenizer: String?
+
+    @Option(name: .customLong("text-encoder"), help: "Text encoder folder ('make text-encoder' fetches it).")
+    var textEncoder: String = "models/text-encoder"
+
+    @Option(name: [.short, .customLong("output")], help: "Write the .hvt here instead of stdout ('-').")
+    var output: String?
+
+    func validate() throws {
+        if samples < 1 { throw ValidationError("--samples must be at least 1") }
+        if let k = topK, k < 1 { throw ValidationError("--top-k must be at least 1") }
+        if let p = topP, !(p > 0 && p <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
+        if !(temperature >= 0 && temperature.isFinite) { throw ValidationError("--temperature must be a number ≥ 0") }
+        if !(cfg >= 0 && cfg.isFinite) { throw ValidationError("--cfg must be a number ≥ 0") }
+        if let layers, parseLayers(layers) == nil { throw ValidationError("--layers takes comma-separated layer numbers, e.g. 3,2") }
+    }
+
+    func parseLayers(_ s: String) -> [Int]? {
+        let parts = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && $0! >= 0 }) else { return nil }
+        return parts.map { $0! }
+    }
+
+    /// Prompt checks before any model is loaded: UTF-8 (on the raw bytes; Swift repairs argv), empty, length.
+    static func checkPrompt(_ prompt: String) throws {
+        for i in 0..<Int(CommandLine.argc) {
+            guard let raw = CommandLine.unsafeArgv[i], String(validatingCString: raw) != nil else { throw GenError.promptNotUTF8 }
+        }
+        if prompt.contains("\u{FFFD}") { throw GenError.promptNotUTF8 }
+        if prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw GenError.emptyPrompt }
+        if prompt.utf8.count > maxPromptBytes { throw GenError.promptTooLong(bytes: prompt.utf8.count, limit: maxPromptBytes) }
+    }
+
+    func run() throws {
+        try GenCommand.checkPrompt(prompt)
+        let options = SamplingOptions(cfgScale: cfg, temperature: temperature, topK: topK, topP: topP, seed: seed)
+        try options.validate()
+        // Generator, tokenizer identity (header), text encoder.
+        let (gen, trainedOn) = try GeneratorCheckpoint.load(from: model)
+        let tokDir = TokenizerCheckpoint.resolve(tokenizer)
+        let tok = try TokenizerCheckpoint.load(from: tokDir)
+        let fullHeader = tok.hvtHeader(source: "hv-gen")
+        try gen.config.requireCompatible(with: fullHeader, what: "tokenizer \(tok.identityOrUnsaved)")
+        if !trainedOn.isEmpty && trainedOn != tok.identityOrUnsaved.description {
+            Console.warning("hv-gen", "the generator was trained on tokens of \(trainedOn), not \(tok.identityOrUnsaved)")
+        }
+        let k = try gen.config.leadingLayers(layers.flatMap(parseLayers))
+        let count = gen.config.layers.prefix(k).reduce(0) { $0 + $1.tokenCount }
+        let present = Set(gen.config.layers.prefix(k).map(\.tokenizerLayer))
+        let encoder = try MiniLMEncoder(modelDirectory: textEncoder)
+        let states = encoder.hiddenStates([prompt])[0]
+
+        var header = tok.hvtHeader(source: "hv-gen: \(String(prompt.prefix(200)))", layers: present)
+        header.source = String(header.source.utf8.prefix(HVTLayout.maxSourceBytes)) ?? "hv-gen"
+        let out = try OutputFile(output == "-" ? nil : output, what: ".hvt tokens")
+        let writer = try HVTWriter(header: header) { try out.write($0) }
+        let generator = Generator(model: gen)
+        let progress = Progress("hv-gen")
+        for s in 0..<samples {
+            var o = options
+            o.seed = seed &+ UInt64(s)
+            let t0 = Date()
+            let video = try generator.sample(text: states, options: o, count: count) { n in
+                progress.update("sample \(s + 1)/\(samples): \(n)/\(count) tokens, \(String(format: "%.0f", Double(n) / max(Date().timeIntervalSince(t0), 1e-3))) tokens/s")
+            }
+            try writer.write(gen.layout.clip(from: video, tokenizerLayers: fullHeader.layers.count, frameCount: fullHeader.framesPerClip))
+        }
+        try writer.finish()
+        try out.commit()
+        progress.finish("\(samples) clip(s), \(count) tokens each, \(String(format: "%.1f", progress.elapsed)) s")
+    }
+}

@@ -1,0 +1,1 @@
+GenCommand.hvMain("hv-gen")

@@ -1,0 +1,200 @@
+// `hv-train lm`: trains the autoregressive text-to-video model (paper section 3.3) on .hvt token files with
+// captions. Captions are embedded once at start with the MiniLM text encoder (per-token states). Checkpoints
+// (config.json + model.safetensors + train-state.safetensors) go to --out every --checkpoint-every steps and at
+// the end; --resume continues from them exactly. One CSV row per logged step; progress on a terminal.
+import ArgumentParser
+import Foundation
+import HVCLI
+import HVCore
+import HVEngine
+import HVFormat
+import HVGen
+import HVText
+
+struct TrainLM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lm",
+        abstract: "Train the text-to-video generator on captioned .hvt files.",
+        discussion: """
+        --clips names a UTF-8 text file with one line per .hvt file: PATH<TAB>CAPTION. Relative paths are read
+        from the list's folder; every clip of a file gets its caption; '#' starts a comment line.
+          hv-train lm --clips data/captions.tsv --config small --steps 600 --out models/generator
+        """)
+
+    @Option(help: "Caption list: one 'PATH<TAB>CAPTION' line per .hvt file.")
+    var clips: String
+
+    @Option(help: "Architecture preset: small, paper, or tiny (for tests).")
+    var config: String = "small"
+
+    @Option(help: "Tokenizer layers to model, e.g. 3,2 (default: every layer of the files).")
+    var layers: String?
+
+    @Option(name: .customLong("text-length"), help: "Override the preset's text prefix length.")
+    var textLength: Int?
+
+    @Option(help: "Checkpoint folder to write (and to resume from with --resume).")
+    var out: String = GeneratorCheckpoint.defaultDirectory
+
+    @Flag(help: "Continue from the checkpoint in --out (weights, optimizer state and step).")
+    var resume = false
+
+    @Option(help: "Total optimizer steps.")
+    var steps: Int = 600
+
+    @Option(help: "Sequences per step.")
+    var batch: Int = 1
+
+    @Option(help: "Peak learning rate (linear warm-up, cosine decay to 10%).")
+    var lr: Float = 2e-3
+
+    @Option(help: "Warm-up steps.")
+    var warmup: Int = 30
+
+    @Option(name: .customLong("weight-decay"), help: "AdamW weight decay.")
+    var weightDecay: Float = 0.01
+
+    @Option(name: .customLong("clip-norm"), help: "Clip the global gradient norm to this value.")
+    var clipNorm: Float = 1
+
+    @Option(name: .customLong("layer-weights"), help: "Loss weight per modelled layer, coarse first, e.g. 1,1,1,0.5.")
+    var layerWeights: String?
+
+    @Option(name: .customLong("caption-dropout"), help: "Probability of training on the null text instead of the caption.")
+    var captionDropout: Float?
+
+    @Option(name: .customLong("token-dropout"), help: "Probability of blanking an input video token.")
+    var tokenDropout: Float?
+
+    @Option(help: "Random seed (initialisation, batches, dropouts).")
+    var seed: UInt64 = 0
+
+    @Option(name: .customLong("text-encoder"), help: "Text encoder folder ('make text-encoder' fetches it).")
+    var textEncoder: String = "models/text-encoder"
+
+    @Option(help: "CSV log file (default: OUT/train-lm.csv).")
+    var log: String?
+
+    @Option(name: .customLong("log-every"), help: "Write a CSV row every N steps.")
+    var logEvery: Int = 10
+
+    @Option(name: .customLong("checkpoint-every"), help: "Save a checkpoint every N steps.")
+    var checkpointEvery: Int = 100
+
+    func validate() throws {
+        if GeneratorConfig.preset(config) == nil { throw ValidationError("--config must be small, paper or tiny") }
+        if steps < 1 || batch < 1 || logEvery < 1 || checkpointEvery < 1 { throw ValidationError("--steps, --batch, --log-every and --checkpoint-every must be at least 1") }
+        if !(lr > 0) { throw ValidationError("--lr must be positive") }
+        if let t = textLength, t < 1 { throw ValidationError("--text-length must be at least 1") }
+        if let l = layers, numbers(l) == nil { throw ValidationError("--layers takes comma-separated layer numbers, e.g. 3,2") }
+        if let w = layerWeights, numbers(w) == nil { throw ValidationError("--layer-weights takes comma-separated numbers") }
+    }
+
+    func numbers(_ s: String) -> [Double]? {
+        let v = s.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        return v.isEmpty || v.contains(where: { $0 == nil }) ? nil : v.map { $0! }
+    }
+
+    /// (path, caption) pairs of the caption list.
+    func readClipList() throws -> [(String, String)] {
+        guard let data = FileManager.default.contents(atPath: clips) else { throw FileError.cannotOpen(path: clips, reason: "not readable") }
+        guard let text = String(data: data, encoding: .utf8) else { throw GenError.badTokens(reason: "\(clips) is not UTF-8 text") }
+        let base = (clips as NSString).deletingLastPathComponent
+        var out: [(String, String)] = []
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let l = line.trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
+            if l.trimmingCharacters(in: .whitespaces).isEmpty || l.hasPrefix("#") { continue }
+            let parts = l.split(separator: "\t", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[1].trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw GenError.badTokens(reason: "\(clips) line \(i + 1) is not 'PATH<TAB>CAPTION'")
+            }
+            out.append((parts[0].hasPrefix("/") ? parts[0] : (base as NSString).appendingPathComponent(parts[0]), parts[1]))
+        }
+        guard !out.isEmpty else { throw GenError.badTokens(reason: "\(clips) lists no clips") }
+        return out
+    }
+
+    func run() throws {
+        // 1. Token files and their captions.
+        var files: [(header: HVTHeader, clips: [HVTClip], caption: String)] = []
+        for (path, caption) in try readClipList() {
+            let input = try InputFile(path)
+            let reader = try HVTReader(fileDescriptor: input.descriptor, name: input.displayName)
+            var cs: [HVTClip] = []
+            while let c = try reader.nextClip() { cs.append(c) }
+            if let first = files.first?.header, first.tokenizerName != reader.header.tokenizerName || first.tokenizerHash != reader.header.tokenizerHash {
+                throw GenError.layerMismatch(reason: "\(path) was made by \(reader.header.tokenizerDescription), the first file by \(first.tokenizerDescription)")
+            }
+            files.append((reader.header, cs, caption))
+        }
+        let header = files[0].header
+        // 2. Model: fresh from the preset (layers from the files), or resumed.
+        let resuming = resume && FileManager.default.fileExists(atPath: (out as NSString).appendingPathComponent(GeneratorCheckpoint.configFile))
+        let model: GeneratorModel
+        if resuming {
+            model = try GeneratorCheckpoint.load(from: out).model
+        } else {
+            var c = GeneratorConfig.preset(config)!
+            c.layers = try GeneratorConfig.layers(from: header, keep: layers.flatMap(numbers).map { $0.map(Int.init) })
+            if let t = textLength { c.textLength = t }
+            if let p = captionDropout { c.captionDropout = p }
+            if let p = tokenDropout { c.tokenDropout = p }
+            model = try GeneratorModel(config: c, seed: seed)
+        }
+        let cfg = model.config
+        try cfg.requireCompatible(with: header, what: files.count == 1 ? "the token file" : "the token files")
+        // 3. Captions → per-token states, once.
+        let encoder = try MiniLMEncoder(modelDirectory: textEncoder)
+        let states = encoder.hiddenStates(files.map(\.caption))
+        var data: [LMExample] = []
+        for (f, s) in zip(files, states) { for c in f.clips { data.append(LMExample(caption: s, video: try model.layout.video(of: c))) } }
+        Console.note("hv-train lm: \(data.count) clips, \(cfg.name) model \(cfg.parameterCount) parameters, \(cfg.sequenceLength) positions, layers \(cfg.layers.map(\.name).joined(separator: ","))")
+        // 4. Train.
+        var o = LMTrainingOptions()
+        o.steps = steps; o.batchSize = batch; o.learningRate = lr; o.warmupSteps = warmup; o.weightDecay = weightDecay
+        o.clipNorm = clipNorm; o.seed = seed
+        o.layerWeights = layerWeights.flatMap(numbers).map { $0.map(Float.init) }
+        let trainer = try LMTrainer(model: model, data: data, options: o)
+        if resuming, try trainer.resume(from: out) { Console.note("hv-train lm: resuming at step \(trainer.step)") }
+        let logPath = log ?? (out as NSString).appendingPathComponent("train-lm.csv")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let csv = try LMLog(path: logPath, layers: cfg.layers.map(\.name), append: resuming)
+        let tokenizerID = "\(header.tokenizerName)@\(header.tokenizerHash)"
+        let progress = Progress("hv-train lm")
+        let t0 = Date()
+        while trainer.step < steps {
+            let r = try trainer.trainStep()
+            guard r.loss.loss.isFinite else { throw GenError.badTokens(reason: "the loss became \(r.loss.loss) at step \(r.step); lower --lr") }
+            let bits = r.loss.bitsPerToken.map { String(format: "%.3f", $0) }.joined(separator: " ")
+            progress.update("step \(r.step)/\(steps) loss \(String(format: "%.4f", r.loss.loss)) bits/token [\(bits)] lr \(String(format: "%.2e", r.learningRate))")
+            if r.step % logEvery == 0 || r.step == steps { try csv.append(r, seconds: Date().timeIntervalSince(t0)) }
+            if r.step % checkpointEvery == 0 || r.step == steps { try trainer.save(to: out, tokenizer: tokenizerID) }
+        }
+        let final = try trainer.evaluate()
+        progress.finish("done, step \(trainer.step)")
+        Console.note("hv-train lm: training clips, bits/token per layer: " +
+                     zip(cfg.layers, final).map { "\($0.name) \(String(format: "%.3f", $1))" }.joined(separator: ", "))
+    }
+}
+
+/// The LM training log: one CSV row per logged step, flushed as written.
+final class LMLog {
+    private let handle: FileHandle
+    init(path: String, layers: [String], append: Bool) throws {
+        if !append || !FileManager.default.fileExists(atPath: path) {
+            let header = ["step", "seconds", "lr", "loss", "grad_norm", "captions_dropped"] + layers.map { "bits_\($0)" }
+            guard FileManager.default.createFile(atPath: path, contents: Data((header.joined(separator: ",") + "\n").utf8)) else {
+                throw FileError.cannotCreate(path: path, reason: "cannot create the log")
+            }
+        }
+        guard let h = FileHandle(forWritingAtPath: path) else { throw FileError.cannotCreate(path: path, reason: "cannot open for writing") }
+        h.seekToEndOfFile()
+        handle = h
+    }
+
+    func append(_ r: LMStepReport, seconds: Double) throws {
+        let cols = ["\(r.step)", String(format: "%.2f", seconds), "\(r.learningRate)", "\(r.loss.loss)", "\(r.gradNorm)",
+                    "\(r.captionsDropped)"] + r.loss.bitsPerToken.map { String(format: "%.4f", $0) }
+        handle.write(Data((cols.joined(separator: ",") + "\n").utf8))
+    }
+}

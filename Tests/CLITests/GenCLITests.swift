@@ -1,0 +1,114 @@
+// hv-gen and `hv-train lm` as built binaries: prompt errors (before any model is loaded), a missing model, and
+// the pipeline tiny tokenizer → hv-encode → hv-train lm → hv-gen → hv-info / hv-render (needs the text
+// encoder in models/text-encoder; skipped without it).
+import XCTest
+import HVFormat
+import HVTokenizer
+
+final class GenCLITests: XCTestCase {
+    var dir: String!
+    override func setUp() { dir = Tools.tempDir() }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func testHelpListsTheOptions() throws {
+        let r = try Tools.run("hv-gen", ["--help"])
+        XCTAssertEqual(r.status, 0)
+        for opt in ["--cfg", "--temperature", "--top-k", "--top-p", "--seed", "--samples", "--layers", "--model", "--tokenizer"] {
+            XCTAssertTrue(r.stdoutText.contains(opt), opt)
+        }
+        let t = try Tools.run("hv-train", ["lm", "--help"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        XCTAssertTrue(t.stdoutText.contains("--clips"))
+    }
+
+    /// Bad prompts fail with one line and a sysexits code before the (here missing) model is looked at.
+    func testBadPromptsAreRefused() throws {
+        let missing = dir + "/no-model"
+        for (prompt, code, words) in [("", Int32(64), "empty"), ("  \n ", 64, "empty"),
+                                      (String(repeating: "waves ", count: 400), 64, "limit")] {
+            let r = try Tools.run("hv-gen", [prompt, "--model", missing])
+            XCTAssertEqual(r.status, code, r.stderr)
+            XCTAssertTrue(r.stderr.hasPrefix("hv-gen: error: ") && r.stderr.contains(words), r.stderr)
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+            XCTAssertTrue(r.stdout.isEmpty)
+        }
+        // Invalid UTF-8 cannot go through Process' String arguments; use the shell.
+        let bin = Tools.binDir.appendingPathComponent("hv-gen").path
+        let status = try Tools.sh("'\(bin)' \"$(printf 'ocean \\377\\376 waves')\" --model '\(missing)' 2>'\(dir!)/err'")
+        XCTAssertEqual(status, 65)
+        let err = try String(contentsOfFile: dir + "/err", encoding: .utf8)
+        XCTAssertTrue(err.contains("not valid UTF-8"), err)
+    }
+
+    func testMissingModelExits66() throws {
+        let r = try Tools.run("hv-gen", ["calm ocean waves", "--model", dir + "/no-model"])
+        XCTAssertEqual(r.status, 66, r.stderr)
+        XCTAssertTrue(r.stderr.contains("hv-train lm"), r.stderr)
+    }
+
+    func testBadOptionsExit64() throws {
+        for args in [["--top-k", "0"], ["--top-p", "2"], ["--temperature", "-1"], ["--samples", "0"], ["--layers", "x"]] {
+            let r = try Tools.run("hv-gen", ["waves"] + args)
+            XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
+        }
+    }
+
+    /// Trains a tiny generator on tiny-tokenizer tokens for a few steps, then generates, reads and renders.
+    func testTrainGenerateRenderPipeline() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let textEncoder = root.appendingPathComponent("models/text-encoder").path
+        guard FileManager.default.fileExists(atPath: textEncoder + "/model.safetensors") else {
+            throw XCTSkip("models/text-encoder is missing ('make text-encoder')")
+        }
+        let tok = dir + "/tok"
+        try TokenizerCheckpoint.save(try HierarchicalTokenizer(config: .tiny, seed: 1), to: tok)
+        XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i testsrc2=size=32x32:rate=8 -t 2 -pix_fmt yuv420p -f yuv4mpegpipe \(dir!)/in.y4m"), 0)
+        var r = try Tools.run("hv-encode", ["--model", tok, dir + "/in.y4m", "-o", dir + "/a.hvt"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try "# tiny\na.hvt\ta colourful test pattern with moving shapes\n".write(toFile: dir + "/clips.tsv", atomically: true, encoding: .utf8)
+        let gen = dir + "/gen"
+        r = try Tools.run("hv-train", ["lm", "--clips", dir + "/clips.tsv", "--config", "tiny", "--steps", "4", "--log-every", "1",
+                                       "--out", gen, "--text-encoder", textEncoder])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for f in ["config.json", "model.safetensors", "train-state.safetensors", "train-lm.csv"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: gen + "/" + f), f)
+        }
+        let csv = try String(contentsOfFile: gen + "/train-lm.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(csv.count, 5)
+        XCTAssertTrue(csv[0].hasPrefix("step,seconds,lr,loss") && csv[0].hasSuffix("bits_L1,bits_L0"), String(csv[0]))
+        // Resume continues to step 6 and appends two rows.
+        r = try Tools.run("hv-train", ["lm", "--clips", dir + "/clips.tsv", "--config", "tiny", "--steps", "6", "--log-every", "1",
+                                       "--out", gen, "--text-encoder", textEncoder, "--resume"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("resuming at step 4"), r.stderr)
+        XCTAssertEqual(try String(contentsOfFile: gen + "/train-lm.csv", encoding: .utf8).split(separator: "\n").count, 7)
+
+        let args = ["a colourful test pattern", "--model", gen, "--tokenizer", tok, "--text-encoder", textEncoder, "--seed", "5"]
+        r = try Tools.run("hv-gen", args + ["--samples", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let reader = try HVTReader(bytes: [UInt8](r.stdout))
+        XCTAssertEqual(reader.header.tokenizerName, "hitvideo-tiny")
+        var clips: [HVTClip] = []
+        while let c = try reader.nextClip() { clips.append(c) }
+        XCTAssertEqual(clips.count, 2)
+        XCTAssertEqual(clips[0].layers[0]?.count, 32)
+        XCTAssertEqual(clips[0].layers[1]?.count, 4)
+        // Same seed, same bytes; the output renders.
+        let again = try Tools.run("hv-gen", args + ["--samples", "2"])
+        XCTAssertEqual(again.stdout, r.stdout)
+        try r.stdout.write(to: URL(fileURLWithPath: dir + "/g.hvt"))
+        r = try Tools.run("hv-render", ["--model", tok, dir + "/g.hvt", "-o", dir + "/g.y4m"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // Coarse layer only: layer 0 is absent from the header and the clip.
+        r = try Tools.run("hv-gen", args + ["--layers", "1", "-o", dir + "/c.hvt"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let coarse = try HVTReader(bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/c.hvt"))))
+        XCTAssertEqual(coarse.header.presentLayers, [1])
+        XCTAssertNil(try coarse.nextClip()?.layers[0])
+        r = try Tools.run("hv-render", ["--model", tok, dir + "/c.hvt", "--layers", "1", "-o", dir + "/c.y4m"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // The dense layer alone cannot be generated (it comes last in the sequence).
+        r = try Tools.run("hv-gen", args + ["--layers", "0"])
+        XCTAssertEqual(r.status, 64, r.stderr)
+    }
+}

@@ -1,0 +1,75 @@
+// Generator checkpoints: save/load round trip, strict loading, exact resume, and formats/generator.md kept in
+// step with the configuration keys and weight names.
+import XCTest
+import HVEngine
+@testable import HVGen
+
+final class CheckpointTests: XCTestCase {
+    var dir: String!
+    override func setUp() { dir = NSTemporaryDirectory() + "hvgen-\(UUID().uuidString)" }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func testSaveLoadRoundTripGivesTheSameLogits() throws {
+        let config = GeneratorConfig.tiny()
+        let model = try GeneratorModel(config: config, seed: 4)
+        try GeneratorCheckpoint.save(model, to: dir, tokenizer: "tok@abc")
+        let (back, tok) = try GeneratorCheckpoint.load(from: dir)
+        XCTAssertEqual(tok, "tok@abc")
+        XCTAssertEqual(back.config, config)
+        let ex = [GeneratorExample(text: randomText(rows: 2, dim: config.textDim, seed: 1), video: randomVideo(config, seed: 2))]
+        XCTAssertEqual(try back.logits(ex).map(\.array), try model.logits(ex).map(\.array))
+    }
+
+    func testLoadingIsStrict() throws {
+        let model = try GeneratorModel(config: .tiny(), seed: 4)
+        try GeneratorCheckpoint.save(model, to: dir)
+        // An extra weight, then a missing one, then a wrong shape.
+        let path = dir + "/" + GeneratorCheckpoint.weightsFile
+        let meta = ["format": GeneratorCheckpoint.formatName]
+        var tensors = model.parameters.map { ($0.name, $0.value) }
+        try SafeTensors.save(tensors + [("extra.weight", Tensor(shape: [1]))], dtype: .f32, metadata: meta, to: path)
+        XCTAssertThrowsError(try GeneratorCheckpoint.load(from: dir)) { XCTAssertTrue("\($0)".contains("extra.weight")) }
+        tensors.removeAll { $0.0 == "text.pad" }
+        try SafeTensors.save(tensors, dtype: .f32, metadata: meta, to: path)
+        XCTAssertThrowsError(try GeneratorCheckpoint.load(from: dir)) { XCTAssertTrue("\($0)".contains("text.pad")) }
+        try SafeTensors.save(tensors + [("text.pad", Tensor(shape: [3]))], dtype: .f32, metadata: meta, to: path)
+        XCTAssertThrowsError(try GeneratorCheckpoint.load(from: dir)) { XCTAssertTrue("\($0)".contains("text.pad")) }
+        XCTAssertThrowsError(try GeneratorCheckpoint.load(from: dir + "/nothing")) {
+            XCTAssertEqual(($0 as? GenError)?.exitCode, 66)
+        }
+    }
+
+    /// 3 steps, save, 3 more steps in a fresh trainer from the checkpoint == 6 uninterrupted steps.
+    func testResumeContinuesExactly() throws {
+        var config = GeneratorConfig.tiny()
+        config.tokenDropout = 0.2; config.residualDropout = 0.1; config.captionDropout = 0.3
+        let data = (0..<2).map { LMExample(caption: randomText(rows: 2, dim: config.textDim, seed: UInt64($0)), video: randomVideo(config, seed: UInt64(9 + $0))) }
+        var o = LMTrainingOptions(); o.steps = 6; o.warmupSteps = 2; o.learningRate = 3e-3
+        let a = try LMTrainer(model: GeneratorModel(config: config, seed: 1), data: data, options: o)
+        for _ in 0..<6 { _ = try a.trainStep() }
+        let b = try LMTrainer(model: GeneratorModel(config: config, seed: 1), data: data, options: o)
+        for _ in 0..<3 { _ = try b.trainStep() }
+        try b.save(to: dir, tokenizer: "")
+        let c = try LMTrainer(model: GeneratorCheckpoint.load(from: dir).model, data: data, options: o)
+        XCTAssertTrue(try c.resume(from: dir))
+        XCTAssertEqual(c.step, 3)
+        for _ in 0..<3 { _ = try c.trainStep() }
+        for (p, q) in zip(a.model.parameters, c.model.parameters) { XCTAssertEqual(p.value.array, q.value.array, p.name) }
+    }
+
+    /// Every config key and every weight name (with indices generalised) appears in formats/generator.md.
+    func testFormatDocumentNamesEveryKeyAndWeight() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let doc = try String(contentsOf: root.appendingPathComponent("formats/generator.md"), encoding: .utf8)
+        let json = try JSONSerialization.jsonObject(with: GeneratorConfig.small.jsonData()) as! [String: Any]
+        for key in json.keys { XCTAssertTrue(doc.contains("`\(key)`") || doc.contains(key + "`"), key) }
+        for key in ["tokenizer_layer", "grid_t", "grid_h", "grid_w", "bits"] { XCTAssertTrue(doc.contains(key), key) }
+        let model = try GeneratorModel(config: .tiny())
+        for p in model.parameters {
+            let generic = p.name.replacingOccurrences(of: #"\.(\d+)\."#, with: ".<i>.", options: .regularExpression)
+            let alt = p.name.replacingOccurrences(of: #"\.(\d+)\."#, with: ".<m>.", options: .regularExpression)
+            XCTAssertTrue(doc.contains("`\(generic)`") || doc.contains("`\(alt)`") || doc.contains("`\(p.name)`"), p.name)
+        }
+        XCTAssertTrue(doc.contains(GeneratorCheckpoint.formatName))
+    }
+}

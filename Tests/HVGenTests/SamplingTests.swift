@@ -1,0 +1,128 @@
+// Tests of sampling and training: the CFG formula, RoPE positions per layer grid, loss decrease, overfitting one
+// sequence and regenerating it greedily, and seed determinism.
+import XCTest
+import HVEngine
+@testable import HVGen
+
+final class SamplingTests: XCTestCase {
+    func testCFGFormula() {
+        let cond: [Float] = [1, 2, -3, 0.5], uncond: [Float] = [0.5, 2.5, 1, 0.5]
+        var out = [Float](repeating: 0, count: 4)
+        for scale: Float in [0, 1, 7.5] {
+            Sampler.guide(cond: cond, uncond: uncond, scale: scale, count: 4, into: &out)
+            for i in 0..<4 { XCTAssertEqual(out[i], uncond[i] + (cond[i] - uncond[i]) * scale, accuracy: 1e-6) }
+        }
+        Sampler.guide(cond: cond, uncond: uncond, scale: 7.5, count: 4, into: &out)
+        XCTAssertEqual(out, [4.25, -1.25, -29, 0.5])
+        // Greedy guided sampling picks the guided argmax (class 0 here), not the conditional one (class 1).
+        let head = FactorisedHead(groups: [2])
+        var rng = SeededRandom(seed: 0), scratch = [Float](repeating: 0, count: 4)
+        let code = Sampler.sampleCode(head: head, cond: cond, uncond: uncond, options: SamplingOptions(cfgScale: 7.5, temperature: 0),
+                                      scratch: &scratch, rng: &rng)
+        XCTAssertEqual(code, 0)
+    }
+
+    func testTopKAndTopPRestrictTheClasses() {
+        let z: [Float] = [0, 3, 1, 2.9, -1]
+        var rng = SeededRandom(seed: 4)
+        var seen = Set<Int>()
+        for _ in 0..<300 { seen.insert(Sampler.sampleClass(z, count: 5, options: SamplingOptions(topK: 2), rng: &rng)) }
+        XCTAssertEqual(seen, [1, 3])
+        seen = []
+        for _ in 0..<300 { seen.insert(Sampler.sampleClass(z, count: 5, options: SamplingOptions(topP: 0.01), rng: &rng)) }
+        XCTAssertEqual(seen, [1])
+        seen = []
+        for _ in 0..<600 { seen.insert(Sampler.sampleClass(z, count: 5, options: SamplingOptions(), rng: &rng)) }
+        XCTAssertEqual(seen.count, 5)
+    }
+
+    /// Each layer's tokens sit at their cell centres on the common 8×16×16 frame (half-units), text on 1D positions.
+    func testRoPEPositionsPerLayerGrid() {
+        let c = GeneratorConfig.small
+        let lay = SequenceLayout(config: c)
+        XCTAssertEqual(lay.coordinates.count, 3 * (32 + 2448))
+        XCTAssertEqual(lay.layerOffsets, [0, 16, 144, 400])
+        for i in 0..<c.textLength { XCTAssertTrue(lay.position(i) == (2 * i, 2 * i, 2 * i)) }
+        let t0 = 2 * c.textLength
+        // Layer 3 (1×4×4): token (0, i, j) at the centre of its 4×4 block of 16×16 and of all 8 frames.
+        for i in 0..<4 { for j in 0..<4 {
+            let p = lay.position(c.textLength + i * 4 + j)
+            XCTAssertTrue(p == (t0 + 7, 8 * i + 3, 8 * j + 3), "L3 (\(i),\(j)) -> \(p)")
+        } }
+        // Layer 2 (2×8×8): frame pairs of 4, 2×2 blocks.
+        XCTAssertTrue(lay.position(c.textLength + 16 + 64 + 8 + 1) == (t0 + 11, 5, 5))   // t 1, h 1, w 1
+        // Layer 1 (4×8×8): frame pairs, 2×2 blocks.
+        XCTAssertTrue(lay.position(c.textLength + 144 + 3 * 64) == (t0 + 13, 1, 1))
+        // Layer 0 (8×16×16): the grid itself, doubled.
+        XCTAssertTrue(lay.position(c.textLength + 400 + 5 * 256 + 7 * 16 + 9) == (t0 + 10, 14, 18))
+        // A coarse token's position is the mean of the dense tokens it covers.
+        var sum = (0, 0, 0)
+        for t in 0..<8 { for h in 4..<8 { for w in 8..<12 {
+            let p = lay.position(c.textLength + 400 + t * 256 + h * 16 + w); sum.0 += p.t; sum.1 += p.h; sum.2 += p.w
+        } } }
+        XCTAssertTrue((sum.0 / 128, sum.1 / 128, sum.2 / 128) == lay.position(c.textLength + 1 * 4 + 2))
+    }
+
+    /// Trains a tiny model for `steps` on `data` and returns the first and last losses.
+    @discardableResult
+    func train(_ model: GeneratorModel, _ data: [GeneratorExample], steps: Int, lr: Float) throws -> (Float, Float) {
+        let opt = AdamW(parameters: model.parameters, learningRate: lr, weightDecay: 0)
+        var rng = SeededRandom(seed: 11)
+        var first: Float = 0, last: Float = 0
+        for s in 0..<steps {
+            model.zeroGrad()
+            let l = try model.lossAndGradients(data, layerWeights: Array(repeating: 1, count: model.config.layers.count), rng: &rng)
+            clipGradNorm(model.parameters, maxNorm: 1)
+            opt.step()
+            if s == 0 { first = l.loss }
+            last = l.loss
+        }
+        return (first, last)
+    }
+
+    func testLossDecreasesOnATinyDataset() throws {
+        let config = GeneratorConfig.tiny()
+        let model = try GeneratorModel(config: config, seed: 1)
+        let data = (0..<3).map { GeneratorExample(text: randomText(rows: 2, dim: config.textDim, seed: UInt64($0)),
+                                                   video: randomVideo(config, seed: UInt64(100 + $0))) }
+        let (first, last) = try train(model, data, steps: 40, lr: 3e-3)
+        XCTAssertLessThan(last, 0.6 * first, "loss \(first) -> \(last)")
+    }
+
+    /// A tiny model overfitted on one captioned sequence regenerates it exactly under greedy decoding.
+    func testOverfittedModelRegeneratesItsSequenceGreedily() throws {
+        let config = GeneratorConfig.tiny()
+        let model = try GeneratorModel(config: config, seed: 2)
+        let text = randomText(rows: 3, dim: config.textDim, seed: 5)
+        let video = randomVideo(config, seed: 6)
+        let (_, last) = try train(model, [GeneratorExample(text: text, video: video)], steps: 150, lr: 5e-3)
+        XCTAssertLessThan(last, 0.05)
+        let gen = Generator(model: model)
+        let out = try gen.sample(text: text, options: SamplingOptions(cfgScale: 1, temperature: 0))
+        XCTAssertEqual(out, video)
+        // An untrained model does not (the check can fail).
+        let fresh = try Generator(model: GeneratorModel(config: config, seed: 2)).sample(text: text, options: SamplingOptions(cfgScale: 1, temperature: 0))
+        XCTAssertNotEqual(fresh, video)
+    }
+
+    func testSameSeedSameTokens() throws {
+        let config = GeneratorConfig.tiny()
+        let gen = Generator(model: try GeneratorModel(config: config, seed: 9))
+        let text = randomText(rows: 2, dim: config.textDim, seed: 1)
+        let o = SamplingOptions(cfgScale: 3, temperature: 1, topK: 4, seed: 42)
+        let a = try gen.sample(text: text, options: o), b = try gen.sample(text: text, options: o)
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(a.count, config.videoTokens)
+        var o2 = o; o2.seed = 43
+        XCTAssertNotEqual(try gen.sample(text: text, options: o2), a)
+        // Only the first (coarse) layer.
+        XCTAssertEqual(try gen.sample(text: text, options: o, count: 4), Array(a.prefix(4)))
+    }
+
+    func testBadSamplingOptionsAreRefused() {
+        XCTAssertThrowsError(try SamplingOptions(temperature: -1).validate())
+        XCTAssertThrowsError(try SamplingOptions(topK: 0).validate())
+        XCTAssertThrowsError(try SamplingOptions(topP: 1.5).validate())
+        XCTAssertThrowsError(try SamplingOptions(cfgScale: .nan).validate())
+    }
+}

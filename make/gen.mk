@@ -1,0 +1,28 @@
+# gen: the text-to-video generator (issue 7). `train-lm` trains it on captioned .hvt files; `bench-gen`
+# measures KV-cache decoding against recomputing the prefix.
+.PHONY: train-lm bench-gen gen-demo
+# LM_CLIPS: a UTF-8 list with one 'PATH.hvt<TAB>caption' line per token file (paths relative to the list).
+LM_CLIPS ?= data/lm/clips.tsv
+LM_CONFIG ?= small
+LM_STEPS ?= 600
+LM_OUT ?= models/generator
+# Extra options, e.g. LM_FLAGS="--layers 3,2 --resume".
+LM_FLAGS ?=
+TEXT_ENCODER_DIR ?= models/text-encoder
+GEN_PROMPT ?= calm ocean waves at sunset
+
+train-lm:
+	$(SWIFT) build $(SWIFT_FLAGS) --product hv-train
+	$(BIN)/hv-train lm --clips $(LM_CLIPS) --config $(LM_CONFIG) --steps $(LM_STEPS) --out $(LM_OUT) \
+		--text-encoder $(TEXT_ENCODER_DIR) $(LM_FLAGS)
+
+bench: bench-gen
+bench-gen:
+	$(SWIFT) build $(SWIFT_FLAGS) --product hv-bench
+	$(BIN)/hv-bench gen
+
+# Generate one clip from GEN_PROMPT with the trained model and render it.
+gen-demo:
+	$(SWIFT) build $(SWIFT_FLAGS) --product hv-gen
+	$(SWIFT) build $(SWIFT_FLAGS) --product hv-render
+	$(BIN)/hv-gen "$(GEN_PROMPT)" --model $(LM_OUT) --text-encoder $(TEXT_ENCODER_DIR) | $(BIN)/hv-render -o out/gen-demo.mp4
