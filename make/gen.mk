@@ -1,8 +1,11 @@
 # gen: the text-to-video generator (issue 7). `train-lm` trains it on captioned .hvt files; `bench-gen`
 # measures KV-cache decoding against recomputing the prefix.
-.PHONY: train-lm bench-gen gen-demo
+.PHONY: train-lm bench-gen gen-demo lm-data
 # LM_CLIPS: a UTF-8 list with one 'PATH.hvt<TAB>caption' line per token file (paths relative to the list).
-LM_CLIPS ?= data/lm/clips.tsv
+# The default is made by `make lm-data`: the training footage tokenized with the shipped tokenizer and
+# captioned from pipelines/captions.tsv.
+LM_DATA ?= $(OUT)/lm
+LM_CLIPS ?= $(LM_DATA)/clips.tsv
 LM_CONFIG ?= small
 LM_STEPS ?= 600
 LM_OUT ?= models/generator
@@ -11,7 +14,13 @@ LM_FLAGS ?=
 TEXT_ENCODER_DIR ?= models/text-encoder
 GEN_PROMPT ?= calm ocean waves at sunset
 
-train-lm:
+lm-data: footage
+	pipelines/lm-data.sh $(BIN) models/tokenizer $(FOOTAGE) $(LM_DATA)
+
+$(LM_DATA)/clips.tsv:
+	$(MAKE) lm-data
+
+train-lm: $(LM_CLIPS)
 	$(SWIFT) build $(SWIFT_FLAGS) --product hv-train
 	$(BIN)/hv-train lm --clips $(LM_CLIPS) --config $(LM_CONFIG) --steps $(LM_STEPS) --out $(LM_OUT) \
 		--text-encoder $(TEXT_ENCODER_DIR) $(LM_FLAGS)
