@@ -1,6 +1,7 @@
 # make demo: a real clip (the cockatoo close-up from Debian's python3-imageio, held out from training)
 # → hv-decode → hv-encode (shipped tokenizer) → hv-info → hv-render to mp4 + contact sheet, and the
-# coarse-only storyboard render.
+# coarse-only storyboard render; then text → tokens with the shipped generator (hv-gen) → hv-render.
+DEMO_PROMPT ?= a green tree swaying in the wind against a white sky
 DEMO_DIR ?= $(OUT)/demo
 DEMO_CLIP = $(DEMO_DIR)/cockatoo.mp4
 
@@ -18,4 +19,7 @@ demo: build $(DEMO_CLIP)
 	$(BIN)/hv-render $(DEMO_DIR)/demo.hvt -o $(DEMO_DIR)/demo.mp4 --contact-sheet $(DEMO_DIR)/demo.png --reference $(DEMO_DIR)/cockatoo.y4m
 	$(BIN)/hv-render $(DEMO_DIR)/demo.hvt --layers 3,2 -o $(DEMO_DIR)/storyboard.mp4 --contact-sheet $(DEMO_DIR)/storyboard.png
 	$(BIN)/hv-metrics $(DEMO_DIR)/cockatoo.y4m $(DEMO_DIR)/demo.mp4
-	@echo "demo: wrote $(DEMO_DIR)/demo.mp4, demo.png (reference above reconstruction), storyboard.mp4/.png"
+	$(BIN)/hv-gen "$(DEMO_PROMPT)" --seed 1 -o $(DEMO_DIR)/gen.hvt
+	$(BIN)/hv-info $(DEMO_DIR)/gen.hvt
+	$(BIN)/hv-render $(DEMO_DIR)/gen.hvt -o $(DEMO_DIR)/gen.mp4 --contact-sheet $(DEMO_DIR)/gen.png
+	@echo "demo: wrote $(DEMO_DIR)/demo.mp4, demo.png (reference above reconstruction), storyboard.mp4/.png, gen.mp4/.png ('$(DEMO_PROMPT)')"

@@ -97,7 +97,7 @@ struct BenchCommand: ParsableCommand {
             let bwd = time { _ = conv.backward(dy) }
             var cmp = "peer skipped"
             if let (pf, pb) = peer[name] { cmp = String(format: "%.2fx / %.2fx", pf / fwd, pb / bwd) }
-            print(String(format: "%-26s %9.1f  %6.0f%%  %11.1f  %6.0f%%   %@", name, flops / fwd / 1e9, 100 * flops / fwd / 1e9 / max(sgemm, 1),
+            print(String(format: "%@ %9.1f  %6.0f%%  %11.1f  %6.0f%%   %@", name.padding(toLength: 26, withPad: " ", startingAt: 0), flops / fwd / 1e9, 100 * flops / fwd / 1e9 / max(sgemm, 1),
                          2 * flops / bwd / 1e9, 100 * 2 * flops / bwd / 1e9 / max(sgemm, 1), cmp))
         }
     }

@@ -96,8 +96,12 @@ struct GenCommand: ParsableCommand {
         let tok = try TokenizerCheckpoint.load(from: tokDir)
         let fullHeader = tok.hvtHeader(source: "hv-gen")
         try gen.config.requireCompatible(with: fullHeader, what: "tokenizer \(tok.identityOrUnsaved)")
-        if !trainedOn.isEmpty && trainedOn != tok.identityOrUnsaved.description {
-            Console.warning("hv-gen", "the generator was trained on tokens of \(trainedOn), not \(tok.identityOrUnsaved)")
+        // The checkpoint records name@full-hash; the short form (12 hex digits) is accepted too.
+        let id = tok.identityOrUnsaved
+        if !trainedOn.isEmpty && trainedOn != "\(id.name)@\(id.hash)" && trainedOn != id.description {
+            let shown = trainedOn.split(separator: "@").count == 2
+                ? "\(trainedOn.split(separator: "@")[0])@\(trainedOn.split(separator: "@")[1].prefix(12))" : trainedOn
+            Console.warning("hv-gen", "the generator was trained on tokens of \(shown), not \(id)")
         }
         let k = try gen.config.leadingLayers(layers.flatMap(parseLayers))
         let count = gen.config.layers.prefix(k).reduce(0) { $0 + $1.tokenCount }
