@@ -22,4 +22,10 @@ demo: build $(DEMO_CLIP)
 	$(BIN)/hv-gen "$(DEMO_PROMPT)" --seed 1 -o $(DEMO_DIR)/gen.hvt
 	$(BIN)/hv-info $(DEMO_DIR)/gen.hvt
 	$(BIN)/hv-render $(DEMO_DIR)/gen.hvt -o $(DEMO_DIR)/gen.mp4 --contact-sheet $(DEMO_DIR)/gen.png
-	@echo "demo: wrote $(DEMO_DIR)/demo.mp4, demo.png (reference above reconstruction), storyboard.mp4/.png, gen.mp4/.png ('$(DEMO_PROMPT)')"
+	@# CFG sweep (paper Appendix A): the same prompt and seed at five guidance scales, one contact-sheet row each.
+	@for s in 1.0 2.5 5.0 7.5 10.0; do \
+	  $(BIN)/hv-gen "$(DEMO_PROMPT)" --seed 1 --cfg $$s -o $(DEMO_DIR)/cfg-$$s.hvt && \
+	  $(BIN)/hv-render $(DEMO_DIR)/cfg-$$s.hvt -o $(DEMO_DIR)/cfg-$$s.y4m --contact-sheet $(DEMO_DIR)/cfg-$$s.png || exit 1; \
+	done
+	ffmpeg -v error -y $(foreach s,1.0 2.5 5.0 7.5 10.0,-i $(DEMO_DIR)/cfg-$(s).png) -filter_complex vstack=inputs=5 $(DEMO_DIR)/cfg-sweep.png
+	@echo "demo: wrote $(DEMO_DIR)/demo.mp4, demo.png (reference above reconstruction), storyboard.mp4/.png, gen.mp4/.png ('$(DEMO_PROMPT)'), cfg-sweep.png (rows: cfg 1, 2.5, 5, 7.5, 10)"

@@ -30,9 +30,12 @@ public final class VideoDecoder {
     private var sws: OpaquePointer?
     private let rotation: Int          // clockwise quarter turns 0...3
     private var scaled: [UInt8] = []   // swscale destination with padded stride
-    private var current: RGBFrame?     // latest decoded frame (display geometry, final size)
+    // Decoded frames are kept as libav frames and converted (scaled, rotated, cropped) only when they are
+    // emitted: with a 30 fps source and --fps 8 most decoded frames are skipped, and swscale is the cost.
+    private var current: UnsafeMutablePointer<AVFrame>?   // latest decoded frame at or before the target time
+    private var currentRGB: RGBFrame?                     // its conversion, once emitted (reused on repeats)
     private var currentTime = -Double.infinity
-    private var pendingFrame: RGBFrame?
+    private var pendingFrame: UnsafeMutablePointer<AVFrame>?
     private var pendingTime = 0.0
     private var lastDuration = 0.0
     private var inputEnded = false
@@ -92,6 +95,8 @@ public final class VideoDecoder {
     deinit {
         sws_freeContext(sws)
         av_frame_free(&frame)
+        av_frame_free(&current)
+        av_frame_free(&pendingFrame)
         av_packet_free(&packet)
         avcodec_free_context(&codec)
         avformat_close_input(&format)
@@ -120,7 +125,8 @@ public final class VideoDecoder {
                 if let (f, ts) = try decodeNext() { pendingFrame = f; pendingTime = ts } else { inputEnded = true }
             }
             if let p = pendingFrame, pendingTime <= target || current == nil {
-                current = p; currentTime = pendingTime; pendingFrame = nil
+                av_frame_free(&current)
+                current = p; currentRGB = nil; currentTime = pendingTime; pendingFrame = nil
                 continue
             }
             break
@@ -136,11 +142,12 @@ public final class VideoDecoder {
             if Double(emitted) >= endIndex - 1e-9 { return nil }
         }
         emitted += 1
-        return current
+        if currentRGB == nil { currentRGB = try convert(current) }
+        return currentRGB
     }
 
-    /// Decodes the next frame at or after the start time: (frame converted to output geometry, time in seconds).
-    private func decodeNext() throws -> (RGBFrame, Double)? {
+    /// Decodes the next frame at or after the start time: (a frame the caller owns and frees, time in seconds).
+    private func decodeNext() throws -> (UnsafeMutablePointer<AVFrame>, Double)? {
         guard let format, let codec, let packet, let frame else { return nil }
         let tb = stream.pointee.time_base
         let startTime = stream.pointee.start_time == cff_nopts_value() ? 0 : stream.pointee.start_time
@@ -156,9 +163,11 @@ public final class VideoDecoder {
                 lastDuration = dur > 0 ? dur : (sourceFrameRate > 0 ? 1 / sourceFrameRate : lastDuration)
                 decodedFrames += 1
                 if seconds + lastDuration <= options.start { av_frame_unref(frame); continue }
-                let rgb = try convert(frame)
-                av_frame_unref(frame)
-                return (rgb, seconds)
+                guard let kept = av_frame_alloc() else {
+                    throw MediaError.decodeFailed(name: name, reason: "out of memory")
+                }
+                av_frame_move_ref(kept, frame)
+                return (kept, seconds)
             }
             if r == cff_averror_eof() { return nil }
             guard r == cff_averror(EAGAIN) else {
