@@ -17,7 +17,8 @@ deps:
 build: deps
 	$(SWIFT) build $(SWIFT_FLAGS)
 
-test: build
+# test-pipelines (pipelines/pretokenize.mk): the pretokenization pipeline killed with kill -9 and resumed.
+test: build test-pipelines
 	$(SWIFT) test $(SWIFT_FLAGS)
 
 clean:
@@ -25,3 +26,5 @@ clean:
 
 # Area fragments (demo steps, benches, fuzzers, pipelines) live in make/*.mk.
 include $(sort $(wildcard make/*.mk))
+# Pretokenization (manifest → .hvt per clip → shards + index), make demo-data, bench-pretokenize, test-pipelines.
+include pipelines/pretokenize.mk
