@@ -111,6 +111,12 @@ public final class HVTReader {
                     throw HVTError.corrupt(detail: "HEND says \(clips) clips/\(total) tokens, the stream had \(clipsRead)/\(totalTokens)")
                 }
                 ended = true
+                // HEND is last (formats/hvt.md): bytes after it are another stream glued on, or garbage.
+                let endOffset = offset
+                var probe = [UInt8](repeating: 0, count: 1)
+                if try probe.withUnsafeMutableBytes({ try source($0.baseAddress!, 1) }) > 0 {
+                    throw HVTError.corrupt(detail: "there is data after the end record (HEND ends at byte \(endOffset)); one .hvt stream per file")
+                }
                 return nil
             case HVTLayout.headerType:
                 throw HVTError.corrupt(detail: "a second HVTH record at byte \(start)")

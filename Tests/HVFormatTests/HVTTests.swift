@@ -104,6 +104,17 @@ final class HVTTests: XCTestCase {
         }
     }
 
+    func testDataAfterTheEndRecordIsRefused() throws {
+        let h = sampleHeader(bits: [6, 4], grids: [(2, 2, 2), (1, 1, 1)])
+        let one = try encode(h, [randomClip(h, seed: 8)])
+        XCTAssertEqual(try decodeAll(one).1.count, 1)
+        for glued in [one + one, one + [0]] {
+            XCTAssertThrowsError(try decodeAll(glued)) { e in
+                XCTAssertTrue("\(e)".contains("after the end record (HEND ends at byte \(one.count))"), "\(e)")
+            }
+        }
+    }
+
     func testBitFlipsAreDetected() throws {
         let h = sampleHeader(bits: [6, 4], grids: [(2, 2, 2), (1, 1, 1)])
         let bytes = try encode(h, [randomClip(h, seed: 7)])
