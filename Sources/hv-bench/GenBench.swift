@@ -1,8 +1,9 @@
 // hv-bench gen: decoding speed of the text-to-video generator on one 2448-token clip. KV-cache decoding is
 // measured whole; recomputing the prefix for every token (the reference) is measured as full forwards at a few
 // prefix lengths and integrated over the clip (trapezoid rule), since running it 2448 times would take
-// minutes. Reports tokens/s of both, their ratio, the KV-cache per-token time at the start vs the end, and the
-// time of one training step.
+// minutes. Reports tokens/s of both, their ratio, the KV-cache per-token time at the start vs the end, the same
+// architecture decoded by PyTorch CPU with a KV cache (bench/peer_gen.py, given this config's dims; a loud
+// SKIPPED line when torch is missing), and the time of one training step.
 import ArgumentParser
 import Foundation
 import HVCLI
@@ -25,6 +26,9 @@ struct GenBenchCommand: ParsableCommand {
 
     @Option(name: .customLong("prefix-points"), help: "Prefix lengths at which the recomputation is timed.")
     var prefixPoints: Int = 5
+
+    @Option(help: "Folder of the peer scripts (bench/peer_gen.py: the same model in PyTorch CPU).")
+    var peers: String = "bench"
 
     func validate() throws {
         if model == nil && GeneratorConfig.preset(config) == nil { throw ValidationError("--config must be small or paper") }
@@ -58,6 +62,7 @@ struct GenBenchCommand: ParsableCommand {
         print(String(format: "kv cache: %.2f s for %d tokens (batch %d) = %.1f tokens/s; prefill %.1f ms", kvSeconds, n, batch, Double(n) / kvSeconds, prefill * 1e3))
         print(String(format: "kv cache per token: %.2f ms at the start (tokens 1-%d), %.2f ms at the end (last %d); end/start %.2f",
                      early, window, late, window, late / early))
+        pytorchPeer(c, prefixRows: text.shape[0], ourTokensPerSecond: Double(n) / kvSeconds)
 
         // Recomputation: full forward (same batch) at `prefixPoints` prefix lengths, trapezoid over 1...n.
         let texts: [Tensor?] = batch == 2 ? [text, nil] : [text]
@@ -84,5 +89,39 @@ struct GenBenchCommand: ParsableCommand {
         let step = Double(DispatchTime.now().uptimeNanoseconds - t0) / 2e9
         print(String(format: "training step (batch 1, %d positions): %.2f s; recompute-forward at full length / step = %.2f",
                      c.sequenceLength - 1, step, times.last! / step))
+    }
+
+    /// Runs bench/peer_gen.py on this config's shapes (KV-cache decoding of one clip, same batch and prefix) and
+    /// prints its tokens/s against ours, or a SKIPPED line (exit 3: torch is not installed).
+    func pytorchPeer(_ c: GeneratorConfig, prefixRows: Int, ourTokensPerSecond ours: Double) {
+        let script = "\(peers)/peer_gen.py"
+        guard FileManager.default.fileExists(atPath: script) else {
+            print("pytorch kv cache: SKIPPED — peer script \(script) not found (run from the package root or pass --peers)"); return
+        }
+        let layers = c.layers.map { "\($0.gridT)x\($0.gridH)x\($0.gridW):\($0.bits)" }.joined(separator: ",")
+        let args = ["--width", "\(c.width)", "--depth", "\(c.depth)", "--heads", "\(c.heads)", "--ffn-hidden", "\(c.ffnHidden)",
+                    "--text-length", "\(c.textLength)", "--text-dim", "\(c.textDim)", "--prefix-rows", "\(prefixRows)",
+                    "--layers", layers, "--group-bits", "\(c.groupBits)", "--rope-base", "\(c.ropeBase)", "--eps", "\(c.normEps)",
+                    "--cfg", "\(cfg)", "--threads", "\(BLAS.threads)"]
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", script] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { print("pytorch kv cache: SKIPPED — cannot run python3 (\(error))"); return }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+        guard p.terminationStatus == 0, let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              let tps = obj["tokens_per_s"] as? Double else {
+            let why = p.terminationStatus == 3 ? "PyTorch is not installed (pip install torch==2.13.0+cpu to compare)"
+                                               : "the peer failed (exit \(p.terminationStatus))"
+            print("pytorch kv cache: SKIPPED — \(why)")
+            return
+        }
+        let start = obj["start_ms"] as? Double ?? .nan, end = obj["end_ms"] as? Double ?? .nan
+        print(String(format: "pytorch kv cache: %.1f tokens/s; ours / pytorch = %.2f× (torch %@, threads %d; %.2f ms per token at the start, %.2f ms at the end)",
+                     tps, ours / tps, obj["torch"] as? String ?? "?", obj["threads"] as? Int ?? 0, start, end))
     }
 }
