@@ -84,6 +84,9 @@ public final class MP4Writer {
             let r = avcodec_receive_packet(c, packet)
             if r == cff_averror(EAGAIN) || r == cff_averror_eof() { return }
             guard r >= 0, let packet, let oc else { throw MediaError.encodeFailed(name: path, reason: "encoding failed") }
+            // Every frame lasts one frame period. Packets drained at the end can come without a duration, and the
+            // mp4 muxer then ends the edit list at the last frame's start: readers dropped the last frame.
+            if packet.pointee.duration <= 0 { packet.pointee.duration = 1 }
             av_packet_rescale_ts(packet, c.pointee.time_base, stream.pointee.time_base)
             packet.pointee.stream_index = stream.pointee.index
             guard av_interleaved_write_frame(oc, packet) >= 0 else { throw MediaError.io(name: path, reason: "write failed") }

@@ -51,6 +51,11 @@ final class PipelineCLITests: XCTestCase {
             let m = try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any]
             XCTAssertEqual(m["frames"] as? Int, 16)
         }
+        // mp4 out: every frame readable (the muxer's edit list once cut the last one: 15 of 16).
+        r = try Tools.run("hv-render", ["--model", model, dir + "/m.hvt", "-o", dir + "/out.mp4"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try Tools.sh("test \"$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 \(dir!)/out.mp4)\" = 16"), 0,
+                       "the mp4 must hold all 16 frames")
         // Tokens from model 1 are refused by model 2, naming both.
         let other = try makeModel("m2", seed: 2)
         r = try Tools.run("hv-render", ["--model", other, dir + "/a.hvt", "-o", dir + "/x.y4m"])
