@@ -7,7 +7,7 @@
 LM_DATA ?= $(OUT)/lm
 LM_CLIPS ?= $(LM_DATA)/clips.tsv
 LM_CONFIG ?= small
-LM_STEPS ?= 600
+LM_STEPS ?= 2000
 LM_OUT ?= models/generator
 # Extra options, e.g. LM_FLAGS="--layers 3,2 --resume".
 LM_FLAGS ?=
