@@ -74,7 +74,7 @@ final class PlanningTests: ManifestTestCase {
         var s = SHA256()
         var i = 0
         for n in [1, 63, 64, 65, 127, 1000, 3680] { s.update(Array(data[i..<i + n])); i += n }
-        XCTAssertEqual(SHA256.hex(s.finalize()), SHA256.hash(data))
+        XCTAssertEqual(SHA256.hexDigits(s.finalize()), SHA256.hash(data))
         let dir = try Fixtures.tempDir()
         let f = dir.appendingPathComponent("f.bin")
         try Data(data).write(to: f)
