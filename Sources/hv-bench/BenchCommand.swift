@@ -64,15 +64,8 @@ struct BenchCommand: ParsableCommand {
     }
 
     func peerLines(_ script: String, _ args: [String]) -> [String]? {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "\(peers)/\(script)"] + args
-        let out = Pipe(); p.standardOutput = out; p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
-        if p.terminationStatus != 0 || lines.first?.hasPrefix("SKIP") == true { return nil }
+        guard case .success(let lines) = PeerScript.lines("\(peers)/\(script)", args),
+              lines.first?.hasPrefix("SKIP") != true else { return nil }
         return lines
     }
 

@@ -94,31 +94,18 @@ struct GenBenchCommand: ParsableCommand {
     /// Runs bench/peer_gen.py on this config's shapes (KV-cache decoding of one clip, same batch and prefix) and
     /// prints its tokens/s against ours, or a SKIPPED line (exit 3: torch is not installed).
     func pytorchPeer(_ c: GeneratorConfig, prefixRows: Int, ourTokensPerSecond ours: Double) {
-        let script = "\(peers)/peer_gen.py"
-        guard FileManager.default.fileExists(atPath: script) else {
-            print("pytorch kv cache: SKIPPED — peer script \(script) not found (run from the package root or pass --peers)"); return
-        }
         let layers = c.layers.map { "\($0.gridT)x\($0.gridH)x\($0.gridW):\($0.bits)" }.joined(separator: ",")
         let args = ["--width", "\(c.width)", "--depth", "\(c.depth)", "--heads", "\(c.heads)", "--ffn-hidden", "\(c.ffnHidden)",
                     "--text-length", "\(c.textLength)", "--text-dim", "\(c.textDim)", "--prefix-rows", "\(prefixRows)",
                     "--layers", layers, "--group-bits", "\(c.groupBits)", "--rope-base", "\(c.ropeBase)", "--eps", "\(c.normEps)",
                     "--cfg", "\(cfg)", "--threads", "\(BLAS.threads)"]
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", script] + args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { print("pytorch kv cache: SKIPPED — cannot run python3 (\(error))"); return }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-        guard p.terminationStatus == 0, let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let tps = obj["tokens_per_s"] as? Double else {
-            let why = p.terminationStatus == 3 ? "PyTorch is not installed (pip install torch==2.13.0+cpu to compare)"
-                                               : "the peer failed (exit \(p.terminationStatus))"
-            print("pytorch kv cache: SKIPPED — \(why)")
-            return
+        let obj: [String: Any]
+        switch PeerScript.json("\(peers)/peer_gen.py", args) {
+        case .failure(let skip): print("pytorch kv cache: SKIPPED — \(skip.reason)"); return
+        case .success(let o): obj = o
+        }
+        guard let tps = obj["tokens_per_s"] as? Double else {
+            print("pytorch kv cache: SKIPPED — the peer printed no tokens_per_s"); return
         }
         let start = obj["start_ms"] as? Double ?? .nan, end = obj["end_ms"] as? Double ?? .nan
         print(String(format: "pytorch kv cache: %.1f tokens/s; ours / pytorch = %.2f× (torch %@, threads %d; %.2f ms per token at the start, %.2f ms at the end)",

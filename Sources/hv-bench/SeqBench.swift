@@ -86,25 +86,15 @@ private func attentionBench(seq S: Int, heads H: Int, headDim D: Int, repeats: I
 private struct PeerResult { var forward: Double; var backward: Double; var version: String; var threads: Int }
 
 private func runPeer(script: String, args: [String]) -> PeerResult? {
-    guard FileManager.default.fileExists(atPath: script) else {
-        print("  torch  SKIPPED: peer script \(script) not found (run from the package root)"); return nil
+    switch PeerScript.json(script, args) {
+    case .failure(let skip):
+        print("  torch  SKIPPED: \(skip.reason)"); return nil
+    case .success(let obj):
+        guard let f = obj["forward_ms"] as? Double, let b = obj["backward_ms"] as? Double else {
+            print("  torch  SKIPPED: the peer printed no forward_ms/backward_ms"); return nil
+        }
+        return PeerResult(forward: f, backward: b, version: obj["torch"] as? String ?? "?", threads: obj["threads"] as? Int ?? 0)
     }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", script] + args
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    do { try p.run() } catch { print("  torch  SKIPPED: cannot run python3 (\(error))"); return nil }
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0,
-          let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-          let f = obj["forward_ms"] as? Double, let b = obj["backward_ms"] as? Double else {
-        print("  torch  SKIPPED: PyTorch is not installed or the peer failed (exit \(p.terminationStatus)); `pip install torch` to compare")
-        return nil
-    }
-    return PeerResult(forward: f, backward: b, version: obj["torch"] as? String ?? "?", threads: obj["threads"] as? Int ?? 0)
 }
 
 // MARK: - LFQ
