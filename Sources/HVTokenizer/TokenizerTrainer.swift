@@ -50,7 +50,6 @@ public struct TrainingLogRow {
     public var finest: Int
     public var l1: Float
     public var perceptual: Float
-    public var l2: Float = 0
     public var adversarialG: Float
     public var adversarialD: Float
     public var entropy: [Float]
@@ -134,7 +133,7 @@ public final class TokenizerTrainer {
             row.l1 += l1Loss(pred: recon, target: x, grad: dRecon) * inv
             if o.l2Weight > 0 {
                 dL2.resize(recon.shape)
-                row.l2 += l2Loss(pred: recon, target: x, grad: dL2) * inv
+                _ = l2Loss(pred: recon, target: x, grad: dL2)   // only its gradient is used; train.csv logs L1
                 axpy(o.l2Weight, dL2, dRecon)
             }
             if inv != 1 { dRecon.scale(by: inv) }
