@@ -11,10 +11,19 @@ import HVMetrics
 import HVTokenizer
 
 struct BenchCommand: ParsableCommand {
+    // The sections live in a default subcommand rather than in the root command, so that options of the
+    // other subcommands (`hv-bench gen --peers DIR`) are not taken by the root's options of the same name.
     static let configuration = CommandConfiguration(
         commandName: "hv-bench",
         abstract: "Measure engine and tool speed against peers (PyTorch, scikit-image) in the same run.",
-        subcommands: [SeqBenchCommand.self, GenBenchCommand.self])
+        subcommands: [AllBenchCommand.self, SeqBenchCommand.self, GenBenchCommand.self],
+        defaultSubcommand: AllBenchCommand.self)
+}
+
+struct AllBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "all",
+        abstract: "Run the sections (the default): gemm, conv, tokenizer, train, metrics, seq, text.")
 
     @Option(help: "Sections to run, comma-separated: gemm, conv, tokenizer, train, metrics, seq, text.")
     var only: String = "gemm,conv,tokenizer,train,metrics,seq,text"
@@ -24,6 +33,14 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Folder of the peer scripts.")
     var peers: String = "bench"
+
+    static let sectionNames = ["gemm", "conv", "tokenizer", "train", "metrics", "seq", "text"]
+
+    func validate() throws {
+        for name in only.split(separator: ",") where !Self.sectionNames.contains(String(name)) {
+            throw ValidationError("Unknown section '\(name)' in --only; sections: \(Self.sectionNames.joined(separator: ", ")).")
+        }
+    }
 
     func run() throws {
         let sections = Set(only.split(separator: ",").map(String.init))
