@@ -15,6 +15,9 @@ public struct DecodeOptions: Sendable {
     public var start: Double = 0
     public var duration: Double? = nil
     public var maxFrames: Int? = nil
+    /// Scale and convert to RGB in one swscale call for every source format (the reference path; by default
+    /// 8-bit planar Y'CbCr sources are scaled in Y'CbCr and converted by us, which is faster).
+    public var scaleInRGB = false
     public init() {}
 }
 
@@ -30,6 +33,7 @@ public final class VideoDecoder {
     private var sws: OpaquePointer?
     private let rotation: Int          // clockwise quarter turns 0...3
     private var scaled: [UInt8] = []   // swscale destination with padded stride
+    private var planes: [UInt8] = []   // scaled Y'CbCr 4:2:0 planes (fast path for 4:2:0 sources)
     // Decoded frames are kept as libav frames and converted (scaled, rotated, cropped) only when they are
     // emitted: with a 30 fps source and --fps 8 most decoded frames are skipped, and swscale is the cost.
     private var current: UnsafeMutablePointer<AVFrame>?   // latest decoded frame at or before the target time
@@ -199,19 +203,26 @@ public final class VideoDecoder {
         let scale = options.crop ? Double(S) / Double(min(dw, dh)) : Double(S) / Double(max(dw, dh))
         let tw = max(1, Int((Double(dw) * scale).rounded())), th = max(1, Int((Double(dh) * scale).rounded()))
         let (sw, sh) = rotation % 2 == 1 ? (th, tw) : (tw, th)  // scaled raw (unrotated) size
-        sws = sws_getCachedContext(sws, Int32(w), Int32(h), fmt, Int32(sw), Int32(sh), AV_PIX_FMT_RGB24,
-                                   SWS_BICUBIC, nil, nil, nil)
-        guard let sws else { throw MediaError.decodeFailed(name: name, reason: "cannot scale pixel format \(fmt.rawValue)") }
         let stride = (sw * 3 + 63) / 64 * 64
         let needed = stride * sh + 64
         if scaled.count < needed { scaled = [UInt8](repeating: 0, count: needed) }
-        let ok = scaled.withUnsafeMutableBufferPointer { dst -> Int32 in
-            var dstData: [UnsafeMutablePointer<UInt8>?] = [dst.baseAddress, nil, nil, nil]
-            var dstStride: [Int32] = [Int32(stride), 0, 0, 0]
-            return sws_scale(sws, UnsafePointer(cff_frame_data(f)).withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { $0 },
-                             cff_frame_linesize(f), 0, Int32(h), &dstData, &dstStride)
+        let planar420: Set<AVPixelFormat> = [AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUVJ420P, AV_PIX_FMT_YUV422P, AV_PIX_FMT_YUVJ422P]
+        let planar444: Set<AVPixelFormat> = [AV_PIX_FMT_YUV444P, AV_PIX_FMT_YUVJ444P]
+        if !options.scaleInRGB && (planar420.contains(fmt) || planar444.contains(fmt)) {
+            try scaleYUV(f, width: w, height: h, format: fmt, subsampled: false,
+                         toWidth: sw, height: sh, rgbStride: stride)
+        } else {
+            sws = sws_getCachedContext(sws, Int32(w), Int32(h), fmt, Int32(sw), Int32(sh), AV_PIX_FMT_RGB24,
+                                       SWS_BICUBIC, nil, nil, nil)
+            guard let sws else { throw MediaError.decodeFailed(name: name, reason: "cannot scale pixel format \(fmt.rawValue)") }
+            let ok = scaled.withUnsafeMutableBufferPointer { dst -> Int32 in
+                var dstData: [UnsafeMutablePointer<UInt8>?] = [dst.baseAddress, nil, nil, nil]
+                var dstStride: [Int32] = [Int32(stride), 0, 0, 0]
+                return sws_scale(sws, UnsafePointer(cff_frame_data(f)).withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { $0 },
+                                 cff_frame_linesize(f), 0, Int32(h), &dstData, &dstStride)
+            }
+            guard ok > 0 else { throw MediaError.decodeFailed(name: name, reason: "swscale failed") }
         }
-        guard ok > 0 else { throw MediaError.decodeFailed(name: name, reason: "swscale failed") }
         // Rotate into display orientation while repacking, then crop or letterbox into S × S.
         var out = [UInt8](repeating: 0, count: S * S * 3)
         let ox = (tw - S) / 2, oy = (th - S) / 2   // crop offsets (≥ 0) or negative letterbox margins
@@ -220,6 +231,13 @@ public final class VideoDecoder {
                 for y in 0..<S {
                     let dy = y + oy
                     if dy < 0 || dy >= th { continue }
+                    if rotation == 0 {   // unrotated: one copy per row
+                        let x0 = max(0, -ox), x1 = min(S, tw - ox)
+                        if x1 > x0 {
+                            (dst.baseAddress! + (y * S + x0) * 3).update(from: src.baseAddress! + dy * stride + (x0 + ox) * 3, count: (x1 - x0) * 3)
+                        }
+                        continue
+                    }
                     for x in 0..<S {
                         let dx = x + ox
                         if dx < 0 || dx >= tw { continue }
@@ -238,5 +256,39 @@ public final class VideoDecoder {
             }
         }
         return RGBFrame(width: S, height: S, pixels: out)
+    }
+
+    /// The common case, 8-bit planar Y'CbCr sources: swscale scales in Y'CbCr (its fast planar path, what
+    /// ffmpeg's scale filter does; 4:4:4 stays 4:4:4, 4:2:2 becomes 4:2:0) and we convert the small scaled
+    /// picture to RGB ourselves, into `scaled` with `rgbStride`. swscale's bicubic scale-and-convert to packed
+    /// RGB24 was over half of hv-decode's time on 4:2:0 MPEG-4. Limited-range BT.601 on the way out, as swscale
+    /// assumes without colour details (a YUVJ source is brought to limited range by swscale), so both paths
+    /// give the same colours.
+    private func scaleYUV(_ f: UnsafeMutablePointer<AVFrame>, width w: Int, height h: Int, format fmt: AVPixelFormat,
+                          subsampled: Bool, toWidth sw: Int, height sh: Int, rgbStride: Int) throws {
+        sws = sws_getCachedContext(sws, Int32(w), Int32(h), fmt, Int32(sw), Int32(sh),
+                                   subsampled ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_YUV444P, SWS_BICUBIC, nil, nil, nil)
+        guard let sws else { throw MediaError.decodeFailed(name: name, reason: "cannot scale pixel format \(fmt.rawValue)") }
+        // Padded strides plus slack after every plane (swscale may write a little past a row's end).
+        let cw = subsampled ? (sw + 1) / 2 : sw, ch = subsampled ? (sh + 1) / 2 : sh
+        let yStride = (sw + 63) / 64 * 64, cStride = (cw + 63) / 64 * 64
+        let ySize = yStride * sh + 64, cSize = cStride * ch + 64
+        if planes.count < ySize + 2 * cSize { planes = [UInt8](repeating: 0, count: ySize + 2 * cSize) }
+        let ok = planes.withUnsafeMutableBufferPointer { p -> Int32 in
+            let base = p.baseAddress!
+            var dstData: [UnsafeMutablePointer<UInt8>?] = [base, base + ySize, base + ySize + cSize, nil]
+            var dstStride: [Int32] = [Int32(yStride), Int32(cStride), Int32(cStride), 0]
+            return sws_scale(sws, UnsafePointer(cff_frame_data(f)).withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { $0 },
+                             cff_frame_linesize(f), 0, Int32(h), &dstData, &dstStride)
+        }
+        guard ok > 0 else { throw MediaError.decodeFailed(name: name, reason: "swscale failed") }
+        planes.withUnsafeBufferPointer { p in
+            scaled.withUnsafeMutableBufferPointer { rgb in
+                let base = p.baseAddress!
+                ColorConversion.yuvToRGB(y: base, cb: base + ySize, cr: base + ySize + cSize, width: sw, height: sh,
+                                         chromaWidth: cw, subsampled: subsampled, fullRange: false, rgb: rgb.baseAddress!,
+                                         lumaStride: yStride, chromaStride: cStride, rgbStride: rgbStride)
+            }
+        }
     }
 }

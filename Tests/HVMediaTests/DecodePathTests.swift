@@ -1,0 +1,71 @@
+import Foundation
+import XCTest
+@testable import HVMedia
+
+/// VideoDecoder's fast path (scale in Y'CbCr with swscale, convert to RGB ourselves) against its reference
+/// (swscale scales and converts to RGB24 in one call), on ffmpeg-made sources of each planar layout it handles.
+final class DecodePathTests: XCTestCase {
+    var dir: String!
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "hvdecpath-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func ffmpeg(_ args: String) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "ffmpeg -v error -y \(args)"]
+        try p.run(); p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, args)
+    }
+
+    func frames(_ path: String, rgbReference: Bool, crop: Bool) throws -> [RGBFrame] {
+        var o = DecodeOptions()
+        o.size = 64; o.crop = crop; o.scaleInRGB = rgbReference
+        let d = try VideoDecoder(path: path, options: o)
+        var out: [RGBFrame] = []
+        while let f = try d.nextFrame() { out.append(f) }
+        return out
+    }
+
+    func psnr(_ a: [RGBFrame], _ b: [RGBFrame]) -> Double {
+        var se = 0.0, n = 0
+        for (x, y) in zip(a, b) { for (p, q) in zip(x.pixels, y.pixels) { let e = Double(p) - Double(q); se += e * e; n += 1 } }
+        return se == 0 ? 100 : 10 * log10(255 * 255 / (se / Double(n)))
+    }
+
+    /// ffmpeg's most careful rendering of the same job (full chroma interpolation in and out, accurate
+    /// rounding), as RGB24 frames: the truth both paths are measured against.
+    func truth(_ src: String, filter: String, frames n: Int) throws -> [RGBFrame] {
+        let raw = "\(dir!)/truth.rgb"
+        try ffmpeg("-i \(src) -vf \(filter) -frames:v \(n) -pix_fmt rgb24 -f rawvideo \(raw)")
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: raw)))
+        XCTAssertEqual(bytes.count, n * 64 * 64 * 3)
+        return (0..<n).map { RGBFrame(width: 64, height: 64, pixels: Array(bytes[($0 * 64 * 64 * 3)..<(($0 + 1) * 64 * 64 * 3)])) }
+    }
+
+    func testFastPathIsNoWorseThanRGBReference() throws {
+        // testsrc2 (saturated colour edges: the hardest case for chroma) at 160×120 → 64² centre crop (scaled
+        // to 85×64, crop x 10) and letterboxed (scaled to 64×48, pad y 8), so the truth has the same geometry.
+        let flags = "flags=bicubic+full_chroma_int+full_chroma_inp+accurate_rnd"
+        let jobs = [(true, "scale=85:64:\(flags),crop=64:64:10:0"), (false, "scale=64:48:\(flags),pad=64:64:0:8")]
+        for pix in ["yuv420p", "yuvj420p", "yuv422p", "yuv444p"] {
+            let src = "\(dir!)/\(pix).mkv"
+            try ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=8 -t 1 -pix_fmt \(pix) -c:v libx264 -qp 0 \(src)")
+            for (crop, filter) in jobs {
+                let fast = try frames(src, rgbReference: false, crop: crop)
+                let ref = try frames(src, rgbReference: true, crop: crop)
+                XCTAssertEqual(fast.count, 8, pix)
+                XCTAssertEqual(fast.count, ref.count, pix)
+                let t = try truth(src, filter: filter, frames: fast.count)
+                let fastQ = psnr(fast, t), refQ = psnr(ref, t)
+                // No worse than the reference, or past 50 dB where the reference is exact (it can be: the
+                // RGB24 path with 4:4:4 or a centre crop is swscale doing what ffmpeg does here).
+                XCTAssertGreaterThan(fastQ, min(refQ, 50) - 0.5, "\(pix) crop \(crop): fast \(fastQ) dB, reference \(refQ) dB")
+                XCTAssertGreaterThan(fastQ, 25, "\(pix) crop \(crop)")
+                XCTAssertLessThan(psnr(fast, ref), 100, "\(pix): the two paths should not be the same code")
+            }
+        }
+    }
+}
