@@ -9,8 +9,7 @@
 public enum ColorConversion {
     @inline(__always) static func clamp8(_ v: Float) -> UInt8 { UInt8(max(0, min(255, v.rounded()))) }
     @inline(__always) static func clamp8(fixed v: Int32) -> UInt8 {
-        let r = (v &+ 32768) >> 16
-        return UInt8(truncatingIfNeeded: r < 0 ? 0 : (r > 255 ? 255 : r))
+        return UInt8(truncatingIfNeeded: min(max((v &+ 32768) >> 16, 0), 255))
     }
     @inline(__always) static func fixed(_ v: Float) -> Int32 { Int32((v * 65536).rounded()) }
 
@@ -70,13 +69,14 @@ public enum ColorConversion {
         let cw = (width + 1) / 2, ch = (height + 1) / 2
         for row in 0..<ch {
             let y0 = 2 * row, y1 = min(2 * row + 1, height - 1)
+            let top = rgb + y0 * width * 3, bottom = rgb + y1 * width * 3
             for c in 0..<cw {
                 let x0 = 2 * c, x1 = min(2 * c + 1, width - 1)
                 // Sum of the 2×2 block (odd edges replicate), then the coefficients once: the mean is /4.
-                let a = (y0 * width + x0) * 3, b1 = (y0 * width + x1) * 3, c1 = (y1 * width + x0) * 3, d = (y1 * width + x1) * 3
-                let r = Int32(rgb[a]) &+ Int32(rgb[b1]) &+ Int32(rgb[c1]) &+ Int32(rgb[d])
-                let g = Int32(rgb[a + 1]) &+ Int32(rgb[b1 + 1]) &+ Int32(rgb[c1 + 1]) &+ Int32(rgb[d + 1])
-                let b = Int32(rgb[a + 2]) &+ Int32(rgb[b1 + 2]) &+ Int32(rgb[c1 + 2]) &+ Int32(rgb[d + 2])
+                let a = x0 * 3, b1 = x1 * 3
+                let r = Int32(top[a]) &+ Int32(top[b1]) &+ Int32(bottom[a]) &+ Int32(bottom[b1])
+                let g = Int32(top[a + 1]) &+ Int32(top[b1 + 1]) &+ Int32(bottom[a + 1]) &+ Int32(bottom[b1 + 1])
+                let b = Int32(top[a + 2]) &+ Int32(top[b1 + 2]) &+ Int32(bottom[a + 2]) &+ Int32(bottom[b1 + 2])
                 cb[row * cw + c] = clamp8(fixed: (ur &* r &+ ug &* g &+ ub &* b) >> 2 &+ c128)
                 cr[row * cw + c] = clamp8(fixed: (vr &* r &+ vg &* g &+ vb &* b) >> 2 &+ c128)
             }
