@@ -1,20 +1,35 @@
 # make train-tokenizer: fetch the real footage, decode it with hv-decode, train the shipped tokenizer
-# configuration and store it (BF16) in models/tokenizer. TOKENIZER_MINUTES bounds the wall time.
+# configuration and store it (BF16) in models/tokenizer. Two stages: TOKENIZER_STEPS steps with 10 % of them
+# decoding from a truncated coarse sum, then resumed to TOKENIZER_FINETUNE_STEPS with half of them truncated
+# (so that rendering from the coarse layers alone improves at each layer). TOKENIZER_MINUTES bounds each stage.
+# make train-single: the paper's single-layer baseline (Fig. 4 ablation) with stage 1's recipe and steps.
 FOOTAGE ?= data/footage
 TOKENIZER_RUN ?= $(OUT)/tokenizer-run
+SINGLE_RUN ?= $(OUT)/single-run
 TOKENIZER_STEPS ?= 10000
-TOKENIZER_MINUTES ?= 80
+TOKENIZER_FINETUNE_STEPS ?= 18000
+TOKENIZER_MINUTES ?= 90
+HELDOUT = $(FOOTAGE)/heldout/cockatoo.y4m $(FOOTAGE)/heldout/city.y4m $(FOOTAGE)/heldout/bbb-tail.y4m
+TOKENIZER_RECIPE = --data $(FOOTAGE)/train --heldout $(FOOTAGE)/heldout/cockatoo.y4m $(FOOTAGE)/heldout/city.y4m \
+  --minutes $(TOKENIZER_MINUTES) --crop 64 --lr 3e-4 --l2-weight 1 --entropy-weight 0.005 --commit-weight 0.05 \
+  --perceptual-weight 0.2 --progressive 0,0,0 --quantization-warmup 0.5 --adversarial-weight 0 --checkpoint-every 250
+
+.PHONY: footage train-tokenizer train-single eval-tokenizer eval-single
 
 footage: build
 	pipelines/footage.sh $(BIN) $(FOOTAGE)
 
 train-tokenizer: footage
-	$(BIN)/hv-train tokenizer --data $(FOOTAGE)/train --heldout $(FOOTAGE)/heldout/cockatoo.y4m $(FOOTAGE)/heldout/city.y4m \
-	  --out $(TOKENIZER_RUN) --steps $(TOKENIZER_STEPS) --minutes $(TOKENIZER_MINUTES) --crop 64 --lr 3e-4 --l2-weight 1 \
-	  --entropy-weight 0.005 --commit-weight 0.05 --perceptual-weight 0.2 --progressive 0,0,0 --truncation 0.1 \
-	  --quantization-warmup 0.5 --adversarial-weight 0 --eval-every 1000 --checkpoint-every 250
+	$(BIN)/hv-train tokenizer $(TOKENIZER_RECIPE) --out $(TOKENIZER_RUN) --steps $(TOKENIZER_STEPS) --truncation 0.1 --eval-every 1000
+	$(BIN)/hv-train tokenizer $(TOKENIZER_RECIPE) --out $(TOKENIZER_RUN) --resume --steps $(TOKENIZER_FINETUNE_STEPS) --truncation 0.5 --eval-every 500
 	$(BIN)/hv-train export --from $(TOKENIZER_RUN) --to models/tokenizer --storage bf16
 
-# Held-out evaluation of the shipped tokenizer (README tables).
+train-single: footage
+	$(BIN)/hv-train tokenizer $(TOKENIZER_RECIPE) --preset single --out $(SINGLE_RUN) --steps $(TOKENIZER_STEPS) --truncation 0.1 --eval-every 1000
+
+# Held-out evaluation of the shipped tokenizer (README tables), and of the single-layer baseline.
 eval-tokenizer: footage
-	pipelines/evaluate-tokenizer.sh $(BIN) models/tokenizer $(OUT)/eval $(FOOTAGE)/heldout/cockatoo.y4m $(FOOTAGE)/heldout/city.y4m $(FOOTAGE)/heldout/bbb-tail.y4m
+	pipelines/evaluate-tokenizer.sh $(BIN) models/tokenizer $(OUT)/eval $(HELDOUT)
+
+eval-single: footage
+	pipelines/evaluate-tokenizer.sh $(BIN) $(SINGLE_RUN) $(OUT)/eval-single $(HELDOUT)

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Held-out evaluation of a tokenizer checkpoint, as reported in the README:
 #   pipelines/evaluate-tokenizer.sh BIN_DIR MODEL_DIR OUT_DIR clip1.y4m [clip2.y4m ...]
-# For the first 64 frames of each clip: encode; render from layer 3, 3+2, 3+2+1 and all layers; PSNR, SSIM,
+# For the first 64 frames of each clip: encode; render from layer 3, 3+2, 3+2+1 and all layers (a one-layer
+# model such as the `single` baseline: from its one layer); PSNR, SSIM,
 # MS-SSIM and bits per pixel; then mask the dense layer at ratios 0.5/0.7/0.85 with the repeat and zero
 # strategies and report the masked fraction, stored bpp and PSNR (the paper's Fig. 7). Prints markdown tables.
 set -euo pipefail
 BIN=$1; MODEL=$2; OUT=$3; shift 3
 mkdir -p "$OUT"
+# Layer prefixes, coarsest first: "3 3,2 3,2,1 3,2,1,0" for the paper's hierarchy, "0" for the single baseline.
+PREFIXES=$(python3 -c "
+import json, sys
+n = len(json.load(open(sys.argv[1] + '/config.json'))['layers'])
+print(' '.join(','.join(str(m) for m in range(n - 1, k - 1, -1)) for k in range(n - 1, -1, -1)))" "$MODEL")
 metric() { "$BIN/hv-metrics" "$1" "$2" --json | python3 -c "import json,sys; r=json.load(sys.stdin); print(f\"{r['psnr']:.2f} {r['ssim']:.4f} {r['msssim']:.4f}\")"; }
 echo "| clip | layers | PSNR dB | SSIM | MS-SSIM | raw bpp |"
 echo "| --- | --- | --- | --- | --- | --- |"
@@ -15,7 +21,7 @@ for clip in "$@"; do
     "$BIN/hv-decode" "$clip" --frames 64 -o "$OUT/$name.ref.y4m"
     "$BIN/hv-encode" --model "$MODEL" "$OUT/$name.ref.y4m" -o "$OUT/$name.hvt"
     bpp=$("$BIN/hv-metrics" --tokens "$OUT/$name.hvt" | awk '/bpp raw tokens/ {print $4}')
-    for layers in 3 3,2 3,2,1 3,2,1,0; do
+    for layers in $PREFIXES; do
         "$BIN/hv-render" --model "$MODEL" "$OUT/$name.hvt" --layers $layers -o "$OUT/$name.rec.y4m"
         read p s m <<< "$(metric "$OUT/$name.ref.y4m" "$OUT/$name.rec.y4m")"
         echo "| $name | $layers | $p | $s | $m | ${bpp} |"
