@@ -13,7 +13,7 @@ func toolDeps(_ name: String) -> [Target.Dependency] {
     case "hv-encode", "hv-render", "hv-mask": return common + ["HVFormat", "HVMedia", "HVEngine", "HVTokenizer"]
     case "hv-metrics": return common + ["HVFormat", "HVMedia", "HVMetrics", "HVTokenizer"]
     case "hv-gen": return common + ["HVFormat", "HVEngine", "HVText", "HVGen", "HVTokenizer"]
-    case "hv-train": return common + ["HVFormat", "HVMedia", "HVEngine", "HVTokenizer", "HVGen", "HVText"]
+    case "hv-train": return common + ["HVFormat", "HVMedia", "HVEngine", "HVTokenizer", "HVGen", "HVText", "HVManifest"]
     case "hv-manifest": return common + ["HVManifest", "HVText"]
     case "hv-bench": return common + ["HVEngine", "HVMedia", "HVMetrics", "HVFormat", "HVTokenizer", "HVText", "HVGen"]
     default: return common

@@ -1,6 +1,7 @@
 // Training and evaluation data for the tokenizer: y4m files (frames already at the model's rate and
-// size, as `hv-decode --fps 8 --size 256` writes them) held in memory as 8-bit RGB, sampled as random
-// 64-frame windows with random square crops and horizontal flips.
+// size, as `hv-decode --fps 8 --size 256` writes them) or any other video (decoded the same way on load),
+// held in memory as 8-bit RGB (192 KiB per 256² frame), sampled as random 64-frame windows with random
+// square crops and horizontal flips.
 import Foundation
 import HVEngine
 import HVMedia
@@ -17,25 +18,44 @@ public final class ClipDataset: ClipSource {
         public let width: Int
         public let height: Int
         public let frames: [[UInt8]]   // RGB24 per frame
+        public init(name: String, width: Int, height: Int, frames: [[UInt8]]) {
+            self.name = name; self.width = width; self.height = height; self.frames = frames
+        }
     }
 
     public let videos: [Video]
     public var totalFrames: Int { videos.reduce(0) { $0 + $1.frames.count } }
 
+    public init(videos: [Video]) { self.videos = videos }
+
     /// Loads every frame of each y4m file. Throws if a file cannot be read or is not y4m.
-    public init(paths: [String]) throws {
-        var vids: [Video] = []
-        for p in paths {
-            let fd = open(p, O_RDONLY)
-            guard fd >= 0 else { throw TokenizerError.checkpointUnreadable(path: p, reason: String(cString: strerror(errno))) }
-            defer { close(fd) }
-            let reader = try Y4MReader(fileDescriptor: fd, name: p)
-            var frames: [[UInt8]] = []
-            while let f = try reader.nextFrame() { frames.append(f.pixels) }
-            vids.append(Video(name: (p as NSString).lastPathComponent, width: reader.header.width,
-                              height: reader.header.height, frames: frames))
-        }
-        videos = vids
+    public convenience init(paths: [String]) throws {
+        try self.init(videos: paths.map { try ClipDataset.readY4M($0) })
+    }
+
+    /// Every frame of a y4m file, as it is (no resampling: y4m is expected at the model's rate and size).
+    public static func readY4M(_ p: String) throws -> Video {
+        let fd = open(p, O_RDONLY)
+        guard fd >= 0 else { throw TokenizerError.checkpointUnreadable(path: p, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        let reader = try Y4MReader(fileDescriptor: fd, name: p)
+        var frames: [[UInt8]] = []
+        while let f = try reader.nextFrame() { frames.append(f.pixels) }
+        return Video(name: (p as NSString).lastPathComponent, width: reader.header.width,
+                     height: reader.header.height, frames: frames)
+    }
+
+    /// A window of any video libavformat reads, decoded as `hv-decode --fps FPS --size SIZE` would
+    /// (time-based resampling, short side scaled to `size`, centre crop).
+    public static func decode(_ p: String, fps: Int, size: Int, start: Double = 0, duration: Double? = nil,
+                              name: String? = nil) throws -> Video {
+        var o = DecodeOptions()
+        o.fps = FrameRate(fps); o.size = size; o.start = start; o.duration = duration
+        let d = try VideoDecoder(path: p, options: o)
+        var frames: [[UInt8]] = []
+        while let f = try d.nextFrame() { frames.append(f.pixels) }
+        guard !frames.isEmpty else { throw MediaError.decodeFailed(name: p, reason: "no frames in the requested range") }
+        return Video(name: name ?? (p as NSString).lastPathComponent, width: size, height: size, frames: frames)
     }
 
     /// Fills `x` [frames, crop, crop, 3] with a random window from a random video (weighted by length),

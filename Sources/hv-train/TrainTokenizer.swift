@@ -5,6 +5,7 @@ import Foundation
 import HVCLI
 import HVCore
 import HVEngine
+import HVManifest
 import HVTokenizer
 
 struct TrainTokenizer: ParsableCommand {
@@ -12,15 +13,23 @@ struct TrainTokenizer: ParsableCommand {
         commandName: "tokenizer",
         abstract: "Train a hierarchical video tokenizer on y4m videos.",
         discussion: """
-        Inputs are y4m files (or folders of them) at the model's frame rate and size, as written by
-        `hv-decode --fps 8 --size 256`. The output folder receives config.json, model.safetensors,
-        train-state.safetensors (for --resume) and train.csv.
+        Inputs are y4m files at the model's frame rate and size, as written by `hv-decode --fps 8 --size 256`,
+        other video files (decoded the same way when loaded), folders of them, or the clips of a dataset
+        manifest (--manifest, --split). Decoded frames are held in memory (192 KiB per 256² frame).
+        The output folder receives config.json, model.safetensors, train-state.safetensors (for --resume)
+        and train.csv.
         """)
 
-    @Option(name: .long, parsing: .upToNextOption, help: "Training videos: y4m files or folders of them.")
-    var data: [String]
+    @Option(name: .long, parsing: .upToNextOption, help: "Training videos: y4m files (at the model's rate and size), other video files (decoded on load), or folders of them.")
+    var data: [String] = []
 
-    @Option(name: .long, parsing: .upToNextOption, help: "Held-out y4m videos for PSNR (first clip of each).")
+    @Option(help: "Train on the clips of a dataset manifest (hv-manifest), decoded on load.")
+    var manifest: String?
+
+    @Option(help: "Manifest split to train on: train, val or all. Without --heldout, the first clips of up to four val videos are held out.")
+    var split: String = "train"
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Held-out videos for PSNR (first clip of each): y4m or other video files.")
     var heldout: [String] = []
 
     @Option(name: [.short, .long], help: "Output checkpoint folder.")
@@ -99,14 +108,43 @@ struct TrainTokenizer: ParsableCommand {
         guard steps > 0, crop > 0, batch > 0 else { throw ValidationError("--steps, --crop and --batch must be positive.") }
         guard TokenizerConfig.presets[preset] != nil else { throw ValidationError("Unknown --preset '\(preset)'.") }
         guard storage == "f32" || storage == "bf16" else { throw ValidationError("--storage must be f32 or bf16.") }
+        guard !data.isEmpty || manifest != nil else { throw ValidationError("Give training videos with --data or --manifest.") }
+        guard ["train", "val", "all"].contains(split) else { throw ValidationError("--split must be train, val or all.") }
+    }
+
+    /// Training and held-out videos from --data/--heldout files and folders and the --manifest clips.
+    func loadVideos(fps: Int, size: Int) throws -> (train: [ClipDataset.Video], heldout: [ClipDataset.Video]) {
+        func load(_ path: String) throws -> ClipDataset.Video {
+            path.hasSuffix(".y4m") ? try ClipDataset.readY4M(path) : try ClipDataset.decode(path, fps: fps, size: size)
+        }
+        var train = try expandVideos(data).map(load)
+        var held = try expandVideos(heldout).map(load)
+        if let manifest {
+            guard FileManager.default.fileExists(atPath: manifest) else {
+                throw FileError.cannotOpen(path: manifest, reason: "no such file or directory")
+            }
+            let m = try Manifest(path: manifest, migrate: false)
+            let all = ["pending", "running", "done", "failed"]
+            let clips = try m.clips(states: all, split: split == "all" ? nil : split)
+            guard !clips.isEmpty else {
+                throw ManifestError.badValue(name: "--split", value: split, reason: "\(manifest) has no clips in it (hv-manifest split assigns them)")
+            }
+            for c in clips {
+                train.append(try ClipDataset.decode(c.path, fps: fps, size: size, start: c.startSeconds,
+                                                    duration: c.durationSeconds, name: "\(c.videoKey)#\(c.clipID)"))
+            }
+            if heldout.isEmpty && split == "train" {
+                var seen = Set<String>()
+                for c in try m.clips(states: all, split: "val") where seen.count < 4 && seen.insert(c.videoKey).inserted {
+                    held.append(try ClipDataset.decode(c.path, fps: fps, size: size, start: c.startSeconds,
+                                                       duration: c.durationSeconds, name: "\(c.videoKey)#\(c.clipID)"))
+                }
+            }
+        }
+        return (train, held)
     }
 
     func run() throws {
-        let trainFiles = try expandY4M(data)
-        guard !trainFiles.isEmpty else { throw ValidationError("No .y4m files found in --data.") }
-        let dataset = try ClipDataset(paths: trainFiles)
-        let heldFiles = try expandY4M(heldout)
-        let held = try ClipDataset(paths: heldFiles)
 
         var options = TokenizerTrainingOptions()
         options.steps = steps; options.crop = crop; options.batch = batch; options.learningRate = lr
@@ -127,6 +165,10 @@ struct TrainTokenizer: ParsableCommand {
             model = try HierarchicalTokenizer(config: config, seed: seed)
         }
         let cfg = model.config
+        let (trainVideos, heldVideos) = try loadVideos(fps: cfg.fps, size: cfg.frameSize)
+        guard !trainVideos.isEmpty else { throw ValidationError("No videos found in --data.") }
+        let dataset = ClipDataset(videos: trainVideos)
+        let held = ClipDataset(videos: heldVideos)
         for v in dataset.videos + held.videos where v.width < crop || v.height < crop || v.frames.isEmpty {
             throw TokenizerError.inputMismatch("video \(v.name) is \(v.width)x\(v.height) with \(v.frames.count) frames; need at least \(crop)x\(crop) (hint: hv-decode --size \(cfg.frameSize) --fps \(cfg.fps))")
         }
@@ -162,7 +204,7 @@ struct TrainTokenizer: ParsableCommand {
             if !heldClips.isEmpty && (done % evalEvery == 0 || done == steps) {
                 row.heldOutPSNR = trainer.evaluate(clips: heldClips, frameCounts: heldCounts)
             }
-            if done % options.logEvery == 0 || row.heldOutPSNR != nil || done == 1 { try log.append(row) }
+            if done % options.logEvery == 0 || row.heldOutPSNR != nil || done == 1 || done == steps { try log.append(row) }
             progress.update("step \(done)/\(steps) L1 \(String(format: "%.4f", row.l1)) finest L\(row.finest) \(String(format: "%.2f", row.seconds)) s/step")
             let outOfTime = minutes > 0 && Date().timeIntervalSince(began) > minutes * 60
             if done % checkpointEvery == 0 || done == steps || outOfTime {
@@ -182,8 +224,11 @@ struct TrainTokenizer: ParsableCommand {
     }
 }
 
-/// Files given directly, plus the .y4m files inside folders, sorted.
-func expandY4M(_ items: [String]) throws -> [String] {
+/// Video file extensions picked up from folders (besides .y4m), as `hv-manifest add --dir` does.
+let videoExtensions: Set<String> = ["y4m", "mp4", "mov", "mkv", "webm", "avi", "m4v", "mpg", "mpeg", "ogv"]
+
+/// Files given directly, plus the video files inside folders, sorted.
+func expandVideos(_ items: [String]) throws -> [String] {
     var out: [String] = []
     for item in items {
         var isDir: ObjCBool = false
@@ -191,7 +236,8 @@ func expandY4M(_ items: [String]) throws -> [String] {
             throw FileError.cannotOpen(path: item, reason: "no such file or directory")
         }
         if isDir.boolValue {
-            let names = try FileManager.default.contentsOfDirectory(atPath: item).filter { $0.hasSuffix(".y4m") }.sorted()
+            let names = try FileManager.default.contentsOfDirectory(atPath: item)
+                .filter { videoExtensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
             out += names.map { "\(item)/\($0)" }
         } else {
             out.append(item)
