@@ -35,12 +35,15 @@ enum Tools {
             inp.fileHandleForWriting.write(stdin); try inp.fileHandleForWriting.close()
         }
         if p.isRunning == false && stdin == nil { try p.run() }
-        var o = Data(), e = Data()
+        // Both pipes are drained at once (a tool that fills one while we wait on the other would block);
+        // each reader owns its box until the group is done.
+        final class Box: @unchecked Sendable { var data = Data() }
+        let o = Box(), e = Box()
         let group = DispatchGroup()
-        group.enter(); DispatchQueue.global().async { o = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter(); DispatchQueue.global().async { e = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); DispatchQueue.global().async { o.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); DispatchQueue.global().async { e.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         group.wait(); p.waitUntilExit()
-        return ToolResult(status: p.terminationStatus, stdout: o, stderr: String(decoding: e, as: UTF8.self))
+        return ToolResult(status: p.terminationStatus, stdout: o.data, stderr: String(decoding: e.data, as: UTF8.self))
     }
 
     static func tempDir() -> String {
