@@ -33,6 +33,8 @@ public final class HierarchicalTokenizer: ParameterOwner {
     private var residuals: [Tensor] = []
     private var codes: [Tensor] = []
     private var quantGrads: [Tensor] = []
+    /// d(residual loss)/d(u_m) of the last forward (empty when the loss is off).
+    private var residualGrads: [Tensor] = []
     private var active: [Int] = []
     /// Token positions of layer 0 replaced by the learned mask embedding in the last forward (mask training).
     private var trainingMask: [Bool]? = nil
@@ -52,6 +54,7 @@ public final class HierarchicalTokenizer: ParameterOwner {
         residuals = layers.map { _ in Tensor(shape: [0]) }
         codes = layers.map { _ in Tensor(shape: [0]) }
         quantGrads = layers.map { _ in Tensor(shape: [0]) }
+        residualGrads = layers.map { _ in Tensor(shape: [0]) }
     }
 
     public var parameters: [Parameter] {
@@ -77,6 +80,8 @@ public final class HierarchicalTokenizer: ParameterOwner {
         public var perSampleEntropy: Float = 0
         public var codebookEntropy: Float = 0
         public var commitLoss: Float = 0
+        /// Mean squared distance between the layer's contribution u and the residual it quantised (weighted).
+        public var residualLoss: Float = 0
         public var indices: [UInt32] = []
     }
 
@@ -86,8 +91,15 @@ public final class HierarchicalTokenizer: ParameterOwner {
     /// With `maskFraction` > 0, that fraction of layer 0's tokens (never in its first latent frame) is replaced
     /// by the learned mask embedding, which then receives their gradient (mask training for the `learned`
     /// strategy of hv-mask).
+    ///
+    /// `residualWeight` > 0 adds `residualWeight · mean((u_m − sg(r_m))²)` for every active layer: each layer's
+    /// contribution is pulled towards the residual it quantises, so that the partial sums u₃, u₃+u₂, … approach
+    /// the latent step by step (the property residual VQ has by construction, which our expanding up paths
+    /// otherwise only get from the reconstruction). Its gradient reaches the layer's up path and, straight
+    /// through the codes, its down path and the encoder; never r_m itself.
     public func forward(_ x: Tensor, finest: Int, entropyWeight: Float, commitWeight: Float,
                         temperature: Float = 1.0, maskFraction: Float = 0, hardness: Float = 1,
+                        residualWeight: Float = 0,
                         rng: inout SeededRandom) -> (Tensor, [LayerStats?]) {
         let z = encoder.forward(x)
         zhat.resize(z.shape); zhat.zero()
@@ -125,6 +137,20 @@ public final class HierarchicalTokenizer: ParameterOwner {
                 trainingMask = mask
             }
             let u = layer.expand(q)
+            let du = residualGrads[m]
+            if residualWeight > 0 {
+                du.resize(u.shape)
+                let scale = 2 * residualWeight / Float(u.count)
+                var sum: Double = 0
+                for i in 0..<u.count {
+                    let d = u[i] - r[i]
+                    sum += Double(d * d)
+                    du[i] = scale * d
+                }
+                stats[m]!.residualLoss = residualWeight * Float(sum / Double(u.count))
+            } else {
+                du.resize([0])
+            }
             addInPlace(zhat, u)
             if m > finest {
                 let next = residuals[m]
@@ -143,7 +169,9 @@ public final class HierarchicalTokenizer: ParameterOwner {
         var dzInit = false
         for m in active {
             let layer = layers[m]
-            let dq = layer.expandBackward(dzhat)
+            let du = residualGrads[m]
+            if du.count > 0 { addInPlace(du, dzhat) }   // u feeds both ẑ and the residual loss
+            let dq = layer.expandBackward(du.count > 0 ? du : dzhat)
             if m == 0, let mask = trainingMask {
                 // Masked positions: the gradient belongs to the mask embedding, not to the encoder.
                 let bits = layer.bits

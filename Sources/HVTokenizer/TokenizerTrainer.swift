@@ -33,6 +33,8 @@ public struct TokenizerTrainingOptions: Codable, Sendable {
     /// Soft-to-hard quantisation warm-up, as a fraction of `steps`: the decoder input goes linearly from the
     /// normalised continuous latent to the ±1 codes (Agustsson et al. 2017). 0 disables it.
     public var quantizationWarmup: Float = 0.3
+    /// Weight of the residual-matching loss (see `HierarchicalTokenizer.forward`); 0 disables it.
+    public var residualWeight: Float = 0
     /// Train the learned mask embedding by masking dense tokens at random (for `hv-mask --strategy learned`).
     public var maskTraining = false
     public var seed: UInt64 = 1
@@ -57,6 +59,8 @@ public struct TrainingLogRow {
     public var usage: [Int]
     public var gradNorm: Float
     public var hardness: Float = 1
+    /// Sum over layers of the weighted residual-matching loss (0 when it is off; not in train.csv).
+    public var residual: Float = 0
     public var heldOutPSNR: [Double]?
 }
 
@@ -128,7 +132,8 @@ public final class TokenizerTrainer {
             let maskFraction: Float = o.maskTraining && finest == 0 && rng.uniform() < 0.5 ? 0.5 + 0.35 * rng.uniform() : 0
             let (recon, stats) = model.forward(x, finest: finest, entropyWeight: o.entropyWeight * inv,
                                                commitWeight: o.commitWeight * inv, temperature: o.entropyTemperature,
-                                               maskFraction: maskFraction, hardness: hardness, rng: &rng)
+                                               maskFraction: maskFraction, hardness: hardness,
+                                               residualWeight: o.residualWeight * inv, rng: &rng)
             dRecon.resize(recon.shape); dRecon.zero()
             row.l1 += l1Loss(pred: recon, target: x, grad: dRecon) * inv
             if o.l2Weight > 0 {
@@ -142,6 +147,7 @@ public final class TokenizerTrainer {
                 guard let s else { continue }
                 row.entropy[m] += s.entropyLoss * inv
                 row.commit[m] += s.commitLoss * inv
+                row.residual += s.residualLoss
                 row.usage[m] = max(row.usage[m], Set(s.indices).count)
             }
             if adversarial {

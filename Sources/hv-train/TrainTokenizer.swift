@@ -86,6 +86,9 @@ struct TrainTokenizer: ParsableCommand {
     @Option(help: "Fraction of --steps over which quantisation goes from soft (continuous) to hard (±1); 0 disables.")
     var quantizationWarmup: Float = 0.3
 
+    @Option(help: "Weight of the residual-matching loss: each layer's contribution is pulled towards the residual it quantises, so partial sums approach the latent layer by layer.")
+    var residualWeight: Float = 0
+
     @Option(help: "Commitment loss weight.")
     var commitWeight: Float = 0.25
 
@@ -152,6 +155,7 @@ struct TrainTokenizer: ParsableCommand {
         options.adversarialStart = adversarialStart; options.entropyWeight = entropyWeight
         options.maskTraining = maskTraining; options.seed = seed; options.commitWeight = commitWeight
         options.truncationProbability = truncation
+        options.residualWeight = residualWeight
         options.quantizationWarmup = quantizationWarmup
         options.progressiveSchedule = progressive.split(separator: ",").compactMap { Float($0) }
         options.evalEvery = evalEvery; options.checkpointEvery = checkpointEvery
@@ -205,7 +209,8 @@ struct TrainTokenizer: ParsableCommand {
                 row.heldOutPSNR = trainer.evaluate(clips: heldClips, frameCounts: heldCounts)
             }
             if done % options.logEvery == 0 || row.heldOutPSNR != nil || done == 1 || done == steps { try log.append(row) }
-            progress.update("step \(done)/\(steps) L1 \(String(format: "%.4f", row.l1)) finest L\(row.finest) \(String(format: "%.2f", row.seconds)) s/step")
+            let residualNote = residualWeight > 0 ? " residual \(String(format: "%.4f", row.residual))" : ""
+            progress.update("step \(done)/\(steps) L1 \(String(format: "%.4f", row.l1))\(residualNote) finest L\(row.finest) \(String(format: "%.2f", row.seconds)) s/step")
             let outOfTime = minutes > 0 && Date().timeIntervalSince(began) > minutes * 60
             if done % checkpointEvery == 0 || done == steps || outOfTime {
                 try save(model: model, trainer: trainer, statePath: statePath)
