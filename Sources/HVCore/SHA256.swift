@@ -82,7 +82,8 @@ public struct SHA256 {
         return out
     }
 
-    public static func hex(_ bytes: [UInt8]) -> String {
+    /// SHA-256 of `bytes`, as 64 lowercase hex digits.
+    public static func hexDigest(of bytes: [UInt8]) -> String {
         var s = SHA256(); s.update(bytes)
         return s.finalize().map { String(format: "%02x", $0) }.joined()
     }
