@@ -1,7 +1,8 @@
 # make train-tokenizer: fetch the real footage, decode it with hv-decode, train the shipped tokenizer
 # configuration and store it (BF16) in models/tokenizer. Two stages: TOKENIZER_STEPS steps with 10 % of them
 # decoding from a truncated coarse sum, then resumed to TOKENIZER_FINETUNE_STEPS with half of them truncated
-# (so that rendering from the coarse layers alone improves at each layer). TOKENIZER_MINUTES bounds each stage.
+# and the residual-matching loss on (so that rendering from L3, L3+L2, … improves at each added layer).
+# TOKENIZER_MINUTES bounds each stage.
 # make train-single: the paper's single-layer baseline (Fig. 4 ablation) with stage 1's recipe and steps.
 FOOTAGE ?= data/footage
 TOKENIZER_RUN ?= $(OUT)/tokenizer-run
@@ -21,7 +22,7 @@ footage: build
 
 train-tokenizer: footage
 	$(BIN)/hv-train tokenizer $(TOKENIZER_RECIPE) --out $(TOKENIZER_RUN) --steps $(TOKENIZER_STEPS) --truncation 0.1 --eval-every 1000
-	$(BIN)/hv-train tokenizer $(TOKENIZER_RECIPE) --out $(TOKENIZER_RUN) --resume --steps $(TOKENIZER_FINETUNE_STEPS) --truncation 0.5 --eval-every 500
+	$(BIN)/hv-train tokenizer $(TOKENIZER_RECIPE) --out $(TOKENIZER_RUN) --resume --steps $(TOKENIZER_FINETUNE_STEPS) --truncation 0.5 --residual-weight 0.001 --eval-every 500
 	$(BIN)/hv-train export --from $(TOKENIZER_RUN) --to models/tokenizer --storage bf16
 
 train-single: footage
