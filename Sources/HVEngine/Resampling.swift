@@ -154,3 +154,33 @@ public final class AvgPool {
         return gradInput
     }
 }
+
+/// Bilinear spatial resize of [T, H, W, C] to [T, outH, outW, C] with half-pixel centres (PyTorch's
+/// `interpolate(mode="bilinear", align_corners=False)`, no anti-aliasing). Forward only: it serves inference
+/// (the `single` baseline's 256 → 272 → 256 frames), nothing trains through it.
+public func resizeBilinear(_ x: Tensor, height outH: Int, width outW: Int) -> Tensor {
+    let T = x.shape[0], H = x.shape[1], W = x.shape[2], C = x.shape[3]
+    let y = Tensor(shape: [T, outH, outW, C])
+    func taps(_ n: Int, _ inN: Int) -> [(Int, Int, Float)] {
+        (0..<n).map { o in
+            let s = max(0, (Float(o) + 0.5) * Float(inN) / Float(n) - 0.5)
+            let i0 = min(Int(s), inN - 1), i1 = min(i0 + 1, inN - 1)
+            return (i0, i1, s - Float(i0))
+        }
+    }
+    let ty = taps(outH, H), tx = taps(outW, W)
+    let src = x.data, dst = y.data
+    Parallel.forEach(T * outH) { row in
+        let t = row / outH, (y0, y1, fy) = ty[row % outH]
+        let r0 = src + (t * H + y0) * W * C, r1 = src + (t * H + y1) * W * C
+        let out = dst + row * outW * C
+        for (o, (x0, x1, fx)) in tx.enumerated() {
+            for c in 0..<C {
+                let top = r0[x0 * C + c] + fx * (r0[x1 * C + c] - r0[x0 * C + c])
+                let bottom = r1[x0 * C + c] + fx * (r1[x1 * C + c] - r1[x0 * C + c])
+                out[o * C + c] = top + fy * (bottom - top)
+            }
+        }
+    }
+    return y
+}

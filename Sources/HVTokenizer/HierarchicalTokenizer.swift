@@ -189,17 +189,26 @@ public final class HierarchicalTokenizer: ParameterOwner {
     // MARK: - Inference
 
     /// Token indices per layer for one clip tensor [T, H, W, 3] (values in [-1, 1]), densest layer first.
+    /// A model with `encoderSize` (the `single` baseline) sees full frames interpolated to that size, so its
+    /// latent is e.g. 17×17 instead of 16×16; it trains on crops at the native scale (a crop cannot be
+    /// interpolated to a whole number of latent cells), which is the same convolutional model.
     public func encode(_ x: Tensor) -> [[UInt32]] {
         var rng = SeededRandom(seed: 0)
-        let (_, stats) = forward(x, finest: 0, entropyWeight: 0, commitWeight: 0, rng: &rng)
+        var input = x
+        if let s = config.encoderSize, s != x.shape[1] || s != x.shape[2], x.shape[1] == config.frameSize {
+            input = resizeBilinear(x, height: s, width: s)
+        }
+        let (_, stats) = forward(input, finest: 0, entropyWeight: 0, commitWeight: 0, rng: &rng)
         return stats.map { $0!.indices }
     }
 
     /// Decodes a clip from the layers that are given (nil = not used), coarsest contributions first.
     /// `masks[m][i] == true` marks token i of layer m as masked, filled in with `strategy`.
     public func decode(indices: [[UInt32]?], masks: [[Bool]?]? = nil, strategy: MaskStrategy = .repeatPrevious,
-                       frames: Int, height: Int, width: Int) -> Tensor {
+                       frames: Int, height outH: Int, width outW: Int) -> Tensor {
         let d = config.totalDown
+        var height = outH, width = outW
+        if let s = config.encoderSize, outH == config.frameSize, outW == config.frameSize { height = s; width = s }
         let latent = [frames / d.t, height / d.h, width / d.w, config.latentChannels]
         zhat.resize(latent); zhat.zero()
         for m in (0..<layers.count).reversed() {
@@ -210,7 +219,8 @@ public final class HierarchicalTokenizer: ParameterOwner {
             fillCodes(q, indices: idx, mask: masks?[m], strategy: strategy, grid: g, layer: m)
             addInPlace(zhat, layers[m].expand(q))
         }
-        return decoder.forward(zhat)
+        let y = decoder.forward(zhat)
+        return height == outH && width == outW ? y : resizeBilinear(y, height: outH, width: outW)
     }
 
     /// Writes ±1 code vectors for `indices` into q, applying the mask strategy.

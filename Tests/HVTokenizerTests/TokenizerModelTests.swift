@@ -26,6 +26,31 @@ final class TokenizerModelTests: XCTestCase {
         XCTAssertEqual(TokenizerConfig.paper.latentGrid, TokenizerConfig.small.latentGrid)
     }
 
+    /// The `single` baseline's full clips go 256² → 272² into the encoder and back to 256² out of the decoder:
+    /// 8×17×17 = 2312 tokens per clip, frames at the clip's size (the model is untrained; shapes only).
+    func testSingleBaselineEncodesFullFramesOn17x17() throws {
+        let c = TokenizerConfig.single
+        let m = try HierarchicalTokenizer(config: c, seed: 1)
+        let x = randomClip(c, seed: 2)
+        let idx = m.encode(x)
+        XCTAssertEqual(idx.map { $0.count }, [2312])
+        let y = m.decode(indices: idx, frames: c.framesPerClip, height: c.frameSize, width: c.frameSize)
+        XCTAssertEqual(y.shape, [64, 256, 256, 3])
+    }
+
+    func testBilinearResize() {
+        // 1×1×2 → 1×1×4 with half-pixel centres: [0, 1] → [0, 0.25, 0.75, 1] (PyTorch, align_corners=False).
+        let x = Tensor(shape: [1, 1, 2, 1]); x[0] = 0; x[1] = 1
+        let y = resizeBilinear(x, height: 1, width: 4)
+        for (i, v) in [Float(0), 0.25, 0.75, 1].enumerated() { XCTAssertEqual(y[i], v, accuracy: 1e-6) }
+        // A constant frame stays constant, and a ramp along H stays a ramp (up and down again).
+        let r = Tensor(shape: [2, 16, 16, 3])
+        for t in 0..<2 { for h in 0..<16 { for w in 0..<16 { for ch in 0..<3 { r[((t * 16 + h) * 16 + w) * 3 + ch] = ch == 0 ? 0.5 : Float(h) } } } }
+        let up = resizeBilinear(r, height: 17, width: 17), back = resizeBilinear(up, height: 16, width: 16)
+        for i in stride(from: 0, to: up.count, by: 3) { XCTAssertEqual(up[i], 0.5, accuracy: 1e-6) }
+        for h in 2..<14 { XCTAssertEqual(back[(h * 16 + 5) * 3 + 1], Float(h), accuracy: 0.07) }
+    }
+
     func testBadConfigIsRejectedWithReason() {
         var c = TokenizerConfig.tiny
         c.layers[1].grid = Size3(1, 3, 3)
