@@ -33,7 +33,7 @@ public final class VideoDecoder {
     private var sws: OpaquePointer?
     private let rotation: Int          // clockwise quarter turns 0...3
     private var scaled: [UInt8] = []   // swscale destination with padded stride
-    private var planes: [UInt8] = []   // scaled Y'CbCr 4:2:0 planes (fast path for 4:2:0 sources)
+    private var planes: [UInt8] = []   // scaled Y'CbCr 4:4:4 planes (fast path for planar Y'CbCr sources)
     // Decoded frames are kept as libav frames and converted (scaled, rotated, cropped) only when they are
     // emitted: with a 30 fps source and --fps 8 most decoded frames are skipped, and swscale is the cost.
     private var current: UnsafeMutablePointer<AVFrame>?   // latest decoded frame at or before the target time
@@ -206,11 +206,8 @@ public final class VideoDecoder {
         let stride = (sw * 3 + 63) / 64 * 64
         let needed = stride * sh + 64
         if scaled.count < needed { scaled = [UInt8](repeating: 0, count: needed) }
-        let planar420: Set<AVPixelFormat> = [AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUVJ420P, AV_PIX_FMT_YUV422P, AV_PIX_FMT_YUVJ422P]
-        let planar444: Set<AVPixelFormat> = [AV_PIX_FMT_YUV444P, AV_PIX_FMT_YUVJ444P]
-        if !options.scaleInRGB && (planar420.contains(fmt) || planar444.contains(fmt)) {
-            try scaleYUV(f, width: w, height: h, format: fmt, subsampled: false,
-                         toWidth: sw, height: sh, rgbStride: stride)
+        if !options.scaleInRGB && VideoDecoder.planarYUV.contains(fmt) {
+            try scaleYUV(f, width: w, height: h, format: fmt, toWidth: sw, height: sh, rgbStride: stride)
         } else {
             sws = sws_getCachedContext(sws, Int32(w), Int32(h), fmt, Int32(sw), Int32(sh), AV_PIX_FMT_RGB24,
                                        SWS_BICUBIC, nil, nil, nil)
@@ -258,26 +255,28 @@ public final class VideoDecoder {
         return RGBFrame(width: S, height: S, pixels: out)
     }
 
-    /// The common case, 8-bit planar Y'CbCr sources: swscale scales in Y'CbCr (its fast planar path, what
-    /// ffmpeg's scale filter does; 4:4:4 stays 4:4:4, 4:2:2 becomes 4:2:0) and we convert the small scaled
-    /// picture to RGB ourselves, into `scaled` with `rgbStride`. swscale's bicubic scale-and-convert to packed
-    /// RGB24 was over half of hv-decode's time on 4:2:0 MPEG-4. Limited-range BT.601 on the way out, as swscale
-    /// assumes without colour details (a YUVJ source is brought to limited range by swscale), so both paths
-    /// give the same colours.
+    /// 8-bit planar Y'CbCr layouts that `scaleYUV` handles (4:2:0, 4:2:2, 4:4:4, limited or JPEG range).
+    static let planarYUV: Set<AVPixelFormat> = [AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUVJ420P, AV_PIX_FMT_YUV422P,
+                                                AV_PIX_FMT_YUVJ422P, AV_PIX_FMT_YUV444P, AV_PIX_FMT_YUVJ444P]
+
+    /// The common case, 8-bit planar Y'CbCr sources: swscale scales in Y'CbCr to 4:4:4 (its fast planar path,
+    /// what ffmpeg's scale filter does; it interpolates the chroma, so ours needs no up-sampling) and we convert
+    /// the small scaled picture to RGB ourselves, into `scaled` with `rgbStride`. swscale's bicubic
+    /// scale-and-convert to packed RGB24 was over half of hv-decode's time on 4:2:0 MPEG-4. Limited-range BT.601
+    /// on the way out, as swscale assumes without colour details (a YUVJ source is brought to limited range by
+    /// swscale), so both paths give the same colours.
     private func scaleYUV(_ f: UnsafeMutablePointer<AVFrame>, width w: Int, height h: Int, format fmt: AVPixelFormat,
-                          subsampled: Bool, toWidth sw: Int, height sh: Int, rgbStride: Int) throws {
+                          toWidth sw: Int, height sh: Int, rgbStride: Int) throws {
         sws = sws_getCachedContext(sws, Int32(w), Int32(h), fmt, Int32(sw), Int32(sh),
-                                   subsampled ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_YUV444P, SWS_BICUBIC, nil, nil, nil)
+                                   AV_PIX_FMT_YUV444P, SWS_BICUBIC, nil, nil, nil)
         guard let sws else { throw MediaError.decodeFailed(name: name, reason: "cannot scale pixel format \(fmt.rawValue)") }
-        // Padded strides plus slack after every plane (swscale may write a little past a row's end).
-        let cw = subsampled ? (sw + 1) / 2 : sw, ch = subsampled ? (sh + 1) / 2 : sh
-        let yStride = (sw + 63) / 64 * 64, cStride = (cw + 63) / 64 * 64
-        let ySize = yStride * sh + 64, cSize = cStride * ch + 64
-        if planes.count < ySize + 2 * cSize { planes = [UInt8](repeating: 0, count: ySize + 2 * cSize) }
+        // Three planes of a padded stride plus slack each (swscale may write a little past a row's end).
+        let planeStride = (sw + 63) / 64 * 64, planeSize = planeStride * sh + 64
+        if planes.count < 3 * planeSize { planes = [UInt8](repeating: 0, count: 3 * planeSize) }
         let ok = planes.withUnsafeMutableBufferPointer { p -> Int32 in
             let base = p.baseAddress!
-            var dstData: [UnsafeMutablePointer<UInt8>?] = [base, base + ySize, base + ySize + cSize, nil]
-            var dstStride: [Int32] = [Int32(yStride), Int32(cStride), Int32(cStride), 0]
+            var dstData: [UnsafeMutablePointer<UInt8>?] = [base, base + planeSize, base + 2 * planeSize, nil]
+            var dstStride: [Int32] = [Int32(planeStride), Int32(planeStride), Int32(planeStride), 0]
             return sws_scale(sws, UnsafePointer(cff_frame_data(f)).withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { $0 },
                              cff_frame_linesize(f), 0, Int32(h), &dstData, &dstStride)
         }
@@ -285,9 +284,9 @@ public final class VideoDecoder {
         planes.withUnsafeBufferPointer { p in
             scaled.withUnsafeMutableBufferPointer { rgb in
                 let base = p.baseAddress!
-                ColorConversion.yuvToRGB(y: base, cb: base + ySize, cr: base + ySize + cSize, width: sw, height: sh,
-                                         chromaWidth: cw, subsampled: subsampled, fullRange: false, rgb: rgb.baseAddress!,
-                                         lumaStride: yStride, chromaStride: cStride, rgbStride: rgbStride)
+                ColorConversion.yuvToRGB(y: base, cb: base + planeSize, cr: base + 2 * planeSize, width: sw, height: sh,
+                                         chromaWidth: sw, subsampled: false, fullRange: false, rgb: rgb.baseAddress!,
+                                         lumaStride: planeStride, chromaStride: planeStride, rgbStride: rgbStride)
             }
         }
     }

@@ -36,11 +36,8 @@ final class TokenizerGradientTests: XCTestCase {
     /// The residual loss really pulls each contribution towards its residual: a few steps of gradient descent
     /// on it alone lower it.
     func testResidualLossDecreasesUnderItsGradient() throws {
-        let c = TokenizerConfig.tiny
-        let m = try HierarchicalTokenizer(config: c, seed: 5)
         var rng = SeededRandom(seed: 2)
-        let x = Tensor(shape: [c.framesPerClip, c.frameSize, c.frameSize, 3])
-        for i in 0..<x.count { x[i] = rng.uniform() * 2 - 1 }
+        let (m, x) = try tinyModelAndClip(seed: 5, rng: &rng)
         let zero = Tensor(shape: x.shape)
         func step() -> Float {
             var r = SeededRandom(seed: 0)
@@ -57,12 +54,17 @@ final class TokenizerGradientTests: XCTestCase {
         XCTAssertLessThan(last, 0.9 * first, "residual loss \(first) → \(last)")
     }
 
-    func check(finest: Int, residualWeight: Float = 0, names: [String]) throws {
+    /// A `tiny` model and a clip of uniform noise in [−1, 1] drawn from `rng`.
+    func tinyModelAndClip(seed: UInt64, rng: inout SeededRandom) throws -> (HierarchicalTokenizer, Tensor) {
         let c = TokenizerConfig.tiny
-        let m = try HierarchicalTokenizer(config: c, seed: 3)
-        var rng = SeededRandom(seed: 11)
         let x = Tensor(shape: [c.framesPerClip, c.frameSize, c.frameSize, 3])
         for i in 0..<x.count { x[i] = rng.uniform() * 2 - 1 }
+        return (try HierarchicalTokenizer(config: c, seed: seed), x)
+    }
+
+    func check(finest: Int, residualWeight: Float = 0, names: [String]) throws {
+        var rng = SeededRandom(seed: 11)
+        let (m, x) = try tinyModelAndClip(seed: 3, rng: &rng)
         // Loss = Σ recon · w for a fixed random w, so d(loss)/d(recon) = w.
         let w = Tensor(shape: x.shape)
         for i in 0..<w.count { w[i] = rng.uniform() * 2 - 1 }
