@@ -59,7 +59,7 @@ public struct TrainingLogRow {
     public var usage: [Int]
     public var gradNorm: Float
     public var hardness: Float = 1
-    /// Sum over layers of the weighted residual-matching loss (0 when it is off; not in train.csv).
+    /// Sum over layers of the weighted residual-matching loss (0 when it is off); train.csv column `residual`.
     public var residual: Float = 0
     public var heldOutPSNR: [Double]?
 }

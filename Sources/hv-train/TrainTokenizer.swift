@@ -17,7 +17,11 @@ struct TrainTokenizer: ParsableCommand {
         other video files (decoded the same way when loaded), folders of them, or the clips of a dataset
         manifest (--manifest, --split). Decoded frames are held in memory (192 KiB per 256² frame).
         The output folder receives config.json, model.safetensors, train-state.safetensors (for --resume)
-        and train.csv.
+        and train.csv, whose columns are: step, seconds (that step's time), lr, finest_layer (the densest
+        layer decoded that step), l1, perceptual, adv_g, adv_d, grad_norm, hardness (soft-to-hard quantisation,
+        1 = hard), residual (the weighted residual-matching loss), entropy/commit/usage per layer (usage: distinct
+        codes in the step's crop), and psnr_top1…psnr_topN (held-out PSNR decoding from the coarsest 1…N layers,
+        on evaluation steps only). A log from an older hv-train gains the new columns, empty, on --resume.
         """)
 
     @Option(name: .long, parsing: .upToNextOption, help: "Training videos: y4m files (at the model's rate and size), other video files (decoded on load), or folders of them.")

@@ -58,4 +58,27 @@ final class TrainCLITests: XCTestCase {
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.stderr.hasPrefix("hv-train: error:"), missing.stderr)
     }
+
+    /// A log written before the `residual` column existed gains it, empty in old rows, when the run is resumed:
+    /// every row then has the header's fields, and the value sits under its name.
+    func testResumeMigratesAnOlderLog() throws {
+        try makeVideos()
+        let args = trainArgs("run") + ["--data", dir + "/v", "--residual-weight", "0.01"]
+        XCTAssertEqual(try Tools.run("hv-train", args).status, 0)
+        // Make it an old log: drop the residual column.
+        let rows = try csvRows("run").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let col = try XCTUnwrap(rows[0].firstIndex(of: "residual"))
+        let old = rows.map { r in r.enumerated().filter { $0.offset != col }.map(\.element).joined(separator: ",") }
+        try (old.joined(separator: "\n") + "\n").write(toFile: dir + "/run/train.csv", atomically: true, encoding: .utf8)
+
+        let resumed = try Tools.run("hv-train", args.map { $0 == "3" ? "5" : $0 } + ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        let now = try csvRows("run").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        XCTAssertEqual(now[0], rows[0])
+        for r in now { XCTAssertEqual(r.count, rows[0].count, r.joined(separator: ",")) }
+        XCTAssertEqual(now[1][col], "")                               // step 1, from the old log
+        XCTAssertEqual(now[1][col + 1], rows[1][col + 1])             // later columns kept under their names
+        XCTAssertEqual(now.last![0], "5")
+        XCTAssertGreaterThan(try XCTUnwrap(Float(now.last![col])), 0)  // the new rows log the residual loss
+    }
 }
