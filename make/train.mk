@@ -15,7 +15,7 @@ TOKENIZER_RECIPE = --data $(FOOTAGE)/train --heldout $(FOOTAGE)/heldout/cockatoo
   --minutes $(TOKENIZER_MINUTES) --crop 64 --lr 3e-4 --l2-weight 1 --entropy-weight 0.005 --commit-weight 0.05 \
   --perceptual-weight 0.2 --progressive 0,0,0 --quantization-warmup 0.5 --adversarial-weight 0 --checkpoint-every 250
 
-.PHONY: footage train-tokenizer train-single eval-tokenizer eval-single
+.PHONY: footage train-tokenizer train-single eval-tokenizer eval-single compare-generation
 
 footage: build
 	pipelines/footage.sh $(BIN) $(FOOTAGE)
@@ -34,3 +34,15 @@ eval-tokenizer: footage
 
 eval-single: footage
 	pipelines/evaluate-tokenizer.sh $(BIN) $(SINGLE_RUN) $(OUT)/eval-single $(HELDOUT)
+
+# The generation half of the Fig. 4 ablation: a generator trained on the single baseline's tokens with the shipped
+# generator's recipe (LM_CONFIG, LM_STEPS), then text-to-video from every training caption with both pairs,
+# compared with the training footage (pipelines/compare-generation.py; needs numpy).
+SINGLE_LM_DATA ?= $(OUT)/lm-single
+SINGLE_GENERATOR ?= $(OUT)/generator-single
+compare-generation: footage
+	pipelines/lm-data.sh $(BIN) $(SINGLE_RUN) $(FOOTAGE) $(SINGLE_LM_DATA)
+	$(BIN)/hv-train lm --clips $(SINGLE_LM_DATA)/clips.tsv --config $(LM_CONFIG) --steps $(LM_STEPS) \
+		--out $(SINGLE_GENERATOR) --text-encoder $(TEXT_ENCODER_DIR) --resume
+	pipelines/compare-generation.py $(BIN) $(FOOTAGE) $(OUT)/compare-generation \
+		hierarchy=models/tokenizer:$(LM_OUT) single=$(SINGLE_RUN):$(SINGLE_GENERATOR)
