@@ -98,3 +98,55 @@ extension TokenizerCheckpoint {
         return shippedRelativePath
     }
 }
+
+// Snapshots: a training run can keep the weights of every Nth step (`hv-train tokenizer --snapshot-every N`) in
+// RUN/snapshots/step-NNNNNNNN.safetensors, F32. Exporting the mean of the last few (Polyak / stochastic weight
+// averaging) gives a model that does not depend on where batch-1 noise left the last step.
+extension TokenizerCheckpoint {
+    public static let snapshotFolder = "snapshots"
+
+    public static func snapshotPath(run: String, step: Int) -> String {
+        "\(run)/\(snapshotFolder)/step-\(String(format: "%08d", step)).safetensors"
+    }
+
+    /// Writes the model's current weights as the snapshot of `step`.
+    public static func saveSnapshot(_ model: HierarchicalTokenizer, run: String, step: Int) throws {
+        try FileManager.default.createDirectory(atPath: "\(run)/\(snapshotFolder)", withIntermediateDirectories: true)
+        try SafeTensors.save(model.parameters.map { ($0.name, $0.value) }, dtype: .f32, metadata: ["step": "\(step)"],
+                             to: snapshotPath(run: run, step: step))
+    }
+
+    /// The run's snapshot files, oldest first.
+    public static func snapshots(run: String) -> [String] {
+        let dir = "\(run)/\(snapshotFolder)"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return names.filter { $0.hasPrefix("step-") && $0.hasSuffix(".safetensors") }.sorted().map { "\(dir)/\($0)" }
+    }
+
+    /// The run's model (config from RUN/config.json) with weights set to the element-wise mean of its last `count`
+    /// snapshots; also returns the snapshot files used. Each snapshot is loaded strictly.
+    public static func averagingSnapshots(run: String, last count: Int) throws -> (HierarchicalTokenizer, [String]) {
+        let model = try load(from: run)
+        let files = snapshots(run: run)
+        guard count > 0, files.count >= count else {
+            throw TokenizerError.checkpointUnreadable(
+                path: run, reason: "asked to average the last \(count) snapshots, but it has \(files.count) (hv-train tokenizer --snapshot-every N keeps them)")
+        }
+        let used = Array(files.suffix(count))
+        var acc = model.parameters.map { [Double](repeating: 0, count: $0.value.count) }
+        let scratch = try HierarchicalTokenizer(config: model.config)
+        for f in used {
+            do { try SafeTensors.load(path: f).loadStrict(into: scratch.parameters) }
+            catch { throw TokenizerError.checkpointUnreadable(path: f, reason: "\(error)") }
+            for (i, p) in scratch.parameters.enumerated() {
+                let v = p.value.data
+                for j in 0..<p.value.count { acc[i][j] += Double(v[j]) }
+            }
+        }
+        for (i, p) in model.parameters.enumerated() {
+            let v = p.value.data
+            for j in 0..<p.value.count { v[j] = Float(acc[i][j] / Double(count)) }
+        }
+        return (model, used)
+    }
+}

@@ -1,6 +1,8 @@
 // `hv-train export`: copies a training run's tokenizer weights into a release checkpoint folder
-// (config.json + model.safetensors, optionally BF16), without optimizer state.
+// (config.json + model.safetensors, optionally BF16), without optimizer state; with --average-last K, the
+// weights are the mean of the run's last K snapshots.
 import ArgumentParser
+import Foundation
 import HVCLI
 import HVEngine
 import HVTokenizer
@@ -16,17 +18,29 @@ struct ExportTokenizer: ParsableCommand {
     @Option(help: "Release checkpoint folder to write.")
     var to: String
 
+    @Option(help: "Export the mean of the run's last K snapshots (hv-train tokenizer --snapshot-every) instead of its latest weights.")
+    var averageLast: Int?
+
     @Option(help: "Weight storage: f32 or bf16.")
     var storage: String = "bf16"
 
     func validate() throws {
         guard storage == "f32" || storage == "bf16" else { throw ValidationError("--storage must be f32 or bf16.") }
+        if let k = averageLast, k < 1 { throw ValidationError("--average-last must be at least 1.") }
     }
 
     func run() throws {
-        let model = try TokenizerCheckpoint.load(from: from)
-        let id = try TokenizerCheckpoint.save(model, to: to, storage: storage == "bf16" ? .bf16 : .f32,
-                                              metadata: ["exported_from": from])
+        var meta = ["exported_from": from]
+        let model: HierarchicalTokenizer
+        if let k = averageLast {
+            let (averaged, used) = try TokenizerCheckpoint.averagingSnapshots(run: from, last: k)
+            model = averaged
+            meta["averaged_snapshots"] = used.map { ($0 as NSString).lastPathComponent }.joined(separator: ",")
+            Console.note("hv-train export: mean of \(k) snapshots, \(meta["averaged_snapshots"]!)")
+        } else {
+            model = try TokenizerCheckpoint.load(from: from)
+        }
+        let id = try TokenizerCheckpoint.save(model, to: to, storage: storage == "bf16" ? .bf16 : .f32, metadata: meta)
         print("\(to): \(id.name) \(id.hash)")
     }
 }

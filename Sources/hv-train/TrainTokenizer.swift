@@ -108,11 +108,15 @@ struct TrainTokenizer: ParsableCommand {
     @Option(help: "Save a checkpoint every N steps.")
     var checkpointEvery: Int = 100
 
+    @Option(help: "Also keep every Nth step's weights in OUT/snapshots (for hv-train export --average-last); 0: off.")
+    var snapshotEvery: Int = 0
+
     @Option(help: "Store weights as f32 or bf16.")
     var storage: String = "f32"
 
     func validate() throws {
         guard steps > 0, crop > 0, batch > 0 else { throw ValidationError("--steps, --crop and --batch must be positive.") }
+        guard snapshotEvery >= 0 else { throw ValidationError("--snapshot-every must be 0 (off) or positive.") }
         guard TokenizerConfig.presets[preset] != nil else { throw ValidationError("Unknown --preset '\(preset)'.") }
         guard storage == "f32" || storage == "bf16" else { throw ValidationError("--storage must be f32 or bf16.") }
         guard !data.isEmpty || manifest != nil else { throw ValidationError("Give training videos with --data or --manifest.") }
@@ -216,6 +220,9 @@ struct TrainTokenizer: ParsableCommand {
             let residualNote = residualWeight > 0 ? " residual \(String(format: "%.4f", row.residual))" : ""
             progress.update("step \(done)/\(steps) L1 \(String(format: "%.4f", row.l1))\(residualNote) finest L\(row.finest) \(String(format: "%.2f", row.seconds)) s/step")
             let outOfTime = minutes > 0 && Date().timeIntervalSince(began) > minutes * 60
+            if snapshotEvery > 0 && done % snapshotEvery == 0 {
+                try TokenizerCheckpoint.saveSnapshot(model, run: out, step: done)
+            }
             if done % checkpointEvery == 0 || done == steps || outOfTime {
                 try save(model: model, trainer: trainer, statePath: statePath)
                 lastSave = done

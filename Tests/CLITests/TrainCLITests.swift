@@ -81,4 +81,28 @@ final class TrainCLITests: XCTestCase {
         XCTAssertEqual(now.last![0], "5")
         XCTAssertGreaterThan(try XCTUnwrap(Float(now.last![col])), 0)  // the new rows log the residual loss
     }
+
+    /// --snapshot-every keeps one weights file per N steps; export --average-last K writes their mean as a release
+    /// checkpoint (which hv-encode then uses), and refuses K beyond the snapshots with one line and no output.
+    func testSnapshotsAndAveragedExport() throws {
+        try makeVideos()
+        let r = try Tools.run("hv-train", trainArgs("run") + ["--data", dir + "/v", "--snapshot-every", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let snaps = try FileManager.default.contentsOfDirectory(atPath: dir + "/run/snapshots").sorted()
+        XCTAssertEqual(snaps, ["step-00000001.safetensors", "step-00000002.safetensors", "step-00000003.safetensors"])
+
+        let e = try Tools.run("hv-train", ["export", "--from", dir + "/run", "--to", dir + "/avg", "--average-last", "2"])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        XCTAssertTrue(e.stderr.contains("step-00000002.safetensors,step-00000003.safetensors"), e.stderr)
+        let plain = try Tools.run("hv-train", ["export", "--from", dir + "/run", "--to", dir + "/last"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/avg/model.safetensors")),
+                          try Data(contentsOf: URL(fileURLWithPath: dir + "/last/model.safetensors")))
+
+        let tooMany = try Tools.run("hv-train", ["export", "--from", dir + "/run", "--to", dir + "/bad", "--average-last", "4"])
+        XCTAssertEqual(tooMany.status, 65, tooMany.stderr)
+        XCTAssertTrue(tooMany.stderr.hasPrefix("hv-train: error:"), tooMany.stderr)
+        XCTAssertEqual(tooMany.stderr.split(separator: "\n").count, 1, tooMany.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad"))
+    }
 }
