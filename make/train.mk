@@ -40,9 +40,9 @@ eval-single: footage
 # compared with the training footage (pipelines/compare-generation.py; needs numpy).
 SINGLE_LM_DATA ?= $(OUT)/lm-single
 SINGLE_GENERATOR ?= $(OUT)/generator-single
-compare-generation: footage
+compare-generation: footage $(LM_DATA)/clips.tsv
 	pipelines/lm-data.sh $(BIN) $(SINGLE_RUN) $(FOOTAGE) $(SINGLE_LM_DATA)
 	$(BIN)/hv-train lm --clips $(SINGLE_LM_DATA)/clips.tsv --config $(LM_CONFIG) --steps $(LM_STEPS) \
 		--out $(SINGLE_GENERATOR) --text-encoder $(TEXT_ENCODER_DIR) --resume
 	pipelines/compare-generation.py $(BIN) $(FOOTAGE) $(OUT)/compare-generation \
-		hierarchy=models/tokenizer:$(LM_OUT) single=$(SINGLE_RUN):$(SINGLE_GENERATOR)
+		hierarchy=models/tokenizer:$(LM_OUT):$(LM_DATA) single=$(SINGLE_RUN):$(SINGLE_GENERATOR):$(SINGLE_LM_DATA)
