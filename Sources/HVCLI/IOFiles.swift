@@ -47,12 +47,21 @@ public final class OutputFile {
             }
             return
         }
-        let target = path!
+        let (target, direct) = outputTarget(path!)
+        if direct {
+            // A device or a pipe (/dev/null, a FIFO): written in place; renaming over it would replace it.
+            let fd = open(target, O_WRONLY | O_CLOEXEC)
+            if fd < 0 { throw FileError.cannotCreate(path: path!, reason: String(cString: strerror(errno))) }
+            self.path = path!
+            self.tempPath = nil
+            self.descriptor = fd
+            return
+        }
         let dir = (target as NSString).deletingLastPathComponent
         let base = (target as NSString).lastPathComponent
         let tmp = (dir.isEmpty ? "" : dir + "/") + ".\(base).tmp.\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        if fd < 0 { throw FileError.cannotCreate(path: target, reason: String(cString: strerror(errno))) }
+        if fd < 0 { throw FileError.cannotCreate(path: path!, reason: String(cString: strerror(errno))) }
         self.path = target
         self.tempPath = tmp
         self.descriptor = fd
@@ -81,7 +90,10 @@ public final class OutputFile {
     public func commit() throws {
         guard !committed else { return }
         committed = true
-        guard let tempPath, let path else { return }
+        guard let tempPath, let path else {
+            if path != nil { close(descriptor) }
+            return
+        }
         if fsync(descriptor) != 0 && errno != EINVAL {
             throw FileError.writeFailed(path: path, reason: String(cString: strerror(errno)))
         }
@@ -95,8 +107,9 @@ public final class OutputFile {
     }
 
     deinit {
-        if !committed, let tempPath {
-            close(descriptor)
+        guard !committed, path != nil else { return }
+        close(descriptor)
+        if let tempPath {
             unlink(tempPath)
             OutputFile.unregister(tempPath)
         }
@@ -121,6 +134,21 @@ public final class OutputFile {
     private static func unregister(_ p: String) { pending.remove(p) }
     static func registerTemporary(_ p: String) { register(p) }
     static func unregisterTemporary(_ p: String) { unregister(p) }
+}
+
+/// Where a named output really goes: a symbolic link's target (so that the link stays a link), and whether
+/// that is something other than a regular file — a device such as /dev/null, a FIFO, a socket — which is
+/// written in place, because the temporary-file-and-rename used for files would replace it.
+func outputTarget(_ path: String) -> (target: String, direct: Bool) {
+    var target = path
+    var lst = stat()
+    if lstat(path, &lst) == 0 && (lst.st_mode & S_IFMT) == S_IFLNK, let real = realpath(path, nil) {
+        target = String(cString: real)
+        free(real)
+    }
+    var st = stat()
+    guard stat(target, &st) == 0 else { return (target, false) }
+    return (target, (st.st_mode & S_IFMT) != S_IFREG)
 }
 
 /// An input source: stdin or a named file, read in chunks.
@@ -167,9 +195,15 @@ public final class AtomicPath {
     private var committed = false
 
     public init(_ path: String) {
-        self.path = path
-        let dir = (path as NSString).deletingLastPathComponent
-        let base = (path as NSString).lastPathComponent
+        let (target, direct) = outputTarget(path)
+        self.path = target
+        if direct {   // a device or a pipe: the library writes to it directly (see OutputFile)
+            temporary = target
+            committed = true
+            return
+        }
+        let dir = (target as NSString).deletingLastPathComponent
+        let base = (target as NSString).lastPathComponent
         let ext = (base as NSString).pathExtension
         temporary = (dir.isEmpty ? "" : dir + "/") + ".\(base).tmp.\(getpid())" + (ext.isEmpty ? "" : ".\(ext)")
         OutputFile.registerTemporary(temporary)

@@ -23,10 +23,10 @@ struct BenchCommand: ParsableCommand {
 struct AllBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "all",
-        abstract: "Run the sections (the default): gemm, conv, tokenizer, train, metrics, seq, text.")
+        abstract: "Run the sections (the default): gemm, conv, tokenizer, train, metrics, seq, text, color.")
 
-    @Option(help: "Sections to run, comma-separated: gemm, conv, tokenizer, train, metrics, seq, text.")
-    var only: String = "gemm,conv,tokenizer,train,metrics,seq,text"
+    @Option(help: "Sections to run, comma-separated: gemm, conv, tokenizer, train, metrics, seq, text, color.")
+    var only: String = "gemm,conv,tokenizer,train,metrics,seq,text,color"
 
     @Option(help: "Tokenizer checkpoint for the tokenizer section (default: the shipped model).")
     var model: String?
@@ -34,7 +34,7 @@ struct AllBenchCommand: ParsableCommand {
     @Option(help: "Folder of the peer scripts.")
     var peers: String = "bench"
 
-    static let sectionNames = ["gemm", "conv", "tokenizer", "train", "metrics", "seq", "text"]
+    static let sectionNames = ["gemm", "conv", "tokenizer", "train", "metrics", "seq", "text", "color"]
 
     func validate() throws {
         for name in only.split(separator: ",") where !Self.sectionNames.contains(String(name)) {
@@ -52,6 +52,7 @@ struct AllBenchCommand: ParsableCommand {
         if sections.contains("train") { try benchTrain() }
         if sections.contains("metrics") { try benchMetrics() }
         if sections.contains("seq") { try runSeqBench(peerScript: "\(peers)/peer_attention.py") }
+        if sections.contains("color") { benchColor() }
         if sections.contains("text") {
             if FileManager.default.fileExists(atPath: "models/text-encoder/model.safetensors") { try runTextBench() }
             else { print("text encoder: SKIPPED — models/text-encoder is missing (make text-encoder fetches it)") }
@@ -67,6 +68,45 @@ struct AllBenchCommand: ParsableCommand {
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
         return best
+    }
+
+    /// Y′CbCr ↔ RGB on 256² frames (every y4m the tools read or write goes through them): the fixed-point
+    /// kernels against their float references.
+    func benchColor() {
+        let w = 256, h = 256, n = w * h
+        var rng = SeededRandom(seed: 4)
+        var rgb = [UInt8](repeating: 0, count: 3 * n)
+        for i in 0..<rgb.count { rgb[i] = UInt8(truncatingIfNeeded: Int(rng.uniform() * 256)) }
+        var y = [UInt8](repeating: 0, count: n), cb = [UInt8](repeating: 0, count: n / 4), cr = cb
+        var out = [UInt8](repeating: 0, count: 3 * n)
+        let frames = 50
+        func rate(_ body: () -> Void) -> Double { Double(frames) / time(5) { for _ in 0..<frames { body() } } }
+        rgb.withUnsafeBufferPointer { src in
+            y.withUnsafeMutableBufferPointer { yp in cb.withUnsafeMutableBufferPointer { bp in cr.withUnsafeMutableBufferPointer { rp in
+                out.withUnsafeMutableBufferPointer { o in
+                    let fast = rate { ColorConversion.rgbToYUV(rgb: src.baseAddress!, width: w, height: h, subsampled: true, fullRange: false,
+                                                               y: yp.baseAddress!, cb: bp.baseAddress!, cr: rp.baseAddress!) }
+                    let ref = rate { ColorConversion.rgbToYUVReference(rgb: src.baseAddress!, width: w, height: h, subsampled: true, fullRange: false,
+                                                                       y: yp.baseAddress!, cb: bp.baseAddress!, cr: rp.baseAddress!) }
+                    print(String(format: "RGB → Y′CbCr 4:2:0, 256²: %.0f frames/s, %.2f× the float reference", fast, fast / ref))
+                    let back = rate { ColorConversion.yuvToRGB(y: yp.baseAddress!, cb: bp.baseAddress!, cr: rp.baseAddress!, width: w, height: h,
+                                                               chromaWidth: w / 2, subsampled: true, fullRange: false, rgb: o.baseAddress!) }
+                    let backRef = rate { ColorConversion.yuvToRGBReference(y: yp.baseAddress!, cb: bp.baseAddress!, cr: rp.baseAddress!, width: w,
+                                                                           height: h, chromaWidth: w / 2, subsampled: true, fullRange: false, rgb: o.baseAddress!) }
+                    print(String(format: "Y′CbCr 4:2:0 → RGB, 256²: %.0f frames/s, %.2f× the float reference", back, back / backRef))
+                    // 4:4:4 (what hv-decode converts after scaling): cb/cr planes at full size.
+                    var full = [UInt8](repeating: 128, count: 2 * n)
+                    full.withUnsafeMutableBufferPointer { c in
+                        let c0 = c.baseAddress!, c1 = c0 + n
+                        let b444 = rate { ColorConversion.yuvToRGB(y: yp.baseAddress!, cb: c0, cr: c1, width: w, height: h, chromaWidth: w,
+                                                                   subsampled: false, fullRange: false, rgb: o.baseAddress!) }
+                        let r444 = rate { ColorConversion.yuvToRGBReference(y: yp.baseAddress!, cb: c0, cr: c1, width: w, height: h,
+                                                                            chromaWidth: w, subsampled: false, fullRange: false, rgb: o.baseAddress!) }
+                        print(String(format: "Y′CbCr 4:4:4 → RGB, 256²: %.0f frames/s, %.2f× the float reference", b444, b444 / r444))
+                    }
+                }
+            } } }
+        }
     }
 
     func benchGemm() -> Double {

@@ -27,6 +27,46 @@ final class PipelineCLITests: XCTestCase {
         XCTAssertEqual(out, "64,64,24")  // 3 s at 8 fps, 64x64
     }
 
+    /// Named outputs are written through a temporary file and a rename, which must not replace what the name
+    /// is: a symbolic link stays a link (its target gets the bytes), and a FIFO (like /dev/null, not a regular
+    /// file) is written in place — once `-o /dev/null` turned /dev/null into a regular file.
+    func testOutputsThroughLinksAndFIFOsKeepThem() throws {
+        let model = try makeModel("m", seed: 1)
+        XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i testsrc2=size=32x32:rate=8 -t 1 -pix_fmt yuv420p -f yuv4mpegpipe \(dir!)/in.y4m"), 0)
+        let plain = try Tools.run("hv-encode", ["--model", model, dir + "/in.y4m"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        let fm = FileManager.default
+        func kind(_ p: String) throws -> FileAttributeType? { try fm.attributesOfItem(atPath: p)[.type] as? FileAttributeType }
+
+        // A link to an older file: the link stays, the file gets the new bytes.
+        try Data("old".utf8).write(to: URL(fileURLWithPath: dir + "/real.hvt"))
+        try fm.createSymbolicLink(atPath: dir + "/link.hvt", withDestinationPath: dir + "/real.hvt")
+        var r = try Tools.run("hv-encode", ["--model", model, dir + "/in.y4m", "-o", dir + "/link.hvt"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try kind(dir + "/link.hvt"), .typeSymbolicLink)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/real.hvt")), plain.stdout)
+
+        // A FIFO with a reader: the bytes go through it, and it is still a FIFO afterwards.
+        XCTAssertEqual(try Tools.sh("mkfifo \(dir!)/fifo"), 0)
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/bin/sh")
+        reader.arguments = ["-c", "timeout 30 cat \(dir!)/fifo > \(dir!)/through-fifo"]   // a regression fails, not hangs
+        try reader.run()
+        r = try Tools.run("hv-encode", ["--model", model, dir + "/in.y4m", "-o", dir + "/fifo"])
+        reader.waitUntilExit()
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try Tools.sh("test -p \(dir!)/fifo"), 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/through-fifo")), plain.stdout)
+
+        // Outputs written by a library (the contact sheet PNG): a link stays a link too.
+        try Data("old".utf8).write(to: URL(fileURLWithPath: dir + "/sheet-real.png"))
+        try fm.createSymbolicLink(atPath: dir + "/sheet.png", withDestinationPath: dir + "/sheet-real.png")
+        r = try Tools.run("hv-render", ["--model", model, dir + "/real.hvt", "-o", dir + "/out.y4m", "--contact-sheet", dir + "/sheet.png"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try kind(dir + "/sheet.png"), .typeSymbolicLink)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/sheet-real.png")).prefix(4), Data([0x89, 0x50, 0x4E, 0x47]))
+    }
+
     func testEncodeRenderRoundTripAndModelMismatch() throws {
         let model = try makeModel("m1", seed: 1)
         XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i testsrc2=size=32x32:rate=8 -t 2 -pix_fmt yuv420p -f yuv4mpegpipe \(dir!)/in.y4m"), 0)
