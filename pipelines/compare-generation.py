@@ -22,6 +22,7 @@ Writes OUT_DIR/<NAME>-<video>.y4m (the samples) and prints markdown tables. Need
 import argparse
 import os
 import subprocess
+import sys
 
 import numpy as np
 
@@ -29,14 +30,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CLIP = 64
 
 
+def die(message, code):
+    """One line on stderr and a sysexits code (64 usage, 65 bad data, 66 missing input)."""
+    print(f"compare-generation: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
 def read_y4m_luma(path):
     """All frames' Y' planes of a y4m file, uint8 [frames, height, width]."""
-    with open(path, "rb") as f:
-        data = f.read()
-    end = data.index(b"\n")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        die(f"cannot read {path}: {e.strerror}", 66)
+    end = data.find(b"\n")
     header = data[:end].split(b" ")
-    if header[0] != b"YUV4MPEG2":
-        raise SystemExit(f"compare-generation: error: {path} is not y4m")
+    if end < 0 or header[0] != b"YUV4MPEG2":
+        die(f"{path} is not y4m", 65)
     fields = {h[:1]: h[1:] for h in header[1:]}
     w, h = int(fields[b"W"]), int(fields[b"H"])
     chroma = fields.get(b"C", b"420jpeg").decode()
@@ -48,9 +58,9 @@ def read_y4m_luma(path):
         frame = w * h + 2 * ((w + 1) // 2) * ((h + 1) // 2)
     frames, pos = [], end + 1
     while pos < len(data):
-        nl = data.index(b"\n", pos)
-        if not data[pos:nl].startswith(b"FRAME"):
-            raise SystemExit(f"compare-generation: error: {path}: bad frame marker")
+        nl = data.find(b"\n", pos)
+        if nl < 0 or not data[pos:nl].startswith(b"FRAME") or nl + 1 + frame > len(data):
+            die(f"{path}: truncated or bad frame at byte {pos}", 65)
         pos = nl + 1
         frames.append(np.frombuffer(data, np.uint8, w * h, pos).reshape(h, w))
         pos += frame
@@ -85,16 +95,28 @@ def nearest(windows, clip):
 
 
 def run(bin_dir, tool, *args):
-    subprocess.run([os.path.join(bin_dir, tool), *args], check=True)
+    """Runs one of our tools; on failure it has printed its own one-line error, and we stop with its code."""
+    path = os.path.join(bin_dir, tool)
+    if not os.access(path, os.X_OK):
+        die(f"{path} is missing (build the tools first: make build)", 66)
+    code = subprocess.run([path, *args]).returncode
+    if code != 0:
+        sys.exit(code)
 
 
 def captions(path):
     out = []
-    with open(path, encoding="utf-8") as f:
+    try:
+        f = open(path, encoding="utf-8")
+    except OSError as e:
+        die(f"cannot read {path}: {e.strerror}", 66)
+    with f:
         for line in f:
             line = line.rstrip("\n")
             if not line or line.startswith("#"):
                 continue
+            if "\t" not in line:
+                die(f"{path}: expected NAME<TAB>CAPTION, got {line!r}", 65)
             name, caption = line.split("\t", 1)
             out.append((name, caption))
     return out
@@ -102,6 +124,7 @@ def captions(path):
 
 def main():
     ap = argparse.ArgumentParser(description="Text-to-video with two tokenizers, side by side (Fig. 4).")
+    ap.error = lambda message: die(message, 64)
     ap.add_argument("bin_dir")
     ap.add_argument("footage")
     ap.add_argument("out")
@@ -115,7 +138,7 @@ def main():
     pairs = []
     for spec in a.pairs:
         if "=" not in spec or ":" not in spec:
-            ap.error(f"expected NAME=TOKENIZER_DIR:GENERATOR_DIR[:LM_DATA_DIR], got {spec!r}")
+            die(f"expected NAME=TOKENIZER_DIR:GENERATOR_DIR[:LM_DATA_DIR], got {spec!r}", 64)
         name, dirs = spec.split("=", 1)
         parts = dirs.split(":")
         pairs.append((name, parts[0], parts[1], parts[2] if len(parts) > 2 else None))

@@ -1,15 +1,14 @@
 // BT.601 conversion between 8-bit RGB and Y'CbCr, full range (JPEG) or limited range (16–235 luma,
 // 16–240 chroma, as video). 4:2:0 chroma is the mean of each 2×2 block (odd edges replicate); on the
 // way back chroma is replicated to 2×2 (nearest), which is what ffmpeg does by default for yuv4mpegpipe.
-
 //
 // `yuvToRGB` and `rgbToYUV` are the fast versions (16.16 fixed point, no per-pixel float rounding calls; they
 // were a fifth of hv-decode's time). `rgbToYUV` looks each coefficient × sample product up in a table rather
 // than multiplying (the default x86-64 target has no packed 32-bit multiply, so those multiplies did not
-// vectorise; the lookups made it 1.6× faster, `hv-bench --only color`); in `yuvToRGB` the same lookups lost
-// on 4:4:4 input (the decoder's case), so it multiplies;
-// `yuvToRGBReference` and `rgbToYUVReference` are the plain float formulas they are tested against (within
-// ±1 per sample, from rounding the coefficients).
+// vectorise; the lookups made it 1.6× faster, `hv-bench --only color`). The same lookups in `yuvToRGB` made
+// hv-decode slower end to end (its input there is 4:4:4), so that one multiplies. `yuvToRGBReference` and
+// `rgbToYUVReference` are the plain float formulas both are tested against (within ±1 per sample, from
+// rounding the coefficients).
 public enum ColorConversion {
     @inline(__always) static func clamp8(_ v: Float) -> UInt8 { UInt8(max(0, min(255, v.rounded()))) }
     @inline(__always) static func clamp8(fixed v: Int32) -> UInt8 {
@@ -48,62 +47,59 @@ public enum ColorConversion {
         }
     }
 
-    /// The fixed-point products of `rgbToYUV`, one table per coefficient: entry s is coefficient × s, for s up to
-    /// 4 × 255 (chroma of a 2×2 block sums four samples). A lookup replaces each multiply; the sums are the same
-    /// integers, so the output is bit-identical to multiplying.
-    struct RGBToYUVTables {
-        let yr, yg, yb, ur, ug, ub, vr, vg, vb: [Int32]
-        let yOffset: Int32
-        init(fullRange: Bool) {
-            let ys: Float = fullRange ? 1 : 219.0 / 255.0, cs: Float = fullRange ? 1 : 224.0 / 255.0
-            func table(_ k: Float) -> [Int32] { let f = fixed(k); return (0...1020).map { f &* Int32($0) } }
-            yr = table(0.299 * ys); yg = table(0.587 * ys); yb = table(0.114 * ys)
-            ur = table(-0.168736 * cs); ug = table(-0.331264 * cs); ub = table(0.5 * cs)
-            vr = table(0.5 * cs); vg = table(-0.418688 * cs); vb = table(-0.081312 * cs)
-            yOffset = fullRange ? 0 : 16 << 16
+    /// The fixed-point products of `rgbToYUV`: nine tables (Y′ from R, G, B; Cb from R, G, B; Cr from R, G, B)
+    /// back to back, entry s of each being its coefficient × s for s up to 4 × 255 (the chroma of a 2×2 block
+    /// sums four samples). A lookup replaces each multiply; the sums are the same integers, so the output is
+    /// bit-identical to multiplying. Allocated once per range and never freed.
+    static let tableLength = 1021
+    static func products(fullRange: Bool) -> UnsafePointer<Int32> {
+        let ys: Float = fullRange ? 1 : 219.0 / 255.0, cs: Float = fullRange ? 1 : 224.0 / 255.0
+        let coefficients = [0.299 * ys, 0.587 * ys, 0.114 * ys, -0.168736 * cs, -0.331264 * cs, 0.5 * cs,
+                            0.5 * cs, -0.418688 * cs, -0.081312 * cs]
+        let p = UnsafeMutablePointer<Int32>.allocate(capacity: coefficients.count * tableLength)
+        for (k, c) in coefficients.enumerated() {
+            let f = fixed(c)
+            for s in 0..<tableLength { p[k * tableLength + s] = f &* Int32(s) }
         }
+        return UnsafePointer(p)
     }
-    static let limitedRangeTables = RGBToYUVTables(fullRange: false)
-    static let fullRangeTables = RGBToYUVTables(fullRange: true)
+    nonisolated(unsafe) static let limitedRangeProducts = products(fullRange: false)
+    nonisolated(unsafe) static let fullRangeProducts = products(fullRange: true)
 
     /// Fixed-point `rgbToYUVReference` (same arguments and layout).
     public static func rgbToYUV(rgb: UnsafePointer<UInt8>, width: Int, height: Int, subsampled: Bool, fullRange: Bool,
                                 y: UnsafeMutablePointer<UInt8>, cb: UnsafeMutablePointer<UInt8>?, cr: UnsafeMutablePointer<UInt8>?) {
-        let t = fullRange ? fullRangeTables : limitedRangeTables
-        let c128: Int32 = 128 << 16
-        t.yr.withUnsafeBufferPointer { yr in t.yg.withUnsafeBufferPointer { yg in t.yb.withUnsafeBufferPointer { yb in
-            let yo = t.yOffset
-            for i in 0..<(width * height) {
-                y[i] = clamp8(fixed: yr[Int(rgb[3 * i])] &+ yg[Int(rgb[3 * i + 1])] &+ yb[Int(rgb[3 * i + 2])] &+ yo)
-            }
-        } } }
+        let n = tableLength
+        let yr = fullRange ? fullRangeProducts : limitedRangeProducts, yg = yr + n, yb = yr + 2 * n
+        let ur = yr + 3 * n, ug = yr + 4 * n, ub = yr + 5 * n, vr = yr + 6 * n, vg = yr + 7 * n, vb = yr + 8 * n
+        let yo: Int32 = fullRange ? 0 : 16 << 16, c128: Int32 = 128 << 16
+        for i in 0..<(width * height) {
+            y[i] = clamp8(fixed: yr[Int(rgb[3 * i])] &+ yg[Int(rgb[3 * i + 1])] &+ yb[Int(rgb[3 * i + 2])] &+ yo)
+        }
         guard let cb, let cr else { return }
-        t.ur.withUnsafeBufferPointer { ur in t.ug.withUnsafeBufferPointer { ug in t.ub.withUnsafeBufferPointer { ub in
-        t.vr.withUnsafeBufferPointer { vr in t.vg.withUnsafeBufferPointer { vg in t.vb.withUnsafeBufferPointer { vb in
-            if !subsampled {
-                for i in 0..<(width * height) {
-                    let r = Int(rgb[3 * i]), g = Int(rgb[3 * i + 1]), b = Int(rgb[3 * i + 2])
-                    cb[i] = clamp8(fixed: ur[r] &+ ug[g] &+ ub[b] &+ c128)
-                    cr[i] = clamp8(fixed: vr[r] &+ vg[g] &+ vb[b] &+ c128)
-                }
-                return
+        if !subsampled {
+            for i in 0..<(width * height) {
+                let r = Int(rgb[3 * i]), g = Int(rgb[3 * i + 1]), b = Int(rgb[3 * i + 2])
+                cb[i] = clamp8(fixed: ur[r] &+ ug[g] &+ ub[b] &+ c128)
+                cr[i] = clamp8(fixed: vr[r] &+ vg[g] &+ vb[b] &+ c128)
             }
-            let cw = (width + 1) / 2, ch = (height + 1) / 2
-            for row in 0..<ch {
-                let y0 = 2 * row, y1 = min(2 * row + 1, height - 1)
-                let top = rgb + y0 * width * 3, bottom = rgb + y1 * width * 3
-                for c in 0..<cw {
-                    let x0 = 2 * c, x1 = min(2 * c + 1, width - 1)
-                    // Sum of the 2×2 block (odd edges replicate), then the coefficients once: the mean is /4.
-                    let a = x0 * 3, b1 = x1 * 3
-                    let r = Int(top[a]) &+ Int(top[b1]) &+ Int(bottom[a]) &+ Int(bottom[b1])
-                    let g = Int(top[a + 1]) &+ Int(top[b1 + 1]) &+ Int(bottom[a + 1]) &+ Int(bottom[b1 + 1])
-                    let b = Int(top[a + 2]) &+ Int(top[b1 + 2]) &+ Int(bottom[a + 2]) &+ Int(bottom[b1 + 2])
-                    cb[row * cw + c] = clamp8(fixed: (ur[r] &+ ug[g] &+ ub[b]) >> 2 &+ c128)
-                    cr[row * cw + c] = clamp8(fixed: (vr[r] &+ vg[g] &+ vb[b]) >> 2 &+ c128)
-                }
+            return
+        }
+        let cw = (width + 1) / 2, ch = (height + 1) / 2
+        for row in 0..<ch {
+            let y0 = 2 * row, y1 = min(2 * row + 1, height - 1)
+            let top = rgb + y0 * width * 3, bottom = rgb + y1 * width * 3
+            for c in 0..<cw {
+                let x0 = 2 * c, x1 = min(2 * c + 1, width - 1)
+                // Sum of the 2×2 block (odd edges replicate), then the coefficients once: the mean is /4.
+                let a = x0 * 3, b1 = x1 * 3
+                let r = Int(top[a]) &+ Int(top[b1]) &+ Int(bottom[a]) &+ Int(bottom[b1])
+                let g = Int(top[a + 1]) &+ Int(top[b1 + 1]) &+ Int(bottom[a + 1]) &+ Int(bottom[b1 + 1])
+                let b = Int(top[a + 2]) &+ Int(top[b1 + 2]) &+ Int(bottom[a + 2]) &+ Int(bottom[b1 + 2])
+                cb[row * cw + c] = clamp8(fixed: (ur[r] &+ ug[g] &+ ub[b]) >> 2 &+ c128)
+                cr[row * cw + c] = clamp8(fixed: (vr[r] &+ vg[g] &+ vb[b]) >> 2 &+ c128)
             }
-        } } } } } }
+        }
     }
 
     /// Planes (y, cb, cr at full chroma resolution is not required) → RGB. Rows of the planes are
