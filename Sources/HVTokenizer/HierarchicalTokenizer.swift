@@ -23,6 +23,9 @@ public final class HierarchicalTokenizer: ParameterOwner {
     public let config: TokenizerConfig
     /// Set when the model was loaded from or saved to a checkpoint; written into .hvt headers.
     public internal(set) var identity: TokenizerIdentity?
+    /// Set for a checkpoint trained with frozen tokens: the checkpoint whose encoder and down paths it kept.
+    /// Its tokens are that checkpoint's, so .hvt headers name that one (see `tokenIdentity`).
+    public var tokensOf: TokenizerIdentity?
     let encoder: Encoder3D
     let layers: [TokenLayer]
     let decoder: Decoder3D
@@ -61,9 +64,16 @@ public final class HierarchicalTokenizer: ParameterOwner {
         encoder.parameters + layers.flatMap { $0.parameters } + maskEmbeddings + decoder.parameters
     }
 
-    /// Parameters trained by the reconstruction objective (mask embeddings only with mask training).
-    var reconstructionParameters: [Parameter] {
-        encoder.parameters + layers.flatMap { $0.parameters } + decoder.parameters
+    /// Parameters that decide the tokens: the encoder, every layer's down path, and the up paths of all but the
+    /// densest layer (layer m's contribution u_m is subtracted from the residual that layer m−1 quantises).
+    /// Frozen, every clip keeps its tokens (`TokenizerTrainingOptions.freezeTokens`).
+    public var tokenParameters: [Parameter] {
+        encoder.parameters + layers.flatMap { $0.downParameters } + layers.dropFirst().flatMap { $0.upParameters }
+    }
+
+    /// Parameters that only turn tokens into video: the densest layer's up path, the mask embeddings and the decoder.
+    public var renderParameters: [Parameter] {
+        layers[0].upParameters + maskEmbeddings + decoder.parameters
     }
 
     /// Token grid of layer `i` for an input of `frames` × `size`², or nil when it does not divide.
@@ -163,11 +173,12 @@ public final class HierarchicalTokenizer: ParameterOwner {
     }
 
     /// Back-propagates d(loss)/d(reconstruction) through the pass made by the last `forward`,
-    /// accumulating parameter gradients.
-    public func backward(_ dRecon: Tensor) {
+    /// accumulating parameter gradients. With `throughTokens` false only `renderParameters` receive gradients
+    /// (the densest layer's up path, its mask embedding, the decoder); the rest of the backward is skipped.
+    public func backward(_ dRecon: Tensor, throughTokens: Bool = true) {
         let dzhat = decoder.backward(dRecon)
         var dzInit = false
-        for m in active {
+        for m in active where throughTokens || m == 0 {
             let layer = layers[m]
             let du = residualGrads[m]
             if du.count > 0 { addInPlace(du, dzhat) }   // u feeds both ẑ and the residual loss
@@ -179,11 +190,12 @@ public final class HierarchicalTokenizer: ParameterOwner {
                     for b in 0..<bits { maskEmbeddings[0].grad[b] += dq[i * bits + b]; dq[i * bits + b] = 0 }
                 }
             }
+            guard throughTokens else { continue }
             addInPlace(dq, quantGrads[m])          // straight-through + quantiser losses
             let dr = layer.projectBackward(dq)
             if !dzInit { dz.copy(from: dr); dzInit = true } else { addInPlace(dz, dr) }
         }
-        _ = encoder.backward(dz)
+        if dzInit { _ = encoder.backward(dz) }
     }
 
     // MARK: - Inference

@@ -10,9 +10,13 @@ extension HierarchicalTokenizer {
         identity ?? TokenizerIdentity(name: config.name, hash: String(repeating: "0", count: 64))
     }
 
+    /// Whose tokens these are: the checkpoint this one kept its encoder from (`tokensOf`, after a frozen-token
+    /// fine-tune of the decoder) or this one. Written into .hvt headers and checked against them.
+    public var tokenIdentity: TokenizerIdentity { tokensOf ?? identityOrUnsaved }
+
     /// An .hvt header for tokens made by this model; `layers` limits which layers are present.
     public func hvtHeader(source: String, layers present: Set<Int>? = nil) -> HVTHeader {
-        let id = identityOrUnsaved
+        let id = tokenIdentity
         return HVTHeader(tokenizerName: id.name, tokenizerHash: id.hash, fpsNumerator: config.fps, fpsDenominator: 1,
                          width: config.frameSize, height: config.frameSize, framesPerClip: config.framesPerClip,
                          layers: config.layers.enumerated().map { i, l in
@@ -23,7 +27,7 @@ extension HierarchicalTokenizer {
 
     /// Throws unless `header` describes tokens made by this model (same name, hash and layer table).
     public func requireCompatible(_ header: HVTHeader) throws {
-        let id = identityOrUnsaved
+        let id = tokenIdentity
         try header.requireTokenizer(name: id.name, hash: id.hash)
         let mine = hvtHeader(source: "").layers
         guard header.layers.count == mine.count,

@@ -35,7 +35,11 @@ final class TokenLayer: ParameterOwner {
                         kernel: (t: 3, h: 3, w: 3), rng: &rng)
     }
 
-    var parameters: [Parameter] { down.parameters + upProj.parameters + upConv.parameters }
+    var parameters: [Parameter] { downParameters + upParameters }
+    /// What decides the layer's codes (frozen by `--freeze-tokens`).
+    var downParameters: [Parameter] { down.parameters }
+    /// What turns the layer's codes into its latent contribution.
+    var upParameters: [Parameter] { upProj.parameters + upConv.parameters }
 
     /// Pre-quantisation activations for residual `r`: [t, h, w, bits].
     func project(_ r: Tensor) -> Tensor {

@@ -11,6 +11,18 @@ public struct TokenizerIdentity: Equatable, Sendable, CustomStringConvertible {
     public var name: String
     public var hash: String
     public var description: String { "\(name)@\(hash.prefix(12))" }
+    /// `name@sha256` with the whole hash (the form checkpoints record).
+    public var full: String { "\(name)@\(hash)" }
+
+    public init(name: String, hash: String) { self.name = name; self.hash = hash }
+
+    /// Parses the `full` form; nil unless it is a name, "@" and 64 lowercase hex digits.
+    public init?(full: String) {
+        guard let at = full.lastIndex(of: "@") else { return nil }
+        let n = String(full[..<at]), h = String(full[full.index(after: at)...])
+        guard !n.isEmpty, h.count == 64, h.allSatisfy({ ("0"..."9").contains($0) || ("a"..."f").contains($0) }) else { return nil }
+        name = n; hash = h
+    }
 }
 
 public enum TokenizerCheckpoint {
@@ -27,6 +39,7 @@ public enum TokenizerCheckpoint {
         var meta = metadata
         meta["format"] = "hitvideo-tokenizer"
         meta["config_name"] = model.config.name
+        if let t = model.tokensOf { meta[tokensOfKey] = t.full }
         try SafeTensors.save(model.parameters.map { ($0.name, $0.value) }, dtype: storage, metadata: meta,
                              to: "\(directory)/\(weightsFile)")
         let id = try identity(of: directory)
@@ -49,6 +62,12 @@ public enum TokenizerCheckpoint {
         let model = try HierarchicalTokenizer(config: config)
         let file = try SafeTensors.load(path: wPath)
         try file.loadStrict(into: model.parameters)
+        if let t = file.metadata[tokensOfKey] {
+            guard let id = TokenizerIdentity(full: t) else {
+                throw TokenizerError.checkpointUnreadable(path: wPath, reason: "metadata \(tokensOfKey) '\(t.prefix(80))' is not name@sha256")
+            }
+            model.tokensOf = id
+        }
         model.identity = try identity(of: directory)
         return model
     }
@@ -64,6 +83,10 @@ public enum TokenizerCheckpoint {
         }
         return TokenizerIdentity(name: name, hash: sha.finalize().map { String(format: "%02x", $0) }.joined())
     }
+
+    /// Metadata key of a checkpoint trained with frozen tokens (`hv-train tokenizer --freeze-tokens`): the full
+    /// identity of the checkpoint whose encoder and down paths it kept, whose tokens it therefore reads and writes.
+    public static let tokensOfKey = "tokens_of"
 
     static func writeAtomically(_ data: Data, to path: String) throws {
         let tmp = path + ".tmp.\(getpid())"

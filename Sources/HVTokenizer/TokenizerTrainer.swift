@@ -37,6 +37,11 @@ public struct TokenizerTrainingOptions: Codable, Sendable {
     public var residualWeight: Float = 0
     /// Train the learned mask embedding by masking dense tokens at random (for `hv-mask --strategy learned`).
     public var maskTraining = false
+    /// Train only the render side (`HierarchicalTokenizer.renderParameters`: the densest layer's up path, the mask
+    /// embeddings, the decoder): everything that decides tokens stays as loaded, so every clip's tokens stay what
+    /// they were (pretokenized data and a generator trained on them stay valid) while decoding improves.
+    /// Quantisation is hard throughout.
+    public var freezeTokens = false
     public var seed: UInt64 = 1
     public var logEvery = 10
     public var evalEvery = 200
@@ -84,7 +89,7 @@ public final class TokenizerTrainer {
     public init(model: HierarchicalTokenizer, options: TokenizerTrainingOptions) {
         self.model = model
         self.options = options
-        optimizer = AdamW(parameters: model.parameters, learningRate: options.learningRate,
+        optimizer = AdamW(parameters: options.freezeTokens ? model.renderParameters : model.parameters, learningRate: options.learningRate,
                           beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: options.weightDecay)
         discOptimizer = AdamW(parameters: discriminator.parameters, learningRate: options.learningRate,
                               beta1: 0.5, beta2: 0.99, epsilon: 1e-8, weightDecay: 0)
@@ -123,7 +128,7 @@ public final class TokenizerTrainer {
                                  gradNorm: 0, heldOutPSNR: nil)
         let inv = 1 / Float(o.batch)
         let warm = o.quantizationWarmup * Float(o.steps)
-        let hardness: Float = warm > 0 ? min(1, Float(step) / warm) : 1
+        let hardness: Float = warm > 0 && !o.freezeTokens ? min(1, Float(step) / warm) : 1
         row.hardness = hardness
         var discSteps = 0
         for _ in 0..<o.batch {
@@ -160,7 +165,7 @@ public final class TokenizerTrainer {
                 let dFake = discriminator.backward(dLogits)
                 addInPlace(dRecon, dFake)
             }
-            model.backward(dRecon)
+            model.backward(dRecon, throughTokens: !o.freezeTokens)
             if adversarial {
                 // Discriminator: real clip vs the (detached) reconstruction.
                 discriminator.zeroGrad()
@@ -176,7 +181,7 @@ public final class TokenizerTrainer {
                 discSteps += 1
             }
         }
-        row.gradNorm = clipGradNorm(model.parameters, maxNorm: o.gradClip)
+        row.gradNorm = clipGradNorm(o.freezeTokens ? model.renderParameters : model.parameters, maxNorm: o.gradClip)
         optimizer.step(learningRate: lr)
         if discSteps > 0 {
             _ = clipGradNorm(discriminator.parameters, maxNorm: o.gradClip)

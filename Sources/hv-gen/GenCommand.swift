@@ -95,10 +95,11 @@ struct GenCommand: ParsableCommand {
         let tokDir = TokenizerCheckpoint.resolve(tokenizer)
         let tok = try TokenizerCheckpoint.load(from: tokDir)
         let fullHeader = tok.hvtHeader(source: "hv-gen")
-        try gen.config.requireCompatible(with: fullHeader, what: "tokenizer \(tok.identityOrUnsaved)")
-        // The checkpoint records name@full-hash; the short form (12 hex digits) is accepted too.
-        let id = tok.identityOrUnsaved
-        if !trainedOn.isEmpty && trainedOn != "\(id.name)@\(id.hash)" && trainedOn != id.description {
+        try gen.config.requireCompatible(with: fullHeader, what: "tokenizer \(tok.tokenIdentity)")
+        // The checkpoint records name@full-hash; the short form (12 hex digits) is accepted too. A tokenizer
+        // fine-tuned with frozen tokens has its parent's tokens, so a generator trained on those fits it.
+        let id = tok.tokenIdentity
+        if !trainedOn.isEmpty && trainedOn != id.full && trainedOn != id.description {
             let shown = trainedOn.split(separator: "@").count == 2
                 ? "\(trainedOn.split(separator: "@")[0])@\(trainedOn.split(separator: "@")[1].prefix(12))" : trainedOn
             Console.warning("hv-gen", "the generator was trained on tokens of \(shown), not \(id)")

@@ -48,6 +48,12 @@ struct TrainTokenizer: ParsableCommand {
     @Flag(help: "Continue from the checkpoint and train-state in the output folder.")
     var resume = false
 
+    @Option(name: .customLong("init"), help: "Start from this checkpoint's weights and architecture (fresh optimizer, step 0) instead of a new model.")
+    var initFrom: String?
+
+    @Flag(help: "Train only what turns tokens into video (the decoder, the densest layer's up path, the mask embeddings); all that decides tokens stays as loaded (--init or --resume), so every clip keeps its tokens, and the checkpoint reads and writes the .hvt files of the one it kept them from (metadata tokens_of).")
+    var freezeTokens = false
+
     @Option(help: "Total optimisation steps (the schedule is laid out over them).")
     var steps: Int = 4000
 
@@ -121,6 +127,10 @@ struct TrainTokenizer: ParsableCommand {
         guard storage == "f32" || storage == "bf16" else { throw ValidationError("--storage must be f32 or bf16.") }
         guard !data.isEmpty || manifest != nil else { throw ValidationError("Give training videos with --data or --manifest.") }
         guard ["train", "val", "all"].contains(split) else { throw ValidationError("--split must be train, val or all.") }
+        guard !(resume && initFrom != nil) else { throw ValidationError("--init starts a new run; --resume continues one in --out. Give one of them.") }
+        guard !freezeTokens || resume || initFrom != nil else {
+            throw ValidationError("--freeze-tokens keeps a trained model's tokens: give it with --init CHECKPOINT (or --resume).")
+        }
     }
 
     /// Training and held-out videos from --data/--heldout files and folders and the --manifest clips.
@@ -167,10 +177,13 @@ struct TrainTokenizer: ParsableCommand {
         options.quantizationWarmup = quantizationWarmup
         options.progressiveSchedule = progressive.split(separator: ",").compactMap { Float($0) }
         options.evalEvery = evalEvery; options.checkpointEvery = checkpointEvery
+        options.freezeTokens = freezeTokens
 
         let model: HierarchicalTokenizer
         if resume {
             model = try TokenizerCheckpoint.load(from: out)
+        } else if let initFrom {
+            model = try TokenizerCheckpoint.load(from: initFrom)
         } else {
             var config = TokenizerConfig.presets[preset]!
             if !outputNorm { config.outputNorm = false }
@@ -184,6 +197,9 @@ struct TrainTokenizer: ParsableCommand {
         for v in dataset.videos + held.videos where v.width < crop || v.height < crop || v.frames.isEmpty {
             throw TokenizerError.inputMismatch("video \(v.name) is \(v.width)x\(v.height) with \(v.frames.count) frames; need at least \(crop)x\(crop) (hint: hv-decode --size \(cfg.frameSize) --fps \(cfg.fps))")
         }
+        // A frozen-token run reads and writes the tokens of the checkpoint it started from (or of the one that
+        // checkpoint kept its tokens from); every checkpoint it saves records that identity.
+        if freezeTokens { model.tokensOf = model.tokensOf ?? model.identity }
         let trainer = TokenizerTrainer(model: model, options: options)
         let source: ClipSource = fixedWindow ? FixedWindow(dataset, frames: cfg.framesPerClip, crop: crop) : dataset
         let statePath = "\(out)/train-state.safetensors"

@@ -105,4 +105,37 @@ final class TrainCLITests: XCTestCase {
         XCTAssertEqual(tooMany.stderr.split(separator: "\n").count, 1, tooMany.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad"))
     }
+
+    /// `--init C --freeze-tokens` fine-tunes only the render side: the new checkpoint writes byte-identical .hvt
+    /// files (same tokens, the parent's identity in the header), renders them differently, and an export keeps
+    /// reading the parent's files. Contradictory options are usage errors.
+    func testFrozenTokenFineTuneKeepsTokenFiles() throws {
+        try makeVideos()
+        XCTAssertEqual(try Tools.run("hv-train", trainArgs("run") + ["--data", dir + "/v"]).status, 0)
+        let ft = try Tools.run("hv-train", ["tokenizer", "--init", dir + "/run", "--freeze-tokens", "--crop", "32",
+                                            "--steps", "3", "--lr", "3e-3", "--mask-training", "--data", dir + "/v", "--out", dir + "/ft"])
+        XCTAssertEqual(ft.status, 0, ft.stderr)
+        let y4m = dir + "/clip.y4m"
+        XCTAssertEqual(try Tools.run("hv-decode", [dir + "/v/0.mp4", "--size", "32", "--fps", "8", "-o", y4m]).status, 0)
+        for m in ["run", "ft"] {
+            let e = try Tools.run("hv-encode", ["--model", dir + "/" + m, y4m, "-o", dir + "/\(m).hvt"])
+            XCTAssertEqual(e.status, 0, e.stderr)
+            let r = try Tools.run("hv-render", ["--model", dir + "/" + m, dir + "/run.hvt", "-o", dir + "/\(m).y4m"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        func bytes(_ f: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: dir + "/" + f)) }
+        XCTAssertEqual(try bytes("run.hvt"), try bytes("ft.hvt"), "a frozen-token fine-tune must write the same .hvt")
+        XCTAssertNotEqual(try bytes("run.y4m"), try bytes("ft.y4m"), "the decoder did not change")
+        XCTAssertNotEqual(try bytes("run/model.safetensors"), try bytes("ft/model.safetensors"))
+
+        XCTAssertEqual(try Tools.run("hv-train", ["export", "--from", dir + "/ft", "--to", dir + "/ftx"]).status, 0)
+        let r = try Tools.run("hv-render", ["--model", dir + "/ftx", dir + "/run.hvt", "-o", dir + "/x.y4m"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+
+        for bad in [["--freeze-tokens"], ["--init", dir + "/run", "--resume"]] {
+            let b = try Tools.run("hv-train", ["tokenizer", "--data", dir + "/v", "--out", dir + "/bad"] + bad)
+            XCTAssertEqual(b.status, 64, b.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad"))
+        }
+    }
 }
