@@ -3,7 +3,7 @@
 #   pipelines/evaluate-tokenizer.sh BIN_DIR MODEL_DIR OUT_DIR clip1.y4m [clip2.y4m ...]
 # For the first 64 frames of each clip: encode; render from layer 3, 3+2, 3+2+1 and all layers (a one-layer
 # model such as the `single` baseline: from its one layer); PSNR, SSIM,
-# MS-SSIM and bits per pixel; then mask the dense layer at ratios 0.5/0.7/0.85 with the repeat and zero
+# MS-SSIM and bits per pixel; then mask the dense layer at ratios 0.5/0.7/0.85 with the repeat, zero and learned
 # strategies and report the masked fraction, stored bpp and PSNR (the paper's Fig. 7). Prints markdown tables.
 set -euo pipefail
 BIN=$1; MODEL=$2; OUT=$3; shift 3
@@ -32,7 +32,7 @@ echo "| clip | strategy | ratio cap | masked (L0) | stored bpp | PSNR dB |"
 echo "| --- | --- | --- | --- | --- | --- |"
 for clip in "$@"; do
     name=$(basename "$clip" .y4m)
-    for strategy in repeat zero; do
+    for strategy in repeat zero learned; do
         for ratio in 0.5 0.7 0.85; do
             "$BIN/hv-mask" "$OUT/$name.hvt" --strategy $strategy --ratio $ratio -o "$OUT/$name.m.hvt"
             masked=$("$BIN/hv-info" "$OUT/$name.m.hvt" --json | python3 -c "import json,sys; r=json.load(sys.stdin); l=[x for c in r['clips'] for x in c['layers'] if x['layer']=='L0']; print(f\"{sum(x['maskedTokens'] for x in l)/sum(x['tokens'] for x in l):.3f}\")")

@@ -107,30 +107,43 @@ final class TrainCLITests: XCTestCase {
     }
 
     /// `--init C --freeze-tokens` fine-tunes only the render side: the new checkpoint writes byte-identical .hvt
-    /// files (same tokens, the parent's identity in the header), renders them differently, and an export keeps
-    /// reading the parent's files. Contradictory options are usage errors.
+    /// files (same tokens, the parent's identity in the header) and renders them differently, and so does its BF16
+    /// export; a BF16 export that would round the token side of an F32 parent is refused. Contradictory options
+    /// are usage errors.
     func testFrozenTokenFineTuneKeepsTokenFiles() throws {
         try makeVideos()
         XCTAssertEqual(try Tools.run("hv-train", trainArgs("run") + ["--data", dir + "/v"]).status, 0)
-        let ft = try Tools.run("hv-train", ["tokenizer", "--init", dir + "/run", "--freeze-tokens", "--crop", "32",
-                                            "--steps", "3", "--lr", "3e-3", "--mask-training", "--data", dir + "/v", "--out", dir + "/ft"])
+        XCTAssertEqual(try Tools.run("hv-train", ["export", "--from", dir + "/run", "--to", dir + "/base"]).status, 0)
+        func fineTune(from: String, to: String) throws -> ToolResult {
+            try Tools.run("hv-train", ["tokenizer", "--init", dir + "/" + from, "--freeze-tokens", "--crop", "32", "--steps", "3",
+                                       "--lr", "3e-3", "--mask-training", "--data", dir + "/v", "--out", dir + "/" + to])
+        }
+        let ft = try fineTune(from: "base", to: "ft")
         XCTAssertEqual(ft.status, 0, ft.stderr)
+        XCTAssertEqual(try Tools.run("hv-train", ["export", "--from", dir + "/ft", "--to", dir + "/ftx"]).status, 0)
         let y4m = dir + "/clip.y4m"
         XCTAssertEqual(try Tools.run("hv-decode", [dir + "/v/0.mp4", "--size", "32", "--fps", "8", "-o", y4m]).status, 0)
-        for m in ["run", "ft"] {
+        for m in ["base", "ft", "ftx"] {
             let e = try Tools.run("hv-encode", ["--model", dir + "/" + m, y4m, "-o", dir + "/\(m).hvt"])
             XCTAssertEqual(e.status, 0, e.stderr)
-            let r = try Tools.run("hv-render", ["--model", dir + "/" + m, dir + "/run.hvt", "-o", dir + "/\(m).y4m"])
+            let r = try Tools.run("hv-render", ["--model", dir + "/" + m, dir + "/base.hvt", "-o", dir + "/\(m).y4m"])
             XCTAssertEqual(r.status, 0, r.stderr)
         }
         func bytes(_ f: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: dir + "/" + f)) }
-        XCTAssertEqual(try bytes("run.hvt"), try bytes("ft.hvt"), "a frozen-token fine-tune must write the same .hvt")
-        XCTAssertNotEqual(try bytes("run.y4m"), try bytes("ft.y4m"), "the decoder did not change")
-        XCTAssertNotEqual(try bytes("run/model.safetensors"), try bytes("ft/model.safetensors"))
+        XCTAssertEqual(try bytes("base.hvt"), try bytes("ft.hvt"), "a frozen-token fine-tune must write the same .hvt")
+        XCTAssertEqual(try bytes("base.hvt"), try bytes("ftx.hvt"), "and so must its BF16 export")
+        XCTAssertNotEqual(try bytes("base.y4m"), try bytes("ft.y4m"), "the decoder did not change")
+        XCTAssertNotEqual(try bytes("base/model.safetensors"), try bytes("ftx/model.safetensors"))
 
-        XCTAssertEqual(try Tools.run("hv-train", ["export", "--from", dir + "/ft", "--to", dir + "/ftx"]).status, 0)
-        let r = try Tools.run("hv-render", ["--model", dir + "/ftx", dir + "/run.hvt", "-o", dir + "/x.y4m"])
-        XCTAssertEqual(r.status, 0, r.stderr)
+        // From an F32 parent, BF16 would round token-side weights: refused, nothing written; F32 is fine.
+        XCTAssertEqual(try fineTune(from: "run", to: "ft32").status, 0)
+        let bad = try Tools.run("hv-train", ["export", "--from", dir + "/ft32", "--to", dir + "/ft32x"])
+        XCTAssertEqual(bad.status, 65, bad.stderr)
+        XCTAssertTrue(bad.stderr.hasPrefix("hv-train: error:") && bad.stderr.contains("--storage f32"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/ft32x"))
+        XCTAssertEqual(try Tools.run("hv-train", ["export", "--from", dir + "/ft32", "--to", dir + "/ft32x", "--storage", "f32"]).status, 0)
+        XCTAssertEqual(try Tools.run("hv-render", ["--model", dir + "/ft32x", dir + "/base.hvt", "-o", dir + "/r.y4m"]).status, 65,
+                       "ft32 keeps run's tokens, not base's")
 
         for bad in [["--freeze-tokens"], ["--init", dir + "/run", "--resume"]] {
             let b = try Tools.run("hv-train", ["tokenizer", "--data", dir + "/v", "--out", dir + "/bad"] + bad)
