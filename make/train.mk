@@ -1,8 +1,10 @@
 # make train-tokenizer: fetch the real footage, decode it with hv-decode, train the shipped tokenizer
-# configuration and store it (BF16) in models/tokenizer. Two stages: TOKENIZER_STEPS steps with 10 % of them
+# configuration and store it (BF16) in models/tokenizer. Three stages: TOKENIZER_STEPS steps with 10 % of them
 # decoding from a truncated coarse sum, then resumed to TOKENIZER_FINETUNE_STEPS with half of them truncated
-# and the residual-matching loss on (so that rendering from L3, L3+L2, … improves at each added layer).
-# TOKENIZER_MINUTES bounds each stage.
+# and the residual-matching loss on (so that rendering from L3, L3+L2, … improves at each added layer);
+# TOKENIZER_MINUTES bounds each of these. Stage 3 exports stage 2 (BF16, TOKENIZER_STAGE2) and fine-tunes only
+# its decoder side on whole 256² frames with frozen tokens and mask training (DECODER_STEPS, DECODER_MINUTES):
+# the tokens, and so the generator trained on them, are stage 2's.
 # make train-single: the paper's single-layer baseline (Fig. 4 ablation) with stage 1's recipe and steps.
 FOOTAGE ?= data/footage
 TOKENIZER_RUN ?= $(OUT)/tokenizer-run
@@ -10,6 +12,10 @@ SINGLE_RUN ?= $(OUT)/single-run
 TOKENIZER_STEPS ?= 10000
 TOKENIZER_FINETUNE_STEPS ?= 18000
 TOKENIZER_MINUTES ?= 90
+TOKENIZER_STAGE2 ?= $(OUT)/tokenizer-stage2
+DECODER_RUN ?= $(OUT)/tokenizer-decoder-run
+DECODER_STEPS ?= 1050
+DECODER_MINUTES ?= 95
 HELDOUT = $(FOOTAGE)/heldout/cockatoo.y4m $(FOOTAGE)/heldout/city.y4m $(FOOTAGE)/heldout/bbb-tail.y4m
 TOKENIZER_RECIPE = --data $(FOOTAGE)/train --heldout $(FOOTAGE)/heldout/cockatoo.y4m $(FOOTAGE)/heldout/city.y4m \
   --minutes $(TOKENIZER_MINUTES) --crop 64 --lr 3e-4 --l2-weight 1 --entropy-weight 0.005 --commit-weight 0.05 \
@@ -23,7 +29,13 @@ footage: build
 train-tokenizer: footage
 	$(BIN)/hv-train tokenizer $(TOKENIZER_RECIPE) --out $(TOKENIZER_RUN) --steps $(TOKENIZER_STEPS) --truncation 0.1 --eval-every 1000
 	$(BIN)/hv-train tokenizer $(TOKENIZER_RECIPE) --out $(TOKENIZER_RUN) --resume --steps $(TOKENIZER_FINETUNE_STEPS) --truncation 0.5 --residual-weight 0.001 --eval-every 500
-	$(BIN)/hv-train export --from $(TOKENIZER_RUN) --to models/tokenizer --storage bf16
+	$(BIN)/hv-train export --from $(TOKENIZER_RUN) --to $(TOKENIZER_STAGE2) --storage bf16
+	$(BIN)/hv-train tokenizer --init $(TOKENIZER_STAGE2) --freeze-tokens --mask-training --crop 256 --lr 1e-4 \
+		--data $(FOOTAGE)/train --heldout $(FOOTAGE)/heldout/cockatoo.y4m $(FOOTAGE)/heldout/city.y4m \
+		--l2-weight 1 --perceptual-weight 0.2 --adversarial-weight 0 --progressive 0,0,0 --quantization-warmup 0 \
+		--truncation 0.5 --residual-weight 0.001 --steps $(DECODER_STEPS) --minutes $(DECODER_MINUTES) \
+		--eval-every 100 --checkpoint-every 50 --out $(DECODER_RUN)
+	$(BIN)/hv-train export --from $(DECODER_RUN) --to models/tokenizer --storage bf16
 
 train-single: footage
 	$(BIN)/hv-train tokenizer $(TOKENIZER_RECIPE) --preset single --out $(SINGLE_RUN) --steps $(TOKENIZER_STEPS) --truncation 0.1 --eval-every 1000
