@@ -15,7 +15,9 @@ final class CSVLog {
         for k in 0..<layers { header.append("psnr_top\(k + 1)") }
         let exists = FileManager.default.fileExists(atPath: path)
         if !append || !exists {
-            FileManager.default.createFile(atPath: path, contents: Data((header.joined(separator: ",") + "\n").utf8))
+            guard FileManager.default.createFile(atPath: path, contents: Data((header.joined(separator: ",") + "\n").utf8)) else {
+                throw FileError.cannotOpen(path: path, reason: "cannot create the training log")
+            }
         } else {
             try Self.migrate(path: path, to: header)
         }
