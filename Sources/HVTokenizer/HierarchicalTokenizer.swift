@@ -21,7 +21,8 @@ public enum MaskStrategy: String, CaseIterable, Codable, Sendable {
 
 public final class HierarchicalTokenizer: ParameterOwner {
     public let config: TokenizerConfig
-    /// Set when the model was loaded from or saved to a checkpoint; written into .hvt headers.
+    /// Set when the model was loaded from or saved to a checkpoint. .hvt headers carry `tokenIdentity`, which is
+    /// this one unless the checkpoint was fine-tuned with frozen tokens (`tokensOf`).
     public internal(set) var identity: TokenizerIdentity?
     /// Set for a checkpoint trained with frozen tokens: the checkpoint whose encoder and down paths it kept.
     /// Its tokens are that checkpoint's, so .hvt headers name that one (see `tokenIdentity`).
