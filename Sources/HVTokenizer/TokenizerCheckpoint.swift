@@ -33,6 +33,7 @@ public enum TokenizerCheckpoint {
     @discardableResult
     public static func save(_ model: HierarchicalTokenizer, to directory: String, storage: SafeTensorsDType = .f32,
                             metadata: [String: String] = [:]) throws -> TokenizerIdentity {
+        try requireStorable(model, as: storage)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let config = try model.config.canonicalJSON()
         try writeAtomically(config, to: "\(directory)/\(configFile)")
@@ -45,6 +46,17 @@ public enum TokenizerCheckpoint {
         let id = try identity(of: directory)
         model.identity = id
         return id
+    }
+
+    /// Throws unless `model` can be stored as `storage` without changing its tokens: a frozen-token checkpoint
+    /// (`tokensOf`) must keep its parent's tokens, so every weight that decides them must survive the rounding.
+    public static func requireStorable(_ model: HierarchicalTokenizer, as storage: SafeTensorsDType) throws {
+        guard storage != .f32, let parent = model.tokensOf else { return }
+        let roundTrip: (Float) -> Float = storage == .bf16 ? { Half.bf16ToFloat(Half.floatToBF16($0)) }
+                                                           : { Half.f16ToFloat(Half.floatToF16($0)) }
+        guard let p = model.tokenParameters.first(where: { $0.value.array.contains { roundTrip($0) != $0 } }) else { return }
+        throw TokenizerError.tokensWouldChange(
+            "\(p.name) is not exactly \(storage.rawValue), so storing it so could change the tokens of \(parent) this checkpoint must keep; store it with --storage f32, or fine-tune from a \(storage.rawValue) checkpoint")
     }
 
     /// Loads a checkpoint directory; every weight must be present with the right shape.

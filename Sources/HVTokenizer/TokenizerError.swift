@@ -8,6 +8,8 @@ public enum TokenizerError: ToolReportable {
     case checkpointUnreadable(path: String, reason: String)
     case inputMismatch(String)
     case tokenizerMismatch(expected: String, found: String)
+    /// Storing a frozen-token checkpoint would round a weight that decides its tokens.
+    case tokensWouldChange(String)
 
     public var description: String {
         switch self {
@@ -17,12 +19,13 @@ public enum TokenizerError: ToolReportable {
         case let .checkpointUnreadable(path, reason): return "cannot load tokenizer checkpoint '\(path)': \(reason)"
         case let .inputMismatch(s): return s
         case let .tokenizerMismatch(expected, found): return "tokens were made by tokenizer \(found), but this model is \(expected)"
+        case let .tokensWouldChange(s): return s
         }
     }
 
     public var exitCode: Int32 {
         switch self {
-        case .badConfig, .checkpointUnreadable, .inputMismatch, .tokenizerMismatch: return SysExit.dataError
+        case .badConfig, .checkpointUnreadable, .inputMismatch, .tokenizerMismatch, .tokensWouldChange: return SysExit.dataError
         case .unknownPreset: return SysExit.usage
         case .checkpointMissing: return SysExit.noInput
         }

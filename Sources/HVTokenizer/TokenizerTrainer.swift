@@ -74,6 +74,8 @@ public final class TokenizerTrainer {
     public let options: TokenizerTrainingOptions
     let discriminator = Discriminator3D()
     let optimizer: AdamW
+    /// What the optimizer updates: all of the model, or only its render side with frozen tokens.
+    let trained: [Parameter]
     let discOptimizer: AdamW
     let schedule: LRSchedule
     var rng: SeededRandom
@@ -89,7 +91,8 @@ public final class TokenizerTrainer {
     public init(model: HierarchicalTokenizer, options: TokenizerTrainingOptions) {
         self.model = model
         self.options = options
-        optimizer = AdamW(parameters: options.freezeTokens ? model.renderParameters : model.parameters, learningRate: options.learningRate,
+        trained = options.freezeTokens ? model.renderParameters : model.parameters
+        optimizer = AdamW(parameters: trained, learningRate: options.learningRate,
                           beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: options.weightDecay)
         discOptimizer = AdamW(parameters: discriminator.parameters, learningRate: options.learningRate,
                               beta1: 0.5, beta2: 0.99, epsilon: 1e-8, weightDecay: 0)
@@ -181,7 +184,7 @@ public final class TokenizerTrainer {
                 discSteps += 1
             }
         }
-        row.gradNorm = clipGradNorm(o.freezeTokens ? model.renderParameters : model.parameters, maxNorm: o.gradClip)
+        row.gradNorm = clipGradNorm(trained, maxNorm: o.gradClip)
         optimizer.step(learningRate: lr)
         if discSteps > 0 {
             _ = clipGradNorm(discriminator.parameters, maxNorm: o.gradClip)

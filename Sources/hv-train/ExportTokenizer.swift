@@ -40,12 +40,6 @@ struct ExportTokenizer: ParsableCommand {
         } else {
             model = try TokenizerCheckpoint.load(from: from)
         }
-        if storage == "bf16", let parent = model.tokensOf,
-           let p = model.tokenParameters.first(where: { p in p.value.array.contains { Half.bf16ToFloat(Half.floatToBF16($0)) != $0 } }) {
-            // Rounding a token-side weight could change tokens that must stay those of `parent`.
-            throw TokenizerError.checkpointUnreadable(
-                path: from, reason: "\(p.name) is not exactly BF16, so a BF16 export could change the tokens of \(parent) it must keep; export with --storage f32, or fine-tune from a BF16 checkpoint")
-        }
         let id = try TokenizerCheckpoint.save(model, to: to, storage: storage == "bf16" ? .bf16 : .f32, metadata: meta)
         print("\(to): \(id.name) \(id.hash)")
     }

@@ -199,7 +199,10 @@ struct TrainTokenizer: ParsableCommand {
         }
         // A frozen-token run reads and writes the tokens of the checkpoint it started from (or of the one that
         // checkpoint kept its tokens from); every checkpoint it saves records that identity.
-        if freezeTokens { model.tokensOf = model.tokensOf ?? model.identity }
+        if freezeTokens {
+            model.tokensOf = model.tokensOf ?? model.identity
+            try TokenizerCheckpoint.requireStorable(model, as: storage == "bf16" ? .bf16 : .f32)   // fail now, not at the first save
+        }
         let trainer = TokenizerTrainer(model: model, options: options)
         let source: ClipSource = fixedWindow ? FixedWindow(dataset, frames: cfg.framesPerClip, crop: crop) : dataset
         let statePath = "\(out)/train-state.safetensors"

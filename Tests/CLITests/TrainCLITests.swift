@@ -144,6 +144,12 @@ final class TrainCLITests: XCTestCase {
         XCTAssertEqual(try Tools.run("hv-train", ["export", "--from", dir + "/ft32", "--to", dir + "/ft32x", "--storage", "f32"]).status, 0)
         XCTAssertEqual(try Tools.run("hv-render", ["--model", dir + "/ft32x", dir + "/base.hvt", "-o", dir + "/r.y4m"]).status, 65,
                        "ft32 keeps run's tokens, not base's")
+        // The same rule holds for the run's own checkpoints: BF16 storage from an F32 parent stops before training.
+        let early = try Tools.run("hv-train", ["tokenizer", "--init", dir + "/run", "--freeze-tokens", "--storage", "bf16", "--crop", "32",
+                                               "--steps", "1", "--data", dir + "/v", "--out", dir + "/ftbf"])
+        XCTAssertEqual(early.status, 65, early.stderr)
+        XCTAssertEqual(early.stderr.split(separator: "\n").count, 1, early.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/ftbf"))
 
         for bad in [["--freeze-tokens"], ["--init", dir + "/run", "--resume"]] {
             let b = try Tools.run("hv-train", ["tokenizer", "--data", dir + "/v", "--out", dir + "/bad"] + bad)
