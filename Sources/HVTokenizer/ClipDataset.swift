@@ -25,8 +25,46 @@ public final class ClipDataset: ClipSource {
 
     public let videos: [Video]
     public var totalFrames: Int { videos.reduce(0) { $0 + $1.frames.count } }
+    /// Sampling by source: `sources[i]` is video i's source; a window's source is drawn with probability
+    /// `sourceWeights[s]`, then a video of that source by its length. Empty: every frame equally likely.
+    public private(set) var sources: [String] = []
+    public private(set) var sourceWeights: [String: Double] = [:]
+    private var bySource: [(String, Double, [Int])] = []
 
     public init(videos: [Video]) { self.videos = videos }
+
+    /// Samples sources with the given weights (normalised here); every video needs a source with a weight > 0.
+    public func setSources(_ names: [String], weights: [String: Double]) {
+        precondition(names.count == videos.count, "one source per video")
+        sources = names
+        let total = weights.values.reduce(0, +)
+        sourceWeights = weights.mapValues { $0 / total }
+        bySource = sourceWeights.keys.sorted().map { s in (s, sourceWeights[s]!, names.indices.filter { names[$0] == s }) }
+            .filter { !$0.2.isEmpty }
+    }
+
+    /// Source weights under the caps of the training recipe: every source equal, then no source above `maxShare`
+    /// and the sources of `capped` kinds (e.g. cartoon) together at most their cap, the excess spread over the rest.
+    public static func cappedWeights(sources: [String], kinds: [String: String], maxShare: Double = 0.25,
+                                     kindCaps: [String: Double] = ["cartoon": 0.10]) -> [String: Double] {
+        let names = Array(Set(sources)).sorted()
+        var w = Dictionary(uniqueKeysWithValues: names.map { ($0, 1.0 / Double(names.count)) })
+        for _ in 0..<20 {
+            var fixed = Set<String>()
+            for (kind, cap) in kindCaps {
+                let members = names.filter { kinds[$0] == kind }
+                let share = members.reduce(0) { $0 + w[$1]! }
+                if share > cap { for m in members { w[m]! *= cap / share; fixed.insert(m) } }
+            }
+            for n in names where w[n]! > maxShare { w[n] = maxShare; fixed.insert(n) }
+            let free = names.filter { !fixed.contains($0) }
+            let excess = 1 - names.reduce(0) { $0 + w[$1]! }
+            if abs(excess) < 1e-12 || free.isEmpty { break }
+            let freeTotal = free.reduce(0) { $0 + w[$1]! }
+            for n in free { w[n]! += excess * w[n]! / freeTotal }
+        }
+        return w
+    }
 
     /// Loads every frame of each y4m file. Throws if a file cannot be read or is not y4m.
     public convenience init(paths: [String]) throws {
@@ -61,12 +99,21 @@ public final class ClipDataset: ClipSource {
     /// Fills `x` [frames, crop, crop, 3] with a random window from a random video (weighted by length),
     /// values mapped to [-1, 1]. Short videos are padded by repeating their last frame.
     public func sample(into x: Tensor, frames: Int, crop: Int, rng: inout SeededRandom) {
-        let total = totalFrames
+        var candidates = Array(videos.indices)
+        if !bySource.isEmpty {
+            var u = Double(rng.uniform())
+            candidates = bySource.last!.2
+            for (_, w, members) in bySource {
+                if u < w { candidates = members; break }
+                u -= w
+            }
+        }
+        let total = candidates.reduce(0) { $0 + videos[$1].frames.count }
         var pick = Int(rng.next() % UInt64(max(total, 1)))
-        var v = videos[0]
-        for candidate in videos {
-            if pick < candidate.frames.count { v = candidate; break }
-            pick -= candidate.frames.count
+        var v = videos[candidates[0]]
+        for i in candidates {
+            if pick < videos[i].frames.count { v = videos[i]; break }
+            pick -= videos[i].frames.count
         }
         let start = v.frames.count > frames ? Int(rng.next() % UInt64(v.frames.count - frames + 1)) : 0
         let cy = v.height > crop ? Int(rng.next() % UInt64(v.height - crop + 1)) : 0

@@ -3,25 +3,36 @@
 // Up-sampling is nearest-neighbour repetition followed by a causal 3×3×3 conv: latent frame j feeds
 // frames 2j and 2j+1 only, so the decoder stays causal. The output head predicts a 2×4×4 patch per
 // position and a depth-to-space unpacks it (the inverse of the encoder's stem).
+// Widths are the encoder's or `decoderChannels` (a decoder wider than the encoder puts capacity where the
+// image prior lives). With `shortcuts`, the input conv, every up-sampling conv and the head add the colour
+// means of their (repeated) input, so the untrained decoder paints each latent cell's colour (Shortcuts.swift).
 import HVEngine
 
 final class Decoder3D: ParameterOwner {
     let convIn: Conv3d
     var blocks: [[ResBlock3D]] = []      // stage order: deepest first
     var ups: [(Upsample, Conv3d)?] = []  // after each stage's blocks
-    let normOut: GroupNorm?
+    let normOut: BlockNorm?
     let actOut = SiLU()
     let head: Conv3d
     let d2s: DepthToSpace
+    // Shortcut paths (nil without `shortcuts`).
+    let inShortcut: ColourShortcut?
+    var upShortcuts: [(ColourShortcut, Upsample)?] = []
+    let headShortcut: ColourShortcut?
+    private let inSum = Tensor(shape: [0]), headSum = Tensor(shape: [0]), dsum = Tensor(shape: [0])
+    private var upSums: [Tensor] = []
 
     init(config c: TokenizerConfig, rng: inout SeededRandom) {
-        let stages = Array(c.stages.reversed())
+        let sc = c.hasShortcuts
+        let stages = Array(c.decoderStages.reversed())
         convIn = Conv3d(name: "decoder.conv_in", inChannels: c.latentChannels, outChannels: stages[0].channels,
                         kernel: (t: 3, h: 3, w: 3), rng: &rng)
+        inShortcut = sc ? ColourShortcut(inChannels: c.latentChannels, outChannels: stages[0].channels) : nil
         for (i, s) in stages.enumerated() {
             blocks.append((0..<s.blocks).map { b in
                 ResBlock3D(name: "decoder.stage\(i).block\(b)", inChannels: s.channels, outChannels: s.channels,
-                           groups: c.normGroups, rng: &rng)
+                           config: c, rng: &rng)
             })
             if i + 1 < stages.count {
                 // The encoder went from stages[i+1] down to stages[i] with stages[i+1].down.
@@ -30,15 +41,23 @@ final class Decoder3D: ParameterOwner {
                 ups.append((Upsample(factors: f.tuple),
                             Conv3d(name: "decoder.stage\(i).up", inChannels: s.channels, outChannels: next,
                                    kernel: (t: 3, h: 3, w: 3), rng: &rng)))
+                upShortcuts.append(sc ? (ColourShortcut(inChannels: s.channels, outChannels: next), Upsample(factors: f.tuple)) : nil)
             } else {
-                ups.append(nil)
+                ups.append(nil); upShortcuts.append(nil)
             }
+            upSums.append(Tensor(shape: [0]))
         }
         let last = stages.last!.channels
-        normOut = c.hasOutputNorm ? GroupNorm(name: "decoder.norm_out", channels: last, groups: c.normGroups) : nil
+        normOut = c.hasOutputNorm ? BlockNorm(name: "decoder.norm_out", channels: last, config: c) : nil
         head = Conv3d(name: "decoder.head", inChannels: last, outChannels: 3 * c.patch.volume,
                       kernel: (t: 1, h: 3, w: 3), rng: &rng)
+        headShortcut = sc ? ColourShortcut(inChannels: last, outChannels: 3 * c.patch.volume) : nil
         d2s = DepthToSpace(factors: c.patch.tuple)
+        if sc {
+            convIn.weight.value.scale(by: 0.1)
+            for u in ups { u?.1.weight.value.scale(by: 0.1) }
+            head.weight.value.scale(by: 0)
+        }
     }
 
     var parameters: [Parameter] {
@@ -52,25 +71,60 @@ final class Decoder3D: ParameterOwner {
 
     func forward(_ z: Tensor) -> Tensor {
         var h = convIn.forward(z)
+        if let inShortcut {
+            inSum.resize(h.shape)
+            add(h, inShortcut.forward(z), into: inSum)
+            h = inSum
+        }
         for (i, stage) in blocks.enumerated() {
             for b in stage { h = b.forward(h) }
-            if let (up, conv) = ups[i] { h = conv.forward(up.forward(h)) }
+            if let (up, conv) = ups[i] {
+                let y = conv.forward(up.forward(h))
+                if let (cs, rep) = upShortcuts[i] {
+                    upSums[i].resize(y.shape)
+                    add(y, rep.forward(cs.forward(h)), into: upSums[i])
+                    h = upSums[i]
+                } else {
+                    h = y
+                }
+            }
         }
-        if let normOut { h = normOut.forward(h) }
-        h = actOut.forward(h)
-        h = head.forward(h)
-        return d2s.forward(h)
+        var g = h
+        if let normOut { g = normOut.forward(g) }
+        var y = head.forward(actOut.forward(g))
+        if let headShortcut {
+            headSum.resize(y.shape)
+            add(y, headShortcut.forward(h), into: headSum)
+            y = headSum
+        }
+        return d2s.forward(y)
     }
 
     func backward(_ dy: Tensor) -> Tensor {
-        var g = d2s.backward(dy)
-        g = head.backward(g)
+        let gy = d2s.backward(dy)
+        var g = head.backward(gy)
         g = actOut.backward(g)
         if let normOut { g = normOut.backward(g) }
+        if let headShortcut { g = accumulate(g, headShortcut.backward(gy)) }
         for (i, stage) in blocks.enumerated().reversed() {
-            if let (up, conv) = ups[i] { g = up.backward(conv.backward(g)) }
+            if let (up, conv) = ups[i] {
+                let gu = up.backward(conv.backward(g))
+                if let (cs, rep) = upShortcuts[i] {
+                    g = accumulate(gu, cs.backward(rep.backward(g)))
+                } else {
+                    g = gu
+                }
+            }
             for b in stage.reversed() { g = b.backward(g) }
         }
-        return convIn.backward(g)
+        let gz = convIn.backward(g)
+        guard let inShortcut else { return gz }
+        return accumulate(gz, inShortcut.backward(g))
+    }
+
+    private func accumulate(_ a: Tensor, _ b: Tensor) -> Tensor {
+        dsum.resize(a.shape)
+        add(a, b, into: dsum)
+        return dsum
     }
 }

@@ -1,24 +1,25 @@
 // A causal 3D ResNet block (paper section 3.2: "four ResNet blocks, each equipped with causal 3D CNN
-// layers"): GroupNorm → SiLU → Conv 3×3×3 → GroupNorm → SiLU → Conv 3×3×3, plus the input (through a
+// layers"): Norm → SiLU → Conv 3×3×3 → Norm → SiLU → Conv 3×3×3, plus the input (through a
 // 1×1×1 conv when the channel count changes). Shapes: x [T, H, W, Cin] → [T, H, W, Cout].
+// The norm is the config's (GroupNorm per frame, or RMSNorm per position; see Shortcuts.swift).
 import HVEngine
 
 final class ResBlock3D: ParameterOwner {
-    let norm1: GroupNorm, act1 = SiLU(), conv1: Conv3d
-    let norm2: GroupNorm, act2 = SiLU(), conv2: Conv3d
+    let norm1: BlockNorm, act1 = SiLU(), conv1: Conv3d
+    let norm2: BlockNorm, act2 = SiLU(), conv2: Conv3d
     let skip: Conv3d?
     private let out = Tensor(shape: [0])
     private let dx = Tensor(shape: [0])
 
-    init(name: String, inChannels: Int, outChannels: Int, groups: Int, rng: inout SeededRandom) {
-        norm1 = GroupNorm(name: "\(name).norm1", channels: inChannels, groups: groups)
+    init(name: String, inChannels: Int, outChannels: Int, config: TokenizerConfig, rng: inout SeededRandom) {
+        norm1 = BlockNorm(name: "\(name).norm1", channels: inChannels, config: config)
         conv1 = Conv3d(name: "\(name).conv1", inChannels: inChannels, outChannels: outChannels,
                        kernel: (t: 3, h: 3, w: 3), rng: &rng)
-        norm2 = GroupNorm(name: "\(name).norm2", channels: outChannels, groups: groups)
+        norm2 = BlockNorm(name: "\(name).norm2", channels: outChannels, config: config)
         conv2 = Conv3d(name: "\(name).conv2", inChannels: outChannels, outChannels: outChannels,
                        kernel: (t: 3, h: 3, w: 3), rng: &rng)
-        // The second conv starts near zero so that each block starts close to the identity.
-        conv2.weight.value.scale(by: 0.1)
+        // The second conv starts near zero (at zero with shortcuts) so that each block starts close to the identity.
+        conv2.weight.value.scale(by: config.hasShortcuts ? 0 : 0.1)
         skip = inChannels == outChannels ? nil
             : Conv3d(name: "\(name).skip", inChannels: inChannels, outChannels: outChannels,
                      kernel: (t: 1, h: 1, w: 1), rng: &rng)

@@ -61,17 +61,35 @@ public struct TokenizerConfig: Codable, Equatable, Sendable {
     /// per-frame statistics there normalise away a frame's overall level and contrast, which the first thing a
     /// reconstruction has to carry (see formats/tokenizer.md, "Training notes"). nil means true.
     public var outputNorm: Bool?
+    /// Normalisation of the ResNet blocks and output heads: `group` (GroupNorm, per-frame statistics; absent
+    /// means this) or `rms` (RMSNorm over each position's channels, independent of the crop size).
+    public var norm: NormKind?
+    /// Non-parametric colour shortcuts around the stem, every resampling conv and both output projections, and
+    /// zero-initialised residual branches (see Shortcuts.swift): an untrained model renders box means.
+    public var shortcuts: Bool?
+    /// Decoder widths per stage, listed like `stages` (shallowest first); absent mirrors the encoder's.
+    public var decoderChannels: [Int]?
+
+    public enum NormKind: String, Codable, Sendable { case group, rms }
 
     public init(name: String, framesPerClip: Int, frameSize: Int, fps: Int, patch: Size3, stages: [StageConfig],
                 latentChannels: Int, layers: [LayerConfig], normGroups: Int, encoderSize: Int? = nil,
-                outputNorm: Bool? = nil) {
+                outputNorm: Bool? = nil, norm: NormKind? = nil, shortcuts: Bool? = nil, decoderChannels: [Int]? = nil) {
         self.name = name; self.framesPerClip = framesPerClip; self.frameSize = frameSize; self.fps = fps
         self.patch = patch; self.stages = stages; self.latentChannels = latentChannels; self.layers = layers
         self.normGroups = normGroups; self.encoderSize = encoderSize; self.outputNorm = outputNorm
+        self.norm = norm; self.shortcuts = shortcuts; self.decoderChannels = decoderChannels
     }
 
-    /// Whether the encoder's and decoder's last stage ends in a GroupNorm (absent in config.json = true).
+    /// Whether the encoder's and decoder's last stage ends in a norm (absent in config.json = true).
     public var hasOutputNorm: Bool { outputNorm ?? true }
+    public var normKind: NormKind { norm ?? .group }
+    public var hasShortcuts: Bool { shortcuts ?? false }
+    /// The decoder's stages, shallowest first: the encoder's with `decoderChannels` widths.
+    public var decoderStages: [StageConfig] {
+        guard let w = decoderChannels else { return stages }
+        return zip(stages, w).map { StageConfig(channels: $1, blocks: $0.blocks, down: $0.down) }
+    }
 
     /// Total down-sampling of the encoder: patch × every stage's `down`.
     public var totalDown: Size3 {
@@ -112,8 +130,21 @@ public struct TokenizerConfig: Codable, Equatable, Sendable {
                 throw fail("layer \(i) grid \(l.grid) does not divide the latent grid \(g)")
             }
         }
-        guard normGroups > 0, stages.allSatisfy({ $0.channels % normGroups == 0 }), latentChannels % normGroups == 0 else {
-            throw fail("every stage's channels must be a multiple of normGroups \(normGroups)")
+        if let w = decoderChannels {
+            guard w.count == stages.count, w.allSatisfy({ $0 > 0 }) else {
+                throw fail("decoderChannels needs one positive width per stage (\(stages.count))")
+            }
+        }
+        if normKind == .group {
+            guard normGroups > 0, (stages + decoderStages).allSatisfy({ $0.channels % normGroups == 0 }),
+                  latentChannels % normGroups == 0 else {
+                throw fail("every stage's channels must be a multiple of normGroups \(normGroups)")
+            }
+        }
+        if hasShortcuts {
+            guard (stages + decoderStages).allSatisfy({ $0.channels >= 3 }), latentChannels >= 3 else {
+                throw fail("colour shortcuts need at least 3 channels in every stage and in the latent")
+            }
         }
     }
 
@@ -150,6 +181,13 @@ extension TokenizerConfig {
                  StageConfig(channels: 128, blocks: 2, down: .one)],
         latentChannels: 128, layers: paperLayers, normGroups: 8)
 
+    /// The v2 architecture we train now (formats/tokenizer.md, "v2"): the paper's token geometry; per-position
+    /// RMSNorm, colour shortcuts and zero-initialised residual branches; a decoder wider than the encoder.
+    public static let small2 = TokenizerConfig(
+        name: "hitvideo-small2", framesPerClip: 64, frameSize: 256, fps: 8, patch: Size3(2, 4, 4),
+        stages: small.stages, latentChannels: 128, layers: paperLayers, normGroups: 8, outputNorm: true,
+        norm: .rms, shortcuts: true, decoderChannels: [48, 96, 192])
+
     /// The paper's single-layer baseline: one 2^18 codebook on 8×17×17 (2312 tokens); the encoder sees
     /// frames interpolated to 272² so that the latent is 17×17.
     public static let single = TokenizerConfig(
@@ -167,5 +205,20 @@ extension TokenizerConfig {
                  LayerConfig(name: "L1", grid: Size3(1, 2, 2), bits: 4)],
         normGroups: 4)
 
-    public static let presets: [String: TokenizerConfig] = ["paper": paper, "small": small, "single": single, "tiny": tiny]
+    /// `tiny` with the v2 architecture (tests).
+    public static let tiny2: TokenizerConfig = {
+        var c = tiny
+        c.name = "hitvideo-tiny2"; c.norm = .rms; c.shortcuts = true; c.decoderChannels = [12, 20]
+        return c
+    }()
+
+    /// The single-layer baseline with the v2 architecture (the Fig. 4 ablation at the same recipe as small2).
+    public static let single2: TokenizerConfig = {
+        var c = small2
+        c.name = "hitvideo-single2"; c.layers = single.layers; c.encoderSize = single.encoderSize
+        return c
+    }()
+
+    public static let presets: [String: TokenizerConfig] = ["paper": paper, "small": small, "single": single, "tiny": tiny,
+                                                            "small2": small2, "single2": single2, "tiny2": tiny2]
 }

@@ -42,6 +42,10 @@ public struct TokenizerTrainingOptions: Codable, Sendable {
     /// they were (pretokenized data and a generator trained on them stay valid) while decoding improves.
     /// Quantisation is hard throughout.
     public var freezeTokens = false
+    /// Exponential moving average of the trained weights (0: off). With it, evaluation and saved checkpoints use
+    /// the average (less noisy than the last batch's weights); the raw weights live on in the train state.
+    /// The decay ramps up as min(emaDecay, (1 + step) / (10 + step)) so that early averages do not lag.
+    public var emaDecay: Float = 0
     public var seed: UInt64 = 1
     public var logEvery = 10
     public var evalEvery = 200
@@ -80,6 +84,10 @@ public final class TokenizerTrainer {
     let schedule: LRSchedule
     var rng: SeededRandom
     public private(set) var step = 0
+    /// Step of a restart with fresh optimizer moments: the learning rate warms up again from there.
+    private var restartWarmup: Int? = nil
+    /// EMA of `trained` (empty when off). While `withAveragedWeights` runs, it holds the raw weights instead.
+    private var ema: [Tensor] = []
 
     private let x = Tensor(shape: [0])
     private let dRecon = Tensor(shape: [0])
@@ -99,6 +107,28 @@ public final class TokenizerTrainer {
         schedule = LRSchedule(peak: options.learningRate, warmupSteps: options.warmupSteps,
                               totalSteps: options.steps, floorFraction: options.minLearningRateFraction)
         rng = SeededRandom(seed: options.seed)
+        if options.emaDecay > 0 { ema = trained.map { $0.value.clone() } }
+    }
+
+    /// Runs `body` with the model holding its averaged weights (as they are, when EMA is off).
+    public func withAveragedWeights<T>(_ body: () throws -> T) rethrows -> T {
+        func swap() { for (p, e) in zip(trained, ema) { swapContents(p.value, e) } }
+        swap()
+        defer { swap() }
+        return try body()
+    }
+
+    private func swapContents(_ a: Tensor, _ b: Tensor) {
+        for i in 0..<a.count { let t = a[i]; a[i] = b[i]; b[i] = t }
+    }
+
+    private func updateAverage() {
+        guard !ema.isEmpty else { return }
+        let d = min(options.emaDecay, Float(1 + step) / Float(10 + step))
+        for (p, e) in zip(trained, ema) {
+            let v = p.value.data, a = e.data
+            for i in 0..<e.count { a[i] = d * a[i] + (1 - d) * v[i] }
+        }
     }
 
     /// The finest layer trained at `step` under the progressive schedule (layers count from 0 = densest).
@@ -118,7 +148,8 @@ public final class TokenizerTrainer {
     public func trainStep(source data: ClipSource) -> TrainingLogRow {
         let o = options
         let frames = model.config.framesPerClip
-        let lr = schedule.rate(at: step)
+        var lr = schedule.rate(at: step)
+        if let r = restartWarmup, step - r < o.warmupSteps { lr *= Float(step - r + 1) / Float(o.warmupSteps) }
         let finest = finestLayer(at: step, rng: &rng)
         let adversarial = o.adversarialWeight > 0 && Float(step) >= o.adversarialStart * Float(o.steps)
         model.zeroGrad()
@@ -186,6 +217,7 @@ public final class TokenizerTrainer {
         }
         row.gradNorm = clipGradNorm(trained, maxNorm: o.gradClip)
         optimizer.step(learningRate: lr)
+        updateAverage()
         if discSteps > 0 {
             _ = clipGradNorm(discriminator.parameters, maxNorm: o.gradClip)
             discOptimizer.step(learningRate: lr)
@@ -220,7 +252,19 @@ public final class TokenizerTrainer {
         out += discriminator.parameters.map { ($0.name, $0.value) }
         let counters = Tensor(shape: [2], values: [Float(step), 0])
         out.append(("trainer.step", counters))
+        // With EMA the checkpoint holds the average (saved inside withAveragedWeights); the raw weights are here.
+        // Called outside withAveragedWeights, `ema` is the average: store whichever the model does not hold.
+        for (p, e) in zip(trained, ema) { out.append(("ema_other.\(p.name)", e)) }
         return out
+    }
+
+    /// Continues at `step` from the model's current weights (also the average's start) with fresh optimizer state:
+    /// resuming from a checkpoint that travelled without its train state.
+    public func restart(atStep s: Int) {
+        step = s
+        for (p, e) in zip(trained, ema) { e.copy(from: p.value) }
+        rng = SeededRandom(seed: options.seed &+ UInt64(step) &* 0x9E37)
+        restartWarmup = step
     }
 
     public func restore(state: [String: Tensor]) throws {
@@ -236,6 +280,16 @@ public final class TokenizerTrainer {
             throw TokenizerError.checkpointUnreadable(path: "train-state", reason: "missing trainer.step")
         }
         step = Int(c[0])
+        if !ema.isEmpty {
+            // The checkpoint loaded into the model is the average; the raw weights continue training.
+            for (p, e) in zip(trained, ema) {
+                guard let raw = state["ema_other.\(p.name)"], raw.shape == p.value.shape else {
+                    e.copy(from: p.value); continue   // a run without EMA so far: start the average here
+                }
+                e.copy(from: p.value)
+                p.value.copy(from: raw)
+            }
+        }
         // Different stream after a resume, reproducible from (seed, step).
         rng = SeededRandom(seed: options.seed &+ UInt64(step) &* 0x9E37)
     }

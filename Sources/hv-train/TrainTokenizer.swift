@@ -39,7 +39,7 @@ struct TrainTokenizer: ParsableCommand {
     @Option(name: [.short, .long], help: "Output checkpoint folder.")
     var out: String
 
-    @Option(help: "Architecture preset: small, single, tiny or paper.")
+    @Option(help: "Architecture preset: small2 (v2: RMSNorm, colour shortcuts, wider decoder), single2, small, single, tiny, tiny2 or paper.")
     var preset: String = "small"
 
     @Flag(inversion: .prefixedNo, help: "Keep the GroupNorm before the encoder's output and the decoder's pixel head (new models only).")
@@ -105,6 +105,9 @@ struct TrainTokenizer: ParsableCommand {
     @Flag(help: "Mask dense tokens at random during training so the learned mask embedding is trained.")
     var maskTraining = false
 
+    @Option(help: "Decay of the exponential moving average of the weights that evaluation and checkpoints use (e.g. 0.999); 0: off, the last step's weights.")
+    var ema: Float = 0
+
     @Option(help: "Random seed.")
     var seed: UInt64 = 1
 
@@ -122,6 +125,7 @@ struct TrainTokenizer: ParsableCommand {
 
     func validate() throws {
         guard steps > 0, crop > 0, batch > 0 else { throw ValidationError("--steps, --crop and --batch must be positive.") }
+        guard ema >= 0 && ema < 1 else { throw ValidationError("--ema must be in [0, 1).") }
         guard snapshotEvery >= 0 else { throw ValidationError("--snapshot-every must be 0 (off) or positive.") }
         guard TokenizerConfig.presets[preset] != nil else { throw ValidationError("Unknown --preset '\(preset)'.") }
         guard storage == "f32" || storage == "bf16" else { throw ValidationError("--storage must be f32 or bf16.") }
@@ -133,12 +137,15 @@ struct TrainTokenizer: ParsableCommand {
         }
     }
 
-    /// Training and held-out videos from --data/--heldout files and folders and the --manifest clips.
-    func loadVideos(fps: Int, size: Int) throws -> (train: [ClipDataset.Video], heldout: [ClipDataset.Video]) {
+    /// Training and held-out videos from --data/--heldout files and folders and the --manifest clips, and each
+    /// training video's source (its folder's name; a manifest clip's video key).
+    func loadVideos(fps: Int, size: Int) throws -> (train: [ClipDataset.Video], heldout: [ClipDataset.Video], sources: [String]) {
         func load(_ path: String) throws -> ClipDataset.Video {
             path.hasSuffix(".y4m") ? try ClipDataset.readY4M(path) : try ClipDataset.decode(path, fps: fps, size: size)
         }
-        var train = try expandVideos(data).map(load)
+        let trainFiles = try expandVideosBySource(data)
+        var train = try trainFiles.map { try load($0.path) }
+        var sources = trainFiles.map { $0.source }
         var held = try expandVideos(heldout).map(load)
         if let manifest {
             guard FileManager.default.fileExists(atPath: manifest) else {
@@ -153,6 +160,7 @@ struct TrainTokenizer: ParsableCommand {
             for c in clips {
                 train.append(try ClipDataset.decode(c.path, fps: fps, size: size, start: c.startSeconds,
                                                     duration: c.durationSeconds, name: "\(c.videoKey)#\(c.clipID)"))
+                sources.append(c.videoKey)
             }
             if heldout.isEmpty && split == "train" {
                 var seen = Set<String>()
@@ -162,7 +170,22 @@ struct TrainTokenizer: ParsableCommand {
                 }
             }
         }
-        return (train, held)
+        return (train, held, sources)
+    }
+
+    /// Source kinds from `sources.tsv` (columns source, kind, …) in any --data folder or its parent.
+    func sourceKinds() -> [String: String] {
+        var kinds: [String: String] = [:]
+        for d in data {
+            for f in ["\(d)/sources.tsv", "\((d as NSString).deletingLastPathComponent)/sources.tsv"] {
+                guard let text = try? String(contentsOfFile: f, encoding: .utf8) else { continue }
+                for line in text.split(separator: "\n").dropFirst() {
+                    let cols = line.split(separator: "\t", omittingEmptySubsequences: false)
+                    if cols.count >= 2 { kinds[String(cols[0])] = String(cols[1]) }
+                }
+            }
+        }
+        return kinds
     }
 
     func run() throws {
@@ -178,6 +201,7 @@ struct TrainTokenizer: ParsableCommand {
         options.progressiveSchedule = progressive.split(separator: ",").compactMap { Float($0) }
         options.evalEvery = evalEvery; options.checkpointEvery = checkpointEvery
         options.freezeTokens = freezeTokens
+        options.emaDecay = ema
 
         let model: HierarchicalTokenizer
         if resume {
@@ -190,9 +214,16 @@ struct TrainTokenizer: ParsableCommand {
             model = try HierarchicalTokenizer(config: config, seed: seed)
         }
         let cfg = model.config
-        let (trainVideos, heldVideos) = try loadVideos(fps: cfg.fps, size: cfg.frameSize)
+        let (trainVideos, heldVideos, videoSources) = try loadVideos(fps: cfg.fps, size: cfg.frameSize)
         guard !trainVideos.isEmpty else { throw ValidationError("No videos found in --data.") }
         let dataset = ClipDataset(videos: trainVideos)
+        if Set(videoSources).count > 1 {
+            // Windows are drawn per source, not per frame: one long video must not dominate what the model sees.
+            let weights = ClipDataset.cappedWeights(sources: videoSources, kinds: sourceKinds())
+            dataset.setSources(videoSources, weights: weights)
+            Console.note("hv-train: sampling \(weights.count) sources: " + weights.sorted { $0.key < $1.key }
+                .map { "\($0.key) \(String(format: "%.1f", 100 * $0.value))%" }.joined(separator: ", "))
+        }
         let held = ClipDataset(videos: heldVideos)
         for v in dataset.videos + held.videos where v.width < crop || v.height < crop || v.frames.isEmpty {
             throw TokenizerError.inputMismatch("video \(v.name) is \(v.width)x\(v.height) with \(v.frames.count) frames; need at least \(crop)x\(crop) (hint: hv-decode --size \(cfg.frameSize) --fps \(cfg.fps))")
@@ -207,8 +238,19 @@ struct TrainTokenizer: ParsableCommand {
         let source: ClipSource = fixedWindow ? FixedWindow(dataset, frames: cfg.framesPerClip, crop: crop) : dataset
         let statePath = "\(out)/train-state.safetensors"
         if resume {
-            let state = try SafeTensors.load(path: statePath)
-            try trainer.restore(state: state.allTensors())
+            if FileManager.default.fileExists(atPath: statePath) {
+                let state = try SafeTensors.load(path: statePath)
+                try trainer.restore(state: state.allTensors())
+            } else {
+                // A committed checkpoint travels without its optimizer state (which is twice the weights): continue
+                // from its weights at its step, with fresh Adam moments (they re-estimate within the warm-up).
+                let meta = try SafeTensors.load(path: "\(out)/\(TokenizerCheckpoint.weightsFile)").metadata
+                guard let s = meta["step"].flatMap(Int.init), s >= 0 else {
+                    throw TokenizerError.checkpointUnreadable(path: out, reason: "no train-state.safetensors and no step in the checkpoint's metadata")
+                }
+                trainer.restart(atStep: s)
+                Console.note("hv-train: no train state in \(out): continuing from its weights at step \(s) with fresh optimizer moments")
+            }
         }
         // Held-out clips: the first clip of each video at full size.
         var heldClips: [Tensor] = [], heldCounts: [Int] = []
@@ -233,14 +275,14 @@ struct TrainTokenizer: ParsableCommand {
             row.seconds = Date().timeIntervalSince(t0)
             let done = trainer.step
             if !heldClips.isEmpty && (done % evalEvery == 0 || done == steps) {
-                row.heldOutPSNR = trainer.evaluate(clips: heldClips, frameCounts: heldCounts)
+                row.heldOutPSNR = trainer.withAveragedWeights { trainer.evaluate(clips: heldClips, frameCounts: heldCounts) }
             }
             if done % options.logEvery == 0 || row.heldOutPSNR != nil || done == 1 || done == steps { try log.append(row) }
             let residualNote = residualWeight > 0 ? " residual \(String(format: "%.4f", row.residual))" : ""
             progress.update("step \(done)/\(steps) L1 \(String(format: "%.4f", row.l1))\(residualNote) finest L\(row.finest) \(String(format: "%.2f", row.seconds)) s/step")
             let outOfTime = minutes > 0 && Date().timeIntervalSince(began) > minutes * 60
             if snapshotEvery > 0 && done % snapshotEvery == 0 {
-                try TokenizerCheckpoint.saveSnapshot(model, run: out, step: done)
+                try trainer.withAveragedWeights { try TokenizerCheckpoint.saveSnapshot(model, run: out, step: done) }
             }
             if done % checkpointEvery == 0 || done == steps || outOfTime {
                 try save(model: model, trainer: trainer, statePath: statePath)
@@ -253,14 +295,42 @@ struct TrainTokenizer: ParsableCommand {
     }
 
     private func save(model: HierarchicalTokenizer, trainer: TokenizerTrainer, statePath: String) throws {
-        try TokenizerCheckpoint.save(model, to: out, storage: storage == "bf16" ? .bf16 : .f32,
-                                     metadata: ["step": "\(trainer.step)"])
-        try SafeTensors.save(trainer.stateTensors(), dtype: .f32, metadata: ["step": "\(trainer.step)"], to: statePath)
+        // The checkpoint is what evaluation and export use: the averaged weights when --ema is on.
+        try trainer.withAveragedWeights {
+            try TokenizerCheckpoint.save(model, to: out, storage: storage == "bf16" ? .bf16 : .f32,
+                                         metadata: ["step": "\(trainer.step)"])
+            try SafeTensors.save(trainer.stateTensors(), dtype: .f32, metadata: ["step": "\(trainer.step)"], to: statePath)
+        }
     }
 }
 
 /// Video file extensions picked up from folders (besides .y4m), as `hv-manifest add --dir` does.
 let videoExtensions: Set<String> = ["y4m", "mp4", "mov", "mkv", "webm", "avi", "m4v", "mpg", "mpeg", "ogv"]
+
+/// Like `expandVideos`, with each file's source: a folder's subfolders are sources of their own (DIR/SOURCE/*.y4m);
+/// files given directly or lying in a given folder belong to the source named after their folder.
+func expandVideosBySource(_ items: [String]) throws -> [(path: String, source: String)] {
+    var out: [(path: String, source: String)] = []
+    for item in items {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: item, isDirectory: &isDir) else {
+            throw FileError.cannotOpen(path: item, reason: "no such file or directory")
+        }
+        let folderName = { (p: String) in ((p as NSString).standardizingPath as NSString).lastPathComponent }
+        guard isDir.boolValue else {
+            out.append((item, folderName((item as NSString).deletingLastPathComponent))); continue
+        }
+        out += try expandVideos([item]).map { ($0, folderName(item)) }
+        for name in try FileManager.default.contentsOfDirectory(atPath: item).sorted() {
+            let sub = "\(item)/\(name)"
+            var subIsDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: sub, isDirectory: &subIsDir), subIsDir.boolValue, name != "cache" {
+                out += try expandVideos([sub]).map { ($0, name) }
+            }
+        }
+    }
+    return out
+}
 
 /// Files given directly, plus the video files inside folders, sorted.
 func expandVideos(_ items: [String]) throws -> [String] {

@@ -54,17 +54,30 @@ final class TokenizerGradientTests: XCTestCase {
         XCTAssertLessThan(last, 0.9 * first, "residual loss \(first) → \(last)")
     }
 
-    /// A `tiny` model and a clip of uniform noise in [−1, 1] drawn from `rng`.
-    func tinyModelAndClip(seed: UInt64, rng: inout SeededRandom) throws -> (HierarchicalTokenizer, Tensor) {
-        let c = TokenizerConfig.tiny
-        let x = Tensor(shape: [c.framesPerClip, c.frameSize, c.frameSize, 3])
-        for i in 0..<x.count { x[i] = rng.uniform() * 2 - 1 }
-        return (try HierarchicalTokenizer(config: c, seed: seed), x)
+    /// The v2 architecture (RMSNorm, colour shortcuts, wider decoder): every parameter on the coarsest path, and
+    /// the norms' weights, checked with the zero-initialised branches moved off zero (at zero the encoder's
+    /// gradients vanish and the check would pass trivially).
+    func testV2ArchitectureMatchesFiniteDifferences() throws {
+        try check(config: .tiny2, finest: 1, names: ["encoder.stem", "encoder.stage0.block0.conv1", "encoder.stage0.block0.conv2",
+                                                     "encoder.stage0.block0.norm1", "encoder.stage0.down", "encoder.norm_out",
+                                                     "encoder.proj_out", "hierarchy.1.down", "hierarchy.1.up_conv",
+                                                     "decoder.conv_in", "decoder.stage0.block0.conv2", "decoder.stage0.up",
+                                                     "decoder.stage1.block0.norm2", "decoder.head"])
+        try check(config: .tiny2, finest: 0, names: ["hierarchy.0.down", "hierarchy.0.up_proj", "decoder.conv_in", "decoder.head"])
     }
 
-    func check(finest: Int, residualWeight: Float = 0, names: [String]) throws {
+    /// A `tiny` model and a clip of uniform noise in [−1, 1] drawn from `rng`.
+    func tinyModelAndClip(config c: TokenizerConfig = .tiny, seed: UInt64, rng: inout SeededRandom) throws -> (HierarchicalTokenizer, Tensor) {
+        let x = Tensor(shape: [c.framesPerClip, c.frameSize, c.frameSize, 3])
+        for i in 0..<x.count { x[i] = rng.uniform() * 2 - 1 }
+        let m = try HierarchicalTokenizer(config: c, seed: seed)
+        if c.hasShortcuts { for p in m.parameters { for i in 0..<p.value.count { p.value[i] += 0.1 * (rng.uniform() * 2 - 1) } } }
+        return (m, x)
+    }
+
+    func check(config: TokenizerConfig = .tiny, finest: Int, residualWeight: Float = 0, names: [String]) throws {
         var rng = SeededRandom(seed: 11)
-        let (m, x) = try tinyModelAndClip(seed: 3, rng: &rng)
+        let (m, x) = try tinyModelAndClip(config: config, seed: 3, rng: &rng)
         // Loss = Σ recon · w for a fixed random w, so d(loss)/d(recon) = w.
         let w = Tensor(shape: x.shape)
         for i in 0..<w.count { w[i] = rng.uniform() * 2 - 1 }
@@ -92,7 +105,9 @@ final class TokenizerGradientTests: XCTestCase {
                 p.value[i] = old
                 let fd = (up - down) / Double(2 * h)
                 let a = Double(analytic[i])
-                XCTAssertEqual(a, fd, accuracy: 2e-2 * max(1, abs(fd)), "\(p.name)[\(i)] analytic \(a) vs FD \(fd)")
+                // v2's deeper, normalised paths bend more over h: 6 % there (a wrong backward is off by far more).
+                let tolerance = config.hasShortcuts ? 6e-2 : 2e-2
+                XCTAssertEqual(a, fd, accuracy: tolerance * max(1, abs(fd)), "\(p.name)[\(i)] analytic \(a) vs FD \(fd)")
             }
             checked += 1
         }

@@ -1,0 +1,111 @@
+// `hv-train diagnose`: what a tokenizer checkpoint's tokens carry, clip by clip and per data source, beside the
+// trivial baselines on the same frames (see TokenizerDiagnostics.swift for each number's meaning).
+import ArgumentParser
+import Foundation
+import HVCLI
+import HVEngine
+import HVTokenizer
+
+struct DiagnoseTokenizer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diagnose",
+        abstract: "Diagnose a tokenizer on clips: PSNR per layer prefix, at the crop size, without the quantiser, with layer 0 shuffled; bit balance, colour, motion; beside the clip-mean and box-mean baselines.",
+        discussion: """
+        Each clip is the first 64 frames of a y4m file at the model's rate and size (hv-decode --fps 8 --size 256).
+        A clip's source is the name of the folder it is in; a summary per source and overall follows the clip table.
+        Columns: prefix PSNRs (L3, L3+L2, …, all), box (smooth box-mean baseline at the densest grid), mean (clip mean
+        colour), crop (the clip cut into --crop tiles, each encoded and decoded alone), bypass (quantiser bypassed),
+        shuf (layer 0 codes shuffled across positions), bits (mean |p(+1)−0.5| per layer, densest first), ΔRGB (mean
+        colour of the reconstruction minus the source's), motion (source / reconstruction mean |ΔY|, correlation).
+        """)
+
+    @Option(help: "Tokenizer checkpoint folder (config.json + model.safetensors) or a training run folder.")
+    var model: String = "models/tokenizer"
+
+    @Option(help: "Training crop size for the tiled PSNR; 0 skips it.")
+    var crop: Int = 64
+
+    @Flag(help: "Print JSON (one object per clip) instead of tables.")
+    var json = false
+
+    @Argument(help: "y4m clips, or folders of them (searched one level deep: FOLDER/SOURCE/*.y4m or FOLDER/*.y4m).")
+    var clips: [String]
+
+    func validate() throws {
+        guard crop >= 0 else { throw ValidationError("--crop must be 0 (off) or positive.") }
+        guard !clips.isEmpty else { throw ValidationError("Give at least one clip.") }
+    }
+
+    /// (source, path) pairs: files as given (source = their folder's name), folders one level deep.
+    func expand() throws -> [(String, String)] {
+        var out: [(String, String)] = []
+        let fm = FileManager.default
+        for item in clips {
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: item, isDirectory: &isDir) else {
+                throw FileError.cannotOpen(path: item, reason: "no such file or directory")
+            }
+            if !isDir.boolValue {
+                out.append((((item as NSString).deletingLastPathComponent as NSString).lastPathComponent, item)); continue
+            }
+            for name in try fm.contentsOfDirectory(atPath: item).sorted() {
+                let p = "\(item)/\(name)"
+                var sub: ObjCBool = false
+                _ = fm.fileExists(atPath: p, isDirectory: &sub)
+                if sub.boolValue {
+                    for f in try fm.contentsOfDirectory(atPath: p).sorted() where f.hasSuffix(".y4m") { out.append((name, "\(p)/\(f)")) }
+                } else if name.hasSuffix(".y4m") {
+                    out.append(((item as NSString).lastPathComponent, p))
+                }
+            }
+        }
+        guard !out.isEmpty else { throw FileError.cannotOpen(path: clips[0], reason: "no .y4m clips found") }
+        return out
+    }
+
+    func run() throws {
+        let m = try TokenizerCheckpoint.load(from: model)
+        let cfg = m.config
+        var results: [(String, ClipDiagnosis)] = []
+        for (source, path) in try expand() {
+            let v = try ClipDataset.readY4M(path)
+            guard v.width == cfg.frameSize, v.height == cfg.frameSize, !v.frames.isEmpty else {
+                throw TokenizerError.inputMismatch("\(path) is \(v.width)x\(v.height); the model takes \(cfg.frameSize)x\(cfg.frameSize) (hint: hv-decode --size \(cfg.frameSize) --fps \(cfg.fps))")
+            }
+            let x = Tensor(shape: [0])
+            ClipDataset(videos: [v]).fill(x, video: v, start: 0, frames: cfg.framesPerClip, y0: 0, x0: 0, size: cfg.frameSize)
+            let d = TokenizerDiagnostics.diagnose(m, clip: x, count: min(v.frames.count, cfg.framesPerClip),
+                                                  name: (path as NSString).lastPathComponent, crop: crop)
+            results.append((source, d))
+            if json {
+                let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+                print(String(decoding: try enc.encode(d), as: UTF8.self))
+            }
+        }
+        if json { return }
+        let n = cfg.layers.count
+        let prefixNames = (0..<n).map { k in (0...k).map { "L\(n - 1 - $0)" }.joined(separator: "+") }
+        func f(_ v: Double) -> String { String(format: "%.2f", v) }
+        print("| source | clip | " + prefixNames.joined(separator: " | ") + " | box | mean | all − box | crop | bypass | shuf | bits | ΔRGB | motion src/rec (corr) |")
+        print("|" + String(repeating: " --- |", count: 12 + n))
+        for (s, d) in results {
+            let bits = d.bitImbalanceMean.map { String(format: "%.2f", $0) }.joined(separator: "/")
+            let dc = zip(d.reconColour, d.sourceColour).map { String(format: "%+.0f", $0 - $1) }.joined(separator: ",")
+            print("| \(s) | \(d.name) | " + d.prefixPSNR.map(f).joined(separator: " | ")
+                  + " | \(f(d.boxMeanPSNR)) | \(f(d.clipMeanPSNR)) | \(String(format: "%+.2f", d.allLayersPSNR - d.boxMeanPSNR)) | \(d.cropPSNR.map(f) ?? "–") | \(f(d.bypassPSNR)) | \(f(d.shuffledL0PSNR)) | \(bits) | \(dc) | \(String(format: "%.1f/%.1f (%.2f)", d.sourceMotion, d.reconMotion, d.motionCorrelation)) |")
+        }
+        print("\n| source | clips | all layers | box | all − box (min) | L3 − mean | bypass | shuf − all | motion corr | |ΔRGB| max |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        var groups: [(String, [ClipDiagnosis])] = []
+        for (s, d) in results {
+            if let i = groups.firstIndex(where: { $0.0 == s }) { groups[i].1.append(d) } else { groups.append((s, [d])) }
+        }
+        groups.append(("all", results.map { $0.1 }))
+        for (s, ds) in groups {
+            func mean(_ k: (ClipDiagnosis) -> Double) -> Double { ds.map(k).reduce(0, +) / Double(ds.count) }
+            let worst = ds.map { $0.allLayersPSNR - $0.boxMeanPSNR }.min() ?? 0
+            let colour = ds.map { d in zip(d.reconColour, d.sourceColour).map { abs($0 - $1) }.max() ?? 0 }.max() ?? 0
+            print("| \(s) | \(ds.count) | \(f(mean { $0.allLayersPSNR })) | \(f(mean { $0.boxMeanPSNR })) | \(String(format: "%+.2f (%+.2f)", mean { $0.allLayersPSNR - $0.boxMeanPSNR }, worst)) | \(String(format: "%+.2f", mean { $0.prefixPSNR[0] - $0.clipMeanPSNR })) | \(f(mean { $0.bypassPSNR })) | \(String(format: "%+.2f", mean { $0.shuffledL0PSNR - $0.allLayersPSNR })) | \(String(format: "%.2f", mean { $0.motionCorrelation })) | \(String(format: "%.1f", colour)) |")
+        }
+    }
+}
