@@ -6,7 +6,7 @@
 
 For every caption of pipelines/captions.tsv and every pair: `hv-gen CAPTION --samples N` (seeds 0..N-1),
 `hv-render` with that tokenizer, then measures on luma (Y', 8-bit) against the 64-frame windows the generators
-were trained on (FOOTAGE_DIR/train/VIDEO.y4m cut at 0, 64, 128, ..., the last one padded, as hv-encode cuts):
+were trained on (FOOTAGE_DIR/train/SOURCE/VIDEO.y4m cut at 0, 64, 128, ..., the last one padded, as hv-encode cuts):
 
 - nearest PSNR: whole-clip PSNR to the closest training window of any video (does the sample look like footage
   the model saw, or like nothing?);
@@ -20,6 +20,7 @@ were trained on (FOOTAGE_DIR/train/VIDEO.y4m cut at 0, 64, 128, ..., the last on
 Writes OUT_DIR/<NAME>-<video>.y4m (the samples) and prints markdown tables. Needs numpy.
 """
 import argparse
+import glob
 import os
 import subprocess
 import sys
@@ -148,7 +149,10 @@ def main():
     names = [v for v, _ in caps]
     windows, owners = [], []
     for video in names:
-        w = cut(read_y4m_luma(os.path.join(footage, "train", video + ".y4m")))
+        found = glob.glob(os.path.join(footage, "train", "*", video + ".y4m"))
+        if not found:
+            die(f"no training video {video!r} under {footage}/train/*/ (run make footage)", 66)
+        w = cut(read_y4m_luma(found[0]))
         windows += w
         owners += [video] * len(w)
     real_motion = [motion(w) for w in windows]

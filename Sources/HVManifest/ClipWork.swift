@@ -66,9 +66,15 @@ extension Manifest {
         return (conditions.joined(separator: " AND "), args)
     }
 
-    /// Clips in the given states (default: pending), optionally restricted to work shards and a split, by id.
-    public func clips(states: [String] = ["pending"], shards: ShardSelector? = nil, split: String? = nil) throws -> [ClipWork] {
-        let (cond, args) = Manifest.filter(states: states, shards: shards, split: split)
+    /// Clips in the given states (default: pending), optionally restricted to work shards, a split and the videos
+    /// of one source (by name), by id.
+    public func clips(states: [String] = ["pending"], shards: ShardSelector? = nil, split: String? = nil,
+                      source: String? = nil) throws -> [ClipWork] {
+        var (cond, args) = Manifest.filter(states: states, shards: shards, split: split)
+        if let source {
+            cond += " AND video.source_id = (SELECT id FROM source WHERE name = ?)"
+            args += [source]
+        }
         return try guarded { try queue.read { db in
             try Row.fetchAll(db, sql: "SELECT \(Manifest.workColumns) FROM \(Manifest.workFrom) WHERE \(cond) ORDER BY clip.id",
                              arguments: args).map(Manifest.work)

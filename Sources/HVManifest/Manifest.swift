@@ -103,9 +103,12 @@ public final class Manifest {
         public var info: VideoInfo
         public var captions: [String]
         public var captionSource: String
-        public init(key: String, path: String, sha256: String, bytes: Int64, info: VideoInfo, captions: [String], captionSource: String) {
+        /// Where the video comes from; nil leaves `video.source_id` NULL.
+        public var source: SourceInfo?
+        public init(key: String, path: String, sha256: String, bytes: Int64, info: VideoInfo, captions: [String], captionSource: String,
+                    source: SourceInfo? = nil) {
             self.key = key; self.path = path; self.sha256 = sha256; self.bytes = bytes; self.info = info
-            self.captions = captions; self.captionSource = captionSource
+            self.captions = captions; self.captionSource = captionSource; self.source = source
         }
     }
 
@@ -130,14 +133,16 @@ public final class Manifest {
         try guarded { try queue.write { db in
             let stamp = Manifest.now()
             var result = AddResult(videoID: 0, addedVideo: false, clips: 0, captions: 0)
+            let sourceID = try v.source.map { try Manifest.upsertSource($0, db) }
             if let id = try Int64.fetchOne(db, sql: "SELECT id FROM video WHERE key = ? OR path = ?", arguments: [v.key, v.path]) {
                 result.videoID = id
+                if let sourceID { try db.execute(sql: "UPDATE video SET source_id = ? WHERE id = ?", arguments: [sourceID, id]) }
             } else {
                 try db.execute(sql: """
-                    INSERT INTO video (key, path, sha256, bytes, duration, fps, width, height, frame_count, added_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO video (key, path, sha256, bytes, duration, fps, width, height, frame_count, added_at, source_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [v.key, v.path, v.sha256, v.bytes, v.info.duration, v.info.fps,
-                                     v.info.width, v.info.height, v.info.frameCount, stamp])
+                                     v.info.width, v.info.height, v.info.frameCount, stamp, sourceID])
                 result.videoID = db.lastInsertedRowID
                 result.addedVideo = true
                 for w in plan.windows(duration: v.info.duration) {
@@ -157,6 +162,35 @@ public final class Manifest {
                 result.captions += db.changesCount
             }
             return result
+        } }
+    }
+
+    /// Inserts the source, or updates the fields it gives (a nil field keeps what is recorded). Returns its id.
+    static func upsertSource(_ s: SourceInfo, _ db: Database) throws -> Int64 {
+        try db.execute(sql: """
+            INSERT INTO source (name, kind, package, licence) VALUES (?, ?, ?, ?)
+            ON CONFLICT (name) DO UPDATE SET kind = ifnull(excluded.kind, kind), package = ifnull(excluded.package, package),
+              licence = ifnull(excluded.licence, licence)
+            """, arguments: [s.name, s.kind, s.package, s.licence])
+        return try Int64.fetchOne(db, sql: "SELECT id FROM source WHERE name = ?", arguments: [s.name])!
+    }
+
+    /// The id of the source with this name, if the manifest has one.
+    public func sourceID(name: String) throws -> Int64? {
+        try guarded { try queue.read { try Int64.fetchOne($0, sql: "SELECT id FROM source WHERE name = ?", arguments: [name]) } }
+    }
+
+    /// Records a source (or updates it) without adding videos. Returns its id.
+    @discardableResult
+    public func addSource(_ s: SourceInfo) throws -> Int64 {
+        try guarded { try queue.write { try Manifest.upsertSource(s, $0) } }
+    }
+
+    /// Sets the source of a video already in the manifest (a video added before its source was known).
+    public func setSource(videoID: Int64, _ s: SourceInfo) throws {
+        try guarded { try queue.write { db in
+            let id = try Manifest.upsertSource(s, db)
+            try db.execute(sql: "UPDATE video SET source_id = ? WHERE id = ?", arguments: [id, videoID])
         } }
     }
 

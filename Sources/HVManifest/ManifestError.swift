@@ -18,6 +18,7 @@ public enum ManifestError: ToolReportable {
     case metadataBadRow(path: String, line: Int, reason: String)
     case metadataFormat(path: String)
     case unknownClip(id: Int64)
+    case unknownSource(name: String)
     case badShardSpec(spec: String)
     case badValue(name: String, value: String, reason: String)
     case fileUnreadable(path: String, reason: String)
@@ -52,6 +53,8 @@ public enum ManifestError: ToolReportable {
             return "metadata file '\(path)' must end in .csv, .jsonl or .ndjson"
         case let .unknownClip(id):
             return "no clip with id \(id) in the manifest"
+        case let .unknownSource(name):
+            return "no source named '\(name)' in the manifest; 'hv-manifest list DB --sources' lists them"
         case let .badShardSpec(spec):
             return "bad shard selection '\(spec)'; use K/N (e.g. 3/8) or A-B/N (e.g. 0-9/100)"
         case let .badValue(name, value, reason):
@@ -67,7 +70,8 @@ public enum ManifestError: ToolReportable {
             return SysExit.noInput
         case .databaseUnreadable, .sqlite:
             return SysExit.ioError
-        case .notAManifest, .newerSchema, .probeFailed, .metadataMissingColumn, .metadataBadRow, .unknownClip:
+        case .notAManifest, .newerSchema, .probeFailed, .metadataMissingColumn, .metadataBadRow, .unknownClip,
+             .unknownSource:
             return SysExit.dataError
         case .ffprobeUnavailable:
             return 69  // EX_UNAVAILABLE: a required program is missing

@@ -1,6 +1,7 @@
 // Dataset metadata files as Pexels-derived datasets ship them: CSV (RFC 4180, header row) or JSON Lines,
 // one video per row with at least a path or id and a caption. Relative paths resolve against the
-// metadata file's folder (or --video-dir); a row with only an id means the file `<id>.mp4`.
+// metadata file's folder (or --video-dir); a row with only an id means the file `<id>.mp4`. Optional columns
+// source, kind, package and licence (or license) say where a video comes from (schema v3).
 import Foundation
 
 public struct MetadataRow: Equatable {
@@ -8,6 +9,7 @@ public struct MetadataRow: Equatable {
     public var path: String
     public var caption: String?
     public var line: Int
+    public var source: SourceInfo? = nil
 }
 
 public struct MetadataColumns {
@@ -22,6 +24,11 @@ public struct MetadataColumns {
     static let pathNames = ["path", "video_path", "file", "filename", "file_name", "video", "videopath", "clip_path"]
     static let idNames = ["id", "video_id", "videoid", "key", "clip_id", "name"]
     static let captionNames = ["caption", "text", "description", "prompt", "title", "name"]
+    // Provenance columns; kind, package and licence mean something only beside a source column.
+    static let sourceNames = ["source"]
+    static let kindNames = ["kind", "source_kind"]
+    static let packageNames = ["package", "source_package"]
+    static let licenceNames = ["licence", "license"]
 }
 
 public enum MetadataFile {
@@ -58,6 +65,15 @@ public enum MetadataFile {
         if pathColumn == nil && idColumn == nil {
             throw ManifestError.metadataMissingColumn(path: file, column: "path", available: header)
         }
+        let sourceColumn = try pick(nil, MetadataColumns.sourceNames)
+        let kindColumn = try pick(nil, MetadataColumns.kindNames)
+        let packageColumn = try pick(nil, MetadataColumns.packageNames)
+        let licenceColumn = try pick(nil, MetadataColumns.licenceNames)
+        if sourceColumn == nil && (kindColumn ?? packageColumn ?? licenceColumn) != nil {
+            throw ManifestError.metadataBadRow(path: file, line: 1, reason: "a kind, package or licence column needs a source column")
+        }
+        // One source has one kind, package and licence: rows that disagree are a mistake in the file.
+        var sources: [String: (info: SourceInfo, line: Int)] = [:]
         let base = videoDir ?? (URL(fileURLWithPath: file).deletingLastPathComponent().path)
         var rows: [MetadataRow] = []
         for (line, fields) in records {
@@ -72,8 +88,22 @@ public enum MetadataFile {
             let path = rel!.hasPrefix("/") ? rel! : (base as NSString).appendingPathComponent(rel!)
             let key = (id?.isEmpty == false) ? id! : rel!
             let caption = captionColumn.flatMap { fields[$0] }.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            func value(_ column: String?) -> String? {
+                guard let v = column.flatMap({ fields[$0] })?.trimmingCharacters(in: .whitespaces), !v.isEmpty else { return nil }
+                return v
+            }
+            var source: SourceInfo?
+            if let name = value(sourceColumn) {
+                let info = SourceInfo(name: name, kind: value(kindColumn), package: value(packageColumn), licence: value(licenceColumn))
+                if let seen = sources[name], seen.info != info {
+                    throw ManifestError.metadataBadRow(path: file, line: line, reason:
+                        "source '\(name)' has other kind, package or licence than on line \(seen.line)")
+                }
+                sources[name] = (info, line)
+                source = info
+            }
             rows.append(MetadataRow(key: key, path: (path as NSString).standardizingPath,
-                                    caption: (caption?.isEmpty ?? true) ? nil : caption, line: line))
+                                    caption: (caption?.isEmpty ?? true) ? nil : caption, line: line, source: source))
         }
         return rows
     }

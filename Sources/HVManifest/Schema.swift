@@ -105,8 +105,24 @@ public enum ManifestSchema {
         """,
     ]
 
+    /// v3 — provenance: where each video comes from (the package or origin it was taken from, and its licence).
+    /// Existing videos keep a NULL source.
+    public static let v3: [String] = [
+        """
+        CREATE TABLE source (
+          id INTEGER PRIMARY KEY,
+          name TEXT NOT NULL UNIQUE,
+          kind TEXT,
+          package TEXT,
+          licence TEXT
+        )
+        """,
+        "ALTER TABLE video ADD COLUMN source_id INTEGER REFERENCES source(id) ON DELETE SET NULL",
+        "CREATE INDEX video_source ON video(source_id)",
+    ]
+
     /// All migrations, oldest first. Names are what GRDB records in `grdb_migrations`.
-    public static let migrations: [(name: String, statements: [String])] = [("v1", v1), ("v2", v2)]
+    public static let migrations: [(name: String, statements: [String])] = [("v1", v1), ("v2", v2), ("v3", v3)]
 
     public static var latestVersion: String { migrations.last!.name }
 

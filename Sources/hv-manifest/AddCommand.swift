@@ -13,6 +13,8 @@ struct AddCommand: ParsableCommand {
             --dir adds every video file below DIR (a caption may sit beside it as NAME.txt); keys are paths relative to DIR.
             --metadata reads CSV (header row) or JSONL with a path or id column and a caption column; relative paths
             resolve against the metadata file's folder (or --video-dir); a row with only an id means ID.mp4.
+            Optional metadata columns source, kind, package and licence record where each video comes from; --source
+            (with --kind, --package, --licence) gives one source to every video added.
             Videos already in the manifest (same key or path) are not probed again; new captions are still added.
             """)
 
@@ -44,6 +46,15 @@ struct AddCommand: ParsableCommand {
     @Option(help: "Keep a last, shorter clip only if it lasts at least this many seconds.")
     var minSeconds: Double = 1
 
+    @Option(help: "Record every added video as coming from this source (a package or origin; overrides a source column).")
+    var source: String?
+    @Option(help: "The source's kind (e.g. real, photo, cartoon); with --source.")
+    var kind: String?
+    @Option(help: "The package the source's files come from; with --source.")
+    var package: String?
+    @Option(help: "The source's licence as it states it (e.g. CC-BY-SA-3.0); with --source.")
+    var licence: String?
+
     @Flag(help: "Warn about and skip listed videos that do not exist, instead of stopping.")
     var skipMissing = false
 
@@ -52,16 +63,23 @@ struct AddCommand: ParsableCommand {
         guard clipSeconds > 0, sampleFps > 0, minSeconds >= 0 else {
             throw ValidationError("--clip-seconds and --sample-fps must be positive and --min-seconds not negative.")
         }
+        if source == nil && (kind ?? package ?? licence) != nil {
+            throw ValidationError("--kind, --package and --licence describe a source: give --source too.")
+        }
+        if let source, source.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--source must not be empty.") }
     }
 
-    struct Entry { var key: String; var path: String; var captions: [String]; var source: String }
+    struct Entry { var key: String; var path: String; var captions: [String]; var source: String; var origin: SourceInfo? = nil }
+
+    var givenSource: SourceInfo? { source.map { SourceInfo(name: $0, kind: kind, package: package, licence: licence) } }
 
     func entries() throws -> [Entry] {
         if let metadata {
             let rows = try MetadataFile.read(metadata, columns: MetadataColumns(path: pathColumn, id: idColumn, caption: captionColumn),
                                              videoDir: videoDir)
             let source = (metadata as NSString).lastPathComponent
-            return rows.map { Entry(key: $0.key, path: $0.path, captions: $0.caption.map { [$0] } ?? [], source: source) }
+            return rows.map { Entry(key: $0.key, path: $0.path, captions: $0.caption.map { [$0] } ?? [], source: source,
+                                    origin: givenSource ?? $0.source) }
         }
         var isDir: ObjCBool = false
         guard let dir, FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
@@ -83,7 +101,7 @@ struct AddCommand: ParsableCommand {
                 let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
                 if !t.isEmpty { captions.append(t) }
             }
-            out.append(Entry(key: rel, path: path, captions: captions, source: "sidecar"))
+            out.append(Entry(key: rel, path: path, captions: captions, source: "sidecar", origin: givenSource))
         }
         return out
     }
@@ -100,6 +118,7 @@ struct AddCommand: ParsableCommand {
                 // Already registered: no probing; only captions can be new.
                 present += 1
                 captions += try manifest.addCaptions(videoID: id, captions: e.captions, source: e.source)
+                if let origin = e.origin { try manifest.setSource(videoID: id, origin) }
                 continue
             }
             guard FileManager.default.fileExists(atPath: e.path) else {
@@ -109,7 +128,8 @@ struct AddCommand: ParsableCommand {
             let info = try VideoProbe.probe(e.path)
             let hash = try SHA256.hashFile(e.path)
             let r = try manifest.addVideo(Manifest.NewVideo(key: e.key, path: e.path, sha256: hash.hex, bytes: hash.bytes,
-                                                             info: info, captions: e.captions, captionSource: e.source), plan: plan)
+                                                             info: info, captions: e.captions, captionSource: e.source,
+                                                             source: e.origin), plan: plan)
             if r.addedVideo { added += 1 } else { present += 1 }
             clips += r.clips; captions += r.captions
             if r.addedVideo && r.clips == 0 {

@@ -1,5 +1,6 @@
 // hv-manifest list: one tab-separated line per clip (id, video path, start s, duration s) for pipelines,
 // e.g. `hv-manifest list data.db --pending --shards 0-9/100 | while IFS=$'\t' read id path start dur; do ...`.
+// With --sources, one line per source instead: name, kind, package, licence, videos, clips.
 import ArgumentParser
 import Foundation
 import HVCLI
@@ -24,19 +25,35 @@ struct ListCommand: ParsableCommand {
     @Option(help: "List only clips of this split (train or val).")
     var split: String?
 
+    @Option(help: "List only clips of the videos of this source.")
+    var source: String?
+
+    @Flag(help: "Print one line per source instead (name, kind, package, licence, videos, clips; tab separated).")
+    var sources = false
+
     func validate() throws { _ = try parseSplit(split) }
 
     func run() throws {
+        let manifest = try db.open()
+        let stdout = try OutputFile(nil, allowTerminal: true)
+        if sources {
+            var out = ""
+            for s in try manifest.summary().sources {
+                out += [s.name, s.kind ?? "", s.package ?? "", s.licence ?? "", "\(s.videos)", "\(s.clips)"].joined(separator: "\t") + "\n"
+            }
+            try stdout.write(Data(out.utf8))
+            return
+        }
+        if let source, try manifest.sourceID(name: source) == nil { throw ManifestError.unknownSource(name: source) }
         var states: [String] = []
         if pending { states.append("pending") }
         if running { states.append("running") }
         if done { states.append("done") }
         if failed { states.append("failed") }
         if states.isEmpty { states = ["pending"] }
-        let clips = try db.open().clips(states: states, shards: try shardOptions.selector(), split: try parseSplit(split))
+        let clips = try manifest.clips(states: states, shards: try shardOptions.selector(), split: try parseSplit(split), source: source)
         var out = ""
         for c in clips { out += c.line + "\n" }
-        let stdout = try OutputFile(nil, allowTerminal: true)
         try stdout.write(Data(out.utf8))
     }
 }

@@ -1,5 +1,5 @@
 // hv-manifest status: an aligned summary table (or JSON) of videos, clips by split and state, captions,
-// embeddings, token files and shards.
+// embeddings, token files, shards and, when videos have sources, videos and clips per source.
 import ArgumentParser
 import Foundation
 import HVManifest
@@ -48,6 +48,15 @@ struct StatusCommand: ParsableCommand {
         for (encoder, n) in s.embeddings.sorted(by: { $0.key < $1.key }) { line("embeddings", "\(n) (\(encoder))") }
         line("token files", "\(s.tokenFiles) (\(s.tokenBytes) bytes)")
         line("shards", "\(s.shards)")
+        if !s.sources.isEmpty {
+            let width = max(12, (s.sources.map(\.name.count).max() ?? 0) + 2)
+            out += pad("sources", 14) + pad("name", width) + pad("kind", 9) + pad("videos", 8, right: true) + pad("clips", 9, right: true)
+                + "  licence\n"
+            for src in s.sources {
+                out += pad("", 14) + pad(src.name, width) + pad(src.kind ?? "-", 9) + pad("\(src.videos)", 8, right: true)
+                    + pad("\(src.clips)", 9, right: true) + "  " + (src.licence ?? "-") + "\n"
+            }
+        }
         return out
     }
 }

@@ -60,7 +60,7 @@ final class ManifestToolTests: ManifestTestCase {
         let json = try Fixtures.run(tool, ["status", db, "--json"])
         let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(obj["clips"] as? Int, 4)
-        XCTAssertEqual(obj["schema_version"] as? String, "v2")
+        XCTAssertEqual(obj["schema_version"] as? String, ManifestSchema.latestVersion)
 
         let list = try Fixtures.run(tool, ["list", db, "--pending"])
         let lines = list.stdout.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }

@@ -9,11 +9,11 @@ final class SchemaTests: ManifestTestCase {
     func testCreateAppliesAllMigrationsAndWAL() throws {
         let dir = try Fixtures.tempDir()
         let m = try Manifest(path: dir.appendingPathComponent("m.db").path, create: true)
-        XCTAssertEqual(try m.appliedMigrations(), ["v1", "v2"])
+        XCTAssertEqual(try m.appliedMigrations(), ["v1", "v2", "v3"])
         let mode = try m.queue.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         XCTAssertEqual(mode, "wal")
         let tables = try m.queue.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name") }
-        for t in ["video", "clip", "caption", "caption_embedding", "clip_status", "token_file", "shard"] {
+        for t in ["video", "clip", "caption", "caption_embedding", "clip_status", "token_file", "shard", "source"] {
             XCTAssertTrue(tables.contains(t), "missing table \(t)")
         }
     }
@@ -36,7 +36,7 @@ final class SchemaTests: ManifestTestCase {
             XCTAssertFalse(tables.contains("clip_status"))
         }
         let m = try Manifest(path: path)
-        XCTAssertEqual(try m.appliedMigrations(), ["v1", "v2"])
+        XCTAssertEqual(try m.appliedMigrations(), ["v1", "v2", "v3"])
         let s = try m.summary()
         XCTAssertEqual(s.clips, 2)
         XCTAssertEqual(s.clipsBySplit["unassigned"]?["pending"], 2)
@@ -83,7 +83,7 @@ final class SchemaTests: ManifestTestCase {
                 XCTAssertTrue(flatDoc.contains(squash(sql) + ";"), "formats/manifest.md does not quote: \(sql.prefix(60))")
             }
         }
-        for column in ["shard_key", "lease_until", "masked_fraction", "tokenizer_hash", "sha256"] {
+        for column in ["shard_key", "lease_until", "masked_fraction", "tokenizer_hash", "sha256", "source_id", "licence"] {
             XCTAssertTrue(doc.contains("`\(column)`"), "doc does not describe \(column)")
         }
     }
