@@ -5,7 +5,7 @@
 #   make -j2 pretokenize MANIFEST=data.db TOKENS=tok [SHARDS=0-9] [TOKENIZER=models/tokenizer]
 #   make -j2 demo-data                    # the real footage, captioned, embedded, pretokenized; status table
 #   make bench-pretokenize                # clips per hour at -j1 and -j2 (also part of `make bench`)
-#   make test-pipelines                   # kill -9 / resume / shard-range test (part of `make test`)
+#   make test-pipelines                   # kill -9 / resume / shard-range / fine-tune test (part of `make test`)
 #
 # Included by the top-level Makefile; also works alone (without Swift):
 #   make -f pipelines/pretokenize.mk pretokenize BIN=.build/release MANIFEST=... TOKENS=...
@@ -44,7 +44,9 @@ PRETOK_SUBMAKE = $(MAKE) --no-print-directory -f $(PRETOK_MK) BIN='$(BIN)' MANIF
 .PHONY: pretokenize pretokenize-clips pack-shards demo-data bench-pretokenize test-pipelines
 
 # Shell prologue shared by the recipes: checks, tokenizer hash, decode flags, work-shard selection
-# (sel: hv-manifest option; where: SQL condition; tag: file-name tag).
+# (sel: hv-manifest option; where: SQL condition; tag: file-name tag). The hash is the checkpoint's token identity
+# as hv-encode writes it into .hvt headers (`hv-encode --print-identity`): for a frozen-token fine-tune (such as
+# the shipped models/tokenizer) that of the checkpoint whose tokens it kept (tokens_of), not a hash of its files.
 define pretok_setup
 set -euo pipefail; \
 die() { echo "pretokenize: error: $$*" >&2; exit 66; }; \
@@ -52,7 +54,8 @@ for t in hv-decode hv-encode hv-mask hv-info hv-manifest; do [ -x '$(BIN)'/$$t ]
 [ -s '$(TOKENIZER)/config.json' ] && [ -s '$(TOKENIZER)/model.safetensors' ] || die "no tokenizer checkpoint in '$(TOKENIZER)' (config.json + model.safetensors): train one with 'make train-tokenizer' or pass TOKENIZER=DIR"; \
 [ -s '$(MANIFEST)' ] || die "no manifest '$(MANIFEST)': create one with hv-manifest init/add (docs/manifest.md) or pass MANIFEST=FILE"; \
 command -v sqlite3 >/dev/null || die "sqlite3 is missing (make deps)"; \
-hash=$$(cat '$(TOKENIZER)/config.json' '$(TOKENIZER)/model.safetensors' | sha256sum | cut -c1-64); \
+tokid=$$('$(BIN)'/hv-encode --model '$(TOKENIZER)' --print-identity) || die "cannot read the tokenizer checkpoint '$(TOKENIZER)'"; \
+hash=$${tokid##*@}; [[ $$hash =~ ^[0-9a-f]{64}$$ ]] || die "hv-encode --print-identity printed '$$tokid', not name@sha256"; \
 decode='$(DECODE_FLAGS)'; \
 if [ -z "$$decode" ]; then \
   size=$$(grep -o '"frameSize" *: *[0-9]*' '$(TOKENIZER)/config.json' | head -n 1 | grep -o '[0-9]*$$'); \
@@ -82,7 +85,7 @@ pretokenize:
 	'$(BIN)'/hv-manifest list '$(MANIFEST)' --pending $$sel > "$$list.tmp.$$$$"; mv -f "$$list.tmp.$$$$" "$$list"; \
 	n=$$(wc -l < "$$list"); \
 	if [ "$$n" -gt 0 ]; then \
-	  echo "pretokenize: $$n pending clips$${sel:+ ($$sel)}, tokenizer $${hash:0:12}, hv-decode $$decode"; \
+	  echo "pretokenize: $$n pending clips$${sel:+ ($$sel)}, tokens of $${tokid%@*}@$${hash:0:12}, hv-decode $$decode"; \
 	  $(PRETOK_SUBMAKE) $(PRETOK_CLIP_FLAGS) pretokenize-clips PRETOK_LIST="$$list" TOK_HASH=$$hash DECODE_FLAGS="$$decode" \
 	    || { echo "pretokenize: error: some clips failed (hv-manifest list '$(MANIFEST)' --failed; after fixing: hv-manifest reset '$(MANIFEST)' and re-run)" >&2; exit 1; }; \
 	fi; \
@@ -122,7 +125,7 @@ $(PRETOK_CLIP_TARGETS): pretok-clip-%:
 	    echo "pretokenize: clip $$id failed: $$msg" >&2; \
 	    '$(BIN)'/hv-manifest fail '$(MANIFEST)' "$$id" --error "$${msg:-hv-decode | hv-encode | hv-mask failed}"; exit 1; \
 	  fi; \
-	  read -r h bits masked < <(stats "$$tmp") && [ "$$h" = '$(TOK_HASH)' ] || { echo "pretokenize: clip $$id: output unreadable or not made by $(TOKENIZER)" >&2; exit 1; }; \
+	  read -r h bits masked < <(stats "$$tmp") && [ "$$h" = '$(TOK_HASH)' ] || { echo "pretokenize: clip $$id: output unreadable or its tokenizer hash ($${h:-none}) is not the token identity of $(TOKENIZER) ($(TOK_HASH))" >&2; exit 1; }; \
 	  mv -f "$$tmp" "$$out"; how=tokenized; \
 	fi; \
 	'$(BIN)'/hv-manifest done '$(MANIFEST)' "$$id" --token-file "$$out" --tokenizer-hash "$$h" --bits "$$bits" \
@@ -221,6 +224,8 @@ bench: bench-pretokenize
 bench-pretokenize: build
 	Tests/pipelines/bench-pretokenize.sh '$(BIN)' '$(BENCH_PRETOK_DIR)' '$(BENCH_PRETOK_CLIPS)' '$(BENCH_PRETOK_TOKENIZER)' '$(BENCH_PRETOK_VIDEOS)'
 
-# kill -9 midway then resume, finished re-run, two shard ranges (Tests/pipelines/test-pretokenize.sh).
+# kill -9 midway then resume, finished re-run, two shard ranges, a frozen-token fine-tune of the tokenizer
+# (Tests/pipelines/test-pretokenize.sh), with the shipped tokenizer; TEST_PRETOK_TOKENIZER= (empty): a throwaway tiny one.
+TEST_PRETOK_TOKENIZER ?= models/tokenizer
 test-pipelines: build
-	Tests/pipelines/test-pretokenize.sh '$(BIN)'
+	Tests/pipelines/test-pretokenize.sh '$(BIN)' '$(TEST_PRETOK_TOKENIZER)'

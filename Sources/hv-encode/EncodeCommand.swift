@@ -15,6 +15,7 @@ struct EncodeCommand: ParsableCommand {
         discussion: """
         Input must match the model's frame size and rate (256x256 at 8 fps for the shipped model):
         hv-decode clip.mp4 | hv-encode > clip.hvt
+        hv-encode --model DIR --print-identity    # name@sha256 that DIR's .hvt headers carry
         """)
 
     @Argument(help: "Input y4m file, or '-' for stdin.")
@@ -26,8 +27,15 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "Tokenizer checkpoint folder (default: the shipped models/tokenizer).")
     var model: String?
 
+    @Flag(help: "Print the token identity the model writes into .hvt headers (name@sha256: its tokens_of after a frozen-token fine-tune, else SHA-256 of config.json followed by model.safetensors) and exit without reading video.")
+    var printIdentity = false
+
     func run() throws {
         let tokenizer = try TokenizerCheckpoint.load(from: TokenizerCheckpoint.resolve(model))
+        if printIdentity {
+            print(tokenizer.tokenIdentity.full)
+            return
+        }
         let cfg = tokenizer.config
         let inFile = try InputFile(input)
         let reader = try Y4MReader(fileDescriptor: inFile.descriptor, name: inFile.displayName)

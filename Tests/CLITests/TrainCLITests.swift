@@ -108,8 +108,8 @@ final class TrainCLITests: XCTestCase {
 
     /// `--init C --freeze-tokens` fine-tunes only the render side: the new checkpoint writes byte-identical .hvt
     /// files (same tokens, the parent's identity in the header) and renders them differently, and so does its BF16
-    /// export; a BF16 export that would round the token side of an F32 parent is refused. Contradictory options
-    /// are usage errors.
+    /// export, and `hv-encode --print-identity` prints that header identity for all three; a BF16 export that would
+    /// round the token side of an F32 parent is refused. Contradictory options are usage errors.
     func testFrozenTokenFineTuneKeepsTokenFiles() throws {
         try makeVideos()
         XCTAssertEqual(try Tools.run("hv-train", trainArgs("run") + ["--data", dir + "/v"]).status, 0)
@@ -134,6 +134,22 @@ final class TrainCLITests: XCTestCase {
         XCTAssertEqual(try bytes("base.hvt"), try bytes("ftx.hvt"), "and so must its BF16 export")
         XCTAssertNotEqual(try bytes("base.y4m"), try bytes("ft.y4m"), "the decoder did not change")
         XCTAssertNotEqual(try bytes("base/model.safetensors"), try bytes("ftx/model.safetensors"))
+        // `hv-encode --print-identity` (what pipelines compare .hvt headers with) is the header's identity for all
+        // three: base's file hash, which the fine-tunes name as tokens_of though their own files differ.
+        let info = try Tools.run("hv-info", ["--json", dir + "/base.hvt"])
+        let header = try JSONSerialization.jsonObject(with: info.stdout) as? [String: Any]
+        let headerID = "\(header?["tokenizerName"] ?? "")@\(header?["tokenizerHash"] ?? "")"
+        func fileHash(_ m: String) throws -> String {
+            XCTAssertEqual(try Tools.sh("cd \(dir!)/\(m) && cat config.json model.safetensors | sha256sum | cut -c1-64 > ../\(m).sha"), 0)
+            return try String(contentsOfFile: dir + "/\(m).sha", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        XCTAssertEqual(headerID, "hitvideo-tiny@" + (try fileHash("base")))
+        XCTAssertNotEqual(try fileHash("ftx"), try fileHash("base"))
+        for m in ["base", "ft", "ftx"] {
+            let p = try Tools.run("hv-encode", ["--model", dir + "/" + m, "--print-identity"])
+            XCTAssertEqual(p.status, 0, p.stderr)
+            XCTAssertEqual(p.stdoutText, headerID + "\n", m)
+        }
 
         // From an F32 parent, BF16 would round token-side weights: refused, nothing written; F32 is fine.
         XCTAssertEqual(try fineTune(from: "run", to: "ft32").status, 0)

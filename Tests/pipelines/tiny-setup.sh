@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds a tiny, self-contained pretokenization setup from the built tools and ffmpeg alone (no footage, no
 # shipped tokenizer), for Tests/pipelines/test-pretokenize.sh and bench-pretokenize.sh:
-#   Tests/pipelines/tiny-setup.sh BIN_DIR DIR VIDEOS SECONDS
+#   Tests/pipelines/tiny-setup.sh BIN_DIR DIR VIDEOS SECONDS [no-tokenizer]
 # DIR/videos/vNN.mp4: VIDEOS synthetic videos (ffmpeg lavfi sources, 64x48, 8 fps) of SECONDS seconds each;
 # DIR/videos.csv: id,path,caption metadata for `hv-manifest add --metadata`;
-# DIR/tok: a throwaway `tiny` tokenizer (32x32, 8 fps, 8-frame clips) trained for 2 steps.
+# DIR/tok: a throwaway `tiny` tokenizer (32x32, 8 fps, 8-frame clips) trained for 2 steps (not with no-tokenizer).
 # Idempotent: what exists is kept.
 set -euo pipefail
-BIN=$1; DIR=$2; VIDEOS=$3; SECONDS_PER_VIDEO=$4
+BIN=$1; DIR=$2; VIDEOS=$3; SECONDS_PER_VIDEO=$4; TOKENIZER=${5:-tokenizer}
 mkdir -p "$DIR/videos"
 sources=(testsrc testsrc2 rgbtestsrc smptebars smptehdbars mandelbrot cellauto life yuvtestsrc colorspectrum)
 csv=$DIR/videos.csv.tmp.$$
@@ -26,7 +26,7 @@ for ((i = 0; i < VIDEOS; i++)); do
     printf '%s,videos/%s.mp4,"synthetic %s test pattern, number %d"\n' "$name" "$name" "$src" "$i" >> "$csv"
 done
 mv -f "$csv" "$DIR/videos.csv"
-if [ ! -s "$DIR/tok/model.safetensors" ]; then
+if [ "$TOKENIZER" != no-tokenizer ] && [ ! -s "$DIR/tok/model.safetensors" ]; then
     rm -rf "$DIR/tok-run" "$DIR/tok-data"; mkdir -p "$DIR/tok-data"
     "$BIN/hv-decode" "$DIR/videos/v00.mp4" --size 32 --fps 8 --frames 16 -o "$DIR/tok-data/a.y4m"
     "$BIN/hv-train" tokenizer --preset tiny --crop 32 --steps 2 --data "$DIR/tok-data/a.y4m" --out "$DIR/tok-run" >/dev/null 2>&1 \
