@@ -33,6 +33,10 @@ final class TokenLayer: ParameterOwner {
         upsample = pool == .one ? nil : Upsample(factors: pool.tuple)
         upConv = Conv3d(name: "hierarchy.\(index).up_conv", inChannels: C, outChannels: C,
                         kernel: (t: 3, h: 3, w: 3), rng: &rng)
+        // With colour shortcuts the decoder paints the colour means of ẑ = Σ u straight away: random up paths
+        // would paint noise (seen: an untrained-looking colour mush after 500 steps). Starting every contribution
+        // at zero starts the render at grey; the up paths learn what to add.
+        if c.hasShortcuts { upConv.weight.value.scale(by: 0) }
     }
 
     var parameters: [Parameter] { downParameters + upParameters }

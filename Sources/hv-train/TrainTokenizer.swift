@@ -221,7 +221,7 @@ struct TrainTokenizer: ParsableCommand {
             // Windows are drawn per source, not per frame: one long video must not dominate what the model sees.
             let weights = ClipDataset.cappedWeights(sources: videoSources, kinds: sourceKinds())
             dataset.setSources(videoSources, weights: weights)
-            Console.note("hv-train: sampling \(weights.count) sources: " + weights.sorted { $0.key < $1.key }
+            Console.note("hv-train: sampling \(weights.count) sources: " + dataset.sourceWeights.sorted { $0.key < $1.key }
                 .map { "\($0.key) \(String(format: "%.1f", 100 * $0.value))%" }.joined(separator: ", "))
         }
         let held = ClipDataset(videos: heldVideos)
