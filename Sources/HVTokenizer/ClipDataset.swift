@@ -43,23 +43,31 @@ public final class ClipDataset: ClipSource {
             .filter { !$0.2.isEmpty }
     }
 
-    /// Source weights under the caps of the training recipe: every source equal, then no source above `maxShare`
-    /// and the sources of `capped` kinds (e.g. cartoon) together at most their cap, the excess spread over the rest.
+    /// Source weights under the caps of the training recipe: every source equal, then the sources of each capped
+    /// kind (e.g. cartoon) together at most their cap and no source above `maxShare`, the excess spread over the
+    /// rest. With too few sources for `maxShare` (fewer than 1/maxShare), the kind caps still hold and the other
+    /// sources share the remainder equally.
     public static func cappedWeights(sources: [String], kinds: [String: String], maxShare: Double = 0.25,
                                      kindCaps: [String: Double] = ["cartoon": 0.10]) -> [String: Double] {
         let names = Array(Set(sources)).sorted()
         var w = Dictionary(uniqueKeysWithValues: names.map { ($0, 1.0 / Double(names.count)) })
+        var kindFixed = Set<String>()
         for _ in 0..<20 {
-            var fixed = Set<String>()
+            var fixed = kindFixed
             for (kind, cap) in kindCaps {
                 let members = names.filter { kinds[$0] == kind }
                 let share = members.reduce(0) { $0 + w[$1]! }
-                if share > cap { for m in members { w[m]! *= cap / share; fixed.insert(m) } }
+                if share > cap { for m in members { w[m]! *= cap / share; fixed.insert(m); kindFixed.insert(m) } }
             }
             for n in names where w[n]! > maxShare { w[n] = maxShare; fixed.insert(n) }
             let free = names.filter { !fixed.contains($0) }
             let excess = 1 - names.reduce(0) { $0 + w[$1]! }
-            if abs(excess) < 1e-12 || free.isEmpty { break }
+            if abs(excess) < 1e-12 { break }
+            if free.isEmpty {
+                let open = names.filter { !kindFixed.contains($0) }
+                for n in open { w[n]! += excess / Double(open.count) }
+                break
+            }
             let freeTotal = free.reduce(0) { $0 + w[$1]! }
             for n in free { w[n]! += excess * w[n]! / freeTotal }
         }

@@ -16,7 +16,7 @@ final class BlockNorm: ParameterOwner {
 
     init(name: String, channels: Int, config c: TokenizerConfig) {
         if c.normKind == .rms {
-            rms = RMSNorm(name: name, dim: channels); group = nil
+            rms = RMSNorm(name: name, dim: channels, eps: c.normEpsilon ?? 1e-6); group = nil
         } else {
             group = GroupNorm(name: name, channels: channels, groups: c.normGroups); rms = nil
         }

@@ -69,16 +69,21 @@ public struct TokenizerConfig: Codable, Equatable, Sendable {
     public var shortcuts: Bool?
     /// Decoder widths per stage, listed like `stages` (shallowest first); absent mirrors the encoder's.
     public var decoderChannels: [Int]?
+    /// ε of the `rms` norm (absent: 1e-6). RMSNorm divides by each position's RMS, so where activations are near
+    /// zero (a flat region, or a decoder whose input starts at zero) it amplifies the gradient by up to 1/√ε.
+    public var normEpsilon: Float?
 
     public enum NormKind: String, Codable, Sendable { case group, rms }
 
     public init(name: String, framesPerClip: Int, frameSize: Int, fps: Int, patch: Size3, stages: [StageConfig],
                 latentChannels: Int, layers: [LayerConfig], normGroups: Int, encoderSize: Int? = nil,
-                outputNorm: Bool? = nil, norm: NormKind? = nil, shortcuts: Bool? = nil, decoderChannels: [Int]? = nil) {
+                outputNorm: Bool? = nil, norm: NormKind? = nil, shortcuts: Bool? = nil, decoderChannels: [Int]? = nil,
+                normEpsilon: Float? = nil) {
         self.name = name; self.framesPerClip = framesPerClip; self.frameSize = frameSize; self.fps = fps
         self.patch = patch; self.stages = stages; self.latentChannels = latentChannels; self.layers = layers
         self.normGroups = normGroups; self.encoderSize = encoderSize; self.outputNorm = outputNorm
         self.norm = norm; self.shortcuts = shortcuts; self.decoderChannels = decoderChannels
+        self.normEpsilon = normEpsilon
     }
 
     /// Whether the encoder's and decoder's last stage ends in a norm (absent in config.json = true).
@@ -182,11 +187,12 @@ extension TokenizerConfig {
         latentChannels: 128, layers: paperLayers, normGroups: 8)
 
     /// The v2 architecture we train now (formats/tokenizer.md, "v2"): the paper's token geometry; per-position
-    /// RMSNorm, colour shortcuts and zero-initialised residual branches; a decoder wider than the encoder.
+    /// RMSNorm and a decoder wider than the encoder. (Colour shortcuts made training diverge; `shortcuts` stays
+    /// an option, off here.)
     public static let small2 = TokenizerConfig(
         name: "hitvideo-small2", framesPerClip: 64, frameSize: 256, fps: 8, patch: Size3(2, 4, 4),
         stages: small.stages, latentChannels: 128, layers: paperLayers, normGroups: 8, outputNorm: true,
-        norm: .rms, shortcuts: true, decoderChannels: [48, 96, 192])
+        norm: .rms, decoderChannels: [48, 96, 192])
 
     /// The paper's single-layer baseline: one 2^18 codebook on 8×17×17 (2312 tokens); the encoder sees
     /// frames interpolated to 272² so that the latent is 17×17.

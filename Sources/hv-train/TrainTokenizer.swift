@@ -39,11 +39,17 @@ struct TrainTokenizer: ParsableCommand {
     @Option(name: [.short, .long], help: "Output checkpoint folder.")
     var out: String
 
-    @Option(help: "Architecture preset: small2 (v2: RMSNorm, colour shortcuts, wider decoder), single2, small, single, tiny, tiny2 or paper.")
+    @Option(help: "Architecture preset: small2 (v2: RMSNorm, wider decoder), single2, small, single, tiny, tiny2 or paper.")
     var preset: String = "small"
 
     @Flag(inversion: .prefixedNo, help: "Keep the GroupNorm before the encoder's output and the decoder's pixel head (new models only).")
     var outputNorm = true
+
+    @Flag(inversion: .prefixedNo, help: "Override the preset's colour shortcuts (new models only).")
+    var shortcuts: Bool?
+
+    @Option(help: "Override the preset's RMSNorm epsilon (new models only).")
+    var normEpsilon: Float?
 
     @Flag(help: "Continue from the checkpoint and train-state in the output folder.")
     var resume = false
@@ -211,6 +217,8 @@ struct TrainTokenizer: ParsableCommand {
         } else {
             var config = TokenizerConfig.presets[preset]!
             if !outputNorm { config.outputNorm = false }
+            if let shortcuts { config.shortcuts = shortcuts }
+            if let normEpsilon { config.normEpsilon = normEpsilon }
             model = try HierarchicalTokenizer(config: config, seed: seed)
         }
         let cfg = model.config

@@ -173,4 +173,38 @@ final class TrainCLITests: XCTestCase {
             XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad"))
         }
     }
+
+    /// Folders of sources: windows are drawn per source with capped weights (a cartoon source at most 10 %), with
+    /// EMA weights in the checkpoint; a run folder holding only a checkpoint (as committed, no train state) resumes
+    /// from its weights at its step with fresh optimizer moments; hv-train diagnose reads clips by source folder.
+    func testSourcesEMAResumeFromCommittedCheckpointAndDiagnose() throws {
+        let data = dir + "/data"
+        for (i, (source, src)) in [("bbb", "testsrc2"), ("fractal", "mandelbrot"), ("life", "life")].enumerated() {
+            try FileManager.default.createDirectory(atPath: "\(data)/\(source)", withIntermediateDirectories: true)
+            XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i \(src)=size=32x32:rate=8 -t 2 -pix_fmt yuv420p -f yuv4mpegpipe \(data)/\(source)/\(i).y4m"), 0)
+        }
+        try "source\tkind\nbbb\tcartoon\nfractal\tphoto\nlife\treal\n".write(toFile: data + "/sources.tsv", atomically: true, encoding: .utf8)
+        let args = ["tokenizer", "--preset", "tiny2", "--crop", "32", "--eval-every", "2", "--checkpoint-every", "2",
+                    "--ema", "0.9", "--data", data, "--heldout", data + "/life/2.y4m", "--out", dir + "/run"]
+        let r = try Tools.run("hv-train", args + ["--steps", "4"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("sampling 3 sources: bbb 10.0%, fractal 45.0%, life 45.0%"), r.stderr)
+        // The committed form: config + weights only. Resuming continues at its step (4), not from 0.
+        try FileManager.default.removeItem(atPath: dir + "/run/train-state.safetensors")
+        let again = try Tools.run("hv-train", args + ["--steps", "6", "--resume"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.contains("at step 4 with fresh optimizer moments"), again.stderr)
+        let steps = try csvRows("run").dropFirst().compactMap { Int($0.split(separator: ",")[0]) }
+        XCTAssertEqual(steps.last, 6)
+        XCTAssertFalse(steps.contains(0))
+        // The diagnosis: per clip, per source folder and overall, with the box-mean baseline; a missing folder is
+        // one line and exit 66.
+        let d = try Tools.run("hv-train", ["diagnose", "--model", dir + "/run", "--crop", "0", data])
+        XCTAssertEqual(d.status, 0, d.stderr)
+        for source in ["bbb", "fractal", "life", "all"] { XCTAssertTrue(d.stdoutText.contains("| \(source) |"), d.stdoutText) }
+        XCTAssertTrue(d.stdoutText.contains("box"), d.stdoutText)
+        let bad = try Tools.run("hv-train", ["diagnose", "--model", dir + "/run", dir + "/nothing-here"])
+        XCTAssertEqual(bad.status, 66, bad.stderr)
+        XCTAssertTrue(bad.stderr.hasPrefix("hv-train: error:"), bad.stderr)
+    }
 }

@@ -176,6 +176,28 @@ final class TokenizerModelTests: XCTestCase {
         }
         XCTAssertLessThan(last, first * 0.7, "L1 went from \(first) to \(last)")
     }
+    /// Source weights: the cartoon cap and the 25 % cap hold where they can, weights sum to 1, and with too few
+    /// sources the cartoon cap still holds while the others share the rest.
+    func testCappedSourceWeights() {
+        let many = (0..<12).map { "s\($0)" }
+        let w = ClipDataset.cappedWeights(sources: many + many, kinds: ["s0": "cartoon", "s1": "cartoon"])
+        XCTAssertEqual(w.values.reduce(0, +), 1, accuracy: 1e-9)
+        XCTAssertLessThanOrEqual(w["s0"]! + w["s1"]!, 0.10 + 1e-9)
+        XCTAssertTrue(w.values.allSatisfy { $0 <= 0.25 + 1e-9 })
+        XCTAssertEqual(w["s2"]!, w["s11"]!, accuracy: 1e-12)
+        let few = ClipDataset.cappedWeights(sources: ["a", "b", "c"], kinds: ["a": "cartoon"])
+        XCTAssertEqual(few["a"]!, 0.10, accuracy: 1e-9)
+        XCTAssertEqual(few["b"]!, 0.45, accuracy: 1e-9)
+        // Sampling follows the weights: a source of one short video is drawn as often as one of many long ones.
+        let v = { (n: Int) in ClipDataset.Video(name: "v", width: 8, height: 8, frames: [[UInt8]](repeating: [UInt8](repeating: UInt8(n), count: 192), count: n)) }
+        let d = ClipDataset(videos: [v(2), v(100), v(100), v(100)])
+        d.setSources(["short", "long", "long", "long"], weights: ["short": 0.5, "long": 0.5])
+        var rng = SeededRandom(seed: 4)
+        let x = Tensor(shape: [0])
+        var short = 0
+        for _ in 0..<400 { d.sample(into: x, frames: 1, crop: 8, rng: &rng); if x[0] == Float(2) / 127.5 - 1 { short += 1 } }
+        XCTAssertEqual(Double(short) / 400, 0.5, accuracy: 0.08)
+    }
 }
 
 /// A data source that always yields the same clip.
