@@ -40,7 +40,7 @@ V2_HELDOUT = $(FOOTAGE)/heldout/python3-imageio/cockatoo-000.y4m $(FOOTAGE)/held
 TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 --lr 3e-4 --l2-weight 1 \
   --entropy-weight 0.005 --commit-weight 0.05 --perceptual-weight 0.2 --progressive 0,0,0 --quantization-warmup 0.3 \
   --adversarial-weight 0 --truncation 0.25 --residual-weight 0.001 --ema 0.999 --storage bf16 \
-  --checkpoint-every 250 --eval-every 500 --steps $(TOKENIZER_V2_STEPS) --minutes $(TOKENIZER_V2_MINUTES)
+  --checkpoint-every 250 --eval-every 250 --steps $(TOKENIZER_V2_STEPS) --minutes $(TOKENIZER_V2_MINUTES)
 
 .PHONY: footage train-tokenizer train-tokenizer-v2 save-tokenizer-v2 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
 
@@ -66,8 +66,8 @@ train-tokenizer-v2: footage
 	set -x; $(BIN)/hv-train tokenizer $(TOKENIZER_V2_RECIPE) --out '$(TOKENIZER_V2_RUN)' $$how
 
 save-tokenizer-v2:
-	mkdir -p '$(TOKENIZER_V2_COMMITTED)'
-	cp '$(TOKENIZER_V2_RUN)/config.json' '$(TOKENIZER_V2_RUN)/model.safetensors' '$(TOKENIZER_V2_RUN)/train.csv' '$(TOKENIZER_V2_COMMITTED)/'
+	$(BIN)/hv-train export --from '$(TOKENIZER_V2_RUN)' --to '$(TOKENIZER_V2_COMMITTED)' --storage bf16
+	cp '$(TOKENIZER_V2_RUN)/train.csv' '$(TOKENIZER_V2_COMMITTED)/'
 
 train-single: footage
 	$(BIN)/hv-train tokenizer $(TOKENIZER_RECIPE) --preset single --out $(SINGLE_RUN) --steps $(TOKENIZER_STEPS) --truncation 0.1 --eval-every 1000

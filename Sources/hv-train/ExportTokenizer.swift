@@ -39,6 +39,8 @@ struct ExportTokenizer: ParsableCommand {
             Console.note("hv-train export: mean of \(k) snapshots, \(meta["averaged_snapshots"]!)")
         } else {
             model = try TokenizerCheckpoint.load(from: from)
+            // The step travels with the weights, so that `hv-train tokenizer --resume` can continue a committed export.
+            if let step = try SafeTensors.load(path: "\(from)/\(TokenizerCheckpoint.weightsFile)").metadata["step"] { meta["step"] = step }
         }
         let id = try TokenizerCheckpoint.save(model, to: to, storage: storage == "bf16" ? .bf16 : .f32, metadata: meta)
         print("\(to): \(id.name) \(id.hash)")

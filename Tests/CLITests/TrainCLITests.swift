@@ -185,18 +185,21 @@ final class TrainCLITests: XCTestCase {
         }
         try "source\tkind\nbbb\tcartoon\nfractal\tphoto\nlife\treal\n".write(toFile: data + "/sources.tsv", atomically: true, encoding: .utf8)
         let args = ["tokenizer", "--preset", "tiny2", "--crop", "32", "--eval-every", "2", "--checkpoint-every", "2",
-                    "--ema", "0.9", "--data", data, "--heldout", data + "/life/2.y4m", "--out", dir + "/run"]
-        let r = try Tools.run("hv-train", args + ["--steps", "4"])
+                    "--ema", "0.9", "--data", data, "--heldout", data + "/life/2.y4m"]
+        let r = try Tools.run("hv-train", args + ["--steps", "4", "--out", dir + "/run"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("sampling 3 sources: bbb 10.0%, fractal 45.0%, life 45.0%"), r.stderr)
-        // The committed form: config + weights only. Resuming continues at its step (4), not from 0.
-        try FileManager.default.removeItem(atPath: dir + "/run/train-state.safetensors")
-        let again = try Tools.run("hv-train", args + ["--steps", "6", "--resume"])
+        // The committed form: a BF16 export (config + weights, the step in the metadata, no train state), with the
+        // run's log beside it. Resuming it continues at its step (4), not from 0.
+        let committed = dir + "/committed"
+        XCTAssertEqual(try Tools.run("hv-train", ["export", "--from", dir + "/run", "--to", committed, "--storage", "bf16"]).status, 0)
+        try FileManager.default.copyItem(atPath: dir + "/run/train.csv", toPath: committed + "/train.csv")
+        let again = try Tools.run("hv-train", args + ["--steps", "6", "--resume", "--out", committed])
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertTrue(again.stderr.contains("at step 4 with fresh optimizer moments"), again.stderr)
-        let steps = try csvRows("run").dropFirst().compactMap { Int($0.split(separator: ",")[0]) }
+        let steps = try csvRows("committed").dropFirst().compactMap { Int($0.split(separator: ",")[0]) }
         XCTAssertEqual(steps.last, 6)
-        XCTAssertFalse(steps.contains(0))
+        XCTAssertEqual(steps.filter { $0 == 4 }.count, 1, "\(steps)")
         // The diagnosis: per clip, per source folder and overall, with the box-mean baseline; a missing folder is
         // one line and exit 66.
         let d = try Tools.run("hv-train", ["diagnose", "--model", dir + "/run", "--crop", "0", data])
