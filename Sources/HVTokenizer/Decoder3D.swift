@@ -72,18 +72,14 @@ final class Decoder3D: ParameterOwner {
     func forward(_ z: Tensor) -> Tensor {
         var h = convIn.forward(z)
         if let inShortcut {
-            inSum.resize(h.shape)
-            add(h, inShortcut.forward(z), into: inSum)
-            h = inSum
+            h = sum(h, inShortcut.forward(z), into: inSum)
         }
         for (i, stage) in blocks.enumerated() {
             for b in stage { h = b.forward(h) }
             if let (up, conv) = ups[i] {
                 let y = conv.forward(up.forward(h))
                 if let (cs, rep) = upShortcuts[i] {
-                    upSums[i].resize(y.shape)
-                    add(y, rep.forward(cs.forward(h)), into: upSums[i])
-                    h = upSums[i]
+                    h = sum(y, rep.forward(cs.forward(h)), into: upSums[i])
                 } else {
                     h = y
                 }
@@ -93,9 +89,7 @@ final class Decoder3D: ParameterOwner {
         if let normOut { g = normOut.forward(g) }
         var y = head.forward(actOut.forward(g))
         if let headShortcut {
-            headSum.resize(y.shape)
-            add(y, headShortcut.forward(h), into: headSum)
-            y = headSum
+            y = sum(y, headShortcut.forward(h), into: headSum)
         }
         return d2s.forward(y)
     }
@@ -105,12 +99,12 @@ final class Decoder3D: ParameterOwner {
         var g = head.backward(gy)
         g = actOut.backward(g)
         if let normOut { g = normOut.backward(g) }
-        if let headShortcut { g = accumulate(g, headShortcut.backward(gy)) }
+        if let headShortcut { g = sum(g, headShortcut.backward(gy), into: dsum) }
         for (i, stage) in blocks.enumerated().reversed() {
             if let (up, conv) = ups[i] {
                 let gu = up.backward(conv.backward(g))
                 if let (cs, rep) = upShortcuts[i] {
-                    g = accumulate(gu, cs.backward(rep.backward(g)))
+                    g = sum(gu, cs.backward(rep.backward(g)), into: dsum)
                 } else {
                     g = gu
                 }
@@ -119,12 +113,7 @@ final class Decoder3D: ParameterOwner {
         }
         let gz = convIn.backward(g)
         guard let inShortcut else { return gz }
-        return accumulate(gz, inShortcut.backward(g))
+        return sum(gz, inShortcut.backward(g), into: dsum)
     }
 
-    private func accumulate(_ a: Tensor, _ b: Tensor) -> Tensor {
-        dsum.resize(a.shape)
-        add(a, b, into: dsum)
-        return dsum
-    }
 }

@@ -24,7 +24,7 @@ final class Encoder3D: ParameterOwner {
     let stemPool: AvgPool?, stemShortcut: ColourShortcut?
     var downPools: [AvgPool?] = [], downShortcuts: [ColourShortcut?] = []
     let outShortcut: ColourShortcut?
-    private let sum = Tensor(shape: [0])
+    private let stemSum = Tensor(shape: [0])
     private var sums: [Tensor] = []
     private let zsum = Tensor(shape: [0])
     private let dsum = Tensor(shape: [0])
@@ -78,18 +78,14 @@ final class Encoder3D: ParameterOwner {
     func forward(_ x: Tensor) -> Tensor {
         var h = stem.forward(s2d.forward(x))
         if let stemPool, let stemShortcut {
-            sum.resize(h.shape)
-            add(h, stemShortcut.forward(stemPool.forward(x)), into: sum)
-            h = sum
+            h = sum(h, stemShortcut.forward(stemPool.forward(x)), into: stemSum)
         }
         for (i, stage) in blocks.enumerated() {
             for b in stage { h = b.forward(h) }
             if let d = downs[i] {
                 let y = d.forward(h)
                 if let pool = downPools[i], let cs = downShortcuts[i] {
-                    sums[i].resize(y.shape)
-                    add(y, cs.forward(pool.forward(h)), into: sums[i])
-                    h = sums[i]
+                    h = sum(y, cs.forward(pool.forward(h)), into: sums[i])
                 } else {
                     h = y
                 }
@@ -99,21 +95,19 @@ final class Encoder3D: ParameterOwner {
         if let normOut { g = normOut.forward(g) }
         let z = projOut.forward(actOut.forward(g))
         guard let outShortcut else { return z }
-        zsum.resize(z.shape)
-        add(z, outShortcut.forward(h), into: zsum)
-        return zsum
+        return sum(z, outShortcut.forward(h), into: zsum)
     }
 
     func backward(_ dy: Tensor) -> Tensor {
         var g = projOut.backward(dy)
         g = actOut.backward(g)
         if let normOut { g = normOut.backward(g) }
-        if let outShortcut { g = accumulate(g, outShortcut.backward(dy)) }
+        if let outShortcut { g = sum(g, outShortcut.backward(dy), into: dsum) }
         for (i, stage) in blocks.enumerated().reversed() {
             if let d = downs[i] {
                 let gd = d.backward(g)
                 if let pool = downPools[i], let cs = downShortcuts[i] {
-                    g = accumulate(gd, pool.backward(cs.backward(g)))
+                    g = sum(gd, pool.backward(cs.backward(g)), into: dsum)
                 } else {
                     g = gd
                 }
@@ -125,10 +119,4 @@ final class Encoder3D: ParameterOwner {
         return gx
     }
 
-    /// a + b into a buffer owned by the encoder (a and b may be layer-owned and reused by the next call).
-    private func accumulate(_ a: Tensor, _ b: Tensor) -> Tensor {
-        dsum.resize(a.shape)
-        add(a, b, into: dsum)
-        return dsum
-    }
 }

@@ -83,3 +83,11 @@ final class ColourShortcut {
         return gradInput
     }
 }
+
+/// a + b written into `buffer` (resized), which is returned: for sums whose operands are layer-owned outputs that the
+/// next call of the same layer overwrites (the shortcut additions of Encoder3D and Decoder3D).
+func sum(_ a: Tensor, _ b: Tensor, into buffer: Tensor) -> Tensor {
+    buffer.resize(a.shape)
+    add(a, b, into: buffer)
+    return buffer
+}

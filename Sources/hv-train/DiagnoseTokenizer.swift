@@ -36,38 +36,14 @@ struct DiagnoseTokenizer: ParsableCommand {
         guard !clips.isEmpty else { throw ValidationError("Give at least one clip.") }
     }
 
-    /// (source, path) pairs: files as given (source = their folder's name), folders one level deep.
-    func expand() throws -> [(String, String)] {
-        var out: [(String, String)] = []
-        let fm = FileManager.default
-        for item in clips {
-            var isDir: ObjCBool = false
-            guard fm.fileExists(atPath: item, isDirectory: &isDir) else {
-                throw FileError.cannotOpen(path: item, reason: "no such file or directory")
-            }
-            if !isDir.boolValue {
-                out.append((((item as NSString).deletingLastPathComponent as NSString).lastPathComponent, item)); continue
-            }
-            for name in try fm.contentsOfDirectory(atPath: item).sorted() {
-                let p = "\(item)/\(name)"
-                var sub: ObjCBool = false
-                _ = fm.fileExists(atPath: p, isDirectory: &sub)
-                if sub.boolValue {
-                    for f in try fm.contentsOfDirectory(atPath: p).sorted() where f.hasSuffix(".y4m") { out.append((name, "\(p)/\(f)")) }
-                } else if name.hasSuffix(".y4m") {
-                    out.append(((item as NSString).lastPathComponent, p))
-                }
-            }
-        }
-        guard !out.isEmpty else { throw FileError.cannotOpen(path: clips[0], reason: "no .y4m clips found") }
-        return out
-    }
-
     func run() throws {
         let m = try TokenizerCheckpoint.load(from: model)
         let cfg = m.config
         var results: [(String, ClipDiagnosis)] = []
-        for (source, path) in try expand() {
+        // The trainer's own reading of folders: DIR/SOURCE/*.y4m, or files whose folder names their source.
+        let files = try expandVideosBySource(clips).filter { $0.path.hasSuffix(".y4m") }
+        guard !files.isEmpty else { throw FileError.cannotOpen(path: clips[0], reason: "no .y4m clips found") }
+        for (path, source) in files {
             let v = try ClipDataset.readY4M(path)
             guard v.width == cfg.frameSize, v.height == cfg.frameSize, !v.frames.isEmpty else {
                 throw TokenizerError.inputMismatch("\(path) is \(v.width)x\(v.height); the model takes \(cfg.frameSize)x\(cfg.frameSize) (hint: hv-decode --size \(cfg.frameSize) --fps \(cfg.fps))")
