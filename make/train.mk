@@ -42,7 +42,8 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
   --adversarial-weight 0 --truncation 0.25 --residual-weight 0.001 --ema 0.999 --storage bf16 \
   --checkpoint-every 250 --eval-every 250 --steps $(TOKENIZER_V2_STEPS) --minutes $(TOKENIZER_V2_MINUTES)
 
-.PHONY: footage train-tokenizer train-tokenizer-v2 save-tokenizer-v2 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
+.PHONY: footage train-tokenizer train-tokenizer-v2 save-tokenizer-v2 train-tokenizer-v3-l0 train-tokenizer-v3 \
+  save-tokenizer-v3-l0 save-tokenizer-v3 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
 
 footage: build
 	pipelines/footage.sh $(BIN) $(FOOTAGE)
@@ -58,16 +59,60 @@ train-tokenizer: footage
 		--eval-every 100 --checkpoint-every 50 --out $(DECODER_RUN)
 	$(BIN)/hv-train export --from $(DECODER_RUN) --to models/tokenizer --storage bf16
 
+# A tokenizer run that spans sessions: continue RUN ($(1)) when it has a train state, else copy the committed
+# checkpoint ($(2), weights at its step; optimizer moments restart) and continue that, else start with the options
+# in $(3). $(4) names the variable holding the recipe (a name, because recipes contain commas).
+define tokenizer_run
+	@if [ -f '$(1)/train-state.safetensors' ]; then how=--resume; \
+	elif [ -f '$(2)/model.safetensors' ]; then \
+	  mkdir -p '$(1)' && cp '$(2)'/* '$(1)/' && how=--resume; \
+	else how="$(3)"; fi; \
+	set -x; $(BIN)/hv-train tokenizer $($(4)) --out '$(1)' $$how
+endef
+# Exports a run's checkpoint (EMA weights, BF16, its step in the metadata) and train.csv, to be committed.
+define save_tokenizer_run
+	$(BIN)/hv-train export --from '$(1)' --to '$(2)' --storage bf16
+	cp '$(1)/train.csv' '$(2)/'
+endef
+
 train-tokenizer-v2: footage
-	@if [ -f '$(TOKENIZER_V2_RUN)/train-state.safetensors' ]; then how=--resume; \
-	elif [ -f '$(TOKENIZER_V2_COMMITTED)/model.safetensors' ]; then \
-	  mkdir -p '$(TOKENIZER_V2_RUN)' && cp '$(TOKENIZER_V2_COMMITTED)'/* '$(TOKENIZER_V2_RUN)/' && how=--resume; \
-	else how='--preset small2'; fi; \
-	set -x; $(BIN)/hv-train tokenizer $(TOKENIZER_V2_RECIPE) --out '$(TOKENIZER_V2_RUN)' $$how
+	$(call tokenizer_run,$(TOKENIZER_V2_RUN),$(TOKENIZER_V2_COMMITTED),--preset small2,TOKENIZER_V2_RECIPE)
 
 save-tokenizer-v2:
-	$(BIN)/hv-train export --from '$(TOKENIZER_V2_RUN)' --to '$(TOKENIZER_V2_COMMITTED)' --storage bf16
-	cp '$(TOKENIZER_V2_RUN)/train.csv' '$(TOKENIZER_V2_COMMITTED)/'
+	$(call save_tokenizer_run,$(TOKENIZER_V2_RUN),$(TOKENIZER_V2_COMMITTED))
+
+# Dense first (formats/tokenizer.md, "Dense first"): L0 alone learns ~2 dB faster than the hierarchy trained from
+# the start, so stage 1 (`make train-tokenizer-v3-l0`) trains small2's L0 alone for TOKENIZER_V3_L0_STEPS, and stage
+# 2 (`make train-tokenizer-v3`) adds the coarse layers to it (hv-train --grow-from; they start contributing nothing)
+# and trains the whole hierarchy for TOKENIZER_V3_STEPS. Each stage resumes like the v2 run; stage 2 grows from the
+# stage-1 run when it is here, else from the committed stage-1 checkpoint. TOKENIZER_V3_MINUTES bounds one call.
+TOKENIZER_V3_L0_RUN ?= $(OUT)/tokenizer-v3-l0-run
+TOKENIZER_V3_L0_COMMITTED ?= models/tokenizer-v3-l0-run
+TOKENIZER_V3_RUN ?= $(OUT)/tokenizer-v3-run
+TOKENIZER_V3_COMMITTED ?= models/tokenizer-v3-run
+TOKENIZER_V3_L0_STEPS ?= 16000
+TOKENIZER_V3_STEPS ?= 16000
+TOKENIZER_V3_MINUTES ?= 0
+TOKENIZER_V3_COMMON = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 --lr 3e-4 --l2-weight 1 \
+  --entropy-weight 0.005 --commit-weight 0.05 --perceptual-weight 0.2 --progressive 0,0,0 --quantization-warmup 0.3 \
+  --adversarial-weight 0 --truncation 0.25 --residual-weight 0.001 --ema 0.999 --storage bf16 \
+  --checkpoint-every 250 --eval-every 250 --minutes $(TOKENIZER_V3_MINUTES)
+TOKENIZER_V3_L0_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_L0_STEPS)
+TOKENIZER_V3_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_STEPS)
+V3_BASE = $$(if [ -f '$(TOKENIZER_V3_L0_RUN)/model.safetensors' ]; then echo '$(TOKENIZER_V3_L0_RUN)'; \
+  else echo '$(TOKENIZER_V3_L0_COMMITTED)'; fi)
+
+train-tokenizer-v3-l0: footage
+	$(call tokenizer_run,$(TOKENIZER_V3_L0_RUN),$(TOKENIZER_V3_L0_COMMITTED),--preset small2 --layers 1,TOKENIZER_V3_L0_RECIPE)
+
+train-tokenizer-v3: footage
+	$(call tokenizer_run,$(TOKENIZER_V3_RUN),$(TOKENIZER_V3_COMMITTED),--preset small2 --grow-from $(V3_BASE),TOKENIZER_V3_RECIPE)
+
+save-tokenizer-v3-l0:
+	$(call save_tokenizer_run,$(TOKENIZER_V3_L0_RUN),$(TOKENIZER_V3_L0_COMMITTED))
+
+save-tokenizer-v3:
+	$(call save_tokenizer_run,$(TOKENIZER_V3_RUN),$(TOKENIZER_V3_COMMITTED))
 
 train-single: footage
 	$(BIN)/hv-train tokenizer $(TOKENIZER_RECIPE) --preset single --out $(SINGLE_RUN) --steps $(TOKENIZER_STEPS) --truncation 0.1 --eval-every 1000

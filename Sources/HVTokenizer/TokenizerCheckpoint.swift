@@ -84,6 +84,36 @@ public enum TokenizerCheckpoint {
         return model
     }
 
+    /// A model with `layers` (which must start with the checkpoint's own token layers, densest first) that renders
+    /// exactly what the checkpoint renders: every tensor of the checkpoint is copied, and each added, coarser
+    /// layer starts with its up path's last conv at zero, so its contribution to ẑ (and to the residual the
+    /// denser layers quantise) is zero until training gives it one. This is how a dense-first run adds the
+    /// coarse layers to a trained L0 (formats/tokenizer.md, "Dense first").
+    public static func grow(from directory: String, layers: [LayerConfig], name: String, seed: UInt64) throws -> HierarchicalTokenizer {
+        let source = try load(from: directory)
+        let have = source.config.layers
+        guard layers.count > have.count, Array(layers.prefix(have.count)) == have else {
+            throw TokenizerError.badConfig(name: name, reason: "the checkpoint's layers \(have.map { "\($0.grid)@\($0.bits)" }) "
+                + "are not the densest layers of \(layers.map { "\($0.grid)@\($0.bits)" }) with more after them")
+        }
+        var config = source.config
+        config.layers = layers
+        config.name = name
+        let model = try HierarchicalTokenizer(config: config, seed: seed)
+        let byName = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0) })
+        for p in source.parameters {
+            guard let q = byName[p.name], q.value.shape == p.value.shape else {
+                throw TokenizerError.badConfig(name: name, reason: "tensor \(p.name) has no counterpart of the same shape")
+            }
+            q.value.copy(from: p.value)
+        }
+        for layer in model.layers[have.count...] {
+            layer.upConv.weight.value.scale(by: 0)
+            layer.upConv.bias?.value.scale(by: 0)
+        }
+        return model
+    }
+
     /// Name and SHA-256 of (config.json ‖ model.safetensors).
     public static func identity(of directory: String) throws -> TokenizerIdentity {
         var sha = SHA256()

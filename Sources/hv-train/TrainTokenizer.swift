@@ -51,6 +51,14 @@ struct TrainTokenizer: ParsableCommand {
     @Option(help: "Override the preset's RMSNorm epsilon (new models only).")
     var normEpsilon: Float?
 
+    @Option(name: .customLong("grow-from"), help: ArgumentHelp(
+        "Start a new model from this checkpoint, adding the --preset's coarser token layers to its own.",
+        discussion: "Every tensor of the checkpoint is kept; the added layers start with their contribution at zero, so the new model first renders what the checkpoint rendered (dense-first training)."))
+    var growFrom: String?
+
+    @Option(help: "Keep only the densest N token layers of the preset (new models only; ablations such as L0 alone).")
+    var layers: Int?
+
     @Flag(help: "Continue from the checkpoint and train-state in the output folder.")
     var resume = false
 
@@ -137,7 +145,9 @@ struct TrainTokenizer: ParsableCommand {
         guard storage == "f32" || storage == "bf16" else { throw ValidationError("--storage must be f32 or bf16.") }
         guard !data.isEmpty || manifest != nil else { throw ValidationError("Give training videos with --data or --manifest.") }
         guard ["train", "val", "all"].contains(split) else { throw ValidationError("--split must be train, val or all.") }
-        guard !(resume && initFrom != nil) else { throw ValidationError("--init starts a new run; --resume continues one in --out. Give one of them.") }
+        guard [resume, initFrom != nil, growFrom != nil].filter({ $0 }).count <= 1 else {
+            throw ValidationError("Give at most one of --resume (continue the run in --out), --init and --grow-from (start a new one).")
+        }
         guard !freezeTokens || resume || initFrom != nil else {
             throw ValidationError("--freeze-tokens keeps a trained model's tokens: give it with --init CHECKPOINT (or --resume).")
         }
@@ -214,11 +224,21 @@ struct TrainTokenizer: ParsableCommand {
             model = try TokenizerCheckpoint.load(from: out)
         } else if let initFrom {
             model = try TokenizerCheckpoint.load(from: initFrom)
+        } else if let growFrom {
+            let target = TokenizerConfig.presets[preset]!
+            model = try TokenizerCheckpoint.grow(from: growFrom, layers: target.layers, name: target.name, seed: seed)
         } else {
             var config = TokenizerConfig.presets[preset]!
             if !outputNorm { config.outputNorm = false }
             if let shortcuts { config.shortcuts = shortcuts }
             if let normEpsilon { config.normEpsilon = normEpsilon }
+            if let layers {
+                guard (1...config.layers.count).contains(layers) else {
+                    throw ValidationError("--layers must be 1...\(config.layers.count) for preset \(preset).")
+                }
+                config.layers = Array(config.layers.prefix(layers))
+                config.name += "-l\(layers)"
+            }
             model = try HierarchicalTokenizer(config: config, seed: seed)
         }
         let cfg = model.config

@@ -31,6 +31,31 @@ final class TokenizerCheckpointTests: XCTestCase {
                        loaded.decode(indices: idx, frames: 8, height: 32, width: 32).array)
     }
 
+    /// Growing an L0-only checkpoint into the full hierarchy keeps every weight and renders the same video from all
+    /// layers as the checkpoint did from L0 (the added layers contribute zero), while the added layers still
+    /// produce codes; a checkpoint whose layers are not the target's densest ones is refused.
+    func testGrowingAddsCoarseLayersThatStartAtZero() throws {
+        var dense = TokenizerConfig.tiny
+        dense.layers = [dense.layers[0]]
+        let m = try HierarchicalTokenizer(config: dense, seed: 5)
+        for p in m.parameters { for j in 0..<p.value.count { p.value[j] += 0.01 * Float(j % 5) } }
+        try TokenizerCheckpoint.save(m, to: dir)
+        let grown = try TokenizerCheckpoint.grow(from: dir, layers: TokenizerConfig.tiny.layers, name: "grown", seed: 6)
+        XCTAssertEqual(grown.config.layers, TokenizerConfig.tiny.layers)
+        let x = clip()
+        let before = m.encode(x), after = grown.encode(x)
+        XCTAssertEqual(after.count, 2)
+        XCTAssertEqual(after[0], before[0])
+        XCTAssertEqual(after[1].count, 4)   // L1 is 1×2×2 on 8 frames of 32²
+        let a = m.decode(indices: [before[0]], frames: 8, height: 32, width: 32).array
+        let b = grown.decode(indices: after.map { Optional($0) }, frames: 8, height: 32, width: 32).array
+        XCTAssertEqual(a, b)
+        var other = TokenizerConfig.tiny.layers
+        other[0].bits = 5
+        XCTAssertThrowsError(try TokenizerCheckpoint.grow(from: dir, layers: other, name: "bad", seed: 6))
+        XCTAssertThrowsError(try TokenizerCheckpoint.grow(from: dir, layers: [dense.layers[0]], name: "same", seed: 6))
+    }
+
     func testEncodingIsDeterministic() throws {
         let a = try HierarchicalTokenizer(config: .tiny, seed: 3)
         let b = try HierarchicalTokenizer(config: .tiny, seed: 3)
