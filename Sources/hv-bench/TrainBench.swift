@@ -1,0 +1,138 @@
+// Tokenizer training-step bench: the real `TokenizerTrainer.trainStep` (forward, backward, gradient clipping,
+// AdamW, EMA) of the `small2` model on a synthetic 64-frame 64×64 clip with the v2 recipe's losses
+// (make/train.mk, TOKENIZER_V2_RECIPE), at 1 and 2 threads, against bench/peer_train_tokenizer.py (the same
+// architecture in PyTorch, forward + backward + AdamW) at the same thread count.
+// Each thread count runs in a child process pinned to that many cores, with OPENBLAS_NUM_THREADS set before
+// OpenBLAS loads, so that both the thread pools and the peak resident memory (getrusage) are the child's own.
+import ArgumentParser
+import Foundation
+import HVCLI
+import HVEngine
+import HVTokenizer
+
+struct TrainBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "train",
+        abstract: "Time training steps of the small2 tokenizer (64-frame 64² crop) at 1 and 2 threads against PyTorch.")
+
+    @Option(help: "Thread counts to time, comma-separated; each runs pinned to that many cores.")
+    var threads: String = "1,2"
+    @Option(help: "Timed steps per thread count (the median is reported), after two untimed warm-up steps.")
+    var steps = 5
+    @Option(help: "Frames and square crop size of the synthetic clip.")
+    var crop = 64
+    @Option(help: "Folder of the peer scripts.")
+    var peers: String = "bench"
+    @Flag(help: "Do not run the PyTorch peer.")
+    var noPeer = false
+    @Option(help: "Time in this process only, pinned to this many cores (what each child of the default run does).")
+    var inProcess: Int?
+
+    func validate() throws {
+        guard steps > 0, crop >= 16, crop % 16 == 0 else { throw ValidationError("--steps must be positive and --crop a multiple of 16.") }
+        guard !threadCounts.isEmpty, threadCounts.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--threads needs positive thread counts, e.g. 1,2.")
+        }
+        if let n = inProcess, n <= 0 { throw ValidationError("--in-process needs a positive core count.") }
+    }
+
+    var threadCounts: [Int] { threads.split(separator: ",").compactMap { Int($0) } }
+
+    func run() throws {
+        if let n = inProcess {
+            let r = try measure(cores: n)
+            print(String(format: "RESULT threads=%d ms=%.1f min_ms=%.1f maxrss_mb=%.0f workers=%d blas_threads=%d",
+                         n, r.median, r.min, r.maxRSS, Parallel.workers, BLAS.threads))
+            return
+        }
+        print("== hv-bench train: small2 tokenizer, \(crop)-frame \(crop)² synthetic clip, batch 1, v2 recipe; OpenBLAS core \(BLAS.coreName)")
+        for n in threadCounts {
+            guard let line = runChild(cores: n) else { print("threads \(n): the child run failed"); continue }
+            let f = fields(line)
+            let ms = f["ms"] ?? .nan
+            var peer = "peer skipped"
+            if !noPeer {
+                switch PeerScript.json("\(peers)/peer_train_tokenizer.py", ["\(n)", "\(crop)", "\(steps)"]) {
+                case .success(let obj):
+                    if let pms = obj["ms_per_step"] as? Double {
+                        let rss = obj["maxrss_mb"] as? Double ?? 0
+                        peer = String(format: "PyTorch %.0f ms/step, %.0f MB; ours/peer time %.2f", pms, rss, ms / pms)
+                    } else {
+                        peer = "peer SKIPPED — \(obj["skip"] as? String ?? "no ms_per_step in its output")"
+                    }
+                case .failure(let s): peer = "peer SKIPPED — \(s.reason)"
+                }
+            }
+            print(String(format: "threads %d: %.0f ms/step (median of %d, min %.0f), peak resident %.0f MB, %d workers; %@",
+                         n, ms, steps, f["min_ms"] ?? .nan, f["maxrss_mb"] ?? .nan, Int(f["workers"] ?? 0), peer))
+        }
+    }
+
+    /// Runs `/proc/self/exe train --in-process n` with OPENBLAS_NUM_THREADS=n; returns its RESULT line.
+    func runChild(cores n: Int) -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        p.arguments = ["train", "--in-process", "\(n)", "--steps", "\(steps)", "--crop", "\(crop)"]
+        var env = ProcessInfo.processInfo.environment
+        env["OPENBLAS_NUM_THREADS"] = "\(n)"
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        do { try p.run() } catch { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return nil }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init).last { $0.hasPrefix("RESULT") }
+    }
+
+    func fields(_ line: String) -> [String: Double] {
+        var d: [String: Double] = [:]
+        for part in line.split(separator: " ") {
+            let kv = part.split(separator: "=")
+            if kv.count == 2, let v = Double(kv[1]) { d[String(kv[0])] = v }
+        }
+        return d
+    }
+
+    /// Median and best milliseconds per training step and the peak resident set (MB), pinned to `cores` cores.
+    func measure(cores: Int) throws -> (median: Double, min: Double, maxRSS: Double) {
+        pinToFirstCores(cores)
+        let model = try HierarchicalTokenizer(config: .small2)
+        let trainer = TokenizerTrainer(model: model, options: Self.recipe(crop: crop))
+        let clip = Tensor(shape: [crop, crop, crop, 3])
+        var rng = SeededRandom(seed: 4)
+        for i in 0..<clip.count { clip[i] = rng.uniform() * 2 - 1 }
+        let source = BenchClip(clip)
+        for _ in 0..<2 { _ = trainer.trainStep(source: source) }
+        var times: [Double] = []
+        for _ in 0..<steps {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = trainer.trainStep(source: source)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+        }
+        times.sort()
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return (times[times.count / 2], times[0], Double(usage.ru_maxrss) / 1024)
+    }
+
+    /// The v2 recipe's options (make/train.mk), except that every step trains all four layers (no truncated
+    /// steps), so that each timed step does the same work: the most expensive step of a real run.
+    static func recipe(crop: Int) -> TokenizerTrainingOptions {
+        var o = TokenizerTrainingOptions()
+        o.crop = crop; o.batch = 1; o.steps = 16000; o.learningRate = 3e-4
+        o.l2Weight = 1; o.entropyWeight = 0.005; o.commitWeight = 0.05; o.perceptualWeight = 0.2
+        o.progressiveSchedule = [0, 0, 0]; o.quantizationWarmup = 0.3; o.adversarialWeight = 0
+        o.truncationProbability = 0; o.residualWeight = 0.001; o.emaDecay = 0.999
+        return o
+    }
+}
+
+/// Restricts this process to CPUs 0..<n (as `taskset -c 0-(n−1)` would). Glibc declares sched_setaffinity only
+/// under _GNU_SOURCE, which the Swift Glibc module does not define, so it is looked up at run time.
+func pinToFirstCores(_ n: Int) {
+    typealias SetAffinity = @convention(c) (Int32, Int, UnsafeRawPointer) -> Int32
+    guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sched_setaffinity") else { return }
+    var mask = [UInt64](repeating: 0, count: 16)   // 1024 CPUs, glibc's cpu_set_t
+    for c in 0..<min(n, 1024) { mask[c / 64] |= 1 << UInt64(c % 64) }
+    _ = mask.withUnsafeBytes { unsafeBitCast(sym, to: SetAffinity.self)(0, $0.count, $0.baseAddress!) }
+}
