@@ -46,6 +46,21 @@ final class NormActivationTests: XCTestCase {
         }
     }
 
+    /// SiLU's 16-lane path (vector exp) against the scalar formula with expf, tails and extremes included.
+    func testVectorSiLUMatchesTheScalarFormula() {
+        var values = (0..<1000).map { i in Float(i - 500) * 0.05 }   // −25 … 25
+        values += [-120, -88, -87.5, 0, 1e-30, 88, 95, 200, -3.3, 7.7, 0.5]   // 1011 = 63·16 + 3: a scalar tail
+        let x = Tensor(shape: [values.count], values: values)
+        let dy = randomTensor([values.count], seed: 12)
+        let silu = SiLU()
+        let y = silu.forward(x).clone(), dx = silu.backward(dy)
+        for i in 0..<values.count {
+            let v = values[i], s = 1 / (1 + expf(-v))
+            XCTAssertEqual(y[i], v * s, accuracy: 1e-6 * max(1, abs(v)), "y(\(v))")
+            XCTAssertEqual(dx[i], dy[i] * s * (1 + v * (1 - s)), accuracy: 1e-6 * max(1, abs(dy[i] * v)), "dx(\(v))")
+        }
+    }
+
     func testResamplingGradientsAndInverses() {
         let x = randomTensor([4, 4, 6, 3], seed: 8)
         let s2d = SpaceToDepth(factors: (t: 2, h: 2, w: 3)), d2s = DepthToSpace(factors: (t: 2, h: 2, w: 3))
