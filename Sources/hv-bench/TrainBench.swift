@@ -26,6 +26,8 @@ struct TrainBenchCommand: ParsableCommand {
     var noPeer = false
     @Option(help: "Time in this process only, pinned to this many cores (what each child of the default run does).")
     var inProcess: Int?
+    @Option(help: "Also time steps with BLAS.singleThreadBelowMACs at this value, alternating step by step with 0, and print both.")
+    var gemmThresholdAb: Int?
 
     func validate() throws {
         guard steps > 0, crop >= 16, crop % 16 == 0 else { throw ValidationError("--steps must be positive and --crop a multiple of 16.") }
@@ -40,8 +42,8 @@ struct TrainBenchCommand: ParsableCommand {
     func run() throws {
         if let n = inProcess {
             let r = try measure(cores: n)
-            print(String(format: "RESULT threads=%d ms=%.1f min_ms=%.1f maxrss_mb=%.0f workers=%d blas_threads=%d",
-                         n, r.median, r.min, r.maxRSS, Parallel.workers, BLAS.threads))
+            print(String(format: "RESULT threads=%ld ms=%.1f min_ms=%.1f maxrss_mb=%.0f workers=%ld blas_threads=%ld ms_b=%.1f",
+                         n, r.median, r.min, r.maxRSS, Parallel.workers, BLAS.threads, r.medianB))
             return
         }
         print("== hv-bench train: small2 tokenizer, \(crop)-frame \(crop)² synthetic clip, batch 1, v2 recipe; OpenBLAS core \(BLAS.coreName)")
@@ -62,8 +64,12 @@ struct TrainBenchCommand: ParsableCommand {
                 case .failure(let s): peer = "peer SKIPPED — \(s.reason)"
                 }
             }
-            print(String(format: "threads %d: %.0f ms/step (median of %d, min %.0f), peak resident %.0f MB, %d workers; %@",
+            print(String(format: "threads %ld: %.0f ms/step (median of %ld, min %.0f), peak resident %.0f MB, %ld workers; %@",
                          n, ms, steps, f["min_ms"] ?? .nan, f["maxrss_mb"] ?? .nan, Int(f["workers"] ?? 0), peer))
+            if let t = gemmThresholdAb, let b = f["ms_b"] {
+                print(String(format: "threads %ld: single-threaded GEMMs below %ld MACs: %.0f ms/step, %.3f of the steps without",
+                             n, t, b, b / ms))
+            }
         }
     }
 
@@ -72,6 +78,7 @@ struct TrainBenchCommand: ParsableCommand {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         p.arguments = ["train", "--in-process", "\(n)", "--steps", "\(steps)", "--crop", "\(crop)"]
+            + (gemmThresholdAb.map { ["--gemm-threshold-ab", "\($0)"] } ?? [])
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_NUM_THREADS"] = "\(n)"
         p.environment = env
@@ -93,8 +100,9 @@ struct TrainBenchCommand: ParsableCommand {
         return d
     }
 
-    /// Median and best milliseconds per training step and the peak resident set (MB), pinned to `cores` cores.
-    func measure(cores: Int) throws -> (median: Double, min: Double, maxRSS: Double) {
+    /// Median and best milliseconds per training step and the peak resident set (MB), pinned to `cores` cores;
+    /// with `--gemm-threshold-ab`, also the median of the interleaved steps run with that GEMM threshold.
+    func measure(cores: Int) throws -> (median: Double, min: Double, maxRSS: Double, medianB: Double) {
         pinToFirstCores(cores)
         let model = try HierarchicalTokenizer(config: .small2)
         let trainer = TokenizerTrainer(model: model, options: Self.recipe(crop: crop))
@@ -103,16 +111,25 @@ struct TrainBenchCommand: ParsableCommand {
         for i in 0..<clip.count { clip[i] = rng.uniform() * 2 - 1 }
         let source = BenchClip(clip)
         for _ in 0..<2 { _ = trainer.trainStep(source: source) }
-        var times: [Double] = []
-        for _ in 0..<steps {
+        func timed() -> Double {
             let t0 = DispatchTime.now().uptimeNanoseconds
             _ = trainer.trainStep(source: source)
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+            return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
         }
-        times.sort()
+        var times: [Double] = [], timesB: [Double] = []
+        for _ in 0..<steps {
+            BLAS.singleThreadBelowMACs = 0
+            times.append(timed())
+            if let t = gemmThresholdAb {
+                BLAS.singleThreadBelowMACs = t
+                timesB.append(timed())
+                BLAS.singleThreadBelowMACs = 0
+            }
+        }
+        times.sort(); timesB.sort()
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        return (times[times.count / 2], times[0], Double(usage.ru_maxrss) / 1024)
+        return (times[times.count / 2], times[0], Double(usage.ru_maxrss) / 1024, timesB.isEmpty ? .nan : timesB[timesB.count / 2])
     }
 
     /// The v2 recipe's options (make/train.mk), except that every step trains all four layers (no truncated
