@@ -140,18 +140,25 @@ func conv3dCol2im(_ dcol: UnsafePointer<Float>, xShape: [Int], g: Conv3dGeometry
     while i < n { dst[i] += src[i]; i += 1 }
 }
 
-/// Output frames per im2col chunk so that the column buffer stays under `maxFloats` (at least one frame).
-/// A chunk that fits in the core's cache (1 MiB of L2 here) is still there when the GEMM packs it (forward,
-/// dW) and when col2im reads what the GEMM wrote (dx); OpenBLAS packs the column matrix once per call either
-/// way, so smaller chunks cost only more calls.
-func conv3dChunkFrames(outShape: [Int], k: Int, maxFloats: Int = Conv3dTuning.columnFloats) -> Int {
-    let perFrame = outShape[1] * outShape[2] * k
-    return max(1, min(outShape[0], maxFloats / max(perFrame, 1)))
+/// Output frames per im2col chunk: as many as keep the column buffer under `maxFloats`, but at least enough for
+/// `minRows` rows, and at least one frame. A chunk that fits in the core's cache (1 MiB of L2 here) is still there
+/// when the GEMM packs it (forward, dW) and when col2im reads what the GEMM wrote (dx). The row minimum is for
+/// the weight: OpenBLAS repacks all K·Cout of it in every call, which against a call of only a few dozen rows
+/// (the 8×4×4 latent stages, K·Cout up to 1 M floats) costs as much as the product.
+func conv3dChunkFrames(outShape: [Int], k: Int, maxFloats: Int = Conv3dTuning.columnFloats,
+                       minRows: Int = Conv3dTuning.minimumRows) -> Int {
+    let planeRows = max(outShape[1] * outShape[2], 1)
+    let byBudget = maxFloats / max(planeRows * k, 1)
+    let byRows = (minRows + planeRows - 1) / planeRows
+    return max(1, min(outShape[0], max(byBudget, byRows)))
 }
 
-/// Size of the im2col chunks (floats of one column buffer).
+/// Size of the im2col chunks (see `conv3dChunkFrames`).
 public enum Conv3dTuning {
+    /// Floats of one column buffer (1 MiB).
     public static var columnFloats = 256 << 10
+    /// Rows (output positions) a chunk has at least, budget or not.
+    public static var minimumRows = 256
 }
 
 /// y = conv(x, w) + bias. x [T,H,W,Cin], w [kt,kh,kw,Cin,Cout], bias [Cout] or nil, y resized to the output shape.

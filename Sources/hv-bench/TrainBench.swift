@@ -26,11 +26,16 @@ struct TrainBenchCommand: ParsableCommand {
     var noPeer = false
     @Option(help: "Time in this process only, pinned to this many cores (what each child of the default run does).")
     var inProcess: Int?
+    @Option(help: "Floats of one im2col column buffer (Conv3dTuning.columnFloats).")
+    var columnFloats = Conv3dTuning.columnFloats
+    @Option(help: "Rows an im2col chunk has at least (Conv3dTuning.minimumRows).")
+    var minimumRows = Conv3dTuning.minimumRows
     @Option(help: "Also time steps with BLAS.singleThreadBelowMACs at this value, alternating step by step with 0, and print both.")
     var gemmThresholdAb: Int?
 
     func validate() throws {
         guard steps > 0, crop >= 16, crop % 16 == 0 else { throw ValidationError("--steps must be positive and --crop a multiple of 16.") }
+        guard columnFloats > 0, minimumRows > 0 else { throw ValidationError("--column-floats and --minimum-rows must be positive.") }
         guard !threadCounts.isEmpty, threadCounts.allSatisfy({ $0 > 0 }) else {
             throw ValidationError("--threads needs positive thread counts, e.g. 1,2.")
         }
@@ -46,7 +51,8 @@ struct TrainBenchCommand: ParsableCommand {
                          n, r.median, r.min, r.maxRSS, Parallel.workers, BLAS.threads, r.medianB))
             return
         }
-        print("== hv-bench train: small2 tokenizer, \(crop)-frame \(crop)² synthetic clip, batch 1, v2 recipe; OpenBLAS core \(BLAS.coreName)")
+        let parameters = (try? HierarchicalTokenizer(config: .small2).parameterCount) ?? 0
+        print("== hv-bench train: small2 tokenizer (\(parameters) parameters), \(crop)-frame \(crop)² synthetic clip, batch 1, v2 recipe; OpenBLAS core \(BLAS.coreName)")
         for n in threadCounts {
             guard let line = runChild(cores: n) else { print("threads \(n): the child run failed"); continue }
             let f = fields(line)
@@ -78,6 +84,7 @@ struct TrainBenchCommand: ParsableCommand {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         p.arguments = ["train", "--in-process", "\(n)", "--steps", "\(steps)", "--crop", "\(crop)"]
+            + ["--column-floats", "\(columnFloats)", "--minimum-rows", "\(minimumRows)"]
             + (gemmThresholdAb.map { ["--gemm-threshold-ab", "\($0)"] } ?? [])
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_NUM_THREADS"] = "\(n)"
@@ -104,6 +111,7 @@ struct TrainBenchCommand: ParsableCommand {
     /// with `--gemm-threshold-ab`, also the median of the interleaved steps run with that GEMM threshold.
     func measure(cores: Int) throws -> (median: Double, min: Double, maxRSS: Double, medianB: Double) {
         pinToFirstCores(cores)
+        (Conv3dTuning.columnFloats, Conv3dTuning.minimumRows) = (columnFloats, minimumRows)
         let model = try HierarchicalTokenizer(config: .small2)
         let trainer = TokenizerTrainer(model: model, options: Self.recipe(crop: crop))
         let clip = Tensor(shape: [crop, crop, crop, 3])
@@ -128,8 +136,14 @@ struct TrainBenchCommand: ParsableCommand {
         }
         times.sort(); timesB.sort()
         var usage = rusage()
+        #if os(Linux)
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        return (times[times.count / 2], times[0], Double(usage.ru_maxrss) / 1024, timesB.isEmpty ? .nan : timesB[timesB.count / 2])
+        let maxRSS = Double(usage.ru_maxrss) / 1024            // KiB on Linux
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        let maxRSS = Double(usage.ru_maxrss) / (1024 * 1024)   // bytes on Darwin
+        #endif
+        return (times[times.count / 2], times[0], maxRSS, timesB.isEmpty ? .nan : timesB[timesB.count / 2])
     }
 
     /// The v2 recipe's options (make/train.mk), except that every step trains all four layers (no truncated
