@@ -76,6 +76,25 @@ final class NormActivationTests: XCTestCase {
         }
     }
 
+    /// The 16-lane L1/L2 losses against the scalar definitions: gradients exactly, losses to Float rounding.
+    func testVectorReconstructionLossesMatchTheScalarDefinitions() {
+        for n in [5, 16, 3000 + 7] {
+            let p = randomTensor([n], seed: 31), t = randomTensor([n], seed: 32)
+            p[0] = t[0]   // d = 0: zero L1 gradient
+            let g1 = Tensor(shape: [0]), g2 = Tensor(shape: [0])
+            let l1 = l1Loss(pred: p, target: t, grad: g1), l2 = l2Loss(pred: p, target: t, grad: g2)
+            var s1 = 0.0, s2 = 0.0
+            for i in 0..<n {
+                let d = p[i] - t[i]
+                s1 += Double(abs(d)); s2 += Double(d * d)
+                XCTAssertEqual(g1[i], d > 0 ? 1 / Float(n) : (d < 0 ? -1 / Float(n) : 0), "L1 gradient \(i) of \(n)")
+                XCTAssertEqual(g2[i], d * (2 / Float(n)), "L2 gradient \(i) of \(n)")
+            }
+            XCTAssertEqual(Double(l1), s1 / Double(n), accuracy: 1e-6 * s1 / Double(n))
+            XCTAssertEqual(Double(l2), s2 / Double(n), accuracy: 1e-6 * s2 / Double(n))
+        }
+    }
+
     func testLossGradients() {
         let p = randomTensor([30], seed: 11), t = randomTensor([30], seed: 12)
         let g = Tensor(shape: [0])
