@@ -7,8 +7,9 @@
 // zeros each side). T' = ceil(T/st), H' = ceil(H/sh), W' = ceil(W/sw); when T is not a multiple of st
 // the last window repeats the last frame.
 // The work is one SGEMM per chunk of output frames: im2col [P, K] · W [K, Cout] (K = kt·kh·kw·Cin);
-// backward is two SGEMMs (dW += colᵀ·dy, dcol = dy·Wᵀ) and a col2im scatter split by input channel so
-// the two cores never write the same element. A naive 7-loop reference lives in Conv3dReference.swift.
+// backward is two SGEMMs (dW += colᵀ·dy, dcol = dy·Wᵀ, dcol reusing col's buffer) and a col2im scatter,
+// split by input channel on large chunks so the two cores never write the same element. Chunks are sized
+// for the cache (`conv3dChunkFrames`). A naive 7-loop reference lives in Conv3dReference.swift.
 import Foundation
 
 public enum TemporalPadding: String, Codable, Sendable {

@@ -1,6 +1,7 @@
 // Work splitting for element-wise and gather/scatter loops. BLAS calls use OpenBLAS's own threads;
-// these loops use `concurrentPerform` with one chunk per core and never run inside a BLAS call,
-// so the two never oversubscribe the cores.
+// these loops use `concurrentPerform` with one chunk per core and never run inside a BLAS call. OpenBLAS's
+// idle threads do spin (sched_yield) for a while after a call, and every split waits for its slower half,
+// so a core shared with another job makes two threads slower than one (docs/speed-training-step.md).
 import Dispatch
 import Foundation
 
