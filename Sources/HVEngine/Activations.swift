@@ -21,7 +21,7 @@ public class ElementwiseLayer {
         input = x
         output.resize(x.shape)
         let src = x.data, dst = output.data
-        Parallel.forRanges(x.count) { r in for i in r { dst[i] = self.f(src[i]) } }
+        Parallel.forRanges(x.count) { r in self.forwardRun(src + r.lowerBound, dst + r.lowerBound, count: r.count) }
         return output
     }
 
@@ -29,14 +29,49 @@ public class ElementwiseLayer {
         guard let x = input else { preconditionFailure("backward before forward") }
         gradInput.resize(x.shape)
         let src = x.data, g = dy.data, dst = gradInput.data
-        Parallel.forRanges(x.count) { r in for i in r { dst[i] = g[i] * self.df(src[i]) } }
+        Parallel.forRanges(x.count) { r in
+            self.backwardRun(src + r.lowerBound, g + r.lowerBound, dst + r.lowerBound, count: r.count)
+        }
         return gradInput
+    }
+
+    /// y[i] = f(x[i]) for a run of elements: one dynamic call per run, not per element; a layer with a
+    /// vector form overrides this.
+    func forwardRun(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
+        for i in 0..<n { y[i] = f(x[i]) }
+    }
+
+    /// dx[i] = dy[i] · f′(x[i]) for a run of elements.
+    func backwardRun(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, count n: Int) {
+        for i in 0..<n { dx[i] = dy[i] * df(x[i]) }
     }
 }
 
 public final class SiLU: ElementwiseLayer {
     override func f(_ x: Float) -> Float { x * sigmoidf(x) }
     override func df(_ x: Float) -> Float { let s = sigmoidf(x); return s * (1 + x * (1 - s)) }
+
+    // 16 lanes with ExpKernel's exp (relative error ≈ 2e-7 against expf); the tail uses the scalar forms.
+    override func forwardRun(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
+        var i = 0
+        while i + 16 <= n {
+            let v = SIMD16<Float>.load(x + i)
+            (v / (1 + ExpKernel.exp(-v))).store(y + i)
+            i += 16
+        }
+        while i < n { y[i] = f(x[i]); i += 1 }
+    }
+
+    override func backwardRun(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, count n: Int) {
+        var i = 0
+        while i + 16 <= n {
+            let v = SIMD16<Float>.load(x + i)
+            let s = 1 / (1 + ExpKernel.exp(-v))
+            (SIMD16<Float>.load(dy + i) * s * (1 + v * (1 - s))).store(dx + i)
+            i += 16
+        }
+        while i < n { dx[i] = dy[i] * df(x[i]); i += 1 }
+    }
 }
 
 public final class Sigmoid: ElementwiseLayer {

@@ -30,13 +30,9 @@ public final class AdamW {
             let w = p.value.data, g = p.grad.data, mk = m[k].data, vk = v[k].data
             let decay = p.decays ? weightDecay : 0
             let (b1, b2, eps) = (beta1, beta2, epsilon)
-            Parallel.forRanges(p.value.count) { r in
-                for i in r {
-                    mk[i] = b1 * mk[i] + (1 - b1) * g[i]
-                    vk[i] = b2 * vk[i] + (1 - b2) * g[i] * g[i]
-                    let mh = mk[i] / c1, vh = vk[i] / c2
-                    w[i] -= lr * (mh / (vh.squareRoot() + eps) + decay * w[i])
-                }
+            Parallel.forRanges(p.value.count, minChunk: 32768) { r in
+                adamWUpdate(w: w + r.lowerBound, g: g + r.lowerBound, m: mk + r.lowerBound, v: vk + r.lowerBound,
+                            count: r.count, lr: lr, beta1: b1, beta2: b2, c1: c1, c2: c2, eps: eps, decay: decay)
             }
         }
     }
@@ -67,11 +63,73 @@ public final class AdamW {
     }
 }
 
+/// The AdamW update of `count` elements: m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², w ← w − lr·(m/c1 / (√(v/c2) + ε)
+/// + decay·w), with c1, c2 the bias corrections. 16 lanes at a time; each lane does the scalar formula's operations
+/// in the same order (no fused multiply-add), so the result is bit-for-bit the scalar loop's.
+@inline(__always)
+func adamWUpdate(w: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
+                 v: UnsafeMutablePointer<Float>, count n: Int, lr: Float, beta1 b1: Float, beta2 b2: Float,
+                 c1: Float, c2: Float, eps: Float, decay: Float) {
+    typealias V = SIMD16<Float>
+    var i = 0
+    while i + 16 <= n {
+        let gi = V.load(g + i)
+        let mi = b1 * V.load(m + i) + (1 - b1) * gi
+        let vi = b2 * V.load(v + i) + (1 - b2) * gi * gi
+        mi.store(m + i); vi.store(v + i)
+        let wi = V.load(w + i)
+        let mh = mi / c1, vh = vi / c2
+        (wi - lr * (mh / (vh.squareRoot() + eps) + decay * wi)).store(w + i)
+        i += 16
+    }
+    while i < n {
+        m[i] = b1 * m[i] + (1 - b1) * g[i]
+        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+        let mh = m[i] / c1, vh = v[i] / c2
+        w[i] -= lr * (mh / (vh.squareRoot() + eps) + decay * w[i])
+        i += 1
+    }
+}
+
+/// Exponential moving average of weights: average ← decay·average + (1 − decay)·value, element-wise
+/// (the EMA of trained weights; same element count). Bit-for-bit the scalar formula, 16 lanes at a time.
+public func emaUpdate(average: Tensor, value: Tensor, decay d: Float) {
+    precondition(average.count == value.count, "emaUpdate: \(average.shape) vs \(value.shape)")
+    let a = average.data, x = value.data
+    Parallel.forRanges(average.count, minChunk: 32768) { r in
+        typealias V = SIMD16<Float>
+        var i = r.lowerBound
+        while i + 16 <= r.upperBound {
+            (d * V.load(a + i) + (1 - d) * V.load(x + i)).store(a + i)
+            i += 16
+        }
+        while i < r.upperBound { a[i] = d * a[i] + (1 - d) * x[i]; i += 1 }
+    }
+}
+
+/// Σ x[i]² over `count` elements: Float partial sums in 16 lanes over blocks of 1024, added up in Double.
+func sumOfSquares(_ x: UnsafePointer<Float>, count n: Int) -> Double {
+    var total: Double = 0
+    var i = 0
+    while i < n {
+        let end = min(n, i + 1024)
+        var acc = SIMD16<Float>()
+        while i + 16 <= end { let v = SIMD16<Float>.load(x + i); acc += v * v; i += 16 }
+        var s = Double(acc.sum())
+        while i < end { s += Double(x[i] * x[i]); i += 1 }
+        total += s
+    }
+    return total
+}
+
 /// Scales all gradients so that their global L2 norm is at most `maxNorm`; returns the norm before clipping.
 @discardableResult
 public func clipGradNorm(_ parameters: [Parameter], maxNorm: Float) -> Float {
     var total: Double = 0
-    for p in parameters { for i in 0..<p.grad.count { let g = Double(p.grad[i]); total += g * g } }
+    for p in parameters {
+        let g = p.grad.data
+        total += Parallel.sum(p.grad.count, minChunk: 65536) { r in sumOfSquares(g + r.lowerBound, count: r.count) }
+    }
     let norm = Float(total.squareRoot())
     if norm > maxNorm && norm.isFinite {
         let s = maxNorm / (norm + 1e-6)

@@ -18,9 +18,23 @@ public enum BLAS {
             else if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
             return
         }
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        let call = {
+            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        }
+        if m * n * k < singleThreadBelowMACs, case let t = openblas_get_num_threads(), t > 1 {
+            openblas_set_num_threads(1)
+            call()
+            openblas_set_num_threads(t)
+        } else {
+            call()
+        }
     }
+
+    /// GEMMs with fewer multiply-adds than this run on one OpenBLAS thread even when more are configured (0: never):
+    /// for a small product, waking, feeding and joining the second thread can cost more than it saves.
+    /// `hv-bench train --gemm-threshold-ab` measures a value against 0 in one process.
+    public static var singleThreadBelowMACs = 0
 
     /// The kernel set OpenBLAS is using ("SkylakeX", "Haswell", "Prescott", ...).
     public static var coreName: String { String(cString: openblas_get_corename()) }

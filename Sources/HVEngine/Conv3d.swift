@@ -7,8 +7,9 @@
 // zeros each side). T' = ceil(T/st), H' = ceil(H/sh), W' = ceil(W/sw); when T is not a multiple of st
 // the last window repeats the last frame.
 // The work is one SGEMM per chunk of output frames: im2col [P, K] · W [K, Cout] (K = kt·kh·kw·Cin);
-// backward is two SGEMMs (dW += colᵀ·dy, dcol = dy·Wᵀ) and a col2im scatter split by input channel so
-// the two cores never write the same element. A naive 7-loop reference lives in Conv3dReference.swift.
+// backward is two SGEMMs (dW += colᵀ·dy, dcol = dy·Wᵀ, dcol reusing col's buffer) and a col2im scatter,
+// split by input channel on large chunks so the two cores never write the same element. Chunks are sized
+// for the cache (`conv3dChunkFrames`). A naive 7-loop reference lives in Conv3dReference.swift.
 import Foundation
 
 public enum TemporalPadding: String, Codable, Sendable {
@@ -52,6 +53,9 @@ public struct Conv3dGeometry: Equatable {
 }
 
 /// im2col for output frames [t0, t1): col[(to−t0)·Ho·Wo + ho·Wo + wo, ((a·kh + b)·kw + c)·Cin + ci].
+/// For one row and one (a, b) the kw taps read neighbouring input columns, which lie next to each other in
+/// x (channels-last) as they do in col: each (row, a, b) is one copy of up to kw·Cin floats, and zeros only
+/// where the window leaves the frame.
 func conv3dIm2col(_ x: UnsafePointer<Float>, xShape: [Int], g: Conv3dGeometry, t0: Int, t1: Int,
                   col: UnsafeMutablePointer<Float>) {
     let T = xShape[0], H = xShape[1], W = xShape[2], C = xShape[3]
@@ -61,64 +65,101 @@ func conv3dIm2col(_ x: UnsafePointer<Float>, xShape: [Int], g: Conv3dGeometry, t
     Parallel.forRanges(rows, minChunk: 256) { range in
         for r in range {
             let to = t0 + r / (Ho * Wo), ho = (r / Wo) % Ho, wo = r % Wo
+            let wFirst = wo * g.stride.w - g.padW
+            // Taps [c0, c1) fall inside the frame.
+            let c0 = max(0, -wFirst), c1 = min(kw, W - wFirst)
             var dst = col + r * K
             for a in 0..<kt {
                 let ti = g.inputFrame(to, a, frames: T)
                 for b in 0..<kh {
                     let hi = ho * g.stride.h + b - g.padH
-                    for c in 0..<kw {
-                        let wi = wo * g.stride.w + c - g.padW
-                        if let ti, hi >= 0, hi < H, wi >= 0, wi < W {
-                            dst.update(from: x + ((ti * H + hi) * W + wi) * C, count: C)
-                        } else {
-                            dst.update(repeating: 0, count: C)
-                        }
-                        dst += C
+                    if let ti, hi >= 0, hi < H, c0 < c1 {
+                        if c0 > 0 { dst.update(repeating: 0, count: c0 * C) }
+                        copyFloats(dst + c0 * C, x + ((ti * H + hi) * W + wFirst + c0) * C, count: (c1 - c0) * C)
+                        if c1 < kw { (dst + c1 * C).update(repeating: 0, count: (kw - c1) * C) }
+                    } else {
+                        dst.update(repeating: 0, count: kw * C)
                     }
+                    dst += kw * C
                 }
             }
         }
     }
 }
 
-/// col2im (adds into dx) for output frames [t0, t1); work split by input channel.
+/// col2im (adds into dx) for output frames [t0, t1): the transpose of `conv3dIm2col`, with the same contiguous
+/// (row, a, b) runs. Large chunks are split over the workers by channel range, so that two cores never write
+/// the same element.
 func conv3dCol2im(_ dcol: UnsafePointer<Float>, xShape: [Int], g: Conv3dGeometry, t0: Int, t1: Int,
                   dx: UnsafeMutablePointer<Float>) {
     let T = xShape[0], H = xShape[1], W = xShape[2], C = xShape[3]
     let Ho = (H + g.stride.h - 1) / g.stride.h, Wo = (W + g.stride.w - 1) / g.stride.w
     let K = g.k, kh = g.kernel.h, kw = g.kernel.w, kt = g.kernel.t
     let rows = (t1 - t0) * Ho * Wo
-    let split = min(Parallel.workers, C)
+    let split = rows * K >= 1 << 16 ? min(Parallel.workers, C) : 1
     let per = (C + split - 1) / split
-    DispatchQueue.concurrentPerform(iterations: split) { s in
-        let c0 = s * per, c1 = min(C, c0 + per)
-        if c0 >= c1 { return }
-        let n = c1 - c0
+    let body = { (s: Int) in
+        let ch0 = s * per, ch1 = min(C, ch0 + per)
+        if ch0 >= ch1 { return }
+        let n = ch1 - ch0
         for r in 0..<rows {
             let to = t0 + r / (Ho * Wo), ho = (r / Wo) % Ho, wo = r % Wo
-            var src = dcol + r * K + c0
+            let wFirst = wo * g.stride.w - g.padW
+            let c0 = max(0, -wFirst), c1 = min(kw, W - wFirst)
+            var src = dcol + r * K
             for a in 0..<kt {
                 let ti = g.inputFrame(to, a, frames: T)
                 for b in 0..<kh {
                     let hi = ho * g.stride.h + b - g.padH
-                    for c in 0..<kw {
-                        let wi = wo * g.stride.w + c - g.padW
-                        if let ti, hi >= 0, hi < H, wi >= 0, wi < W {
-                            let d = dx + ((ti * H + hi) * W + wi) * C + c0
-                            for i in 0..<n { d[i] += src[i] }
+                    if let ti, hi >= 0, hi < H, c0 < c1 {
+                        let d = dx + ((ti * H + hi) * W + wFirst + c0) * C + ch0
+                        if n == C {
+                            addFloats(d, src + c0 * C, count: (c1 - c0) * C)
+                        } else {
+                            for c in 0..<(c1 - c0) { addFloats(d + c * C, src + (c0 + c) * C + ch0, count: n) }
                         }
-                        src += C
                     }
+                    src += kw * C
                 }
             }
         }
     }
+    if split == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: split, execute: body) }
 }
 
-/// Output frames per im2col chunk so that the column buffer stays under `maxFloats`.
-func conv3dChunkFrames(outShape: [Int], k: Int, maxFloats: Int = 16 << 20) -> Int {
-    let perFrame = outShape[1] * outShape[2] * k
-    return max(1, min(outShape[0], maxFloats / max(perFrame, 1)))
+/// dst[i] = src[i], 16 lanes at a time (the runs are a few hundred floats: no call into memmove).
+@inline(__always) func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count n: Int) {
+    var i = 0
+    while i + 16 <= n { SIMD16<Float>.load(src + i).store(dst + i); i += 16 }
+    while i < n { dst[i] = src[i]; i += 1 }
+}
+
+/// dst[i] += src[i], 16 lanes at a time.
+@inline(__always) func addFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count n: Int) {
+    var i = 0
+    while i + 16 <= n { (SIMD16<Float>.load(dst + i) + SIMD16<Float>.load(src + i)).store(dst + i); i += 16 }
+    while i < n { dst[i] += src[i]; i += 1 }
+}
+
+/// Output frames per im2col chunk: as many as keep the column buffer under `maxFloats`, but at least enough for
+/// `minRows` rows, and at least one frame. A chunk that fits in the core's cache (1 MiB of L2 here) is still there
+/// when the GEMM packs it (forward, dW) and when col2im reads what the GEMM wrote (dx). The row minimum is for
+/// the weight: OpenBLAS repacks all K·Cout of it in every call, which against a call of only a few dozen rows
+/// (the 8×4×4 latent stages, K·Cout up to 1 M floats) costs as much as the product.
+func conv3dChunkFrames(outShape: [Int], k: Int, maxFloats: Int = Conv3dTuning.columnFloats,
+                       minRows: Int = Conv3dTuning.minimumRows) -> Int {
+    let planeRows = max(outShape[1] * outShape[2], 1)
+    let byBudget = maxFloats / max(planeRows * k, 1)
+    let byRows = (minRows + planeRows - 1) / planeRows
+    return max(1, min(outShape[0], max(byBudget, byRows)))
+}
+
+/// Size of the im2col chunks (see `conv3dChunkFrames`).
+public enum Conv3dTuning {
+    /// Floats of one column buffer (1 MiB).
+    public static var columnFloats = 256 << 10
+    /// Rows (output positions) a chunk has at least, budget or not.
+    public static var minimumRows = 256
 }
 
 /// y = conv(x, w) + bias. x [T,H,W,Cin], w [kt,kh,kw,Cin,Cout], bias [Cout] or nil, y resized to the output shape.
@@ -163,10 +204,11 @@ public func conv3dBackward(x: Tensor, weight: Tensor, geometry g: Conv3dGeometry
         BLAS.gemm(transB: true, m: P, n: K, k: Cout, a: dy.data, lda: Cout, b: weight.data, ldb: Cout, c: dx.data, ldc: K)
         return
     }
-    let chunk = conv3dChunkFrames(outShape: outShape, k: K, maxFloats: 8 << 20)
+    let chunk = conv3dChunkFrames(outShape: outShape, k: K)
     let planeRows = outShape[1] * outShape[2]
-    col.resize([2 * chunk * planeRows * K])
-    let dcol = col.data + chunk * planeRows * K
+    // dW's GEMM is done with the column matrix before dcol's GEMM overwrites it: one buffer serves both.
+    col.resize([chunk * planeRows * K])
+    let dcol = col.data
     var t0 = 0
     while t0 < outShape[0] {
         let t1 = min(outShape[0], t0 + chunk)

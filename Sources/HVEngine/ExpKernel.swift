@@ -9,7 +9,10 @@ public enum ExpKernel {
 
     @inline(__always)
     public static func exp(_ xIn: V) -> V {
-        let x = xIn.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.7))
+        // Compare-and-select, not `clamped`: SIMD's generic min/max (NaN rules) compile to a lane-by-lane loop
+        // through memory, which made this 5x slower than scalar expf; selects stay vector instructions.
+        let lo = V(repeating: -87.3), hi = V(repeating: 88.7)
+        let x = xIn.replacing(with: lo, where: xIn .< lo).replacing(with: hi, where: xIn .> hi)
         // Round x·log2(e) to an integer with the 1.5·2^23 magic constant: its low mantissa bits then hold n,
         // which gives 2^n by integer bit operations (no scalarised float->int conversion).
         let magic = V(repeating: 12_582_912)

@@ -7,11 +7,26 @@ public func l1Loss(pred: Tensor, target: Tensor, grad: Tensor) -> Float {
     precondition(pred.count == target.count)
     grad.resize(pred.shape)
     let n = pred.count, inv = 1 / Float(n)
-    var total: Double = 0
-    for i in 0..<n {
-        let d = pred[i] - target[i]
-        total += Double(abs(d))
-        grad[i] = d > 0 ? inv : (d < 0 ? -inv : 0)
+    let p = pred.data, t = target.data, g = grad.data
+    // 16 lanes: the gradient is exactly the scalar one; the sum is Float per lane over blocks of 1024, then Double.
+    let total = blockSum(n) { i, end in
+        typealias V = SIMD16<Float>
+        var acc = V(), i = i
+        let pos = V(repeating: inv), neg = V(repeating: -inv), zero = V()
+        while i + 16 <= end {
+            let d = V.load(p + i) - V.load(t + i)
+            acc += d.replacing(with: -d, where: d .< 0)
+            zero.replacing(with: pos, where: d .> 0).replacing(with: neg, where: d .< 0).store(g + i)
+            i += 16
+        }
+        var s = Double(acc.sum())
+        while i < end {
+            let d = p[i] - t[i]
+            s += Double(abs(d))
+            g[i] = d > 0 ? inv : (d < 0 ? -inv : 0)
+            i += 1
+        }
+        return s
     }
     return Float(total / Double(n))
 }
@@ -21,13 +36,29 @@ public func l2Loss(pred: Tensor, target: Tensor, grad: Tensor) -> Float {
     precondition(pred.count == target.count)
     grad.resize(pred.shape)
     let n = pred.count, inv = 2 / Float(n)
-    var total: Double = 0
-    for i in 0..<n {
-        let d = pred[i] - target[i]
-        total += Double(d * d)
-        grad[i] = d * inv
+    let p = pred.data, t = target.data, g = grad.data
+    let total = blockSum(n) { i, end in
+        typealias V = SIMD16<Float>
+        var acc = V(), i = i
+        while i + 16 <= end {
+            let d = V.load(p + i) - V.load(t + i)
+            acc += d * d
+            (d * inv).store(g + i)
+            i += 16
+        }
+        var s = Double(acc.sum())
+        while i < end { let d = p[i] - t[i]; s += Double(d * d); g[i] = d * inv; i += 1 }
+        return s
     }
     return Float(total / Double(n))
+}
+
+/// Σ of `body(start, end)` over consecutive blocks of 1024 of `0..<n`, added in Double (each block may sum its
+/// elements in Float lanes: 1024 terms keep that error near Float's own).
+@inline(__always) func blockSum(_ n: Int, _ body: (Int, Int) -> Double) -> Double {
+    var total: Double = 0, i = 0
+    while i < n { let end = min(n, i + 1024); total += body(i, end); i = end }
+    return total
 }
 
 /// Hinge discriminator loss: mean relu(1 − D(real)) + mean relu(1 + D(fake)).

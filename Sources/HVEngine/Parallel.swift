@@ -1,12 +1,27 @@
 // Work splitting for element-wise and gather/scatter loops. BLAS calls use OpenBLAS's own threads;
-// these loops use `concurrentPerform` with one chunk per core and never run inside a BLAS call,
-// so the two never oversubscribe the cores.
+// these loops use `concurrentPerform` with one chunk per core and never run inside a BLAS call. OpenBLAS's
+// idle threads do spin (sched_yield) for a while after a call, and every split waits for its slower half,
+// so a core shared with another job makes two threads slower than one (docs/speed-training-step.md).
 import Dispatch
 import Foundation
 
 public enum Parallel {
-    /// Number of worker chunks (the number of active cores).
-    public static let workers: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Number of worker chunks: the cores this process may run on. `activeProcessorCount` counts the machine's
+    /// cores, also under `taskset -c 0`, which would split every loop in two chunks that then take turns on
+    /// the one allowed core; the affinity mask says how many can really run at once.
+    public static let workers: Int = allowedCores()
+
+    static func allowedCores() -> Int {
+        let online = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        // Glibc declares sched_getaffinity only under _GNU_SOURCE, which the Swift Glibc module does not define.
+        typealias GetAffinity = @convention(c) (Int32, Int, UnsafeMutableRawPointer) -> Int32
+        guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sched_getaffinity") else { return online }
+        var mask = [UInt64](repeating: 0, count: 16)   // 1024 CPUs, glibc's cpu_set_t
+        let rc = mask.withUnsafeMutableBytes { unsafeBitCast(sym, to: GetAffinity.self)(0, $0.count, $0.baseAddress!) }
+        guard rc == 0 else { return online }
+        let allowed = mask.reduce(0) { $0 + $1.nonzeroBitCount }
+        return max(1, min(online, allowed))
+    }
 
     /// Calls `body(range)` over disjoint chunks of `0..<n`, in parallel when `n` is worth it.
     @inline(__always)
@@ -27,5 +42,35 @@ public enum Parallel {
         if n <= 0 { return }
         if n == 1 || workers == 1 { for i in 0..<n { body(i) }; return }
         forRanges(n, minChunk: 1) { r in for i in r { body(i) } }
+    }
+
+    /// Σ over disjoint chunks of `0..<n` of `body(range)`, the chunks in parallel when `n` is worth it. The
+    /// partial sums are added in chunk order, so the result does not depend on scheduling.
+    public static func sum(_ n: Int, minChunk: Int = 4096, _ body: (Range<Int>) -> Double) -> Double {
+        if n <= 0 { return 0 }
+        let chunks = min(workers, max(1, n / minChunk))
+        if chunks == 1 { return body(0..<n) }
+        let per = (n + chunks - 1) / chunks
+        var partial = [Double](repeating: 0, count: chunks)
+        partial.withUnsafeMutableBufferPointer { out in
+            let o = out.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let lo = c * per, hi = min(n, lo + per)
+                o[c] = lo < hi ? body(lo..<hi) : 0
+            }
+        }
+        return partial.reduce(0, +)
+    }
+}
+
+extension SIMD16 where Scalar == Float {
+    /// 16 floats from `p` (any alignment).
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Self {
+        UnsafeRawPointer(p).loadUnaligned(as: Self.self)
+    }
+    @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> Self { load(UnsafePointer(p)) }
+    /// Stores the 16 lanes at `p` (any alignment).
+    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self)
     }
 }

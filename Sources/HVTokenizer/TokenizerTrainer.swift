@@ -125,10 +125,7 @@ public final class TokenizerTrainer {
     private func updateAverage() {
         guard !ema.isEmpty else { return }
         let d = min(options.emaDecay, Float(1 + step) / Float(10 + step))
-        for (p, e) in zip(trained, ema) {
-            let v = p.value.data, a = e.data
-            for i in 0..<e.count { a[i] = d * a[i] + (1 - d) * v[i] }
-        }
+        for (p, e) in zip(trained, ema) { emaUpdate(average: e, value: p.value, decay: d) }
     }
 
     /// The finest layer trained at `step` under the progressive schedule (layers count from 0 = densest).

@@ -16,7 +16,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hv-bench",
         abstract: "Measure engine and tool speed against peers (PyTorch, scikit-image) in the same run.",
-        subcommands: [AllBenchCommand.self, SeqBenchCommand.self, GenBenchCommand.self],
+        subcommands: [AllBenchCommand.self, SeqBenchCommand.self, GenBenchCommand.self, TrainBenchCommand.self],
         defaultSubcommand: AllBenchCommand.self)
 }
 
@@ -173,29 +173,13 @@ struct AllBenchCommand: ParsableCommand {
                      c.name, c.framesPerClip, c.frameSize, video, enc, video / enc, dec, video / dec))
     }
 
+    /// The small2 training step at 1 and 2 threads against PyTorch (`hv-bench train` has the knobs).
     func benchTrain() throws {
-        let m = try HierarchicalTokenizer(config: .small)
-        for crop in [64, 128] {
-            var o = TokenizerTrainingOptions()
-            o.crop = crop; o.adversarialWeight = 0.05; o.adversarialStart = 0
-            let trainer = TokenizerTrainer(model: m, options: o)
-            let clip = Tensor(shape: [64, crop, crop, 3])
-            var rng = SeededRandom(seed: 4)
-            for i in 0..<clip.count { clip[i] = rng.uniform() * 2 - 1 }
-            let src = BenchClip(clip)
-            _ = trainer.trainStep(source: src)
-            let s = time(2) { _ = trainer.trainStep(source: src) }
-            print(String(format: "training step (small, 64x%dx%d crop, with discriminator): %.2f s, resident memory %d MB", crop, crop, s, residentMB()))
-        }
+        try TrainBenchCommand.parse(["--peers", peers]).run()
     }
 
     func benchMetrics() throws {
         try runMetricsBench(frames: 16, peers: peers)
-    }
-
-    func residentMB() -> Int {
-        guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8), let pages = Int(s.split(separator: " ")[1]) else { return 0 }
-        return pages * 4096 / (1 << 20)
     }
 }
 

@@ -29,6 +29,44 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// The SIMD runs of im2col/col2im (channel counts at, around and above 16 lanes), windows cut by the frame
+    /// edges on odd sizes, and the chunked path (one output frame per chunk) against the naive reference;
+    /// large enough that col2im splits by channel over two workers.
+    func testOptimisedConvMatchesNaiveWithWideChannelsAndChunks() {
+        let saved = (Conv3dTuning.columnFloats, Conv3dTuning.minimumRows)
+        defer { (Conv3dTuning.columnFloats, Conv3dTuning.minimumRows) = saved }
+        for (j, cin) in [16, 19, 33].enumerated() {
+            for (i, (k, s, pad)) in geometries.enumerated() {
+                for budget in [1, 1 << 24] {
+                    (Conv3dTuning.columnFloats, Conv3dTuning.minimumRows) = (budget, 1)
+                    var rng = SeededRandom(seed: UInt64(10 * j + i))
+                    let layer = Conv3d(name: "c", inChannels: cin, outChannels: 7, kernel: (t: k.0, h: k.1, w: k.2),
+                                       stride: (t: s.0, h: s.1, w: s.2), temporalPadding: pad, rng: &rng)
+                    let x = randomTensor([5, 9, 7, cin], seed: 300 + UInt64(i))
+                    let y = layer.forward(x).clone()
+                    let ref = conv3dForwardNaive(x: x, weight: layer.weight.value, bias: layer.bias!.value, geometry: layer.geometry)
+                    let what = "Cin \(cin) k \(k) s \(s) column floats \(budget)"
+                    XCTAssertLessThan(relativeError(y.array.map(Double.init), ref.array.map(Double.init)), 1e-5, "forward, \(what)")
+                    let dy = randomTensor(y.shape, seed: 400 + UInt64(i))
+                    layer.zeroGrad()
+                    let dx = layer.backward(dy).clone()
+                    let (rdx, rdw, _) = conv3dBackwardNaive(x: x, weight: layer.weight.value, geometry: layer.geometry, dy: dy)
+                    XCTAssertLessThan(relativeError(dx.array.map(Double.init), rdx.array.map(Double.init)), 1e-5, "dx, \(what)")
+                    XCTAssertLessThan(relativeError(layer.weight.grad.array.map(Double.init), rdw.array.map(Double.init)), 1e-5, "dW, \(what)")
+                }
+            }
+        }
+    }
+
+    func testChunkFramesKeepTheBudgetAndTheRowMinimum() {
+        // 16×16 plane, K = 1296: 331 776 floats per frame. Over the budget, still one frame.
+        XCTAssertEqual(conv3dChunkFrames(outShape: [32, 16, 16, 48], k: 1296, maxFloats: 256 << 10, minRows: 256), 1)
+        XCTAssertEqual(conv3dChunkFrames(outShape: [32, 16, 16, 48], k: 1296, maxFloats: 1 << 20, minRows: 256), 3)
+        // 4×4 plane, K = 5184: the budget allows 3 frames, the 256-row minimum asks for 16, the layer has 8.
+        XCTAssertEqual(conv3dChunkFrames(outShape: [8, 4, 4, 192], k: 5184, maxFloats: 256 << 10, minRows: 256), 8)
+        XCTAssertEqual(conv3dChunkFrames(outShape: [8, 4, 4, 192], k: 5184, maxFloats: 256 << 10, minRows: 32), 3)
+    }
+
     func testConvBackwardMatchesFiniteDifferences() {
         var rng = SeededRandom(seed: 9)
         let layer = Conv3d(name: "c", inChannels: 2, outChannels: 3, kernel: (t: 3, h: 3, w: 3),

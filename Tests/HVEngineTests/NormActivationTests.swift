@@ -46,6 +46,21 @@ final class NormActivationTests: XCTestCase {
         }
     }
 
+    /// SiLU's 16-lane path (vector exp) against the scalar formula with expf, tails and extremes included.
+    func testVectorSiLUMatchesTheScalarFormula() {
+        var values = (0..<1000).map { i in Float(i - 500) * 0.05 }   // −25 … 25
+        values += [-120, -88, -87.5, 0, 1e-30, 88, 95, 200, -3.3, 7.7, 0.5]   // 1011 = 63·16 + 3: a scalar tail
+        let x = Tensor(shape: [values.count], values: values)
+        let dy = randomTensor([values.count], seed: 12)
+        let silu = SiLU()
+        let y = silu.forward(x).clone(), dx = silu.backward(dy)
+        for i in 0..<values.count {
+            let v = values[i], s = 1 / (1 + expf(-v))
+            XCTAssertEqual(y[i], v * s, accuracy: 1e-6 * max(1, abs(v)), "y(\(v))")
+            XCTAssertEqual(dx[i], dy[i] * s * (1 + v * (1 - s)), accuracy: 1e-6 * max(1, abs(dy[i] * v)), "dx(\(v))")
+        }
+    }
+
     func testResamplingGradientsAndInverses() {
         let x = randomTensor([4, 4, 6, 3], seed: 8)
         let s2d = SpaceToDepth(factors: (t: 2, h: 2, w: 3)), d2s = DepthToSpace(factors: (t: 2, h: 2, w: 3))
@@ -58,6 +73,25 @@ final class NormActivationTests: XCTestCase {
             let numeric = numericGradient(x) { dot(fwd(x), r) }
             _ = fwd(x)
             XCTAssertLessThan(relativeError(bwd(r).array.map(Double.init), numeric), 1e-3)
+        }
+    }
+
+    /// The 16-lane L1/L2 losses against the scalar definitions: gradients exactly, losses to Float rounding.
+    func testVectorReconstructionLossesMatchTheScalarDefinitions() {
+        for n in [5, 16, 3000 + 7] {
+            let p = randomTensor([n], seed: 31), t = randomTensor([n], seed: 32)
+            p[0] = t[0]   // d = 0: zero L1 gradient
+            let g1 = Tensor(shape: [0]), g2 = Tensor(shape: [0])
+            let l1 = l1Loss(pred: p, target: t, grad: g1), l2 = l2Loss(pred: p, target: t, grad: g2)
+            var s1 = 0.0, s2 = 0.0
+            for i in 0..<n {
+                let d = p[i] - t[i]
+                s1 += Double(abs(d)); s2 += Double(d * d)
+                XCTAssertEqual(g1[i], d > 0 ? 1 / Float(n) : (d < 0 ? -1 / Float(n) : 0), "L1 gradient \(i) of \(n)")
+                XCTAssertEqual(g2[i], d * (2 / Float(n)), "L2 gradient \(i) of \(n)")
+            }
+            XCTAssertEqual(Double(l1), s1 / Double(n), accuracy: 1e-6 * s1 / Double(n))
+            XCTAssertEqual(Double(l2), s2 / Double(n), accuracy: 1e-6 * s2 / Double(n))
         }
     }
 

@@ -65,6 +65,64 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(a.grad[0], 0.6, accuracy: 1e-6, "non-finite norm leaves gradients alone")
     }
 
+    /// The scalar AdamW loop the SIMD kernel replaces (the naive reference).
+    static func adamWReference(w: inout [Float], g: [Float], m: inout [Float], v: inout [Float], lr: Float, b1: Float,
+                               b2: Float, c1: Float, c2: Float, eps: Float, decay: Float) {
+        for i in w.indices {
+            m[i] = b1 * m[i] + (1 - b1) * g[i]
+            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+            let mh = m[i] / c1, vh = v[i] / c2
+            w[i] -= lr * (mh / (vh.squareRoot() + eps) + decay * w[i])
+        }
+    }
+
+    func testSIMDAdamWUpdateIsBitIdenticalToTheScalarLoop() {
+        var rng = SeededRandom(seed: 9)
+        for n in [1, 15, 16, 17, 1000 + 7] {
+            var w = (0..<n).map { _ in rng.normal() }, g = (0..<n).map { _ in rng.normal() * 0.1 }
+            var m = (0..<n).map { _ in rng.normal() * 0.01 }, v = (0..<n).map { _ in rng.uniform() * 0.01 }
+            var (w2, m2, v2) = (w, m, v)
+            let (c1, c2): (Float, Float) = (1 - powf(0.9, 3), 1 - powf(0.99, 3))
+            Self.adamWReference(w: &w, g: g, m: &m, v: &v, lr: 3e-4, b1: 0.9, b2: 0.99, c1: c1, c2: c2, eps: 1e-8, decay: 1e-4)
+            w2.withUnsafeMutableBufferPointer { wp in m2.withUnsafeMutableBufferPointer { mp in v2.withUnsafeMutableBufferPointer { vp in
+                adamWUpdate(w: wp.baseAddress!, g: g, m: mp.baseAddress!, v: vp.baseAddress!, count: n, lr: 3e-4, beta1: 0.9,
+                            beta2: 0.99, c1: c1, c2: c2, eps: 1e-8, decay: 1e-4)
+            } } }
+            XCTAssertEqual(w2, w, "weights, n = \(n)"); XCTAssertEqual(m2, m, "m, n = \(n)"); XCTAssertEqual(v2, v, "v, n = \(n)")
+        }
+    }
+
+    func testEMAUpdateIsBitIdenticalToTheScalarFormula() {
+        var rng = SeededRandom(seed: 10)
+        for n in [3, 16, 70_001] {   // the last is split over the workers
+            let a = Tensor(shape: [n]), x = Tensor(shape: [n])
+            a.randomNormal(std: 1, rng: &rng); x.randomNormal(std: 1, rng: &rng)
+            let d: Float = 0.999
+            let expected = (0..<n).map { d * a[$0] + (1 - d) * x[$0] }
+            emaUpdate(average: a, value: x, decay: d)
+            XCTAssertEqual(a.array, expected, "n = \(n)")
+        }
+    }
+
+    func testClipGradNormMatchesADoubleSumOverLargeGradients() {
+        var rng = SeededRandom(seed: 11)
+        let ps = [Parameter("a", shape: [300_003]), Parameter("b", shape: [17])]   // odd sizes, split over the workers
+        for p in ps { p.grad.randomNormal(std: 0.01, rng: &rng) }
+        let expected = ps.reduce(0.0) { t, p in p.grad.array.reduce(t) { $0 + Double($1) * Double($1) } }.squareRoot()
+        let before = ps[0].grad[5]
+        let norm = clipGradNorm(ps, maxNorm: 1)
+        XCTAssertEqual(Double(norm), expected, accuracy: expected * 1e-5)
+        XCTAssertGreaterThan(norm, 1)
+        XCTAssertEqual(ps[0].grad[5], before / (norm + 1e-6), accuracy: abs(before) * 1e-5, "scaled to the limit")
+    }
+
+    func testWorkersFollowTheAffinityMask() {
+        XCTAssertGreaterThanOrEqual(Parallel.workers, 1)
+        XCTAssertLessThanOrEqual(Parallel.workers, ProcessInfo.processInfo.activeProcessorCount)
+        let sum = Parallel.sum(100_000, minChunk: 1000) { r in Double(r.reduce(0, +)) }
+        XCTAssertEqual(sum, Double(99_999 * 100_000 / 2))
+    }
+
     func testWarmupThenCosineToFloor() {
         let s = LRSchedule(peak: 1e-3, warmupSteps: 10, totalSteps: 110, floorFraction: 0.01)
         XCTAssertEqual(s.rate(at: 0), 1e-4, accuracy: 1e-9)

@@ -24,6 +24,19 @@ final class TensorTests: XCTestCase {
         } }
     }
 
+    func testSingleThreadedSmallGemmGivesTheSameProductAndRestoresTheThreadCount() {
+        let (m, n, k) = (67, 45, 129)
+        let a = randomTensor([m, k], seed: 21), b = randomTensor([k, n], seed: 22)
+        let c1 = Tensor(shape: [m, n]), c2 = Tensor(shape: [m, n])
+        let threads = BLAS.threads
+        BLAS.gemm(m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: n, c: c1.data, ldc: n)
+        BLAS.singleThreadBelowMACs = m * n * k + 1
+        defer { BLAS.singleThreadBelowMACs = 0 }
+        BLAS.gemm(m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: n, c: c2.data, ldc: n)
+        XCTAssertEqual(BLAS.threads, threads)
+        XCTAssertLessThan(relativeError(c2.array.map(Double.init), c1.array.map(Double.init)), 1e-6)
+    }
+
     func testSeededRandomIsReproducible() {
         var a = SeededRandom(seed: 42), b = SeededRandom(seed: 42)
         for _ in 0..<10 { XCTAssertEqual(a.next(), b.next()) }

@@ -1,0 +1,169 @@
+// Tokenizer training-step bench: the real `TokenizerTrainer.trainStep` (forward, backward, gradient clipping,
+// AdamW, EMA) of the `small2` model on a synthetic 64-frame 64×64 clip with the v2 recipe's losses
+// (make/train.mk, TOKENIZER_V2_RECIPE), at 1 and 2 threads, against bench/peer_train_tokenizer.py (the same
+// architecture in PyTorch, forward + backward + AdamW) at the same thread count.
+// Each thread count runs in a child process pinned to that many cores, with OPENBLAS_NUM_THREADS set before
+// OpenBLAS loads, so that both the thread pools and the peak resident memory (getrusage) are the child's own.
+import ArgumentParser
+import Foundation
+import HVCLI
+import HVEngine
+import HVTokenizer
+
+struct TrainBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "train",
+        abstract: "Time training steps of the small2 tokenizer (64-frame 64² crop) at 1 and 2 threads against PyTorch.")
+
+    @Option(help: "Thread counts to time, comma-separated; each runs pinned to that many cores.")
+    var threads: String = "1,2"
+    @Option(help: "Timed steps per thread count (the median is reported), after two untimed warm-up steps.")
+    var steps = 5
+    @Option(help: "Frames and square crop size of the synthetic clip.")
+    var crop = 64
+    @Option(help: "Folder of the peer scripts.")
+    var peers: String = "bench"
+    @Flag(help: "Do not run the PyTorch peer.")
+    var noPeer = false
+    @Option(help: "Time in this process only, pinned to this many cores (what each child of the default run does).")
+    var inProcess: Int?
+    @Option(help: "Floats of one im2col column buffer (Conv3dTuning.columnFloats).")
+    var columnFloats = Conv3dTuning.columnFloats
+    @Option(help: "Rows an im2col chunk has at least (Conv3dTuning.minimumRows).")
+    var minimumRows = Conv3dTuning.minimumRows
+    @Option(help: "Also time steps with BLAS.singleThreadBelowMACs at this value, alternating step by step with 0, and print both.")
+    var gemmThresholdAb: Int?
+
+    func validate() throws {
+        guard steps > 0, crop >= 16, crop % 16 == 0 else { throw ValidationError("--steps must be positive and --crop a multiple of 16.") }
+        guard columnFloats > 0, minimumRows > 0 else { throw ValidationError("--column-floats and --minimum-rows must be positive.") }
+        guard !threadCounts.isEmpty, threadCounts.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--threads needs positive thread counts, e.g. 1,2.")
+        }
+        if let n = inProcess, n <= 0 { throw ValidationError("--in-process needs a positive core count.") }
+    }
+
+    var threadCounts: [Int] { threads.split(separator: ",").compactMap { Int($0) } }
+
+    func run() throws {
+        if let n = inProcess {
+            let r = try measure(cores: n)
+            print(String(format: "RESULT threads=%ld ms=%.1f min_ms=%.1f maxrss_mb=%.0f workers=%ld blas_threads=%ld ms_b=%.1f",
+                         n, r.median, r.min, r.maxRSS, Parallel.workers, BLAS.threads, r.medianB))
+            return
+        }
+        let parameters = (try? HierarchicalTokenizer(config: .small2).parameterCount) ?? 0
+        print("== hv-bench train: small2 tokenizer (\(parameters) parameters), \(crop)-frame \(crop)² synthetic clip, batch 1, v2 recipe; OpenBLAS core \(BLAS.coreName)")
+        for n in threadCounts {
+            guard let line = runChild(cores: n) else { print("threads \(n): the child run failed"); continue }
+            let f = fields(line)
+            let ms = f["ms"] ?? .nan
+            var peer = "peer skipped"
+            if !noPeer {
+                switch PeerScript.json("\(peers)/peer_train_tokenizer.py", ["\(n)", "\(crop)", "\(steps)"]) {
+                case .success(let obj):
+                    if let pms = obj["ms_per_step"] as? Double {
+                        let rss = obj["maxrss_mb"] as? Double ?? 0
+                        peer = String(format: "PyTorch %.0f ms/step, %.0f MB; ours/peer time %.2f", pms, rss, ms / pms)
+                    } else {
+                        peer = "peer SKIPPED — \(obj["skip"] as? String ?? "no ms_per_step in its output")"
+                    }
+                case .failure(let s): peer = "peer SKIPPED — \(s.reason)"
+                }
+            }
+            print(String(format: "threads %ld: %.0f ms/step (median of %ld, min %.0f), peak resident %.0f MB, %ld workers; %@",
+                         n, ms, steps, f["min_ms"] ?? .nan, f["maxrss_mb"] ?? .nan, Int(f["workers"] ?? 0), peer))
+            if let t = gemmThresholdAb, let b = f["ms_b"] {
+                print(String(format: "threads %ld: single-threaded GEMMs below %ld MACs: %.0f ms/step, %.3f of the steps without",
+                             n, t, b, b / ms))
+            }
+        }
+    }
+
+    /// Runs `/proc/self/exe train --in-process n` with OPENBLAS_NUM_THREADS=n; returns its RESULT line.
+    func runChild(cores n: Int) -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        p.arguments = ["train", "--in-process", "\(n)", "--steps", "\(steps)", "--crop", "\(crop)"]
+            + ["--column-floats", "\(columnFloats)", "--minimum-rows", "\(minimumRows)"]
+            + (gemmThresholdAb.map { ["--gemm-threshold-ab", "\($0)"] } ?? [])
+        var env = ProcessInfo.processInfo.environment
+        env["OPENBLAS_NUM_THREADS"] = "\(n)"
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        do { try p.run() } catch { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return nil }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init).last { $0.hasPrefix("RESULT") }
+    }
+
+    func fields(_ line: String) -> [String: Double] {
+        var d: [String: Double] = [:]
+        for part in line.split(separator: " ") {
+            let kv = part.split(separator: "=")
+            if kv.count == 2, let v = Double(kv[1]) { d[String(kv[0])] = v }
+        }
+        return d
+    }
+
+    /// Median and best milliseconds per training step and the peak resident set (MB), pinned to `cores` cores;
+    /// with `--gemm-threshold-ab`, also the median of the interleaved steps run with that GEMM threshold.
+    func measure(cores: Int) throws -> (median: Double, min: Double, maxRSS: Double, medianB: Double) {
+        pinToFirstCores(cores)
+        (Conv3dTuning.columnFloats, Conv3dTuning.minimumRows) = (columnFloats, minimumRows)
+        let model = try HierarchicalTokenizer(config: .small2)
+        let trainer = TokenizerTrainer(model: model, options: Self.recipe(crop: crop))
+        let clip = Tensor(shape: [crop, crop, crop, 3])
+        var rng = SeededRandom(seed: 4)
+        for i in 0..<clip.count { clip[i] = rng.uniform() * 2 - 1 }
+        let source = BenchClip(clip)
+        for _ in 0..<2 { _ = trainer.trainStep(source: source) }
+        func timed() -> Double {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = trainer.trainStep(source: source)
+            return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+        }
+        var times: [Double] = [], timesB: [Double] = []
+        for _ in 0..<steps {
+            BLAS.singleThreadBelowMACs = 0
+            times.append(timed())
+            if let t = gemmThresholdAb {
+                BLAS.singleThreadBelowMACs = t
+                timesB.append(timed())
+                BLAS.singleThreadBelowMACs = 0
+            }
+        }
+        times.sort(); timesB.sort()
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        let maxRSS = Double(usage.ru_maxrss) / 1024            // KiB on Linux
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        let maxRSS = Double(usage.ru_maxrss) / (1024 * 1024)   // bytes on Darwin
+        #endif
+        return (times[times.count / 2], times[0], maxRSS, timesB.isEmpty ? .nan : timesB[timesB.count / 2])
+    }
+
+    /// The v2 recipe's options (make/train.mk), except that every step trains all four layers (no truncated
+    /// steps), so that each timed step does the same work: the most expensive step of a real run.
+    static func recipe(crop: Int) -> TokenizerTrainingOptions {
+        var o = TokenizerTrainingOptions()
+        o.crop = crop; o.batch = 1; o.steps = 16000; o.learningRate = 3e-4
+        o.l2Weight = 1; o.entropyWeight = 0.005; o.commitWeight = 0.05; o.perceptualWeight = 0.2
+        o.progressiveSchedule = [0, 0, 0]; o.quantizationWarmup = 0.3; o.adversarialWeight = 0
+        o.truncationProbability = 0; o.residualWeight = 0.001; o.emaDecay = 0.999
+        return o
+    }
+}
+
+/// Restricts this process to CPUs 0..<n (as `taskset -c 0-(n−1)` would). Glibc declares sched_setaffinity only
+/// under _GNU_SOURCE, which the Swift Glibc module does not define, so it is looked up at run time.
+func pinToFirstCores(_ n: Int) {
+    typealias SetAffinity = @convention(c) (Int32, Int, UnsafeRawPointer) -> Int32
+    guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sched_setaffinity") else { return }
+    var mask = [UInt64](repeating: 0, count: 16)   // 1024 CPUs, glibc's cpu_set_t
+    for c in 0..<min(n, 1024) { mask[c / 64] |= 1 << UInt64(c % 64) }
+    _ = mask.withUnsafeBytes { unsafeBitCast(sym, to: SetAffinity.self)(0, $0.count, $0.baseAddress!) }
+}
