@@ -97,11 +97,12 @@ TOKENIZER_V3_MINUTES ?= 0
 # and gained 1.3 dB on the log's held-out pair by 4 750 (formats/tokenizer.md, "Dense first").
 TOKENIZER_V3_LR ?= 1e-4
 TOKENIZER_V3_COMMON = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 --lr $(TOKENIZER_V3_LR) --l2-weight 1 \
-  --entropy-weight 0.005 --commit-weight 0.05 --perceptual-weight 0.2 --progressive 0,0,0 --quantization-warmup 0.3 \
+  --entropy-weight 0.005 --commit-weight 0.05 --perceptual-weight 0.2 --progressive 0,0,0 \
   --adversarial-weight 0 --truncation 0.25 --residual-weight 0.001 --ema 0.999 --storage bf16 \
   --checkpoint-every 250 --eval-every 250 --minutes $(TOKENIZER_V3_MINUTES)
-TOKENIZER_V3_L0_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_L0_STEPS)
-TOKENIZER_V3_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_STEPS)
+TOKENIZER_V3_L0_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_L0_STEPS) --quantization-warmup 0.3
+# Stage 2 quantises hard from its first step, as the grown L0 already does (the probe that recovered did so).
+TOKENIZER_V3_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_STEPS) --quantization-warmup 0
 V3_BASE = $$(if [ -f '$(TOKENIZER_V3_L0_RUN)/model.safetensors' ]; then echo '$(TOKENIZER_V3_L0_RUN)'; \
   else echo '$(TOKENIZER_V3_L0_COMMITTED)'; fi)
 
