@@ -6,6 +6,9 @@
 // front instead would never show the last frame of a clip to any output). "Same" in space ((k−1)/2
 // zeros each side). T' = ceil(T/st), H' = ceil(H/sh), W' = ceil(W/sw); when T is not a multiple of st
 // the last window repeats the last frame.
+// A `lookahead` of L shifts every tap L frames later, so output t also sees the L input frames after its
+// window (the last frame repeated past the clip's end): a decoder whose first conv looks one latent frame
+// ahead can interpolate towards it, as box means upsampled trilinearly do. L = 0 is the causal conv.
 // The work is one SGEMM per chunk of output frames: im2col [P, K] · W [K, Cout] (K = kt·kh·kw·Cin);
 // backward is two SGEMMs (dW += colᵀ·dy, dcol = dy·Wᵀ, dcol reusing col's buffer) and a col2im scatter,
 // split by input channel on large chunks so the two cores never write the same element. Chunks are sized
@@ -26,16 +29,18 @@ public struct Conv3dGeometry: Equatable {
     public var inChannels: Int
     public var outChannels: Int
     public var temporalPadding: TemporalPadding
+    /// Input frames after the output's window that the last tap reaches (0: causal).
+    public var lookahead: Int = 0
 
     public static func == (a: Self, b: Self) -> Bool {
         a.kernel == b.kernel && a.stride == b.stride && a.inChannels == b.inChannels
-            && a.outChannels == b.outChannels && a.temporalPadding == b.temporalPadding
+            && a.outChannels == b.outChannels && a.temporalPadding == b.temporalPadding && a.lookahead == b.lookahead
     }
 
     var padH: Int { (kernel.h - 1) / 2 }
     var padW: Int { (kernel.w - 1) / 2 }
     /// Offset of the first tap relative to the window's first frame (negative: reaches into the past).
-    var firstTap: Int { stride.t - kernel.t }
+    var firstTap: Int { stride.t - kernel.t + lookahead }
     /// Columns of the im2col matrix.
     public var k: Int { kernel.t * kernel.h * kernel.w * inChannels }
 
@@ -236,7 +241,7 @@ func sumRows(_ dy: Tensor, into out: Tensor) {
     for p in 0..<rows { let row = dy.data + p * C; for c in 0..<C { out.data[c] += row[c] } }
 }
 
-/// A causal 3D convolution layer owning its weight [kt, kh, kw, Cin, Cout], bias [Cout] and buffers.
+/// A causal (or `lookahead`) 3D convolution layer owning its weight [kt, kh, kw, Cin, Cout], bias [Cout] and buffers.
 public final class Conv3d: ParameterOwner {
     public let geometry: Conv3dGeometry
     public let weight: Parameter
@@ -248,9 +253,10 @@ public final class Conv3d: ParameterOwner {
 
     public init(name: String, inChannels: Int, outChannels: Int, kernel: (t: Int, h: Int, w: Int),
                 stride: (t: Int, h: Int, w: Int) = (1, 1, 1), bias: Bool = true,
-                temporalPadding: TemporalPadding = .replicate, rng: inout SeededRandom) {
+                temporalPadding: TemporalPadding = .replicate, lookahead: Int = 0, rng: inout SeededRandom) {
+        precondition(lookahead >= 0 && lookahead < kernel.t, "a conv's lookahead must leave its first tap in the window or before")
         geometry = Conv3dGeometry(kernel: kernel, stride: stride, inChannels: inChannels, outChannels: outChannels,
-                                  temporalPadding: temporalPadding)
+                                  temporalPadding: temporalPadding, lookahead: lookahead)
         weight = Parameter("\(name).weight", shape: [kernel.t, kernel.h, kernel.w, inChannels, outChannels])
         // Kaiming-uniform for a SiLU/ReLU-like nonlinearity: U(−b, b), b = sqrt(6 / fan_in).
         let bound = (6.0 / Float(geometry.k)).squareRoot()

@@ -6,6 +6,8 @@
 // Widths are the encoder's or `decoderChannels` (a decoder wider than the encoder puts capacity where the
 // image prior lives). With `shortcuts`, the input conv, every up-sampling conv and the head add the colour
 // means of their (repeated) input, so the untrained decoder paints each latent cell's colour (Shortcuts.swift).
+// With `decoderLookahead` L the input conv has 3 + L taps, the last L on the latent frames after its own: every
+// later layer then sees one step ahead too, and a latent step's 8 frames can interpolate towards the next.
 import HVEngine
 
 final class Decoder3D: ParameterOwner {
@@ -27,7 +29,7 @@ final class Decoder3D: ParameterOwner {
         let sc = c.hasShortcuts
         let stages = Array(c.decoderStages.reversed())
         convIn = Conv3d(name: "decoder.conv_in", inChannels: c.latentChannels, outChannels: stages[0].channels,
-                        kernel: (t: 3, h: 3, w: 3), rng: &rng)
+                        kernel: (t: 3 + c.lookahead, h: 3, w: 3), lookahead: c.lookahead, rng: &rng)
         inShortcut = sc ? ColourShortcut(inChannels: c.latentChannels, outChannels: stages[0].channels) : nil
         for (i, s) in stages.enumerated() {
             blocks.append((0..<s.blocks).map { b in

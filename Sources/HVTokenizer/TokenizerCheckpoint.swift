@@ -89,23 +89,41 @@ public enum TokenizerCheckpoint {
     /// layer starts with its up path's last conv at zero, so its contribution to ẑ (and to the residual the
     /// denser layers quantise) is zero until training gives it one. This is how a dense-first run adds the
     /// coarse layers to a trained L0 (formats/tokenizer.md, "Dense first").
-    public static func grow(from directory: String, layers: [LayerConfig], name: String, seed: UInt64) throws -> HierarchicalTokenizer {
+    public static func grow(from directory: String, layers: [LayerConfig], name: String, seed: UInt64,
+                            lookahead: Int? = nil) throws -> HierarchicalTokenizer {
         let source = try load(from: directory)
         let have = source.config.layers
-        guard layers.count > have.count, Array(layers.prefix(have.count)) == have else {
+        let look = lookahead ?? source.config.lookahead
+        guard layers.count >= have.count, Array(layers.prefix(have.count)) == have,
+              layers.count > have.count || look > source.config.lookahead else {
             throw TokenizerError.badConfig(name: name, reason: "the checkpoint's layers \(have.map { "\($0.grid)@\($0.bits)" }) "
-                + "are not the densest layers of \(layers.map { "\($0.grid)@\($0.bits)" }) with more after them")
+                + "are not the densest layers of \(layers.map { "\($0.grid)@\($0.bits)" }) with more after them, "
+                + "and its decoder lookahead (\(source.config.lookahead)) is not below \(look)")
+        }
+        guard look >= source.config.lookahead else {
+            throw TokenizerError.badConfig(name: name, reason: "growing cannot take the decoder's lookahead from \(source.config.lookahead) down to \(look)")
         }
         var config = source.config
         config.layers = layers
         config.name = name
+        config.decoderLookahead = look > 0 ? look : nil
         let model = try HierarchicalTokenizer(config: config, seed: seed)
         let byName = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0) })
         for p in source.parameters {
-            guard let q = byName[p.name], q.value.shape == p.value.shape else {
-                throw TokenizerError.badConfig(name: name, reason: "tensor \(p.name) has no counterpart of the same shape")
+            guard let q = byName[p.name] else {
+                throw TokenizerError.badConfig(name: name, reason: "tensor \(p.name) has no counterpart")
             }
-            q.value.copy(from: p.value)
+            let a = p.value.shape, b = q.value.shape
+            if a == b {
+                q.value.copy(from: p.value)
+            } else if a.count == b.count, a.count > 1, a.dropFirst() == b.dropFirst(), b[0] > a[0] {
+                // A conv that gained taps after its own (the decoder's input conv looking ahead): the weight is
+                // [kt, kh, kw, Cin, Cout], so the old taps are a prefix and the new, later ones start at zero.
+                q.value.scale(by: 0)
+                for i in 0..<p.value.count { q.value[i] = p.value[i] }
+            } else {
+                throw TokenizerError.badConfig(name: name, reason: "tensor \(p.name) is \(a) in the checkpoint but \(b) here")
+            }
         }
         for layer in model.layers[have.count...] {
             layer.upConv.weight.value.scale(by: 0)

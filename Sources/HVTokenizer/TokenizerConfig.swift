@@ -72,24 +72,30 @@ public struct TokenizerConfig: Codable, Equatable, Sendable {
     /// ε of the `rms` norm (absent: 1e-6). RMSNorm divides by each position's RMS, so where activations are near
     /// zero (a flat region, or a decoder whose input starts at zero) it amplifies the gradient by up to 1/√ε.
     public var normEpsilon: Float?
+    /// Latent frames after its own that the decoder's first conv sees (absent: 0, a causal decoder). The conv
+    /// keeps its two past taps and gains one tap per frame of lookahead, so the frames of latent step j can
+    /// move towards step j + 1 (formats/tokenizer.md, "Looking one latent frame ahead"); rendering a latent
+    /// frame then waits for the next one. The encoder, and so the tokens, stay causal.
+    public var decoderLookahead: Int?
 
     public enum NormKind: String, Codable, Sendable { case group, rms }
 
     public init(name: String, framesPerClip: Int, frameSize: Int, fps: Int, patch: Size3, stages: [StageConfig],
                 latentChannels: Int, layers: [LayerConfig], normGroups: Int, encoderSize: Int? = nil,
                 outputNorm: Bool? = nil, norm: NormKind? = nil, shortcuts: Bool? = nil, decoderChannels: [Int]? = nil,
-                normEpsilon: Float? = nil) {
+                normEpsilon: Float? = nil, decoderLookahead: Int? = nil) {
         self.name = name; self.framesPerClip = framesPerClip; self.frameSize = frameSize; self.fps = fps
         self.patch = patch; self.stages = stages; self.latentChannels = latentChannels; self.layers = layers
         self.normGroups = normGroups; self.encoderSize = encoderSize; self.outputNorm = outputNorm
         self.norm = norm; self.shortcuts = shortcuts; self.decoderChannels = decoderChannels
-        self.normEpsilon = normEpsilon
+        self.normEpsilon = normEpsilon; self.decoderLookahead = decoderLookahead
     }
 
     /// Whether the encoder's and decoder's last stage ends in a norm (absent in config.json = true).
     public var hasOutputNorm: Bool { outputNorm ?? true }
     public var normKind: NormKind { norm ?? .group }
     public var hasShortcuts: Bool { shortcuts ?? false }
+    public var lookahead: Int { decoderLookahead ?? 0 }
     /// The decoder's stages, shallowest first: the encoder's with `decoderChannels` widths.
     public var decoderStages: [StageConfig] {
         guard let w = decoderChannels else { return stages }

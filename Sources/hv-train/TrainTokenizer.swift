@@ -56,8 +56,12 @@ struct TrainTokenizer: ParsableCommand {
         discussion: "Every tensor of the checkpoint is kept; the added layers start with their contribution at zero, so the new model first renders what the checkpoint rendered (dense-first training)."))
     var growFrom: String?
 
-    @Option(help: "Keep only the densest N token layers of the preset (new models only; ablations such as L0 alone).")
+    @Option(help: "Keep only the densest N token layers of the preset (new and grown models; ablations such as L0 alone).")
     var layers: Int?
+
+    @Option(help: ArgumentHelp("Latent frames after its own that the decoder's first conv sees (new and grown models; 0: causal).",
+        discussion: "With --grow-from, the checkpoint's taps are kept and the added ones start at zero, so the model first renders what the checkpoint rendered."))
+    var lookahead: Int?
 
     @Flag(help: "Continue from the checkpoint and train-state in the output folder.")
     var resume = false
@@ -148,6 +152,10 @@ struct TrainTokenizer: ParsableCommand {
         guard [resume, initFrom != nil, growFrom != nil].filter({ $0 }).count <= 1 else {
             throw ValidationError("Give at most one of --resume (continue the run in --out), --init and --grow-from (start a new one).")
         }
+        guard (0...2).contains(lookahead ?? 0) else { throw ValidationError("--lookahead must be 0, 1 or 2 latent frames.") }
+        guard lookahead == nil || !(resume || initFrom != nil) else {
+            throw ValidationError("--lookahead shapes a new or grown model; --resume and --init keep the checkpoint's.")
+        }
         guard !freezeTokens || resume || initFrom != nil else {
             throw ValidationError("--freeze-tokens keeps a trained model's tokens: give it with --init CHECKPOINT (or --resume).")
         }
@@ -204,6 +212,16 @@ struct TrainTokenizer: ParsableCommand {
         return kinds
     }
 
+    /// The preset's token layers (its densest --layers of them) and the model name that says which.
+    func presetLayers() throws -> ([LayerConfig], String) {
+        let config = TokenizerConfig.presets[preset]!
+        guard let layers else { return (config.layers, config.name) }
+        guard (1...config.layers.count).contains(layers) else {
+            throw ValidationError("--layers must be 1...\(config.layers.count) for preset \(preset).")
+        }
+        return (Array(config.layers.prefix(layers)), config.name + "-l\(layers)")
+    }
+
     func run() throws {
 
         var options = TokenizerTrainingOptions()
@@ -225,20 +243,15 @@ struct TrainTokenizer: ParsableCommand {
         } else if let initFrom {
             model = try TokenizerCheckpoint.load(from: initFrom)
         } else if let growFrom {
-            let target = TokenizerConfig.presets[preset]!
-            model = try TokenizerCheckpoint.grow(from: growFrom, layers: target.layers, name: target.name, seed: seed)
+            let (layerList, name) = try presetLayers()
+            model = try TokenizerCheckpoint.grow(from: growFrom, layers: layerList, name: name, seed: seed, lookahead: lookahead)
         } else {
             var config = TokenizerConfig.presets[preset]!
             if !outputNorm { config.outputNorm = false }
             if let shortcuts { config.shortcuts = shortcuts }
             if let normEpsilon { config.normEpsilon = normEpsilon }
-            if let layers {
-                guard (1...config.layers.count).contains(layers) else {
-                    throw ValidationError("--layers must be 1...\(config.layers.count) for preset \(preset).")
-                }
-                config.layers = Array(config.layers.prefix(layers))
-                config.name += "-l\(layers)"
-            }
+            if let lookahead, lookahead > 0 { config.decoderLookahead = lookahead }
+            (config.layers, config.name) = try presetLayers()
             model = try HierarchicalTokenizer(config: config, seed: seed)
         }
         let cfg = model.config

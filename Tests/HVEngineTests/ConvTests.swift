@@ -101,4 +101,42 @@ final class ConvTests: XCTestCase {
             }
         }
     }
+
+    /// A conv that looks ahead: the optimised kernels against the naive reference, the backward pass against
+    /// finite differences, and which input frames each output sees ((t+1)·s − 1 + L at the latest, the last
+    /// frame repeated past the clip's end).
+    func testLookaheadConvMatchesNaiveAndFiniteDifferencesAndSeesTheNextFrames() {
+        for (i, (kt, st, look)) in [(3, 1, 1), (4, 1, 1), (3, 1, 2), (3, 2, 1)].enumerated() {
+            var rng = SeededRandom(seed: 40 + UInt64(i))
+            let layer = Conv3d(name: "c", inChannels: 3, outChannels: 4, kernel: (t: kt, h: 3, w: 3),
+                               stride: (t: st, h: 1, w: 1), lookahead: look, rng: &rng)
+            layer.bias!.value.randomNormal(std: 0.5, rng: &rng)
+            let x = randomTensor([6, 4, 5, 3], seed: 50 + UInt64(i))
+            let y = layer.forward(x).clone()
+            let ref = conv3dForwardNaive(x: x, weight: layer.weight.value, bias: layer.bias!.value, geometry: layer.geometry)
+            XCTAssertLessThan(relativeError(y.array.map(Double.init), ref.array.map(Double.init)), 1e-5, "forward \(i)")
+            let r = randomTensor(y.shape, seed: 60 + UInt64(i))
+            layer.zeroGrad()
+            let dx = layer.backward(r).clone()
+            let (rdx, rdw, _) = conv3dBackwardNaive(x: x, weight: layer.weight.value, geometry: layer.geometry, dy: r)
+            XCTAssertLessThan(relativeError(dx.array.map(Double.init), rdx.array.map(Double.init)), 1e-5, "dx \(i)")
+            XCTAssertLessThan(relativeError(layer.weight.grad.array.map(Double.init), rdw.array.map(Double.init)), 1e-5, "dW \(i)")
+            let numeric = numericGradient(x) { dot(layer.forward(x), r) }
+            XCTAssertLessThan(relativeError(dx.array.map(Double.init), numeric), 2e-3, "finite differences \(i)")
+
+            // Which outputs change when input frame k changes.
+            let per = 4 * 5 * 3, outPer = y.count / y.shape[0]
+            for k in 0..<6 {
+                let x2 = x.clone()
+                for j in (k * per)..<((k + 1) * per) { x2[j] += 1 }
+                let y2 = layer.forward(x2)
+                for t in 0..<y.shape[0] {
+                    let changed = (0..<outPer).contains { y[t * outPer + $0] != y2[t * outPer + $0] }
+                    let first = t * st + st - kt + look, last = t * st + st - 1 + look
+                    let sees = (max(first, 0)...last).contains { min($0, 5) == k } || (first < 0 && k == 0)
+                    XCTAssertEqual(changed, sees, "kernel \(kt) stride \(st) lookahead \(look): output \(t), input \(k)")
+                }
+            }
+        }
+    }
 }

@@ -56,6 +56,36 @@ final class TokenizerCheckpointTests: XCTestCase {
         XCTAssertThrowsError(try TokenizerCheckpoint.grow(from: dir, layers: [dense.layers[0]], name: "same", seed: 6))
     }
 
+    /// Growing a causal decoder into one that looks a latent frame ahead keeps the tokens and the render (the added
+    /// tap starts at zero); once that tap is non-zero, changing the second latent frame changes the first one's frames.
+    func testGrowingTheDecoderLookaheadStartsWithTheSameRender() throws {
+        var dense = TokenizerConfig.tiny
+        dense.layers = [dense.layers[0]]
+        let m = try HierarchicalTokenizer(config: dense, seed: 5)
+        try TokenizerCheckpoint.save(m, to: dir)
+        let grown = try TokenizerCheckpoint.grow(from: dir, layers: dense.layers, name: "ahead", seed: 6, lookahead: 1)
+        XCTAssertEqual(grown.config.lookahead, 1)
+        let x = clip()
+        let codes = m.encode(x)
+        XCTAssertEqual(grown.encode(x), codes)
+        let a = m.decode(indices: [codes[0]], frames: 8, height: 32, width: 32).array
+        let b = grown.decode(indices: [codes[0]], frames: 8, height: 32, width: 32).array
+        XCTAssertEqual(a, b)
+        XCTAssertThrowsError(try TokenizerCheckpoint.grow(from: dir, layers: dense.layers, name: "same", seed: 6, lookahead: 0))
+
+        let conv = grown.parameters.first { $0.name == "decoder.conv_in.weight" }!
+        XCTAssertEqual(conv.value.shape[0], 4)
+        for j in (3 * conv.value.count / 4)..<conv.value.count { conv.value[j] = 0.05 * Float(j % 7 - 3) }
+        var other = codes[0]
+        let perFrame = other.count / 2
+        for j in perFrame..<other.count { other[j] ^= 1 }
+        let c = grown.decode(indices: [codes[0]], frames: 8, height: 32, width: 32).array
+        let d = grown.decode(indices: [other], frames: 8, height: 32, width: 32).array
+        XCTAssertNotEqual(Array(c[..<(c.count / 2)]), Array(d[..<(d.count / 2)]))
+        let e = m.decode(indices: [other], frames: 8, height: 32, width: 32).array
+        XCTAssertEqual(Array(a[..<(a.count / 2)]), Array(e[..<(e.count / 2)]), "the causal decoder's first frames do not see the second latent frame")
+    }
+
     func testEncodingIsDeterministic() throws {
         let a = try HierarchicalTokenizer(config: .tiny, seed: 3)
         let b = try HierarchicalTokenizer(config: .tiny, seed: 3)
