@@ -59,6 +59,7 @@ public final class OutputFile {
         }
         let dir = (target as NSString).deletingLastPathComponent
         let base = (target as NSString).lastPathComponent
+        removeStaleTemporaries(dir: dir, base: base)
         let tmp = (dir.isEmpty ? "" : dir + "/") + ".\(base).tmp.\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if fd < 0 { throw FileError.cannotCreate(path: path!, reason: String(cString: strerror(errno))) }
@@ -187,6 +188,18 @@ public final class InputFile {
     deinit { if owns { close(descriptor) } }
 }
 
+/// Removes `.<base>.tmp.<pid>[.ext]` files beside an output whose writer is gone: a tool killed with SIGKILL
+/// cannot clean up after itself, so the next run for the same target does. A live process's file is kept.
+func removeStaleTemporaries(dir: String, base: String) {
+    let prefix = ".\(base).tmp."
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.isEmpty ? "." : dir) else { return }
+    for name in names where name.hasPrefix(prefix) {
+        let rest = name.dropFirst(prefix.count)
+        guard let pid = Int32(rest.prefix { $0.isNumber }), pid > 0, pid != getpid() else { continue }
+        if kill(pid, 0) != 0 && errno == ESRCH { unlink((dir.isEmpty ? "" : dir + "/") + name) }
+    }
+}
+
 /// A named output that a library writes by path (mp4, png): written under a temporary name in the same
 /// folder and renamed into place by `commit()`; removed if the process fails first.
 public final class AtomicPath {
@@ -205,6 +218,7 @@ public final class AtomicPath {
         let dir = (target as NSString).deletingLastPathComponent
         let base = (target as NSString).lastPathComponent
         let ext = (base as NSString).pathExtension
+        removeStaleTemporaries(dir: dir, base: base)
         temporary = (dir.isEmpty ? "" : dir + "/") + ".\(base).tmp.\(getpid())" + (ext.isEmpty ? "" : ".\(ext)")
         OutputFile.registerTemporary(temporary)
     }

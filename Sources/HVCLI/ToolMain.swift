@@ -13,7 +13,7 @@ extension ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
-            Glibc.exit(SysExit.ok)
+            exitFlushingStdout(name, SysExit.ok)
         } catch let error as ToolReportable {
             Console.error(name, error.description)
             Glibc.exit(error.exitCode)
@@ -22,13 +22,24 @@ extension ParsableCommand {
             if code == 0 {
                 // --help, --version: requested output goes to stdout.
                 print(fullMessage(for: error))
-                Glibc.exit(0)
+                exitFlushingStdout(name, SysExit.ok)
             }
             let message = self.message(for: error)
             Console.error(name, message.isEmpty ? "\(error)" : message)
             FileHandle.standardError.write(Data((usageString(for: error) + "\n").utf8))
             Glibc.exit(code == 1 ? SysExit.software : code)
         }
+    }
+
+    /// Text on stdout goes through stdio's buffer, whose write errors exit() would drop: a full disk, /dev/full
+    /// or a closed pipe ends the run as every other failed write does (exit 74, one line), not with exit 0.
+    private static func exitFlushingStdout(_ name: String, _ code: Int32) -> Never {
+        if fflush(stdout) != 0 || ferror(stdout) != 0 {
+            let reason = errno != 0 ? String(cString: strerror(errno)) : "stream error"
+            Console.error(name, "write to 'stdout' failed: \(reason)")
+            Glibc.exit(SysExit.ioError)
+        }
+        Glibc.exit(code)
     }
 
     private static func usageString(for error: Error) -> String {

@@ -40,6 +40,10 @@ public struct SafeTensorsFile {
         do { json = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + Int(n)))) }
         catch { throw bad("the header is not JSON") }
         guard let dict = json as? [String: Any] else { throw bad("the header is not a JSON object") }
+        // JSONSerialization keeps the last of two equal keys; two entries of one name mean a damaged or forged file.
+        if let twice = SafeTensorsFile.repeatedTopLevelKey(data.subdata(in: 8..<(8 + Int(n)))) {
+            throw bad("the header names '\(twice.prefix(80))' twice")
+        }
         var entries: [String: Entry] = [:]
         var meta: [String: String] = [:]
         var skipped: [String: String] = [:]
@@ -107,7 +111,8 @@ public struct SafeTensorsFile {
         return out
     }
 
-    /// Copies every parameter's tensor into it. Missing, extra or mis-shaped tensors are errors naming them.
+    /// Copies every parameter's tensor into it. Missing, extra or mis-shaped tensors are errors naming them, and so
+    /// is a weight that is NaN or infinite (such a model encodes everything to one code without complaint).
     public func loadStrict(into parameters: [Parameter]) throws {
         let wanted = Set(parameters.map { $0.name })
         for name in entries.keys.sorted() where !wanted.contains(name) { throw EngineError.unexpectedTensor(name: name) }
@@ -115,7 +120,36 @@ public struct SafeTensorsFile {
             guard let e = entries[p.name] else { throw EngineError.missingTensor(name: p.name) }
             guard e.shape == p.value.shape else { throw EngineError.shapeMismatch(name: p.name, expected: p.value.shape, found: e.shape) }
             p.value.copy(from: try tensor(p.name))
+            var finite = true
+            for i in 0..<p.value.count where !p.value[i].isFinite { finite = false; break }
+            guard finite else { throw EngineError.malformedSafetensors(path: path, reason: "tensor '\(p.name)' holds NaN or infinite values") }
         }
+    }
+
+    /// The first key that the header's top-level object holds twice, or nil. A scan of the JSON text: strings
+    /// (with their escapes) at depth 1 followed by ':' are keys; everything deeper is skipped.
+    static func repeatedTopLevelKey(_ json: Data) -> String? {
+        let b = [UInt8](json)
+        var depth = 0, i = 0
+        var seen = Set<[UInt8]>()
+        while i < b.count {
+            switch b[i] {
+            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1; i += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1; i += 1
+            case UInt8(ascii: "\""):
+                var j = i + 1
+                while j < b.count && b[j] != UInt8(ascii: "\"") { j += b[j] == UInt8(ascii: "\\") ? 2 : 1 }
+                let raw = Array(b[(i + 1)..<min(j, b.count)])
+                var k = j + 1
+                while k < b.count && [0x20, 0x09, 0x0A, 0x0D].contains(b[k]) { k += 1 }
+                if depth == 1, k < b.count, b[k] == UInt8(ascii: ":"), !seen.insert(raw).inserted {
+                    return String(decoding: raw, as: UTF8.self)
+                }
+                i = j + 1
+            default: i += 1
+            }
+        }
+        return nil
     }
 }
 

@@ -64,7 +64,8 @@ public struct HVTHeader: Equatable, Sendable {
         guard fpsNumerator > 0, fpsDenominator > 0, fpsNumerator <= Int(UInt32.max), fpsDenominator <= Int(UInt32.max) else {
             throw HVTError.corrupt(detail: "frame rate \(fpsNumerator)/\(fpsDenominator) is not positive")
         }
-        try limit((1...65535).contains(width) && (1...65535).contains(height), "frame size \(width)x\(height)")
+        try limit((1...HVTLayout.maxFrameSide).contains(width) && (1...HVTLayout.maxFrameSide).contains(height),
+                  "frame size \(width)x\(height) (1...\(HVTLayout.maxFrameSide))")
         try limit((1...4096).contains(framesPerClip), "frames per clip \(framesPerClip)")
         for l in layers {
             try limit(l.name.utf8.count <= HVTLayout.maxNameBytes, "layer name longer than \(HVTLayout.maxNameBytes) bytes")
@@ -72,7 +73,13 @@ public struct HVTHeader: Equatable, Sendable {
             let side = 1...HVTLayout.maxGridSide
             try limit(side.contains(l.gridT) && side.contains(l.gridH) && side.contains(l.gridW), "layer \(l.name) grid \(l.gridT)x\(l.gridH)x\(l.gridW)")
             try limit(l.tokenCount <= HVTLayout.maxTokensPerLayer, "layer \(l.name) has \(l.tokenCount) tokens per clip")
+            guard l.gridT <= framesPerClip, l.gridH <= height, l.gridW <= width else {
+                throw HVTError.corrupt(detail: "layer \(l.name) grid \(l.gridT)x\(l.gridH)x\(l.gridW) is finer than the "
+                    + "\(framesPerClip)-frame \(width)x\(height) clips it stands for")
+            }
         }
+        let total = layers.reduce(0) { $0 + $1.tokenCount }
+        try limit(total <= HVTLayout.maxTokensPerClip, "\(total) tokens per clip over all layers (\(HVTLayout.maxTokensPerClip))")
     }
 
     func encode() throws -> [UInt8] {

@@ -16,6 +16,10 @@ public enum HVTLayout {
     public static let maxBits = 20
     public static let maxGridSide = 4096
     public static let maxTokensPerLayer = 1 << 24
+    /// All layers of one clip together: what a reader holds for a clip.
+    public static let maxTokensPerClip = 1 << 24
+    /// Frame width and height (the y4m reader's limit).
+    public static let maxFrameSide = 16384
     public static let maxNameBytes = 255
     public static let maxSourceBytes = 4096
 

@@ -10,8 +10,11 @@ public final class Manifest {
     public let queue: DatabaseQueue
 
     /// Opens the manifest at `path`. With `create`, a missing file is created; without, it is an error.
-    /// Older schemas are migrated to the latest version; a manifest from a newer build is refused.
-    public init(path: String, create: Bool = false, busyTimeout: TimeInterval = 30, migrate: Bool = true) throws {
+    /// Older schemas are migrated to the latest version; a manifest from a newer build is refused. `readOnly`
+    /// (status, list, export) never writes the file: no journal-mode change, no migration (an older schema is
+    /// refused with the command that migrates it).
+    public init(path: String, create: Bool = false, busyTimeout: TimeInterval = 30, migrate: Bool = true,
+                readOnly: Bool = false, allowOlder: Bool = false) throws {
         self.path = path
         var isDir: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
@@ -19,7 +22,8 @@ public final class Manifest {
         if !exists && !create { throw ManifestError.databaseMissing(path: path) }
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
-        config.journalMode = .wal
+        config.journalMode = readOnly ? .default : .wal
+        config.readonly = readOnly
         config.foreignKeysEnabled = true
         config.label = "manifest"
         do {
@@ -29,8 +33,22 @@ public final class Manifest {
         } catch {
             throw ManifestError.databaseUnreadable(path: path, reason: Manifest.reason(error))
         }
-        try checkSchema(allowEmpty: create)
-        if migrate { try self.migrate() }
+        try checkSchema(allowEmpty: create && !readOnly)
+        if readOnly {
+            let applied = Set(try appliedMigrations())
+            let pending = ManifestSchema.migrations.map(\.name).filter { !applied.contains($0) }
+            if !pending.isEmpty && !allowOlder {
+                throw ManifestError.databaseUnreadable(path: path, reason: "its schema lacks \(pending.joined(separator: ", ")); 'hv-manifest init \(path)' migrates it")
+            }
+        } else if migrate {
+            try self.migrate()
+        }
+    }
+
+    /// SQLite's quick_check: nil when the file is sound, else its first complaint.
+    public func damage() throws -> String? {
+        let lines = try guardedOpen { try queue.read { try String.fetchAll($0, sql: "PRAGMA quick_check") } }
+        return lines == ["ok"] ? nil : (lines.first ?? "quick_check returned nothing")
     }
 
     static func reason(_ error: Error) -> String {

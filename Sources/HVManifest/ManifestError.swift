@@ -7,6 +7,7 @@ public enum ManifestError: ToolReportable {
     case databaseMissing(path: String)
     case databaseUnreadable(path: String, reason: String)
     case notAManifest(path: String)
+    case damaged(path: String, reason: String)
     case newerSchema(path: String, migrations: [String])
     case sqlite(reason: String)
     case videoMissing(path: String)
@@ -29,6 +30,8 @@ public enum ManifestError: ToolReportable {
             return "manifest '\(path)' does not exist; create it with 'hv-manifest init \(path)'"
         case let .databaseUnreadable(path, reason):
             return "cannot open manifest '\(path)': \(reason)"
+        case let .damaged(path, reason):
+            return "manifest '\(path)' is damaged (SQLite quick_check: \(reason)); restore it from a copy"
         case let .notAManifest(path):
             return "'\(path)' is not a HiTVideo manifest; give a manifest file, or a new path to 'hv-manifest init'"
         case let .newerSchema(path, migrations):
@@ -70,7 +73,7 @@ public enum ManifestError: ToolReportable {
             return SysExit.noInput
         case .databaseUnreadable, .sqlite:
             return SysExit.ioError
-        case .notAManifest, .newerSchema, .probeFailed, .metadataMissingColumn, .metadataBadRow, .unknownClip,
+        case .notAManifest, .damaged, .newerSchema, .probeFailed, .metadataMissingColumn, .metadataBadRow, .unknownClip,
              .unknownSource:
             return SysExit.dataError
         case .ffprobeUnavailable:

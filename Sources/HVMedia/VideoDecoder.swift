@@ -46,6 +46,7 @@ public final class VideoDecoder {
     private var emitted = 0
     private var endTime = Double.infinity
     public private(set) var decodedFrames = 0
+    private var lastDecodedEnd = 0.0                      // end time of the last decoded frame (s)
 
     /// Native properties of the stream.
     public let sourceWidth: Int
@@ -58,13 +59,19 @@ public final class VideoDecoder {
         self.options = options
         av_log_set_level(AV_LOG_QUIET)
         var ctx: UnsafeMutablePointer<AVFormatContext>?
-        let rc = avformat_open_input(&ctx, path, nil, nil)
+        // `-` is stdin, as for every other tool (libavformat's pipe protocol; seeking is then unavailable).
+        let rc = avformat_open_input(&ctx, path == "-" ? "pipe:0" : path, nil, nil)
         guard rc >= 0, let ctx else {
             if rc == cff_averror(ENOENT) { throw MediaError.cannotOpen(name: path, reason: "no such file") }
             if rc == cff_averror(EACCES) { throw MediaError.cannotOpen(name: path, reason: "permission denied") }
             throw MediaError.decodeFailed(name: path, reason: "not a video file libavformat can read (\(VideoDecoder.errorString(rc)))")
         }
         format = ctx
+        // The tty demuxer renders any text file as "video" (ANSI art): it is what libavformat falls back to
+        // when nothing else claims a file, never what a user means by a clip.
+        if let f = ctx.pointee.iformat, String(cString: f.pointee.name) == "tty" {
+            throw MediaError.decodeFailed(name: path, reason: "not a video file libavformat can read (it reads only as text)")
+        }
         guard avformat_find_stream_info(ctx, nil) >= 0 else {
             throw MediaError.decodeFailed(name: path, reason: "cannot read stream information")
         }
@@ -166,6 +173,7 @@ public final class VideoDecoder {
                 let dur = Double(frame.pointee.pkt_duration) * Double(tb.num) / Double(tb.den)
                 lastDuration = dur > 0 ? dur : (sourceFrameRate > 0 ? 1 / sourceFrameRate : lastDuration)
                 decodedFrames += 1
+                lastDecodedEnd = seconds + lastDuration
                 if seconds + lastDuration <= options.start { av_frame_unref(frame); continue }
                 guard let kept = av_frame_alloc() else {
                     throw MediaError.decodeFailed(name: name, reason: "out of memory")
@@ -173,12 +181,28 @@ public final class VideoDecoder {
                 av_frame_move_ref(kept, frame)
                 return (kept, seconds)
             }
-            if r == cff_averror_eof() { return nil }
+            if r == cff_averror_eof() {
+                // A file cut after its index (a faststart mp4) ends early without an error from the demuxer
+                // (mov only logs "partial file"); the stream's stated duration tells.
+                let d = stream.pointee.duration
+                if d > 0, d != cff_nopts_value(), decodedFrames > 0 {
+                    let total = Double(d) * Double(tb.num) / Double(tb.den)
+                    if lastDecodedEnd < total - max(0.5, 2 * lastDuration) {
+                        throw MediaError.decodeFailed(name: name, reason: String(format: "the file is cut short: its video stops at %.2f s of %.2f s", lastDecodedEnd, total))
+                    }
+                }
+                return nil
+            }
             guard r == cff_averror(EAGAIN) else {
                 throw MediaError.decodeFailed(name: name, reason: VideoDecoder.errorString(r))
             }
             let rr = av_read_frame(format, packet)
             if rr < 0 {
+                // Anything but the end of the file is a damaged or cut file (mov says "partial file"):
+                // frames that stop early must not pass for the whole video.
+                if rr != cff_averror_eof() {
+                    throw MediaError.decodeFailed(name: name, reason: "the file is damaged or cut short after \(decodedFrames) frames (\(VideoDecoder.errorString(rr)))")
+                }
                 avcodec_send_packet(codec, nil)  // flush
                 continue
             }

@@ -48,7 +48,8 @@ public struct Y4MHeader: Equatable, Sendable {
     /// Parses the header line (without its '\n').
     public static func parse(_ line: [UInt8], name: String) throws -> Y4MHeader {
         guard line.count >= 9, Array(line[0..<9]) == Array("YUV4MPEG2".utf8) else { throw MediaError.notY4M(name: name) }
-        let text = String(decoding: line, as: UTF8.self)
+        // A header saved with a CRLF line end keeps its last tag (XCOLORRANGE) and prints no stray CR.
+        let text = String(decoding: line.last == 0x0D ? line.dropLast() : line[...], as: UTF8.self)
         var w: Int?, h: Int?, rate: FrameRate?, cs = Y4MColorSpace.c420jpeg, full = false, aspect = (1, 1)
         for token in text.split(separator: " ").dropFirst() {
             let tag = token.first!, value = String(token.dropFirst())
@@ -74,8 +75,13 @@ public struct Y4MHeader: Equatable, Sendable {
                 }
                 cs = c
             case "X":
-                if value == "COLORRANGE=FULL" { full = true }
-                if value == "COLORRANGE=LIMITED" { full = false }
+                if value.hasPrefix("COLORRANGE=") {
+                    switch value.dropFirst("COLORRANGE=".count) {
+                    case "FULL": full = true
+                    case "LIMITED": full = false
+                    default: throw MediaError.badY4MHeader(name: name, reason: "X\(value) is neither FULL nor LIMITED")
+                    }
+                }
             default:
                 throw MediaError.badY4MHeader(name: name, reason: "unknown tag '\(tag)'")
             }

@@ -85,11 +85,17 @@ public final class Y4MReader {
 
     /// The next frame's raw planes (Y, then Cb, Cr), or nil at the end of the stream.
     public func nextRawFrame() throws -> [UInt8]? {
-        guard let line = try Y4MReader.readLine(fd: fd, buffer: &buffer, start: &start, end: &end,
+        // A frame line that is not FRAME (or no line at all) after a frame means the data is not what the
+        // header's size and colour space say, which is what the refusal names.
+        let notAFrame = MediaError.badY4MHeader(name: name, reason: "frame \(framesRead) does not start with FRAME: "
+            + "the data does not match the header (\(header.width)x\(header.height) C\(header.colorSpace.rawValue), \(header.frameBytes) bytes a frame)")
+        let line: [UInt8]
+        do {
+            guard let l = try Y4MReader.readLine(fd: fd, buffer: &buffer, start: &start, end: &end,
                                                  limit: Y4MHeader.maxHeaderBytes, name: name) else { return nil }
-        guard line.count >= 5, Array(line[0..<5]) == Array("FRAME".utf8) else {
-            throw MediaError.badY4MHeader(name: name, reason: "frame \(framesRead) does not start with FRAME")
-        }
+            line = l
+        } catch MediaError.badY4MHeader { throw notAFrame }
+        guard line.count >= 5, Array(line[0..<5]) == Array("FRAME".utf8) else { throw notAFrame }
         guard try readExactly(header.frameBytes) else { throw MediaError.truncatedFrame(name: name, frame: framesRead) }
         framesRead += 1
         return plane

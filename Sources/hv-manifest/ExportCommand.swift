@@ -31,7 +31,7 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let items = try db.open().trainingList(split: split == "all" ? nil : split, onlyDone: !allClips,
+        let items = try db.openReadOnly().trainingList(split: split == "all" ? nil : split, onlyDone: !allClips,
                                                encoder: encoder, tokenizerHash: tokenizerHash)
         let out = try OutputFile(output, allowTerminal: true)
         let enc = JSONEncoder()

@@ -12,6 +12,13 @@ struct InitCommand: ParsableCommand {
 
     func run() throws {
         let existed = FileManager.default.fileExists(atPath: database)
+        let size = (try? FileManager.default.attributesOfItem(atPath: database)[.size] as? Int) ?? 0
+        if existed && size > 0 {
+            // A damaged file can still show a schema; saying "up to date" about it would hide the damage.
+            if let damage = try Manifest(path: database, readOnly: true, allowOlder: true).damage() {
+                throw ManifestError.damaged(path: database, reason: damage)
+            }
+        }
         let m = try Manifest(path: database, create: true)
         let version = try m.appliedMigrations().last ?? "none"
         FileHandle.standardError.write(Data("\(existed ? "manifest up to date" : "created manifest") \(database) (schema \(version))\n".utf8))

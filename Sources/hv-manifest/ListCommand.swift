@@ -34,7 +34,7 @@ struct ListCommand: ParsableCommand {
     func validate() throws { _ = try parseSplit(split) }
 
     func run() throws {
-        let manifest = try db.open()
+        let manifest = try db.openReadOnly()
         let stdout = try OutputFile(nil, allowTerminal: true)
         if sources {
             var out = ""

@@ -30,6 +30,8 @@ struct DatabaseArgument: ParsableArguments {
     var database: String
 
     func open() throws -> Manifest { try Manifest(path: database) }
+    /// For subcommands that only read: the file is left byte for byte as it was.
+    func openReadOnly() throws -> Manifest { try Manifest(path: database, readOnly: true) }
 }
 
 /// Work-shard selection shared by list and claim.

@@ -13,7 +13,7 @@ struct StatusCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let s = try db.open().summary()
+        let s = try db.openReadOnly().summary()
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]

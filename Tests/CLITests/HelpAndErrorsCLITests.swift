@@ -1,7 +1,8 @@
 import XCTest
 
 final class HelpAndErrorsCLITests: XCTestCase {
-    let tools = ["hv-decode", "hv-encode", "hv-mask", "hv-render", "hv-metrics", "hv-info", "hv-train"]
+    let tools = ["hv-decode", "hv-encode", "hv-mask", "hv-render", "hv-metrics", "hv-info", "hv-train", "hv-gen",
+                 "hv-manifest", "hv-bench"]
 
     func testHelpOnEveryTool() throws {
         for t in tools {
@@ -17,6 +18,15 @@ final class HelpAndErrorsCLITests: XCTestCase {
             let r = try Tools.run(t, ["--no-such-option"])
             XCTAssertEqual(r.status, 64, t)
             XCTAssertTrue(r.stderr.hasPrefix("\(t): error: "), "\(t): \(r.stderr)")
+        }
+    }
+
+    /// Text that cannot be written (a full disk: /dev/full) is an I/O error on every tool, help included.
+    func testWritingToAFullDiskExits74() throws {
+        for t in tools {
+            let r = try Tools.run(t, ["--help"], stdoutFile: "/dev/full")
+            XCTAssertEqual(r.status, 74, "\(t): \(r.stderr)")
+            XCTAssertEqual(r.stderr, "\(t): error: write to 'stdout' failed: No space left on device\n", t)
         }
     }
 
@@ -47,6 +57,41 @@ final class HelpAndErrorsCLITests: XCTestCase {
         // Malformed y4m into the encoder.
         r = try Tools.run("hv-encode", ["-"], stdin: Data("YUV4MPEG2 W16 F8:1\n".utf8))
         XCTAssertNotEqual(r.status, 0)
+    }
+
+    /// hv-decode reads stdin as `-`, refuses a text file (libavformat's tty demuxer would show it as video) and a
+    /// faststart mp4 cut in half (decoding it would give the first half as if it were the whole).
+    func testDecodeReadsStdinAndRefusesTextAndCutFiles() throws {
+        let d = Tools.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i testsrc2=size=64x64:rate=8 -t 4 -pix_fmt yuv420p -c:v libx264 -movflags +faststart \(d)/a.mp4"), 0)
+        var r = try Tools.run("hv-decode", ["-", "--size", "32"], stdinFile: d + "/a.mp4")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdoutText.components(separatedBy: "FRAME").count - 1, 32)
+        let whole = try Data(contentsOf: URL(fileURLWithPath: d + "/a.mp4"))
+        try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: d + "/cut.mp4"))
+        r = try Tools.run("hv-decode", [d + "/cut.mp4", "-o", d + "/cut.y4m"])
+        XCTAssertEqual(r.status, 65, r.stderr)
+        XCTAssertTrue(r.stderr.contains("cut short"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: d + "/cut.y4m"))
+        try Data(String(repeating: "These are notes, not a video.\n", count: 200).utf8).write(to: URL(fileURLWithPath: d + "/notes.txt"))
+        r = try Tools.run("hv-decode", [d + "/notes.txt", "-o", d + "/notes.y4m"])
+        XCTAssertEqual(r.status, 65, r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+    }
+
+    /// A temporary file left by a writer killed with SIGKILL (pid gone) is removed by the next run for the same
+    /// target; one of a live process is not.
+    func testStaleTemporariesOfKilledRunsAreRemoved() throws {
+        let d = Tools.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i testsrc2=size=32x32:rate=8 -t 1 -pix_fmt yuv420p \(d)/a.mp4"), 0)
+        let dead = d + "/.out.y4m.tmp.4194303", live = d + "/.out.y4m.tmp.1"
+        for f in [dead, live] { FileManager.default.createFile(atPath: f, contents: Data("partial".utf8)) }
+        let r = try Tools.run("hv-decode", [d + "/a.mp4", "--size", "32", "-o", d + "/out.y4m"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dead))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: live), "pid 1 is alive: its file is not ours to remove")
     }
 
     func testExistingOutputSurvivesAFailedRun() throws {

@@ -80,6 +80,11 @@ final class PipelineCLITests: XCTestCase {
         XCTAssertEqual(r.status, 0)
         let info = try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any]
         XCTAssertEqual((info["clips"] as! [Any]).count, 2)
+        // A report that cannot be written is an I/O error, not a silent success.
+        r = try Tools.run("hv-info", [dir + "/a.hvt"], stdoutFile: "/dev/full")
+        XCTAssertEqual(r.status, 74, r.stderr)
+        r = try Tools.run("hv-metrics", [dir + "/in.y4m", dir + "/in.y4m"], stdoutFile: "/dev/full")
+        XCTAssertEqual(r.status, 74, r.stderr)
         // Mask, then render every layer and the coarse layer alone.
         r = try Tools.run("hv-mask", [dir + "/a.hvt", "-o", dir + "/m.hvt", "--ratio", "0.5"])
         XCTAssertEqual(r.status, 0, r.stderr)

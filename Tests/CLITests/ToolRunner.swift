@@ -21,13 +21,19 @@ enum Tools {
     }()
 
     @discardableResult
-    static func run(_ tool: String, _ args: [String], stdin: Data? = nil, stdinFile: String? = nil, cwd: String? = nil) throws -> ToolResult {
+    static func run(_ tool: String, _ args: [String], stdin: Data? = nil, stdinFile: String? = nil, cwd: String? = nil,
+                    stdoutFile: String? = nil) throws -> ToolResult {
         let p = Process()
         p.executableURL = binDir.appendingPathComponent(tool)
         p.arguments = args
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err
+        if let stdoutFile {
+            guard let h = FileHandle(forWritingAtPath: stdoutFile) else { throw CocoaError(.fileNoSuchFile) }
+            p.standardOutput = h
+            try? out.fileHandleForWriting.close()
+        }
         if let stdinFile { p.standardInput = FileHandle(forReadingAtPath: stdinFile) }
         else if let stdin {
             let inp = Pipe(); p.standardInput = inp

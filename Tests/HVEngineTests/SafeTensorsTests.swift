@@ -108,10 +108,11 @@ final class SafeTensorsTests: XCTestCase {
         return d
     }
 
-    func assertRejects(_ data: Data, file: StaticString = #filePath, line: UInt = #line) {
+    func assertRejects(_ data: Data, saying: String? = nil, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try SafeTensorsFile(path: "t", data: data)) { error in
             guard let e = error as? EngineError else { return XCTFail("not an EngineError: \(error)", file: file, line: line) }
             XCTAssertEqual(e.exitCode, 65, file: file, line: line)
+            if let saying { XCTAssertTrue("\(e)".contains(saying), "\(e)", file: file, line: line) }
         }
     }
 
@@ -132,6 +133,23 @@ final class SafeTensorsTests: XCTestCase {
         assertRejects(header("{\"w\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904,4],\"data_offsets\":[0,8]}}", data: eight))
         assertRejects(header("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[4,8]}}", data: eight))
         assertRejects(header("{\"w\":5}"))
+        // The same name twice (JSON parsers keep the last): refused, naming it; nested repeats are not keys.
+        let entry = "{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}"
+        assertRejects(header("{\"w\":\(entry), \"w\" :\(entry)}", data: eight), saying: "names 'w' twice")
+        XCTAssertNil(SafeTensorsFile.repeatedTopLevelKey(Data("{\"a\":{\"x\":1},\"b\":{\"x\":\"a\\\"\"}}".utf8)))
+    }
+
+    /// A checkpoint whose weights went NaN loads no further (it would encode every clip to one code).
+    func testNonFiniteWeightsAreRefused() throws {
+        let p = Parameter("w", shape: [3])
+        p.value[1] = .nan
+        let path = tmp("nan.safetensors")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try SafeTensors.save([(p.name, p.value)], metadata: [:], to: path)
+        XCTAssertThrowsError(try SafeTensors.load(path: path).loadStrict(into: [Parameter("w", shape: [3])])) {
+            XCTAssertTrue("\($0)".contains("tensor 'w' holds NaN"), "\($0)")
+            XCTAssertEqual(($0 as? EngineError)?.exitCode, 65)
+        }
     }
 
     func testMissingFileIsATypedError() {

@@ -157,6 +157,20 @@ final class HVTTests: XCTestCase {
         }
     }
 
+    /// Legal-looking headers that would make a reader hold gigabytes or report a meaningless bpp are refused by the
+    /// writer and, through the same check, by the reader: a frame side over 16384, grids finer than the pixels they
+    /// stand for, and more than 2^24 tokens per clip over all layers. (HVTHeader.decode runs the same check.)
+    func testHeadersBeyondTheLimitsAreRefused() throws {
+        var wide = sampleHeader()
+        wide.width = 65535
+        let fine = sampleHeader(bits: [12], grids: [(1, 512, 512)])
+        var many = sampleHeader(bits: Array(repeating: 20, count: 16), grids: Array(repeating: (1, 4096, 4096), count: 16))
+        many.width = 4096; many.height = 4096
+        for (h, expect) in [(wide, "frame size 65535x256"), (fine, "finer than"), (many, "tokens per clip over all layers")] {
+            XCTAssertThrowsError(try HVTWriter(header: h) { _ in }) { XCTAssertTrue("\($0)".contains(expect), "\($0)") }
+        }
+    }
+
     func testWriterRejectsOutOfRangeIndex() throws {
         let h = sampleHeader(bits: [3], grids: [(1, 1, 2)])
         let w = try HVTWriter(header: h) { _ in }

@@ -121,8 +121,38 @@ final class ManifestToolTests: ManifestTestCase {
         let foreign = try Fixtures.run(tool, ["status", text.path])
         XCTAssertEqual(foreign.status, 65, foreign.stderr)
 
+        // Reading subcommands never write: a 0-byte file stays 0 bytes, a manifest stays byte for byte.
+        let empty = dir.appendingPathComponent("empty.db").path
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        XCTAssertEqual(try Fixtures.run(tool, ["status", empty]).status, 65)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: empty)).count, 0)
+
         let db = dir.appendingPathComponent("m.db").path
         XCTAssertEqual(try Fixtures.run(tool, ["init", db]).status, 0)
+        let before = try Data(contentsOf: URL(fileURLWithPath: db))
+        for sub in [["status", db], ["list", db], ["export", db, "-o", dir.appendingPathComponent("x.tsv").path]] {
+            XCTAssertEqual(try Fixtures.run(tool, sub).status, 0, "\(sub)")
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: db)), before, "a reading subcommand changed the file")
+
+        // A damaged manifest is not "up to date".
+        let broken = dir.appendingPathComponent("broken.db").path
+        XCTAssertEqual(try Fixtures.run(tool, ["init", broken]).status, 0)
+        do {
+            let q = try DatabaseQueue(path: broken)
+            try q.write { db in
+                try db.execute(sql: "CREATE TABLE filler (t TEXT)")
+                for i in 0..<400 { try db.execute(sql: "INSERT INTO filler VALUES (?)", arguments: [String(repeating: "x\(i)", count: 40)]) }
+            }
+        }
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: broken))
+        for i in (bytes.count / 2)..<(bytes.count / 2 + 3000) { bytes[i] = UInt8(truncatingIfNeeded: i &* 131) }
+        try bytes.write(to: URL(fileURLWithPath: broken))
+        let damaged = try Fixtures.run(tool, ["init", broken])
+        XCTAssertNotEqual(damaged.status, 0, damaged.stderr)
+        XCTAssertFalse(damaged.stderr.contains("up to date"), damaged.stderr)
+        XCTAssertEqual(damaged.stderr.split(separator: "\n").count, 1, damaged.stderr)
+
         let badVideo = dir.appendingPathComponent("bad.mp4")
         try "garbage".write(to: badVideo, atomically: true, encoding: .utf8)
         try "path,caption\nbad.mp4,x\n".write(to: dir.appendingPathComponent("m.csv"), atomically: true, encoding: .utf8)

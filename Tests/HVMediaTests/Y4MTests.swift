@@ -93,6 +93,7 @@ final class Y4MTests: XCTestCase {
             ("YUV4MPEG2 W16 H16 F8:1 C420p10\n", "colour space"),
             ("YUV4MPEG2 W99999 H16 F8:1\n", "outside"),
             ("YUV4MPEG2 W16 H16 F8:1 Q3\n", "unknown tag"),
+            ("YUV4MPEG2 W16 H16 F8:1 XCOLORRANGE=PURPLE\n", "neither FULL nor LIMITED"),
         ]
         for (text, expect) in cases {
             XCTAssertThrowsError(try pipeReader(Array(text.utf8)), text) { e in
@@ -105,6 +106,17 @@ final class Y4MTests: XCTestCase {
         XCTAssertThrowsError(try r.nextFrame()) { XCTAssertTrue("\($0)".contains("truncated")) }
         let r2 = try pipeReader(Array("YUV4MPEG2 W4 H4 F8:1 C444\nJUNK\n".utf8))
         XCTAssertThrowsError(try r2.nextFrame())
+        // Data that does not match the header (a mono header over 4:2:0 frames) is named as such, at any frame.
+        let frame420 = Array("FRAME\n".utf8) + [UInt8](repeating: 128, count: 16 * 16 * 3 / 2)
+        let r3 = try pipeReader(Array("YUV4MPEG2 W16 H16 F8:1 Cmono\n".utf8) + frame420 + frame420 + frame420)
+        XCTAssertNotNil(try r3.nextFrame())
+        XCTAssertThrowsError(try r3.nextFrame()) { XCTAssertTrue("\($0)".contains("does not match the header (16x16 Cmono"), "\($0)") }
+    }
+
+    /// A header saved with CRLF keeps its last tag (the colour range).
+    func testCRLFHeaderKeepsItsLastTag() throws {
+        let r = try pipeReader(Array("YUV4MPEG2 W4 H4 F8:1 C444 XCOLORRANGE=FULL\r\n".utf8))
+        XCTAssertTrue(r.header.fullRange)
     }
 
     func testPNGEncodesAReadableImage() throws {
