@@ -9,6 +9,9 @@ public final class AdamW {
     public var learningRate: Float
     public let beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
     public private(set) var step = 0
+    /// Each parameter's learning rate as a multiple of the schedule's (1 unless set): a grown model's kept
+    /// tensors can move slower than its new ones.
+    public var rateScales: [Float]
     private var m: [Tensor]
     private var v: [Tensor]
 
@@ -19,6 +22,15 @@ public final class AdamW {
         self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon; self.weightDecay = weightDecay
         m = parameters.map { Tensor(shape: $0.value.shape) }
         v = parameters.map { Tensor(shape: $0.value.shape) }
+        rateScales = parameters.map { _ in 1 }
+    }
+
+    /// Multiplies the learning rate of every parameter whose name starts with `prefix` by `scale`; returns how many.
+    @discardableResult
+    public func scaleLearningRate(prefix: String, by scale: Float) -> Int {
+        var n = 0
+        for (k, p) in parameters.enumerated() where p.name.hasPrefix(prefix) { rateScales[k] = scale; n += 1 }
+        return n
     }
 
     /// One update with the parameters' current gradients.
@@ -30,6 +42,7 @@ public final class AdamW {
             let w = p.value.data, g = p.grad.data, mk = m[k].data, vk = v[k].data
             let decay = p.decays ? weightDecay : 0
             let (b1, b2, eps) = (beta1, beta2, epsilon)
+            let lr = lr * rateScales[k]
             Parallel.forRanges(p.value.count, minChunk: 32768) { r in
                 adamWUpdate(w: w + r.lowerBound, g: g + r.lowerBound, m: mk + r.lowerBound, v: vk + r.lowerBound,
                             count: r.count, lr: lr, beta1: b1, beta2: b2, c1: c1, c2: c2, eps: eps, decay: decay)

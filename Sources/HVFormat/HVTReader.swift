@@ -183,7 +183,10 @@ public final class HVTReader {
         guard expected <= HVTLayout.maxSection else { throw HVTError.limitExceeded(detail: "\(context): \(expected) bytes") }
         let size = bytes.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
         guard size == UInt64(expected) else {
-            throw HVTError.corrupt(detail: "\(context): the zstd frame holds \(size == ZSTD_CONTENTSIZE_ERROR ? "no valid" : "\(size)") bytes, \(expected) expected")
+            let holds = size == ZSTD_CONTENTSIZE_ERROR ? "is not a valid zstd frame"
+                : size == ZSTD_CONTENTSIZE_UNKNOWN ? "is a zstd frame that does not state its size (the format requires it)"
+                : "is a zstd frame of \(size) bytes"
+            throw HVTError.corrupt(detail: "\(context) \(holds), \(expected) expected")
         }
         var out = [UInt8](repeating: 0, count: max(expected, 1))
         let n = bytes.withUnsafeBytes { src in out.withUnsafeMutableBytes { dst in ZSTD_decompress(dst.baseAddress, expected, src.baseAddress, src.count) } }

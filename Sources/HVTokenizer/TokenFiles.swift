@@ -32,7 +32,11 @@ extension HierarchicalTokenizer {
         let mine = hvtHeader(source: "").layers
         guard header.layers.count == mine.count,
               zip(header.layers, mine).allSatisfy({ $0.name == $1.name && $0.gridT == $1.gridT && $0.gridH == $1.gridH && $0.gridW == $1.gridW && $0.bits == $1.bits }) else {
-            throw HVTError.tokenizerMismatch(expected: "\(id) layer table", found: "a different layer table in \(header.tokenizerDescription)")
+            func table(_ ls: [HVTLayerInfo]) -> String {
+                ls.map { "\($0.name) \($0.gridT)x\($0.gridH)x\($0.gridW)@\($0.bits)" }.joined(separator: ", ")
+            }
+            throw HVTError.corrupt(detail: "the file names tokenizer \(header.tokenizerDescription) but its layer table "
+                + "(\(table(header.layers))) is not that model's (\(table(mine)))")
         }
     }
 

@@ -166,19 +166,7 @@ extension TokenizerCheckpoint {
     /// folder or in the first parent of the executable's folder that has one (so tools built in
     /// `.build/release` find the repository's shipped model).
     public static func resolve(_ explicit: String?) -> String {
-        if let explicit { return explicit }
-        let fm = FileManager.default
-        if fm.fileExists(atPath: shippedRelativePath + "/" + configFile) { return shippedRelativePath }
-        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        if let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            url = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        }
-        while url.path != "/" {
-            let candidate = url.appendingPathComponent(shippedRelativePath).path
-            if fm.fileExists(atPath: candidate + "/" + configFile) { return candidate }
-            url.deleteLastPathComponent()
-        }
-        return shippedRelativePath
+        explicit ?? ShippedModels.locate(shippedRelativePath, marker: configFile)
     }
 }
 

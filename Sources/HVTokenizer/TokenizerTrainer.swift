@@ -46,6 +46,13 @@ public struct TokenizerTrainingOptions: Codable, Sendable {
     /// the average (less noisy than the last batch's weights); the raw weights live on in the train state.
     /// The decay ramps up as min(emaDecay, (1 + step) / (10 + step)) so that early averages do not lag.
     public var emaDecay: Float = 0
+    /// Learning-rate multiples by parameter-name prefix, e.g. ("encoder.", 0.2): a grown model's kept tensors
+    /// learn slower than the layers added to them.
+    public var learningRateScales: [RateScale] = []
+    public struct RateScale: Codable, Sendable {
+        public var prefix: String, scale: Float
+        public init(prefix: String, scale: Float) { self.prefix = prefix; self.scale = scale }
+    }
     public var seed: UInt64 = 1
     public var logEvery = 10
     public var evalEvery = 200
@@ -102,6 +109,7 @@ public final class TokenizerTrainer {
         trained = options.freezeTokens ? model.renderParameters : model.parameters
         optimizer = AdamW(parameters: trained, learningRate: options.learningRate,
                           beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: options.weightDecay)
+        for r in options.learningRateScales { optimizer.scaleLearningRate(prefix: r.prefix, by: r.scale) }
         discOptimizer = AdamW(parameters: discriminator.parameters, learningRate: options.learningRate,
                               beta1: 0.5, beta2: 0.99, epsilon: 1e-8, weightDecay: 0)
         schedule = LRSchedule(peak: options.learningRate, warmupSteps: options.warmupSteps,

@@ -49,14 +49,14 @@ struct GenCommand: ParsableCommand {
     @Option(help: "Tokenizer layers to generate, e.g. 3,2 (the generator's leading layers; default all).")
     var layers: String?
 
-    @Option(help: "Generator checkpoint folder (config.json + model.safetensors).")
-    var model: String = GeneratorCheckpoint.defaultDirectory
+    @Option(help: "Generator checkpoint folder (config.json + model.safetensors; default: the shipped models/generator, found like the tokenizer).")
+    var model: String?
 
     @Option(help: "Tokenizer checkpoint folder named in the output header (default: the shipped models/tokenizer).")
     var tokenizer: String?
 
     @Option(name: .customLong("text-encoder"), help: "Text encoder folder ('make text-encoder' fetches it).")
-    var textEncoder: String = "models/text-encoder"
+    var textEncoder: String?
 
     @Option(name: [.short, .customLong("output")], help: "Write the .hvt here instead of stdout ('-').")
     var output: String?
@@ -91,7 +91,7 @@ struct GenCommand: ParsableCommand {
         let options = SamplingOptions(cfgScale: cfg, temperature: temperature, topK: topK, topP: topP, seed: seed)
         try options.validate()
         // Generator, tokenizer identity (header), text encoder.
-        let (gen, trainedOn) = try GeneratorCheckpoint.load(from: model)
+        let (gen, trainedOn) = try GeneratorCheckpoint.load(from: model ?? ShippedModels.locate(GeneratorCheckpoint.defaultDirectory))
         let tokDir = TokenizerCheckpoint.resolve(tokenizer)
         let tok = try TokenizerCheckpoint.load(from: tokDir)
         let fullHeader = tok.hvtHeader(source: "hv-gen")
@@ -107,7 +107,7 @@ struct GenCommand: ParsableCommand {
         let k = try gen.config.leadingLayers(layers.flatMap(parseLayers))
         let count = gen.config.layers.prefix(k).reduce(0) { $0 + $1.tokenCount }
         let present = Set(gen.config.layers.prefix(k).map(\.tokenizerLayer))
-        let encoder = try MiniLMEncoder(modelDirectory: textEncoder)
+        let encoder = try MiniLMEncoder(modelDirectory: textEncoder ?? ShippedModels.locate("models/text-encoder"))
         let states = encoder.hiddenStates([prompt])[0]
 
         var header = tok.hvtHeader(source: "hv-gen: \(String(prompt.prefix(200)))", layers: present)

@@ -78,6 +78,13 @@ struct TrainTokenizer: ParsableCommand {
     @Option(help: "Stop (after saving) when this many minutes have passed; 0 means no limit.")
     var minutes: Double = 0
 
+    @Option(name: .customLong("lr-scale"), help: ArgumentHelp("Scale the learning rate of the tensors whose names start with PREFIX (repeatable), as PREFIX=S.",
+        discussion: "E.g. --lr-scale encoder.=0.2 --lr-scale decoder.=0.2 --lr-scale hierarchy.0.=0.2: a grown model's kept tensors learn at a fifth of the rate of its new layers."))
+    var lrScale: [String] = []
+
+    @Option(name: .customLong("stop-at"), help: "Stop (after saving) at this step of the --steps schedule: a shipped checkpoint taken part-way through a run is reproduced step for step.")
+    var stopAt: Int?
+
     @Option(help: "Square crop size of training windows.")
     var crop: Int = 128
 
@@ -143,6 +150,7 @@ struct TrainTokenizer: ParsableCommand {
 
     func validate() throws {
         guard steps > 0, crop > 0, batch > 0 else { throw ValidationError("--steps, --crop and --batch must be positive.") }
+        if let stopAt { guard stopAt > 0 && stopAt <= steps else { throw ValidationError("--stop-at must be in 1...--steps.") } }
         guard ema >= 0 && ema < 1 else { throw ValidationError("--ema must be in [0, 1).") }
         guard snapshotEvery >= 0 else { throw ValidationError("--snapshot-every must be 0 (off) or positive.") }
         guard TokenizerConfig.presets[preset] != nil else { throw ValidationError("Unknown --preset '\(preset)'.") }
@@ -236,6 +244,13 @@ struct TrainTokenizer: ParsableCommand {
         options.evalEvery = evalEvery; options.checkpointEvery = checkpointEvery
         options.freezeTokens = freezeTokens
         options.emaDecay = ema
+        options.learningRateScales = try lrScale.map { spec in
+            let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, let f = Float(parts[1]), f >= 0, f.isFinite else {
+                throw ValidationError("--lr-scale takes PREFIX=S with S >= 0, e.g. encoder.=0.2 (got '\(spec)').")
+            }
+            return TokenizerTrainingOptions.RateScale(prefix: parts[0], scale: f)
+        }
 
         let model: HierarchicalTokenizer
         if resume {
@@ -275,6 +290,9 @@ struct TrainTokenizer: ParsableCommand {
             model.tokensOf = model.tokensOf ?? model.identity
             try TokenizerCheckpoint.requireStorable(model, as: storage == "bf16" ? .bf16 : .f32)   // fail now, not at the first save
         }
+        for r in options.learningRateScales where !model.parameters.contains(where: { $0.name.hasPrefix(r.prefix) }) {
+            throw ValidationError("--lr-scale: no tensor of \(cfg.name) starts with '\(r.prefix)'.")
+        }
         let trainer = TokenizerTrainer(model: model, options: options)
         let source: ClipSource = fixedWindow ? FixedWindow(dataset, frames: cfg.framesPerClip, crop: crop) : dataset
         let statePath = "\(out)/train-state.safetensors"
@@ -310,7 +328,7 @@ struct TrainTokenizer: ParsableCommand {
         let memory = ProcessMemory.residentMegabytes
         Console.note("hv-train: \(cfg.name): \(model.parameterCount) parameters, \(dataset.videos.count) videos (\(dataset.totalFrames) frames), crop \(crop), BLAS core \(BLAS.coreName)")
         var lastSave = trainer.step
-        while trainer.step < steps {
+        while trainer.step < min(steps, stopAt ?? steps) {
             let t0 = Date()
             var row = trainer.trainStep(source: source)
             row.seconds = Date().timeIntervalSince(t0)
@@ -321,7 +339,7 @@ struct TrainTokenizer: ParsableCommand {
             if done % options.logEvery == 0 || row.heldOutPSNR != nil || done == 1 || done == steps { try log.append(row) }
             let residualNote = residualWeight > 0 ? " residual \(String(format: "%.4f", row.residual))" : ""
             progress.update("step \(done)/\(steps) L1 \(String(format: "%.4f", row.l1))\(residualNote) finest L\(row.finest) \(String(format: "%.2f", row.seconds)) s/step")
-            let outOfTime = minutes > 0 && Date().timeIntervalSince(began) > minutes * 60
+            let outOfTime = (minutes > 0 && Date().timeIntervalSince(began) > minutes * 60)
             if snapshotEvery > 0 && done % snapshotEvery == 0 {
                 try trainer.withAveragedWeights { try TokenizerCheckpoint.saveSnapshot(model, run: out, step: done) }
             }

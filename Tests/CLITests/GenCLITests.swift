@@ -96,6 +96,12 @@ final class GenCLITests: XCTestCase {
         // Same seed, same bytes; the output renders.
         let again = try Tools.run("hv-gen", args + ["--samples", "2"])
         XCTAssertEqual(again.stdout, r.stdout)
+        // Run from another folder without --text-encoder: the shipped one is found beside the executable, as
+        // hv-encode finds models/tokenizer.
+        let elsewhere = try Tools.run("hv-gen", ["a colourful test pattern", "--model", gen, "--tokenizer", tok, "--seed", "5",
+                                                 "--samples", "2"], cwd: NSTemporaryDirectory())
+        XCTAssertEqual(elsewhere.status, 0, elsewhere.stderr)
+        XCTAssertEqual(elsewhere.stdout, r.stdout)
         try r.stdout.write(to: URL(fileURLWithPath: dir + "/g.hvt"))
         r = try Tools.run("hv-render", ["--model", tok, dir + "/g.hvt", "-o", dir + "/g.y4m"])
         XCTAssertEqual(r.status, 0, r.stderr)

@@ -52,6 +52,35 @@ final class OptimizerTests: XCTestCase {
         XCTAssertThrowsError(try other.restore(try file.allTensors(), prefix: "optim."))
     }
 
+    /// A parameter whose rate is scaled by s moves exactly as it would under an unscaled optimizer at s·lr, and
+    /// one at scale 0 does not move; the others are untouched by the scaling.
+    func testPerParameterRateScalesEqualAScaledLearningRate() {
+        func params(_ prefix: String) -> [Parameter] {
+            let a = Parameter("\(prefix)enc.w", shape: [6]), b = Parameter("\(prefix)new.w", shape: [4])
+            var rng = SeededRandom(seed: 5)
+            a.value.randomNormal(std: 1, rng: &rng); b.value.randomNormal(std: 1, rng: &rng)
+            return [a, b]
+        }
+        let scaled = params(""), full = params(""), slow = params("")
+        let opt = AdamW(parameters: scaled, learningRate: 1e-2)
+        XCTAssertEqual(opt.scaleLearningRate(prefix: "enc.", by: 0.25), 1)
+        let reference = AdamW(parameters: full, learningRate: 1e-2), reference4 = AdamW(parameters: slow, learningRate: 2.5e-3)
+        let frozen = params(""), frozenOpt = AdamW(parameters: frozen, learningRate: 1e-2)
+        frozenOpt.scaleLearningRate(prefix: "enc.", by: 0)
+        let start = frozen[0].value.array
+        for step in 0..<4 {
+            var rng = SeededRandom(seed: UInt64(50 + step))
+            let g = params("")
+            for p in g { p.grad.randomNormal(std: 1, rng: &rng) }
+            for set in [scaled, full, slow, frozen] { for (p, q) in zip(set, g) { p.grad.copy(from: q.grad) } }
+            opt.step(); reference.step(); reference4.step(); frozenOpt.step()
+        }
+        XCTAssertEqual(scaled[0].value.array, slow[0].value.array)
+        XCTAssertEqual(scaled[1].value.array, full[1].value.array)
+        XCTAssertEqual(frozen[0].value.array, start)
+        XCTAssertNotEqual(frozen[1].value.array, params("")[1].value.array)
+    }
+
     func testClipGradNorm() {
         let a = Parameter("a", shape: [2]), b = Parameter("b", shape: [1])
         a.grad[0] = 3; a.grad[1] = 0; b.grad[0] = 4
