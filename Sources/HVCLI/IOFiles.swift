@@ -188,6 +188,25 @@ public final class InputFile {
     deinit { if owns { close(descriptor) } }
 }
 
+/// Writes `data` to `path` (created or truncated) with POSIX calls, so that a failure is the system's one-line
+/// reason ("No space left on device") under the user's name for the file, not a Foundation error dump.
+public func writeFile(_ data: Data, to path: String, named: String) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    if fd < 0 { throw FileError.cannotCreate(path: named, reason: String(cString: strerror(errno))) }
+    defer { close(fd) }
+    try data.withUnsafeBytes { b in
+        var off = 0
+        while off < b.count {
+            let n = write(fd, b.baseAddress! + off, b.count - off)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError.writeFailed(path: named, reason: String(cString: strerror(errno)))
+            }
+            off += n
+        }
+    }
+}
+
 /// Removes `.<base>.tmp.<pid>[.ext]` files beside an output whose writer is gone: a tool killed with SIGKILL
 /// cannot clean up after itself, so the next run for the same target does. A live process's file is kept.
 func removeStaleTemporaries(dir: String, base: String) {

@@ -22,7 +22,8 @@ public final class Y4MReader {
             throw MediaError.notY4M(name: name)
         }
         header = try Y4MHeader.parse(line, name: name)
-        plane = [UInt8](repeating: 0, count: header.frameBytes)
+        // The frame buffer is made when the first frame is read, so that a caller can refuse a header's size
+        // (up to 16384² is legal: 400 MB a frame) before holding any of it.
     }
 
     private static func fill(fd: Int32, buffer: inout [UInt8], start: inout Int, end: inout Int, name: String) throws -> Bool {
@@ -96,6 +97,7 @@ public final class Y4MReader {
             line = l
         } catch MediaError.badY4MHeader { throw notAFrame }
         guard line.count >= 5, Array(line[0..<5]) == Array("FRAME".utf8) else { throw notAFrame }
+        if plane.count != header.frameBytes { plane = [UInt8](repeating: 0, count: header.frameBytes) }
         guard try readExactly(header.frameBytes) else { throw MediaError.truncatedFrame(name: name, frame: framesRead) }
         framesRead += 1
         return plane

@@ -108,9 +108,13 @@ public final class HierarchicalTokenizer: ParameterOwner {
     /// the latent step by step (the property residual VQ has by construction, which our expanding up paths
     /// otherwise only get from the reconstruction). Its gradient reaches the layer's up path and, straight
     /// through the codes, its down path and the encoder; never r_m itself.
+    ///
+    /// `subtraction` < 1 subtracts only that share of each contribution from the residual the next layer
+    /// quantises (r_{m−1} = r_m − s·sg(u_m)): a training ramp for coarse layers grown onto a trained dense layer,
+    /// whose input then moves from z to the residual gradually. Encoding and rendering always use 1.
     public func forward(_ x: Tensor, finest: Int, entropyWeight: Float, commitWeight: Float,
                         temperature: Float = 1.0, maskFraction: Float = 0, hardness: Float = 1,
-                        residualWeight: Float = 0,
+                        residualWeight: Float = 0, subtraction: Float = 1,
                         rng: inout SeededRandom) -> (Tensor, [LayerStats?]) {
         let z = encoder.forward(x)
         zhat.resize(z.shape); zhat.zero()
@@ -166,7 +170,11 @@ public final class HierarchicalTokenizer: ParameterOwner {
             if m > finest {
                 let next = residuals[m]
                 next.resize(r.shape)
-                subtract(r, u, into: next)
+                if subtraction == 1 {
+                    subtract(r, u, into: next)
+                } else {
+                    for i in 0..<r.count { next[i] = r[i] - subtraction * u[i] }
+                }
                 r = next
             }
         }

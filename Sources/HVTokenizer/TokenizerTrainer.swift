@@ -49,6 +49,8 @@ public struct TokenizerTrainingOptions: Codable, Sendable {
     /// Learning-rate multiples by parameter-name prefix, e.g. ("encoder.", 0.2): a grown model's kept tensors
     /// learn slower than the layers added to them.
     public var learningRateScales: [RateScale] = []
+    /// Steps over which the coarse contributions' subtraction from the residual rises from 0 to 1 (0: always 1).
+    public var subtractionRamp = 0
     public struct RateScale: Codable, Sendable {
         public var prefix: String, scale: Float
         public init(prefix: String, scale: Float) { self.prefix = prefix; self.scale = scale }
@@ -169,6 +171,7 @@ public final class TokenizerTrainer {
         let warm = o.quantizationWarmup * Float(o.steps)
         let hardness: Float = warm > 0 && !o.freezeTokens ? min(1, Float(step) / warm) : 1
         row.hardness = hardness
+        let subtraction: Float = o.subtractionRamp > 0 ? min(1, Float(step) / Float(o.subtractionRamp)) : 1
         var discSteps = 0
         for _ in 0..<o.batch {
             data.sample(into: x, frames: frames, crop: o.crop, rng: &rng)
@@ -177,7 +180,7 @@ public final class TokenizerTrainer {
             let (recon, stats) = model.forward(x, finest: finest, entropyWeight: o.entropyWeight * inv,
                                                commitWeight: o.commitWeight * inv, temperature: o.entropyTemperature,
                                                maskFraction: maskFraction, hardness: hardness,
-                                               residualWeight: o.residualWeight * inv, rng: &rng)
+                                               residualWeight: o.residualWeight * inv, subtraction: subtraction, rng: &rng)
             dRecon.resize(recon.shape); dRecon.zero()
             row.l1 += l1Loss(pred: recon, target: x, grad: dRecon) * inv
             if o.l2Weight > 0 {

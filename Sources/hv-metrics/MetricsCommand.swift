@@ -24,7 +24,8 @@ struct MetricsCommand: ParsableCommand {
         region 5 pixels in from the borders, RGB channels averaged (or BT.601 luma with --luma).
         MS-SSIM is Wang et al. 2003 as pytorch_msssim: 5 scales (weights 0.0448, 0.2856, 0.3001, 0.2363,
         0.1333), 2x2 average pooling; frames with a short side below 176 get none (null in JSON).
-        Both inputs must have the same size and frame count (exit 65 otherwise). y4m inputs are used as
+        Both inputs must have the same size, frame rate and frame count, and frames at most 4096x4096 pixels
+        (exit 65 otherwise). y4m inputs are used as
         they are; other files are decoded like hv-decode to --size and --fps, which default to the other
         input's when that one is y4m.
         """)
@@ -84,6 +85,9 @@ struct MetricsCommand: ParsableCommand {
         try report(compare(ref, dist), reference: ref.name, distorted: dist.name)
     }
 
+    /// Largest frame scored: 4096 × 4096 (about 600 MB while scoring).
+    static let maxFramePixels = 4096 * 4096
+
     /// Opens both inputs, y4m ones first so that decoded ones can follow their size and rate.
     func openPair(_ a: String, _ b: String) throws -> (VideoInput, VideoInput) {
         let y4m = [try VideoInput.isY4M(a), try VideoInput.isY4M(b)]
@@ -101,6 +105,13 @@ struct MetricsCommand: ParsableCommand {
         guard ref.width == dist.width, ref.height == dist.height else {
             throw MetricsError.sizeMismatch(ref: ref.name, refWidth: ref.width, refHeight: ref.height,
                                             dist: dist.name, distWidth: dist.width, distHeight: dist.height)
+        }
+        // Scoring holds ~36 bytes a pixel (float planes, SSIM and MS-SSIM scratch per worker): bound it.
+        guard ref.width * ref.height <= MetricsCommand.maxFramePixels else {
+            throw MetricsError.frameTooLarge(width: ref.width, height: ref.height, limit: MetricsCommand.maxFramePixels)
+        }
+        if let a = ref.frameRate, let b = dist.frameRate, a.numerator * b.denominator != b.numerator * a.denominator {
+            throw MetricsError.frameRateMismatch(ref: ref.name, refRate: "\(a)", dist: dist.name, distRate: "\(b)")
         }
         let scorer = try FrameScorer(width: ref.width, height: ref.height, luma: luma)
         var acc = ClipAccumulator(width: ref.width, height: ref.height, luma: luma)

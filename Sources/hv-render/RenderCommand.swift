@@ -111,7 +111,7 @@ struct RenderCommand: ParsableCommand {
             }
             rows.append(picks.map { all[$0] })
             let png = AtomicPath(sheet)
-            try Data(try PNGWriter.encode(ContactSheet.compose(rows: rows))).write(to: URL(fileURLWithPath: png.temporary))
+            try writeFile(Data(try PNGWriter.encode(ContactSheet.compose(rows: rows))), to: png.temporary, named: sheet)
             try png.commit()
         }
         try mp4Path?.commit()

@@ -82,6 +82,9 @@ struct TrainTokenizer: ParsableCommand {
         discussion: "E.g. --lr-scale encoder.=0.2 --lr-scale decoder.=0.2 --lr-scale hierarchy.0.=0.2: a grown model's kept tensors learn at a fifth of the rate of its new layers."))
     var lrScale: [String] = []
 
+    @Option(name: .customLong("subtraction-ramp"), help: "Steps over which the coarse layers' contributions are subtracted from what the denser layers quantise, from 0 to fully (for coarse layers grown onto a trained dense one; 0: fully from the start).")
+    var subtractionRamp: Int = 0
+
     @Option(name: .customLong("stop-at"), help: "Stop (after saving) at this step of the --steps schedule: a shipped checkpoint taken part-way through a run is reproduced step for step.")
     var stopAt: Int?
 
@@ -244,6 +247,7 @@ struct TrainTokenizer: ParsableCommand {
         options.evalEvery = evalEvery; options.checkpointEvery = checkpointEvery
         options.freezeTokens = freezeTokens
         options.emaDecay = ema
+        options.subtractionRamp = subtractionRamp
         options.learningRateScales = try lrScale.map { spec in
             let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty, let f = Float(parts[1]), f >= 0, f.isFinite else {

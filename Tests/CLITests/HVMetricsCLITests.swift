@@ -106,6 +106,33 @@ final class HVMetricsCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.csv"))
     }
 
+    /// The same frames tagged with another rate are not the same video: frame i is another moment.
+    func testMismatchedFrameRatesExit65() throws {
+        let ref = try Data(contentsOf: URL(fileURLWithPath: dir + "/ref.y4m"))
+        func retagged(_ rate: String) throws -> Data {
+            var d = ref
+            let r = try XCTUnwrap(d.range(of: Data(" F8:1 ".utf8)))
+            d.replaceSubrange(r, with: Data(" F\(rate) ".utf8))
+            return d
+        }
+        try retagged("24:1").write(to: URL(fileURLWithPath: dir + "/fast.y4m"))
+        let r = try Tools.run("hv-metrics", [dir + "/ref.y4m", dir + "/fast.y4m"])
+        XCTAssertEqual(r.status, 65, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("hv-metrics: error: frame rates differ"), r.stderr)
+        try retagged("16:2").write(to: URL(fileURLWithPath: dir + "/same.y4m"))
+        XCTAssertEqual(try Tools.run("hv-metrics", [dir + "/ref.y4m", dir + "/same.y4m"]).status, 0, "8/1 and 16/2 are one rate")
+    }
+
+    /// Frames over 4096² are refused before anything is allocated for them (scoring holds ~36 bytes a pixel).
+    func testFramesOverTheLimitExit65() throws {
+        var y4m = Data("YUV4MPEG2 W16384 H16384 F8:1 C420jpeg\nFRAME\n".utf8)
+        y4m.append(Data(count: 16))   // the refusal comes before any frame is read
+        try y4m.write(to: URL(fileURLWithPath: dir + "/huge.y4m"))
+        let r = try Tools.run("hv-metrics", [dir + "/huge.y4m", dir + "/huge.y4m"])
+        XCTAssertEqual(r.status, 65, r.stderr)
+        XCTAssertTrue(r.stderr.contains("over hv-metrics' limit"), r.stderr)
+    }
+
     func testMismatchedLengthsExit65UnlessLimited() throws {
         var r = try Tools.run("hv-metrics", [dir + "/ref.y4m", dir + "/short.y4m"])
         XCTAssertEqual(r.status, 65)

@@ -96,6 +96,11 @@ final class PipelineCLITests: XCTestCase {
             let m = try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any]
             XCTAssertEqual(m["frames"] as? Int, 16)
         }
+        // A contact sheet that cannot be written (a full disk) is one line and exit 74, not a Foundation dump.
+        try FileManager.default.createSymbolicLink(atPath: dir + "/full.png", withDestinationPath: "/dev/full")
+        r = try Tools.run("hv-render", ["--model", model, dir + "/m.hvt", "-o", dir + "/out.y4m", "--contact-sheet", dir + "/full.png"])
+        XCTAssertEqual(r.status, 74, r.stderr)
+        XCTAssertTrue(r.stderr.hasSuffix("No space left on device\n") && r.stderr.split(separator: "\n").count == 1, r.stderr)
         // mp4 out: every frame readable (the muxer's edit list once cut the last one: 15 of 16).
         r = try Tools.run("hv-render", ["--model", model, dir + "/m.hvt", "-o", dir + "/out.mp4"])
         XCTAssertEqual(r.status, 0, r.stderr)

@@ -86,6 +86,21 @@ final class TokenizerCheckpointTests: XCTestCase {
         XCTAssertEqual(Array(a[..<(a.count / 2)]), Array(e[..<(e.count / 2)]), "the causal decoder's first frames do not see the second latent frame")
     }
 
+    /// With the subtraction at 0 the dense layer quantises the latent itself, as if the coarse contributions were
+    /// zero; at 1 (the default, and what encoding uses) it quantises the residual, which here differs.
+    func testSubtractionRampScalesWhatTheDenseLayerSees() throws {
+        let m = try HierarchicalTokenizer(config: .tiny, seed: 7)
+        var rng = SeededRandom(seed: 1)
+        let x = clip()
+        let full = m.forward(x, finest: 0, entropyWeight: 0, commitWeight: 0, rng: &rng).1[0]!.indices
+        let none = m.forward(x, finest: 0, entropyWeight: 0, commitWeight: 0, subtraction: 0, rng: &rng).1[0]!.indices
+        XCTAssertNotEqual(full, none)
+        XCTAssertEqual(full, m.encode(x)[0])
+        for p in m.parameters where p.name.hasPrefix("hierarchy.1.up_conv") { p.value.scale(by: 0) }
+        let zeroed = m.forward(x, finest: 0, entropyWeight: 0, commitWeight: 0, rng: &rng).1[0]!.indices
+        XCTAssertEqual(zeroed, none)
+    }
+
     func testEncodingIsDeterministic() throws {
         let a = try HierarchicalTokenizer(config: .tiny, seed: 3)
         let b = try HierarchicalTokenizer(config: .tiny, seed: 3)
