@@ -21,7 +21,11 @@ struct ByteReader {
 
     var remaining: Int { bytes.count - pos }
 
+    /// Called with each field name as it is read (tests compare the decoder's fields with formats/hvt.md).
+    nonisolated(unsafe) static var fieldTrace: ((String) -> Void)?
+
     mutating func take(_ n: Int, _ field: String) throws -> ArraySlice<UInt8> {
+        ByteReader.fieldTrace?(field)
         guard n >= 0, remaining >= n else { throw HVTError.corrupt(detail: "\(context): field \(field) runs past the end of the record") }
         defer { pos += n }
         return bytes[pos..<(pos + n)]

@@ -22,16 +22,4 @@ public enum HVTLayout {
     public static let maxFrameSide = 16384
     public static let maxNameBytes = 255
     public static let maxSourceBytes = 4096
-
-    /// Every field name of formats/hvt.md's tables, in document order.
-    public static let fieldNames: [String] = [
-        "magic", "version_major", "version_minor",
-        "record_type", "payload_length", "payload", "crc32c",
-        "tokenizer_name", "tokenizer_hash", "fps_num", "fps_den", "width", "height", "frames_per_clip",
-        "mask_strategy", "mask_ratio", "source", "layer_count",
-        "layer_name", "grid_t", "grid_h", "grid_w", "code_bits", "present",
-        "clip_index", "frame_count", "layer_sections",
-        "layer_flags", "stored_tokens", "compressed_length", "layer_data",
-        "clip_count", "total_tokens", "stored_tokens_total",
-    ]
 }

@@ -88,6 +88,17 @@ final class PipelineCLITests: XCTestCase {
         // Mask, then render every layer and the coarse layer alone.
         r = try Tools.run("hv-mask", [dir + "/a.hvt", "-o", dir + "/m.hvt", "--ratio", "0.5"])
         XCTAssertEqual(r.status, 0, r.stderr)
+        // Something was masked, re-masking the same way passes the file through, another way is refused.
+        r = try Tools.run("hv-info", [dir + "/m.hvt", "--json"])
+        let masked = ((try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any])["clips"] as! [[String: Any]])
+            .flatMap { $0["layers"] as! [[String: Any]] }.map { $0["maskedTokens"] as! Int }.reduce(0, +)
+        XCTAssertGreaterThan(masked, 0)
+        r = try Tools.run("hv-mask", [dir + "/m.hvt", "--ratio", "0.5"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, try Data(contentsOf: URL(fileURLWithPath: dir + "/m.hvt")), "idempotent")
+        r = try Tools.run("hv-mask", [dir + "/m.hvt", "--ratio", "0.85", "-o", dir + "/m2.hvt"])
+        XCTAssertEqual(r.status, 65, r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/m2.hvt"))
         for layers in ["0,1", "1"] {
             r = try Tools.run("hv-render", ["--model", model, dir + "/m.hvt", "--layers", layers, "-o", dir + "/out.y4m"])
             XCTAssertEqual(r.status, 0, r.stderr)

@@ -187,7 +187,17 @@ final class HVTTests: XCTestCase {
                 names.append(String(cells[4].dropFirst().dropLast()))
             }
         }
-        XCTAssertEqual(names, HVTLayout.fieldNames)
+        // The container's own fields (read by HVTReader before any payload), then every payload field in the
+        // order the decoder reads them, traced while it reads a file with every record kind and a masked layer.
+        var read: [String] = []
+        ByteReader.fieldTrace = { if !read.contains($0) { read.append($0) } }
+        defer { ByteReader.fieldTrace = nil }
+        var h = sampleHeader()
+        h.maskStrategy = .repeatPrevious; h.maskRatio = 0.5
+        _ = try decodeAll(try encode(h, [randomClip(h, seed: 1, maskEvery: 3)]))
+        let container = ["magic", "version_major", "version_minor", "record_type", "payload_length", "payload", "crc32c"]
+        XCTAssertEqual(Array(names.prefix(container.count)), container)
+        XCTAssertEqual(Array(names.dropFirst(container.count)), read)
     }
 }
 

@@ -1,0 +1,37 @@
+// TokenMasking (paper §4.1, dynamic video encoding) against the rule written out by hand on small grids:
+// Hamming distances to the previous latent frame, below-mean-or-zero candidates, the first frame never masked,
+// the ratio cap with a seeded choice, and reproducibility.
+import XCTest
+@testable import HVFormat
+
+final class TokenMaskingTests: XCTestCase {
+    /// 3 latent frames of 2 tokens: frame 1 repeats frame 0 at token 0 and flips 3 bits at token 1; frame 2 flips
+    /// 1 bit at token 0 and 4 bits at token 1. Distances 0, 3, 1, 4 (mean 2): tokens 2 (0) and 4 (1) are redundant.
+    func testCandidatesAreBelowTheMeanDistanceOrZeroAndNeverInTheFirstFrame() {
+        let codes: [UInt32] = [0b0000, 0b1111, 0b0000, 0b1000, 0b0001, 0b0111]
+        XCTAssertEqual(TokenMasking.scores(codes, gridT: 3, plane: 2), [-1, -1, 0, 3, 1, 4])
+        var rng = MaskRandom(seed: 1)
+        XCTAssertEqual(TokenMasking.mask(codes, gridT: 3, plane: 2, ratio: 1, rng: &rng),
+                       [false, false, true, false, true, false])
+        // A still clip: every later token is at distance 0 and masked; the first frame stays.
+        let still = [UInt32](repeating: 5, count: 8)
+        XCTAssertEqual(TokenMasking.mask(still, gridT: 4, plane: 2, ratio: 1, rng: &rng), [false, false] + Array(repeating: true, count: 6))
+        // One latent frame: nothing to compare with, nothing masked.
+        XCTAssertEqual(TokenMasking.mask([1, 2, 3], gridT: 1, plane: 3, ratio: 1, rng: &rng), [false, false, false])
+    }
+
+    /// Over the cap, exactly ⌊ratio·N⌋ candidates stay masked, chosen by the seed: the same seed the same mask,
+    /// another seed (almost surely) another, never a first-frame token.
+    func testTheCapKeepsExactlyRatioTimesNAndTheSeedDecidesWhich() {
+        let still = [UInt32](repeating: 9, count: 64)   // 8 frames of 8: 56 candidates
+        var a = MaskRandom(seed: 7), b = MaskRandom(seed: 7), c = MaskRandom(seed: 8)
+        let m1 = TokenMasking.mask(still, gridT: 8, plane: 8, ratio: 0.5, rng: &a)
+        let m2 = TokenMasking.mask(still, gridT: 8, plane: 8, ratio: 0.5, rng: &b)
+        let m3 = TokenMasking.mask(still, gridT: 8, plane: 8, ratio: 0.5, rng: &c)
+        XCTAssertEqual(m1.filter { $0 }.count, 32)
+        XCTAssertEqual(m1, m2)
+        XCTAssertNotEqual(m1, m3)
+        XCTAssertFalse(m1.prefix(8).contains(true))
+        XCTAssertEqual(TokenMasking.mask(still, gridT: 8, plane: 8, ratio: 0, rng: &a).filter { $0 }.count, 0)
+    }
+}
