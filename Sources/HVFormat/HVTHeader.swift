@@ -22,9 +22,8 @@ public enum HVTMaskStrategy: UInt8, Sendable, CustomStringConvertible {
 }
 
 public struct HVTHeader: Equatable, Sendable {
-    public var tokenizerName: String
-    /// SHA-256 of the tokenizer checkpoint, 64 lower-case hex digits.
-    public var tokenizerHash: String
+    /// The tokenizer whose tokens these are (its hash: 64 lower-case hex digits).
+    public var tokenizer: TokenizerIdentity
     public var fpsNumerator: Int, fpsDenominator: Int
     public var width: Int, height: Int
     public var framesPerClip: Int
@@ -33,21 +32,18 @@ public struct HVTHeader: Equatable, Sendable {
     public var source: String = ""
     public var layers: [HVTLayerInfo]
 
-    public init(tokenizerName: String, tokenizerHash: String, fpsNumerator: Int, fpsDenominator: Int, width: Int, height: Int,
+    public init(tokenizer: TokenizerIdentity, fpsNumerator: Int, fpsDenominator: Int, width: Int, height: Int,
                 framesPerClip: Int, layers: [HVTLayerInfo], source: String = "") {
-        self.tokenizerName = tokenizerName; self.tokenizerHash = tokenizerHash
+        self.tokenizer = tokenizer
         self.fpsNumerator = fpsNumerator; self.fpsDenominator = fpsDenominator
         self.width = width; self.height = height; self.framesPerClip = framesPerClip
         self.layers = layers; self.source = source
     }
 
-    /// "name@hash-prefix", as error messages print a tokenizer.
-    public var tokenizerDescription: String { "\(tokenizerName)@\(tokenizerHash.prefix(12))" }
-
-    /// Throws unless the tokens were made by the tokenizer with this name and hash.
-    public func requireTokenizer(name: String, hash: String) throws {
-        guard name == tokenizerName, hash == tokenizerHash else {
-            throw HVTError.tokenizerMismatch(expected: "\(name)@\(hash.prefix(12))", found: tokenizerDescription)
+    /// Throws unless the tokens were made by the tokenizer `id`.
+    public func requireTokenizer(_ id: TokenizerIdentity) throws {
+        guard id == tokenizer else {
+            throw HVTError.tokenizerMismatch(expected: id.description, found: tokenizer.description)
         }
     }
 
@@ -56,9 +52,9 @@ public struct HVTHeader: Equatable, Sendable {
     func validate() throws {
         func limit(_ ok: Bool, _ what: String) throws { if !ok { throw HVTError.limitExceeded(detail: what) } }
         try limit(!layers.isEmpty && layers.count <= HVTLayout.maxLayers, "\(layers.count) layers (1...\(HVTLayout.maxLayers))")
-        try limit(tokenizerName.utf8.count <= HVTLayout.maxNameBytes, "tokenizer name longer than \(HVTLayout.maxNameBytes) bytes")
+        try limit(tokenizer.name.utf8.count <= HVTLayout.maxNameBytes, "tokenizer name longer than \(HVTLayout.maxNameBytes) bytes")
         try limit(source.utf8.count <= HVTLayout.maxSourceBytes, "source longer than \(HVTLayout.maxSourceBytes) bytes")
-        guard tokenizerHash.count == 64, tokenizerHash.allSatisfy({ $0.isHexDigit }) else {
+        guard tokenizer.hash.count == 64, tokenizer.hash.allSatisfy({ $0.isHexDigit }) else {
             throw HVTError.corrupt(detail: "tokenizer hash must be 64 hex digits")
         }
         guard fpsNumerator > 0, fpsDenominator > 0, fpsNumerator <= Int(UInt32.max), fpsDenominator <= Int(UInt32.max) else {
@@ -85,9 +81,9 @@ public struct HVTHeader: Equatable, Sendable {
     func encode() throws -> [UInt8] {
         try validate()
         var w = ByteWriter()
-        w.str16(tokenizerName)
+        w.str16(tokenizer.name)
         var hashBytes: [UInt8] = []
-        var it = tokenizerHash.makeIterator()
+        var it = tokenizer.hash.makeIterator()
         while let a = it.next(), let b = it.next() { hashBytes.append(UInt8(String([a, b]), radix: 16)!) }
         w.raw(hashBytes)
         w.u32(UInt32(fpsNumerator)); w.u32(UInt32(fpsDenominator))
@@ -121,7 +117,7 @@ public struct HVTHeader: Equatable, Sendable {
             guard present <= 1 else { throw HVTError.corrupt(detail: "layer \(ln): present must be 0 or 1") }
             layers.append(HVTLayerInfo(name: ln, gridT: t, gridH: gh, gridW: gw, bits: bits, present: present == 1))
         }
-        var header = HVTHeader(tokenizerName: name, tokenizerHash: hash, fpsNumerator: fn, fpsDenominator: fd,
+        var header = HVTHeader(tokenizer: TokenizerIdentity(name: name, hash: hash), fpsNumerator: fn, fpsDenominator: fd,
                                width: w, height: h, framesPerClip: fpc, layers: layers, source: source)
         header.maskStrategy = ms; header.maskRatio = ratio
         try header.validate()

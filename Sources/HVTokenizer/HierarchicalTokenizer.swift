@@ -8,6 +8,7 @@
 // The residual uses a stop-gradient on u (sg): each layer's up path learns only from reconstruction.
 import Foundation
 import HVEngine
+import HVFormat
 
 /// How masked dense tokens are filled in at decode time (paper section 4.1, "Dynamic video encoding").
 public enum MaskStrategy: String, CaseIterable, Codable, Sendable {

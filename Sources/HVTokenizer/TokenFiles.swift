@@ -17,7 +17,7 @@ extension HierarchicalTokenizer {
     /// An .hvt header for tokens made by this model; `layers` limits which layers are present.
     public func hvtHeader(source: String, layers present: Set<Int>? = nil) -> HVTHeader {
         let id = tokenIdentity
-        return HVTHeader(tokenizerName: id.name, tokenizerHash: id.hash, fpsNumerator: config.fps, fpsDenominator: 1,
+        return HVTHeader(tokenizer: id, fpsNumerator: config.fps, fpsDenominator: 1,
                          width: config.frameSize, height: config.frameSize, framesPerClip: config.framesPerClip,
                          layers: config.layers.enumerated().map { i, l in
                              HVTLayerInfo(name: l.name, gridT: l.grid.t, gridH: l.grid.h, gridW: l.grid.w, bits: l.bits,
@@ -28,14 +28,14 @@ extension HierarchicalTokenizer {
     /// Throws unless `header` describes tokens made by this model (same name, hash and layer table).
     public func requireCompatible(_ header: HVTHeader) throws {
         let id = tokenIdentity
-        try header.requireTokenizer(name: id.name, hash: id.hash)
+        try header.requireTokenizer(id)
         let mine = hvtHeader(source: "").layers
         guard header.layers.count == mine.count,
               zip(header.layers, mine).allSatisfy({ $0.name == $1.name && $0.gridT == $1.gridT && $0.gridH == $1.gridH && $0.gridW == $1.gridW && $0.bits == $1.bits }) else {
             func table(_ ls: [HVTLayerInfo]) -> String {
                 ls.map { "\($0.name) \($0.gridT)x\($0.gridH)x\($0.gridW)@\($0.bits)" }.joined(separator: ", ")
             }
-            throw HVTError.corrupt(detail: "the file names tokenizer \(header.tokenizerDescription) but its layer table "
+            throw HVTError.corrupt(detail: "the file names tokenizer \(header.tokenizer) but its layer table "
                 + "(\(table(header.layers))) is not that model's (\(table(mine)))")
         }
     }

@@ -99,10 +99,9 @@ struct GenCommand: ParsableCommand {
         // The checkpoint records name@full-hash; the short form (12 hex digits) is accepted too. A tokenizer
         // fine-tuned with frozen tokens has its parent's tokens, so a generator trained on those fits it.
         let id = tok.tokenIdentity
-        if !trainedOn.isEmpty && trainedOn != id.full && trainedOn != id.description {
-            let shown = trainedOn.split(separator: "@").count == 2
-                ? "\(trainedOn.split(separator: "@")[0])@\(trainedOn.split(separator: "@")[1].prefix(12))" : trainedOn
-            Console.warning("hv-gen", "the generator was trained on tokens of \(shown), not \(id)")
+        let trained = TokenizerIdentity(full: trainedOn)
+        if !trainedOn.isEmpty && trained != id && trainedOn != id.description {
+            Console.warning("hv-gen", "the generator was trained on tokens of \(trained?.description ?? trainedOn), not \(id)")
         }
         let k = try gen.config.leadingLayers(layers.flatMap(parseLayers))
         let count = gen.config.layers.prefix(k).reduce(0) { $0 + $1.tokenCount }

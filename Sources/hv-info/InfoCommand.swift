@@ -31,7 +31,7 @@ struct InfoCommand: ParsableCommand {
 
     func printTable(_ h: HVTHeader, _ clips: [HVTClipStatistics], bytes: Int) {
         print("file:          \(file == "-" ? "stdin" : file) (\(bytes) bytes, .hvt \(HVTLayout.versionMajor).\(HVTLayout.versionMinor))")
-        print("tokenizer:     \(h.tokenizerName) \(h.tokenizerHash)")
+        print("tokenizer:     \(h.tokenizer.name) \(h.tokenizer.hash)")
         print("video:         \(h.width)x\(h.height) @ \(h.fpsNumerator)/\(h.fpsDenominator) fps, \(h.framesPerClip) frames per clip")
         print("masking:       \(h.maskStrategy)\(h.maskStrategy == .none ? "" : String(format: " (ratio cap %.2f)", h.maskRatio))")
         if !h.source.isEmpty { print("source:        \(h.source)") }
@@ -69,7 +69,7 @@ struct InfoCommand: ParsableCommand {
             var fps: [Int]; var framesPerClip: Int; var maskStrategy: String; var maskRatio: Float; var source: String
             var layers: [Layer]; var clips: [HVTClipStatistics]
         }
-        let r = Report(bytes: bytes, tokenizerName: h.tokenizerName, tokenizerHash: h.tokenizerHash, width: h.width, height: h.height,
+        let r = Report(bytes: bytes, tokenizerName: h.tokenizer.name, tokenizerHash: h.tokenizer.hash, width: h.width, height: h.height,
                        fps: [h.fpsNumerator, h.fpsDenominator], framesPerClip: h.framesPerClip, maskStrategy: "\(h.maskStrategy)",
                        maskRatio: h.maskRatio, source: h.source,
                        layers: h.layers.map { Layer(name: $0.name, grid: [$0.gridT, $0.gridH, $0.gridW], bits: $0.bits, present: $0.present) },

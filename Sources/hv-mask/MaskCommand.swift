@@ -80,7 +80,15 @@ struct MaskCommand: ParsableCommand {
         try writer.writeHeader()
         var rng = MaskRandom(seed: seed)
         while var clip = try reader.nextClip() {
-            if !passThrough {
+            if passThrough {
+                // The header records strategy and ratio, not the layers: the clips' mask sections do. A request for
+                // other layers would otherwise pass through silently. (The --seed cannot be checked: the masked
+                // tokens are gone, so the choice cannot be recomputed.)
+                let masked = clip.masks.indices.filter { clip.masks[$0] != nil }
+                guard masked == Array(Set(targets)).sorted() else {
+                    throw HVTError.alreadyMasked(detail: "the input is masked on layer(s) \(masked.map(String.init).joined(separator: ",")), not \(layers); masking again would lose tokens — re-encode instead")
+                }
+            } else {
                 for m in targets {
                     let info = header.layers[m]
                     clip.masks[m] = TokenMasking.mask(clip.layers[m]!, gridT: info.gridT, plane: info.gridH * info.gridW,

@@ -34,7 +34,7 @@ extension MetricsCommand {
         let pixels = Double(max(1, frameCount * h.width * h.height))
         let bpp = (raw: Double(rawBits) / pixels, stored: Double(storedBits) / pixels, file: Double(fileBytes * 8) / pixels)
         var extra: [(String, String)] = [
-            ("tokenizer", h.tokenizerDescription),
+            ("tokenizer", h.tokenizer.description),
             ("clips / frames", "\(clips.count) / \(frameCount)"),
             ("bpp raw tokens", String(format: "%.5f", bpp.raw)),
             ("bpp stored (after masking)", String(format: "%.5f", bpp.stored)),
@@ -50,7 +50,7 @@ extension MetricsCommand {
                                "perplexity": exp(entropy), "bits": info.bits])
         }
         var extraJSON: [String: Any] = [
-            "tokenizer": h.tokenizerDescription, "clips": clips.count, "tokenFrames": frameCount,
+            "tokenizer": h.tokenizer.description, "clips": clips.count, "tokenFrames": frameCount,
             "bppRawTokens": bpp.raw, "bppStored": bpp.stored, "bppFile": bpp.file, "layers": layersJSON,
         ]
         guard let refPath = videos.first else {

@@ -122,8 +122,8 @@ struct TrainLM: ParsableCommand {
             let reader = try HVTReader(fileDescriptor: input.descriptor, name: input.displayName)
             var cs: [HVTClip] = []
             while let c = try reader.nextClip() { cs.append(c) }
-            if let first = files.first?.header, first.tokenizerName != reader.header.tokenizerName || first.tokenizerHash != reader.header.tokenizerHash {
-                throw GenError.layerMismatch(reason: "\(path) was made by \(reader.header.tokenizerDescription), the first file by \(first.tokenizerDescription)")
+            if let first = files.first?.header, first.tokenizer != reader.header.tokenizer {
+                throw GenError.layerMismatch(reason: "\(path) was made by \(reader.header.tokenizer), the first file by \(first.tokenizer)")
             }
             files.append((reader.header, cs, caption))
         }
@@ -159,7 +159,7 @@ struct TrainLM: ParsableCommand {
         let logPath = log ?? (out as NSString).appendingPathComponent("train-lm.csv")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let csv = try LMLog(path: logPath, layers: cfg.layers.map(\.name), append: resuming)
-        let tokenizerID = "\(header.tokenizerName)@\(header.tokenizerHash)"
+        let tokenizerID = header.tokenizer.full
         let progress = Progress("hv-train lm")
         let t0 = Date()
         while trainer.step < steps {

@@ -87,7 +87,7 @@ final class GenCLITests: XCTestCase {
         r = try Tools.run("hv-gen", args + ["--samples", "2"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let reader = try HVTReader(bytes: [UInt8](r.stdout))
-        XCTAssertEqual(reader.header.tokenizerName, "hitvideo-tiny")
+        XCTAssertEqual(reader.header.tokenizer.name, "hitvideo-tiny")
         var clips: [HVTClip] = []
         while let c = try reader.nextClip() { clips.append(c) }
         XCTAssertEqual(clips.count, 2)

@@ -96,9 +96,11 @@ final class PipelineCLITests: XCTestCase {
         r = try Tools.run("hv-mask", [dir + "/m.hvt", "--ratio", "0.5"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout, try Data(contentsOf: URL(fileURLWithPath: dir + "/m.hvt")), "idempotent")
-        r = try Tools.run("hv-mask", [dir + "/m.hvt", "--ratio", "0.85", "-o", dir + "/m2.hvt"])
-        XCTAssertEqual(r.status, 65, r.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/m2.hvt"))
+        for other in [["--ratio", "0.85"], ["--ratio", "0.5", "--layers", "1"]] {
+            r = try Tools.run("hv-mask", [dir + "/m.hvt", "-o", dir + "/m2.hvt"] + other)
+            XCTAssertEqual(r.status, 65, "\(other): \(r.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/m2.hvt"))
+        }
         for layers in ["0,1", "1"] {
             r = try Tools.run("hv-render", ["--model", model, dir + "/m.hvt", "--layers", layers, "-o", dir + "/out.y4m"])
             XCTAssertEqual(r.status, 0, r.stderr)

@@ -2,7 +2,7 @@ import XCTest
 @testable import HVFormat
 
 func sampleHeader(bits: [Int] = [18, 16, 14, 12], grids: [(Int, Int, Int)] = [(8, 16, 16), (4, 8, 8), (2, 8, 8), (1, 4, 4)]) -> HVTHeader {
-    HVTHeader(tokenizerName: "hitvideo-test", tokenizerHash: String(repeating: "ab", count: 32), fpsNumerator: 8, fpsDenominator: 1,
+    HVTHeader(tokenizer: TokenizerIdentity(name: "hitvideo-test", hash: String(repeating: "ab", count: 32)), fpsNumerator: 8, fpsDenominator: 1,
               width: 256, height: 256, framesPerClip: 64,
               layers: zip(bits, grids).enumerated().map { HVTLayerInfo(name: "L\($0.offset)", gridT: $0.element.1.0, gridH: $0.element.1.1, gridW: $0.element.1.2, bits: $0.element.0) },
               source: "test")
@@ -151,8 +151,8 @@ final class HVTTests: XCTestCase {
 
     func testTokenizerMismatchNamesBoth() {
         let h = sampleHeader()
-        XCTAssertNoThrow(try h.requireTokenizer(name: "hitvideo-test", hash: String(repeating: "ab", count: 32)))
-        XCTAssertThrowsError(try h.requireTokenizer(name: "hitvideo-small", hash: String(repeating: "cd", count: 32))) { e in
+        XCTAssertNoThrow(try h.requireTokenizer(TokenizerIdentity(name: "hitvideo-test", hash: String(repeating: "ab", count: 32))))
+        XCTAssertThrowsError(try h.requireTokenizer(TokenizerIdentity(name: "hitvideo-small", hash: String(repeating: "cd", count: 32)))) { e in
             XCTAssertTrue("\(e)".contains("hitvideo-small@cdcd") && "\(e)".contains("hitvideo-test@abab"), "\(e)")
         }
     }

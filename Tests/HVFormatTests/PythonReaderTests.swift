@@ -29,7 +29,7 @@ final class PythonReaderTests: XCTestCase {
         XCTAssertEqual(p.terminationStatus, 0)
         let json = try JSONSerialization.jsonObject(with: out) as! [String: Any]
         let header = json["header"] as! [String: Any]
-        XCTAssertEqual(header["tokenizer_hash"] as? String, h.tokenizerHash)
+        XCTAssertEqual(header["tokenizer_hash"] as? String, h.tokenizer.hash)
         XCTAssertEqual(header["mask_strategy"] as? String, "zero")
         let pyClips = json["clips"] as! [[String: Any]]
         XCTAssertEqual(pyClips.count, clips.count)

@@ -74,7 +74,7 @@ final class FrozenTokenTests: XCTestCase {
         XCTAssertEqual(child.identity, childID)
         XCTAssertEqual(child.tokensOf, parentID)
         XCTAssertEqual(child.tokenIdentity, parentID)
-        XCTAssertEqual(child.hvtHeader(source: "t").tokenizerHash, parentID.hash)
+        XCTAssertEqual(child.hvtHeader(source: "t").tokenizer.hash, parentID.hash)
         let reloadedParent = try TokenizerCheckpoint.load(from: dir + "/parent")
         XCTAssertNoThrow(try child.requireCompatible(reloadedParent.hvtHeader(source: "t")))
         XCTAssertNoThrow(try reloadedParent.requireCompatible(child.hvtHeader(source: "t")))
