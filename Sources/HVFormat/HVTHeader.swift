@@ -15,10 +15,25 @@ public struct HVTLayerInfo: Equatable, Sendable {
     public var tokenCount: Int { gridT * gridH * gridW }
 }
 
-/// How masked tokens are filled in at decode time (mirrors the tokenizer's MaskStrategy).
-public enum HVTMaskStrategy: UInt8, Sendable, CustomStringConvertible {
-    case none = 0, repeatPrevious = 1, zero = 2, learned = 3
+/// How masked dense tokens are filled in at decode time (paper section 4.1, "Dynamic video encoding"); the
+/// header's `mask_strategy` byte. One type for the file, hv-mask and the tokenizer's decoder.
+public enum MaskStrategy: UInt8, Sendable, CustomStringConvertible {
+    /// Nothing is masked: the file's clips carry no masks (the reader refuses one that does).
+    case none = 0
+    /// The token of the previous latent frame at the same place is reused.
+    case repeatPrevious = 1
+    /// The code vector is zero (no information) instead of ±1.
+    case zero = 2
+    /// A learned mask embedding (trained with `hv-train --mask-training`) replaces the code vector.
+    case learned = 3
+
+    /// hv-mask's and hv-info's name for it.
     public var description: String { ["none", "repeat", "zero", "learned"][Int(rawValue)] }
+    /// The strategy of a name (`repeat`, `zero`, `learned` or `none`).
+    public init?(name: String) {
+        guard let i = ["none", "repeat", "zero", "learned"].firstIndex(of: name) else { return nil }
+        self.init(rawValue: UInt8(i))
+    }
 }
 
 public struct HVTHeader: Equatable, Sendable {
@@ -27,7 +42,7 @@ public struct HVTHeader: Equatable, Sendable {
     public var fpsNumerator: Int, fpsDenominator: Int
     public var width: Int, height: Int
     public var framesPerClip: Int
-    public var maskStrategy: HVTMaskStrategy = .none
+    public var maskStrategy: MaskStrategy = .none
     public var maskRatio: Float = 0
     public var source: String = ""
     public var layers: [HVTLayerInfo]
@@ -104,7 +119,7 @@ public struct HVTHeader: Equatable, Sendable {
         let hash = try r.take(32, "tokenizer_hash").map { String(format: "%02x", $0) }.joined()
         let fn = Int(try r.u32("fps_num")), fd = Int(try r.u32("fps_den"))
         let w = Int(try r.u16("width")), h = Int(try r.u16("height")), fpc = Int(try r.u16("frames_per_clip"))
-        guard let ms = HVTMaskStrategy(rawValue: try r.u8("mask_strategy")) else { throw HVTError.corrupt(detail: "unknown mask_strategy") }
+        guard let ms = MaskStrategy(rawValue: try r.u8("mask_strategy")) else { throw HVTError.corrupt(detail: "unknown mask_strategy") }
         let ratio = try r.f32("mask_ratio")
         let source = try r.str16("source", limit: HVTLayout.maxSourceBytes)
         let n = Int(try r.u8("layer_count"))

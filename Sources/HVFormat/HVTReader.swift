@@ -153,6 +153,9 @@ public final class HVTReader {
             let expected = bitmapBytes + BitPacking.packedByteCount(count: stored, bits: info.bits)
             let raw = try HVTReader.decompress(compressed, expected: expected, context: "clip \(index) layer \(info.name)")
             var mask: [Bool]? = nil
+            if flags == 1 && header.maskStrategy == .none {
+                throw HVTError.corrupt(detail: "clip \(index) layer \(info.name) is masked but the header records no mask strategy")
+            }
             if flags == 1 {
                 let mk = (0..<n).map { (raw[$0 / 8] >> UInt8($0 % 8)) & 1 == 1 }
                 guard mk.filter({ !$0 }).count == stored else {

@@ -56,6 +56,9 @@ public final class HVTWriter {
         guard clip.layers.count == header.layers.count, clip.masks.count == header.layers.count else {
             throw HVTError.invalidClip(detail: "clip has \(clip.layers.count) layers, the header \(header.layers.count)")
         }
+        guard header.maskStrategy != .none || clip.masks.allSatisfy({ $0 == nil }) else {
+            throw HVTError.invalidClip(detail: "a masked clip in a file whose header records no mask strategy")
+        }
         try start()
         var w = ByteWriter()
         w.u32(UInt32(clipCount)); w.u16(UInt16(clip.frameCount)); w.u8(UInt8(header.presentLayers.count))

@@ -10,16 +10,6 @@ import Foundation
 import HVEngine
 import HVFormat
 
-/// How masked dense tokens are filled in at decode time (paper section 4.1, "Dynamic video encoding").
-public enum MaskStrategy: String, CaseIterable, Codable, Sendable {
-    /// The token of the previous latent frame at the same place is reused.
-    case repeatPrevious = "repeat"
-    /// The code vector is zero (no information) instead of ±1.
-    case zero
-    /// A learned mask embedding (trained with `hv-train --mask-training`) replaces the code vector.
-    case learned
-}
-
 public final class HierarchicalTokenizer: ParameterOwner {
     public let config: TokenizerConfig
     /// Set when the model was loaded from or saved to a checkpoint. .hvt headers carry `tokenIdentity`, which is
@@ -254,7 +244,7 @@ public final class HierarchicalTokenizer: ParameterOwner {
             for i in 0..<idx.count where mask[i] && i >= plane { idx[i] = idx[i - plane] }
         }
         LFQ.lookup(idx, bits: bits, into: q)
-        guard let mask, strategy != .repeatPrevious else { return }
+        guard let mask, strategy == .zero || strategy == .learned else { return }
         for i in 0..<idx.count where mask[i] {
             for b in 0..<bits {
                 q[i * bits + b] = strategy == .zero ? 0 : maskEmbeddings[m].value[b]

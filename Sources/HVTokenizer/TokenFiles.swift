@@ -48,10 +48,9 @@ extension HierarchicalTokenizer {
     }
 
     /// Decodes a token clip from the layers in `use` (and present in the clip) into its true frames.
-    public func decodeClip(_ clip: HVTClip, use: Set<Int>, strategy: HVTMaskStrategy) -> [RGBFrame] {
+    public func decodeClip(_ clip: HVTClip, use: Set<Int>, strategy: MaskStrategy) -> [RGBFrame] {
         let given: [[UInt32]?] = clip.layers.enumerated().map { use.contains($0.offset) ? $0.element : nil }
-        let s: MaskStrategy = strategy == .zero ? .zero : (strategy == .learned ? .learned : .repeatPrevious)
-        let video = decode(indices: given, masks: clip.masks, strategy: s, frames: config.framesPerClip,
+        let video = decode(indices: given, masks: clip.masks, strategy: strategy, frames: config.framesPerClip,
                            height: config.frameSize, width: config.frameSize)
         return VideoTensor.toFrames(video, count: clip.frameCount)
     }

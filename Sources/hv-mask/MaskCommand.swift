@@ -36,8 +36,8 @@ struct MaskCommand: ParsableCommand {
     @Option(help: "Seed of the random choice among candidates beyond the cap.")
     var seed: UInt64 = 0
 
-    var parsedStrategy: HVTMaskStrategy? {
-        ["repeat": .repeatPrevious, "zero": .zero, "learned": .learned][strategy]
+    var parsedStrategy: MaskStrategy? {
+        MaskStrategy(name: strategy).flatMap { $0 == .none ? nil : $0 }
     }
 
     func parsedLayers() throws -> [Int] {

@@ -171,6 +171,18 @@ final class HVTTests: XCTestCase {
         }
     }
 
+    /// Masks need a strategy saying how to fill them: the writer refuses a masked clip under `none`, and so does
+    /// the reader (a file whose header byte was set to none after masking).
+    func testMasksWithoutAStrategyAreRefused() throws {
+        let h = sampleHeader()
+        XCTAssertThrowsError(try encode(h, [randomClip(h, seed: 2, maskEvery: 3)])) { XCTAssertTrue("\($0)".contains("no mask strategy"), "\($0)") }
+        var masked = h
+        masked.maskStrategy = .zero
+        XCTAssertNoThrow(try encode(masked, [randomClip(masked, seed: 2, maskEvery: 3)]))
+        XCTAssertEqual(MaskStrategy(name: "repeat"), .repeatPrevious)
+        XCTAssertNil(MaskStrategy(name: "purple"))
+    }
+
     func testWriterRejectsOutOfRangeIndex() throws {
         let h = sampleHeader(bits: [3], grids: [(1, 1, 2)])
         let w = try HVTWriter(header: h) { _ in }
