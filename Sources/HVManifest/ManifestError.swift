@@ -19,6 +19,7 @@ public enum ManifestError: ToolReportable {
     case metadataBadRow(path: String, line: Int, reason: String)
     case metadataFormat(path: String)
     case unknownClip(id: Int64)
+    case foreignClip(detail: String)
     case unknownSource(name: String)
     case badShardSpec(spec: String)
     case badValue(name: String, value: String, reason: String)
@@ -54,6 +55,8 @@ public enum ManifestError: ToolReportable {
             return "metadata file '\(path)' line \(line): \(reason)"
         case let .metadataFormat(path):
             return "metadata file '\(path)' must end in .csv, .jsonl or .ndjson"
+        case let .foreignClip(detail):
+            return detail
         case let .unknownClip(id):
             return "no clip with id \(id) in the manifest"
         case let .unknownSource(name):
@@ -73,7 +76,7 @@ public enum ManifestError: ToolReportable {
             return SysExit.noInput
         case .databaseUnreadable, .sqlite:
             return SysExit.ioError
-        case .notAManifest, .damaged, .newerSchema, .probeFailed, .metadataMissingColumn, .metadataBadRow, .unknownClip,
+        case .notAManifest, .damaged, .newerSchema, .probeFailed, .metadataMissingColumn, .metadataBadRow, .unknownClip, .foreignClip,
              .unknownSource:
             return SysExit.dataError
         case .ffprobeUnavailable:

@@ -170,12 +170,15 @@ sort "$W/done-a" "$W/done-b" | cmp -s - "$W/want-all" || fail "the two ranges do
 cat "$W/ta/shards/index.tsv" <(tail -n +2 "$W/tb/shards/index.tsv") | tail -n +2 | cut -f5 | sort | cmp -s - "$W/want-all" \
     || fail "the two indexes together do not list every clip exactly once"
 check_files "$W/a.db" "$W/ta"; check_files "$W/b.db" "$W/tb"
-# Merge machine B's results into A's manifest (docs/pretokenize.md).
-q -separator $'\t' "$W/b.db" "SELECT clip_id, path, tokenizer_hash, bytes, bits, masked_fraction FROM token_file" |
-while IFS=$'\t' read -r id path hash bytes bits masked; do
-    M done "$W/a.db" "$id" --token-file "$path" --tokenizer-hash "$hash" --bytes "$bytes" --bits "$bits" --masked-fraction "$masked" --worker merge
-done
+# Merge machine B's results into A's manifest (docs/pretokenize.md): nothing left to resubmit, and a second
+# merge changes nothing.
+left=$(M merge "$W/a.db" "$W/b.db" --shards 100 2>/dev/null) || fail "hv-manifest merge failed"
+[ -z "$left" ] || fail "after merging, shards still to do: $left"
 [ "$(ndone "$W/a.db")" = "$total" ] || fail "merging B into A did not complete A"
+[ "$(q "$W/a.db" 'PRAGMA integrity_check')" = ok ] || fail "the merged manifest fails integrity_check"
+q "$W/a.db" 'SELECT * FROM clip_status ORDER BY clip_id' > "$W/merged1"
+M merge "$W/a.db" "$W/b.db" 2>/dev/null || fail "merging again failed"
+q "$W/a.db" 'SELECT * FROM clip_status ORDER BY clip_id' | cmp -s - "$W/merged1" || fail "merging again changed the manifest"
 note "SHARDS=0-49 ($(wc -l < "$W/done-a") clips) + SHARDS=50-99 ($(wc -l < "$W/done-b") clips) = all $total clips, merged"
 
 # ---- 4. a frozen-token fine-tune of the tokenizer continues the same dataset ------------------------------
