@@ -25,8 +25,12 @@ final class TokenLayer: ParameterOwner {
         pool = c.pool(ofLayer: index)
         avgPool = pool == .one ? nil : AvgPool(factors: pool.tuple)
         let C = c.latentChannels
+        // A coarse layer's grid on a 64² training crop is 1×1 (L3) or 2×2 (L2, L1): a 3×3 down conv there trains
+        // its centre tap and little else, and the untrained taps then act on whole frames. Pointwise (config
+        // `pointwiseCoarseDown`), the coarse codes are computed the same way on a crop and on a frame.
+        let k = index > 0 && c.hasPointwiseCoarseDown ? 1 : 3
         down = Conv3d(name: "hierarchy.\(index).down", inChannels: C, outChannels: bits,
-                      kernel: (t: 1, h: 3, w: 3), rng: &rng)
+                      kernel: (t: 1, h: k, w: k), rng: &rng)
         quantizer = LFQ(bits: bits)
         upProj = Conv3d(name: "hierarchy.\(index).up_proj", inChannels: bits, outChannels: C,
                         kernel: (t: 1, h: 1, w: 1), rng: &rng)

@@ -73,7 +73,7 @@ public enum TokenizerCheckpoint {
     /// denser layers quantise) is zero until training gives it one. This is how a dense-first run adds the
     /// coarse layers to a trained L0 (formats/tokenizer.md, "Dense first").
     public static func grow(from directory: String, layers: [LayerConfig], name: String, seed: UInt64,
-                            lookahead: Int? = nil) throws -> HierarchicalTokenizer {
+                            lookahead: Int? = nil, pointwiseCoarseDown: Bool = false) throws -> HierarchicalTokenizer {
         let source = try load(from: directory)
         let have = source.config.layers
         let look = lookahead ?? source.config.lookahead
@@ -90,6 +90,12 @@ public enum TokenizerCheckpoint {
         config.layers = layers
         config.name = name
         config.decoderLookahead = look > 0 ? look : nil
+        if pointwiseCoarseDown {
+            guard have.count == 1 else {
+                throw TokenizerError.badConfig(name: name, reason: "pointwise coarse down convs are for growing coarse layers onto L0 alone")
+            }
+            config.pointwiseCoarseDown = true
+        }
         let model = try HierarchicalTokenizer(config: config, seed: seed)
         let byName = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0) })
         for p in source.parameters {

@@ -77,6 +77,10 @@ public struct TokenizerConfig: Codable, Equatable, Sendable {
     /// move towards step j + 1 (formats/tokenizer.md, "Looking one latent frame ahead"); rendering a latent
     /// frame then waits for the next one. The encoder, and so the tokens, stay causal.
     public var decoderLookahead: Int?
+    /// The coarse layers' (L1…) down convs are 1×1 in space instead of 3×3 (absent: false). On 64² training crops
+    /// their grids are 1×1 or 2×2, so a 3×3 kernel trains mostly its centre and the rest acts untrained on whole
+    /// frames (formats/tokenizer.md, "Coarse layers see whole frames differently").
+    public var pointwiseCoarseDown: Bool?
 
     public enum NormKind: String, Codable, Sendable { case group, rms }
 
@@ -96,6 +100,7 @@ public struct TokenizerConfig: Codable, Equatable, Sendable {
     public var normKind: NormKind { norm ?? .group }
     public var hasShortcuts: Bool { shortcuts ?? false }
     public var lookahead: Int { decoderLookahead ?? 0 }
+    public var hasPointwiseCoarseDown: Bool { pointwiseCoarseDown ?? false }
     /// The decoder's stages, shallowest first: the encoder's with `decoderChannels` widths.
     public var decoderStages: [StageConfig] {
         guard let w = decoderChannels else { return stages }

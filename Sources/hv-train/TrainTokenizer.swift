@@ -78,6 +78,9 @@ struct TrainTokenizer: ParsableCommand {
     @Option(help: "Stop (after saving) when this many minutes have passed; 0 means no limit.")
     var minutes: Double = 0
 
+    @Flag(name: .customLong("pointwise-coarse"), help: "Give the coarse layers (L1…) 1×1 down convs, which see a 64² crop as they see a whole frame (new and grown models).")
+    var pointwiseCoarse = false
+
     @Option(name: .customLong("lr-scale"), help: ArgumentHelp("Scale the learning rate of the tensors whose names start with PREFIX (repeatable), as PREFIX=S.",
         discussion: "E.g. --lr-scale encoder.=0.2 --lr-scale decoder.=0.2 --lr-scale hierarchy.0.=0.2: a grown model's kept tensors learn at a fifth of the rate of its new layers."))
     var lrScale: [String] = []
@@ -263,13 +266,15 @@ struct TrainTokenizer: ParsableCommand {
             model = try TokenizerCheckpoint.load(from: initFrom)
         } else if let growFrom {
             let (layerList, name) = try presetLayers()
-            model = try TokenizerCheckpoint.grow(from: growFrom, layers: layerList, name: name, seed: seed, lookahead: lookahead)
+            model = try TokenizerCheckpoint.grow(from: growFrom, layers: layerList, name: name, seed: seed, lookahead: lookahead,
+                                                 pointwiseCoarseDown: pointwiseCoarse)
         } else {
             var config = TokenizerConfig.presets[preset]!
             if !outputNorm { config.outputNorm = false }
             if let shortcuts { config.shortcuts = shortcuts }
             if let normEpsilon { config.normEpsilon = normEpsilon }
             if let lookahead, lookahead > 0 { config.decoderLookahead = lookahead }
+            if pointwiseCoarse { config.pointwiseCoarseDown = true }
             (config.layers, config.name) = try presetLayers()
             model = try HierarchicalTokenizer(config: config, seed: seed)
         }

@@ -101,6 +101,40 @@ final class TokenizerCheckpointTests: XCTestCase {
         XCTAssertEqual(zeroed, none)
     }
 
+    /// With pointwise coarse down convs a coarse layer's pre-quantisation activations at one token depend on that
+    /// token's pooled latent only (as on a training crop whose grid is one token); with 3×3 ones a neighbour's
+    /// latent moves them too. L0 keeps its 3×3 conv. Growing onto L0 gives the added layers the pointwise shape.
+    func testPointwiseCoarseDownConvsAreLocal() throws {
+        var c = TokenizerConfig.tiny
+        c.layers[1].grid = Size3(1, 4, 4)   // L1 on the same 4×4 grid as L0 here, so a token has neighbours
+        func changedTokens(_ config: TokenizerConfig) throws -> Int {
+            let m = try HierarchicalTokenizer(config: config, seed: 3)
+            let layer = m.layers[1]
+            let r = Tensor(shape: [2, 4, 4, config.latentChannels])
+            var rng = SeededRandom(seed: 4)
+            r.randomNormal(std: 1, rng: &rng)
+            let a = layer.project(r).clone()
+            for ch in 0..<config.latentChannels { r[((0 * 4 + 1) * 4 + 1) * config.latentChannels + ch] += 1 }   // token (1, 1) of frame 0
+            let b = layer.project(r)
+            let bits = config.layers[1].bits
+            return (0..<(a.count / bits)).filter { t in (0..<bits).contains { a[t * bits + $0] != b[t * bits + $0] } }.count
+        }
+        XCTAssertEqual(try changedTokens(c), 9, "3×3: the token and its 8 neighbours")
+        var p = c
+        p.pointwiseCoarseDown = true
+        XCTAssertEqual(try changedTokens(p), 1)
+        let m = try HierarchicalTokenizer(config: p, seed: 3)
+        XCTAssertEqual(m.parameters.first { $0.name == "hierarchy.0.down.weight" }!.value.shape[1], 3)
+        XCTAssertEqual(m.parameters.first { $0.name == "hierarchy.1.down.weight" }!.value.shape[1], 1)
+
+        var dense = TokenizerConfig.tiny
+        dense.layers = [dense.layers[0]]
+        try TokenizerCheckpoint.save(try HierarchicalTokenizer(config: dense, seed: 5), to: dir)
+        let grown = try TokenizerCheckpoint.grow(from: dir, layers: TokenizerConfig.tiny.layers, name: "g", seed: 6, pointwiseCoarseDown: true)
+        XCTAssertTrue(grown.config.hasPointwiseCoarseDown)
+        XCTAssertEqual(grown.parameters.first { $0.name == "hierarchy.1.down.weight" }!.value.shape[1], 1)
+    }
+
     func testEncodingIsDeterministic() throws {
         let a = try HierarchicalTokenizer(config: .tiny, seed: 3)
         let b = try HierarchicalTokenizer(config: .tiny, seed: 3)
