@@ -8,24 +8,33 @@ final class ConvTests: XCTestCase {
         ((1, 1, 1), (2, 2, 2), .replicate),
     ]
 
+    /// Forward, input gradient, weight gradient (and bias gradient when the layer has one) of the optimised conv
+    /// against the naive reference on `x`; returns the gradient `dy` used, for further checks.
+    @discardableResult
+    func assertMatchesNaive(_ layer: Conv3d, _ x: Tensor, seed: UInt64, _ what: String,
+                            file: StaticString = #filePath, line: UInt = #line) -> Tensor {
+        func err(_ a: Tensor, _ b: Tensor) -> Double { relativeError(a.array.map(Double.init), b.array.map(Double.init)) }
+        let y = layer.forward(x).clone()
+        let ref = conv3dForwardNaive(x: x, weight: layer.weight.value, bias: layer.bias?.value, geometry: layer.geometry)
+        XCTAssertEqual(y.shape, ref.shape, file: file, line: line)
+        XCTAssertLessThan(err(y, ref), 1e-5, "forward, \(what)", file: file, line: line)
+        let dy = randomTensor(y.shape, seed: seed)
+        layer.zeroGrad()
+        let dx = layer.backward(dy).clone()
+        let (rdx, rdw, rdb) = conv3dBackwardNaive(x: x, weight: layer.weight.value, geometry: layer.geometry, dy: dy)
+        XCTAssertLessThan(err(dx, rdx), 1e-5, "dx, \(what)", file: file, line: line)
+        XCTAssertLessThan(err(layer.weight.grad, rdw), 1e-5, "dW, \(what)", file: file, line: line)
+        if let b = layer.bias { XCTAssertLessThan(err(b.grad, rdb), 1e-5, "db, \(what)", file: file, line: line) }
+        return dy
+    }
+
     func testOptimisedConvMatchesNaiveForwardAndBackward() {
         for (i, (k, s, pad)) in geometries.enumerated() {
             var rng = SeededRandom(seed: UInt64(i))
             let layer = Conv3d(name: "c", inChannels: 3, outChannels: 5, kernel: (t: k.0, h: k.1, w: k.2),
                                stride: (t: s.0, h: s.1, w: s.2), temporalPadding: pad, rng: &rng)
             layer.bias!.value.randomNormal(std: 0.5, rng: &rng)
-            let x = randomTensor([6, 7, 5, 3], seed: 100 + UInt64(i))
-            let y = layer.forward(x).clone()
-            let ref = conv3dForwardNaive(x: x, weight: layer.weight.value, bias: layer.bias!.value, geometry: layer.geometry)
-            XCTAssertEqual(y.shape, ref.shape)
-            XCTAssertLessThan(relativeError(y.array.map(Double.init), ref.array.map(Double.init)), 1e-5, "forward \(k) \(s)")
-            let dy = randomTensor(y.shape, seed: 200 + UInt64(i))
-            layer.zeroGrad()
-            let dx = layer.backward(dy).clone()
-            let (rdx, rdw, rdb) = conv3dBackwardNaive(x: x, weight: layer.weight.value, geometry: layer.geometry, dy: dy)
-            XCTAssertLessThan(relativeError(dx.array.map(Double.init), rdx.array.map(Double.init)), 1e-5, "dx \(k) \(s)")
-            XCTAssertLessThan(relativeError(layer.weight.grad.array.map(Double.init), rdw.array.map(Double.init)), 1e-5, "dW \(k) \(s)")
-            XCTAssertLessThan(relativeError(layer.bias!.grad.array.map(Double.init), rdb.array.map(Double.init)), 1e-5, "db")
+            assertMatchesNaive(layer, randomTensor([6, 7, 5, 3], seed: 100 + UInt64(i)), seed: 200 + UInt64(i), "k \(k) s \(s)")
         }
     }
 
@@ -42,17 +51,8 @@ final class ConvTests: XCTestCase {
                     var rng = SeededRandom(seed: UInt64(10 * j + i))
                     let layer = Conv3d(name: "c", inChannels: cin, outChannels: 7, kernel: (t: k.0, h: k.1, w: k.2),
                                        stride: (t: s.0, h: s.1, w: s.2), temporalPadding: pad, rng: &rng)
-                    let x = randomTensor([5, 9, 7, cin], seed: 300 + UInt64(i))
-                    let y = layer.forward(x).clone()
-                    let ref = conv3dForwardNaive(x: x, weight: layer.weight.value, bias: layer.bias!.value, geometry: layer.geometry)
-                    let what = "Cin \(cin) k \(k) s \(s) column floats \(budget)"
-                    XCTAssertLessThan(relativeError(y.array.map(Double.init), ref.array.map(Double.init)), 1e-5, "forward, \(what)")
-                    let dy = randomTensor(y.shape, seed: 400 + UInt64(i))
-                    layer.zeroGrad()
-                    let dx = layer.backward(dy).clone()
-                    let (rdx, rdw, _) = conv3dBackwardNaive(x: x, weight: layer.weight.value, geometry: layer.geometry, dy: dy)
-                    XCTAssertLessThan(relativeError(dx.array.map(Double.init), rdx.array.map(Double.init)), 1e-5, "dx, \(what)")
-                    XCTAssertLessThan(relativeError(layer.weight.grad.array.map(Double.init), rdw.array.map(Double.init)), 1e-5, "dW, \(what)")
+                    assertMatchesNaive(layer, randomTensor([5, 9, 7, cin], seed: 300 + UInt64(i)), seed: 400 + UInt64(i),
+                                       "Cin \(cin) k \(k) s \(s) column floats \(budget)")
                 }
             }
         }
@@ -112,15 +112,10 @@ final class ConvTests: XCTestCase {
                                stride: (t: st, h: 1, w: 1), lookahead: look, rng: &rng)
             layer.bias!.value.randomNormal(std: 0.5, rng: &rng)
             let x = randomTensor([6, 4, 5, 3], seed: 50 + UInt64(i))
+            let r = assertMatchesNaive(layer, x, seed: 60 + UInt64(i), "lookahead \(i)")
             let y = layer.forward(x).clone()
-            let ref = conv3dForwardNaive(x: x, weight: layer.weight.value, bias: layer.bias!.value, geometry: layer.geometry)
-            XCTAssertLessThan(relativeError(y.array.map(Double.init), ref.array.map(Double.init)), 1e-5, "forward \(i)")
-            let r = randomTensor(y.shape, seed: 60 + UInt64(i))
             layer.zeroGrad()
             let dx = layer.backward(r).clone()
-            let (rdx, rdw, _) = conv3dBackwardNaive(x: x, weight: layer.weight.value, geometry: layer.geometry, dy: r)
-            XCTAssertLessThan(relativeError(dx.array.map(Double.init), rdx.array.map(Double.init)), 1e-5, "dx \(i)")
-            XCTAssertLessThan(relativeError(layer.weight.grad.array.map(Double.init), rdw.array.map(Double.init)), 1e-5, "dW \(i)")
             let numeric = numericGradient(x) { dot(layer.forward(x), r) }
             XCTAssertLessThan(relativeError(dx.array.map(Double.init), numeric), 2e-3, "finite differences \(i)")
 
