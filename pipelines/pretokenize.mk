@@ -134,7 +134,8 @@ $(PRETOK_CLIP_TARGETS): pretok-clip-%:
 
 # Pack done, unpacked clips (of this tokenizer and these work shards) into TOKENS/shards: SPLIT-FIRSTCLIP-TOK8.hvts
 # (complete .hvt files back to back) + SPLIT-FIRSTCLIP-TOK8.tsv (their index), each written under a temporary
-# name and renamed, then recorded in the manifest (shard row + token_file.shard_id, one transaction);
+# name and renamed, then recorded in the manifest by `hv-manifest shard` (shard row + token_file.shard_id, one
+# transaction);
 # TOKENS/shards/index.tsv lists every recorded shard's clips. Layout: formats/shards.md.
 PRETOK_INDEX_HEADER = shard\tmember\toffset\tbytes\tclip_id\tsplit\tvideo\tclip_idx\tstart_seconds\tduration_seconds\tframes\tcaption_id\tcaption
 pack-shards:
@@ -152,14 +153,8 @@ pack-shards:
 	finish() { \
 	  [ "$$count" -gt 0 ] || return 0; \
 	  mv -f "$$dir/$$name.hvts.tmp.$$$$" "$$dir/$$name.hvts"; mv -f "$$dir/$$name.tsv.tmp.$$$$" "$$dir/$$name.tsv"; \
-	  local q="'" s=$$cur; local p="$$adir/$$name.hvts"; p=$${p//$$q/$$q$$q}; [ "$$s" = none ] && s=NULL || s="'$$s'"; \
-	  sq '$(MANIFEST)' "BEGIN IMMEDIATE; \
-	    INSERT INTO shard (path, tokenizer_hash, split, clip_count, bytes, created_at) \
-	      VALUES ('$$p', '$$hash', $$s, $$count, $$offset, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) \
-	      ON CONFLICT (path) DO UPDATE SET tokenizer_hash = excluded.tokenizer_hash, split = excluded.split, \
-	        clip_count = excluded.clip_count, bytes = excluded.bytes, created_at = excluded.created_at; \
-	    UPDATE token_file SET shard_id = (SELECT id FROM shard WHERE path = '$$p') \
-	      WHERE tokenizer_hash = '$$hash' AND clip_id IN ($$ids); COMMIT;"; \
+	  "$(BIN)/hv-manifest" shard '$(MANIFEST)' "$$adir/$$name.hvts" --tokenizer-hash "$$hash" --bytes "$$offset" --clips "$$ids" \
+	    $$([ "$$cur" = none ] || echo "--split $$cur") || die "recording shard $$name failed"; \
 	  echo "pretokenize: packed $$count clips ($$offset bytes) into $$dir/$$name.hvts"; \
 	  packed=$$((packed + count)); count=0; }; \
 	while IFS=$$'\t' read -r split id path bytes video idx start dur frames capid caption; do \

@@ -165,6 +165,10 @@ extension Manifest {
             for clip in clipIDs {
                 try db.execute(sql: "UPDATE token_file SET shard_id = ? WHERE clip_id = ? AND tokenizer_hash = ?",
                                arguments: [id, clip, tokenizerHash])
+                // A shard listing a clip the manifest has no token file for would leave the two out of step.
+                guard db.changesCount == 1 else {
+                    throw ManifestError.foreignClip(detail: "clip \(clip) has no token file of tokenizer \(tokenizerHash.prefix(12)) to put in shard \(path)")
+                }
             }
             return id
         } }

@@ -20,7 +20,7 @@ struct ManifestCommand: ParsableCommand {
               hv-manifest status data.db
             """,
         subcommands: [InitCommand.self, AddCommand.self, SplitCommand.self, EmbedCommand.self, StatusCommand.self,
-                      ListCommand.self, ClaimCommand.self, DoneCommand.self, FailCommand.self, ResetCommand.self, MergeCommand.self,
+                      ListCommand.self, ClaimCommand.self, DoneCommand.self, FailCommand.self, ResetCommand.self, MergeCommand.self, ShardCommand.self,
                       ExportCommand.self])
 }
 

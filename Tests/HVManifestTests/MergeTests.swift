@@ -57,6 +57,23 @@ final class MergeTests: ManifestTestCase {
         }
     }
 
+    /// Recording a shard links its clips' token files in one transaction; a clip without a token file of that
+    /// tokenizer is refused and nothing is recorded.
+    func testRecordingAShardNeedsEveryClipsTokenFile() throws {
+        let dir = try Fixtures.tempDir()
+        let m = try Fixtures.syntheticManifest(at: dir.appendingPathComponent("m.db").path, videos: 1, clipsPerVideo: 3)
+        let clips = try m.clips()
+        try m.markDone(clipID: clips[0].clipID, worker: nil, tokenFile: record("c0"))
+        try m.markDone(clipID: clips[1].clipID, worker: nil, tokenFile: record("c1"))
+        let hash = String(repeating: "a", count: 64)
+        XCTAssertThrowsError(try m.recordShard(path: "/s/x.hvts", tokenizerHash: hash, split: nil, bytes: 300,
+                                               clipIDs: [clips[0].clipID, clips[2].clipID]))
+        XCTAssertEqual(try m.queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM shard") }, 0)
+        XCTAssertEqual(try m.queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM token_file WHERE shard_id IS NOT NULL") }, 0)
+        try m.recordShard(path: "/s/x.hvts", tokenizerHash: hash, split: nil, bytes: 200, clipIDs: [clips[0].clipID, clips[1].clipID])
+        XCTAssertEqual(try m.queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM token_file WHERE shard_id IS NOT NULL") }, 2)
+    }
+
     func testArrayListsCompressRuns() {
         XCTAssertEqual(arrayList([9, 1, 2, 3, 7, 10]), "1-3,7,9-10")
         XCTAssertEqual(arrayList([]), "")
