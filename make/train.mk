@@ -101,7 +101,9 @@ TOKENIZER_V3_COMMON = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
   --adversarial-weight 0 --truncation 0.25 --residual-weight 0.001 --ema 0.999 --storage bf16 \
   --checkpoint-every 250 --eval-every 250 --minutes $(TOKENIZER_V3_MINUTES)
 TOKENIZER_V3_L0_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_L0_STEPS) --quantization-warmup 0.3
-# Stage 2 quantises hard from its first step, as the grown L0 already does (the probe that recovered did so).
+# Stage 2 quantises hard from its first step, as the grown L0 already does (the probe that recovered did so), and
+# gives the added coarse layers 1×1 down convs, which see a 64² crop as they see a whole frame (formats/tokenizer.md,
+# "Coarse layers see whole frames differently").
 TOKENIZER_V3_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_STEPS) --quantization-warmup 0
 V3_BASE = $$(if [ -f '$(TOKENIZER_V3_L0_RUN)/model.safetensors' ]; then echo '$(TOKENIZER_V3_L0_RUN)'; \
   else echo '$(TOKENIZER_V3_L0_COMMITTED)'; fi)
@@ -110,7 +112,7 @@ train-tokenizer-v3-l0: footage
 	$(call tokenizer_run,$(TOKENIZER_V3_L0_RUN),$(TOKENIZER_V3_L0_COMMITTED),--preset small2 --layers 1,TOKENIZER_V3_L0_RECIPE)
 
 train-tokenizer-v3: footage
-	$(call tokenizer_run,$(TOKENIZER_V3_RUN),$(TOKENIZER_V3_COMMITTED),--preset small2 --grow-from $(V3_BASE),TOKENIZER_V3_RECIPE)
+	$(call tokenizer_run,$(TOKENIZER_V3_RUN),$(TOKENIZER_V3_COMMITTED),--preset small2 --pointwise-coarse --grow-from $(V3_BASE),TOKENIZER_V3_RECIPE)
 
 save-tokenizer-v3-l0:
 	$(call save_tokenizer_run,$(TOKENIZER_V3_L0_RUN),$(TOKENIZER_V3_L0_COMMITTED))
