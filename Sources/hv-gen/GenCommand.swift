@@ -47,7 +47,7 @@ struct GenCommand: ParsableCommand {
     var samples: Int = 1
 
     @Option(help: "Tokenizer layers to generate, e.g. 3,2 (the generator's leading layers; default all).")
-    var layers: String?
+    var layers: LayerList?
 
     @Option(help: "Generator checkpoint folder (config.json + model.safetensors; default: the shipped models/generator, found like the tokenizer).")
     var model: String?
@@ -67,13 +67,6 @@ struct GenCommand: ParsableCommand {
         if let p = topP, !(p > 0 && p <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
         if !(temperature >= 0 && temperature.isFinite) { throw ValidationError("--temperature must be a number ≥ 0") }
         if !(cfg >= 0 && cfg.isFinite) { throw ValidationError("--cfg must be a number ≥ 0") }
-        if let layers, parseLayers(layers) == nil { throw ValidationError("--layers takes comma-separated layer numbers, e.g. 3,2") }
-    }
-
-    func parseLayers(_ s: String) -> [Int]? {
-        let parts = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && $0! >= 0 }) else { return nil }
-        return parts.map { $0! }
     }
 
     /// Prompt checks before any model is loaded: UTF-8 (on the raw bytes; Swift repairs argv), empty, length.
@@ -103,7 +96,7 @@ struct GenCommand: ParsableCommand {
         if !trainedOn.isEmpty && trained != id && trainedOn != id.description {
             Console.warning("hv-gen", "the generator was trained on tokens of \(trained?.description ?? trainedOn), not \(id)")
         }
-        let k = try gen.config.leadingLayers(layers.flatMap(parseLayers))
+        let k = try gen.config.leadingLayers(layers?.layers)
         let count = gen.config.layers.prefix(k).reduce(0) { $0 + $1.tokenCount }
         let present = Set(gen.config.layers.prefix(k).map(\.tokenizerLayer))
         let encoder = try MiniLMEncoder(modelDirectory: textEncoder ?? ShippedModels.locate("models/text-encoder"))

@@ -31,7 +31,7 @@ struct MaskCommand: ParsableCommand {
     var strategy: String = "repeat"
 
     @Option(help: "Comma-separated layers to mask (0 is the densest).")
-    var layers: String = "0"
+    var layers = LayerList([0])
 
     @Option(help: "Seed of the random choice among candidates beyond the cap.")
     var seed: UInt64 = 0
@@ -40,14 +40,7 @@ struct MaskCommand: ParsableCommand {
         MaskStrategy(name: strategy).flatMap { $0 == .none ? nil : $0 }
     }
 
-    func parsedLayers() throws -> [Int] {
-        try layers.split(separator: ",").map {
-            guard let v = Int($0.trimmingCharacters(in: .whitespaces)), v >= 0 else {
-                throw ValidationError("--layers takes layer numbers separated by commas (got '\(layers)').")
-            }
-            return v
-        }
-    }
+    func parsedLayers() throws -> [Int] { layers.layers }
 
     func validate() throws {
         guard (0...1).contains(ratio) else { throw ValidationError("--ratio must be between 0 and 1.") }

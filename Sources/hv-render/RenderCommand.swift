@@ -29,7 +29,7 @@ struct RenderCommand: ParsableCommand {
     var model: String?
 
     @Option(help: "Comma-separated layers to decode from (default: every layer in the file).")
-    var layers: String?
+    var layers: LayerList?
 
     @Option(help: "Also write a contact sheet PNG of sampled frames.")
     var contactSheet: String?
@@ -42,14 +42,10 @@ struct RenderCommand: ParsableCommand {
 
     func parsedLayers(count: Int) throws -> Set<Int>? {
         guard let layers else { return nil }
-        var set = Set<Int>()
-        for p in layers.split(separator: ",") {
-            guard let v = Int(p.trimmingCharacters(in: .whitespaces)), (0..<count).contains(v) else {
-                throw ValidationError("--layers takes layer numbers 0...\(count - 1) separated by commas (got '\(layers)').")
-            }
-            set.insert(v)
+        guard layers.layers.allSatisfy({ (0..<count).contains($0) }) else {
+            throw ValidationError("--layers takes layer numbers 0...\(count - 1) separated by commas (got '\(layers)').")
         }
-        return set
+        return Set(layers.layers)
     }
 
     func validate() throws {

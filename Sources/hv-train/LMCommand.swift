@@ -28,7 +28,7 @@ struct TrainLM: ParsableCommand {
     var config: String = "small"
 
     @Option(help: "Tokenizer layers to model, e.g. 3,2 (default: every layer of the files).")
-    var layers: String?
+    var layers: LayerList?
 
     @Option(name: .customLong("text-length"), help: "Override the preset's text prefix length.")
     var textLength: Int?
@@ -86,7 +86,6 @@ struct TrainLM: ParsableCommand {
         if steps < 1 || batch < 1 || logEvery < 1 || checkpointEvery < 1 { throw ValidationError("--steps, --batch, --log-every and --checkpoint-every must be at least 1") }
         if !(lr > 0) { throw ValidationError("--lr must be positive") }
         if let t = textLength, t < 1 { throw ValidationError("--text-length must be at least 1") }
-        if let l = layers, numbers(l) == nil { throw ValidationError("--layers takes comma-separated layer numbers, e.g. 3,2") }
         if let w = layerWeights, numbers(w) == nil { throw ValidationError("--layer-weights takes comma-separated numbers") }
     }
 
@@ -135,7 +134,7 @@ struct TrainLM: ParsableCommand {
             model = try GeneratorCheckpoint.load(from: out).model
         } else {
             var c = GeneratorConfig.preset(config)!
-            c.layers = try GeneratorConfig.layers(from: header, keep: layers.flatMap(numbers).map { $0.map(Int.init) })
+            c.layers = try GeneratorConfig.layers(from: header, keep: layers?.layers)
             if let t = textLength { c.textLength = t }
             if let p = captionDropout { c.captionDropout = p }
             if let p = tokenDropout { c.tokenDropout = p }

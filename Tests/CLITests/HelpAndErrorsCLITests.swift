@@ -30,6 +30,17 @@ final class HelpAndErrorsCLITests: XCTestCase {
         }
     }
 
+    /// One --layers parser for every tool that takes it: a repeated, negative or non-numeric layer is a usage error.
+    func testLayerListsAreParsedAlikeEverywhere() throws {
+        for bad in ["3,3", "-1", "x", "1,,2"] {
+            for (t, args) in [("hv-render", ["a.hvt"]), ("hv-mask", ["a.hvt"]), ("hv-gen", ["a prompt"]), ("hv-train", ["lm", "--clips", "c.tsv", "--out", "o"])] {
+                let r = try Tools.run(t, args + ["--layers", bad])
+                XCTAssertEqual(r.status, 64, "\(t) --layers \(bad): \(r.stderr)")
+                XCTAssertTrue(r.stderr.contains("--layers"), "\(t): \(r.stderr)")
+            }
+        }
+    }
+
     func testMissingFilesExit66() throws {
         for (t, args) in [("hv-info", ["/nonexistent.hvt"]), ("hv-decode", ["/nonexistent.mp4"]), ("hv-mask", ["/nonexistent.hvt"])] {
             let r = try Tools.run(t, args)
