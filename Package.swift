@@ -10,11 +10,12 @@ func toolDeps(_ name: String) -> [Target.Dependency] {
     switch name {
     case "hv-decode": return common + ["HVMedia"]
     case "hv-info": return common + ["HVFormat"]
-    case "hv-encode", "hv-render", "hv-mask": return common + ["HVFormat", "HVMedia", "HVEngine", "HVTokenizer"]
-    case "hv-metrics": return common + ["HVFormat", "HVMedia", "HVMetrics", "HVTokenizer"]
+    case "hv-encode", "hv-render": return common + ["HVFormat", "HVMedia", "HVEngine", "HVTokenizer"]
+    case "hv-mask": return common + ["HVFormat"]
+    case "hv-metrics": return common + ["HVFormat", "HVMedia", "HVMetrics", "HVEngine", "HVTokenizer"]
     case "hv-gen": return common + ["HVFormat", "HVEngine", "HVText", "HVGen", "HVTokenizer"]
     case "hv-train": return common + ["HVFormat", "HVMedia", "HVEngine", "HVTokenizer", "HVGen", "HVText", "HVManifest"]
-    case "hv-manifest": return common + ["HVManifest", "HVText"]
+    case "hv-manifest": return common + ["HVManifest", "HVEngine", "HVText"]
     case "hv-bench": return common + ["HVEngine", "HVMedia", "HVMetrics", "HVFormat", "HVTokenizer", "HVText", "HVGen"]
     default: return common
     }
@@ -39,7 +40,7 @@ let package = Package(
 
         // Libraries by concern.
         .target(name: "HVCore"),
-        .target(name: "HVCLI", dependencies: ["HVCore", "HVEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .target(name: "HVCLI", dependencies: ["HVCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "HVFormat", dependencies: ["HVCore", "CZstd"]),
         .target(name: "HVMedia", dependencies: ["HVCore", "CFFmpeg", "CZlib"]),
         .target(name: "HVEngine", dependencies: ["HVCore", "COpenBLAS"]),

@@ -1,14 +1,14 @@
-// The common entry point of every hv-* tool: fast BLAS kernels, argument parsing, and the error
-// contract (`hv-x: error: <sentence>` on stderr, sysexits exit code; data never goes to stderr).
+// The common entry point of every hv-* tool: argument parsing and the error contract (`hv-x: error: <sentence>`
+// on stderr, sysexits exit code; data never goes to stderr). Tools that compute with OpenBLAS pass its kernel
+// check as `prepare`; the others (hv-decode, hv-info, hv-mask) do not link it.
 import ArgumentParser
 import Foundation
 import HVCore
-import HVEngine
 
 extension ParsableCommand {
     /// Runs the command as the tool `name`. Call it from the tool's `static func main()`.
-    public static func hvMain(_ name: String) {
-        BLAS.ensureFastKernels()
+    public static func hvMain(_ name: String, prepare: () -> Void = {}) {
+        prepare()
         signal(SIGPIPE, SIG_IGN)  // a closed pipe is reported as an I/O error (exit 74), not a silent kill
         do {
             var command = try parseAsRoot()

@@ -1,1 +1,4 @@
-BenchCommand.hvMain("hv-bench")
+import HVEngine
+
+// OpenBLAS picks its kernels when it loads: on CPUs it does not know, re-execute with the fast ones.
+BenchCommand.hvMain("hv-bench", prepare: BLAS.ensureFastKernels)

@@ -1,1 +1,4 @@
-ManifestCommand.hvMain("hv-manifest")
+import HVEngine
+
+// OpenBLAS picks its kernels when it loads: on CPUs it does not know, re-execute with the fast ones.
+ManifestCommand.hvMain("hv-manifest", prepare: BLAS.ensureFastKernels)

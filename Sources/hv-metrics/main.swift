@@ -1,1 +1,4 @@
-MetricsCommand.hvMain("hv-metrics")
+import HVEngine
+
+// OpenBLAS picks its kernels when it loads: on CPUs it does not know, re-execute with the fast ones.
+MetricsCommand.hvMain("hv-metrics", prepare: BLAS.ensureFastKernels)

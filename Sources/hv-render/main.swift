@@ -1,1 +1,4 @@
-RenderCommand.hvMain("hv-render")
+import HVEngine
+
+// OpenBLAS picks its kernels when it loads: on CPUs it does not know, re-execute with the fast ones.
+RenderCommand.hvMain("hv-render", prepare: BLAS.ensureFastKernels)

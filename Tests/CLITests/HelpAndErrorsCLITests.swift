@@ -41,6 +41,15 @@ final class HelpAndErrorsCLITests: XCTestCase {
         }
     }
 
+    /// The tools that do no linear algebra do not link OpenBLAS (nor re-execute themselves for its kernels).
+    func testToolsWithoutLinearAlgebraDoNotLinkOpenBLAS() throws {
+        for t in ["hv-decode", "hv-info", "hv-mask"] {
+            let exe = Tools.binDir.appendingPathComponent(t).path
+            XCTAssertEqual(try Tools.sh("ldd '\(exe)' | grep -q openblas"), 1, "\(t) links OpenBLAS")
+        }
+        XCTAssertEqual(try Tools.sh("ldd '\(Tools.binDir.appendingPathComponent("hv-encode").path)' | grep -q openblas"), 0)
+    }
+
     func testMissingFilesExit66() throws {
         for (t, args) in [("hv-info", ["/nonexistent.hvt"]), ("hv-decode", ["/nonexistent.mp4"]), ("hv-mask", ["/nonexistent.hvt"])] {
             let r = try Tools.run(t, args)
