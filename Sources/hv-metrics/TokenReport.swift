@@ -76,10 +76,12 @@ extension MetricsCommand {
         if vsHevc {
             let hevc = try HEVCReference.encode(ref, bitsPerPixel: bpp.file, fps: h.fpsNumerator)
             let rh = try VideoComparison.compare(ref, hevc.frames, luma: luma, names: (input.name, "HEVC"))
-            extra += [("HEVC bpp (actual)", String(format: "%.5f", hevc.bitsPerPixel)),
+            let note = hevc.reachedTarget ? "" : "; x265's lowest rate, above the target"
+            extra += [("HEVC bpp (stream) vs tokens", String(format: "%.5f vs %.5f (CRF %.2f", hevc.bitsPerPixel, bpp.file, hevc.crf) + note + ")"),
                       ("HEVC PSNR / SSIM / MS-SSIM", String(format: "%.3f dB / %.4f / ", rh.psnr, rh.ssim)
                         + (rh.msssim.map { String(format: "%.4f", $0) } ?? "n/a"))]
-            extraJSON["hevc"] = ["bpp": hevc.bitsPerPixel, "psnr": rh.psnr, "psnrWholeClip": rh.psnrWholeClip,
+            extraJSON["hevc"] = ["bpp": hevc.bitsPerPixel, "targetBpp": bpp.file, "crf": hevc.crf, "reachedTarget": hevc.reachedTarget,
+                                 "psnr": rh.psnr, "psnrWholeClip": rh.psnrWholeClip,
                                  "ssim": rh.ssim, "msssim": rh.msssim as Any? ?? NSNull()]
         }
         try report(r, reference: input.name, distorted: path, extra: extra, extraJSON: extraJSON)

@@ -185,5 +185,19 @@ final class HVMetricsTokensCLITests: XCTestCase {
         XCTAssertTrue(psnr > 3 && psnr < 100, "\(psnr)")
         XCTAssertTrue(m["msssim"] is NSNull, "32x32 frames have no MS-SSIM")
         XCTAssertEqual(m["bppFile"] as? Double, file)
+        // Against x265 at the same bits: its stream's bits within 5 % of the .hvt's, or its lowest rate, flagged;
+        // nothing left in the working folder.
+        r = try Tools.run("hv-metrics", ["--tokens", dir + "/a.hvt", "--model", model, dir + "/in.y4m", "--json", "--vs-hevc"], cwd: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let hv = try XCTUnwrap((JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])?["hevc"] as? [String: Any])
+        let hb = try XCTUnwrap(hv["bpp"] as? Double), target = try XCTUnwrap(hv["targetBpp"] as? Double)
+        XCTAssertEqual(target, file)
+        if hv["reachedTarget"] as? Bool == true {
+            XCTAssertLessThanOrEqual(abs(hb - target), 0.05 * target, "HEVC \(hb) bpp for a target of \(target)")
+        } else {
+            XCTAssertEqual(hv["crf"] as? Double, 51)
+            XCTAssertGreaterThan(hb, target)
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains("x265") }, [])
     }
 }
