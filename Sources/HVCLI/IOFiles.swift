@@ -73,15 +73,7 @@ public final class OutputFile {
 
     /// Writes all bytes or throws.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        var off = 0
-        while off < bytes.count {
-            let n = Foundation.write(descriptor, bytes.baseAddress! + off, bytes.count - off)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileError.writeFailed(path: displayName, reason: String(cString: strerror(errno)))
-            }
-            off += n
-        }
+        try writeAll(descriptor, bytes, named: displayName)
     }
 
     public func write(_ data: [UInt8]) throws { try data.withUnsafeBytes { try write($0) } }
@@ -194,16 +186,19 @@ public func writeFile(_ data: Data, to path: String, named: String) throws {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     if fd < 0 { throw FileError.cannotCreate(path: named, reason: String(cString: strerror(errno))) }
     defer { close(fd) }
-    try data.withUnsafeBytes { b in
-        var off = 0
-        while off < b.count {
-            let n = write(fd, b.baseAddress! + off, b.count - off)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileError.writeFailed(path: named, reason: String(cString: strerror(errno)))
-            }
-            off += n
+    try data.withUnsafeBytes { try writeAll(fd, $0, named: named) }
+}
+
+/// Writes every byte to `fd` (retrying short writes and EINTR) or throws the system's reason under `named`.
+func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, named: String) throws {
+    var off = 0
+    while off < bytes.count {
+        let n = write(fd, bytes.baseAddress! + off, bytes.count - off)
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw FileError.writeFailed(path: named, reason: String(cString: strerror(errno)))
         }
+        off += n
     }
 }
 

@@ -115,17 +115,21 @@ extension Manifest {
     public func markDone(clipID: Int64, worker: String?, tokenFile: TokenFileRecord) throws {
         try guarded { try queue.write { db in
             try requireClip(db, clipID)
-            let stamp = Manifest.now()
-            try db.execute(sql: """
-                INSERT OR REPLACE INTO token_file (clip_id, tokenizer_hash, path, bytes, bits, masked_fraction, shard_id, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, NULL, ?)
-                """, arguments: [clipID, tokenFile.tokenizerHash, tokenFile.path, tokenFile.bytes, tokenFile.bits,
-                                 tokenFile.maskedFraction, stamp])
-            try db.execute(sql: """
-                UPDATE clip_status SET state = 'done', worker = coalesce(?, worker), lease_until = NULL,
-                  updated_at = ?, error = NULL WHERE clip_id = ?
-                """, arguments: [worker, stamp, clipID])
+            try Manifest.recordDone(db, clipID: clipID, worker: worker, tokenFile: tokenFile, stamp: Manifest.now())
         } }
+    }
+
+    /// The rows of a done clip, inside the caller's transaction (markDone, merge).
+    static func recordDone(_ db: Database, clipID: Int64, worker: String?, tokenFile: TokenFileRecord, stamp: String) throws {
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO token_file (clip_id, tokenizer_hash, path, bytes, bits, masked_fraction, shard_id, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, NULL, ?)
+            """, arguments: [clipID, tokenFile.tokenizerHash, tokenFile.path, tokenFile.bytes, tokenFile.bits,
+                             tokenFile.maskedFraction, stamp])
+        try db.execute(sql: """
+            UPDATE clip_status SET state = 'done', worker = coalesce(?, worker), lease_until = NULL,
+              updated_at = ?, error = NULL WHERE clip_id = ?
+            """, arguments: [worker, stamp, clipID])
     }
 
     /// Marks the clip 'failed' with a one-line error; `reset` makes failed clips pending again.

@@ -52,14 +52,8 @@ extension Manifest {
                       t.tokenizer_hash = ? AND t.path = ? AND t.bytes = ? AND t.bits = ? AND t.masked_fraction = ? AND s.state = 'done'
                     """, arguments: [id, d.hash, d.file, d.bytes, d.bits, d.masked]) != nil
                 if same { result.unchanged += 1; continue }
-                try db.execute(sql: """
-                    INSERT OR REPLACE INTO token_file (clip_id, tokenizer_hash, path, bytes, bits, masked_fraction, shard_id, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, NULL, ?)
-                    """, arguments: [id, d.hash, d.file, d.bytes, d.bits, d.masked, stamp])
-                try db.execute(sql: """
-                    UPDATE clip_status SET state = 'done', worker = coalesce(?, worker), lease_until = NULL, updated_at = ?,
-                      error = NULL WHERE clip_id = ?
-                    """, arguments: [d.worker, stamp, id])
+                try Manifest.recordDone(db, clipID: id, worker: d.worker, tokenFile: TokenFileRecord(
+                    path: d.file, tokenizerHash: d.hash, bytes: d.bytes, bits: d.bits, maskedFraction: d.masked), stamp: stamp)
                 result.done += 1
             }
             for f in failed {
