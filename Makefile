@@ -17,8 +17,9 @@ deps:
 build: deps
 	$(SWIFT) build $(SWIFT_FLAGS)
 
-# test-pipelines (pipelines/pretokenize.mk): the pretokenization pipeline killed with kill -9 and resumed.
-test: build test-pipelines
+# test-pipelines, test-slurm (pipelines/pretokenize.mk): the pretokenization pipeline killed with kill -9 and
+# resumed; the Slurm array and merge job on a one-node cluster.
+test: build test-pipelines test-slurm
 	$(SWIFT) test $(SWIFT_FLAGS)
 
 clean:

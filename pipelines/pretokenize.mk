@@ -6,6 +6,7 @@
 #   make -j2 demo-data                    # the real footage, captioned, embedded, pretokenized; status table
 #   make bench-pretokenize                # clips per hour at -j1 and -j2 (also part of `make bench`)
 #   make test-pipelines                   # kill -9 / resume / shard-range / fine-tune test (part of `make test`)
+#   make test-slurm                       # the Slurm array + merge job on a one-node cluster (part of `make test`)
 #
 # Included by the top-level Makefile; also works alone (without Swift):
 #   make -f pipelines/pretokenize.mk pretokenize BIN=.build/release MANIFEST=... TOKENS=...
@@ -41,7 +42,7 @@ PRETOK_SUBMAKE = $(MAKE) --no-print-directory -f $(PRETOK_MK) BIN='$(BIN)' MANIF
   TOKENIZER='$(TOKENIZER)' TOKENS='$(TOKENS)' SHARDS='$(SHARDS)' SHARD_COUNT='$(SHARD_COUNT)' \
   SHARD_CLIPS='$(SHARD_CLIPS)' MASK_FLAGS='$(MASK_FLAGS)' DECODE_FLAGS='$(DECODE_FLAGS)' WORKER_ENV='$(WORKER_ENV)' OUT='$(OUT)'
 
-.PHONY: pretokenize pretokenize-clips pack-shards demo-data bench-pretokenize test-pipelines
+.PHONY: pretokenize pretokenize-clips pack-shards demo-data bench-pretokenize test-pipelines test-slurm
 
 # Shell prologue shared by the recipes: checks, tokenizer hash, decode flags, work-shard selection
 # (sel: hv-manifest option; where: SQL condition; tag: file-name tag). The hash is the checkpoint's token identity
@@ -224,3 +225,10 @@ bench-pretokenize: build
 TEST_PRETOK_TOKENIZER ?= models/tokenizer
 test-pipelines: build
 	Tests/pipelines/test-pretokenize.sh '$(BIN)' '$(TEST_PRETOK_TOKENIZER)'
+
+# pipelines/slurm/ on a real one-node Slurm cluster started for the test (Tests/pipelines/test-slurm.sh, 30 s to
+# a minute): one task killed with kill -9, the node set down once, merge, resubmit list, tokens compared with a
+# one-machine run. Status 77 means that Slurm's daemons cannot run on this machine: reported as a skip with its reason.
+test-slurm: build
+	@rc=0; Tests/pipelines/test-slurm.sh '$(BIN)' || rc=$$?; \
+	if [ $$rc = 77 ]; then echo "test-slurm: skipped: Slurm cannot run here (reason above)" >&2; else exit $$rc; fi
