@@ -1,11 +1,9 @@
-# make train-tokenizer: fetch the real footage, decode it with hv-decode, train the shipped tokenizer
-# configuration and store it (BF16) in models/tokenizer. Three stages: TOKENIZER_STEPS steps with 10 % of them
-# decoding from a truncated coarse sum, then resumed to TOKENIZER_FINETUNE_STEPS with half of them truncated
-# and the residual-matching loss on (so that rendering from L3, L3+L2, … improves at each added layer);
-# TOKENIZER_MINUTES bounds each of these. Stage 3 exports stage 2 (BF16, TOKENIZER_STAGE2) and fine-tunes only
-# its decoder side on whole 256² frames with frozen tokens and mask training (DECODER_STEPS, DECODER_MINUTES):
-# the tokens, and so the generator trained on them, are stage 2's.
-# make train-single: the paper's single-layer baseline (Fig. 4 ablation) with stage 1's recipe and steps.
+# make train-tokenizer: reproduces the shipped tokenizer (v3: preset small2, trained dense first) from scratch, stage
+# by stage, into $(OUT)/tokenizer: stage 1 trains L0 alone, stage 2 grows the coarse layers onto it (see "Dense
+# first" below and formats/tokenizer.md). Interrupted, it resumes its runs in $(OUT). To continue the committed
+# checkpoints instead, run the stages' own targets (train-tokenizer-v3-l0, train-tokenizer-v3).
+# make train-tokenizer-v1 / train-single: the previous shipped configuration (`small`, seven videos, three stages)
+# and the paper's single-layer baseline (Fig. 4 ablation) with v1 stage 1's recipe and steps.
 FOOTAGE ?= data/footage
 TOKENIZER_RUN ?= $(OUT)/tokenizer-run
 SINGLE_RUN ?= $(OUT)/single-run
@@ -42,13 +40,16 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
   --adversarial-weight 0 --truncation 0.25 --residual-weight 0.001 --ema 0.999 --storage bf16 \
   --checkpoint-every 250 --eval-every 250 --steps $(TOKENIZER_V2_STEPS) --minutes $(TOKENIZER_V2_MINUTES)
 
-.PHONY: footage train-tokenizer train-tokenizer-v2 save-tokenizer-v2 train-tokenizer-v3-l0 train-tokenizer-v3 \
+.PHONY: footage train-tokenizer train-tokenizer-v1 train-tokenizer-v2 save-tokenizer-v2 train-tokenizer-v3-l0 train-tokenizer-v3 \
   save-tokenizer-v3-l0 save-tokenizer-v3 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
 
 footage: build
 	pipelines/footage.sh $(BIN) $(FOOTAGE)
 
-train-tokenizer: footage
+# v1 (`small`): stage 1 all layers, stage 2 half of the steps truncated with the residual loss, stage 3 the decoder
+# side on whole frames with frozen tokens. It wrote models/tokenizer until v3 replaced it; now it writes
+# $(OUT)/tokenizer-v1.
+train-tokenizer-v1: footage
 	$(BIN)/hv-train tokenizer $(TOKENIZER_RECIPE) --out $(TOKENIZER_RUN) --steps $(TOKENIZER_STEPS) --truncation 0.1 --eval-every 1000
 	$(BIN)/hv-train tokenizer $(TOKENIZER_RECIPE) --out $(TOKENIZER_RUN) --resume --steps $(TOKENIZER_FINETUNE_STEPS) --truncation 0.5 --residual-weight 0.001 --eval-every 500
 	$(BIN)/hv-train export --from $(TOKENIZER_RUN) --to $(TOKENIZER_STAGE2) --storage bf16
@@ -57,14 +58,14 @@ train-tokenizer: footage
 		--l2-weight 1 --perceptual-weight 0.2 --adversarial-weight 0 --progressive 0,0,0 --quantization-warmup 0 \
 		--truncation 0.5 --residual-weight 0.001 --steps $(DECODER_STEPS) --minutes $(DECODER_MINUTES) \
 		--eval-every 100 --checkpoint-every 50 --out $(DECODER_RUN)
-	$(BIN)/hv-train export --from $(DECODER_RUN) --to models/tokenizer --storage bf16
+	$(BIN)/hv-train export --from $(DECODER_RUN) --to $(OUT)/tokenizer-v1 --storage bf16
 
 # A tokenizer run that spans sessions: continue RUN ($(1)) when it has a train state, else copy the committed
-# checkpoint ($(2), weights at its step; optimizer moments restart) and continue that, else start with the options
-# in $(3). $(4) names the variable holding the recipe (a name, because recipes contain commas).
+# checkpoint ($(2), weights at its step; optimizer moments restart; empty: none) and continue that, else start with
+# the options in $(3). $(4) names the variable holding the recipe (a name, because recipes contain commas).
 define tokenizer_run
 	@if [ -f '$(1)/train-state.safetensors' ]; then how=--resume; \
-	elif [ -f '$(2)/model.safetensors' ]; then \
+	elif [ -n '$(2)' ] && [ -f '$(2)/model.safetensors' ]; then \
 	  mkdir -p '$(1)' && cp '$(2)'/* '$(1)/' && how=--resume; \
 	else how="$(3)"; fi; \
 	set -x; $(BIN)/hv-train tokenizer $($(4)) --out '$(1)' $$how
@@ -81,7 +82,7 @@ train-tokenizer-v2: footage
 save-tokenizer-v2:
 	$(call save_tokenizer_run,$(TOKENIZER_V2_RUN),$(TOKENIZER_V2_COMMITTED))
 
-# Dense first (formats/tokenizer.md, "Dense first"): L0 alone learns ~2 dB faster than the hierarchy trained from
+# Dense first (docs/tokenizer-journal.md, "Dense first"): L0 alone learns ~2 dB faster than the hierarchy trained from
 # the start, so stage 1 (`make train-tokenizer-v3-l0`) trains small2's L0 alone for TOKENIZER_V3_L0_STEPS, and stage
 # 2 (`make train-tokenizer-v3`) adds the coarse layers to it (hv-train --grow-from; they start contributing nothing)
 # and trains the whole hierarchy for TOKENIZER_V3_STEPS. Each stage resumes like the v2 run; stage 2 grows from the
@@ -94,17 +95,22 @@ TOKENIZER_V3_L0_STEPS ?= 16000
 TOKENIZER_V3_STEPS ?= 16000
 TOKENIZER_V3_MINUTES ?= 0
 # 3e-4 (v2's rate) plateaus after ~1 000 steps of L0 alone; the committed stage-1 run switched to 1e-4 at step 2 000
-# and gained 1.3 dB on the log's held-out pair by 4 750 (formats/tokenizer.md, "Dense first").
+# and gained 1.3 dB on the log's held-out pair by 4 750 (docs/tokenizer-journal.md, "Dense first").
 TOKENIZER_V3_LR ?= 1e-4
 TOKENIZER_V3_COMMON = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 --lr $(TOKENIZER_V3_LR) --l2-weight 1 \
   --entropy-weight 0.005 --commit-weight 0.05 --perceptual-weight 0.2 --progressive 0,0,0 \
   --adversarial-weight 0 --truncation 0.25 --residual-weight 0.001 --ema 0.999 --storage bf16 \
   --checkpoint-every 250 --eval-every 250 --minutes $(TOKENIZER_V3_MINUTES)
-TOKENIZER_V3_L0_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_L0_STEPS) --quantization-warmup 0.3
+# Where the shipped model's stages stopped in their 16 000-step schedules (empty: run to the end).
+TOKENIZER_V3_L0_STOP ?= 8062
+TOKENIZER_V3_STOP ?= 5813
+TOKENIZER_V3_L0_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_L0_STEPS) --quantization-warmup 0.3 \
+  $(if $(TOKENIZER_V3_L0_STOP),--stop-at $(TOKENIZER_V3_L0_STOP))
 # Stage 2 quantises hard from its first step, as the grown L0 already does (the probe that recovered did so), and
-# gives the added coarse layers 1×1 down convs, which see a 64² crop as they see a whole frame (formats/tokenizer.md,
+# gives the added coarse layers 1×1 down convs, which see a 64² crop as they see a whole frame (docs/tokenizer-journal.md,
 # "Coarse layers see whole frames differently").
-TOKENIZER_V3_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_STEPS) --quantization-warmup 0
+TOKENIZER_V3_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_STEPS) --quantization-warmup 0 \
+  $(if $(TOKENIZER_V3_STOP),--stop-at $(TOKENIZER_V3_STOP))
 V3_BASE = $$(if [ -f '$(TOKENIZER_V3_L0_RUN)/model.safetensors' ]; then echo '$(TOKENIZER_V3_L0_RUN)'; \
   else echo '$(TOKENIZER_V3_L0_COMMITTED)'; fi)
 
@@ -113,6 +119,13 @@ train-tokenizer-v3-l0: footage
 
 train-tokenizer-v3: footage
 	$(call tokenizer_run,$(TOKENIZER_V3_RUN),$(TOKENIZER_V3_COMMITTED),--preset small2 --pointwise-coarse --grow-from $(V3_BASE),TOKENIZER_V3_RECIPE)
+
+# The shipped checkpoint, reproduced from scratch (the committed runs are not used; ~2.3 h on one core at 0.5 s a
+# step). `cp $(OUT)/tokenizer/* models/tokenizer/` ships it; the generator must then be retrained on its tokens.
+train-tokenizer: footage
+	$(MAKE) train-tokenizer-v3-l0 TOKENIZER_V3_L0_COMMITTED=
+	$(MAKE) train-tokenizer-v3 TOKENIZER_V3_COMMITTED=
+	$(call save_tokenizer_run,$(TOKENIZER_V3_RUN),$(OUT)/tokenizer)
 
 save-tokenizer-v3-l0:
 	$(call save_tokenizer_run,$(TOKENIZER_V3_L0_RUN),$(TOKENIZER_V3_L0_COMMITTED))

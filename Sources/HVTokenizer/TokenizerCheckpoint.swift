@@ -71,7 +71,7 @@ public enum TokenizerCheckpoint {
     /// exactly what the checkpoint renders: every tensor of the checkpoint is copied, and each added, coarser
     /// layer starts with its up path's last conv at zero, so its contribution to ẑ (and to the residual the
     /// denser layers quantise) is zero until training gives it one. This is how a dense-first run adds the
-    /// coarse layers to a trained L0 (formats/tokenizer.md, "Dense first").
+    /// coarse layers to a trained L0 (docs/tokenizer-journal.md, "Dense first").
     public static func grow(from directory: String, layers: [LayerConfig], name: String, seed: UInt64,
                             lookahead: Int? = nil, pointwiseCoarseDown: Bool = false) throws -> HierarchicalTokenizer {
         let source = try load(from: directory)

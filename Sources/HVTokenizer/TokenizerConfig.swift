@@ -59,7 +59,7 @@ public struct TokenizerConfig: Codable, Equatable, Sendable {
     public var encoderSize: Int?
     /// false removes the GroupNorm before the encoder's output projection and the decoder's pixel head:
     /// per-frame statistics there normalise away a frame's overall level and contrast, which the first thing a
-    /// reconstruction has to carry (see formats/tokenizer.md, "Training notes"). nil means true.
+    /// reconstruction has to carry (see docs/tokenizer-journal.md, "Training notes"). nil means true.
     public var outputNorm: Bool?
     /// Normalisation of the ResNet blocks and output heads: `group` (GroupNorm, per-frame statistics; absent
     /// means this) or `rms` (RMSNorm over each position's channels, independent of the crop size).
@@ -74,12 +74,12 @@ public struct TokenizerConfig: Codable, Equatable, Sendable {
     public var normEpsilon: Float?
     /// Latent frames after its own that the decoder's first conv sees (absent: 0, a causal decoder). The conv
     /// keeps its two past taps and gains one tap per frame of lookahead, so the frames of latent step j can
-    /// move towards step j + 1 (formats/tokenizer.md, "Looking one latent frame ahead"); rendering a latent
+    /// move towards step j + 1 (docs/tokenizer-journal.md, "Looking a latent frame ahead"); rendering a latent
     /// frame then waits for the next one. The encoder, and so the tokens, stay causal.
     public var decoderLookahead: Int?
     /// The coarse layers' (L1…) down convs are 1×1 in space instead of 3×3 (absent: false). On 64² training crops
     /// their grids are 1×1 or 2×2, so a 3×3 kernel trains mostly its centre and the rest acts untrained on whole
-    /// frames (formats/tokenizer.md, "Coarse layers see whole frames differently").
+    /// frames (docs/tokenizer-journal.md, "Coarse layers see whole frames differently").
     public var pointwiseCoarseDown: Bool?
 
     public enum NormKind: String, Codable, Sendable { case group, rms }
@@ -197,8 +197,8 @@ extension TokenizerConfig {
                  StageConfig(channels: 128, blocks: 2, down: .one)],
         latentChannels: 128, layers: paperLayers, normGroups: 8)
 
-    /// The v2 architecture we train now (formats/tokenizer.md, "v2"): the paper's token geometry; per-position
-    /// RMSNorm and a decoder wider than the encoder. (Colour shortcuts made training diverge; `shortcuts` stays
+    /// The v2 architecture, which the shipped v3 recipe trains (formats/tokenizer.md, "v2"): the paper's token
+    /// geometry; per-position RMSNorm and a decoder wider than the encoder. (Colour shortcuts made training diverge; `shortcuts` stays
     /// an option, off here.)
     public static let small2 = TokenizerConfig(
         name: "hitvideo-small2", framesPerClip: 64, frameSize: 256, fps: 8, patch: Size3(2, 4, 4),

@@ -2,9 +2,8 @@
 # Test of the pretokenization pipeline (pipelines/pretokenize.mk), run by `make test` (target test-pipelines):
 #   Tests/pipelines/test-pretokenize.sh BIN_DIR [TOKENIZER_DIR]
 # Needs only the built tools, ffmpeg, sqlite3, python3 and flock: the clips are synthetic (ffmpeg lavfi). The
-# tokenizer is TOKENIZER_DIR (make test-pipelines: the shipped models/tokenizer, itself a frozen-token fine-tune
-# whose .hvt headers carry its parent's identity; 8 clips) or else a throwaway `tiny` one trained for 2 steps
-# (Tests/pipelines/tiny-setup.sh; 24 clips).
+# tokenizer is TOKENIZER_DIR (make test-pipelines: the shipped models/tokenizer; 8 clips) or else a throwaway
+# `tiny` one trained for 2 steps (Tests/pipelines/tiny-setup.sh; 24 clips).
 #  1. `make -j2 pretokenize` is killed with kill -9 of its whole process group midway (after a few clips), then
 #     again at a random moment of the resumed run, then resumed to the end. Checked after every kill: every
 #     file with a final name (*.hvt, *.hvts, *.tsv) is complete and valid, and every clip the manifest calls done
