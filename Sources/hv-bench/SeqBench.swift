@@ -40,8 +40,10 @@ private func best(_ repeats: Int, _ body: () -> Void) -> Double {
     return b
 }
 
-/// Resident set sizes from /proc/self/status, in MiB: (current VmRSS, peak VmHWM).
-private func rssMiB() -> (current: Double, peak: Double) {
+/// Resident set sizes from /proc/self/status, in MiB: (current VmRSS, peak VmHWM); zeros where there is none.
+/// VmHWM starts afresh at exec, while getrusage's ru_maxrss keeps the peak of the process image it replaced — for
+/// a child forked from a bench that had already grown, that is the parent's peak, not its own.
+func rssMiB() -> (current: Double, peak: Double) {
     guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return (0, 0) }
     func field(_ name: String) -> Double {
         guard let line = s.split(separator: "\n").first(where: { $0.hasPrefix(name) }) else { return 0 }

@@ -3,7 +3,7 @@
 // (make/train.mk, TOKENIZER_V2_RECIPE), at 1 and 2 threads, against bench/peer_train_tokenizer.py (the same
 // architecture in PyTorch, forward + backward + AdamW) at the same thread count.
 // Each thread count runs in a child process pinned to that many cores, with OPENBLAS_NUM_THREADS set before
-// OpenBLAS loads, so that both the thread pools and the peak resident memory (getrusage) are the child's own.
+// OpenBLAS loads, so that both the thread pools and the peak resident memory (VmHWM) are the child's own.
 import ArgumentParser
 import Foundation
 import HVCLI
@@ -135,11 +135,10 @@ struct TrainBenchCommand: ParsableCommand {
             }
         }
         times.sort(); timesB.sort()
-        var usage = rusage()
         #if os(Linux)
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        let maxRSS = Double(usage.ru_maxrss) / 1024            // KiB on Linux
+        let maxRSS = rssMiB().peak                              // this image's own peak (see rssMiB)
         #else
+        var usage = rusage()
         getrusage(RUSAGE_SELF, &usage)
         let maxRSS = Double(usage.ru_maxrss) / (1024 * 1024)   // bytes on Darwin
         #endif
