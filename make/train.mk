@@ -120,12 +120,15 @@ train-tokenizer-v3-l0: footage
 train-tokenizer-v3: footage
 	$(call tokenizer_run,$(TOKENIZER_V3_RUN),$(TOKENIZER_V3_COMMITTED),--preset small2 --pointwise-coarse --grow-from $(V3_BASE),TOKENIZER_V3_RECIPE)
 
-# The shipped checkpoint, reproduced from scratch (the committed runs are not used; ~2.3 h on one core at 0.5 s a
-# step). `cp $(OUT)/tokenizer/* models/tokenizer/` ships it; the generator must then be retrained on its tokens.
+# The shipped checkpoint, reproduced from scratch (~2.3 h on one core at 0.5 s a step) in run folders of its own, so
+# that runs continuing the committed checkpoints are never mistaken for it. `cp $(OUT)/tokenizer/* models/tokenizer/`
+# ships it; the generator must then be retrained on its tokens.
+REPRO_V3 = TOKENIZER_V3_L0_RUN=$(OUT)/tokenizer-repro/l0-run TOKENIZER_V3_RUN=$(OUT)/tokenizer-repro/run \
+  TOKENIZER_V3_L0_COMMITTED= TOKENIZER_V3_COMMITTED=
 train-tokenizer: footage
-	$(MAKE) train-tokenizer-v3-l0 TOKENIZER_V3_L0_COMMITTED=
-	$(MAKE) train-tokenizer-v3 TOKENIZER_V3_COMMITTED=
-	$(call save_tokenizer_run,$(TOKENIZER_V3_RUN),$(OUT)/tokenizer)
+	$(MAKE) train-tokenizer-v3-l0 $(REPRO_V3)
+	$(MAKE) train-tokenizer-v3 $(REPRO_V3)
+	$(call save_tokenizer_run,$(OUT)/tokenizer-repro/run,$(OUT)/tokenizer)
 
 save-tokenizer-v3-l0:
 	$(call save_tokenizer_run,$(TOKENIZER_V3_L0_RUN),$(TOKENIZER_V3_L0_COMMITTED))

@@ -198,8 +198,8 @@ extension TokenizerConfig {
         latentChannels: 128, layers: paperLayers, normGroups: 8)
 
     /// The v2 architecture, which the shipped v3 recipe trains (formats/tokenizer.md, "v2"): the paper's token
-    /// geometry; per-position RMSNorm and a decoder wider than the encoder. (Colour shortcuts made training diverge; `shortcuts` stays
-    /// an option, off here.)
+    /// geometry; per-position RMSNorm and a decoder wider than the encoder. (Colour shortcuts made training
+    /// diverge; `shortcuts` stays an option, off here.)
     public static let small2 = TokenizerConfig(
         name: "hitvideo-small2", framesPerClip: 64, frameSize: 256, fps: 8, patch: Size3(2, 4, 4),
         stages: small.stages, latentChannels: 128, layers: paperLayers, normGroups: 8, outputNorm: true,
