@@ -17,9 +17,9 @@ deps:
 build: deps
 	$(SWIFT) build $(SWIFT_FLAGS)
 
-# test-pipelines, test-slurm (pipelines/pretokenize.mk): the pretokenization pipeline killed with kill -9 and
-# resumed; the Slurm array and merge job on a one-node cluster.
-test: build test-pipelines test-slurm
+# test-pipelines, test-slurm, test-webdataset (pipelines/pretokenize.mk): the pretokenization pipeline killed with
+# kill -9 and resumed; the Slurm array and merge job on a one-node cluster; the shards read by PyPI webdataset.
+test: build test-pipelines test-slurm test-webdataset
 	$(SWIFT) test $(SWIFT_FLAGS)
 
 clean:

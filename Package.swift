@@ -15,7 +15,7 @@ func toolDeps(_ name: String) -> [Target.Dependency] {
     case "hv-metrics": return common + ["HVFormat", "HVMedia", "HVMetrics", "HVEngine", "HVTokenizer"]
     case "hv-gen": return common + ["HVFormat", "HVEngine", "HVText", "HVGen", "HVTokenizer"]
     case "hv-train": return common + ["HVFormat", "HVMedia", "HVEngine", "HVTokenizer", "HVGen", "HVText", "HVManifest"]
-    case "hv-manifest": return common + ["HVManifest", "HVEngine", "HVText"]
+    case "hv-manifest": return common + ["HVManifest", "HVFormat", "HVEngine", "HVText"]
     case "hv-bench": return common + ["HVEngine", "HVMedia", "HVMetrics", "HVFormat", "HVTokenizer", "HVText", "HVGen"]
     default: return common
     }
@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "HVMetrics", dependencies: ["HVCore", "HVMedia"]),
         .target(name: "HVText", dependencies: ["HVCore", "HVEngine"]),
         .target(name: "HVGen", dependencies: ["HVCore", "HVEngine", "HVFormat"]),
-        .target(name: "HVManifest", dependencies: ["HVCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "HVManifest", dependencies: ["HVCore", "HVFormat", .product(name: "GRDB", package: "GRDB.swift")]),
 
         // Tests by module.
         .testTarget(name: "HVCoreTests", dependencies: ["HVCore"]),
@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "HVEngineTests", dependencies: ["HVEngine"], resources: [.copy("Golden")]),
         .testTarget(name: "HVTokenizerTests", dependencies: ["HVTokenizer", "HVEngine", "HVFormat"]),
         .testTarget(name: "HVMetricsTests", dependencies: ["HVMetrics", "HVMedia"], resources: [.copy("Golden")]),
-        .testTarget(name: "HVManifestTests", dependencies: ["HVManifest", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "HVManifestTests", dependencies: ["HVManifest", "HVFormat", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "HVTextTests", dependencies: ["HVText", "HVEngine"], resources: [.copy("Golden")]),
         .testTarget(name: "HVGenTests", dependencies: ["HVGen", "HVEngine"]),
         .testTarget(name: "CLITests", dependencies: ["HVFormat", "HVTokenizer", "HVMedia"]),

@@ -1,5 +1,6 @@
 # Pretokenization (issue 6): every pending clip of a manifest → hv-decode | hv-encode | hv-mask → one .hvt per
-# clip (temporary file + rename) → `hv-manifest done`; then the done clips are packed into shards with an index.
+# clip (temporary file + rename) → `hv-manifest done`; then `hv-manifest pack` packs the done clips into
+# WebDataset tar shards with an index.
 # How to run it, on one machine or many: docs/pretokenize.md. Shard and index layout: formats/shards.md.
 #
 #   make -j2 pretokenize MANIFEST=data.db TOKENS=tok [SHARDS=0-9] [TOKENIZER=models/tokenizer]
@@ -7,6 +8,7 @@
 #   make bench-pretokenize                # clips per hour at -j1 and -j2 (also part of `make bench`)
 #   make test-pipelines                   # kill -9 / resume / shard-range / fine-tune test (part of `make test`)
 #   make test-slurm                       # the Slurm array + merge job on a one-node cluster (part of `make test`)
+#   make test-webdataset                  # the shards read by PyPI webdataset (part of `make test`)
 #
 # Included by the top-level Makefile; also works alone (without Swift):
 #   make -f pipelines/pretokenize.mk pretokenize BIN=.build/release MANIFEST=... TOKENS=...
@@ -24,8 +26,8 @@ TOKENS ?= $(OUT)/tokens
 # Work shards of this run: A-B (of SHARD_COUNT), K, or A-B/N / K/N; empty = every clip.
 SHARDS ?=
 SHARD_COUNT ?= 100
-# Clips per packed shard (a shard never mixes splits). PACK=0: tokenize only (pack later, e.g. centrally after
-# merging several machines' manifests, with `make pack-shards`).
+# Clips per packed shard at most (a shard never mixes splits). PACK=0: tokenize only (pack later, e.g. centrally
+# after merging several machines' manifests, with `make pack-shards` or `hv-manifest pack`).
 SHARD_CLIPS ?= 1000
 PACK ?= 1
 MASK_FLAGS ?= --ratio 0.85 --strategy repeat
@@ -42,10 +44,10 @@ PRETOK_SUBMAKE = $(MAKE) --no-print-directory -f $(PRETOK_MK) BIN='$(BIN)' MANIF
   TOKENIZER='$(TOKENIZER)' TOKENS='$(TOKENS)' SHARDS='$(SHARDS)' SHARD_COUNT='$(SHARD_COUNT)' \
   SHARD_CLIPS='$(SHARD_CLIPS)' MASK_FLAGS='$(MASK_FLAGS)' DECODE_FLAGS='$(DECODE_FLAGS)' WORKER_ENV='$(WORKER_ENV)' OUT='$(OUT)'
 
-.PHONY: pretokenize pretokenize-clips pack-shards demo-data bench-pretokenize test-pipelines test-slurm
+.PHONY: pretokenize pretokenize-clips pack-shards demo-data bench-pretokenize test-pipelines test-slurm test-webdataset
 
 # Shell prologue shared by the recipes: checks, tokenizer hash, decode flags, work-shard selection
-# (sel: hv-manifest option; where: SQL condition; tag: file-name tag). The hash is the checkpoint's token identity
+# (sel: hv-manifest option; tag: file-name tag). The hash is the checkpoint's token identity
 # as hv-encode writes it into .hvt headers (`hv-encode --print-identity`): for a frozen-token fine-tune (such as
 # the shipped models/tokenizer) that of the checkpoint whose tokens it kept (tokens_of), not a hash of its files.
 define pretok_setup
@@ -54,7 +56,6 @@ die() { echo "pretokenize: error: $$*" >&2; exit 66; }; \
 for t in hv-decode hv-encode hv-mask hv-info hv-manifest; do [ -x '$(BIN)'/$$t ] || die "$(BIN)/$$t is missing (build the tools first: make build, or pass BIN=DIR)"; done; \
 [ -s '$(TOKENIZER)/config.json' ] && [ -s '$(TOKENIZER)/model.safetensors' ] || die "no tokenizer checkpoint in '$(TOKENIZER)' (config.json + model.safetensors): train one with 'make train-tokenizer' or pass TOKENIZER=DIR"; \
 [ -s '$(MANIFEST)' ] || die "no manifest '$(MANIFEST)': create one with hv-manifest init/add (docs/manifest.md) or pass MANIFEST=FILE"; \
-command -v sqlite3 >/dev/null || die "sqlite3 is missing (make deps)"; \
 tokid=$$('$(BIN)'/hv-encode --model '$(TOKENIZER)' --print-identity) || die "cannot read the tokenizer checkpoint '$(TOKENIZER)'"; \
 hash=$${tokid##*@}; [[ $$hash =~ ^[0-9a-f]{64}$$ ]] || die "hv-encode --print-identity printed '$$tokid', not name@sha256"; \
 decode='$(DECODE_FLAGS)'; \
@@ -64,14 +65,13 @@ if [ -z "$$decode" ]; then \
   [ -n "$$size" ] && [ -n "$$fps" ] || die "cannot read frameSize/fps from $(TOKENIZER)/config.json; pass DECODE_FLAGS"; \
   decode="--size $$size --fps $$fps"; \
 fi; \
-spec='$(SHARDS)'; sel=; where=1; tag=all; \
+spec='$(SHARDS)'; sel=; tag=all; \
 if [ -n "$$spec" ]; then \
   case $$spec in */*) n=$${spec#*/}; r=$${spec%/*} ;; *) n='$(SHARD_COUNT)'; r=$$spec ;; esac; \
   a=$${r%-*}; b=$${r#*-}; \
   [[ $$a =~ ^[0-9]+$$ && $$b =~ ^[0-9]+$$ && $$n =~ ^[0-9]+$$ ]] && [ "$$a" -le "$$b" ] && [ "$$b" -lt "$$n" ] || die "SHARDS='$$spec' is not A-B, K, A-B/N or K/N with A <= B < N"; \
-  sel="--shards $$a-$$b/$$n"; where="c.shard_key % $$n BETWEEN $$a AND $$b"; tag=$$a-$$b-of-$$n; \
+  sel="--shards $$a-$$b/$$n"; tag=$$a-$$b-of-$$n; \
 fi; \
-sq() { sqlite3 -bail -cmd '.timeout 30000' "$$@"; }; \
 alive() { if [ -r "/proc/$$1/status" ]; then ! grep -q '^State:[[:space:]]*Z' "/proc/$$1/status"; else kill -0 "$$1" 2>/dev/null; fi; }; \
 clean_stale() { for f in "$$1"/*.tmp.* "$$1"/.*.tmp.*; do [ -e "$$f" ] || continue; p=$${f##*.tmp.}; p=$${p%%.*}; \
   alive "$$p" || rm -f "$$f"; done; }
@@ -133,55 +133,12 @@ $(PRETOK_CLIP_TARGETS): pretok-clip-%:
 	  --masked-fraction "$$masked" --worker "$${HOSTNAME:-$$(hostname)}/$$$$" && \
 	echo "pretokenize: clip $$id $$how: $$(stat -c %s "$$out") bytes, $$bits bits, masked $$masked"
 
-# Pack done, unpacked clips (of this tokenizer and these work shards) into TOKENS/shards: SPLIT-FIRSTCLIP-TOK8.hvts
-# (complete .hvt files back to back) + SPLIT-FIRSTCLIP-TOK8.tsv (their index), each written under a temporary
-# name and renamed, then recorded in the manifest by `hv-manifest shard` (shard row + token_file.shard_id, one
-# transaction);
-# TOKENS/shards/index.tsv lists every recorded shard's clips. Layout: formats/shards.md.
-PRETOK_INDEX_HEADER = shard\tmember\toffset\tbytes\tclip_id\tsplit\tvideo\tclip_idx\tstart_seconds\tduration_seconds\tframes\tcaption_id\tcaption
+# Pack the done clips not yet in a shard (this tokenizer, these work shards) into WebDataset tar shards,
+# TOKENS/shards/SPLIT/shard-NNNNNN.tar + SPLIT/index.json, recorded in the manifest: `hv-manifest pack` (temporary
+# file + rename per shard, one transaction per record). Layout: formats/shards.md.
 pack-shards:
 	@$(pretok_setup); \
-	dir='$(TOKENS)/shards'; mkdir -p "$$dir"; clean_stale "$$dir"; adir=$$(cd "$$dir" && pwd -P); \
-	mkdir -p '$(TOKENS)/.lists'; rows='$(TOKENS)/.lists/rows.tmp.'$$$$; trap 'rm -f "$$rows" "$$dir"/*.tmp.$$$$' EXIT; \
-	sq -separator $$'\t' '$(MANIFEST)' "SELECT ifnull(c.split, 'none'), t.clip_id, t.path, t.bytes, \
-	  replace(replace(replace(v.key, char(9), ' '), char(10), ' '), char(13), ' '), c.idx, c.start_seconds, c.duration_seconds, c.frame_count, \
-	  ifnull(cap.id, '-'), replace(replace(replace(ifnull(cap.text, ''), char(9), ' '), char(10), ' '), char(13), ' ') \
-	  FROM token_file t JOIN clip c ON c.id = t.clip_id JOIN video v ON v.id = c.video_id JOIN clip_status s ON s.clip_id = c.id \
-	  LEFT JOIN caption cap ON cap.id = ifnull((SELECT id FROM caption WHERE clip_id = c.id ORDER BY id LIMIT 1), \
-	                                           (SELECT id FROM caption WHERE video_id = c.video_id AND clip_id IS NULL ORDER BY id LIMIT 1)) \
-	  WHERE t.shard_id IS NULL AND t.tokenizer_hash = '$$hash' AND s.state = 'done' AND ($$where) ORDER BY 1, 2" > "$$rows"; \
-	packed=0; cur=; count=0; \
-	finish() { \
-	  [ "$$count" -gt 0 ] || return 0; \
-	  mv -f "$$dir/$$name.hvts.tmp.$$$$" "$$dir/$$name.hvts"; mv -f "$$dir/$$name.tsv.tmp.$$$$" "$$dir/$$name.tsv"; \
-	  "$(BIN)/hv-manifest" shard '$(MANIFEST)' "$$adir/$$name.hvts" --tokenizer-hash "$$hash" --bytes "$$offset" --clips "$$ids" \
-	    $$([ "$$cur" = none ] || echo "--split $$cur") || die "recording shard $$name failed"; \
-	  echo "pretokenize: packed $$count clips ($$offset bytes) into $$dir/$$name.hvts"; \
-	  packed=$$((packed + count)); count=0; }; \
-	while IFS=$$'\t' read -r split id path bytes video idx start dur frames capid caption; do \
-	  if [ "$$split" != "$$cur" ] || [ "$$count" -ge '$(SHARD_CLIPS)' ]; then \
-	    finish; cur=$$split; offset=0; ids=; \
-	    name=$$split-$$(printf %08d "$$id")-$${hash:0:8}; \
-	    : > "$$dir/$$name.hvts.tmp.$$$$"; printf '$(PRETOK_INDEX_HEADER)\n' > "$$dir/$$name.tsv.tmp.$$$$"; \
-	  fi; \
-	  size=$$(stat -c %s "$$path") || die "token file $$path of clip $$id is missing"; \
-	  [ "$$size" = "$$bytes" ] || die "token file $$path is $$size bytes, the manifest says $$bytes"; \
-	  cat "$$path" >> "$$dir/$$name.hvts.tmp.$$$$"; \
-	  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$$name.hvts" "$$count" "$$offset" "$$size" "$$id" "$$split" "$$video" \
-	    "$$idx" "$$start" "$$dur" "$$frames" "$$capid" "$$caption" >> "$$dir/$$name.tsv.tmp.$$$$"; \
-	  offset=$$((offset + size)); count=$$((count + 1)); ids=$${ids:+$$ids,}$$id; \
-	done < "$$rows"; \
-	finish; \
-	exec 9>> '$(TOKENS)/.lists/index.lock'; flock 9; \
-	itmp='$(TOKENS)/.lists/index.tsv.tmp.'$$$$; trap 'rm -f "$$rows" "$$itmp" "$$dir"/*.tmp.$$$$' EXIT; \
-	{ printf '$(PRETOK_INDEX_HEADER)\n'; \
-	  sq '$(MANIFEST)' "SELECT path FROM shard WHERE tokenizer_hash = '$$hash' ORDER BY path" | while IFS= read -r p; do \
-	    if [ "$$(dirname "$$p")" = "$$adir" ] && [ -s "$${p%.hvts}.tsv" ]; then tail -n +2 "$${p%.hvts}.tsv"; fi; done; } > "$$itmp"; \
-	if cmp -s "$$itmp" "$$dir/index.tsv"; then \
-	  [ "$$packed" -gt 0 ] || echo "pretokenize: nothing to pack"; \
-	else \
-	  mv -f "$$itmp" "$$dir/index.tsv"; echo "pretokenize: $$dir/index.tsv lists $$(($$(wc -l < "$$dir/index.tsv") - 1)) clips"; \
-	fi
+	'$(BIN)'/hv-manifest pack '$(MANIFEST)' --out '$(TOKENS)/shards' --tokenizer-hash "$$hash" --clips-per-shard '$(SHARD_CLIPS)' $$sel > /dev/null
 
 # ---- make demo-data: the real footage (data/footage) with the captions of pipelines/captions.tsv --------------
 DEMO_DATA ?= $(OUT)/demo-data
@@ -232,3 +189,11 @@ test-pipelines: build
 test-slurm: build
 	@rc=0; Tests/pipelines/test-slurm.sh '$(BIN)' || rc=$$?; \
 	if [ $$rc = 77 ]; then echo "test-slurm: skipped: Slurm cannot run here (reason above)" >&2; else exit $$rc; fi
+
+# The shards read by the ecosystem's reader (Tests/pipelines/test-webdataset.sh, about 15 s): PyPI webdataset in a
+# venv kept in TEST_WDS_VENV (made on the first run), formats/hvt_reader.py, every clip once with its tokens,
+# caption and embedding. Status 77 means that pip could not install the packages: reported as a skip with its reason.
+TEST_WDS_VENV ?= $(OUT)/venv-webdataset
+test-webdataset: build text-encoder
+	@rc=0; Tests/pipelines/test-webdataset.sh '$(BIN)' '$(TEXT_ENCODER_DIR)' '$(TEST_WDS_VENV)' || rc=$$?; \
+	if [ $$rc = 77 ]; then echo "test-webdataset: skipped: the Python packages cannot be installed here (reason above)" >&2; else exit $$rc; fi

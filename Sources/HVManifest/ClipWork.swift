@@ -119,13 +119,15 @@ extension Manifest {
         } }
     }
 
-    /// The rows of a done clip, inside the caller's transaction (markDone, merge).
+    /// The rows of a done clip, inside the caller's transaction (markDone, merge). A token file recorded again
+    /// unchanged (same tokenizer, path and size: a pipeline re-run that verified and kept it) stays in its shard;
+    /// a new one is in none until packed, and `pack` then drops the shard that held the old one.
     static func recordDone(_ db: Database, clipID: Int64, worker: String?, tokenFile: TokenFileRecord, stamp: String) throws {
         try db.execute(sql: """
             INSERT OR REPLACE INTO token_file (clip_id, tokenizer_hash, path, bytes, bits, masked_fraction, shard_id, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, NULL, ?)
+            VALUES (?, ?, ?, ?, ?, ?, (SELECT shard_id FROM token_file WHERE clip_id = ? AND tokenizer_hash = ? AND path = ? AND bytes = ?), ?)
             """, arguments: [clipID, tokenFile.tokenizerHash, tokenFile.path, tokenFile.bytes, tokenFile.bits,
-                             tokenFile.maskedFraction, stamp])
+                             tokenFile.maskedFraction, clipID, tokenFile.tokenizerHash, tokenFile.path, tokenFile.bytes, stamp])
         try db.execute(sql: """
             UPDATE clip_status SET state = 'done', worker = coalesce(?, worker), lease_until = NULL,
               updated_at = ?, error = NULL WHERE clip_id = ?

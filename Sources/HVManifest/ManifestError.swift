@@ -24,6 +24,13 @@ public enum ManifestError: ToolReportable {
     case badShardSpec(spec: String)
     case badValue(name: String, value: String, reason: String)
     case fileUnreadable(path: String, reason: String)
+    case tokenFileMissing(clip: Int64, path: String)
+    case badTokenFile(clip: Int64, path: String, reason: String)
+    case writeFailed(path: String, reason: String)
+    case tokenizerAmbiguous(hashes: [String])
+    case mixedTokenizers(folder: String, found: String, wanted: String)
+    case noEmbeddings(encoder: String)
+    case embeddingMismatch(detail: String)
 
     public var description: String {
         switch self {
@@ -67,15 +74,33 @@ public enum ManifestError: ToolReportable {
             return "bad value '\(value)' for \(name): \(reason)"
         case let .fileUnreadable(path, reason):
             return "cannot read '\(path)': \(reason)"
+        case let .tokenFileMissing(clip, path):
+            return "token file '\(path)' of clip \(clip) is missing; 'hv-manifest reset' the clip and pretokenize it again"
+        case let .badTokenFile(clip, path, reason):
+            return "token file '\(path)' of clip \(clip) is not what the manifest recorded: \(reason)"
+        case let .writeFailed(path, reason):
+            return "cannot write '\(path)': \(reason)"
+        case let .tokenizerAmbiguous(hashes):
+            return "the manifest has unpacked token files of \(hashes.count) tokenizers (\(hashes.map { String($0.prefix(12)) }.joined(separator: ", "))); choose one with --tokenizer-hash"
+        case let .mixedTokenizers(folder, found, wanted):
+            return "shard folder '\(folder)' holds shards of tokenizer \(found.prefix(12)), not \(wanted.prefix(12)); use one folder per tokenizer"
+        case let .noEmbeddings(encoder):
+            return "no caption has a \(encoder) embedding; compute them with 'hv-manifest embed'"
+        case let .embeddingMismatch(detail):
+            return detail
         }
     }
 
     public var exitCode: Int32 {
         switch self {
-        case .databaseMissing, .videoMissing, .directoryMissing, .metadataUnreadable, .fileUnreadable:
+        case .databaseMissing, .videoMissing, .directoryMissing, .metadataUnreadable, .fileUnreadable, .tokenFileMissing, .noEmbeddings:
             return SysExit.noInput
-        case .databaseUnreadable, .sqlite:
+        case .databaseUnreadable, .sqlite, .writeFailed:
             return SysExit.ioError
+        case .badTokenFile, .mixedTokenizers, .embeddingMismatch:
+            return SysExit.dataError
+        case .tokenizerAmbiguous:
+            return SysExit.usage
         case .notAManifest, .damaged, .newerSchema, .probeFailed, .metadataMissingColumn, .metadataBadRow, .unknownClip, .foreignClip,
              .unknownSource:
             return SysExit.dataError

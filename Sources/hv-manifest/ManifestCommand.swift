@@ -17,10 +17,11 @@ struct ManifestCommand: ParsableCommand {
               hv-manifest split data.db --val-fraction 0.1 --seed 0
               hv-manifest embed data.db --model models/text-encoder
               hv-manifest list data.db --pending --shards 0-9/100
+              hv-manifest pack data.db --out tokens/shards
               hv-manifest status data.db
             """,
         subcommands: [InitCommand.self, AddCommand.self, SplitCommand.self, EmbedCommand.self, StatusCommand.self,
-                      ListCommand.self, ClaimCommand.self, DoneCommand.self, FailCommand.self, ResetCommand.self, MergeCommand.self, ShardCommand.self,
+                      ListCommand.self, ClaimCommand.self, DoneCommand.self, FailCommand.self, ResetCommand.self, MergeCommand.self, PackCommand.self,
                       ExportCommand.self])
 }
 

@@ -66,11 +66,11 @@ final class MergeTests: ManifestTestCase {
         try m.markDone(clipID: clips[0].clipID, worker: nil, tokenFile: record("c0"))
         try m.markDone(clipID: clips[1].clipID, worker: nil, tokenFile: record("c1"))
         let hash = String(repeating: "a", count: 64)
-        XCTAssertThrowsError(try m.recordShard(path: "/s/x.hvts", tokenizerHash: hash, split: nil, bytes: 300,
+        XCTAssertThrowsError(try m.recordShard(path: "/s/shard-000000.tar", tokenizerHash: hash, split: nil, bytes: 300,
                                                clipIDs: [clips[0].clipID, clips[2].clipID]))
         XCTAssertEqual(try m.queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM shard") }, 0)
         XCTAssertEqual(try m.queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM token_file WHERE shard_id IS NOT NULL") }, 0)
-        try m.recordShard(path: "/s/x.hvts", tokenizerHash: hash, split: nil, bytes: 200, clipIDs: [clips[0].clipID, clips[1].clipID])
+        try m.recordShard(path: "/s/shard-000000.tar", tokenizerHash: hash, split: nil, bytes: 200, clipIDs: [clips[0].clipID, clips[1].clipID])
         XCTAssertEqual(try m.queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM token_file WHERE shard_id IS NOT NULL") }, 2)
     }
 

@@ -6,13 +6,13 @@
 # `tiny` one trained for 2 steps (Tests/pipelines/tiny-setup.sh; 24 clips).
 #  1. `make -j2 pretokenize` is killed with kill -9 of its whole process group midway (after a few clips), then
 #     again at a random moment of the resumed run, then resumed to the end. Checked after every kill: every
-#     file with a final name (*.hvt, *.hvts, *.tsv) is complete and valid, and every clip the manifest calls done
+#     file with a final name (*.hvt, shard-*.tar) is complete and valid, and every clip the manifest calls done
 #     has its token file. At the end: every clip done, one token file each, nothing done before a kill was
 #     redone (same file inode and mtime, same manifest row), no temporary file left, every clip packed exactly
-#     once into a shard whose bytes at the indexed offset are its token file.
+#     once into a recorded WebDataset shard whose KEY.hvt member is its token file, index.json counting them.
 #  2. Re-running the finished pipeline does nothing (same manifest dump, same files, same mtimes).
 #  3. Two work-shard ranges (SHARDS=0-49, SHARDS=50-99) run at once on two copies of the manifest ("two
-#     machines") cover every clip exactly once, and merging one copy into the other with `hv-manifest done`
+#     machines") cover every clip exactly once, and merging one copy into the other with `hv-manifest merge`
 #     (docs/pretokenize.md) completes it.
 #  4. A frozen-token fine-tune of the tokenizer (hv-train tokenizer --init --freeze-tokens, 1 step) has the same
 #     token identity (hv-encode --print-identity, the .hvt headers) though its files differ, and continues the
@@ -67,24 +67,26 @@ check_files() {  # DB TOKENS: nothing partial under a final name; done clips hav
     check_shards "$tokens"
 }
 
-check_shards() {  # TOKENS: every per-shard index describes its shard exactly
-    local tokens=$1 idx shard member off bytes id rest
-    for idx in "$tokens"/shards/*.tsv; do
-        [ -e "$idx" ] || continue
-        [ "$(basename "$idx")" = index.tsv ] && continue
-        shard=${idx%.tsv}.hvts
-        [ -s "$shard" ] || fail "index $idx without its shard"
-        local end=0
-        while IFS=$'\t' read -r _ member off bytes id rest; do
-            [ "$off" = "$end" ] || fail "$idx: member $member at $off, expected $end"
-            # cmp at an offset, not tail | head | cmp: with pipefail, tail's SIGPIPE when head stops early (a shard
-            # larger than one write, as with the shipped tokenizer) would read as a difference.
-            [ "$(stat -c %s "$tokens/clips/$id.hvt")" = "$bytes" ] && cmp -s -i "$off:0" -n "$bytes" "$shard" "$tokens/clips/$id.hvt" \
-                || fail "$shard member $member differs from clip $id's token file"
-            end=$((off + bytes))
-        done < <(tail -n +2 "$idx")
-        [ "$(stat -c %s "$shard")" = "$end" ] || fail "$shard is $(stat -c %s "$shard") bytes, its index covers $end"
+check_shards() {  # TOKENS: every shard under a final name is a complete tar whose KEY.hvt members are the clips' token files
+    local tokens=$1 shard m
+    for shard in "$tokens"/shards/*/shard-*.tar; do
+        [ -e "$shard" ] || continue
+        tar -tf "$shard" > "$W/members" 2>/dev/null || fail "$shard is not a complete tar"
+        grep -q '\.hvt$' "$W/members" || fail "$shard holds no clip"
+        while read -r m; do
+            [[ $m == *.hvt ]] || continue
+            tar -xOf "$shard" "$m" | cmp -s - "$tokens/clips/$((10#${m%.hvt})).hvt" || fail "$shard member $m differs from its clip's token file"
+        done < "$W/members"
     done
+}
+
+packed_ids() {  # TOKENS...: the clip ids of every shard's .hvt members, one a line, sorted (repeats kept)
+    local t s
+    for t in "$@"; do for s in "$t"/shards/*/shard-*.tar; do [ -e "$s" ] && tar -tf "$s"; done; done | sed -n 's/^0*\([0-9][0-9]*\)\.hvt$/\1/p' | sort
+}
+
+indexed_count() {  # TOKENS: clips counted by the index.json files
+    python3 -c 'import glob, json, sys; print(sum(json.load(open(f))["nsamples"] for f in glob.glob(sys.argv[1] + "/shards/*/index.json")))' "$1"
 }
 
 snapshot() {  # DB TOKENS: done clips with their file identity and manifest row
@@ -136,12 +138,14 @@ while read -r line; do grep -qxF "$line" "$W/snap-end" || fail "clip redone afte
 # Every clip packed exactly once, and the index says so.
 [ "$(q "$DB" 'SELECT count(*) FROM token_file WHERE shard_id IS NULL')" = 0 ] || fail "unpacked clips left"
 [ "$(q "$DB" 'SELECT sum(clip_count) FROM shard')" = "$total" ] || fail "shards do not hold $total clips"
-[ "$(tail -n +2 "$T/shards/index.tsv" | cut -f5 | sort -n | uniq | wc -l)" = "$total" ] || fail "index.tsv does not list every clip"
-[ "$(tail -n +2 "$T/shards/index.tsv" | wc -l)" = "$total" ] || fail "index.tsv lists a clip twice"
-for s in "$T"/shards/*.hvts; do
-    [ "$(q "$DB" "SELECT count(*) FROM shard WHERE path = '$s'")" = 1 ] || fail "shard $s is not recorded in the manifest"
+packed_ids "$T" > "$W/packed"
+[ "$(uniq "$W/packed" | wc -l)" = "$total" ] || fail "the shards do not hold every clip"
+[ "$(wc -l < "$W/packed")" = "$total" ] || fail "the shards hold a clip twice"
+[ "$(indexed_count "$T")" = "$total" ] || fail "index.json counts $(indexed_count "$T") clips, not $total"
+for s in "$T"/shards/*/shard-*.tar; do
+    [ "$(q "$DB" "SELECT count(*) FROM shard WHERE path = '$(cd "$(dirname "$s")" && pwd -P)/$(basename "$s")'")" = 1 ] || fail "shard $s is not recorded in the manifest"
 done
-note "resumed: $total clips done once each, $(ls "$T"/shards/*.hvts | wc -l) shards, no partial file"
+note "resumed: $total clips done once each, $(ls "$T"/shards/*/shard-*.tar | wc -l) shards, no partial file"
 
 # ---- 2. a finished pipeline re-runs as a no-op -------------------------------------------------------------
 state() { q "$DB" .dump; find "$T" -path "$T/.lists" -prune -o -printf '%p %s %i %T@\n' | sort; }
@@ -166,8 +170,7 @@ cmp -s "$W/done-a" "$W/want-a" || fail "SHARDS=0-49 did not do exactly work shar
 [ -s "$W/done-a" ] && [ -s "$W/done-b" ] || fail "a shard range was empty; the test needs both non-empty"
 [ -z "$(comm -12 "$W/done-a" "$W/done-b")" ] || fail "the two ranges overlap"
 sort "$W/done-a" "$W/done-b" | cmp -s - "$W/want-all" || fail "the two ranges do not cover every clip"
-cat "$W/ta/shards/index.tsv" <(tail -n +2 "$W/tb/shards/index.tsv") | tail -n +2 | cut -f5 | sort | cmp -s - "$W/want-all" \
-    || fail "the two indexes together do not list every clip exactly once"
+packed_ids "$W/ta" "$W/tb" | cmp -s - "$W/want-all" || fail "the two shard folders together do not hold every clip exactly once"
 check_files "$W/a.db" "$W/ta"; check_files "$W/b.db" "$W/tb"
 # Merge machine B's results into A's manifest (docs/pretokenize.md): nothing left to resubmit, and a second
 # merge changes nothing.
