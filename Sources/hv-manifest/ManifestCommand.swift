@@ -18,11 +18,12 @@ struct ManifestCommand: ParsableCommand {
               hv-manifest embed data.db --model models/text-encoder
               hv-manifest list data.db --pending --shards 0-9/100
               hv-manifest pack data.db --out tokens/shards
+              hv-manifest search data.db "a dog on a beach" -k 5
               hv-manifest status data.db
             """,
         subcommands: [InitCommand.self, AddCommand.self, SplitCommand.self, EmbedCommand.self, StatusCommand.self,
                       ListCommand.self, ClaimCommand.self, DoneCommand.self, FailCommand.self, ResetCommand.self, MergeCommand.self, PackCommand.self,
-                      ExportCommand.self])
+                      SearchCommand.self, ExportCommand.self])
 }
 
 /// The manifest path every subcommand takes first.
