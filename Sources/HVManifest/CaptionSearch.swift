@@ -75,8 +75,11 @@ extension Manifest {
     public func captionMatrix(encoder: String) throws -> CaptionMatrix {
         try guarded { try queue.read { db in
             var ids: [Int64] = [], vectors: [Float] = [], dim = 0
-            let rows = try Row.fetchCursor(db, sql: "SELECT caption_id, dim, vector FROM caption_embedding WHERE encoder = ? ORDER BY caption_id",
-                                           arguments: [encoder])
+            // Joined with caption: a manifest edited without foreign keys may hold embeddings of deleted captions.
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT e.caption_id, e.dim, e.vector FROM caption_embedding e JOIN caption c ON c.id = e.caption_id
+                WHERE e.encoder = ? ORDER BY e.caption_id
+                """, arguments: [encoder])
             while let r = try rows.next() {
                 let d: Int = r[1]
                 if dim == 0 { dim = d; vectors.reserveCapacity(d * 1024) }
@@ -104,10 +107,12 @@ extension Manifest {
     public func captionHits(_ ranked: [(id: Int64, score: Float)]) throws -> [CaptionHit] {
         try guarded { try queue.read { db in
             try ranked.map { hit in
-                let r = try Row.fetchOne(db, sql: """
+                guard let r = try Row.fetchOne(db, sql: """
                     SELECT caption.text, video.key, caption.clip_id, caption.video_id FROM caption
                     JOIN video ON video.id = caption.video_id WHERE caption.id = ?
-                    """, arguments: [hit.id])!
+                    """, arguments: [hit.id]) else {
+                    throw ManifestError.embeddingMismatch(detail: "caption \(hit.id) has an embedding but no caption or video row; the manifest was edited by hand")
+                }
                 let clipID: Int64? = r[2]
                 let clips = try clipID.map { [$0] } ?? Int64.fetchAll(db, sql: "SELECT id FROM clip WHERE video_id = ? ORDER BY id", arguments: [r[3]])
                 return CaptionHit(captionID: hit.id, score: hit.score, text: r[0], video: r[1], clipIDs: clips)
