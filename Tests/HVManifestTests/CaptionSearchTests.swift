@@ -55,6 +55,15 @@ final class CaptionSearchTests: ManifestTestCase {
         XCTAssertEqual(hits[0].clipIDs, [5, 6], "a video caption describes every clip of its video")
         XCTAssertEqual(hits[1].clipIDs, [6])
         XCTAssertEqual(hits[1].text, "the last clip")
+
+        // A caption deleted by hand with foreign keys off (sqlite3's default) leaves its embedding: skipped.
+        try m.queue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA foreign_keys = OFF")
+            try db.execute(sql: "DELETE FROM caption WHERE id = 3")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        XCTAssertEqual(try m.captionMatrix(encoder: "enc").ids, [1, 2, 4])
+        XCTAssertEqual(try m.captionHits(m.captionMatrix(encoder: "enc").nearest([0, 0.1, 1], k: 1)).map(\.captionID), [4])
     }
 
     func testToolRefusesBadInput() throws {

@@ -9,7 +9,7 @@ final class ManifestToolTests: ManifestTestCase {
     func testHelpListsSubcommands() throws {
         let r = try Fixtures.run(try Fixtures.tool("hv-manifest"), ["--help"])
         XCTAssertEqual(r.status, 0)
-        for sub in ["init", "add", "split", "embed", "status", "list", "claim", "done", "fail", "reset", "export"] {
+        for sub in ["init", "add", "split", "embed", "status", "list", "claim", "done", "fail", "reset", "merge", "pack", "search", "export"] {
             XCTAssertTrue(r.stdout.contains(sub), "help lacks \(sub)")
         }
         XCTAssertEqual(r.stderr, "")

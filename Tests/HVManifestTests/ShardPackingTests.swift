@@ -235,6 +235,41 @@ final class ShardPackingTests: ManifestTestCase {
         }
     }
 
+    /// The tool: shard paths on stdout, one line per shard; refusals as one `hv-manifest: error:` line and a sysexits code.
+    func testToolPrintsShardsAndRefusesBadInput() throws {
+        let tool = try Fixtures.tool("hv-manifest")
+        let dir = try Fixtures.tempDir()
+        let (_, clips) = try setUpDataset(dir)
+        let db = dir.appendingPathComponent("m.db").path, out = dir.appendingPathComponent("shards").path
+        for (args, code, text) in [(["pack", dir.appendingPathComponent("none.db").path, "--out", out], Int32(66), "does not exist"),
+                                   (["pack", db, "--out", out, "--clips-per-shard", "0"], 64, "--clips-per-shard must be positive"),
+                                   (["pack", db, "--out", out, "--tokenizer-hash", "abc"], 64, "64 lowercase hex digits"),
+                                   (["pack", db, "--out", out, "--shards", "5-2/10"], 64, "bad shard selection"),
+                                   (["pack", db], 64, "--out")] {
+            let r = try Fixtures.run(tool, args)
+            XCTAssertEqual(r.status, code, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasPrefix("hv-manifest: error: ") && r.stderr.contains(text), "\(args): \(r.stderr)")
+            XCTAssertEqual(r.stdout, "")
+        }
+        // A truncated token file: exit 65, one line naming the clip, nothing recorded.
+        let p = dir.appendingPathComponent("clips/\(clips[1].clipID).hvt").path
+        let whole = FileManager.default.contents(atPath: p)!
+        try whole.prefix(whole.count - 3).write(to: URL(fileURLWithPath: p))
+        let bad = try Fixtures.run(tool, ["pack", db, "--out", out])
+        XCTAssertEqual(bad.status, 65, bad.stderr)
+        XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.stderr)
+        XCTAssertTrue(bad.stderr.hasPrefix("hv-manifest: error: token file '\(p)' of clip \(clips[1].clipID)"), bad.stderr)
+        try whole.write(to: URL(fileURLWithPath: p))
+        let ok = try Fixtures.run(tool, ["pack", db, "--out", out, "--clips-per-shard", "4", "--encoder-id", "enc"])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertEqual(ok.stdout.split(separator: "\n").map { String($0).replacingOccurrences(of: URL(fileURLWithPath: out).resolvingSymlinksInPath().path, with: "OUT") },
+                       ["OUT/train/shard-000000.tar", "OUT/val/shard-000000.tar"])
+        let again = try Fixtures.run(tool, ["pack", db, "--out", out])
+        XCTAssertEqual(again.status, 0)
+        XCTAssertEqual(again.stdout, "")
+        XCTAssertTrue(again.stderr.contains("nothing to pack"), again.stderr)
+    }
+
     /// formats/shards.md names every key of KEY.json and of index.json.
     func testFormatDocNamesEveryField() throws {
         let doc = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("formats/shards.md"), encoding: .utf8)

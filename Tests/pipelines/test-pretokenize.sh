@@ -11,9 +11,9 @@
 #     redone (same file inode and mtime, same manifest row), no temporary file left, every clip packed exactly
 #     once into a recorded WebDataset shard whose KEY.hvt member is its token file, index.json counting them.
 #  2. Re-running the finished pipeline does nothing (same manifest dump, same files, same mtimes).
-#  3. Two work-shard ranges (SHARDS=0-49, SHARDS=50-99) run at once on two copies of the manifest ("two
-#     machines") cover every clip exactly once, and merging one copy into the other with `hv-manifest merge`
-#     (docs/pretokenize.md) completes it.
+#  3. Two work-shard ranges (SHARDS=0-49, SHARDS=50-99, PACK=0) run at once on two copies of the manifest ("two
+#     machines") cover every clip exactly once; merging one copy into the other with `hv-manifest merge` completes
+#     it, and `hv-manifest pack` then packs every clip once (docs/pretokenize.md, "Without a scheduler").
 #  4. A frozen-token fine-tune of the tokenizer (hv-train tokenizer --init --freeze-tokens, 1 step) has the same
 #     token identity (hv-encode --print-identity, the .hvt headers) though its files differ, and continues the
 #     same dataset: the finished pipeline re-run with it does nothing; after `hv-manifest reset --all` and one
@@ -158,8 +158,8 @@ note "finished re-run: nothing done"
 
 # ---- 3. two work-shard ranges, as two machines -------------------------------------------------------------
 copy_db "$W/a.db"; copy_db "$W/b.db"
-pretok "$W/a.db" "$W/ta" -j2 SHARDS=0-49 > "$W/loga" 2>&1 & pa=$!
-pretok "$W/b.db" "$W/tb" -j2 SHARDS=50-99 > "$W/logb" 2>&1 & pb=$!
+pretok "$W/a.db" "$W/ta" -j2 SHARDS=0-49 PACK=0 > "$W/loga" 2>&1 & pa=$!
+pretok "$W/b.db" "$W/tb" -j2 SHARDS=50-99 PACK=0 > "$W/logb" 2>&1 & pb=$!
 wait $pa || { cat "$W/loga" >&2; fail "SHARDS=0-49 failed"; }
 wait $pb || { cat "$W/logb" >&2; fail "SHARDS=50-99 failed"; }
 M list "$W/a.db" --done | cut -f1 | sort > "$W/done-a"
@@ -170,7 +170,6 @@ cmp -s "$W/done-a" "$W/want-a" || fail "SHARDS=0-49 did not do exactly work shar
 [ -s "$W/done-a" ] && [ -s "$W/done-b" ] || fail "a shard range was empty; the test needs both non-empty"
 [ -z "$(comm -12 "$W/done-a" "$W/done-b")" ] || fail "the two ranges overlap"
 sort "$W/done-a" "$W/done-b" | cmp -s - "$W/want-all" || fail "the two ranges do not cover every clip"
-packed_ids "$W/ta" "$W/tb" | cmp -s - "$W/want-all" || fail "the two shard folders together do not hold every clip exactly once"
 check_files "$W/a.db" "$W/ta"; check_files "$W/b.db" "$W/tb"
 # Merge machine B's results into A's manifest (docs/pretokenize.md): nothing left to resubmit, and a second
 # merge changes nothing.
@@ -181,7 +180,11 @@ left=$(M merge "$W/a.db" "$W/b.db" --shards 100 2>/dev/null) || fail "hv-manifes
 q "$W/a.db" 'SELECT * FROM clip_status ORDER BY clip_id' > "$W/merged1"
 M merge "$W/a.db" "$W/b.db" 2>/dev/null || fail "merging again failed"
 q "$W/a.db" 'SELECT * FROM clip_status ORDER BY clip_id' | cmp -s - "$W/merged1" || fail "merging again changed the manifest"
-note "SHARDS=0-49 ($(wc -l < "$W/done-a") clips) + SHARDS=50-99 ($(wc -l < "$W/done-b") clips) = all $total clips, merged"
+# Pack once, after the merge: every clip exactly once, each KEY.hvt the token file of its machine.
+M pack "$W/a.db" --out "$W/all/shards" > /dev/null 2> "$W/log-pack" || { cat "$W/log-pack" >&2; fail "packing the merged manifest failed"; }
+packed_ids "$W/all" | cmp -s - "$W/want-all" || fail "packing the merged manifest did not pack every clip exactly once"
+mkdir -p "$W/all/clips"; cp "$W/ta/clips"/*.hvt "$W/tb/clips"/*.hvt "$W/all/clips/"; check_shards "$W/all"
+note "SHARDS=0-49 ($(wc -l < "$W/done-a") clips) + SHARDS=50-99 ($(wc -l < "$W/done-b") clips) = all $total clips, merged, packed"
 
 # ---- 4. a frozen-token fine-tune of the tokenizer continues the same dataset ------------------------------
 FT=$W/ft

@@ -15,7 +15,8 @@
 # nothing to resubmit; every clip is done exactly once in the main manifest (one token file, in its work shard's
 # folder), PRAGMA integrity_check is ok, no temporary file or scratch folder is left, merging again changes
 # nothing (same .dump, the file not even rewritten), and every token file is byte-identical to the one a
-# one-machine `make pretokenize` of the same manifest makes (the manifest rows too). Then a main manifest that
+# one-machine `make pretokenize` of the same manifest makes (the manifest rows too), and `hv-manifest pack` after
+# the merge gives byte-identical WebDataset shards to packing the one-machine run. Then a main manifest that
 # received only work shard 0's ledger and has a failed clip lists 1-2 to resubmit, and resubmitting that
 # list completes it.
 # Exit status 77 (reported as a skip by make test-slurm): Slurm's daemons cannot run here; the reason is printed.
@@ -244,6 +245,15 @@ main_dump > "$W/main-2.sql"
 cmp -s "$W/main-1.sql" "$W/main-2.sql" || fail "merging again changed the main manifest's dump"
 [ "$(ident)" = "$before" ] || fail "merging again rewrote the main manifest"
 [ -z "$(find "$T" "$(dirname "$MAIN")" -maxdepth 3 -name '*.tmp*' | head -n 1)" ] || fail "merging again left temporary files"
+
+# Packing once after the last merge (docs/pretokenize.md) gives the shards a one-machine run packs, byte for byte.
+"$BIN/hv-manifest" pack "$MAIN" --out "$T/shards" --clips-per-shard 5 > /dev/null 2> "$W/pack.err" || { cat "$W/pack.err" >&2; fail "hv-manifest pack of the merged manifest failed"; }
+"$BIN/hv-manifest" pack "$W/ref.db" --out "$W/ref/shards" --clips-per-shard 5 > /dev/null 2> "$W/pack.err" || { cat "$W/pack.err" >&2; fail "hv-manifest pack of the one-machine manifest failed"; }
+[ "$(q "$MAIN" 'SELECT count(*) FROM token_file WHERE shard_id IS NULL')" = 0 ] || fail "clips left unpacked after hv-manifest pack"
+shardsums() { (cd "$1" && find . \( -name '*.tar' -o -name index.json \) -print0 | sort -z | xargs -0 sha256sum); }
+[ -n "$(shardsums "$T/shards")" ] && [ "$(shardsums "$T/shards")" = "$(shardsums "$W/ref/shards")" ] \
+    || fail "the shards packed after the Slurm run differ from the one-machine run's"
+note "packed after the merge: $(find "$T/shards" -name '*.tar' | wc -l) shards, byte-identical to the one-machine run's"
 
 # The resubmit list: a manifest that received only work shard 0's ledger, and where one clip of work shard 1
 # failed earlier, lists 1-2; resubmitting exactly that list (into a new TOKENS) completes it, the failed clip
