@@ -70,24 +70,34 @@ extension Manifest {
         var result = PackResult()
         guard let hash else { return result }
         result.dropped = try dropStaleShards(in: dir, tokenizerHash: hash)
-        let rows = try packRows(tokenizerHash: hash, shards: o.shards)
-        var next = try nextShardNumbers(in: dir)
-        var i = 0
-        while i < rows.count {
-            let split = rows[i].split
-            var j = i
-            while j < rows.count && rows[j].split == split && j - i < o.clipsPerShard { j += 1 }
-            let folder = dir + "/" + (split ?? "none")
-            let number = next[split ?? "none", default: 0]
-            next[split ?? "none"] = number + 1
-            let shard = try writeShard(rows: Array(rows[i..<j]), folder: folder, number: number, tokenizerHash: hash, encoder: o.encoder)
-            result.written.append(shard)
-            progress(shard)
-            i = j
+        // The indexes follow the manifest's shard rows even when a bad token file stops the run: the shards
+        // recorded before it are listed, dropped ones are not.
+        func finish() throws {
+            for s in Manifest.splitFolders { try writeShardIndex(folder: dir + "/" + s, tokenizerHash: hash) }
+            // A dropped shard's file goes only once no index lists it, unless a new shard took its name.
+            for p in result.dropped where !result.written.contains(where: { $0.path == p }) { unlink(p) }
         }
-        for s in Manifest.splitFolders { try writeShardIndex(folder: dir + "/" + s, tokenizerHash: hash) }
-        // A dropped shard's file goes only now that no index lists it, unless a new shard took its name.
-        for p in result.dropped where !result.written.contains(where: { $0.path == p }) { unlink(p) }
+        do {
+            let rows = try packRows(tokenizerHash: hash, shards: o.shards)
+            var next = try nextShardNumbers(in: dir)
+            var i = 0
+            while i < rows.count {
+                let split = rows[i].split
+                var j = i
+                while j < rows.count && rows[j].split == split && j - i < o.clipsPerShard { j += 1 }
+                let folder = dir + "/" + (split ?? "none")
+                let number = next[split ?? "none", default: 0]
+                next[split ?? "none"] = number + 1
+                let shard = try writeShard(rows: Array(rows[i..<j]), folder: folder, number: number, tokenizerHash: hash, encoder: o.encoder)
+                result.written.append(shard)
+                progress(shard)
+                i = j
+            }
+        } catch {
+            try? finish()
+            throw error
+        }
+        try finish()
         return result
     }
 

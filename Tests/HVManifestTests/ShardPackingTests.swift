@@ -184,6 +184,18 @@ final class ShardPackingTests: ManifestTestCase {
         let index = try JSONDecoder().decode(ShardIndexFile.self, from: Data(contentsOf: URL(fileURLWithPath: a + "/train/index.json")))
         XCTAssertEqual(index.shardlist.map(\.url), ["shard-000001.tar", "shard-000002.tar"])
         XCTAssertEqual(index.nsamples, 4)
+
+        // Clip 6 (alone in shard-000001) re-done into a corrupt file: the run stops at it, and still the index lists
+        // only the recorded shards and the dropped shard's file is gone.
+        var corrupt = try ShardPackingTests.tokenFile(windows: 1, seed: 5)
+        corrupt[30] ^= 0x55
+        try markDone(m, clips[5].clipID, dir: dir, bytes: corrupt)
+        XCTAssertThrowsError(try m.packShards(PackOptions(directory: a, clipsPerShard: 3, encoder: "enc"))) { e in
+            guard case .badTokenFile? = e as? ManifestError else { return XCTFail("\(e)") }
+        }
+        let after = try JSONDecoder().decode(ShardIndexFile.self, from: Data(contentsOf: URL(fileURLWithPath: a + "/train/index.json")))
+        XCTAssertEqual(after.shardlist.map(\.url), ["shard-000002.tar"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: a + "/train").sorted(), ["index.json", "shard-000002.tar"])
     }
 
     func testBadTokenFilesAreRefusedWithNothingWrittenOrRecorded() throws {
