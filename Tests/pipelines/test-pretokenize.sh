@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Test of the pretokenization pipeline (pipelines/pretokenize.mk), run by `make test` (target test-pipelines):
 #   Tests/pipelines/test-pretokenize.sh BIN_DIR [TOKENIZER_DIR]
-# Needs only the built tools, ffmpeg, sqlite3, python3 and flock: the clips are synthetic (ffmpeg lavfi). The
-# tokenizer is TOKENIZER_DIR (make test-pipelines: the shipped models/tokenizer; 8 clips) or else a throwaway
-# `tiny` one trained for 2 steps (Tests/pipelines/tiny-setup.sh; 24 clips).
+# Needs only the built tools, ffmpeg, sqlite3, python3, flock and GNU tar: the clips are synthetic (ffmpeg
+# lavfi). The tokenizer is TOKENIZER_DIR (make test-pipelines: the shipped models/tokenizer; 8 clips) or else a
+# throwaway `tiny` one trained for 2 steps (Tests/pipelines/tiny-setup.sh; 24 clips).
 #  1. `make -j2 pretokenize` is killed with kill -9 of its whole process group midway (after a few clips), then
 #     again at a random moment of the resumed run, then resumed to the end. Checked after every kill: every
 #     file with a final name (*.hvt, shard-*.tar) is complete and valid, and every clip the manifest calls done
@@ -31,7 +31,7 @@ fail() { echo "test-pretokenize: FAIL: $*" >&2; exit 1; }
 note() { echo "test-pretokenize: $*"; }
 M() { "$BIN/hv-manifest" "$@"; }
 q() { sqlite3 -bail -cmd '.timeout 30000' "$@"; }
-for t in ffmpeg sqlite3 python3 flock setsid; do command -v $t >/dev/null || fail "$t is missing (make deps)"; done
+for t in ffmpeg sqlite3 python3 flock setsid tar; do command -v $t >/dev/null || fail "$t is missing (make deps)"; done
 
 if [ -n "$TOK_ARG" ]; then
     TOK=$(cd "$TOK_ARG" && pwd); min_clips=8

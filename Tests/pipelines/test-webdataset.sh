@@ -20,7 +20,7 @@ trap 'rm -rf "$W"' EXIT
 fail() { echo "test-webdataset: FAIL: $*" >&2; exit 1; }
 note() { echo "test-webdataset: $*"; }
 M() { "$BIN/hv-manifest" "$@"; }
-for t in ffmpeg python3 tar; do command -v $t >/dev/null || fail "$t is missing (make deps)"; done
+for t in ffmpeg python3 sqlite3 tar; do command -v $t >/dev/null || fail "$t is missing (make deps)"; done
 [ -s "$TEXT/model.safetensors" ] || fail "no text encoder in '$TEXT' (make text-encoder)"
 
 # ---- the reader's environment -----------------------------------------------------------------------------------
