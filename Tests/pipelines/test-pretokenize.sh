@@ -82,7 +82,7 @@ check_shards() {  # TOKENS: every shard under a final name is a complete tar who
 
 packed_ids() {  # TOKENS...: the clip ids of every shard's .hvt members, one a line, sorted (repeats kept)
     local t s
-    for t in "$@"; do for s in "$t"/shards/*/shard-*.tar; do [ -e "$s" ] && tar -tf "$s"; done; done | sed -n 's/^0*\([0-9][0-9]*\)\.hvt$/\1/p' | sort
+    for t in "$@"; do for s in "$t"/shards/*/shard-*.tar; do if [ -e "$s" ]; then tar -tf "$s"; fi; done; done | sed -n 's/^0*\([0-9][0-9]*\)\.hvt$/\1/p' | sort
 }
 
 indexed_count() {  # TOKENS: clips counted by the index.json files
