@@ -6,6 +6,8 @@ import Foundation
 
 public final class HVTReader {
     public private(set) var header: HVTHeader!
+    /// The file's version (major is always HVTLayout.versionMajor).
+    public private(set) var versionMinor = 0
     public let name: String
     private let source: (UnsafeMutableRawPointer, Int) throws -> Int
     /// Bytes consumed so far (the offset of the next record).
@@ -26,6 +28,7 @@ public final class HVTReader {
         guard Array(head[0..<8]) == HVTLayout.magic else { throw HVTError.notHVT(name: name) }
         let major = UInt16(head[8]) | UInt16(head[9]) << 8, minor = UInt16(head[10]) | UInt16(head[11]) << 8
         guard major == HVTLayout.versionMajor else { throw HVTError.unsupportedVersion(major: Int(major), minor: Int(minor)) }
+        versionMinor = Int(minor)
         guard let (type, payload) = try nextRecord() else {
             throw HVTError.truncated(offset: offset, detail: "the header record (HVTH) is missing")
         }
@@ -155,6 +158,9 @@ public final class HVTReader {
             var mask: [Bool]? = nil
             if flags == 1 && header.maskStrategy == .none {
                 throw HVTError.corrupt(detail: "clip \(index) layer \(info.name) is masked but the header records no mask strategy")
+            }
+            if flags == 1, let rec = header.maskRecord, !rec.layers.contains(m) {
+                throw HVTError.corrupt(detail: "clip \(index) layer \(info.name) is masked but the header's masked_layers are \(rec.layers)")
             }
             if flags == 1 {
                 let mk = (0..<n).map { (raw[$0 / 8] >> UInt8($0 % 8)) & 1 == 1 }

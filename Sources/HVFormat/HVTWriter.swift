@@ -40,7 +40,7 @@ public final class HVTWriter {
         guard !started else { return }
         started = true
         var w = ByteWriter()
-        w.raw(HVTLayout.magic); w.u16(HVTLayout.versionMajor); w.u16(HVTLayout.versionMinor)
+        w.raw(HVTLayout.magic); w.u16(HVTLayout.versionMajor); w.u16(header.maskRecord == nil ? 0 : HVTLayout.versionMinor)
         try emit(w.bytes)
         try record(HVTLayout.headerType, try header.encode())
     }
