@@ -18,8 +18,9 @@ build: deps
 	$(SWIFT) build $(SWIFT_FLAGS)
 
 # test-pipelines, test-slurm (pipelines/pretokenize.mk): the pretokenization pipeline killed with kill -9 and
-# resumed; the Slurm array and merge job on a one-node cluster.
-test: build test-pipelines test-slurm
+# resumed; the Slurm array and merge job on a one-node cluster. test-hostile (make/hostile.mk): every tool's error
+# contract on hostile input.
+test: build test-pipelines test-slurm test-hostile
 	$(SWIFT) test $(SWIFT_FLAGS)
 
 clean:
