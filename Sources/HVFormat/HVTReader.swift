@@ -174,12 +174,13 @@ public final class HVTReader {
             guard let values = raw.withUnsafeBytes({ BitPacking.unpack(UnsafeRawBufferPointer(rebasing: $0[bitmapBytes...]), count: stored, bits: info.bits) }) else {
                 throw HVTError.corrupt(detail: "clip \(index) layer \(info.name): packed data too short")
             }
-            var idx = [UInt32](repeating: 0, count: n)
+            var idx: [UInt32]
             if let mask {
+                idx = [UInt32](repeating: 0, count: n)
                 var k = 0
                 for i in 0..<n where !mask[i] { idx[i] = values[k]; k += 1 }
             } else {
-                idx = values
+                idx = values   // no second array of n indices (64 MiB at the limit)
             }
             layers[m] = idx; masks[m] = mask
             totalTokens += UInt64(n); storedTokens += UInt64(stored)
@@ -200,6 +201,7 @@ public final class HVTReader {
         var out = [UInt8](repeating: 0, count: max(expected, 1))
         let n = bytes.withUnsafeBytes { src in out.withUnsafeMutableBytes { dst in ZSTD_decompress(dst.baseAddress, expected, src.baseAddress, src.count) } }
         guard ZSTD_isError(n) == 0, n == expected else { throw HVTError.corrupt(detail: "\(context): zstd data is corrupt") }
-        return Array(out[0..<expected])
+        if expected == 0 { return [] }
+        return out
     }
 }
