@@ -9,7 +9,11 @@ struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hv-info",
         abstract: "Describe an .hvt token file.",
-        discussion: "Reads FILE (or stdin for '-'), checks every checksum, and prints the header and a table of clips and layers.")
+        discussion: """
+        Reads FILE (or stdin for '-'), checks every checksum, and prints the header and a table of clips and layers.
+        Clips are read one at a time: memory stays bounded by the format's limits (at most 2^24 tokens a clip,
+        formats/hvt.md), however long the file.
+        """)
 
     @Argument(help: "The .hvt file, or '-' for stdin.")
     var file: String = "-"

@@ -14,7 +14,9 @@ struct MaskCommand: ParsableCommand {
         A token is redundant when the Hamming distance between its code and the code at the same place in the
         previous latent frame is below the clip's mean (or zero). The first latent frame is never masked and at
         most --ratio of a layer's tokens are masked (a seeded random subset when there are more candidates).
-        hv-render fills masked tokens in with the recorded --strategy.
+        hv-render fills masked tokens in with the recorded --strategy. The header records strategy, ratio,
+        layers and seed: the same request again passes the file through unchanged, another is refused (exit 65)
+        before anything is written. Clips are streamed one at a time (at most 2^24 tokens a clip, formats/hvt.md).
         Example: hv-decode a.mp4 | hv-encode | hv-mask --ratio 0.85 > a.hvt
         """)
 

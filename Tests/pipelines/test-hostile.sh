@@ -113,6 +113,10 @@ expect "hv-info large layers" 0 "" 300 hv-info "$F/large.hvt"
 expect "hv-metrics --tokens large layers" 0 "" 300 hv-metrics --tokens "$F/large.hvt"
 expect "hv-mask large layers" 0 "" 400 hv-mask "$F/large.hvt" -o "$O/m.hvt"
 rm -f "$O/m.hvt"
+# Tools that render check the model against the header before reading a clip: the large layers are refused at once.
+expect "hv-render large layers" 65 "tokens were made by tokenizer hostile" 600 hv-render --model "$MODEL" "$F/large.hvt" -o "$O/r.y4m"
+expect "hv-metrics --tokens large layers with REF" 65 "tokens were made by tokenizer hostile" 600 \
+    hv-metrics --tokens "$F/large.hvt" "$F/a.y4m" --model "$MODEL"
 # hv-metrics scores its largest frame (4096x4096) within its budget (--help: about 1 GiB on any number of cores).
 expect "hv-metrics 4096x4096 frames" 0 "" 1400 hv-metrics "$F/big.y4m" "$F/big.y4m"
 
