@@ -234,6 +234,7 @@ for db in empty corrupt; do
         [ "$(md5sum < "$M/$db.db")" = "$sum" ] || bad "hv-manifest $sub changed the $db database"
     done
 done
+[ -z "$(ls "$M"/empty.db-* 2> /dev/null)" ] || bad "read-only subcommands made files beside the empty database: $(ls "$M"/empty.db-*)"
 expect "hv-manifest init on a corrupt database" 65 "damaged" 200 hv-manifest init "$M/corrupt.db"
 [ "$(md5sum < "$M/corrupt.db")" = "$sum" ] || bad "hv-manifest init changed the corrupt database"
 # A 0-byte file (mktemp, touch) holds no manifest yet: init creates one in it and says so.
