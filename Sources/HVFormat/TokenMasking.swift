@@ -20,9 +20,9 @@ public enum TokenMasking {
         return s
     }
 
-    /// The mask (true = masked) of one layer of one clip (`indices.count` = gridT × plane). Distances are kept as
-    /// bytes and candidates as 32-bit positions, so the largest legal layer (2^24 tokens) needs ~100 MiB here, not
-    /// the ~400 of `scores`' Ints; the choice is the same.
+    /// The mask (true = masked) of one layer of one clip (`indices.count` = gridT × plane): the rule above over
+    /// `scores`, with distances kept as bytes and candidates as 32-bit positions, so that the largest legal layer
+    /// (2^24 tokens) needs about 100 MiB here.
     public static func mask(_ indices: [UInt32], gridT: Int, plane: Int, ratio: Double, rng: inout MaskRandom) -> [Bool] {
         let n = indices.count
         let later = max(0, min(n, gridT * plane) - plane)   // tokens of latent frames ≥ 1
