@@ -19,7 +19,8 @@ build: deps
 
 # test-pipelines, test-slurm, test-webdataset (pipelines/pretokenize.mk): the pretokenization pipeline killed with
 # kill -9 and resumed; the Slurm array and merge job on a one-node cluster; the shards read by PyPI webdataset.
-test: build test-pipelines test-slurm test-webdataset
+# test-hostile (make/hostile.mk): every tool's error contract on hostile input.
+test: build test-pipelines test-slurm test-webdataset test-hostile
 	$(SWIFT) test $(SWIFT_FLAGS)
 
 clean:

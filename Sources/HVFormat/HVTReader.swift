@@ -6,6 +6,8 @@ import Foundation
 
 public final class HVTReader {
     public private(set) var header: HVTHeader!
+    /// The file's version (major is always HVTLayout.versionMajor).
+    public private(set) var versionMinor = 0
     public let name: String
     private let source: (UnsafeMutableRawPointer, Int) throws -> Int
     /// Bytes consumed so far (the offset of the next record).
@@ -26,6 +28,7 @@ public final class HVTReader {
         guard Array(head[0..<8]) == HVTLayout.magic else { throw HVTError.notHVT(name: name) }
         let major = UInt16(head[8]) | UInt16(head[9]) << 8, minor = UInt16(head[10]) | UInt16(head[11]) << 8
         guard major == HVTLayout.versionMajor else { throw HVTError.unsupportedVersion(major: Int(major), minor: Int(minor)) }
+        versionMinor = Int(minor)
         guard let (type, payload) = try nextRecord() else {
             throw HVTError.truncated(offset: offset, detail: "the header record (HVTH) is missing")
         }
@@ -156,6 +159,9 @@ public final class HVTReader {
             if flags == 1 && header.maskStrategy == .none {
                 throw HVTError.corrupt(detail: "clip \(index) layer \(info.name) is masked but the header records no mask strategy")
             }
+            if flags == 1, let rec = header.maskRecord, !rec.layers.contains(m) {
+                throw HVTError.corrupt(detail: "clip \(index) layer \(info.name) is masked but the header's masked_layers are \(rec.layers)")
+            }
             if flags == 1 {
                 let mk = (0..<n).map { (raw[$0 / 8] >> UInt8($0 % 8)) & 1 == 1 }
                 guard mk.filter({ !$0 }).count == stored else {
@@ -168,12 +174,13 @@ public final class HVTReader {
             guard let values = raw.withUnsafeBytes({ BitPacking.unpack(UnsafeRawBufferPointer(rebasing: $0[bitmapBytes...]), count: stored, bits: info.bits) }) else {
                 throw HVTError.corrupt(detail: "clip \(index) layer \(info.name): packed data too short")
             }
-            var idx = [UInt32](repeating: 0, count: n)
+            var idx: [UInt32]
             if let mask {
+                idx = [UInt32](repeating: 0, count: n)
                 var k = 0
                 for i in 0..<n where !mask[i] { idx[i] = values[k]; k += 1 }
             } else {
-                idx = values
+                idx = values   // no second array of n indices (64 MiB at the limit)
             }
             layers[m] = idx; masks[m] = mask
             totalTokens += UInt64(n); storedTokens += UInt64(stored)
@@ -194,6 +201,7 @@ public final class HVTReader {
         var out = [UInt8](repeating: 0, count: max(expected, 1))
         let n = bytes.withUnsafeBytes { src in out.withUnsafeMutableBytes { dst in ZSTD_decompress(dst.baseAddress, expected, src.baseAddress, src.count) } }
         guard ZSTD_isError(n) == 0, n == expected else { throw HVTError.corrupt(detail: "\(context): zstd data is corrupt") }
-        return Array(out[0..<expected])
+        if expected == 0 { return [] }
+        return out
     }
 }

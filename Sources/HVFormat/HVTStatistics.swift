@@ -35,7 +35,7 @@ public enum HVTStatistics {
             guard let idx = clip.layers[m] else { continue }
             let mask = clip.masks[m]
             let masked = mask?.filter { $0 }.count ?? 0
-            let distinct = Set(mask.map { mk in zip(idx, mk).filter { !$0.1 }.map { $0.0 } } ?? idx).count
+            let distinct = distinctCodes(idx, mask: mask, bits: info.bits)
             let raw = idx.count * info.bits, stored = (idx.count - masked) * info.bits
             layers.append(HVTLayerStatistics(layer: info.name, tokens: idx.count, maskedTokens: masked, distinctCodes: distinct,
                                              rawBits: raw, storedBits: stored,
@@ -44,5 +44,13 @@ public enum HVTStatistics {
             k += 1
         }
         return HVTClipStatistics(clip: index, frames: clip.frameCount, recordBytes: recordBytes, layers: layers)
+    }
+
+    /// Distinct unmasked codes, counted in a bit set of 2^bits bits (at most 128 KiB) instead of a set of up to
+    /// 2^24 indices.
+    static func distinctCodes(_ idx: [UInt32], mask: [Bool]?, bits: Int) -> Int {
+        var seen = [UInt64](repeating: 0, count: ((1 << bits) + 63) / 64)
+        for (i, v) in idx.enumerated() where mask?[i] != true { seen[Int(v) >> 6] |= 1 << UInt64(v & 63) }
+        return seen.reduce(0) { $0 + $1.nonzeroBitCount }
     }
 }

@@ -40,7 +40,7 @@ public final class HVTWriter {
         guard !started else { return }
         started = true
         var w = ByteWriter()
-        w.raw(HVTLayout.magic); w.u16(HVTLayout.versionMajor); w.u16(HVTLayout.versionMinor)
+        w.raw(HVTLayout.magic); w.u16(HVTLayout.versionMajor); w.u16(header.maskRecord == nil ? 0 : HVTLayout.versionMinor)
         try emit(w.bytes)
         try record(HVTLayout.headerType, try header.encode())
     }
@@ -83,9 +83,13 @@ public final class HVTWriter {
                 var bitmap = [UInt8](repeating: 0, count: (mask.count + 7) / 8)
                 for (i, b) in mask.enumerated() where b { bitmap[i / 8] |= 1 << UInt8(i % 8) }
                 section += bitmap
-                stored = zip(idx, mask).filter { !$0.1 }.map { $0.0 }
+                // A plain loop: zip/filter/map would build a 2^24-element array of pairs (128 MiB) on the way.
+                stored = []
+                stored.reserveCapacity(idx.count)
+                for i in idx.indices where !mask[i] { stored.append(idx[i]) }
             }
-            section += BitPacking.pack(stored, bits: info.bits)
+            if section.isEmpty { section = BitPacking.pack(stored, bits: info.bits) }   // no copy without a bitmap
+            else { section += BitPacking.pack(stored, bits: info.bits) }
             let compressed = try HVTWriter.compress(section, level: compressionLevel)
             w.u8(mask == nil ? 0 : 1); w.u32(UInt32(stored.count)); w.u32(UInt32(compressed.count)); w.raw(compressed)
             lastSectionBytes.append(compressed.count)

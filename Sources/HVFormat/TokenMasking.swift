@@ -20,24 +20,33 @@ public enum TokenMasking {
         return s
     }
 
-    /// The mask (true = masked) of one layer of one clip.
+    /// The mask (true = masked) of one layer of one clip (`indices.count` = gridT × plane): the rule above over
+    /// `scores`, with distances kept as bytes and candidates as 32-bit positions, so that the largest legal layer
+    /// (2^24 tokens) needs about 100 MiB here.
     public static func mask(_ indices: [UInt32], gridT: Int, plane: Int, ratio: Double, rng: inout MaskRandom) -> [Bool] {
-        let s = scores(indices, gridT: gridT, plane: plane)
-        let later = s.filter { $0 >= 0 }
-        guard !later.isEmpty else { return [Bool](repeating: false, count: indices.count) }
-        let mean = Double(later.reduce(0, +)) / Double(later.count)
-        var candidates = s.indices.filter { s[$0] >= 0 && (Double(s[$0]) < mean || s[$0] == 0) }
-        let cap = Int((ratio * Double(indices.count)).rounded(.down))
+        let n = indices.count
+        let later = max(0, min(n, gridT * plane) - plane)   // tokens of latent frames ≥ 1
+        guard later > 0 else { return [Bool](repeating: false, count: n) }
+        var distance = [UInt8](repeating: 0, count: later)   // of token plane + j
+        var sum = 0
+        for j in 0..<later {
+            let d = (indices[j + plane] ^ indices[j]).nonzeroBitCount
+            distance[j] = UInt8(d); sum += d
+        }
+        let mean = Double(sum) / Double(later)
+        var candidates: [Int32] = []
+        for j in 0..<later where Double(distance[j]) < mean || distance[j] == 0 { candidates.append(Int32(j + plane)) }
+        let cap = Int((ratio * Double(n)).rounded(.down))
         if candidates.count > cap {
             // Seeded Fisher–Yates: keep a random `cap` of the candidates masked.
             for i in 0..<cap {
                 let j = i + Int(rng.next() % UInt64(candidates.count - i))
                 candidates.swapAt(i, j)
             }
-            candidates = Array(candidates[0..<cap])
+            candidates.removeLast(candidates.count - cap)
         }
-        var m = [Bool](repeating: false, count: indices.count)
-        for i in candidates { m[i] = true }
+        var m = [Bool](repeating: false, count: n)
+        for i in candidates { m[Int(i)] = true }
         return m
     }
 }

@@ -61,6 +61,10 @@ public final class Manifest {
     func guarded<T>(_ body: () throws -> T) throws -> T {
         do { return try body() }
         catch let e as ManifestError { throw e }
+        catch let e as DatabaseError where e.resultCode == .SQLITE_CORRUPT {
+            // Bad data (65) like any other damaged input, not an I/O failure.
+            throw ManifestError.damaged(path: path, reason: Manifest.reason(e))
+        }
         catch { throw ManifestError.sqlite(reason: Manifest.reason(error)) }
     }
 
@@ -85,6 +89,8 @@ public final class Manifest {
         do { return try body() }
         catch let e as DatabaseError where e.resultCode == .SQLITE_NOTADB {
             throw ManifestError.notAManifest(path: path)
+        } catch let e as DatabaseError where e.resultCode == .SQLITE_CORRUPT {
+            throw ManifestError.damaged(path: path, reason: Manifest.reason(e))
         } catch {
             throw ManifestError.databaseUnreadable(path: path, reason: Manifest.reason(error))
         }

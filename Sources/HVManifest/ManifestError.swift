@@ -39,7 +39,7 @@ public enum ManifestError: ToolReportable {
         case let .databaseUnreadable(path, reason):
             return "cannot open manifest '\(path)': \(reason)"
         case let .damaged(path, reason):
-            return "manifest '\(path)' is damaged (SQLite quick_check: \(reason)); restore it from a copy"
+            return "manifest '\(path)' is damaged (SQLite: \(reason)); restore it from a copy"
         case let .notAManifest(path):
             return "'\(path)' is not a HiTVideo manifest; give a manifest file, or a new path to 'hv-manifest init'"
         case let .newerSchema(path, migrations):

@@ -10,15 +10,19 @@ public final class MP4Writer {
     private var frame: UnsafeMutablePointer<AVFrame>?
     private var packet: UnsafeMutablePointer<AVPacket>?
     private let path: String
+    /// The name errors use: the user's name for the file, not the temporary one written.
+    private let name: String
     private var next: Int64 = 0
     private var finished = false
     public let width: Int, height: Int
 
-    /// Opens `path` for writing (the caller makes it atomic by writing to a temporary name).
-    public init(path: String, width: Int, height: Int, frameRate: FrameRate, crf: Int = 18) throws {
-        self.path = path; self.width = width; self.height = height
+    /// Opens `path` for writing (the caller makes it atomic by writing to a temporary name and passes the final
+    /// one as `name`).
+    public init(path: String, name: String? = nil, width: Int, height: Int, frameRate: FrameRate, crf: Int = 18) throws {
+        self.path = path; self.name = name ?? path; self.width = width; self.height = height
         av_log_set_level(AV_LOG_QUIET)
-        func fail(_ r: String) -> MediaError { .encodeFailed(name: path, reason: r) }
+        let name = self.name
+        func fail(_ r: String) -> MediaError { .encodeFailed(name: name, reason: r) }
         guard width % 2 == 0, height % 2 == 0 else { throw fail("H.264 needs even dimensions, got \(width)x\(height)") }
         var o: UnsafeMutablePointer<AVFormatContext>?
         guard avformat_alloc_output_context2(&o, nil, "mp4", path) >= 0, let o else { throw fail("cannot create an mp4 muxer") }
@@ -43,8 +47,9 @@ public final class MP4Writer {
         guard avcodec_open2(c, codec, nil) >= 0 else { throw fail("cannot open the H.264 encoder") }
         avcodec_parameters_from_context(st.pointee.codecpar, c)
         st.pointee.time_base = c.pointee.time_base
-        guard avio_open(&o.pointee.pb, path, AVIO_FLAG_WRITE) >= 0 else { throw fail("cannot open the file for writing") }
-        guard avformat_write_header(o, nil) >= 0 else { throw fail("cannot write the mp4 header") }
+        let opened = avio_open(&o.pointee.pb, path, AVIO_FLAG_WRITE)
+        guard opened >= 0 else { throw MediaError.cannotCreate(name: name, reason: MP4Writer.reason(opened)) }
+        try check(avformat_write_header(o, nil))
         frame = av_frame_alloc(); packet = av_packet_alloc()
         guard let frame else { throw fail("out of memory") }
         frame.pointee.format = AV_PIX_FMT_YUV420P.rawValue
@@ -59,8 +64,8 @@ public final class MP4Writer {
 
     public func write(_ f: RGBFrame) throws {
         guard let frame, let ctx else { return }
-        guard f.width == width, f.height == height else { throw MediaError.encodeFailed(name: path, reason: "frame size changed") }
-        guard av_frame_make_writable(frame) >= 0 else { throw MediaError.encodeFailed(name: path, reason: "frame buffer busy") }
+        guard f.width == width, f.height == height else { throw MediaError.encodeFailed(name: name, reason: "frame size changed") }
+        guard av_frame_make_writable(frame) >= 0 else { throw MediaError.encodeFailed(name: name, reason: "frame buffer busy") }
         let data = cff_frame_data(frame)!, ls = cff_frame_linesize(frame)!
         var y = [UInt8](repeating: 0, count: width * height)
         var cb = [UInt8](repeating: 0, count: width * height / 4), cr = cb
@@ -79,17 +84,17 @@ public final class MP4Writer {
     }
 
     private func send(_ f: UnsafeMutablePointer<AVFrame>?, _ c: UnsafeMutablePointer<AVCodecContext>) throws {
-        guard avcodec_send_frame(c, f) >= 0 else { throw MediaError.encodeFailed(name: path, reason: "the encoder refused a frame") }
+        guard avcodec_send_frame(c, f) >= 0 else { throw MediaError.encodeFailed(name: name, reason: "the encoder refused a frame") }
         while true {
             let r = avcodec_receive_packet(c, packet)
             if r == cff_averror(EAGAIN) || r == cff_averror_eof() { return }
-            guard r >= 0, let packet, let oc else { throw MediaError.encodeFailed(name: path, reason: "encoding failed") }
+            guard r >= 0, let packet, let oc else { throw MediaError.encodeFailed(name: name, reason: "encoding failed") }
             // Every frame lasts one frame period. Packets drained at the end can come without a duration, and the
             // mp4 muxer then ends the edit list at the last frame's start: readers dropped the last frame.
             if packet.pointee.duration <= 0 { packet.pointee.duration = 1 }
             av_packet_rescale_ts(packet, c.pointee.time_base, stream.pointee.time_base)
             packet.pointee.stream_index = stream.pointee.index
-            guard av_interleaved_write_frame(oc, packet) >= 0 else { throw MediaError.io(name: path, reason: "write failed") }
+            try check(av_interleaved_write_frame(oc, packet))
         }
     }
 
@@ -97,8 +102,20 @@ public final class MP4Writer {
     public func finish() throws {
         guard !finished, let ctx, let oc else { return }
         try send(nil, ctx)
-        guard av_write_trailer(oc) >= 0 else { throw MediaError.io(name: path, reason: "cannot write the mp4 trailer") }
-        avio_closep(&oc.pointee.pb)
+        try check(av_write_trailer(oc))
         finished = true
+        // Closing flushes avio's buffer: a full disk can show only here.
+        try check(avio_closep(&oc.pointee.pb))
+    }
+
+    /// Throws a write error (exit 74) under the user's name for the file, with the system's reason.
+    private func check(_ status: Int32) throws {
+        if status < 0 { throw MediaError.writeFailed(name: name, reason: MP4Writer.reason(status)) }
+    }
+
+    static func reason(_ status: Int32) -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        av_strerror(status, &buf, buf.count)
+        return String(cString: buf)
     }
 }

@@ -11,6 +11,8 @@ public enum MediaError: ToolReportable {
     case decodeFailed(name: String, reason: String)
     case encodeFailed(name: String, reason: String)
     case io(name: String, reason: String)
+    case cannotCreate(name: String, reason: String)
+    case writeFailed(name: String, reason: String)
 
     public var description: String {
         switch self {
@@ -23,14 +25,16 @@ public enum MediaError: ToolReportable {
         case let .decodeFailed(n, r): return "cannot decode \(n): \(r)"
         case let .encodeFailed(n, r): return "cannot encode \(n): \(r)"
         case let .io(n, r): return "\(n): \(r)"
+        case let .cannotCreate(n, r): return "cannot create '\(n)': \(r)"
+        case let .writeFailed(n, r): return "write to '\(n)' failed: \(r)"
         }
     }
 
     public var exitCode: Int32 {
         switch self {
         case .cannotOpen: return SysExit.noInput
-        case .io: return SysExit.ioError
-        case .encodeFailed: return SysExit.cantCreate
+        case .io, .writeFailed: return SysExit.ioError
+        case .encodeFailed, .cannotCreate: return SysExit.cantCreate
         default: return SysExit.dataError
         }
     }

@@ -9,7 +9,11 @@ struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hv-info",
         abstract: "Describe an .hvt token file.",
-        discussion: "Reads FILE (or stdin for '-'), checks every checksum, and prints the header and a table of clips and layers.")
+        discussion: """
+        Reads FILE (or stdin for '-'), checks every checksum, and prints the header and a table of clips and layers.
+        Clips are read one at a time: memory stays bounded by the format's limits (at most 2^24 tokens a clip,
+        formats/hvt.md), however long the file.
+        """)
 
     @Argument(help: "The .hvt file, or '-' for stdin.")
     var file: String = "-"
@@ -26,14 +30,17 @@ struct InfoCommand: ParsableCommand {
             clips.append(HVTStatistics.of(clip, index: clips.count, header: h, sectionBytes: reader.lastSectionBytes,
                                           recordBytes: reader.lastRecordBytes))
         }
-        if json { try printJSON(h, clips, bytes: reader.offset) } else { printTable(h, clips, bytes: reader.offset) }
+        let version = "\(HVTLayout.versionMajor).\(reader.versionMinor)"
+        if json { try printJSON(h, clips, bytes: reader.offset, version: version) } else { printTable(h, clips, bytes: reader.offset, version: version) }
     }
 
-    func printTable(_ h: HVTHeader, _ clips: [HVTClipStatistics], bytes: Int) {
-        print("file:          \(file == "-" ? "stdin" : file) (\(bytes) bytes, .hvt \(HVTLayout.versionMajor).\(HVTLayout.versionMinor))")
+    func printTable(_ h: HVTHeader, _ clips: [HVTClipStatistics], bytes: Int, version: String) {
+        print("file:          \(file == "-" ? "stdin" : file) (\(bytes) bytes, .hvt \(version))")
         print("tokenizer:     \(h.tokenizer.name) \(h.tokenizer.hash)")
         print("video:         \(h.width)x\(h.height) @ \(h.fpsNumerator)/\(h.fpsDenominator) fps, \(h.framesPerClip) frames per clip")
-        print("masking:       \(h.maskStrategy)\(h.maskStrategy == .none ? "" : String(format: " (ratio cap %.2f)", h.maskRatio))")
+        let record = h.maskRecord.map { ", layers \($0.layers.map(String.init).joined(separator: ",")), seed \($0.seed)" }
+            ?? ", layers and seed not recorded"
+        print("masking:       \(h.maskStrategy)\(h.maskStrategy == .none ? "" : String(format: " (ratio cap %.2f", h.maskRatio) + record + ")")")
         if !h.source.isEmpty { print("source:        \(h.source)") }
         print("layers:")
         for l in h.layers {
@@ -62,16 +69,20 @@ struct InfoCommand: ParsableCommand {
         }
     }
 
-    func printJSON(_ h: HVTHeader, _ clips: [HVTClipStatistics], bytes: Int) throws {
+    func printJSON(_ h: HVTHeader, _ clips: [HVTClipStatistics], bytes: Int, version: String) throws {
         struct Layer: Codable { var name: String; var grid: [Int]; var bits: Int; var present: Bool }
         struct Report: Codable {
             var bytes: Int; var tokenizerName: String; var tokenizerHash: String; var width: Int; var height: Int
+            var version: String
             var fps: [Int]; var framesPerClip: Int; var maskStrategy: String; var maskRatio: Float; var source: String
+            /// nil (absent) when unmasked or not recorded (a file masked by a 1.0 writer).
+            var maskedLayers: [Int]?; var maskSeed: UInt64?
             var layers: [Layer]; var clips: [HVTClipStatistics]
         }
         let r = Report(bytes: bytes, tokenizerName: h.tokenizer.name, tokenizerHash: h.tokenizer.hash, width: h.width, height: h.height,
+                       version: version,
                        fps: [h.fpsNumerator, h.fpsDenominator], framesPerClip: h.framesPerClip, maskStrategy: "\(h.maskStrategy)",
-                       maskRatio: h.maskRatio, source: h.source,
+                       maskRatio: h.maskRatio, source: h.source, maskedLayers: h.maskRecord?.layers, maskSeed: h.maskRecord?.seed,
                        layers: h.layers.map { Layer(name: $0.name, grid: [$0.gridT, $0.gridH, $0.gridW], bits: $0.bits, present: $0.present) },
                        clips: clips)
         let enc = JSONEncoder()

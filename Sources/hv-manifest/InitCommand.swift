@@ -21,6 +21,7 @@ struct InitCommand: ParsableCommand {
         }
         let m = try Manifest(path: database, create: true)
         let version = try m.appliedMigrations().last ?? "none"
-        FileHandle.standardError.write(Data("\(existed ? "manifest up to date" : "created manifest") \(database) (schema \(version))\n".utf8))
+        // A 0-byte file (made by mktemp or touch) holds no manifest: one is created in it.
+        FileHandle.standardError.write(Data("\(existed && size > 0 ? "manifest up to date" : "created manifest") \(database) (schema \(version))\n".utf8))
     }
 }

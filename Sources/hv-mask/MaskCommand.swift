@@ -1,6 +1,6 @@
 // hv-mask: masks redundant dense tokens of an .hvt stream (paper "Dynamic video encoding").
-// Idempotent: an input already masked with the same strategy and ratio passes through unchanged; an
-// input masked differently is refused (unmask by re-encoding).
+// Idempotent: an input already masked with the same strategy, ratio, layers and seed (the header records them)
+// passes through unchanged; an input masked differently is refused (unmask by re-encoding).
 import ArgumentParser
 import Foundation
 import HVCLI
@@ -14,7 +14,9 @@ struct MaskCommand: ParsableCommand {
         A token is redundant when the Hamming distance between its code and the code at the same place in the
         previous latent frame is below the clip's mean (or zero). The first latent frame is never masked and at
         most --ratio of a layer's tokens are masked (a seeded random subset when there are more candidates).
-        hv-render fills masked tokens in with the recorded --strategy.
+        hv-render fills masked tokens in with the recorded --strategy. The header records strategy, ratio,
+        layers and seed: the same request again passes the file through unchanged, another is refused (exit 65)
+        before anything is written. Clips are streamed one at a time (at most 2^24 tokens a clip, formats/hvt.md).
         Example: hv-decode a.mp4 | hv-encode | hv-mask --ratio 0.85 > a.hvt
         """)
 
@@ -57,30 +59,39 @@ struct MaskCommand: ParsableCommand {
             throw ValidationError("layer \(m) is not in the file (it has \(header.layers.count) layers; present: \(header.presentLayers)).")
         }
         let strat = parsedStrategy!
-        let passThrough: Bool
-        if header.maskStrategy != .none {
+        let request = MaskRecord(layers: targets, seed: seed)
+        // Everything is decided before the first byte is written: a refusal leaves no partial stream on stdout.
+        var first = try reader.nextClip()
+        let passThrough = header.maskStrategy != .none
+        if passThrough {
             guard header.maskStrategy == strat, abs(Double(header.maskRatio) - ratio) < 1e-6 else {
                 throw HVTError.alreadyMasked(detail: "the input is already masked (strategy \(header.maskStrategy), ratio \(header.maskRatio)); masking again with \(strategy)/\(ratio) would lose tokens — re-encode instead")
             }
-            passThrough = true
+            if let done = header.maskRecord {
+                guard done.layers == request.layers else {
+                    throw HVTError.alreadyMasked(detail: "the input is masked on layer(s) \(list(done.layers)), not \(list(request.layers)); masking again would lose tokens — re-encode instead")
+                }
+                guard done.seed == request.seed else {
+                    throw HVTError.alreadyMasked(detail: "the input is masked with --seed \(done.seed), not \(seed); masking again would lose tokens — re-encode instead")
+                }
+            } else if let clip = first {
+                try requireMasked(clip, on: request.layers)
+            }
         } else {
-            passThrough = false
+            header.maskStrategy = strat
+            header.maskRatio = Float(ratio)
+            header.maskRecord = request
         }
-        header.maskStrategy = strat
-        header.maskRatio = Float(ratio)
         let out = try OutputFile(output, what: ".hvt tokens")
         let writer = try HVTWriter(header: header) { try out.write($0) }
         try writer.writeHeader()
         var rng = MaskRandom(seed: seed)
-        while var clip = try reader.nextClip() {
+        while var clip = try first ?? reader.nextClip() {
+            first = nil
             if passThrough {
-                // The header records strategy and ratio, not the layers: the clips' mask sections do. A request for
-                // other layers would otherwise pass through silently. (The --seed cannot be checked: the masked
-                // tokens are gone, so the choice cannot be recomputed.)
-                let masked = clip.masks.indices.filter { clip.masks[$0] != nil }
-                guard masked == Array(Set(targets)).sorted() else {
-                    throw HVTError.alreadyMasked(detail: "the input is masked on layer(s) \(masked.map(String.init).joined(separator: ",")), not \(layers); masking again would lose tokens — re-encode instead")
-                }
+                // A file masked by a 1.0 writer records neither layers nor seed: its clips' mask sections show the
+                // layers (the seed cannot be checked: the masked tokens are gone, so the choice cannot be redone).
+                if header.maskRecord == nil { try requireMasked(clip, on: request.layers) }
             } else {
                 for m in targets {
                     let info = header.layers[m]
@@ -94,4 +105,14 @@ struct MaskCommand: ParsableCommand {
         try writer.finish()
         try out.commit()
     }
+
+    /// Throws unless `clip` is masked on exactly `layers`.
+    func requireMasked(_ clip: HVTClip, on layers: [Int]) throws {
+        let masked = clip.masks.indices.filter { clip.masks[$0] != nil }
+        guard masked == layers else {
+            throw HVTError.alreadyMasked(detail: "the input is masked on layer(s) \(list(masked)), not \(list(layers)); masking again would lose tokens — re-encode instead")
+        }
+    }
+
+    func list(_ layers: [Int]) -> String { layers.map(String.init).joined(separator: ",") }
 }

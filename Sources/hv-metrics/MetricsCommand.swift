@@ -25,8 +25,9 @@ struct MetricsCommand: ParsableCommand {
         MS-SSIM is Wang et al. 2003 as pytorch_msssim: 5 scales (weights 0.0448, 0.2856, 0.3001, 0.2363,
         0.1333), 2x2 average pooling; frames with a short side below 176 get none (null in JSON).
         Both inputs must have the same size, frame rate and frame count, and frames at most 4096x4096 pixels
-        (exit 65 otherwise). y4m inputs are used as
-        they are; other files are decoded like hv-decode to --size and --fps, which default to the other
+        (exit 65 otherwise). Scoring holds at most about 1 GiB on any number of cores (fewer workers and
+        shorter batches for large frames); --tokens holds one clip at a time (plus the rendered frames with
+        REF). y4m inputs are used as they are; other files are decoded like hv-decode to --size and --fps, which default to the other
         input's when that one is y4m.
         """)
 
@@ -85,8 +86,10 @@ struct MetricsCommand: ParsableCommand {
         try report(compare(ref, dist), reference: ref.name, distorted: dist.name)
     }
 
-    /// Largest frame scored: 4096 × 4096 (about 600 MB while scoring).
+    /// Largest frame scored: 4096 × 4096.
     static let maxFramePixels = 4096 * 4096
+    /// What scoring may hold (workspaces and a batch of frame pairs), on any number of cores.
+    static let scoringBudget = 1 << 30
 
     /// Opens both inputs, y4m ones first so that decoded ones can follow their size and rate.
     func openPair(_ a: String, _ b: String) throws -> (VideoInput, VideoInput) {
@@ -113,9 +116,15 @@ struct MetricsCommand: ParsableCommand {
         if let a = ref.frameRate, let b = dist.frameRate, a.numerator * b.denominator != b.numerator * a.denominator {
             throw MetricsError.frameRateMismatch(ref: ref.name, refRate: "\(a)", dist: dist.name, distRate: "\(b)")
         }
-        let scorer = try FrameScorer(width: ref.width, height: ref.height, luma: luma)
+        // Scoring memory is bounded whatever the core count: each worker's SSIM workspace takes ~36 bytes a pixel
+        // and each frame pair of a batch 6, so large frames get fewer workers and shorter batches.
+        let pixels = ref.width * ref.height
+        let half = MetricsCommand.scoringBudget / 2
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let workers = max(1, min(cores, half / (36 * pixels)))
+        let scorer = try FrameScorer(width: ref.width, height: ref.height, luma: luma, workers: workers)
         var acc = ClipAccumulator(width: ref.width, height: ref.height, luma: luma)
-        let batch = 4 * scorer.workers
+        let batch = max(workers, min(4 * workers, half / (6 * pixels)))
         let limit = frames ?? Int.max
         let progress = Progress("hv-metrics")
         var done = 0

@@ -13,47 +13,64 @@ extension MetricsCommand {
         let inFile = try InputFile(path)
         let reader = try HVTReader(fileDescriptor: inFile.descriptor, name: inFile.displayName)
         let h = reader.header!
-        var clips: [HVTClip] = []
-        var frameCount = 0
+        // With a reference the tokens are rendered, so the model is loaded and checked against the header before
+        // any clip is read: a clip is then the model's size, not whatever a header allows. Clips are rendered as
+        // they arrive and never kept, so memory is one clip plus the rendered frames, not the whole file.
+        var tokenizer: HierarchicalTokenizer? = nil
+        if !videos.isEmpty {
+            let t = try TokenizerCheckpoint.load(from: TokenizerCheckpoint.resolve(model))
+            try t.requireCompatible(h)
+            tokenizer = t
+        }
+        var rendered: [RGBFrame] = []
+        var clipCount = 0, frameCount = 0
         var rawBits = 0, storedBits = 0
         var tokensPerLayer = [Int](repeating: 0, count: h.layers.count)
-        var counts = [[UInt32: Int]](repeating: [:], count: h.layers.count)
+        // One histogram of 2^bits counts per present layer: at most 16 × 2^20 × 8 bytes (128 MiB), whatever the file's length.
+        var counts = h.layers.map { $0.present ? [Int](repeating: 0, count: 1 << $0.bits) : [] }
         while let c = try reader.nextClip() {
-            clips.append(c); frameCount += c.frameCount
+            clipCount += 1; frameCount += c.frameCount
             for (m, info) in h.layers.enumerated() {
                 guard let idx = c.layers[m] else { continue }
-                let mask = c.masks[m]
-                for (i, v) in idx.enumerated() where mask?[i] != true { counts[m][v, default: 0] += 1 }
-                let masked = mask?.filter { $0 }.count ?? 0
+                var masked = 0
+                counts[m].withUnsafeMutableBufferPointer { hist in
+                    if let mask = c.masks[m] {
+                        for (i, v) in idx.enumerated() { if mask[i] { masked += 1 } else { hist[Int(v)] += 1 } }
+                    } else {
+                        for v in idx { hist[Int(v)] += 1 }
+                    }
+                }
                 tokensPerLayer[m] += idx.count
                 rawBits += idx.count * info.bits
                 storedBits += (idx.count - masked) * info.bits
             }
+            if let tokenizer { rendered += tokenizer.decodeClip(c, use: Set(h.presentLayers), strategy: h.maskStrategy) }
         }
         let fileBytes = reader.offset
         let pixels = Double(max(1, frameCount * h.width * h.height))
         let bpp = (raw: Double(rawBits) / pixels, stored: Double(storedBits) / pixels, file: Double(fileBytes * 8) / pixels)
         var extra: [(String, String)] = [
             ("tokenizer", h.tokenizer.description),
-            ("clips / frames", "\(clips.count) / \(frameCount)"),
+            ("clips / frames", "\(clipCount) / \(frameCount)"),
             ("bpp raw tokens", String(format: "%.5f", bpp.raw)),
             ("bpp stored (after masking)", String(format: "%.5f", bpp.stored)),
             ("bpp file (.hvt bytes)", String(format: "%.5f", bpp.file)),
         ]
         var layersJSON: [[String: Any]] = []
         for (m, info) in h.layers.enumerated() where info.present {
-            let n = counts[m].values.reduce(0, +)
-            let entropy = counts[m].values.reduce(0.0) { let p = Double($1) / Double(max(n, 1)); return $0 - p * log(p) }
+            let n = counts[m].reduce(0, +)
+            let used = counts[m].filter { $0 > 0 }
+            let entropy = used.reduce(0.0) { let p = Double($1) / Double(max(n, 1)); return $0 - p * log(p) }
             extra.append(("\(info.name) tokens / distinct / perplexity",
-                          String(format: "%d / %d / %.1f (of 2^%d)", tokensPerLayer[m], counts[m].count, exp(entropy), info.bits)))
-            layersJSON.append(["name": info.name, "tokens": tokensPerLayer[m], "distinct": counts[m].count,
+                          String(format: "%d / %d / %.1f (of 2^%d)", tokensPerLayer[m], used.count, exp(entropy), info.bits)))
+            layersJSON.append(["name": info.name, "tokens": tokensPerLayer[m], "distinct": used.count,
                                "perplexity": exp(entropy), "bits": info.bits])
         }
         var extraJSON: [String: Any] = [
-            "tokenizer": h.tokenizer.description, "clips": clips.count, "tokenFrames": frameCount,
+            "tokenizer": h.tokenizer.description, "clips": clipCount, "tokenFrames": frameCount,
             "bppRawTokens": bpp.raw, "bppStored": bpp.stored, "bppFile": bpp.file, "layers": layersJSON,
         ]
-        guard let refPath = videos.first else {
+        guard let refPath = videos.first, let tokenizer else {
             if json {
                 let data = try JSONSerialization.data(withJSONObject: extraJSON, options: [.prettyPrinted, .sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
@@ -63,10 +80,6 @@ extension MetricsCommand {
             }
             return
         }
-        let tokenizer = try TokenizerCheckpoint.load(from: TokenizerCheckpoint.resolve(model))
-        try tokenizer.requireCompatible(h)
-        var rendered: [RGBFrame] = []
-        for c in clips { rendered += tokenizer.decodeClip(c, use: Set(h.presentLayers), strategy: h.maskStrategy) }
         // The reference as the tokenizer saw it: y4m as is, anything else decoded at the .hvt's size and rate.
         let input = try VideoInput.isY4M(refPath) ? VideoInput(y4m: refPath)
             : VideoInput(decoding: refPath, size: h.width, fps: FrameRate(h.fpsNumerator, max(1, h.fpsDenominator)))

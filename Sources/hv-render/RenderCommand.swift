@@ -78,7 +78,7 @@ struct RenderCommand: ParsableCommand {
         var mp4: MP4Writer?
         if let o = output, o.hasSuffix(".mp4") {
             mp4Path = AtomicPath(o)
-            mp4 = try MP4Writer(path: mp4Path!.temporary, width: cfg.frameSize, height: cfg.frameSize, frameRate: rate)
+            mp4 = try MP4Writer(path: mp4Path!.temporary, name: mp4Path!.path, width: cfg.frameSize, height: cfg.frameSize, frameRate: rate)
         } else if output != nil || contactSheet == nil {
             let out = try OutputFile(output, what: "y4m video")
             y4mOut = out

@@ -96,11 +96,22 @@ final class PipelineCLITests: XCTestCase {
         r = try Tools.run("hv-mask", [dir + "/m.hvt", "--ratio", "0.5"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout, try Data(contentsOf: URL(fileURLWithPath: dir + "/m.hvt")), "idempotent")
-        for other in [["--ratio", "0.85"], ["--ratio", "0.5", "--layers", "1"]] {
+        for other in [["--ratio", "0.85"], ["--ratio", "0.5", "--layers", "1"], ["--ratio", "0.5", "--seed", "5"]] {
             r = try Tools.run("hv-mask", [dir + "/m.hvt", "-o", dir + "/m2.hvt"] + other)
             XCTAssertEqual(r.status, 65, "\(other): \(r.stderr)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
             XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/m2.hvt"))
+            // Refused before the first byte: nothing half-written on stdout either.
+            r = try Tools.run("hv-mask", [dir + "/m.hvt"] + other)
+            XCTAssertEqual(r.status, 65, "\(other): \(r.stderr)")
+            XCTAssertEqual(r.stdout.count, 0, "\(other): partial stream on stdout")
         }
+        // The header records what was done.
+        r = try Tools.run("hv-info", [dir + "/m.hvt", "--json"])
+        let record = try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any]
+        XCTAssertEqual(record["maskedLayers"] as? [Int], [0])
+        XCTAssertEqual(record["maskSeed"] as? Int, 0)
+        XCTAssertEqual(record["version"] as? String, "1.1")
         for layers in ["0,1", "1"] {
             r = try Tools.run("hv-render", ["--model", model, dir + "/m.hvt", "--layers", layers, "-o", dir + "/out.y4m"])
             XCTAssertEqual(r.status, 0, r.stderr)

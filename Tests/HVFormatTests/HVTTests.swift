@@ -189,6 +189,37 @@ final class HVTTests: XCTestCase {
         XCTAssertThrowsError(try w.write(HVTClip(frameCount: 1, layers: [[1, 8]])))
     }
 
+    /// hv-mask's record (.hvt 1.1) survives a round trip; an unmasked file stays 1.0 byte for byte and reads
+    /// without one; a 1.0 masked file (no record) still reads; a mask bitmap outside the recorded layers is refused.
+    func testMaskRecordRoundTripAndOlderFiles() throws {
+        var h = sampleHeader()
+        let plain = try encode(h, [randomClip(h, seed: 3)])
+        XCTAssertEqual(plain[10], 0, "an unmasked file is written as 1.0")
+        XCTAssertNil(try HVTReader(bytes: plain).header.maskRecord)
+        h.maskStrategy = .zero; h.maskRatio = 0.5
+        let clip = randomClip(h, seed: 4, maskEvery: 3)   // masks on every layer
+        let legacy = try encode(h, [clip])
+        XCTAssertEqual(legacy[10], 0)
+        let (lh, lc) = try decodeAll(legacy)
+        XCTAssertNil(lh.maskRecord); XCTAssertEqual(lc, [clip])
+        h.maskRecord = MaskRecord(layers: [3, 0, 1, 2], seed: 0xDEAD_BEEF_0123)
+        let bytes = try encode(h, [clip])
+        XCTAssertEqual(bytes[10], 1, "a file with a mask record is 1.1")
+        let r = try HVTReader(bytes: bytes)
+        XCTAssertEqual(r.versionMinor, 1)
+        XCTAssertEqual(r.header.maskRecord, MaskRecord(layers: [0, 1, 2, 3], seed: 0xDEAD_BEEF_0123))
+        XCTAssertEqual(try decodeAll(bytes).1, [clip])
+        // The record names layer 0 only, the clip carries masks on all four.
+        h.maskRecord = MaskRecord(layers: [0], seed: 1)
+        let lying = try encode(h, [clip])
+        XCTAssertThrowsError(try decodeAll(lying)) { XCTAssertTrue("\($0)".contains("masked_layers"), "\($0)") }
+        // A record without a strategy, or naming a layer the file lacks, is refused by the writer.
+        h.maskRecord = MaskRecord(layers: [7], seed: 1)
+        XCTAssertThrowsError(try encode(h, []))
+        h.maskRecord = MaskRecord(layers: [0], seed: 1); h.maskStrategy = .none
+        XCTAssertThrowsError(try encode(h, []))
+    }
+
     func testDocumentFieldNamesMatchCode() throws {
         let doc = try String(contentsOfFile: packageRoot() + "/formats/hvt.md", encoding: .utf8)
         // Field column of every layout table: "| offset | size | type | field | meaning |".
@@ -205,7 +236,7 @@ final class HVTTests: XCTestCase {
         ByteReader.fieldTrace = { if !read.contains($0) { read.append($0) } }
         defer { ByteReader.fieldTrace = nil }
         var h = sampleHeader()
-        h.maskStrategy = .repeatPrevious; h.maskRatio = 0.5
+        h.maskStrategy = .repeatPrevious; h.maskRatio = 0.5; h.maskRecord = MaskRecord(layers: [0, 1, 2, 3], seed: 9)
         _ = try decodeAll(try encode(h, [randomClip(h, seed: 1, maskEvery: 3)]))
         let container = ["magic", "version_major", "version_minor", "record_type", "payload_length", "payload", "crc32c"]
         XCTAssertEqual(Array(names.prefix(container.count)), container)

@@ -13,6 +13,7 @@ final class PythonReaderTests: XCTestCase {
         var h = sampleHeader()
         h.maskStrategy = .zero
         h.layers[2].present = false
+        h.maskRecord = MaskRecord(layers: [0, 1, 3], seed: 42)
         let clips = [randomClip(h, seed: 11, maskEvery: 4), randomClip(h, seed: 12, frames: 9)]
         let path = NSTemporaryDirectory() + "py-\(UUID().uuidString).hvt"
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -31,6 +32,8 @@ final class PythonReaderTests: XCTestCase {
         let header = json["header"] as! [String: Any]
         XCTAssertEqual(header["tokenizer_hash"] as? String, h.tokenizer.hash)
         XCTAssertEqual(header["mask_strategy"] as? String, "zero")
+        XCTAssertEqual(header["masked_layers"] as? [Int], [0, 1, 3])
+        XCTAssertEqual(header["mask_seed"] as? Int, 42)
         let pyClips = json["clips"] as! [[String: Any]]
         XCTAssertEqual(pyClips.count, clips.count)
         for (pc, sc) in zip(pyClips, clips) {

@@ -34,4 +34,37 @@ final class TokenMaskingTests: XCTestCase {
         XCTAssertFalse(m1.prefix(8).contains(true))
         XCTAssertEqual(TokenMasking.mask(still, gridT: 8, plane: 8, ratio: 0, rng: &a).filter { $0 }.count, 0)
     }
+
+    /// The byte-sized kernel makes the choice the rule written over `scores` makes (the naive reference below),
+    /// on random codes with few flipped bits (many candidates, so the cap and the seed matter).
+    func testMaskMatchesTheNaiveRuleOverScores() {
+        func naive(_ codes: [UInt32], gridT: Int, plane: Int, ratio: Double, rng: inout MaskRandom) -> [Bool] {
+            let s = TokenMasking.scores(codes, gridT: gridT, plane: plane)
+            let later = s.filter { $0 >= 0 }
+            guard !later.isEmpty else { return [Bool](repeating: false, count: codes.count) }
+            let mean = Double(later.reduce(0, +)) / Double(later.count)
+            var candidates = s.indices.filter { s[$0] >= 0 && (Double(s[$0]) < mean || s[$0] == 0) }
+            let cap = Int((ratio * Double(codes.count)).rounded(.down))
+            if candidates.count > cap {
+                for i in 0..<cap { candidates.swapAt(i, i + Int(rng.next() % UInt64(candidates.count - i))) }
+                candidates = Array(candidates[0..<cap])
+            }
+            var m = [Bool](repeating: false, count: codes.count)
+            for i in candidates { m[i] = true }
+            return m
+        }
+        var g = MaskRandom(seed: 3)
+        for (gridT, plane, ratio) in [(8, 256, 0.85), (4, 64, 0.3), (2, 16, 1.0), (1, 16, 0.85), (16, 4, 0.0)] {
+            var codes = (0..<plane).map { _ in UInt32(truncatingIfNeeded: g.next()) & 0x3FFFF }
+            for i in plane..<(gridT * plane) {
+                let flips = Int(g.next() % 4)
+                var c = codes[i - plane]
+                for _ in 0..<flips { c ^= 1 << UInt32(g.next() % 18) }
+                codes.append(c)
+            }
+            var a = MaskRandom(seed: 11), b = MaskRandom(seed: 11)
+            XCTAssertEqual(TokenMasking.mask(codes, gridT: gridT, plane: plane, ratio: ratio, rng: &a),
+                           naive(codes, gridT: gridT, plane: plane, ratio: ratio, rng: &b), "\(gridT)x\(plane) at \(ratio)")
+        }
+    }
 }
