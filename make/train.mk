@@ -41,7 +41,8 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
   --checkpoint-every 250 --eval-every 250 --steps $(TOKENIZER_V2_STEPS) --minutes $(TOKENIZER_V2_MINUTES)
 
 .PHONY: footage train-tokenizer train-tokenizer-v1 train-tokenizer-v2 save-tokenizer-v2 train-tokenizer-v3-l0 train-tokenizer-v3 \
-  save-tokenizer-v3-l0 save-tokenizer-v3 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
+  save-tokenizer-v3-l0 save-tokenizer-v3 train-tokenizer-v4-l0 train-tokenizer-v4 save-tokenizer-v4-l0 \
+  save-tokenizer-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
 
 footage: build
 	pipelines/footage.sh $(BIN) $(FOOTAGE)
@@ -119,6 +120,34 @@ train-tokenizer-v3-l0: footage
 
 train-tokenizer-v3: footage
 	$(call tokenizer_run,$(TOKENIZER_V3_RUN),$(TOKENIZER_V3_COMMITTED),--preset small2 --pointwise-coarse --grow-from $(V3_BASE),TOKENIZER_V3_RECIPE)
+
+# v4, the candidate after v3 (docs/tokenizer-journal.md, "Hard codes from the first step"): stage 1 is v3's with the
+# codes hard (±1) from step 0 instead of a soft-to-hard warm-up over 30 % of the steps; it reaches in 4 000 steps
+# what v3's stage 1 had at 8 000. Stage 2 is v3's, grown from it. Same run and resume rules as v3.
+TOKENIZER_V4_L0_RUN ?= $(OUT)/tokenizer-v4-l0-run
+TOKENIZER_V4_L0_COMMITTED ?= models/tokenizer-v4-l0-run
+TOKENIZER_V4_RUN ?= $(OUT)/tokenizer-v4-run
+TOKENIZER_V4_COMMITTED ?= models/tokenizer-v4-run
+TOKENIZER_V4_L0_STOP ?= 5750
+TOKENIZER_V4_STOP ?=
+TOKENIZER_V4_L0_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_L0_STEPS) --quantization-warmup 0 \
+  $(if $(TOKENIZER_V4_L0_STOP),--stop-at $(TOKENIZER_V4_L0_STOP))
+TOKENIZER_V4_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_STEPS) --quantization-warmup 0 \
+  $(if $(TOKENIZER_V4_STOP),--stop-at $(TOKENIZER_V4_STOP))
+V4_BASE = $$(if [ -f '$(TOKENIZER_V4_L0_RUN)/model.safetensors' ]; then echo '$(TOKENIZER_V4_L0_RUN)'; \
+  else echo '$(TOKENIZER_V4_L0_COMMITTED)'; fi)
+
+train-tokenizer-v4-l0: footage
+	$(call tokenizer_run,$(TOKENIZER_V4_L0_RUN),$(TOKENIZER_V4_L0_COMMITTED),--preset small2 --layers 1,TOKENIZER_V4_L0_RECIPE)
+
+train-tokenizer-v4: footage
+	$(call tokenizer_run,$(TOKENIZER_V4_RUN),$(TOKENIZER_V4_COMMITTED),--preset small2 --pointwise-coarse --grow-from $(V4_BASE),TOKENIZER_V4_RECIPE)
+
+save-tokenizer-v4-l0:
+	$(call save_tokenizer_run,$(TOKENIZER_V4_L0_RUN),$(TOKENIZER_V4_L0_COMMITTED))
+
+save-tokenizer-v4:
+	$(call save_tokenizer_run,$(TOKENIZER_V4_RUN),$(TOKENIZER_V4_COMMITTED))
 
 # The shipped checkpoint, reproduced from scratch (~2.3 h on one core at 0.5 s a step) in run folders of its own, so
 # that runs continuing the committed checkpoints are never mistaken for it. `cp $(OUT)/tokenizer/* models/tokenizer/`
