@@ -342,10 +342,12 @@ class HierarchicalTokenizer(nn.Module):
         return (list(l0.up_proj.parameters()) + list(l0.up_conv.parameters())
                 + [l.mask_embedding for l in self.layers] + list(self.decoder.parameters()))
 
-    def forward(self, x, finest=0, hardness=1.0, subtraction=1.0, temperature=1.0, mask_fraction=0.0, generator=None):
+    def forward(self, x, finest=0, hardness=1.0, subtraction=1.0, mask_fraction=0.0, generator=None):
         """Training pass (HierarchicalTokenizer.forward): x [B, 3, T, H, W] in [−1, 1] → (reconstruction, per-layer
-        dicts of commit, per_sample, codebook, residual (unweighted mean((u − sg r)²)) and indices; None for
-        layers coarser-only steps leave out). The decoder sees e + hardness·(sign e − e), gradient straight through."""
+        dicts of pre (the normalised pre-quantisation activations e, for lfq_losses), residual (unweighted
+        mean((u − sg r)²)) and indices; None for the layers a coarse-only step leaves out). The decoder sees
+        e + hardness·(sign e − e) with the gradient straight through; with mask_fraction, that share of layer 0's
+        tokens (never in its first latent frame) is replaced by the learned mask embedding."""
         z = self.encoder(x)
         zhat = torch.zeros_like(z)
         stats = [None] * len(self.layers)
@@ -355,7 +357,6 @@ class HierarchicalTokenizer(nn.Module):
             e = layer.project(r)
             sign = torch.where(e > 0, 1.0, -1.0)
             q = e + (hardness * (sign - e)).detach()
-            commit, per_sample, codebook = lfq_losses(e, temperature)
             if m == 0 and mask_fraction > 0:
                 plane = e.shape[3] * e.shape[4]
                 u = torch.rand(e.shape[0], 1, *e.shape[2:], generator=generator)
@@ -363,8 +364,7 @@ class HierarchicalTokenizer(nn.Module):
                 masked.view(e.shape[0], -1)[:, :plane] = False
                 q = torch.where(masked, layer.mask_embedding.view(1, -1, 1, 1, 1), q)
             u = layer.expand(q)
-            stats[m] = {"commit": commit, "per_sample": per_sample, "codebook": codebook,
-                        "residual": (u - r.detach()).pow(2).mean(), "indices": codes_to_indices(e.detach())}
+            stats[m] = {"pre": e, "residual": (u - r.detach()).pow(2).mean(), "indices": codes_to_indices(e.detach())}
             zhat = zhat + u
             if m > finest:
                 r = r - subtraction * u.detach()
