@@ -404,7 +404,8 @@ class HierarchicalTokenizer(nn.Module):
         if cfg.encoder_size and height == cfg.frame_size and width == cfg.frame_size:
             h = w = cfg.encoder_size
         B = next(i for i in indices if i is not None).shape[0]
-        zhat = torch.zeros(B, cfg.latent_channels, frames // d[0], h // d[1], w // d[2])
+        dev = next(i for i in indices if i is not None).device
+        zhat = torch.zeros(B, cfg.latent_channels, frames // d[0], h // d[1], w // d[2], device=dev)
         for m in reversed(range(len(self.layers))):
             if indices[m] is None:
                 continue
@@ -416,7 +417,7 @@ class HierarchicalTokenizer(nn.Module):
                     idx[:, t] = torch.where(mask[:, t], idx[:, t - 1], idx[:, t])
             q = indices_to_codes(idx, layer.bits)
             if mask is not None and strategy in ("zero", "learned"):
-                fill = torch.zeros(layer.bits) if strategy == "zero" else layer.mask_embedding
+                fill = torch.zeros(layer.bits, device=dev) if strategy == "zero" else layer.mask_embedding
                 q = torch.where(mask.unsqueeze(1), fill.view(1, -1, 1, 1, 1), q)
             zhat = zhat + layer.expand(q)
         y = self.decoder(zhat)
