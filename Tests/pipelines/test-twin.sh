@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The PyTorch twin (python/hitvideo, python/train_tokenizer.py) against the Swift tools, run by `make test` (target
+# test-twin):
+#   Tests/pipelines/test-twin.sh BIN_DIR MODEL_DIR
+# 1. The shipped checkpoint MODEL_DIR on a fixed 8-frame 256² clip: the twin's tokens against hv-encode's, its render
+#    against hv-render's (PSNR within 0.01 dB), and a load → save by the twin that keeps the checkpoint's bytes.
+# 2. One hv-train step from two random tiny checkpoints the twin wrote (so hv-train reads the twin's files): the losses
+#    in train.csv and every gradient tensor (from the Adam moments of train-state.safetensors) against the twin's.
+# 3. A tiny CPU run of train_tokenizer.py under torchrun, two processes (gloo): its checkpoint read by hv-encode,
+#    hv-render and hv-encode --print-identity with no conversion, and the same tokens from hv-encode and the twin.
+# Tolerances and what they were measured at: Tests/pipelines/twin_check.py and formats/twin.md.
+# Exit status 77 (a skip for make test-twin): python3 lacks torch, numpy or zstandard; the reason is printed.
+set -euo pipefail
+BIN=$(cd "$1" && pwd)
+MODEL=$(cd "$2" && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+W=$(mktemp -d "${TMPDIR:-/tmp}/hv-twin-test.XXXXXX")
+started=$SECONDS
+trap 'rm -rf "$W"' EXIT
+fail() { echo "test-twin: FAIL: $*" >&2; exit 1; }
+note() { echo "test-twin: $*"; }
+command -v python3 >/dev/null || { echo "test-twin: SKIP: python3 is not installed" >&2; exit 77; }
+if ! missing=$(python3 -c 'import torch, numpy, zstandard' 2>&1); then
+    echo "test-twin: SKIP: the twin needs torch, numpy and zstandard in python3 ($(echo "$missing" | tail -n 1)); pip install ./python" >&2
+    exit 77
+fi
+# One thread per process: the test shares two cores with whatever else runs, and its models are tiny.
+export OMP_NUM_THREADS=1
+# The twin from this checkout, not an installed copy.
+export PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}"
+check() { python3 "$ROOT/Tests/pipelines/twin_check.py" "$@"; }
+note "torch $(python3 -c 'import torch; print(torch.__version__)')"
+
+# ---- 1. shipped checkpoint: tokens, render, bytes ------------------------------------------------------------------
+check setup "$W"
+"$BIN/hv-encode" --model "$MODEL" "$W/c256.y4m" -o "$W/swift.hvt"
+"$BIN/hv-render" --model "$MODEL" "$W/swift.hvt" -o "$W/swift.y4m"
+check shipped "$W" "$MODEL" || fail "the twin and the Swift tools disagree on $MODEL (see above)"
+
+# ---- 2. one training step's losses and gradients ------------------------------------------------------------------
+for n in tiny tiny2x; do
+    "$BIN/hv-train" tokenizer --init "$W/init-$n" --out "$W/run-$n" --data "$W/c32.y4m" --fixed-window --steps 1 \
+        --crop 32 --progressive 0 --truncation 0 --quantization-warmup 0 --adversarial-weight 0 --l2-weight 1 \
+        --residual-weight 0.001 --entropy-weight 0.005 --commit-weight 0.05 --perceptual-weight 0.2 \
+        --checkpoint-every 1 --eval-every 1000 > "$W/hv-train-$n.log" 2>&1 || { cat "$W/hv-train-$n.log" >&2; fail "hv-train did not load the twin's $n checkpoint"; }
+    check grads "$W" "$n" || fail "one step's gradients differ between hv-train and the twin ($n)"
+done
+
+# ---- 3. train_tokenizer.py under torchrun: its checkpoint in the Swift tools ---------------------------------------
+python3 -m torch.distributed.run --nproc_per_node 2 --master_port $((29500 + RANDOM % 500)) \
+    "$ROOT/python/train_tokenizer.py" --preset tiny2 --data "$W/c32.y4m" --out "$W/trained" --steps 4 --crop 32 \
+    --threads 1 --progressive 0 --adversarial-weight 0.05 --adversarial-start 0.5 --ema 0.9 --storage bf16 \
+    > "$W/torchrun.log" 2>&1 || { cat "$W/torchrun.log" >&2; fail "train_tokenizer.py under torchrun failed"; }
+rows=$(($(wc -l < "$W/trained/train.csv") - 1))
+[ "$rows" = 4 ] || fail "train.csv of the torchrun run has $rows rows, not 4"
+id=$("$BIN/hv-encode" --model "$W/trained" --print-identity)
+[[ $id == hitvideo-tiny2@* ]] || fail "hv-encode --print-identity on the twin's checkpoint printed '$id'"
+"$BIN/hv-encode" --model "$W/trained" "$W/c32.y4m" -o "$W/trained-swift.hvt" || fail "hv-encode did not read the twin's checkpoint"
+python3 -m hitvideo encode --model "$W/trained" "$W/c32.y4m" -o "$W/trained-twin.hvt" --threads 1 2>&1 \
+    || fail "the twin did not encode with its own checkpoint"
+check same-tokens "$W/trained-swift.hvt" "$W/trained-twin.hvt" || fail "hv-encode and the twin disagree on the twin-trained checkpoint"
+"$BIN/hv-render" --model "$W/trained" "$W/trained-twin.hvt" -o "$W/trained.y4m" || fail "hv-render refused the twin's .hvt"
+[ -s "$W/trained.y4m" ] || fail "hv-render wrote nothing"
+note "passed in $((SECONDS - started)) s"
