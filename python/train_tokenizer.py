@@ -207,8 +207,19 @@ def main(argv=None):
     disc_opt = make_optimizer(list(disc.named_parameters()), o, betas=(0.5, 0.99), weight_decay=0.0)
     ema = [p.detach().clone() for p in params] if o.ema > 0 else []
     step = 0
-    if args.resume:
+    saved_step = int(getattr(model, "metadata", {}).get("step", "0") or 0) if args.resume else 0
+    st = None
+    if args.resume and os.path.exists(state_path):
         st = torch.load(state_path, map_location=device, weights_only=False)
+        if st["step"] != saved_step:
+            st = None   # the checkpoint moved on without this state (e.g. hv-train --resume): its moments are stale
+    if args.resume and st is None:
+        # As hv-train: continue from the checkpoint's weights at its step with fresh optimizer moments.
+        step = saved_step
+        if rank == 0:
+            print(f"train_tokenizer: no train state for step {step} in {out}: continuing from its weights with fresh "
+                  "optimizer moments", file=sys.stderr)
+    if st is not None:
         opt.load_state_dict(st["optimizer"])
         disc_opt.load_state_dict(st["disc_optimizer"])
         disc.load_state_dict(st["discriminator"])
@@ -252,10 +263,10 @@ def main(argv=None):
         path = os.path.join(out, "train.csv")
         new = not (args.resume and os.path.exists(path))
         log = open(path, "w" if new else "a", newline="")
-        writer = csv.writer(log)
+        writer = csv.writer(log, lineterminator="\n")   # hv-train reads and appends to this file
         if new:
             writer.writerow(["step", "seconds", "lr", "finest_layer", "l1", "perceptual", "adv_g", "adv_d", "grad_norm",
-                             "hardness", "residual"] + [f"{k}_{n}" for n in names for k in ("entropy", "commit", "usage")]
+                             "hardness", "residual"] + [f"{k}_L{m}" for m in range(len(names)) for k in ("entropy", "commit", "usage")]
                             + [f"psnr_top{k + 1}" for k in range(len(names))])
     stop = min(args.stop_at or o.steps, o.steps)
     started = time.time()

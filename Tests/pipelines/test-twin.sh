@@ -61,4 +61,13 @@ python3 -m hitvideo encode --model "$W/trained" "$W/c32.y4m" -o "$W/trained-twin
 check same-tokens "$W/trained-swift.hvt" "$W/trained-twin.hvt" || fail "hv-encode and the twin disagree on the twin-trained checkpoint"
 "$BIN/hv-render" --model "$W/trained" "$W/trained-twin.hvt" -o "$W/trained.y4m" || fail "hv-render refused the twin's .hvt"
 [ -s "$W/trained.y4m" ] || fail "hv-render wrote nothing"
+# Both trainers continue one run: hv-train from the twin's checkpoint (no train state of its own: fresh moments at
+# the checkpoint's step, appending to the twin's train.csv), then the twin from hv-train's.
+"$BIN/hv-train" tokenizer --resume --out "$W/trained" --data "$W/c32.y4m" --steps 5 --crop 32 --adversarial-weight 0 \
+    --storage bf16 > "$W/resume.log" 2>&1 || { cat "$W/resume.log" >&2; fail "hv-train --resume refused the twin's run folder"; }
+python3 "$ROOT/python/train_tokenizer.py" --resume --data "$W/c32.y4m" --out "$W/trained" --steps 6 --crop 32 --threads 1 \
+    --adversarial-weight 0 --storage bf16 > "$W/resume2.log" 2>&1 || { cat "$W/resume2.log" >&2; fail "the twin did not resume hv-train's run"; }
+steps=$(cut -d, -f1 "$W/trained/train.csv" | tail -n 2 | tr '\n' ' ')
+[ "$steps" = "5 6 " ] || fail "train.csv should end with hv-train's step 5 and the twin's step 6, ends with: $steps"
+"$BIN/hv-encode" --model "$W/trained" "$W/c32.y4m" -o "$W/resumed.hvt" || fail "hv-encode did not read the resumed checkpoint"
 note "passed in $((SECONDS - started)) s"

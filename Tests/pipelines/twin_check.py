@@ -158,6 +158,11 @@ def grads(w, name):
     print(f"{name}: gradients of {len(named)} tensors; largest relative L2 error {worst:.2e} ({worst_name}), "
           f"over all {np.sqrt(total_d / total_n):.2e}")
     check(worst <= 1e-4, f"{name}: every gradient tensor within 1e-4 (relative L2) of hv-train's")
+    try:
+        checkpoint.load(run)
+        check(True, f"{name}: hv-train's checkpoint loads strictly in the twin")
+    except checkpoint.CheckpointError as e:
+        check(False, f"{name}: hv-train's checkpoint loads strictly in the twin ({e})")
 
 
 def same_tokens(a, b):
