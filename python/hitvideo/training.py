@@ -189,11 +189,11 @@ def pixels_to_tensor(c):
 
 
 def video_paths(items):
-    """y4m files, and the .y4m files of folders (sorted)."""
+    """y4m files, and the .y4m files under folders (recursively, sorted: DIR/SOURCE/*.y4m as hv-train takes them)."""
     out = []
     for it in items:
         if os.path.isdir(it):
-            out += sorted(os.path.join(it, f) for f in os.listdir(it) if f.endswith(".y4m"))
+            out += sorted(os.path.join(d, f) for d, _, fs in os.walk(it) for f in fs if f.endswith(".y4m"))
         else:
             out.append(it)
     return out
