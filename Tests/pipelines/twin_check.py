@@ -5,8 +5,10 @@
                                    tiny random checkpoints written by the twin (W/init-tiny: GroupNorm; W/init-tiny2x:
                                    RMSNorm, colour shortcuts, wider decoder, lookahead 1, pointwise coarse down convs)
     twin_check.py shipped W MODEL  after hv-encode/hv-render wrote W/swift.hvt and W/swift.y4m: tokens, render and a
-                                   byte-identical load → save of the checkpoint
-    twin_check.py grads W NAME     after `hv-train tokenizer --init W/init-NAME --steps 1` wrote W/run-NAME: the losses
+                                   byte-identical load → save of the checkpoint; then the same (`variants`) for
+                                   W/init-resized (a tiny model with encoderSize, shortcuts, lookahead, no output
+                                   norm) and its hv-mask copies under each strategy
+    twin_check.py grads W NAME…    after `hv-train tokenizer --init W/init-NAME --steps 1` wrote W/run-NAME: the losses
                                    of train.csv and every gradient tensor, read back from the Adam moments of
                                    train-state.safetensors (after one step m = (1 − β1)·g with g clipped)
     twin_check.py same-tokens A B  two .hvt files hold the same tokens
@@ -72,6 +74,18 @@ def setup(w):
             for p in m.parameters():
                 p.add_(torch.randn(p.shape, generator=g) * (0.1 / p[0].numel() ** 0.5 if p.dim() == 5 else 0.05))
         save(m, f"{w}/init-{name}")
+    # Inference paths the shipped model does not take: the encoder's bilinear resize (`encoderSize`, as the
+    # `single` baseline), colour shortcuts, decoder lookahead, no output norm, GroupNorm.
+    odd = copy.deepcopy(PRESETS["tiny2"])
+    odd.update(name="hitvideo-tiny-resized", encoderSize=48, decoderLookahead=1, outputNorm=False,
+               layers=[{"name": "L0", "grid": {"t": 2, "h": 6, "w": 6}, "bits": 6},
+                       {"name": "L1", "grid": {"t": 1, "h": 3, "w": 3}, "bits": 4}])
+    m = HierarchicalTokenizer(TokenizerConfig(odd), seed=4)
+    g = torch.Generator().manual_seed(6)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * (0.1 / p[0].numel() ** 0.5 if p.dim() == 5 else 0.05))
+    save(m, f"{w}/init-resized")
 
 
 def psnr(a, b):
@@ -114,6 +128,32 @@ def shipped(w, model_dir):
                     metadata={k: v for k, v in model.metadata.items() if k not in ("format", "config_name")})
     check(checkpoint.identity(f"{w}/resaved") == checkpoint.identity(model_dir),
           "checkpoint loaded and saved by the twin keeps its bytes and identity")
+    variants(w)
+
+
+def variants(w):
+    """W/init-resized on W/c32.y4m: tokens against W/resized.hvt (hv-encode), renders of it and of its masked copies
+    W/resized-{repeat,zero,learned}.hvt (hv-mask) against W/resized*.y4m (hv-render)."""
+    model = checkpoint.load(f"{w}/init-resized")
+    frames, _ = read_y4m(f"{w}/c32.y4m")
+    _, clips = read_hvt(f"{w}/resized.hvt")
+    idx = model.encode(frames_to_tensor(frames, model.config.frames_per_clip))
+    d = sum(int((idx[m][0].numpy() != clips[0]["layers"][n]).sum()) for m, (n, _, _) in enumerate(model.config.layers))
+    print(f"resized: {d} of {sum(i.numel() for i in idx)} tokens differ from hv-encode's")
+    check(d == 0, "resized model (encoderSize, shortcuts, lookahead, no output norm): same tokens as hv-encode")
+    for tag in ("", "-repeat", "-zero", "-learned"):
+        header, clips = read_hvt(f"{w}/resized{tag}.hvt")
+        masked = sum(int(c["masks"]["L0"].sum()) for c in clips if c["masks"]["L0"] is not None)
+        twin = render_clips(model, header, clips)
+        swift, _ = read_y4m(f"{w}/resized{tag}.y4m")
+        twin_y4m = f"{w}/resized-twin{tag}.y4m"
+        write_y4m(twin_y4m, twin, fps=tuple(header["fps"]))
+        twin, _ = read_y4m(twin_y4m)
+        diff = int(np.abs(swift.astype(int) - twin).max())
+        print(f"resized{tag}: {masked} masked L0 tokens; render max pixel difference {diff}, "
+              f"PSNR against source {psnr(swift, frames):.4f} (hv-render) / {psnr(twin, frames):.4f} dB (twin)")
+        check(abs(psnr(swift, frames) - psnr(twin, frames)) <= 0.01 and (tag == "" or masked > 0),
+              f"resized model render{tag or ' unmasked'} within 0.01 dB of hv-render")
 
 
 def read_csv_row(path):
@@ -121,7 +161,12 @@ def read_csv_row(path):
     return dict(zip(lines[0].split(","), lines[-1].split(",")))
 
 
-def grads(w, name):
+def grads(w, *names):
+    for name in names:
+        grads_of(w, name)
+
+
+def grads_of(w, name):
     run = f"{w}/run-{name}"
     model = checkpoint.load(f"{w}/init-{name}")
     row = read_csv_row(f"{run}/train.csv")
