@@ -121,8 +121,12 @@ def new_config(args) -> TokenizerConfig:
 
 
 def average_gradients(params, world):
-    """One all-reduce of every gradient (flattened together), divided by the process count."""
+    """One all-reduce of every gradient (flattened together), divided by the process count. A parameter the step did
+    not reach gets a zero gradient, not none: as in hv-train, AdamW then still moves it by its moments and decay."""
     if world == 1:
+        for p in params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
         return
     grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
     flat = torch.cat([g.reshape(-1) for g in grads])

@@ -43,6 +43,11 @@ check setup "$W"
 for s in repeat zero learned; do "$BIN/hv-mask" --strategy $s "$W/resized.hvt" -o "$W/resized-$s.hvt"; done
 for t in "" -repeat -zero -learned; do "$BIN/hv-render" --model "$W/init-resized" "$W/resized$t.hvt" -o "$W/resized$t.y4m"; done
 check shipped "$W" "$MODEL" || fail "the twin and the Swift tools disagree on tokens or renders (see above)"
+for t in "" -repeat -zero -learned; do
+    "$BIN/hv-render" --model "$W/init-resized" "$W/resized-twin$t.hvt" -o "$W/resized-twin-swift$t.y4m" \
+        || fail "hv-render refused the twin's copy of resized$t.hvt"
+    cmp -s "$W/resized$t.y4m" "$W/resized-twin-swift$t.y4m" || fail "hv-render renders the twin's copy of resized$t.hvt differently"
+done
 
 # ---- 2. one training step's losses and gradients ------------------------------------------------------------------
 for n in tiny tiny2x; do

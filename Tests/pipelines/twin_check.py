@@ -7,7 +7,8 @@
     twin_check.py shipped W MODEL  after hv-encode/hv-render wrote W/swift.hvt and W/swift.y4m: tokens, render and a
                                    byte-identical load → save of the checkpoint; then the same (`variants`) for
                                    W/init-resized (a tiny model with encoderSize, shortcuts, lookahead, no output
-                                   norm) and its hv-mask copies under each strategy
+                                   norm) and its hv-mask copies under each strategy, each also written again by
+                                   the twin's .hvt writer (W/resized-twin*.hvt)
     twin_check.py grads W NAME…    after `hv-train tokenizer --init W/init-NAME --steps 1` wrote W/run-NAME: the losses
                                    of train.csv and every gradient tensor, read back from the Adam moments of
                                    train-state.safetensors (after one step m = (1 − β1)·g with g clipped)
@@ -30,7 +31,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
 from hitvideo import HierarchicalTokenizer, TokenizerConfig, checkpoint, save  # noqa: E402
 from hitvideo.config import PRESETS  # noqa: E402
-from hitvideo.hvt import read_hvt  # noqa: E402
+from hitvideo.hvt import read_hvt, write_hvt  # noqa: E402
 from hitvideo.tokens import frames_to_tensor, render_clips  # noqa: E402
 from hitvideo.training import Options, model_loss, pixels_to_tensor  # noqa: E402
 from hitvideo.y4m import read_y4m, write_y4m  # noqa: E402
@@ -146,6 +147,8 @@ def variants(w):
         masked = sum(int(c["masks"]["L0"].sum()) for c in clips if c["masks"]["L0"] is not None)
         twin = render_clips(model, header, clips)
         swift, _ = read_y4m(f"{w}/resized{tag}.y4m")
+        # The twin's writer: the same file again, for hv-render to read (test-twin.sh compares its render).
+        write_hvt(f"{w}/resized-twin{tag}.hvt", header, clips)
         twin_y4m = f"{w}/resized-twin{tag}.y4m"
         write_y4m(twin_y4m, twin, fps=tuple(header["fps"]))
         twin, _ = read_y4m(twin_y4m)

@@ -1,6 +1,8 @@
 """`.hvt` files (formats/hvt.md): reading through formats/hvt_reader.py (shipped in this package as hvt_reader), and
 a writer with the same layout as HVTWriter.swift. The writer emits version 1.0 for unmasked files and 1.1, with the
-header's mask record (masked layers, seed), when a mask strategy is set; a 1.0 reader reads both.
+header's mask record (masked layers, seed), for masked ones; a 1.0 reader reads both. A file read and written again
+keeps its bytes wherever the zstd library compresses as Swift's does (small sections do; large ones may differ by a
+few bytes between zstd versions, with the same tokens).
 """
 import struct
 
@@ -43,16 +45,22 @@ def header_payload(h):
     p += struct.pack("<B", len(h["layers"]))
     for l in h["layers"]:
         p += _str16(l["name"]) + struct.pack("<HHHBB", *l["grid"], l["bits"], 1 if l.get("present", True) else 0)
-    if strategy != "none":
-        p += struct.pack("<HQ", sum(1 << i for i in h["masked_layers"]), h.get("mask_seed", 0))
+    if recorded_mask(h):
+        p += struct.pack("<HQ", sum(1 << i for i in h["masked_layers"]), h.get("mask_seed") or 0)
     return p
+
+
+def recorded_mask(h):
+    """Whether the header carries the 1.1 mask record: masked, with its layers known (a masked file from a 1.0
+    writer, read back, has none and is written again as 1.0)."""
+    return h.get("mask_strategy", "none") != "none" and h.get("masked_layers") is not None
 
 
 def write_hvt(path, header, clips, level=19):
     """clips: dicts with frame_count and layers {name: int array over the layer grid}, optionally masks
     {name: bool array or None}. Layers the header marks absent are not written."""
     strategy = header.get("mask_strategy", "none")
-    out = [MAGIC, struct.pack("<HH", VERSION_MAJOR, VERSION_MINOR if strategy != "none" else 0),
+    out = [MAGIC, struct.pack("<HH", VERSION_MAJOR, VERSION_MINOR if recorded_mask(header) else 0),
            _record("HVTH", header_payload(header))]
     cctx = zstandard.ZstdCompressor(level=level)
     present = [l for l in header["layers"] if l.get("present", True)]
