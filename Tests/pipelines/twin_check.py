@@ -9,7 +9,8 @@
                                    W/init-resized (a tiny model with encoderSize, shortcuts, lookahead, no output
                                    norm) and its hv-mask copies under each strategy, each also written again by
                                    the twin's .hvt writer (W/resized-twin*.hvt)
-    twin_check.py grads W NAME…    after `hv-train tokenizer --init W/init-NAME --steps 1` wrote W/run-NAME: the losses
+    twin_check.py grads W NAME…    after `hv-train tokenizer --init W/init-NAME --steps 1` wrote W/run-NAME (tiny with
+                                   hard codes, tiny2x at the soft start of the quantisation warm-up): the losses
                                    of train.csv and every gradient tensor, read back from the Adam moments of
                                    train-state.safetensors (after one step m = (1 − β1)·g with g clipped)
     twin_check.py same-tokens A B  two .hvt files hold the same tokens
@@ -176,10 +177,12 @@ def grads_of(w, name):
     cfg = model.config
     frames, _ = read_y4m(f"{w}/c32.y4m")
     x = pixels_to_tensor(frames[:cfg.frames_per_clip])[None]
-    # The hv-train command of test-twin.sh: every layer from step 0, hard quantisation, no discriminator.
+    # The hv-train command of test-twin.sh (no discriminator); the layers and the quantisation hardness it used are
+    # in its train.csv (tiny: every layer, hard codes; tiny2x: the soft start of the quantisation warm-up).
     o = Options(l2_weight=1, residual_weight=0.001, entropy_weight=0.005, commit_weight=0.05, perceptual_weight=0.2,
-                adversarial_weight=0, quantization_warmup=0, truncation=0, progressive=(0,))
-    loss, _, log = model_loss(model, x, o, finest=0, hardness=1.0, subtraction=1.0)
+                adversarial_weight=0, truncation=0, progressive=(0,))
+    loss, _, log = model_loss(model, x, o, finest=int(row["finest_layer"]), hardness=float(row["hardness"]),
+                              subtraction=1.0)
     loss.backward()
     named = dict(model.named_parameters())
     norm = float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in named.values() if p.grad is not None)))
@@ -188,7 +191,7 @@ def grads_of(w, name):
     for m, (lname, _, _) in enumerate(cfg.layers):
         pairs += [(f"entropy_{lname}", log["entropy"][m]), (f"commit_{lname}", log["commit"][m])]
     worst_loss = max(rel(v, float(row[k])) for k, v in pairs)
-    print(f"{name}: losses and gradient norm (twin / hv-train): "
+    print(f"{name}: hardness {row['hardness']}; losses and gradient norm (twin / hv-train): "
           + ", ".join(f"{k} {v:.6g}/{float(row[k]):.6g}" for k, v in pairs) + f"; worst relative difference {worst_loss:.2e}")
     check(worst_loss <= 1e-5, f"{name}: train.csv losses and gradient norm within 1e-5")
     state, _, _ = checkpoint.read_safetensors(f"{run}/train-state.safetensors")
