@@ -20,7 +20,8 @@ build: deps
 # test-pipelines, test-slurm, test-webdataset (pipelines/pretokenize.mk): the pretokenization pipeline killed with
 # kill -9 and resumed; the Slurm array and merge job on a one-node cluster; the shards read by PyPI webdataset.
 # test-hostile (make/hostile.mk): every tool's error contract on hostile input.
-test: build test-pipelines test-slurm test-webdataset test-hostile
+# test-twin (make/twin.mk): the PyTorch twin (python/) against hv-encode, hv-render and hv-train.
+test: build test-pipelines test-slurm test-webdataset test-hostile test-twin
 	$(SWIFT) test $(SWIFT_FLAGS)
 
 clean:

@@ -1,0 +1,1 @@
+../../formats/hvt_reader.py

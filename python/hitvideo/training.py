@@ -1,0 +1,199 @@
+"""The training recipe of `hv-train tokenizer` (Sources/HVTokenizer/TokenizerTrainer.swift, GradientLoss.swift,
+Discriminator3D.swift, HVEngine/AdamW.swift) for the PyTorch twin: losses, learning-rate schedule, progressive layer
+schedule with truncated coarse-only steps, soft-to-hard quantisation warm-up, AdamW with decoupled weight decay on
+conv weights only, global-norm clipping, the EMA of the weights, and the clip sampler.
+
+Per sample, the loss is L1 + l2·MSE + perceptual·gradient-L1 + Σ_active layers (entropy·(E H(p) − H(E p)) +
+commit·mean((e − sg q)²) + residual·mean((u − sg r)²)) [+ adversarial·hinge-G after adversarialStart]; a batch is the
+mean over its samples (the LFQ entropies are per sample, as Swift computes them).
+"""
+import dataclasses
+import math
+import os
+import random
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .model import CausalConv3d, lfq_losses, space_to_depth
+from .y4m import read_y4m
+
+
+@dataclasses.dataclass
+class Options:
+    """TokenizerTrainingOptions with hv-train tokenizer's defaults."""
+    steps: int = 4000
+    lr: float = 4e-4
+    warmup_steps: int = 100
+    min_lr_fraction: float = 0.1
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    crop: int = 128
+    batch: int = 1
+    perceptual_weight: float = 0.5
+    l2_weight: float = 0.0
+    entropy_weight: float = 0.02
+    commit_weight: float = 0.25
+    entropy_temperature: float = 1.0
+    adversarial_weight: float = 0.05
+    adversarial_start: float = 0.6
+    progressive: tuple = (0.05, 0.12, 0.2)
+    truncation: float = 0.25
+    quantization_warmup: float = 0.3
+    residual_weight: float = 0.0
+    mask_training: bool = False
+    freeze_tokens: bool = False
+    ema: float = 0.0
+    lr_scales: tuple = ()          # (prefix, scale) pairs
+    subtraction_ramp: int = 0
+    seed: int = 1
+
+
+def learning_rate(o: Options, step: int) -> float:
+    """LRSchedule: linear warm-up to the peak, cosine decay to min_lr_fraction · peak at `steps`."""
+    if step < o.warmup_steps:
+        return o.lr * (step + 1) / o.warmup_steps
+    progress = min(1.0, (step - o.warmup_steps) / max(1, o.steps - o.warmup_steps))
+    floor = o.lr * o.min_lr_fraction
+    return floor + (o.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def finest_layer(o: Options, n_layers: int, step: int, rng: random.Random) -> int:
+    """The densest layer trained at `step`: coarsest alone until the first fraction, one more layer at each; once
+    all are on, a `truncation` share of steps decodes from a random coarser truncation."""
+    finest = n_layers - 1
+    for k, f in enumerate(o.progressive):
+        if step >= f * o.steps:
+            finest = max(0, n_layers - 2 - k)
+    if finest == 0 and n_layers > 1 and rng.random() < o.truncation:
+        finest = 1 + rng.randrange(n_layers - 1)
+    return finest
+
+
+def gradient_l1(p, t):
+    """Mean |Δp − Δt| over horizontal and vertical neighbours at full and (when H, W ≥ 4 and even) half resolution."""
+    def one(p, t):
+        dx = (p[..., 1:] - p[..., :-1]) - (t[..., 1:] - t[..., :-1])
+        dy = (p[..., 1:, :] - p[..., :-1, :]) - (t[..., 1:, :] - t[..., :-1, :])
+        return dx.abs().mean() + dy.abs().mean()
+    H, W = p.shape[-2:]
+    loss = one(p, t)
+    if H >= 4 and W >= 4 and H % 2 == 0 and W % 2 == 0:
+        loss = loss + one(F.avg_pool3d(p, (1, 2, 2)), F.avg_pool3d(t, (1, 2, 2)))
+    return loss
+
+
+class Discriminator3D(nn.Module):
+    """Space-to-depth 2×4×4 → conv (1,3,3) → SiLU → two strided 3×3×3 convs with SiLU → 1×1×1 head: one logit per
+    spatio-temporal patch. Not part of a checkpoint (its state is in the train state)."""
+
+    def __init__(self, channels=32):
+        super().__init__()
+        self.conv1 = CausalConv3d(96, channels, (1, 3, 3))
+        self.conv2 = CausalConv3d(channels, 2 * channels, (3, 3, 3), (2, 2, 2))
+        self.conv3 = CausalConv3d(2 * channels, 2 * channels, (3, 3, 3), (2, 2, 2))
+        self.head = CausalConv3d(2 * channels, 1, (1, 1, 1))
+
+    def forward(self, x):
+        h = F.silu(self.conv1(space_to_depth(x, (2, 4, 4))))
+        h = F.silu(self.conv2(h))
+        return self.head(F.silu(self.conv3(h)))
+
+
+def decays(name, p):
+    """AdamW decays conv weights only (biases, norm weights and mask embeddings are `decays: false` in Swift)."""
+    return name.endswith(".weight") and p.dim() == 5
+
+
+def make_optimizer(named_params, o: Options, betas=(0.9, 0.99), weight_decay=None):
+    """AdamW with one group per (decay, learning-rate scale); each group's 'scale' multiplies the scheduled rate."""
+    wd = o.weight_decay if weight_decay is None else weight_decay
+    groups = {}
+    for n, p in named_params:
+        scale = 1.0
+        for prefix, s in o.lr_scales:
+            if n.startswith(prefix):
+                scale = s
+        key = (decays(n, p), scale)
+        groups.setdefault(key, []).append(p)
+    return torch.optim.AdamW([{"params": ps, "weight_decay": wd if d else 0.0, "scale": s}
+                              for (d, s), ps in groups.items()], lr=o.lr, betas=betas, eps=1e-8)
+
+
+def set_learning_rate(opt, lr):
+    for g in opt.param_groups:
+        g["lr"] = lr * g["scale"]
+
+
+def model_loss(model, x, o: Options, finest, hardness, subtraction, mask_fraction=0.0):
+    """Loss of a batch x [B, 3, T, H, W] without the adversarial term → (loss, reconstruction, log dict). The LFQ
+    entropies are computed per sample and averaged, as Swift runs the samples of a batch one at a time."""
+    recon, stats = model(x, finest=finest, hardness=hardness, subtraction=subtraction,
+                         mask_fraction=mask_fraction)
+    l1 = (recon - x).abs().mean()
+    l2 = (recon - x).pow(2).mean()
+    perceptual = torch.stack([gradient_l1(recon[b:b + 1], x[b:b + 1]) for b in range(x.shape[0])]).mean()
+    loss = l1 + o.l2_weight * l2 + o.perceptual_weight * perceptual
+    log = {"l1": l1.item(), "perceptual": perceptual.item(), "residual": 0.0, "entropy": {}, "commit": {}, "usage": {}}
+    for m, s in enumerate(stats):
+        if s is None:
+            continue
+        # Per-sample LFQ terms (the batch's codebook distribution would otherwise mix samples).
+        e = s["pre"]
+        terms = [lfq_losses(e[b:b + 1], o.entropy_temperature) for b in range(e.shape[0])]
+        commit = torch.stack([t[0] for t in terms]).mean()
+        entropy = torch.stack([t[1] - t[2] for t in terms]).mean()
+        loss = loss + o.entropy_weight * entropy + o.commit_weight * commit + o.residual_weight * s["residual"]
+        log["entropy"][m] = o.entropy_weight * entropy.item()
+        log["commit"][m] = commit.item()
+        log["residual"] += o.residual_weight * s["residual"].item()
+        log["usage"][m] = int(torch.unique(s["indices"][0]).numel())
+    return loss, recon, log
+
+
+class ClipSampler:
+    """Random windows of framesPerClip frames from y4m videos held in memory as uint8 RGB (a video drawn by its
+    length), random square crops and horizontal flips (ClipDataset.sample). Short videos repeat their last frame."""
+
+    def __init__(self, paths, seed):
+        self.videos = []
+        for p in paths:
+            frames, _ = read_y4m(p)
+            if len(frames):
+                self.videos.append(frames)
+        if not self.videos:
+            raise ValueError("no frames in the training videos")
+        self.lengths = np.array([len(v) for v in self.videos])
+        self.rng = np.random.default_rng(seed)
+
+    def sample(self, frames, crop):
+        pick = int(self.rng.integers(self.lengths.sum()))
+        v = self.videos[int(np.searchsorted(np.cumsum(self.lengths), pick, side="right"))]
+        start = int(self.rng.integers(len(v) - frames + 1)) if len(v) > frames else 0
+        H, W = v.shape[1:3]
+        cy = int(self.rng.integers(H - crop + 1)) if H > crop else 0
+        cx = int(self.rng.integers(W - crop + 1)) if W > crop else 0
+        idx = np.minimum(np.arange(start, start + frames), len(v) - 1)
+        c = v[idx, cy:cy + crop, cx:cx + crop]
+        if self.rng.integers(2):
+            c = c[:, :, ::-1]
+        return pixels_to_tensor(np.ascontiguousarray(c))
+
+
+def pixels_to_tensor(c):
+    """uint8 [T, H, W, 3] → [3, T, H, W] as ClipDataset.fill: p · (1/127.5) − 1 in float32."""
+    x = torch.from_numpy(c).to(torch.float32) * torch.tensor(1 / 127.5, dtype=torch.float32) - 1
+    return x.permute(3, 0, 1, 2).contiguous()
+
+
+def video_paths(items):
+    """y4m files, and the .y4m files under folders (recursively, sorted: DIR/SOURCE/*.y4m as hv-train takes them)."""
+    out = []
+    for it in items:
+        if os.path.isdir(it):
+            out += sorted(os.path.join(d, f) for d, _, fs in os.walk(it) for f in fs if f.endswith(".y4m"))
+        else:
+            out.append(it)
+    return out
