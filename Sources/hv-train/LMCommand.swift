@@ -157,7 +157,7 @@ struct TrainLM: ParsableCommand {
         let logPath = log ?? (out as NSString).appendingPathComponent("train-lm.csv")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let csv = try LMLog(path: logPath, layers: cfg.layers.map(\.name), append: resuming)
-        let tokenizerID = header.tokenizer.full
+        let tokenizerID = header.tokenizer
         let progress = Progress("hv-train lm")
         let t0 = Date()
         while trainer.step < steps {
