@@ -18,7 +18,7 @@ extension MetricsCommand {
         // they arrive and never kept, so memory is one clip plus the rendered frames, not the whole file.
         var tokenizer: HierarchicalTokenizer? = nil
         if !videos.isEmpty {
-            let t = try TokenizerCheckpoint.load(from: TokenizerCheckpoint.resolve(model))
+            let t = try TokenizerCheckpoint.load(from: TokenizerCheckpoint.resolve(model.path))
             try t.requireCompatible(h)
             tokenizer = t
         }

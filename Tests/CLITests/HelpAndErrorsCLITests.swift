@@ -69,6 +69,18 @@ final class HelpAndErrorsCLITests: XCTestCase {
         }
     }
 
+    /// One --model (TokenizerModelOption) for every tool that runs the tokenizer: the same help wherever it is.
+    func testTokenizerModelOptionReadsAlikeEverywhere() throws {
+        var seen: Set<String> = []
+        for (t, args) in [("hv-encode", ["--help"]), ("hv-render", ["--help"]), ("hv-metrics", ["--help"]), ("hv-bench", ["all", "--help"])] {
+            let r = try Tools.run(t, args)
+            let lines = r.stdoutText.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard let i = lines.firstIndex(where: { $0.hasPrefix("--model <model>") }) else { XCTFail("\(t) has no --model"); continue }
+            seen.insert(lines[i...].prefix(2).joined(separator: " "))
+        }
+        XCTAssertEqual(seen.count, 1, "\(seen)")
+    }
+
     /// The tools that do no linear algebra do not link OpenBLAS (nor re-execute themselves for its kernels).
     func testToolsWithoutLinearAlgebraDoNotLinkOpenBLAS() throws {
         for t in ["hv-decode", "hv-info", "hv-mask"] {
