@@ -70,7 +70,7 @@ extension MetricsCommand {
             "tokenizer": h.tokenizer.description, "clips": clipCount, "tokenFrames": frameCount,
             "bppRawTokens": bpp.raw, "bppStored": bpp.stored, "bppFile": bpp.file, "layers": layersJSON,
         ]
-        guard let refPath = videos.first, let tokenizer else {
+        guard let refPath = videos.first, tokenizer != nil else {
             if json {
                 let data = try JSONSerialization.data(withJSONObject: extraJSON, options: [.prettyPrinted, .sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
