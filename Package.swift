@@ -5,6 +5,7 @@ import PackageDescription
 
 let tools = ["hv-decode", "hv-encode", "hv-mask", "hv-render", "hv-gen", "hv-metrics", "hv-info", "hv-train", "hv-manifest", "hv-bench"]
 
+// Each tool depends on exactly the modules it imports (HVCLI and ArgumentParser: every tool).
 func toolDeps(_ name: String) -> [Target.Dependency] {
     let common: [Target.Dependency] = ["HVCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     switch name {
@@ -13,10 +14,10 @@ func toolDeps(_ name: String) -> [Target.Dependency] {
     case "hv-encode", "hv-render": return common + ["HVFormat", "HVMedia", "HVEngine", "HVTokenizer"]
     case "hv-mask": return common + ["HVFormat"]
     case "hv-metrics": return common + ["HVFormat", "HVMedia", "HVMetrics", "HVEngine", "HVTokenizer"]
-    case "hv-gen": return common + ["HVFormat", "HVEngine", "HVText", "HVGen", "HVTokenizer"]
-    case "hv-train": return common + ["HVFormat", "HVMedia", "HVEngine", "HVTokenizer", "HVGen", "HVText", "HVManifest"]
-    case "hv-manifest": return common + ["HVManifest", "HVFormat", "HVEngine", "HVText"]
-    case "hv-bench": return common + ["HVEngine", "HVMedia", "HVMetrics", "HVFormat", "HVTokenizer", "HVText", "HVGen"]
+    case "hv-gen": return common + ["HVCore", "HVFormat", "HVEngine", "HVText", "HVGen", "HVTokenizer"]
+    case "hv-train": return common + ["HVCore", "HVFormat", "HVEngine", "HVTokenizer", "HVGen", "HVText", "HVManifest"]
+    case "hv-manifest": return common + ["HVManifest", "HVEngine", "HVText"]
+    case "hv-bench": return common + ["HVEngine", "HVMedia", "HVMetrics", "HVTokenizer", "HVText", "HVGen"]
     default: return common
     }
 }
@@ -59,8 +60,8 @@ let package = Package(
         .testTarget(name: "HVMetricsTests", dependencies: ["HVMetrics", "HVMedia"], resources: [.copy("Golden")]),
         .testTarget(name: "HVManifestTests", dependencies: ["HVManifest", "HVFormat", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "HVTextTests", dependencies: ["HVText", "HVEngine"], resources: [.copy("Golden")]),
-        .testTarget(name: "HVGenTests", dependencies: ["HVGen", "HVEngine"]),
-        .testTarget(name: "CLITests", dependencies: ["HVFormat", "HVTokenizer", "HVMedia"]),
+        .testTarget(name: "HVGenTests", dependencies: ["HVGen", "HVEngine", "HVFormat"]),
+        .testTarget(name: "CLITests", dependencies: ["HVFormat", "HVTokenizer"]),
     ] + tools.map { .executableTarget(name: $0, dependencies: toolDeps($0)) },
     // Swift 5 mode: the engine shares raw buffers across concurrentPerform workers by design.
     swiftLanguageModes: [.v5]

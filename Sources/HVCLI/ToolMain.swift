@@ -24,7 +24,7 @@ extension ParsableCommand {
                 print(fullMessage(for: error))
                 exitFlushingStdout(name, SysExit.ok)
             }
-            let message = self.message(for: error)
+            let message = oneLine(self.message(for: error))
             Console.error(name, message.isEmpty ? "\(error)" : message)
             FileHandle.standardError.write(Data((usageString(for: error) + "\n").utf8))
             Glibc.exit(code == 1 ? SysExit.software : code)
@@ -40,6 +40,17 @@ extension ParsableCommand {
             Glibc.exit(SysExit.ioError)
         }
         Glibc.exit(code)
+    }
+
+    /// argument-parser lists a long set of choices on lines of their own ("one of the following:" then "- x"
+    /// lines); the error contract is one line, so they are joined into it.
+    static func oneLine(_ message: String) -> String {
+        let lines = message.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let first = lines.first, first.hasSuffix("one of the following:") else { return message }
+        let values = lines.dropFirst().filter { $0.hasPrefix("- ") }.map { "'\($0.dropFirst(2))'" }
+        guard let last = values.last else { return message }
+        let list = values.count == 1 ? last : values.dropLast().joined(separator: ", ") + " or " + last
+        return first.dropLast("the following:".count) + list + "."
     }
 
     private static func usageString(for error: Error) -> String {

@@ -4,6 +4,7 @@
 // extra or mis-shaped weight is an error naming it. All engine checkpoint I/O of HVGen is in this file.
 import Foundation
 import HVEngine
+import HVFormat
 
 public enum GeneratorCheckpoint {
     public static let configFile = "config.json"
@@ -18,14 +19,15 @@ public enum GeneratorCheckpoint {
     static func path(_ dir: String, _ file: String) -> String { (dir as NSString).appendingPathComponent(file) }
 
     /// Writes config.json and model.safetensors (each through a temporary file renamed into place).
-    /// `tokenizer` (name@hash of the tokenizer whose codes it was trained on) goes into the metadata.
-    public static func save(_ model: GeneratorModel, to dir: String, tokenizer: String = "") throws {
+    /// `tokenizer`, the identity of the tokens it was trained on, goes into the metadata whole (`name@sha256`;
+    /// empty when unknown).
+    public static func save(_ model: GeneratorModel, to dir: String, tokenizer: TokenizerIdentity? = nil) throws {
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         catch { throw GenError.badCheckpoint(path: dir, reason: "cannot create the directory (\(error.localizedDescription))") }
         let cfg = path(dir, configFile)
         do { try model.config.jsonData().write(to: URL(fileURLWithPath: cfg), options: .atomic) }
         catch { throw GenError.badCheckpoint(path: cfg, reason: "cannot write (\(error.localizedDescription))") }
-        let meta = ["format": formatName, "version": formatVersion, "tokenizer": tokenizer]
+        let meta = ["format": formatName, "version": formatVersion, "tokenizer": tokenizer?.full ?? ""]
         try SafeTensors.save(model.parameters.map { ($0.name, $0.value) }, dtype: .f32, metadata: meta, to: path(dir, weightsFile))
     }
 
@@ -41,15 +43,21 @@ public enum GeneratorCheckpoint {
         catch { throw GenError.badCheckpoint(path: cfg, reason: "\(error)") }
     }
 
-    /// Builds the model of `dir`'s config and loads its weights strictly. Returns the tokenizer it names.
-    public static func load(from dir: String) throws -> (model: GeneratorModel, tokenizer: String) {
+    /// Builds the model of `dir`'s config and loads its weights strictly. Returns the identity of the tokens it
+    /// was trained on, nil when the checkpoint records none.
+    public static func load(from dir: String) throws -> (model: GeneratorModel, tokenizer: TokenizerIdentity?) {
         let model = try GeneratorModel(config: config(in: dir))
         let file = try SafeTensors.load(path: path(dir, weightsFile))
         guard file.metadata["format"] == formatName else {
             throw GenError.badCheckpoint(path: path(dir, weightsFile), reason: "its metadata does not name the format '\(formatName)'")
         }
         try file.loadStrict(into: model.parameters)
-        return (model, file.metadata["tokenizer"] ?? "")
+        let recorded = file.metadata["tokenizer"] ?? ""
+        if recorded.isEmpty { return (model, nil) }
+        guard let id = TokenizerIdentity(full: recorded) else {
+            throw GenError.badCheckpoint(path: path(dir, weightsFile), reason: "its metadata 'tokenizer' is '\(recorded.prefix(80))', not name@ and 64 hex digits")
+        }
+        return (model, id)
     }
 
     /// Saves the optimizer state and the step count beside the weights.

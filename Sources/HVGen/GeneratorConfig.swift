@@ -93,14 +93,20 @@ public struct GeneratorConfig: Codable, Equatable, Sendable {
         ], textLength: textLength, textDim: textDim, width: 32, depth: 2, heads: 2, ffnHidden: 48, groupBits: 3)
     }
 
-    public static func preset(_ name: String) -> GeneratorConfig? {
-        switch name {
-        case "paper": return .paper
-        case "small": return .small
-        case "tiny": return .tiny(textLength: 8, textDim: 384)   // CLI tests: seconds to train
-        default: return nil
+    /// The architectures a tool may start from by name (hv-train lm --config, hv-bench gen --config).
+    public enum Preset: String, CaseIterable, Sendable {
+        case small, paper, tiny
+
+        public var config: GeneratorConfig {
+            switch self {
+            case .paper: return .paper
+            case .small: return .small
+            case .tiny: return .tiny(textLength: 8, textDim: 384)   // CLI tests: seconds to train
+            }
         }
     }
+
+    public static func preset(_ name: String) -> GeneratorConfig? { Preset(rawValue: name)?.config }
 
     public var headDim: Int { width / max(heads, 1) }
     /// Video tokens per clip (2448 for the full hierarchy).

@@ -4,6 +4,7 @@
 // checkpoint continues exactly as an uninterrupted one would.
 import Foundation
 import HVEngine
+import HVFormat
 
 /// One training clip: caption states [len, textDim] and its video codes (sequence order, config.videoTokens).
 public struct LMExample {
@@ -97,7 +98,7 @@ public final class LMTrainer {
         return sums
     }
 
-    public func save(to dir: String, tokenizer: String) throws {
+    public func save(to dir: String, tokenizer: TokenizerIdentity?) throws {
         try GeneratorCheckpoint.save(model, to: dir, tokenizer: tokenizer)
         try GeneratorCheckpoint.saveTrainState(optimizer, step: step, to: dir)
     }

@@ -28,8 +28,8 @@ struct AllBenchCommand: ParsableCommand {
     @Option(help: "Sections to run, comma-separated: gemm, conv, tokenizer, train, metrics, seq, text, color.")
     var only: String = "gemm,conv,tokenizer,train,metrics,seq,text,color"
 
-    @Option(help: "Tokenizer checkpoint for the tokenizer section (default: the shipped model).")
-    var model: String?
+    /// The tokenizer the tokenizer section times.
+    @OptionGroup var model: TokenizerModelOption
 
     @Option(help: "Folder of the peer scripts.")
     var peers: String = "bench"
@@ -153,7 +153,7 @@ struct AllBenchCommand: ParsableCommand {
     }
 
     func loadModel() throws -> HierarchicalTokenizer {
-        let path = TokenizerCheckpoint.resolve(model)
+        let path = TokenizerCheckpoint.resolve(model.path)
         if FileManager.default.fileExists(atPath: path + "/config.json") { return try TokenizerCheckpoint.load(from: path) }
         print("(no shipped checkpoint found: timing an untrained `small` model of the same shape)")
         return try HierarchicalTokenizer(config: .small)

@@ -18,8 +18,8 @@ struct GenBenchCommand: ParsableCommand {
     @Option(help: "Generator checkpoint folder (default: a randomly initialised model of --config).")
     var model: String?
 
-    @Option(help: "Architecture preset when no --model is given: small or paper.")
-    var config: String = "small"
+    @Option(help: "Architecture preset when no --model is given.")
+    var config: GeneratorConfig.Preset = .small
 
     @Option(help: "Guidance scale; anything but 1 decodes the conditional and unconditional rows as a batch of two.")
     var cfg: Float = 7.5
@@ -31,12 +31,11 @@ struct GenBenchCommand: ParsableCommand {
     var peers: String = "bench"
 
     func validate() throws {
-        if model == nil && GeneratorConfig.preset(config) == nil { throw ValidationError("--config must be small or paper") }
         if prefixPoints < 2 { throw ValidationError("--prefix-points must be at least 2") }
     }
 
     func run() throws {
-        let gen = try model.map { try GeneratorCheckpoint.load(from: $0).model } ?? GeneratorModel(config: GeneratorConfig.preset(config)!, seed: 1)
+        let gen = try model.map { try GeneratorCheckpoint.load(from: $0).model } ?? GeneratorModel(config: config.config, seed: 1)
         let c = gen.config, n = c.videoTokens
         print("OpenBLAS core: \(BLAS.coreName), threads \(BLAS.threads); cores \(Parallel.workers)")
         print("generator \(c.name): \(c.parameterCount) parameters, \(c.textLength) text + \(n) video positions")
@@ -112,3 +111,5 @@ struct GenBenchCommand: ParsableCommand {
                      tps, ours / tps, obj["torch"] as? String ?? "?", obj["threads"] as? Int ?? 0, start, end))
     }
 }
+
+extension GeneratorConfig.Preset: ExpressibleByArgument {}

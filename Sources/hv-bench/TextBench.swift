@@ -1,4 +1,4 @@
-// Text-encoder benchmark (issue 6): all-MiniLM-L6-v2 sentence embeddings per second on this machine,
+// Text-encoder benchmark: all-MiniLM-L6-v2 sentence embeddings per second on this machine,
 // one caption at a time (the naive reference) and in packed batches of 32, reported with their ratio.
 // Needs the weights in models/text-encoder ('make text-encoder'). Wired into hv-bench by the lead.
 import Foundation

@@ -28,8 +28,19 @@ struct DecodeCommand: ParsableCommand {
     @Option(help: "Output frame size in pixels (square).")
     var size: Int = 256
 
+    /// How a frame that is not square becomes one.
+    enum Crop: String, ExpressibleByArgument, CaseIterable {
+        case center, none
+    }
+
+    /// The y4m chroma layout written.
+    enum Chroma: String, ExpressibleByArgument, CaseIterable {
+        case c420 = "420", c444 = "444"
+        var colorSpace: Y4MColorSpace { self == .c444 ? .c444 : .c420jpeg }
+    }
+
     @Option(help: "center: scale the short side and crop; none: scale the long side and letterbox.")
-    var crop: String = "center"
+    var crop: Crop = .center
 
     @Option(help: "Start time in seconds.")
     var start: Double = 0
@@ -41,7 +52,7 @@ struct DecodeCommand: ParsableCommand {
     var frames: Int?
 
     @Option(help: "y4m chroma layout: 420 (420jpeg) or 444.")
-    var pix: String = "420"
+    var pix: Chroma = .c420
 
     func parsedRate() throws -> FrameRate {
         let parts = fps.split(separator: "/")
@@ -53,20 +64,18 @@ struct DecodeCommand: ParsableCommand {
     func validate() throws {
         _ = try parsedRate()
         guard (2...8192).contains(size), size % 2 == 0 else { throw ValidationError("--size must be an even number from 2 to 8192.") }
-        guard crop == "center" || crop == "none" else { throw ValidationError("--crop must be 'center' or 'none'.") }
         guard start >= 0 else { throw ValidationError("--start must not be negative.") }
         if let d = duration, d <= 0 { throw ValidationError("--duration must be positive.") }
         if let f = frames, f <= 0 { throw ValidationError("--frames must be positive.") }
-        guard pix == "420" || pix == "444" else { throw ValidationError("--pix must be 420 or 444.") }
     }
 
     func run() throws {
         var o = DecodeOptions()
-        o.fps = try parsedRate(); o.size = size; o.crop = crop == "center"; o.start = start
+        o.fps = try parsedRate(); o.size = size; o.crop = crop == .center; o.start = start
         o.duration = duration; o.maxFrames = frames
         let decoder = try VideoDecoder(path: input, options: o)
         let out = try OutputFile(output, what: "y4m video")
-        let writer = Y4MWriter(width: size, height: size, frameRate: o.fps, colorSpace: pix == "444" ? .c444 : .c420jpeg) {
+        let writer = Y4MWriter(width: size, height: size, frameRate: o.fps, colorSpace: pix.colorSpace) {
             try out.write($0)
         }
         let progress = Progress("hv-decode")

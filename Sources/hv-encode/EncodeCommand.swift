@@ -24,14 +24,13 @@ struct EncodeCommand: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "Write the .hvt here instead of stdout.")
     var output: String?
 
-    @Option(help: "Tokenizer checkpoint folder (default: the shipped models/tokenizer).")
-    var model: String?
+    @OptionGroup var model: TokenizerModelOption
 
     @Flag(help: "Print the token identity the model writes into .hvt headers (name@sha256: its tokens_of after a frozen-token fine-tune, else SHA-256 of config.json followed by model.safetensors) and exit without reading video.")
     var printIdentity = false
 
     func run() throws {
-        let tokenizer = try TokenizerCheckpoint.load(from: TokenizerCheckpoint.resolve(model))
+        let tokenizer = try TokenizerCheckpoint.load(from: TokenizerCheckpoint.resolve(model.path))
         if printIdentity {
             print(tokenizer.tokenIdentity.full)
             return

@@ -89,12 +89,11 @@ struct GenCommand: ParsableCommand {
         let tok = try TokenizerCheckpoint.load(from: tokDir)
         let fullHeader = tok.hvtHeader(source: "hv-gen")
         try gen.config.requireCompatible(with: fullHeader, what: "tokenizer \(tok.tokenIdentity)")
-        // The checkpoint records name@full-hash; the short form (12 hex digits) is accepted too. A tokenizer
-        // fine-tuned with frozen tokens has its parent's tokens, so a generator trained on those fits it.
+        // A tokenizer fine-tuned with frozen tokens has its parent's tokens (tokenIdentity), so a generator
+        // trained on those fits it.
         let id = tok.tokenIdentity
-        let trained = TokenizerIdentity(full: trainedOn)
-        if !trainedOn.isEmpty && trained != id && trainedOn != id.description {
-            Console.warning("hv-gen", "the generator was trained on tokens of \(trained?.description ?? trainedOn), not \(id)")
+        if let trainedOn, trainedOn != id {
+            Console.warning("hv-gen", "the generator was trained on tokens of \(trainedOn), not \(id)")
         }
         let k = try gen.config.leadingLayers(layers?.layers)
         let count = gen.config.layers.prefix(k).reduce(0) { $0 + $1.tokenCount }

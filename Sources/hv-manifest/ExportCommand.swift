@@ -12,7 +12,7 @@ struct ExportCommand: ParsableCommand {
     @OptionGroup var db: DatabaseArgument
 
     @Option(help: "Export clips of this split: train, val or all.")
-    var split: String = "train"
+    var split: SplitSelection = .train
 
     @Flag(help: "Include clips that have no token file yet.")
     var allClips = false
@@ -26,12 +26,8 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write to this file instead of stdout.")
     var output: String?
 
-    func validate() throws {
-        guard ["train", "val", "all"].contains(split) else { throw ValidationError("--split must be train, val or all.") }
-    }
-
     func run() throws {
-        let items = try db.openReadOnly().trainingList(split: split == "all" ? nil : split, onlyDone: !allClips,
+        let items = try db.openReadOnly().trainingList(split: split.split, onlyDone: !allClips,
                                                encoder: encoder, tokenizerHash: tokenizerHash)
         let out = try OutputFile(output, allowTerminal: true)
         let enc = JSONEncoder()

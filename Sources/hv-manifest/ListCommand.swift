@@ -23,7 +23,7 @@ struct ListCommand: ParsableCommand {
     var failed = false
 
     @Option(help: "List only clips of this split (train or val).")
-    var split: String?
+    var split: ClipSplit?
 
     @Option(help: "List only clips of the videos of this source.")
     var source: String?
@@ -31,7 +31,6 @@ struct ListCommand: ParsableCommand {
     @Flag(help: "Print one line per source instead (name, kind, package, licence, videos, clips; tab separated).")
     var sources = false
 
-    func validate() throws { _ = try parseSplit(split) }
 
     func run() throws {
         let manifest = try db.openReadOnly()
@@ -51,7 +50,7 @@ struct ListCommand: ParsableCommand {
         if done { states.append("done") }
         if failed { states.append("failed") }
         if states.isEmpty { states = ["pending"] }
-        let clips = try manifest.clips(states: states, shards: try shardOptions.selector(), split: try parseSplit(split), source: source)
+        let clips = try manifest.clips(states: states, shards: try shardOptions.selector(), split: split?.rawValue, source: source)
         var out = ""
         for c in clips { out += c.line + "\n" }
         try stdout.write(Data(out.utf8))

@@ -68,8 +68,3 @@ func defaultWorker(_ given: String?) -> String {
     return "\(String(cString: name)):\(getppid())"
 }
 
-func parseSplit(_ s: String?) throws -> String? {
-    guard let s else { return nil }
-    guard s == "train" || s == "val" else { throw ValidationError("--split must be 'train' or 'val'.") }
-    return s
-}

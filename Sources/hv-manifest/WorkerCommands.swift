@@ -21,16 +21,15 @@ struct ClaimCommand: ParsableCommand {
     var lease: Double = 3600
 
     @Option(help: "Claim only clips of this split (train or val).")
-    var split: String?
+    var split: ClipSplit?
 
     func validate() throws {
-        _ = try parseSplit(split)
         guard lease > 0 else { throw ValidationError("--lease must be positive.") }
     }
 
     func run() throws {
         guard let c = try db.open().claim(worker: defaultWorker(worker), lease: lease,
-                                          shards: try shardOptions.selector(), split: try parseSplit(split)) else { return }
+                                          shards: try shardOptions.selector(), split: split?.rawValue) else { return }
         try OutputFile(nil, allowTerminal: true).write(Data((c.line + "\n").utf8))
     }
 }

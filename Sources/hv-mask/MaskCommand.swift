@@ -29,8 +29,8 @@ struct MaskCommand: ParsableCommand {
     @Option(help: "Largest fraction of a layer's tokens that may be masked (0...1).")
     var ratio: Double = 0.85
 
-    @Option(help: "How the decoder fills masked tokens: repeat, zero or learned.")
-    var strategy: String = "repeat"
+    @Option(help: "How the decoder fills masked tokens.")
+    var strategy: MaskStrategy = .repeatPrevious
 
     @Option(help: "Comma-separated layers to mask (0 is the densest).")
     var layers = LayerList([0])
@@ -38,15 +38,11 @@ struct MaskCommand: ParsableCommand {
     @Option(help: "Seed of the random choice among candidates beyond the cap.")
     var seed: UInt64 = 0
 
-    var parsedStrategy: MaskStrategy? {
-        MaskStrategy(name: strategy).flatMap { $0 == .none ? nil : $0 }
-    }
 
     func parsedLayers() throws -> [Int] { layers.layers }
 
     func validate() throws {
         guard (0...1).contains(ratio) else { throw ValidationError("--ratio must be between 0 and 1.") }
-        guard parsedStrategy != nil else { throw ValidationError("--strategy must be repeat, zero or learned.") }
         _ = try parsedLayers()
     }
 
@@ -58,7 +54,7 @@ struct MaskCommand: ParsableCommand {
         for m in targets where m >= header.layers.count || !header.layers[m].present {
             throw ValidationError("layer \(m) is not in the file (it has \(header.layers.count) layers; present: \(header.presentLayers)).")
         }
-        let strat = parsedStrategy!
+        let strat = strategy
         let request = MaskRecord(layers: targets, seed: seed)
         // Everything is decided before the first byte is written: a refusal leaves no partial stream on stdout.
         var first = try reader.nextClip()
@@ -115,4 +111,15 @@ struct MaskCommand: ParsableCommand {
     }
 
     func list(_ layers: [Int]) -> String { layers.map(String.init).joined(separator: ",") }
+}
+
+/// --strategy takes the file's own names for the fills (`none` is no fill, so not a choice here).
+extension MaskStrategy: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let s = MaskStrategy(name: argument), s != .none else { return nil }
+        self = s
+    }
+
+    public static var allValueStrings: [String] { [repeatPrevious, zero, learned].map(\.description) }
+    public var defaultValueDescription: String { description }
 }

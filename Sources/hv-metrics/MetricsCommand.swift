@@ -62,8 +62,8 @@ struct MetricsCommand: ParsableCommand {
     @Flag(help: "Compare the reference with HEVC (libx265) at the bit rate of --tokens.")
     var vsHevc = false
 
-    @Option(help: "Tokenizer checkpoint for rendering --tokens (default: the shipped model).")
-    var model: String?
+    /// The tokenizer that renders --tokens.
+    @OptionGroup var model: TokenizerModelOption
 
     func validate() throws {
         if tokens == nil {

@@ -18,7 +18,7 @@ extension MetricsCommand {
         // they arrive and never kept, so memory is one clip plus the rendered frames, not the whole file.
         var tokenizer: HierarchicalTokenizer? = nil
         if !videos.isEmpty {
-            let t = try TokenizerCheckpoint.load(from: TokenizerCheckpoint.resolve(model))
+            let t = try TokenizerCheckpoint.load(from: TokenizerCheckpoint.resolve(model.path))
             try t.requireCompatible(h)
             tokenizer = t
         }
@@ -70,7 +70,7 @@ extension MetricsCommand {
             "tokenizer": h.tokenizer.description, "clips": clipCount, "tokenFrames": frameCount,
             "bppRawTokens": bpp.raw, "bppStored": bpp.stored, "bppFile": bpp.file, "layers": layersJSON,
         ]
-        guard let refPath = videos.first, let tokenizer else {
+        guard let refPath = videos.first, tokenizer != nil else {
             if json {
                 let data = try JSONSerialization.data(withJSONObject: extraJSON, options: [.prettyPrinted, .sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
@@ -87,13 +87,15 @@ extension MetricsCommand {
         while ref.count < rendered.count, let f = try input.next() { ref.append(f) }
         let r = try VideoComparison.compare(ref, rendered, luma: luma, names: (input.name, path))
         if vsHevc {
-            let hevc = try HEVCReference.encode(ref, bitsPerPixel: bpp.file, fps: h.fpsNumerator)
+            let hevc = try HEVCReference.encode(ref, bitsPerPixel: bpp.file, fps: FrameRate(h.fpsNumerator, max(1, h.fpsDenominator)))
             let rh = try VideoComparison.compare(ref, hevc.frames, luma: luma, names: (input.name, "HEVC"))
-            let note = hevc.reachedTarget ? "" : "; x265's lowest rate, above the target"
+            let note = [HEVCReference.Outcome.reached: "", .lowestRateAboveTarget: "; x265's lowest rate, above the target",
+                        .highestRateBelowTarget: "; x265's highest rate, below the target", .closest: "; the closest rate found"][hevc.outcome]!
             extra += [("HEVC bpp (stream) vs tokens", String(format: "%.5f vs %.5f (CRF %.2f", hevc.bitsPerPixel, bpp.file, hevc.crf) + note + ")"),
                       ("HEVC PSNR / SSIM / MS-SSIM", String(format: "%.3f dB / %.4f / ", rh.psnr, rh.ssim)
                         + (rh.msssim.map { String(format: "%.4f", $0) } ?? "n/a"))]
             extraJSON["hevc"] = ["bpp": hevc.bitsPerPixel, "targetBpp": bpp.file, "crf": hevc.crf, "reachedTarget": hevc.reachedTarget,
+                                 "outcome": hevc.outcome.rawValue,
                                  "psnr": rh.psnr, "psnrWholeClip": rh.psnrWholeClip,
                                  "ssim": rh.ssim, "msssim": rh.msssim as Any? ?? NSNull()]
         }

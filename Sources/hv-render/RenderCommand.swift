@@ -25,8 +25,7 @@ struct RenderCommand: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "Output: a .mp4 or .y4m file, or '-' for y4m on stdout.")
     var output: String?
 
-    @Option(help: "Tokenizer checkpoint folder (default: the shipped models/tokenizer).")
-    var model: String?
+    @OptionGroup var model: TokenizerModelOption
 
     @Option(help: "Comma-separated layers to decode from (default: every layer in the file).")
     var layers: LayerList?
@@ -59,7 +58,7 @@ struct RenderCommand: ParsableCommand {
 
     func run() throws {
         if let reference, reference != "-" { _ = try InputFile(reference) }  // fail before any work
-        let tokenizer = try TokenizerCheckpoint.load(from: TokenizerCheckpoint.resolve(model))
+        let tokenizer = try TokenizerCheckpoint.load(from: TokenizerCheckpoint.resolve(model.path))
         let inFile = try InputFile(input)
         let reader = try HVTReader(fileDescriptor: inFile.descriptor, name: inFile.displayName)
         let header = reader.header!

@@ -21,11 +21,10 @@ struct ExportTokenizer: ParsableCommand {
     @Option(help: "Export the mean of the run's last K snapshots (hv-train tokenizer --snapshot-every) instead of its latest weights.")
     var averageLast: Int?
 
-    @Option(help: "Weight storage: f32 or bf16.")
-    var storage: String = "bf16"
+    @Option(help: "How weights are stored.")
+    var storage: WeightStorage = .bf16
 
     func validate() throws {
-        guard storage == "f32" || storage == "bf16" else { throw ValidationError("--storage must be f32 or bf16.") }
         if let k = averageLast, k < 1 { throw ValidationError("--average-last must be at least 1.") }
     }
 
@@ -42,7 +41,7 @@ struct ExportTokenizer: ParsableCommand {
             // The step travels with the weights, so that `hv-train tokenizer --resume` can continue a committed export.
             if let step = try SafeTensors.load(path: "\(from)/\(TokenizerCheckpoint.weightsFile)").metadata["step"] { meta["step"] = step }
         }
-        let id = try TokenizerCheckpoint.save(model, to: to, storage: storage == "bf16" ? .bf16 : .f32, metadata: meta)
+        let id = try TokenizerCheckpoint.save(model, to: to, storage: storage.dtype, metadata: meta)
         print("\(to): \(id.name) \(id.hash)")
     }
 }

@@ -24,8 +24,8 @@ struct TrainLM: ParsableCommand {
     @Option(help: "Caption list: one 'PATH<TAB>CAPTION' line per .hvt file.")
     var clips: String
 
-    @Option(help: "Architecture preset: small, paper, or tiny (for tests).")
-    var config: String = "small"
+    @Option(help: "Architecture preset (tiny: for tests).")
+    var config: GeneratorConfig.Preset = .small
 
     @Option(help: "Tokenizer layers to model, e.g. 3,2 (default: every layer of the files).")
     var layers: LayerList?
@@ -82,7 +82,6 @@ struct TrainLM: ParsableCommand {
     var checkpointEvery: Int = 100
 
     func validate() throws {
-        if GeneratorConfig.preset(config) == nil { throw ValidationError("--config must be small, paper or tiny") }
         if steps < 1 || batch < 1 || logEvery < 1 || checkpointEvery < 1 { throw ValidationError("--steps, --batch, --log-every and --checkpoint-every must be at least 1") }
         if !(lr > 0) { throw ValidationError("--lr must be positive") }
         if let t = textLength, t < 1 { throw ValidationError("--text-length must be at least 1") }
@@ -133,7 +132,7 @@ struct TrainLM: ParsableCommand {
         if resuming {
             model = try GeneratorCheckpoint.load(from: out).model
         } else {
-            var c = GeneratorConfig.preset(config)!
+            var c = config.config
             c.layers = try GeneratorConfig.layers(from: header, keep: layers?.layers)
             if let t = textLength { c.textLength = t }
             if let p = captionDropout { c.captionDropout = p }
@@ -158,7 +157,7 @@ struct TrainLM: ParsableCommand {
         let logPath = log ?? (out as NSString).appendingPathComponent("train-lm.csv")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let csv = try LMLog(path: logPath, layers: cfg.layers.map(\.name), append: resuming)
-        let tokenizerID = header.tokenizer.full
+        let tokenizerID = header.tokenizer
         let progress = Progress("hv-train lm")
         let t0 = Date()
         while trainer.step < steps {

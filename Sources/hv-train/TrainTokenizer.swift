@@ -30,8 +30,8 @@ struct TrainTokenizer: ParsableCommand {
     @Option(help: "Train on the clips of a dataset manifest (hv-manifest), decoded on load.")
     var manifest: String?
 
-    @Option(help: "Manifest split to train on: train, val or all. Without --heldout, the first clips of up to four val videos are held out.")
-    var split: String = "train"
+    @Option(help: "Manifest split to train on. Without --heldout, the first clips of up to four val videos are held out.")
+    var split: SplitSelection = .train
 
     @Option(name: .long, parsing: .upToNextOption, help: "Held-out videos for PSNR (first clip of each): y4m or other video files.")
     var heldout: [String] = []
@@ -39,8 +39,8 @@ struct TrainTokenizer: ParsableCommand {
     @Option(name: [.short, .long], help: "Output checkpoint folder.")
     var out: String
 
-    @Option(help: "Architecture preset: small2 (v2: RMSNorm, wider decoder), single2, small, single, tiny, tiny2 or paper.")
-    var preset: String = "small"
+    @Option(help: "Architecture preset (small2, single2: v2, RMSNorm and a wider decoder; tiny, tiny2: for tests).")
+    var preset = TokenizerPreset(name: "small")
 
     @Flag(inversion: .prefixedNo, help: "Keep the GroupNorm before the encoder's output and the decoder's pixel head (new models only).")
     var outputNorm = true
@@ -151,18 +151,15 @@ struct TrainTokenizer: ParsableCommand {
     @Option(help: "Also keep every Nth step's weights in OUT/snapshots (for hv-train export --average-last); 0: off.")
     var snapshotEvery: Int = 0
 
-    @Option(help: "Store weights as f32 or bf16.")
-    var storage: String = "f32"
+    @Option(help: "How weights are stored.")
+    var storage: WeightStorage = .f32
 
     func validate() throws {
         guard steps > 0, crop > 0, batch > 0 else { throw ValidationError("--steps, --crop and --batch must be positive.") }
         if let stopAt { guard stopAt > 0 && stopAt <= steps else { throw ValidationError("--stop-at must be in 1...--steps.") } }
         guard ema >= 0 && ema < 1 else { throw ValidationError("--ema must be in [0, 1).") }
         guard snapshotEvery >= 0 else { throw ValidationError("--snapshot-every must be 0 (off) or positive.") }
-        guard TokenizerConfig.presets[preset] != nil else { throw ValidationError("Unknown --preset '\(preset)'.") }
-        guard storage == "f32" || storage == "bf16" else { throw ValidationError("--storage must be f32 or bf16.") }
         guard !data.isEmpty || manifest != nil else { throw ValidationError("Give training videos with --data or --manifest.") }
-        guard ["train", "val", "all"].contains(split) else { throw ValidationError("--split must be train, val or all.") }
         guard [resume, initFrom != nil, growFrom != nil].filter({ $0 }).count <= 1 else {
             throw ValidationError("Give at most one of --resume (continue the run in --out), --init and --grow-from (start a new one).")
         }
@@ -191,16 +188,16 @@ struct TrainTokenizer: ParsableCommand {
             }
             let m = try Manifest(path: manifest, migrate: false)
             let all = ["pending", "running", "done", "failed"]
-            let clips = try m.clips(states: all, split: split == "all" ? nil : split)
+            let clips = try m.clips(states: all, split: split.split)
             guard !clips.isEmpty else {
-                throw ManifestError.badValue(name: "--split", value: split, reason: "\(manifest) has no clips in it (hv-manifest split assigns them)")
+                throw ManifestError.badValue(name: "--split", value: split.rawValue, reason: "\(manifest) has no clips in it (hv-manifest split assigns them)")
             }
             for c in clips {
                 train.append(try ClipDataset.decode(c.path, fps: fps, size: size, start: c.startSeconds,
                                                     duration: c.durationSeconds, name: "\(c.videoKey)#\(c.clipID)"))
                 sources.append(c.videoKey)
             }
-            if heldout.isEmpty && split == "train" {
+            if heldout.isEmpty && split == .train {
                 var seen = Set<String>()
                 for c in try m.clips(states: all, split: "val") where seen.count < 4 && seen.insert(c.videoKey).inserted {
                     held.append(try ClipDataset.decode(c.path, fps: fps, size: size, start: c.startSeconds,
@@ -228,7 +225,7 @@ struct TrainTokenizer: ParsableCommand {
 
     /// The preset's token layers (its densest --layers of them) and the model name that says which.
     func presetLayers() throws -> ([LayerConfig], String) {
-        let config = TokenizerConfig.presets[preset]!
+        let config = preset.config
         guard let layers else { return (config.layers, config.name) }
         guard (1...config.layers.count).contains(layers) else {
             throw ValidationError("--layers must be 1...\(config.layers.count) for preset \(preset).")
@@ -269,7 +266,7 @@ struct TrainTokenizer: ParsableCommand {
             model = try TokenizerCheckpoint.grow(from: growFrom, layers: layerList, name: name, seed: seed, lookahead: lookahead,
                                                  pointwiseCoarseDown: pointwiseCoarse)
         } else {
-            var config = TokenizerConfig.presets[preset]!
+            var config = preset.config
             if !outputNorm { config.outputNorm = false }
             if let shortcuts { config.shortcuts = shortcuts }
             if let normEpsilon { config.normEpsilon = normEpsilon }
@@ -297,7 +294,7 @@ struct TrainTokenizer: ParsableCommand {
         // checkpoint kept its tokens from); every checkpoint it saves records that identity.
         if freezeTokens {
             model.tokensOf = model.tokensOf ?? model.identity
-            try TokenizerCheckpoint.requireStorable(model, as: storage == "bf16" ? .bf16 : .f32)   // fail now, not at the first save
+            try TokenizerCheckpoint.requireStorable(model, as: storage.dtype)   // fail now, not at the first save
         }
         for r in options.learningRateScales where !model.parameters.contains(where: { $0.name.hasPrefix(r.prefix) }) {
             throw ValidationError("--lr-scale: no tensor of \(cfg.name) starts with '\(r.prefix)'.")
@@ -365,7 +362,7 @@ struct TrainTokenizer: ParsableCommand {
     private func save(model: HierarchicalTokenizer, trainer: TokenizerTrainer, statePath: String) throws {
         // The checkpoint is what evaluation and export use: the averaged weights when --ema is on.
         try trainer.withAveragedWeights {
-            try TokenizerCheckpoint.save(model, to: out, storage: storage == "bf16" ? .bf16 : .f32,
+            try TokenizerCheckpoint.save(model, to: out, storage: storage.dtype,
                                          metadata: ["step": "\(trainer.step)"])
             try SafeTensors.save(trainer.stateTensors(), dtype: .f32, metadata: ["step": "\(trainer.step)"], to: statePath)
         }

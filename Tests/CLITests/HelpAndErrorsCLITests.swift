@@ -41,6 +41,46 @@ final class HelpAndErrorsCLITests: XCTestCase {
         }
     }
 
+    /// Named choices (crop, pix, strategy, split, preset, storage, config) are the parser's own: a bad name is a
+    /// usage error, exit 64, whose one error line names the option and every value it takes.
+    func testNamedChoicesAreRefusedByTheParser() throws {
+        let cases: [(String, [String], String, String, [String])] = [
+            ("hv-decode", ["a.mp4"], "--crop", "middle", ["center", "none"]),
+            ("hv-decode", ["a.mp4"], "--pix", "422", ["420", "444"]),
+            ("hv-mask", ["a.hvt"], "--strategy", "none", ["repeat", "zero", "learned"]),
+            ("hv-manifest", ["list", "m.db"], "--split", "all", ["train", "val"]),
+            ("hv-manifest", ["claim", "m.db"], "--split", "test", ["train", "val"]),
+            ("hv-manifest", ["export", "m.db"], "--split", "test", ["train", "val", "all"]),
+            ("hv-train", ["tokenizer", "--data", "d", "--out", "o"], "--split", "test", ["train", "val", "all"]),
+            ("hv-train", ["tokenizer", "--data", "d", "--out", "o"], "--preset", "huge", ["small", "small2", "tiny", "paper"]),
+            ("hv-train", ["tokenizer", "--data", "d", "--out", "o"], "--storage", "f16", ["f32", "bf16"]),
+            ("hv-train", ["export", "--from", "a", "--to", "b"], "--storage", "f16", ["f32", "bf16"]),
+            ("hv-train", ["lm", "--clips", "c.tsv", "--out", "o"], "--config", "huge", ["small", "paper", "tiny"]),
+            ("hv-bench", ["gen"], "--config", "huge", ["small", "paper", "tiny"]),
+        ]
+        for (t, args, option, bad, values) in cases {
+            let r = try Tools.run(t, args + [option, bad])
+            XCTAssertEqual(r.status, 64, "\(t) \(option) \(bad): \(r.stderr)")
+            let errors = r.stderr.split(separator: "\n").filter { $0.contains("error:") }
+            XCTAssertEqual(errors.count, 1, r.stderr)
+            let line = String(errors.first ?? "")
+            XCTAssertTrue(line.hasPrefix("\(t): error: The value '\(bad)' is invalid for '\(option)"), line)
+            for v in values { XCTAssertTrue(line.contains("'\(v)'"), "\(t) \(option): \(v) not named in: \(line)") }
+        }
+    }
+
+    /// One --model (TokenizerModelOption) for every tool that runs the tokenizer: the same help wherever it is.
+    func testTokenizerModelOptionReadsAlikeEverywhere() throws {
+        var seen: Set<String> = []
+        for (t, args) in [("hv-encode", ["--help"]), ("hv-render", ["--help"]), ("hv-metrics", ["--help"]), ("hv-bench", ["all", "--help"])] {
+            let r = try Tools.run(t, args)
+            let lines = r.stdoutText.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard let i = lines.firstIndex(where: { $0.hasPrefix("--model <model>") }) else { XCTFail("\(t) has no --model"); continue }
+            seen.insert(lines[i...].prefix(2).joined(separator: " "))
+        }
+        XCTAssertEqual(seen.count, 1, "\(seen)")
+    }
+
     /// The tools that do no linear algebra do not link OpenBLAS (nor re-execute themselves for its kernels).
     func testToolsWithoutLinearAlgebraDoNotLinkOpenBLAS() throws {
         for t in ["hv-decode", "hv-info", "hv-mask"] {

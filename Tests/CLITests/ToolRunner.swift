@@ -34,18 +34,26 @@ enum Tools {
             p.standardOutput = h
             try? out.fileHandleForWriting.close()
         }
+        var inp: Pipe?
         if let stdinFile { p.standardInput = FileHandle(forReadingAtPath: stdinFile) }
-        else if let stdin {
-            let inp = Pipe(); p.standardInput = inp
-            try p.run()
-            inp.fileHandleForWriting.write(stdin); try inp.fileHandleForWriting.close()
-        }
-        if p.isRunning == false && stdin == nil { try p.run() }
-        // Both pipes are drained at once (a tool that fills one while we wait on the other would block);
-        // each reader owns its box until the group is done.
+        else if stdin != nil { inp = Pipe(); p.standardInput = inp }
+        try p.run()
+        // stdin is written, and stdout and stderr drained, all at once: a tool that fills one pipe while the
+        // runner waits on another would block both. Each worker owns its box until the group is done.
         final class Box: @unchecked Sendable { var data = Data() }
         let o = Box(), e = Box()
         let group = DispatchGroup()
+        if let inp, let stdin {
+            group.enter()
+            DispatchQueue.global().async {
+                // A tool that exits without reading all of stdin closes the pipe: SIGPIPE is ignored here, so the
+                // write fails with EPIPE instead of killing the test process.
+                signal(SIGPIPE, SIG_IGN)
+                try? inp.fileHandleForWriting.write(contentsOf: stdin)
+                try? inp.fileHandleForWriting.close()
+                group.leave()
+            }
+        }
         group.enter(); DispatchQueue.global().async { o.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         group.enter(); DispatchQueue.global().async { e.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         group.wait(); p.waitUntilExit()

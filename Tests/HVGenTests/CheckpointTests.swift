@@ -2,6 +2,7 @@
 // step with the configuration keys and weight names.
 import XCTest
 import HVEngine
+import HVFormat
 @testable import HVGen
 
 final class CheckpointTests: XCTestCase {
@@ -12,12 +13,24 @@ final class CheckpointTests: XCTestCase {
     func testSaveLoadRoundTripGivesTheSameLogits() throws {
         let config = GeneratorConfig.tiny()
         let model = try GeneratorModel(config: config, seed: 4)
-        try GeneratorCheckpoint.save(model, to: dir, tokenizer: "tok@abc")
+        let id = TokenizerIdentity(name: "tok", hash: String(repeating: "ab", count: 32))
+        try GeneratorCheckpoint.save(model, to: dir, tokenizer: id)
         let (back, tok) = try GeneratorCheckpoint.load(from: dir)
-        XCTAssertEqual(tok, "tok@abc")
+        XCTAssertEqual(tok, id)
         XCTAssertEqual(back.config, config)
         let ex = [GeneratorExample(text: randomText(rows: 2, dim: config.textDim, seed: 1), video: randomVideo(config, seed: 2))]
         XCTAssertEqual(try back.logits(ex).map(\.array), try model.logits(ex).map(\.array))
+    }
+
+    /// The metadata's `tokenizer` is a whole identity or empty; a short or loose string is refused by name.
+    func testTheRecordedTokenizerIsATokenizerIdentity() throws {
+        let model = try GeneratorModel(config: .tiny(), seed: 4)
+        try GeneratorCheckpoint.save(model, to: dir)
+        XCTAssertNil(try GeneratorCheckpoint.load(from: dir).tokenizer)
+        let path = dir + "/" + GeneratorCheckpoint.weightsFile
+        try SafeTensors.save(model.parameters.map { ($0.name, $0.value) }, dtype: .f32,
+                             metadata: ["format": GeneratorCheckpoint.formatName, "tokenizer": "tok@abc"], to: path)
+        XCTAssertThrowsError(try GeneratorCheckpoint.load(from: dir)) { XCTAssertTrue("\($0)".contains("'tokenizer'"), "\($0)") }
     }
 
     func testLoadingIsStrict() throws {
@@ -49,7 +62,7 @@ final class CheckpointTests: XCTestCase {
         for _ in 0..<6 { _ = try a.trainStep() }
         let b = try LMTrainer(model: GeneratorModel(config: config, seed: 1), data: data, options: o)
         for _ in 0..<3 { _ = try b.trainStep() }
-        try b.save(to: dir, tokenizer: "")
+        try b.save(to: dir, tokenizer: nil)
         let c = try LMTrainer(model: GeneratorCheckpoint.load(from: dir).model, data: data, options: o)
         XCTAssertTrue(try c.resume(from: dir))
         XCTAssertEqual(c.step, 3)
