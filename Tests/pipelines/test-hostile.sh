@@ -174,7 +174,9 @@ expect "hv-metrics different frame rates" 65 "frame rates differ" 300 hv-metrics
 note "NaN and duplicate-key checkpoints"
 mkdir -p "$W/nan" "$W/dup"
 cp "$MODEL/config.json" "$W/nan/"; cp "$MODEL/config.json" "$W/dup/"
-python3 - "$MODEL/model.safetensors" "$W/nan/model.safetensors" "$W/dup/model.safetensors" <<'EOF'
+# poison SRC NAN [DUP]: NAN gets SRC with every weight NaN; DUP, if given, SRC with its first tensor listed twice.
+poison() {
+    python3 - "$@" <<'EOF'
 import json, struct, sys
 d = open(sys.argv[1], "rb").read()
 n = struct.unpack("<Q", d[:8])[0]
@@ -186,31 +188,23 @@ for k, v in head.items():
         body[a:b] = nan * ((b - a) // len(nan))
 open(sys.argv[2], "wb").write(d[:8 + n] + body)
 text = d[8:8 + n].decode()
-first = next(k for k in head if k != "__metadata__")
-at = text.index(json.dumps(first))
-end = text.index("}", at) + 1
-dup = (text[:end] + "," + text[at:end] + text[end:]).encode()
-dup += b" " * (-len(dup) % 8)
-open(sys.argv[3], "wb").write(struct.pack("<Q", len(dup)) + dup + d[8 + n:])
+if len(sys.argv) > 3:
+    first = next(k for k in head if k != "__metadata__")
+    at = text.index(json.dumps(first))
+    end = text.index("}", at) + 1
+    dup = (text[:end] + "," + text[at:end] + text[end:]).encode()
+    dup += b" " * (-len(dup) % 8)
+    open(sys.argv[3], "wb").write(struct.pack("<Q", len(dup)) + dup + d[8 + n:])
 EOF
+}
+poison "$MODEL/model.safetensors" "$W/nan/model.safetensors" "$W/dup/model.safetensors"
 expect "hv-encode NaN checkpoint" 65 "NaN" 400 hv-encode --model "$W/nan" "$F/a.y4m" -o "$O/e.hvt"
 expect "hv-render NaN checkpoint" 65 "NaN" 400 hv-render --model "$W/nan" "$F/ok.hvt" -o "$O/r.y4m"
 expect "hv-metrics NaN checkpoint" 65 "NaN" 400 hv-metrics --tokens "$F/ok.hvt" "$F/a.y4m" --model "$W/nan"
 expect "hv-encode duplicate key" 65 "twice" 400 hv-encode --model "$W/dup" "$F/a.y4m" -o "$O/e.hvt"
 if [ -s "$GENERATOR/model.safetensors" ]; then
     mkdir -p "$W/gen-nan"; cp "$GENERATOR/config.json" "$W/gen-nan/"
-    python3 - "$GENERATOR/model.safetensors" "$W/gen-nan/model.safetensors" <<'EOF'
-import json, struct, sys
-d = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", d[:8])[0]
-head, body = json.loads(d[8:8 + n]), bytearray(d[8 + n:])
-for k, v in head.items():
-    if k != "__metadata__":
-        a, b = v["data_offsets"]
-        nan = {"BF16": b"\xc0\x7f", "F16": b"\x00\x7e", "F32": b"\x00\x00\xc0\x7f"}[v["dtype"]]
-        body[a:b] = nan * ((b - a) // len(nan))
-open(sys.argv[2], "wb").write(d[:8 + n] + body)
-EOF
+    poison "$GENERATOR/model.safetensors" "$W/gen-nan/model.safetensors"
     expect "hv-gen NaN generator" 65 "NaN" 600 hv-gen "a bird" --model "$W/gen-nan" -o "$O/g.hvt"
 fi
 
