@@ -1,8 +1,9 @@
-# make train-tokenizer: reproduces the shipped tokenizer (v3: preset small2, trained dense first) from scratch, stage
-# by stage, into $(OUT)/tokenizer: stage 1 trains L0 alone, stage 2 grows the coarse layers onto it (see "Dense
-# first" below and formats/tokenizer.md). Interrupted, it resumes its runs in $(OUT). To continue the committed
-# checkpoints instead, run the stages' own targets (train-tokenizer-v3-l0, train-tokenizer-v3).
-# make train-tokenizer-v1 / train-single: the previous shipped configuration (`small`, seven videos, three stages)
+# make train-tokenizer: reproduces the shipped tokenizer (v4: preset small2, trained dense first, hard codes from
+# the first step) from scratch, stage by stage, into $(OUT)/tokenizer: stage 1 trains L0 alone, stage 2 grows the
+# coarse layers onto it (see "Dense first" below and formats/tokenizer.md). Interrupted, it resumes its runs in
+# $(OUT). To continue the committed checkpoints instead, run the stages' own targets (train-tokenizer-v4-l0,
+# train-tokenizer-v4); train-tokenizer-v3-l0 / -v3 are the previous shipped recipe's.
+# make train-tokenizer-v1 / train-single: the first shipped configuration (`small`, seven videos, three stages)
 # and the paper's single-layer baseline (Fig. 4 ablation) with v1 stage 1's recipe and steps.
 FOOTAGE ?= data/footage
 TOKENIZER_RUN ?= $(OUT)/tokenizer-run
@@ -121,15 +122,20 @@ train-tokenizer-v3-l0: footage
 train-tokenizer-v3: footage
 	$(call tokenizer_run,$(TOKENIZER_V3_RUN),$(TOKENIZER_V3_COMMITTED),--preset small2 --pointwise-coarse --grow-from $(V3_BASE),TOKENIZER_V3_RECIPE)
 
-# v4, the candidate after v3 (docs/tokenizer-journal.md, "Hard codes from the first step"): stage 1 is v3's with the
+# v4, the shipped recipe (docs/tokenizer-journal.md, "Hard codes from the first step"): stage 1 is v3's with the
 # codes hard (±1) from step 0 instead of a soft-to-hard warm-up over 30 % of the steps; it reaches in 4 000 steps
 # what v3's stage 1 had at 8 000. Stage 2 is v3's, grown from it. Same run and resume rules as v3.
 TOKENIZER_V4_L0_RUN ?= $(OUT)/tokenizer-v4-l0-run
 TOKENIZER_V4_L0_COMMITTED ?= models/tokenizer-v4-l0-run
 TOKENIZER_V4_RUN ?= $(OUT)/tokenizer-v4-run
 TOKENIZER_V4_COMMITTED ?= models/tokenizer-v4-run
-TOKENIZER_V4_L0_STOP ?= 5750
-TOKENIZER_V4_STOP ?= 5750
+# Where the shipped model's stages stopped in their 16 000-step schedules (make train-tokenizer stops there).
+TOKENIZER_V4_SHIPPED_L0_STOP = 5750
+TOKENIZER_V4_SHIPPED_STOP = 5750
+# Where the targets that continue the committed runs stop (empty: the end of the schedule). The committed stage-2
+# run has gone past the shipped point, to step 10 000 (docs/tokenizer-journal.md).
+TOKENIZER_V4_L0_STOP ?= $(TOKENIZER_V4_SHIPPED_L0_STOP)
+TOKENIZER_V4_STOP ?=
 TOKENIZER_V4_L0_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_L0_STEPS) --quantization-warmup 0 \
   $(if $(TOKENIZER_V4_L0_STOP),--stop-at $(TOKENIZER_V4_L0_STOP))
 TOKENIZER_V4_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_STEPS) --quantization-warmup 0 \
@@ -149,14 +155,15 @@ save-tokenizer-v4-l0:
 save-tokenizer-v4:
 	$(call save_tokenizer_run,$(TOKENIZER_V4_RUN),$(TOKENIZER_V4_COMMITTED))
 
-# The shipped checkpoint, reproduced from scratch (~2.3 h on one core at 0.5 s a step) in run folders of its own, so
-# that runs continuing the committed checkpoints are never mistaken for it. `cp $(OUT)/tokenizer/* models/tokenizer/`
-# ships it; the generator must then be retrained on its tokens.
-REPRO_V3 = TOKENIZER_V3_L0_RUN=$(OUT)/tokenizer-repro/l0-run TOKENIZER_V3_RUN=$(OUT)/tokenizer-repro/run \
-  TOKENIZER_V3_L0_COMMITTED= TOKENIZER_V3_COMMITTED=
+# The shipped checkpoint (v4), reproduced from scratch (~1.6 h on one core at 0.5 s a step) in run folders of its
+# own, so that runs continuing the committed checkpoints are never mistaken for it. `cp $(OUT)/tokenizer/*
+# models/tokenizer/` ships it; the generator must then be retrained on its tokens (make lm-data train-lm).
+REPRO = TOKENIZER_V4_L0_RUN=$(OUT)/tokenizer-repro/l0-run TOKENIZER_V4_RUN=$(OUT)/tokenizer-repro/run \
+  TOKENIZER_V4_L0_COMMITTED= TOKENIZER_V4_COMMITTED= \
+  TOKENIZER_V4_L0_STOP=$(TOKENIZER_V4_SHIPPED_L0_STOP) TOKENIZER_V4_STOP=$(TOKENIZER_V4_SHIPPED_STOP)
 train-tokenizer: footage
-	$(MAKE) train-tokenizer-v3-l0 $(REPRO_V3)
-	$(MAKE) train-tokenizer-v3 $(REPRO_V3)
+	$(MAKE) train-tokenizer-v4-l0 $(REPRO)
+	$(MAKE) train-tokenizer-v4 $(REPRO)
 	$(call save_tokenizer_run,$(OUT)/tokenizer-repro/run,$(OUT)/tokenizer)
 
 save-tokenizer-v3-l0:

@@ -22,105 +22,13 @@ Writes OUT_DIR/<NAME>-<video>.y4m (the samples) and prints markdown tables. Need
 import argparse
 import glob
 import os
-import subprocess
 import sys
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CLIP = 64
-
-
-def die(message, code):
-    """One line on stderr and a sysexits code (64 usage, 65 bad data, 66 missing input)."""
-    print(f"compare-generation: error: {message}", file=sys.stderr)
-    sys.exit(code)
-
-
-def read_y4m_luma(path):
-    """All frames' Y' planes of a y4m file, uint8 [frames, height, width]."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        die(f"cannot read {path}: {e.strerror}", 66)
-    end = data.find(b"\n")
-    header = data[:end].split(b" ")
-    if end < 0 or header[0] != b"YUV4MPEG2":
-        die(f"{path} is not y4m", 65)
-    fields = {h[:1]: h[1:] for h in header[1:]}
-    w, h = int(fields[b"W"]), int(fields[b"H"])
-    chroma = fields.get(b"C", b"420jpeg").decode()
-    if chroma.startswith("444"):
-        frame = 3 * w * h
-    elif chroma.startswith("mono"):
-        frame = w * h
-    else:  # 4:2:0
-        frame = w * h + 2 * ((w + 1) // 2) * ((h + 1) // 2)
-    frames, pos = [], end + 1
-    while pos < len(data):
-        nl = data.find(b"\n", pos)
-        if nl < 0 or not data[pos:nl].startswith(b"FRAME") or nl + 1 + frame > len(data):
-            die(f"{path}: truncated or bad frame at byte {pos}", 65)
-        pos = nl + 1
-        frames.append(np.frombuffer(data, np.uint8, w * h, pos).reshape(h, w))
-        pos += frame
-    return np.stack(frames)
-
-
-def psnr(a, b):
-    mse = np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2)
-    return 99.0 if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
-
-
-def motion(clip):
-    return float(np.mean(np.abs(np.diff(clip.astype(np.int16), axis=0))))
-
-
-def cut(frames):
-    """64-frame windows at 0, 64, 128, ...; the last partial one padded with its last frame, as hv-encode pads."""
-    out = []
-    for s in range(0, len(frames), CLIP):
-        w = frames[s:s + CLIP]
-        if len(w) < CLIP:
-            w = np.concatenate([w, np.repeat(w[-1:], CLIP - len(w), axis=0)])
-        out.append(w)
-    return out
-
-
-def nearest(windows, clip):
-    """Index of the window closest to clip (MSE) and the PSNR to it."""
-    mse = np.mean((windows - clip[None]) ** 2, axis=(1, 2, 3))
-    k = int(np.argmin(mse))
-    return k, 10 * np.log10(255.0 ** 2 / max(float(mse[k]), 1e-12))
-
-
-def run(bin_dir, tool, *args):
-    """Runs one of our tools; on failure it has printed its own one-line error, and we stop with its code."""
-    path = os.path.join(bin_dir, tool)
-    if not os.access(path, os.X_OK):
-        die(f"{path} is missing (build the tools first: make build)", 66)
-    code = subprocess.run([path, *args]).returncode
-    if code != 0:
-        sys.exit(code)
-
-
-def captions(path):
-    out = []
-    try:
-        f = open(path, encoding="utf-8")
-    except OSError as e:
-        die(f"cannot read {path}: {e.strerror}", 66)
-    with f:
-        for line in f:
-            line = line.rstrip("\n")
-            if not line or line.startswith("#"):
-                continue
-            if "\t" not in line:
-                die(f"{path}: expected NAME<TAB>CAPTION, got {line!r}", 65)
-            name, caption = line.split("\t", 1)
-            out.append((name, caption))
-    return out
+sys.path.insert(0, HERE)
+from genlib import CLIP, cut, die, motion, nearest, psnr, read_tsv, read_y4m_luma, run  # noqa: E402
 
 
 def main():
@@ -145,13 +53,15 @@ def main():
         pairs.append((name, parts[0], parts[1], parts[2] if len(parts) > 2 else None))
     os.makedirs(out, exist_ok=True)
 
-    caps = captions(a.captions)
+    # The captioned training videos; photographs (their clips are NAME-vK.y4m) and held-out footage such as the
+    # diver have no one training video to compare with and are left out.
+    caps = [(v, c) for v, c in read_tsv(a.captions, "NAME<TAB>CAPTION") if glob.glob(os.path.join(footage, "train", "*", v + ".y4m"))]
+    if not caps:
+        die(f"no captioned training video under {footage}/train/*/ (run make footage)", 66)
     names = [v for v, _ in caps]
     windows, owners = [], []
     for video in names:
         found = glob.glob(os.path.join(footage, "train", "*", video + ".y4m"))
-        if not found:
-            die(f"no training video {video!r} under {footage}/train/*/ (run make footage)", 66)
         w = cut(read_y4m_luma(found[0]))
         windows += w
         owners += [video] * len(w)

@@ -2,19 +2,41 @@
 # Tokenizes the captioned training footage for the text-to-video generator:
 #   pipelines/lm-data.sh BIN_DIR TOKENIZER_DIR FOOTAGE_DIR OUT_DIR
 # For each NAME<TAB>CAPTION line of pipelines/captions.tsv: FOOTAGE_DIR/train/SOURCE/NAME.y4m → hv-encode →
-# OUT_DIR/NAME.hvt, then OUT_DIR/clips.tsv with one 'NAME.hvt<TAB>CAPTION' line per file (what
-# `hv-train lm --clips` reads). Idempotent: token files that exist are kept (hv-encode writes through a
+# OUT_DIR/NAME.hvt; a NAME that is a photograph (pipelines/photo-clips.sh made NAME-v0.y4m … from it) gives one
+# token file per clip, captioned CAPTION plus the clip's framing and camera motion as SOURCE/.motions.tsv records
+# them ("…, a close-up, slowly zooming in"). Then OUT_DIR/clips.tsv with one 'FILE.hvt<TAB>CAPTION' line per file
+# (what `hv-train lm --clips` reads). Idempotent: token files that exist are kept (hv-encode writes through a
 # temporary file, so an interrupted run leaves no partial file behind).
 set -euo pipefail
 BIN=$1; MODEL=$2; FOOTAGE=$3; OUT=$4
 CAPTIONS=$(dirname "$0")/captions.tsv
 mkdir -p "$OUT"
 list=$OUT/clips.tsv.tmp
+# The framing and camera motion of a photo clip, in words, from photo-clips.sh's record (clip, motion, window in
+# per mille of the photo's short side, photo).
+shot() {
+    awk -F'\t' -v c="$2" '$1 == c {
+        frame = $3 >= 1000 ? "the whole picture" : $3 >= 700 ? "a wide view" : $3 >= 450 ? "a closer view" : "a close-up"
+        m["pan-left"] = "the camera pans left"; m["pan-right"] = "the camera pans right"
+        m["pan-up"] = "the camera tilts up"; m["pan-down"] = "the camera tilts down"
+        m["pan-diagonal"] = "the camera drifts diagonally"; m["zoom-in"] = "slowly zooming in"
+        m["zoom-out"] = "slowly zooming out"; m["rotate"] = "the view slowly turns"; m["static"] = "a still shot"
+        print frame ", " ($2 in m ? m[$2] : $2); found = 1 }
+        END { if (!found) print "a still photograph" }' "$1" 2>/dev/null || echo "a still photograph"
+}
 : > "$list"
 while IFS=$'\t' read -r name caption; do
     case $name in ''|'#'*) continue ;; esac
     src=
     for f in "$FOOTAGE"/train/*/"$name".y4m; do if [ -s "$f" ]; then src=$f; fi; done
+    if [ -z "$src" ] && compgen -G "$FOOTAGE/train/*/$name-v[0-9]*.y4m" >/dev/null; then
+        for f in "$FOOTAGE"/train/*/"$name"-v[0-9]*.y4m; do
+            clip=$(basename "$f" .y4m)
+            [ -s "$OUT/$clip.hvt" ] || "$BIN/hv-encode" "$f" --model "$MODEL" -o "$OUT/$clip.hvt"
+            printf '%s.hvt\t%s, %s\n' "$clip" "$caption" "$(shot "$(dirname "$f")/.motions.tsv" "$clip")" >> "$list"
+        done
+        continue
+    fi
     if [ -z "$src" ]; then
         # A captioned video kept out of training (diver is report footage): the generator must not see it either.
         if compgen -G "$FOOTAGE/report/*/$name-*.y4m" >/dev/null || compgen -G "$FOOTAGE/heldout/*/$name-*.y4m" >/dev/null; then

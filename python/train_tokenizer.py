@@ -31,7 +31,8 @@ from hitvideo.config import PRESETS, TokenizerConfig  # noqa: E402
 from hitvideo.model import HierarchicalTokenizer  # noqa: E402
 from hitvideo.tokens import frames_to_tensor  # noqa: E402
 from hitvideo.training import (ClipSampler, Discriminator3D, Options, finest_layer, learning_rate, make_optimizer,  # noqa: E402
-                               model_loss, pixels_to_tensor, set_learning_rate, video_paths)
+                               model_loss, pixels_to_tensor, set_learning_rate, source_kinds,
+                               videos_by_source)
 from hitvideo.y4m import read_y4m  # noqa: E402
 
 
@@ -48,6 +49,7 @@ def parse_args(argv=None):
     a("--layers", type=int, help="Keep only the densest N token layers of the preset (new models).")
     a("--lookahead", type=int, help="Latent frames after its own that the decoder's first conv sees (new models).")
     a("--pointwise-coarse", action="store_true", help="1×1 down convs for the coarse layers (new models).")
+    a("--decoder-blocks", help="Residual blocks per decoder stage, shallowest first (new models), e.g. 1,2,4.")
     a("--shortcuts", action=argparse.BooleanOptionalAction, default=None, help="Override the preset's colour shortcuts.")
     a("--output-norm", action=argparse.BooleanOptionalAction, default=None, help="Keep the norm before the output heads.")
     a("--norm-epsilon", type=float, help="Override the preset's RMSNorm epsilon.")
@@ -111,6 +113,8 @@ def new_config(args) -> TokenizerConfig:
         data["decoderLookahead"] = args.lookahead
     if args.pointwise_coarse:
         data["pointwiseCoarseDown"] = True
+    if args.decoder_blocks:
+        data["decoderBlocks"] = [int(b) for b in args.decoder_blocks.split(",")]
     if args.shortcuts is not None:
         data["shortcuts"] = args.shortcuts
     if args.output_norm is not None:
@@ -234,7 +238,12 @@ def main(argv=None):
             with torch.no_grad():
                 for p, raw in zip(params, st["raw"]):
                     p.copy_(raw)
-    sampler = ClipSampler(video_paths(args.data), seed=args.seed * 1000 + rank + 7919 * step)
+    files = videos_by_source(args.data)
+    sampler = ClipSampler([p for p, _ in files], seed=args.seed * 1000 + rank + 7919 * step,
+                          sources=[s for _, s in files], kinds=source_kinds(args.data))
+    if rank == 0 and sampler.by_source:
+        print("train_tokenizer: sampling %d sources: %s" % (len(sampler.weights), ", ".join(
+            "%s %.1f%%" % (k, 100 * v) for k, v in sorted(sampler.weights.items()))), file=sys.stderr)
     fixed = None
     if args.fixed_window:
         v = sampler.videos[0]

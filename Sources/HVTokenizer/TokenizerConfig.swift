@@ -69,6 +69,10 @@ public struct TokenizerConfig: Codable, Equatable, Sendable {
     public var shortcuts: Bool?
     /// Decoder widths per stage, listed like `stages` (shallowest first); absent mirrors the encoder's.
     public var decoderChannels: [Int]?
+    /// Decoder residual blocks per stage, listed like `stages` (shallowest first); absent mirrors the encoder's.
+    /// More blocks at the latent grid give the decoder capacity per latent cell, where the detail inside a
+    /// cell has to be painted (docs/tokenizer-journal.md, "A deeper decoder").
+    public var decoderBlocks: [Int]?
     /// ε of the `rms` norm (absent: 1e-6). RMSNorm divides by each position's RMS, so where activations are near
     /// zero (a flat region, or a decoder whose input starts at zero) it amplifies the gradient by up to 1/√ε.
     public var normEpsilon: Float?
@@ -101,10 +105,14 @@ public struct TokenizerConfig: Codable, Equatable, Sendable {
     public var hasShortcuts: Bool { shortcuts ?? false }
     public var lookahead: Int { decoderLookahead ?? 0 }
     public var hasPointwiseCoarseDown: Bool { pointwiseCoarseDown ?? false }
-    /// The decoder's stages, shallowest first: the encoder's with `decoderChannels` widths.
+    /// The decoder's stages, shallowest first: the encoder's with `decoderChannels` widths and `decoderBlocks`.
     public var decoderStages: [StageConfig] {
-        guard let w = decoderChannels else { return stages }
-        return zip(stages, w).map { StageConfig(channels: $1, blocks: $0.blocks, down: $0.down) }
+        // An override of the wrong length is left to validate() to reject; here it falls back per stage.
+        func pick(_ o: [Int]?, _ i: Int, _ d: Int) -> Int { o.flatMap { i < $0.count ? $0[i] : nil } ?? d }
+        return stages.indices.map { i in
+            StageConfig(channels: pick(decoderChannels, i, stages[i].channels), blocks: pick(decoderBlocks, i, stages[i].blocks),
+                        down: stages[i].down)
+        }
     }
 
     /// Total down-sampling of the encoder: patch × every stage's `down`.
@@ -149,6 +157,11 @@ public struct TokenizerConfig: Codable, Equatable, Sendable {
         if let w = decoderChannels {
             guard w.count == stages.count, w.allSatisfy({ $0 > 0 }) else {
                 throw fail("decoderChannels needs one positive width per stage (\(stages.count))")
+            }
+        }
+        if let b = decoderBlocks {
+            guard b.count == stages.count, b.allSatisfy({ $0 >= 0 }) else {
+                throw fail("decoderBlocks needs one block count (0 or more) per stage (\(stages.count))")
             }
         }
         if normKind == .group {

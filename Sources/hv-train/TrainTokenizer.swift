@@ -81,6 +81,17 @@ struct TrainTokenizer: ParsableCommand {
     @Flag(name: .customLong("pointwise-coarse"), help: "Give the coarse layers (L1…) 1×1 down convs, which see a 64² crop as they see a whole frame (new and grown models).")
     var pointwiseCoarse = false
 
+    @Option(name: .customLong("decoder-blocks"), help: ArgumentHelp("Override the preset's decoder residual blocks per stage, shallowest first, as N,N,N (new models only).",
+        discussion: "small2 has 1,2,2; 1,2,4 adds two blocks at the latent grid."), transform: { s in
+            try s.split(separator: ",").map { part -> Int in
+                guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n >= 0 else {
+                    throw ValidationError("--decoder-blocks takes block counts such as 1,2,4, not '\(s)'.")
+                }
+                return n
+            }
+        })
+    var decoderBlocks: [Int]?
+
     @Option(name: .customLong("lr-scale"), help: ArgumentHelp("Scale the learning rate of the tensors whose names start with PREFIX (repeatable), as PREFIX=S.",
         discussion: "E.g. --lr-scale encoder.=0.2 --lr-scale decoder.=0.2 --lr-scale hierarchy.0.=0.2: a grown model's kept tensors learn at a fifth of the rate of its new layers."))
     var lrScale: [String] = []
@@ -162,6 +173,9 @@ struct TrainTokenizer: ParsableCommand {
         guard !data.isEmpty || manifest != nil else { throw ValidationError("Give training videos with --data or --manifest.") }
         guard [resume, initFrom != nil, growFrom != nil].filter({ $0 }).count <= 1 else {
             throw ValidationError("Give at most one of --resume (continue the run in --out), --init and --grow-from (start a new one).")
+        }
+        if decoderBlocks != nil, resume || initFrom != nil || growFrom != nil {
+            throw ValidationError("--decoder-blocks shapes a new model; --resume, --init and --grow-from keep the checkpoint's.")
         }
         guard (0...2).contains(lookahead ?? 0) else { throw ValidationError("--lookahead must be 0, 1 or 2 latent frames.") }
         guard lookahead == nil || !(resume || initFrom != nil) else {
@@ -272,6 +286,7 @@ struct TrainTokenizer: ParsableCommand {
             if let normEpsilon { config.normEpsilon = normEpsilon }
             if let lookahead, lookahead > 0 { config.decoderLookahead = lookahead }
             if pointwiseCoarse { config.pointwiseCoarseDown = true }
+            if let decoderBlocks { config.decoderBlocks = decoderBlocks }
             (config.layers, config.name) = try presetLayers()
             model = try HierarchicalTokenizer(config: config, seed: seed)
         }

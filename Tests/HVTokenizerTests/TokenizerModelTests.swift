@@ -59,6 +59,30 @@ final class TokenizerModelTests: XCTestCase {
         }
     }
 
+    /// `decoderBlocks` reshapes the decoder alone (the encoder keeps the preset's blocks), round-trips through
+    /// config.json, and a list of the wrong length is rejected.
+    func testDecoderBlocksOverride() throws {
+        var c = TokenizerConfig.tiny2
+        c.decoderBlocks = [0, 3]
+        let m = try HierarchicalTokenizer(config: c)
+        let names = Set(m.parameters.map(\.name))
+        // Decoder stages run deepest first: stage0 is the encoder's last stage (3 blocks), stage1 its first (none).
+        XCTAssertTrue(names.contains("decoder.stage0.block2.conv2.weight"))
+        XCTAssertFalse(names.contains { $0.hasPrefix("decoder.stage0.block3.") })
+        XCTAssertFalse(names.contains { $0.hasPrefix("decoder.stage1.block") })
+        XCTAssertTrue(names.contains("encoder.stage0.block0.conv1.weight"))
+        XCTAssertFalse(names.contains { $0.hasPrefix("encoder.stage1.block1.") })
+        let x = randomClip(c, seed: 1)
+        let y = m.decode(indices: m.encode(x).map { Optional($0) }, frames: c.framesPerClip, height: c.frameSize, width: c.frameSize)
+        XCTAssertEqual(y.shape, x.shape)
+        let back = try JSONDecoder().decode(TokenizerConfig.self, from: try c.canonicalJSON())
+        XCTAssertEqual(back.decoderStages.map(\.blocks), [0, 3])
+        c.decoderBlocks = [1]
+        XCTAssertThrowsError(try HierarchicalTokenizer(config: c)) { e in
+            XCTAssertTrue("\(e)".contains("decoderBlocks"), "\(e)")
+        }
+    }
+
     func testShapesThroughEveryLayer() throws {
         for c in [TokenizerConfig.tiny, .tiny2] {
             let m = try HierarchicalTokenizer(config: c)

@@ -67,7 +67,7 @@ def setup(w):
     write_y4m(f"{w}/c256.y4m", synthetic_clip(8, 256, 0))
     write_y4m(f"{w}/c32.y4m", synthetic_clip(8, 32, 1))
     wide = copy.deepcopy(PRESETS["tiny2"])
-    wide.update(decoderLookahead=1, pointwiseCoarseDown=True)
+    wide.update(decoderLookahead=1, pointwiseCoarseDown=True, decoderBlocks=[0, 2])
     for name, data in [("tiny", copy.deepcopy(PRESETS["tiny"])), ("tiny2x", wide)]:
         m = HierarchicalTokenizer(TokenizerConfig(data), seed=3)
         g = torch.Generator().manual_seed(5)

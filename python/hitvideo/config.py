@@ -44,6 +44,7 @@ class TokenizerConfig:
             raise ConfigError(f"config {self.name}: norm '{self.norm}' is neither group nor rms")
         self.shortcuts = bool(data.get("shortcuts", False))
         self.decoder_channels = data.get("decoderChannels")
+        self.decoder_blocks = data.get("decoderBlocks")
         self.norm_epsilon = float(data.get("normEpsilon", 1e-6))
         self.lookahead = int(data.get("decoderLookahead", 0) or 0)
         self.pointwise_coarse_down = bool(data.get("pointwiseCoarseDown", False))
@@ -52,9 +53,9 @@ class TokenizerConfig:
     # Derived geometry, as in TokenizerConfig.swift.
     @property
     def decoder_stages(self):
-        if self.decoder_channels is None:
-            return list(self.stages)
-        return [(w, b, d) for (_, b, d), w in zip(self.stages, self.decoder_channels)]
+        widths = self.decoder_channels or [c for c, _, _ in self.stages]
+        blocks = self.decoder_blocks or [b for _, b, _ in self.stages]
+        return [(w, b, d) for (_, _, d), w, b in zip(self.stages, widths, blocks)]
 
     @property
     def total_down(self):
@@ -89,6 +90,9 @@ class TokenizerConfig:
         if self.decoder_channels is not None:
             if len(self.decoder_channels) != len(self.stages) or min(self.decoder_channels) <= 0:
                 fail(f"decoderChannels needs one positive width per stage ({len(self.stages)})")
+        if self.decoder_blocks is not None:
+            if len(self.decoder_blocks) != len(self.stages) or min(self.decoder_blocks) < 0:
+                fail(f"decoderBlocks needs one block count (0 or more) per stage ({len(self.stages)})")
         widths = [c for c, _, _ in self.stages + self.decoder_stages]
         if self.norm == "group":
             if self.norm_groups <= 0 or any(c % self.norm_groups for c in widths + [self.latent_channels]):

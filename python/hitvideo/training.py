@@ -154,23 +154,46 @@ def model_loss(model, x, o: Options, finest, hardness, subtraction, mask_fractio
 
 
 class ClipSampler:
-    """Random windows of framesPerClip frames from y4m videos held in memory as uint8 RGB (a video drawn by its
-    length), random square crops and horizontal flips (ClipDataset.sample). Short videos repeat their last frame."""
+    """Random windows of framesPerClip frames from y4m videos held in memory as uint8 RGB, random square crops and
+    horizontal flips (ClipDataset.sample). Short videos repeat their last frame. With `sources` (one name per path)
+    naming more than one source, a window's source is drawn by `capped_weights` and then a video of that source by
+    its length (ClipDataset.setSources); otherwise a video is drawn by its length."""
 
-    def __init__(self, paths, seed):
-        self.videos = []
-        for p in paths:
+    def __init__(self, paths, seed, sources=None, kinds=None):
+        self.videos, names = [], []
+        for i, p in enumerate(paths):
             frames, _ = read_y4m(p)
             if len(frames):
                 self.videos.append(frames)
+                names.append(sources[i] if sources else "")
         if not self.videos:
             raise ValueError("no frames in the training videos")
         self.lengths = np.array([len(v) for v in self.videos])
         self.rng = np.random.default_rng(seed)
+        self.by_source = []
+        if len(set(names)) > 1:
+            self.weights = capped_weights(names, kinds or {})
+            for s in sorted(self.weights):
+                idx = [i for i, n in enumerate(names) if n == s]
+                if idx:
+                    self.by_source.append((self.weights[s], np.array(idx)))
+
+    def pick_video(self):
+        if not self.by_source:
+            pick = int(self.rng.integers(self.lengths.sum()))
+            return self.videos[int(np.searchsorted(np.cumsum(self.lengths), pick, side="right"))]
+        u, acc = self.rng.random(), 0.0
+        idx = self.by_source[-1][1]
+        for w, members in self.by_source:
+            acc += w
+            if u < acc:
+                idx = members
+                break
+        pick = int(self.rng.integers(self.lengths[idx].sum()))
+        return self.videos[int(idx[np.searchsorted(np.cumsum(self.lengths[idx]), pick, side="right")])]
 
     def sample(self, frames, crop):
-        pick = int(self.rng.integers(self.lengths.sum()))
-        v = self.videos[int(np.searchsorted(np.cumsum(self.lengths), pick, side="right"))]
+        v = self.pick_video()
         start = int(self.rng.integers(len(v) - frames + 1)) if len(v) > frames else 0
         H, W = v.shape[1:3]
         cy = int(self.rng.integers(H - crop + 1)) if H > crop else 0
@@ -182,10 +205,76 @@ class ClipSampler:
         return pixels_to_tensor(np.ascontiguousarray(c))
 
 
+def capped_weights(sources, kinds, max_share=0.25, kind_caps=(("cartoon", 0.10),)):
+    """ClipDataset.cappedWeights: every source equal, then each capped kind's sources together at most its cap and no
+    source above max_share, the excess spread over the rest in proportion."""
+    names = sorted(set(sources))
+    w = {n: 1 / len(names) for n in names}
+    kind_fixed = set()
+    for _ in range(20):
+        fixed = set(kind_fixed)
+        for kind, cap in kind_caps:
+            members = [n for n in names if kinds.get(n) == kind]
+            share = sum(w[m] for m in members)
+            if share > cap:
+                for m in members:
+                    w[m] *= cap / share
+                    fixed.add(m)
+                    kind_fixed.add(m)
+        for n in names:
+            if w[n] > max_share:
+                w[n] = max_share
+                fixed.add(n)
+        free = [n for n in names if n not in fixed]
+        excess = 1 - sum(w.values())
+        if abs(excess) < 1e-12:
+            break
+        if not free:
+            open_ = [n for n in names if n not in kind_fixed]
+            for n in open_:
+                w[n] += excess / len(open_)
+            break
+        free_total = sum(w[n] for n in free)
+        for n in free:
+            w[n] += excess * w[n] / free_total
+    return w
+
+
+def source_kinds(items):
+    """Source kinds from a sources.tsv (columns source, kind, …) in each --data folder or the folder above it."""
+    kinds = {}
+    for d in items:
+        for f in (os.path.join(d, "sources.tsv"), os.path.join(os.path.dirname(os.path.normpath(d)), "sources.tsv")):
+            if os.path.isfile(f):
+                with open(f, encoding="utf-8") as fh:
+                    for line in fh.read().split("\n")[1:]:
+                        cols = line.split("\t")
+                        if len(cols) >= 2:
+                            kinds[cols[0]] = cols[1]
+    return kinds
+
+
 def pixels_to_tensor(c):
     """uint8 [T, H, W, 3] → [3, T, H, W] as ClipDataset.fill: p · (1/127.5) − 1 in float32."""
     x = torch.from_numpy(c).to(torch.float32) * torch.tensor(1 / 127.5, dtype=torch.float32) - 1
     return x.permute(3, 0, 1, 2).contiguous()
+
+
+def videos_by_source(items):
+    """(path, source) of every training video, as hv-train's expandVideosBySource: a file's source is its folder's
+    name; in a folder given, its own files belong to it and each subfolder (but `cache`) is a source of its own."""
+    out = []
+    for it in items:
+        if not os.path.isdir(it):
+            out.append((it, os.path.basename(os.path.dirname(os.path.abspath(it)))))
+            continue
+        top = os.path.basename(os.path.normpath(it))
+        out += [(os.path.join(it, f), top) for f in sorted(os.listdir(it)) if f.endswith(".y4m")]
+        for name in sorted(os.listdir(it)):
+            sub = os.path.join(it, name)
+            if os.path.isdir(sub) and name != "cache":
+                out += [(p, name) for p in video_paths([sub])]
+    return out
 
 
 def video_paths(items):

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Does the text steer the generator? Paraphrased prompts against the generator's own training data.
+
+    pipelines/eval-gen.py BIN_DIR LM_DATA_DIR OUT_DIR [--prompts pipelines/eval-prompts.tsv]
+        [--tokenizer models/tokenizer] [--generator models/generator] [--seeds 2] [--cfg 1,2.5,5,7.5,10] [--reuse]
+
+LM_DATA_DIR is what the generator was trained on (`make lm-data`: clips.tsv and one FILE.hvt per video or photo
+clip). Its token files are rendered once with the tokenizer and cut into 64-frame windows, each owned by its source
+(a video's name; for a photograph's clips NAME-vK, the photograph NAME). For every prompt (SOURCE<TAB>PROMPT, a
+paraphrase of SOURCE's caption that training never saw) and every guidance scale, `hv-gen --samples SEEDS` makes
+clips that are rendered with the same tokenizer; a clip is a **hit** when its nearest training window (luma MSE)
+belongs to SOURCE. Comparing with the tokenizer's reconstructions rather than the footage leaves the tokenizer's
+quality out: the question is only whether the generator brings back the right source. Chance is one in the number
+of sources. Prints markdown tables (per guidance scale: hits, hit rate, chance, mean nearest PSNR, median motion;
+then every prompt at each scale) and writes OUT_DIR/eval-gen.json. Needs numpy.
+"""
+import argparse
+import json
+import os
+import re
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from genlib import CLIP, cut, die, motion, nearest, read_tsv, read_y4m_luma, run  # noqa: E402
+
+
+def source_of(file_name):
+    """A token file's source: FILE.hvt of a video is the video; NAME-vK.hvt is photograph NAME's clip K."""
+    stem = os.path.splitext(os.path.basename(file_name))[0]
+    return re.sub(r"-v\d+$", "", stem)
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Paraphrased prompts: does the nearest training window come from the "
+                                 "prompt's source?")
+    ap.error = lambda message: die(message, 64)
+    ap.add_argument("bin_dir")
+    ap.add_argument("lm_data")
+    ap.add_argument("out")
+    ap.add_argument("--prompts", default=os.path.join(HERE, "eval-prompts.tsv"))
+    ap.add_argument("--tokenizer", default="models/tokenizer")
+    ap.add_argument("--generator", default="models/generator")
+    ap.add_argument("--seeds", type=int, default=2, help="samples per prompt and scale (seeds 0..N-1)")
+    ap.add_argument("--cfg", default="1,2.5,5,7.5,10", help="guidance scales, comma-separated")
+    ap.add_argument("--reuse", action="store_true", help="keep renders already in OUT_DIR")
+    a = ap.parse_args()
+    try:
+        scales = [float(c) for c in a.cfg.split(",")]
+    except ValueError:
+        die(f"--cfg takes numbers such as 1,2.5,7.5, not {a.cfg!r}", 64)
+    if a.seeds < 1 or not scales:
+        die("--seeds must be at least 1 and --cfg must name a scale", 64)
+
+    files = read_tsv(os.path.join(a.lm_data, "clips.tsv"), "FILE.hvt<TAB>CAPTION")
+    prompts = read_tsv(a.prompts, "SOURCE<TAB>PROMPT")
+    os.makedirs(os.path.join(a.out, "recon"), exist_ok=True)
+    windows, owners = [], []
+    for name, _ in files:
+        y4m = os.path.join(a.out, "recon", os.path.splitext(os.path.basename(name))[0] + ".y4m")
+        if not (a.reuse and os.path.exists(y4m)):
+            run(a.bin_dir, "hv-render", os.path.join(a.lm_data, name), "--model", a.tokenizer, "-o", y4m)
+        w = cut(read_y4m_luma(y4m))
+        windows += w
+        owners += [source_of(name)] * len(w)
+    sources = sorted(set(owners))
+    for src, _ in prompts:
+        if src not in sources:
+            die(f"{a.prompts}: source {src!r} is not in {a.lm_data}/clips.tsv", 65)
+    windows = np.stack(windows).astype(np.float32)
+    chance = 1 / len(sources)
+    print(f"{len(windows)} training windows from {len(files)} token files of {len(sources)} sources; "
+          f"{len(prompts)} prompts × {a.seeds} seeds; chance {chance:.3f}")
+
+    results = []
+    for g in scales:
+        for i, (src, prompt) in enumerate(prompts):
+            stem = os.path.join(a.out, f"cfg{g:g}-{i:02d}-{src}")
+            if not (a.reuse and os.path.exists(stem + ".y4m")):
+                run(a.bin_dir, "hv-gen", prompt, "--samples", str(a.seeds), "--cfg", f"{g:g}", "--model", a.generator,
+                    "--tokenizer", a.tokenizer, "-o", stem + ".hvt")
+                run(a.bin_dir, "hv-render", stem + ".hvt", "--model", a.tokenizer, "-o", stem + ".y4m")
+            frames = read_y4m_luma(stem + ".y4m")
+            for s in range(a.seeds):
+                clip = frames[s * CLIP:(s + 1) * CLIP].astype(np.float32)
+                k, p = nearest(windows, clip)
+                results.append({"cfg": g, "source": src, "prompt": prompt, "seed": s, "nearest": owners[k],
+                                "psnr": round(p, 3), "hit": owners[k] == src, "motion": round(motion(clip), 3)})
+
+    print("\n| cfg | hits | hit rate | chance | mean nearest PSNR dB (luma) | median motion |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    summary = []
+    for g in scales:
+        r = [x for x in results if x["cfg"] == g]
+        hits = sum(x["hit"] for x in r)
+        summary.append({"cfg": g, "hits": hits, "samples": len(r), "hit_rate": hits / len(r), "chance": chance,
+                        "nearest_psnr": float(np.mean([x["psnr"] for x in r])),
+                        "motion": float(np.median([x["motion"] for x in r]))})
+        print(f"| {g:g} | {hits}/{len(r)} | {hits / len(r):.2f} | {chance:.3f} | {summary[-1]['nearest_psnr']:.2f} "
+              f"| {summary[-1]['motion']:.2f} |")
+    print("\n| source | prompt | " + " | ".join(f"cfg {g:g}: nearest (seeds)" for g in scales) + " |")
+    print("|" + " --- |" * (2 + len(scales)))
+    for src, prompt in prompts:
+        cells = [", ".join(x["nearest"] + ("✓" if x["hit"] else "") for x in results if x["cfg"] == g and x["source"] == src)
+                 for g in scales]
+        print(f"| {src} | {prompt} | " + " | ".join(cells) + " |")
+    with open(os.path.join(a.out, "eval-gen.json"), "w") as f:
+        json.dump({"sources": len(sources), "summary": summary, "samples": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
