@@ -70,7 +70,10 @@ final class TokenizerCheckpointTests: XCTestCase {
         XCTAssertEqual(grown.encode(x), codes)
         let a = m.decode(indices: [codes[0]], frames: 8, height: 32, width: 32).array
         let b = grown.decode(indices: [codes[0]], frames: 8, height: 32, width: 32).array
-        XCTAssertEqual(a, b)
+        // Equal up to rounding: the grown conv's GEMM runs over 4 taps instead of 3, and OpenBLAS may block and sum
+        // the longer inner dimension in another order (it does with the Zen kernels), even though the added tap is 0.
+        XCTAssertEqual(a.count, b.count)
+        XCTAssertLessThanOrEqual(zip(a, b).map { abs($0 - $1) }.max() ?? 0, 1e-5)
         XCTAssertThrowsError(try TokenizerCheckpoint.grow(from: dir, layers: dense.layers, name: "same", seed: 6, lookahead: 0))
 
         let conv = grown.parameters.first { $0.name == "decoder.conv_in.weight" }!
