@@ -106,8 +106,11 @@ def main():
         cells = [", ".join(x["nearest"] + ("✓" if x["hit"] else "") for x in results if x["cfg"] == g and x["source"] == src)
                  for g in scales]
         print(f"| {src} | {prompt} | " + " | ".join(cells) + " |")
-    with open(os.path.join(a.out, "eval-gen.json"), "w") as f:
+    # Through a temporary file, so that an interrupted run leaves no partial JSON behind.
+    path = os.path.join(a.out, "eval-gen.json")
+    with open(path + ".tmp", "w") as f:
         json.dump({"sources": len(sources), "summary": summary, "samples": results}, f, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":

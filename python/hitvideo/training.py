@@ -179,16 +179,15 @@ class ClipSampler:
                     self.by_source.append((self.weights[s], np.array(idx)))
 
     def pick_video(self):
-        if not self.by_source:
-            pick = int(self.rng.integers(self.lengths.sum()))
-            return self.videos[int(np.searchsorted(np.cumsum(self.lengths), pick, side="right"))]
-        u, acc = self.rng.random(), 0.0
-        idx = self.by_source[-1][1]
-        for w, members in self.by_source:
-            acc += w
-            if u < acc:
-                idx = members
-                break
+        idx = np.arange(len(self.videos))
+        if self.by_source:
+            u, acc = self.rng.random(), 0.0
+            idx = self.by_source[-1][1]
+            for w, members in self.by_source:
+                acc += w
+                if u < acc:
+                    idx = members
+                    break
         pick = int(self.rng.integers(self.lengths[idx].sum()))
         return self.videos[int(idx[np.searchsorted(np.cumsum(self.lengths[idx]), pick, side="right")])]
 
