@@ -1,11 +1,22 @@
-# gen: the text-to-video generator (issue 7). `train-lm` trains it on captioned .hvt files; `bench-gen`
-# measures KV-cache decoding against recomputing the prefix.
-.PHONY: train-lm bench-gen gen-demo lm-data eval-gen
-# LM_CLIPS: a UTF-8 list with one 'PATH.hvt<TAB>caption' line per token file (paths relative to the list).
-# The default is made by `make lm-data`: the training footage tokenized with the shipped tokenizer and
-# captioned from pipelines/captions.tsv.
+# gen: the text-to-video generator (issue 7). `train-lm` trains it on the token shards of `lm-shards` (or on a
+# caption list, LM_CLIPS=...); `bench-gen` measures KV-cache decoding against recomputing the prefix.
+.PHONY: train-lm bench-gen gen-demo lm-data lm-shards eval-gen
+# The generator's data through the dataset pipeline (docs/gen.md): one manifest video per captioned training
+# source of pipelines/captions.tsv — the videos, and each photograph's clips NAME-vK.y4m with its caption plus the
+# clip's framing and camera motion (pipelines/lm-data.sh --metadata, the captions `lm-data` writes) — every clip in
+# the train split, captions embedded, pretokenized with TOKENIZER and no masking (the generator models every token;
+# hv-mask --ratio 0 masks none), packed into LM_SHARDS_DIR/tokens/shards/train/. Clips of 8 s (64 frames, one
+# tokenizer window) and every shorter rest down to one frame (--min-seconds 0.125: the 5-frame g1 and g2 count, as
+# in lm-data). LM_SOURCES: only these names of
+# captions.tsv (empty: all), e.g. LM_SOURCES='tree shepard aqua' to try the path in a minute.
+LM_SHARDS_DIR ?= $(OUT)/lm-shards
+LM_SHARDS ?= $(LM_SHARDS_DIR)/tokens/shards
+LM_SOURCES ?=
+# LM_CLIPS: train on a UTF-8 list with one 'PATH.hvt<TAB>caption' line per token file (paths relative to the list)
+# instead of the shards, e.g. LM_CLIPS=out/lm/clips.tsv as `make lm-data` writes it (the training footage tokenized
+# with the shipped tokenizer, whole videos, captioned from pipelines/captions.tsv).
 LM_DATA ?= $(OUT)/lm
-LM_CLIPS ?= $(LM_DATA)/clips.tsv
+LM_CLIPS ?=
 LM_CONFIG ?= small
 LM_STEPS ?= 2000
 LM_OUT ?= models/generator
@@ -20,14 +31,30 @@ lm-data: footage
 $(LM_DATA)/clips.tsv:
 	$(MAKE) lm-data
 
-train-lm: $(LM_CLIPS)
+lm-shards: footage text-encoder
+	@[ -s '$(TOKENIZER)/model.safetensors' ] || { echo "lm-shards: error: no tokenizer checkpoint in '$(TOKENIZER)' (pass TOKENIZER=DIR)" >&2; exit 66; }
+	pipelines/lm-data.sh --metadata $(FOOTAGE) $(LM_SHARDS_DIR)/videos.csv $(LM_SOURCES)
+	$(BIN)/hv-manifest init $(LM_SHARDS_DIR)/manifest.db
+	$(BIN)/hv-manifest add $(LM_SHARDS_DIR)/manifest.db --metadata $(LM_SHARDS_DIR)/videos.csv --video-dir $(FOOTAGE) \
+		--min-seconds 0.125
+	$(BIN)/hv-manifest split $(LM_SHARDS_DIR)/manifest.db --val-fraction 0 --seed 0
+	$(BIN)/hv-manifest embed $(LM_SHARDS_DIR)/manifest.db --model $(TEXT_ENCODER_DIR)
+	+@$(PRETOK_SUBMAKE) pretokenize MANIFEST='$(LM_SHARDS_DIR)/manifest.db' TOKENS='$(LM_SHARDS_DIR)/tokens' MASK_FLAGS='--ratio 0'
+	$(BIN)/hv-manifest status $(LM_SHARDS_DIR)/manifest.db
+
+$(LM_SHARDS)/train/index.json:
+	$(MAKE) lm-shards
+
+train-lm: $(if $(LM_CLIPS),$(LM_CLIPS),$(LM_SHARDS)/train/index.json)
 	$(SWIFT) build $(SWIFT_FLAGS) --product hv-train
-	$(BIN)/hv-train lm --clips $(LM_CLIPS) --config $(LM_CONFIG) --steps $(LM_STEPS) --out $(LM_OUT) \
-		--text-encoder $(TEXT_ENCODER_DIR) $(LM_FLAGS)
+	$(BIN)/hv-train lm $(if $(LM_CLIPS),--clips $(LM_CLIPS),--shards $(LM_SHARDS)) --config $(LM_CONFIG) --steps $(LM_STEPS) \
+		--out $(LM_OUT) --text-encoder $(TEXT_ENCODER_DIR) $(LM_FLAGS)
 
 bench: bench-gen
+# At one thread (one core, one BLAS thread) and at every core, PyTorch at the same count each time.
 bench-gen:
 	$(SWIFT) build $(SWIFT_FLAGS) --product hv-bench
+	OPENBLAS_NUM_THREADS=1 taskset -c 0 $(BIN)/hv-bench gen
 	$(BIN)/hv-bench gen
 
 # Generate one clip from GEN_PROMPT with the trained model and render it.
@@ -42,6 +69,6 @@ gen-demo:
 # (pipelines/eval-gen.py; needs numpy). About 12 s a sample on one core, plus one render of every training clip.
 EVAL_GEN_CFG ?= 1,2.5,5,7.5,10
 EVAL_GEN_SEEDS ?= 2
-eval-gen: build $(LM_CLIPS)
+eval-gen: build $(LM_DATA)/clips.tsv
 	pipelines/eval-gen.py $(BIN) $(LM_DATA) $(OUT)/eval-gen --generator $(LM_OUT) --tokenizer models/tokenizer \
 		--cfg $(EVAL_GEN_CFG) --seeds $(EVAL_GEN_SEEDS) --reuse

@@ -4,7 +4,8 @@
 # $(OUT). To continue the committed checkpoints instead, run the stages' own targets (train-tokenizer-v4-l0,
 # train-tokenizer-v4); train-tokenizer-v3-l0 / -v3 are the previous shipped recipe's.
 # make train-tokenizer-v1 / train-single: the first shipped configuration (`small`, seven videos, three stages)
-# and the paper's single-layer baseline (Fig. 4 ablation) with v1 stage 1's recipe and steps.
+# and the paper's single-layer baseline (Fig. 4 ablation) with v1 stage 1's recipe and steps; train-single-v4-l0 /
+# train-single-v4 the baseline with v4's recipe and steps.
 FOOTAGE ?= data/footage
 TOKENIZER_RUN ?= $(OUT)/tokenizer-run
 SINGLE_RUN ?= $(OUT)/single-run
@@ -43,7 +44,7 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
 
 .PHONY: footage train-tokenizer train-tokenizer-v1 train-tokenizer-v2 save-tokenizer-v2 train-tokenizer-v3-l0 train-tokenizer-v3 \
   save-tokenizer-v3-l0 save-tokenizer-v3 train-tokenizer-v4-l0 train-tokenizer-v4 save-tokenizer-v4-l0 \
-  save-tokenizer-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
+  save-tokenizer-v4 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
 
 footage: build
 	pipelines/footage.sh $(BIN) $(FOOTAGE)
@@ -99,7 +100,12 @@ TOKENIZER_V3_MINUTES ?= 0
 # 3e-4 (v2's rate) plateaus after ~1 000 steps of L0 alone; the committed stage-1 run switched to 1e-4 at step 2 000
 # and gained 1.3 dB on the log's held-out pair by 4 750 (docs/tokenizer-journal.md, "Dense first").
 TOKENIZER_V3_LR ?= 1e-4
-TOKENIZER_V3_COMMON = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 --lr $(TOKENIZER_V3_LR) --l2-weight 1 \
+# The ten training sources v3 and v4 (and the single-layer baseline beside v4) were trained on. Footage added later
+# (opencv-doc-images, for the generator's captions) is left out so that their runs continue and are reproduced on
+# the same data; the sampler draws every source equally, as it did from the whole train folder.
+V3_SOURCES = bbb opencv-doc python-nbsphinx-doc python3-hug-doc python3-mecavideo forensics-samples-files \
+  mate-backgrounds plasma-workspace-wallpapers libjxl-testdata scikit-image
+TOKENIZER_V3_COMMON = --data $(addprefix $(FOOTAGE)/train/,$(V3_SOURCES)) --heldout $(V2_HELDOUT) --crop 64 --lr $(TOKENIZER_V3_LR) --l2-weight 1 \
   --entropy-weight 0.005 --commit-weight 0.05 --perceptual-weight 0.2 --progressive 0,0,0 \
   --adversarial-weight 0 --truncation 0.25 --residual-weight 0.001 --ema 0.999 --storage bf16 \
   --checkpoint-every 250 --eval-every 250 --minutes $(TOKENIZER_V3_MINUTES)
@@ -129,11 +135,11 @@ TOKENIZER_V4_L0_RUN ?= $(OUT)/tokenizer-v4-l0-run
 TOKENIZER_V4_L0_COMMITTED ?= models/tokenizer-v4-l0-run
 TOKENIZER_V4_RUN ?= $(OUT)/tokenizer-v4-run
 TOKENIZER_V4_COMMITTED ?= models/tokenizer-v4-run
-# Where the shipped model's stages stopped in their 16 000-step schedules (make train-tokenizer stops there).
+# Where the shipped model's stages stopped in their 16 000-step schedules (make train-tokenizer stops there; empty:
+# the end of the schedule). The shipped stage 2 ran its whole schedule.
 TOKENIZER_V4_SHIPPED_L0_STOP = 5750
-TOKENIZER_V4_SHIPPED_STOP = 5750
-# Where the targets that continue the committed runs stop (empty: the end of the schedule). The committed stage-2
-# run has gone past the shipped point, to step 10 000 (docs/tokenizer-journal.md).
+TOKENIZER_V4_SHIPPED_STOP =
+# Where the targets that continue the committed runs stop (empty: the end of the schedule).
 TOKENIZER_V4_L0_STOP ?= $(TOKENIZER_V4_SHIPPED_L0_STOP)
 TOKENIZER_V4_STOP ?=
 TOKENIZER_V4_L0_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_L0_STEPS) --quantization-warmup 0 \
@@ -155,9 +161,32 @@ save-tokenizer-v4-l0:
 save-tokenizer-v4:
 	$(call save_tokenizer_run,$(TOKENIZER_V4_RUN),$(TOKENIZER_V4_COMMITTED))
 
-# The shipped checkpoint (v4), reproduced from scratch (~1.6 h on one core at 0.5 s a step) in run folders of its
+# The paper's single-layer baseline (Fig. 4, `single2`: one 2^18 layer on 8×17×17) with v4's recipe and step counts:
+# stage 1 is v4's stage 1 (its one layer alone, hard codes, stopping where v4's did); stage 2 starts a fresh
+# 16 000-step schedule from it (--init), as v4's stage 2 does when it grows the coarse layers onto L0. Same run and
+# resume rules as v4; both stages are committed (models/single-v4-*) so the run spans sessions.
+SINGLE_V4_L0_RUN ?= $(OUT)/single-v4-l0-run
+SINGLE_V4_L0_COMMITTED ?= models/single-v4-l0-run
+SINGLE_V4_RUN ?= $(OUT)/single-v4-run
+SINGLE_V4_COMMITTED ?= models/single-v4-run
+SINGLE_V4_BASE = $$(if [ -f '$(SINGLE_V4_L0_RUN)/model.safetensors' ]; then echo '$(SINGLE_V4_L0_RUN)'; \
+  else echo '$(SINGLE_V4_L0_COMMITTED)'; fi)
+
+train-single-v4-l0: footage
+	$(call tokenizer_run,$(SINGLE_V4_L0_RUN),$(SINGLE_V4_L0_COMMITTED),--preset single2,TOKENIZER_V4_L0_RECIPE)
+
+train-single-v4: footage
+	$(call tokenizer_run,$(SINGLE_V4_RUN),$(SINGLE_V4_COMMITTED),--init $(SINGLE_V4_BASE),TOKENIZER_V4_RECIPE)
+
+save-single-v4-l0:
+	$(call save_tokenizer_run,$(SINGLE_V4_L0_RUN),$(SINGLE_V4_L0_COMMITTED))
+
+save-single-v4:
+	$(call save_tokenizer_run,$(SINGLE_V4_RUN),$(SINGLE_V4_COMMITTED))
+
+# The shipped checkpoint (v4), reproduced from scratch (21 750 steps, ~3 h on one core at 0.5 s a step) in run folders of its
 # own, so that runs continuing the committed checkpoints are never mistaken for it. `cp $(OUT)/tokenizer/*
-# models/tokenizer/` ships it; the generator must then be retrained on its tokens (make lm-data train-lm).
+# models/tokenizer/` ships it; the generator must then be retrained on its tokens (make lm-shards train-lm).
 REPRO = TOKENIZER_V4_L0_RUN=$(OUT)/tokenizer-repro/l0-run TOKENIZER_V4_RUN=$(OUT)/tokenizer-repro/run \
   TOKENIZER_V4_L0_COMMITTED= TOKENIZER_V4_COMMITTED= \
   TOKENIZER_V4_L0_STOP=$(TOKENIZER_V4_SHIPPED_L0_STOP) TOKENIZER_V4_STOP=$(TOKENIZER_V4_SHIPPED_STOP)

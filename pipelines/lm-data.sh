@@ -7,11 +7,26 @@
 # them ("…, a close-up, slowly zooming in"). Then OUT_DIR/clips.tsv with one 'FILE.hvt<TAB>CAPTION' line per file
 # (what `hv-train lm --clips` reads). Idempotent: token files that exist are kept (hv-encode writes through a
 # temporary file, so an interrupted run leaves no partial file behind).
+#
+#   pipelines/lm-data.sh --metadata FOOTAGE_DIR CSV [NAME...]
+# The same training sources and captions as a metadata file for `hv-manifest add --metadata CSV --video-dir
+# FOOTAGE_DIR` instead (what `make lm-shards` runs): 'id,path,caption', one row per video or photo clip (id NAME or
+# NAME-vK, path relative to FOOTAGE_DIR), nothing encoded. NAMEs keep only those lines of captions.tsv (a subset to
+# try the pipeline on); none: every line.
 set -euo pipefail
-BIN=$1; MODEL=$2; FOOTAGE=$3; OUT=$4
+if [ "${1:-}" = --metadata ]; then
+    [ $# -ge 3 ] || { echo "usage: pipelines/lm-data.sh --metadata FOOTAGE_DIR CSV [NAME...]" >&2; exit 64; }
+    MODE=metadata; FOOTAGE=$2; CSV=$3; shift 3; ONLY=" $* "
+    OUT=$(dirname "$CSV")
+    list=$CSV.tmp.$$
+    trap 'rm -f "$list"' EXIT
+else
+    [ $# -eq 4 ] || { echo "usage: pipelines/lm-data.sh BIN_DIR TOKENIZER_DIR FOOTAGE_DIR OUT_DIR" >&2; exit 64; }
+    MODE=encode; BIN=$1; MODEL=$2; FOOTAGE=$3; OUT=$4; ONLY="  "
+    list=$OUT/clips.tsv.tmp
+fi
 CAPTIONS=$(dirname "$0")/captions.tsv
 mkdir -p "$OUT"
-list=$OUT/clips.tsv.tmp
 # The framing and camera motion of a photo clip, in words, from photo-clips.sh's record (clip, motion, window in
 # per mille of the photo's short side, photo).
 shot() {
@@ -24,16 +39,27 @@ shot() {
         print frame ", " ($2 in m ? m[$2] : $2); found = 1 }
         END { if (!found) print "a still photograph" }' "$1" 2>/dev/null || echo "a still photograph"
 }
-: > "$list"
+# One training source: encode it to OUT/ID.hvt and list 'ID.hvt<TAB>CAPTION', or write its metadata row
+# (CSV: the caption quoted, its quotes doubled).
+emit() {  # id y4m caption
+    if [ $MODE = metadata ]; then
+        local q=${3//\"/\"\"}
+        printf '%s,%s,"%s"\n' "$1" "${2#"$FOOTAGE"/}" "$q" >> "$list"
+    else
+        [ -s "$OUT/$1.hvt" ] || "$BIN/hv-encode" "$2" --model "$MODEL" -o "$OUT/$1.hvt"
+        printf '%s.hvt\t%s\n' "$1" "$3" >> "$list"
+    fi
+}
+if [ $MODE = metadata ]; then echo 'id,path,caption' > "$list"; else : > "$list"; fi
 while IFS=$'\t' read -r name caption; do
     case $name in ''|'#'*) continue ;; esac
+    if [ "$ONLY" != "  " ] && [[ $ONLY != *" $name "* ]]; then continue; fi
     src=
     for f in "$FOOTAGE"/train/*/"$name".y4m; do if [ -s "$f" ]; then src=$f; fi; done
     if [ -z "$src" ] && compgen -G "$FOOTAGE/train/*/$name-v[0-9]*.y4m" >/dev/null; then
         for f in "$FOOTAGE"/train/*/"$name"-v[0-9]*.y4m; do
             clip=$(basename "$f" .y4m)
-            [ -s "$OUT/$clip.hvt" ] || "$BIN/hv-encode" "$f" --model "$MODEL" -o "$OUT/$clip.hvt"
-            printf '%s.hvt\t%s, %s\n' "$clip" "$caption" "$(shot "$(dirname "$f")/.motions.tsv" "$clip")" >> "$list"
+            emit "$clip" "$f" "$caption, $(shot "$(dirname "$f")/.motions.tsv" "$clip")"
         done
         continue
     fi
@@ -44,8 +70,12 @@ while IFS=$'\t' read -r name caption; do
         fi
         echo "lm-data: error: no FOOTAGE/train/*/$name.y4m in $FOOTAGE (run make footage)" >&2; exit 66
     fi
-    [ -s "$OUT/$name.hvt" ] || "$BIN/hv-encode" "$src" --model "$MODEL" -o "$OUT/$name.hvt"
-    printf '%s.hvt\t%s\n' "$name" "$caption" >> "$list"
+    emit "$name" "$src" "$caption"
 done < "$CAPTIONS"
+if [ $MODE = metadata ]; then
+    if cmp -s "$list" "$CSV"; then rm -f "$list"; else mv -f "$list" "$CSV"; fi
+    echo "lm-data: $(($(wc -l < "$CSV") - 1)) captioned training sources in $CSV"
+    exit 0
+fi
 mv "$list" "$OUT/clips.tsv"
 echo "lm-data: $(wc -l < "$OUT/clips.tsv") captioned token files in $OUT"

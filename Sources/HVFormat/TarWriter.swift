@@ -86,11 +86,14 @@ public final class TarWriter {
 public enum TarError: Error, CustomStringConvertible, Equatable {
     case badName(name: String)
     case tooLarge(name: String, bytes: Int)
+    /// TarReader: `archive` is not a tar file as TarWriter writes it, at byte `offset`.
+    case malformed(archive: String, offset: Int, reason: String)
 
     public var description: String {
         switch self {
         case let .badName(name): return "tar member name '\(name)' is empty, has a NUL or is longer than \(TarWriter.maxNameBytes) bytes"
         case let .tooLarge(name, bytes): return "tar member '\(name)' has \(bytes) bytes, more than a ustar size field holds"
+        case let .malformed(archive, offset, reason): return "'\(archive)' is not a readable tar shard at byte \(offset): \(reason)"
         }
     }
 }

@@ -31,6 +31,8 @@ public enum ManifestError: ToolReportable {
     case mixedTokenizers(folder: String, found: String, wanted: String)
     case noEmbeddings(encoder: String)
     case embeddingMismatch(detail: String)
+    case shardIndexMissing(path: String)
+    case badShard(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -88,16 +90,21 @@ public enum ManifestError: ToolReportable {
             return "no caption has a \(encoder) embedding; compute them with 'hv-manifest embed'"
         case let .embeddingMismatch(detail):
             return detail
+        case let .shardIndexMissing(path):
+            return "no token shards at '\(path)': give a shard index (SPLIT/index.json), a split folder holding one, or the folder 'hv-manifest pack --out' wrote (its train/index.json is read)"
+        case let .badShard(path, reason):
+            return "token shard '\(path)' is unusable: \(reason)"
         }
     }
 
     public var exitCode: Int32 {
         switch self {
-        case .databaseMissing, .videoMissing, .directoryMissing, .metadataUnreadable, .fileUnreadable, .tokenFileMissing, .noEmbeddings:
+        case .databaseMissing, .videoMissing, .directoryMissing, .metadataUnreadable, .fileUnreadable, .tokenFileMissing, .noEmbeddings,
+             .shardIndexMissing:
             return SysExit.noInput
         case .databaseUnreadable, .sqlite, .writeFailed:
             return SysExit.ioError
-        case .badTokenFile, .mixedTokenizers, .embeddingMismatch:
+        case .badTokenFile, .mixedTokenizers, .embeddingMismatch, .badShard:
             return SysExit.dataError
         case .tokenizerAmbiguous:
             return SysExit.usage

@@ -7,6 +7,8 @@ public enum TextError: ToolReportable {
     case badVocabulary(path: String, reason: String)
     case badWeights(path: String, reason: String)
     case badConfig(path: String, reason: String)
+    case unreadable(path: String, reason: String)
+    case unwritable(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -15,6 +17,8 @@ public enum TextError: ToolReportable {
         case let .badVocabulary(path, reason): return "vocabulary '\(path)' is unusable: \(reason)"
         case let .badWeights(path, reason): return "text encoder weights '\(path)' are unusable: \(reason)"
         case let .badConfig(path, reason): return "text encoder config '\(path)' is unusable: \(reason)"
+        case let .unreadable(path, reason): return "cannot read '\(path)': \(reason)"
+        case let .unwritable(path, reason): return "cannot write the caption-state cache '\(path)': \(reason)"
         }
     }
 
@@ -22,6 +26,7 @@ public enum TextError: ToolReportable {
         switch self {
         case .missingFile: return SysExit.noInput
         case .badVocabulary, .badWeights, .badConfig: return SysExit.dataError
+        case .unreadable, .unwritable: return SysExit.ioError
         }
     }
 }

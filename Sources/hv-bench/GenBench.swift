@@ -2,8 +2,8 @@
 // measured whole; recomputing the prefix for every token (the reference) is measured as full forwards at a few
 // prefix lengths and integrated over the clip (trapezoid rule), since running it 2448 times would take
 // minutes. Reports tokens/s of both, their ratio, the KV-cache per-token time at the start vs the end, the same
-// architecture decoded by PyTorch CPU with a KV cache (bench/peer_gen.py, given this config's dims; a loud
-// SKIPPED line when torch is missing), and the time of one training step.
+// architecture decoded by PyTorch CPU with a KV cache at the same thread count (bench/peer_gen.py, given this
+// config's dims; a loud SKIPPED line when torch is missing), and the time of one training step.
 import ArgumentParser
 import Foundation
 import HVCLI
@@ -37,7 +37,7 @@ struct GenBenchCommand: ParsableCommand {
     func run() throws {
         let gen = try model.map { try GeneratorCheckpoint.load(from: $0).model } ?? GeneratorModel(config: config.config, seed: 1)
         let c = gen.config, n = c.videoTokens
-        print("OpenBLAS core: \(BLAS.coreName), threads \(BLAS.threads); cores \(Parallel.workers)")
+        print("OpenBLAS core: \(BLAS.coreName), threads \(BLAS.threads); cores \(Parallel.workers); the peer runs at \(threads) threads")
         print("generator \(c.name): \(c.parameterCount) parameters, \(c.textLength) text + \(n) video positions")
         var rng = SeededRandom(seed: 2)
         let text = Tensor(shape: [12, c.textDim])
@@ -90,6 +90,10 @@ struct GenBenchCommand: ParsableCommand {
                      c.sequenceLength - 1, step, times.last! / step))
     }
 
+    /// The threads ours can use: OpenBLAS's for the GEMMs, the affinity mask's for the other loops (`taskset -c 0
+    /// OPENBLAS_NUM_THREADS=1 hv-bench gen` is the one-thread run); the peer is given the same count.
+    var threads: Int { max(1, min(BLAS.threads, Parallel.workers)) }
+
     /// Runs bench/peer_gen.py on this config's shapes (KV-cache decoding of one clip, same batch and prefix) and
     /// prints its tokens/s against ours, or a SKIPPED line (exit 3: torch is not installed).
     func pytorchPeer(_ c: GeneratorConfig, prefixRows: Int, ourTokensPerSecond ours: Double) {
@@ -97,7 +101,7 @@ struct GenBenchCommand: ParsableCommand {
         let args = ["--width", "\(c.width)", "--depth", "\(c.depth)", "--heads", "\(c.heads)", "--ffn-hidden", "\(c.ffnHidden)",
                     "--text-length", "\(c.textLength)", "--text-dim", "\(c.textDim)", "--prefix-rows", "\(prefixRows)",
                     "--layers", layers, "--group-bits", "\(c.groupBits)", "--rope-base", "\(c.ropeBase)", "--eps", "\(c.normEps)",
-                    "--cfg", "\(cfg)", "--threads", "\(BLAS.threads)"]
+                    "--cfg", "\(cfg)", "--threads", "\(threads)"]
         let obj: [String: Any]
         switch PeerScript.json("\(peers)/peer_gen.py", args) {
         case .failure(let skip): print("pytorch kv cache: SKIPPED — \(skip.reason)"); return

@@ -1,7 +1,8 @@
 // `hv-train lm`: trains the autoregressive text-to-video model (paper section 3.3) on .hvt token files with
-// captions. Captions are embedded once at start with the MiniLM text encoder (per-token states). Checkpoints
-// (config.json + model.safetensors + train-state.safetensors) go to --out every --checkpoint-every steps and at
-// the end; --resume continues from them exactly. One CSV row per logged step; progress on a terminal.
+// captions: a caption list (--clips) or the WebDataset token shards of `make pretokenize` (--shards). Captions
+// become MiniLM per-token states once per distinct caption (HVText.CaptionStates; cached with --shards).
+// Checkpoints (config.json + model.safetensors + train-state.safetensors) go to --out every --checkpoint-every
+// steps and at the end; --resume continues from them exactly. One CSV row per logged step; progress on a terminal.
 import ArgumentParser
 import Foundation
 import HVCLI
@@ -9,20 +10,36 @@ import HVCore
 import HVEngine
 import HVFormat
 import HVGen
+import HVManifest
 import HVText
 
 struct TrainLM: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lm",
-        abstract: "Train the text-to-video generator on captioned .hvt files.",
+        abstract: "Train the text-to-video generator on captioned .hvt files or token shards.",
         discussion: """
-        --clips names a UTF-8 text file with one line per .hvt file: PATH<TAB>CAPTION. Relative paths are read
-        from the list's folder; every clip of a file gets its caption; '#' starts a comment line.
+        Give the training clips with exactly one of:
+          --clips LIST     a UTF-8 text file with one line per .hvt file: PATH<TAB>CAPTION. Relative paths are
+                           read from the list's folder; every clip of a file gets its caption; '#' starts a
+                           comment line.
+          --shards PATH    token shards as 'hv-manifest pack' (make pretokenize) writes them: a SPLIT/index.json,
+                           a split folder, or the pack folder (its train/index.json). Each sample's KEY.hvt is
+                           trained on with its KEY.json caption; tokens must be unmasked (MASK_FLAGS='--ratio 0').
+        The generator conditions on the caption's per-token MiniLM states, not on the pooled KEY.txtemb.npy: each
+        distinct caption is encoded once and kept in --text-cache (default with --shards: text-states/ in the
+        pack folder), so a second run reads them (formats/text-states.md).
+          hv-train lm --shards out/lm-shards/tokens/shards --config small --steps 2000 --out models/generator
           hv-train lm --clips data/captions.tsv --config small --steps 600 --out models/generator
         """)
 
     @Option(help: "Caption list: one 'PATH<TAB>CAPTION' line per .hvt file.")
-    var clips: String
+    var clips: String?
+
+    @Option(help: "Token shards: SPLIT/index.json, a split folder, or the 'hv-manifest pack --out' folder (train split).")
+    var shards: String?
+
+    @Option(name: .customLong("text-cache"), help: "Folder of cached caption states (default: PACK/text-states with --shards, none with --clips).")
+    var textCache: String?
 
     @Option(help: "Architecture preset (tiny: for tests).")
     var config: GeneratorConfig.Preset = .small
@@ -82,6 +99,8 @@ struct TrainLM: ParsableCommand {
     var checkpointEvery: Int = 100
 
     func validate() throws {
+        if (clips == nil) == (shards == nil) { throw ValidationError("give exactly one of --clips LIST and --shards INDEX_OR_FOLDER") }
+        if textCache?.isEmpty == true { throw ValidationError("--text-cache must name a folder") }
         if steps < 1 || batch < 1 || logEvery < 1 || checkpointEvery < 1 { throw ValidationError("--steps, --batch, --log-every and --checkpoint-every must be at least 1") }
         if !(lr > 0) { throw ValidationError("--lr must be positive") }
         if let t = textLength, t < 1 { throw ValidationError("--text-length must be at least 1") }
@@ -94,7 +113,7 @@ struct TrainLM: ParsableCommand {
     }
 
     /// (path, caption) pairs of the caption list.
-    func readClipList() throws -> [(String, String)] {
+    func readClipList(_ clips: String) throws -> [(String, String)] {
         guard let data = FileManager.default.contents(atPath: clips) else { throw FileError.cannotOpen(path: clips, reason: "not readable") }
         guard let text = String(data: data, encoding: .utf8) else { throw GenError.badTokens(reason: "\(clips) is not UTF-8 text") }
         let base = (clips as NSString).deletingLastPathComponent
@@ -112,18 +131,53 @@ struct TrainLM: ParsableCommand {
         return out
     }
 
-    func run() throws {
-        // 1. Token files and their captions.
-        var files: [(header: HVTHeader, clips: [HVTClip], caption: String)] = []
-        for (path, caption) in try readClipList() {
+    /// A token file's header and clips, with the caption it is trained on.
+    typealias TokenFile = (header: HVTHeader, clips: [HVTClip], caption: String, name: String)
+
+    /// The files of the caption list, in list order.
+    func filesOfClipList(_ list: String) throws -> [TokenFile] {
+        try readClipList(list).map { path, caption in
             let input = try InputFile(path)
             let reader = try HVTReader(fileDescriptor: input.descriptor, name: input.displayName)
             var cs: [HVTClip] = []
             while let c = try reader.nextClip() { cs.append(c) }
-            if let first = files.first?.header, first.tokenizer != reader.header.tokenizer {
-                throw GenError.layerMismatch(reason: "\(path) was made by \(reader.header.tokenizer), the first file by \(first.tokenizer)")
+            return (reader.header, cs, caption, path)
+        }
+    }
+
+    /// The samples of the shards, in index order then archive order: each sample's KEY.hvt with its caption.
+    func filesOfShards(_ index: String) throws -> [TokenFile] {
+        try TokenShards.read(index: index).samples.map { s in
+            let name = "sample \(s.key) of \(s.shard)"
+            guard let caption = s.info.caption, !caption.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw GenError.badTokens(reason: "\(name) (video '\(s.info.video)') has no caption; caption it in the manifest and pack again")
             }
-            files.append((reader.header, cs, caption))
+            let reader = try HVTReader(bytes: s.hvt, name: name)
+            var cs: [HVTClip] = []
+            while let c = try reader.nextClip() { cs.append(c) }
+            return (reader.header, cs, caption, name)
+        }
+    }
+
+    func run() throws {
+        // 1. Token files and their captions.
+        var cacheDir = textCache
+        var shardIndex: String?
+        let files: [TokenFile]
+        if let shards {
+            let index = try TokenShards.indexPath(shards)
+            if cacheDir == nil {
+                // The pack folder: above SPLIT/ for an index or split folder given.
+                cacheDir = (((index as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent as NSString)
+                    .appendingPathComponent("text-states")
+            }
+            files = try filesOfShards(index)
+            shardIndex = index
+        } else {
+            files = try filesOfClipList(clips!)
+        }
+        for f in files.dropFirst() where f.header.tokenizer != files[0].header.tokenizer {
+            throw GenError.layerMismatch(reason: "\(f.name) was made by \(f.header.tokenizer), \(files[0].name) by \(files[0].header.tokenizer)")
         }
         let header = files[0].header
         // 2. Model: fresh from the preset (layers from the files), or resumed.
@@ -141,11 +195,24 @@ struct TrainLM: ParsableCommand {
         }
         let cfg = model.config
         try cfg.requireCompatible(with: header, what: files.count == 1 ? "the token file" : "the token files")
-        // 3. Captions → per-token states, once.
-        let encoder = try MiniLMEncoder(modelDirectory: textEncoder)
-        let states = encoder.hiddenStates(files.map(\.caption))
+        // 3. Clips → model sequences (refusing masked tokens before any caption is encoded), then captions →
+        // per-token states, once per distinct caption (from the cache where it has them).
+        var videos: [[[UInt32]]] = []
+        for f in files {
+            do { videos.append(try f.clips.map { try model.layout.video(of: $0) }) }
+            catch let GenError.badTokens(reason) {
+                throw GenError.badTokens(reason: "\(f.name): \(reason)\(shards == nil ? "" : " (pretokenize generator data with MASK_FLAGS='--ratio 0')")")
+            }
+        }
+        if let shardIndex { Console.note("hv-train lm: \(files.count) samples of \(shardIndex)") }
+        let captionStates = try CaptionStates(modelDirectory: textEncoder, cacheDirectory: cacheDir)
+        let states = try captionStates.states(files.map(\.caption))
+        for file in captionStates.replaced { Console.warning("hv-train", "\(file) was not a usable cache file of its caption; encoded again") }
+        if let cacheDir {
+            Console.note("hv-train lm: caption states: \(captionStates.cached) from \(cacheDir), \(captionStates.computed) encoded")
+        }
         var data: [LMExample] = []
-        for (f, s) in zip(files, states) { for c in f.clips { data.append(LMExample(caption: s, video: try model.layout.video(of: c))) } }
+        for (v, s) in zip(videos, states) { for video in v { data.append(LMExample(caption: s, video: video)) } }
         Console.note("hv-train lm: \(data.count) clips, \(cfg.name) model \(cfg.parameterCount) parameters, \(cfg.sequenceLength) positions, layers \(cfg.layers.map(\.name).joined(separator: ","))")
         // 4. Train.
         var o = LMTrainingOptions()

@@ -59,6 +59,40 @@ final class TarNpyTests: XCTestCase {
         XCTAssertTrue(listing.contains("1000 1970-01-01 00:00 000000002.txtemb.npy"), listing)
     }
 
+    /// TarReader gives back what TarWriter wrote, and refuses a damaged header, a cut archive and a directory.
+    func testTarReaderRoundTripAndRefusals() throws {
+        let members: [(name: String, data: [UInt8])] = [("000000001.json", Array("{}".utf8)), ("000000001.hvt", []),
+                                                        ("000000002.txtemb.npy", [UInt8](repeating: 1, count: 1000))]
+        let a = try TarWriter.archive(members)
+        let back = try TarReader.members(a, name: "a.tar")
+        XCTAssertEqual(back.map(\.name), members.map(\.name))
+        XCTAssertEqual(back.map(\.data), members.map(\.data))
+        XCTAssertEqual(try TarReader.members(try TarWriter.archive([]), name: "empty.tar").count, 0)
+        func refused(_ bytes: [UInt8], _ words: String) {
+            XCTAssertThrowsError(try TarReader.members(bytes, name: "x.tar")) { e in
+                XCTAssertTrue("\(e)".contains(words), "\(e)")
+            }
+        }
+        var damaged = a
+        damaged[3] ^= 1                                       // a name byte: the checksum no longer matches
+        refused(damaged, "checksum")
+        refused(Array(a[0..<(512 + 512 + 100)]), "end-of-archive")     // cut inside the second header's data
+        refused(Array(a[0..<1536]), "end-of-archive")          // no end marker
+        var big = a
+        let size = Array(String(format: "%011o", 1 << 20).utf8)  // first member claims 1 MiB
+        for (i, b) in size.enumerated() { big[124 + i] = b }
+        var sum = 0
+        for i in 0..<512 { sum += (148..<156).contains(i) ? 0x20 : Int(big[i]) }
+        for (i, b) in Array(String(format: "%06o", sum).utf8).enumerated() { big[148 + i] = b }
+        refused(big, "past the end")
+        var dir = a
+        dir[156] = UInt8(ascii: "5")
+        sum = 0
+        for i in 0..<512 { sum += (148..<156).contains(i) ? 0x20 : Int(dir[i]) }
+        for (i, b) in Array(String(format: "%06o", sum).utf8).enumerated() { dir[148 + i] = b }
+        refused(dir, "not a regular file")
+    }
+
     func testTarRefusesNamesItCannotHold() {
         XCTAssertThrowsError(try TarWriter.archive([(String(repeating: "k", count: 101), [])])) {
             XCTAssertEqual($0 as? TarError, .badName(name: String(repeating: "k", count: 101)))

@@ -1,0 +1,140 @@
+// `hv-train lm --shards` as a built binary: the generator trained on WebDataset token shards (hv-manifest
+// init/add/split → hv-encode → done → pack) takes the same batches as on a caption list of the same token files
+// (identical weights after a few tiny steps), reads the caption states from its cache on a second run, and
+// refuses bad shard paths and option mixes with one line and a sysexits code. Needs models/text-encoder.
+import XCTest
+import HVTokenizer
+
+final class LMShardsCLITests: XCTestCase {
+    var dir: String!
+    override func setUp() { dir = Tools.tempDir() }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    func textEncoder() throws -> String {
+        let t = LMShardsCLITests.root.appendingPathComponent("models/text-encoder").path
+        guard FileManager.default.fileExists(atPath: t + "/model.safetensors") else {
+            throw XCTSkip("models/text-encoder is missing ('make text-encoder')")
+        }
+        return t
+    }
+
+    /// Two captioned 1 s videos → tiny-tokenizer token files recorded in a manifest → one packed shard.
+    /// Returns the shard folder and a caption list of the same token files in clip-id order. `masked`: the token
+    /// files go through `hv-mask` (make pretokenize's default MASK_FLAGS) first.
+    func makeShards(masked: Bool = false) throws -> (shards: String, clips: String) {
+        let tok = dir + "/tok"
+        try TokenizerCheckpoint.save(try HierarchicalTokenizer(config: .tiny, seed: 1), to: tok)
+        for (name, source) in [("a", "testsrc2"), ("b", "smptebars")] {
+            XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i \(source)=size=32x32:rate=8 -t 1 -pix_fmt yuv420p -f yuv4mpegpipe \(dir!)/\(name).y4m"), 0)
+        }
+        let captions = ["a colourful test pattern, with \"moving\" shapes", "colour bars"]
+        try "path,caption\na.y4m,\"\(captions[0].replacingOccurrences(of: "\"", with: "\"\""))\"\nb.y4m,\(captions[1])\n"
+            .write(toFile: dir + "/videos.csv", atomically: true, encoding: .utf8)
+        let db = dir + "/data.db"
+        for args in [["init", db], ["add", db, "--metadata", dir + "/videos.csv"], ["split", db, "--val-fraction", "0", "--seed", "0"]] {
+            let r = try Tools.run("hv-manifest", args)
+            XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+        }
+        let identity = try Tools.run("hv-encode", ["--model", tok, "--print-identity"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+        let hash = String(identity.split(separator: "@").last ?? "")
+        let pending = try Tools.run("hv-manifest", ["list", db, "--pending"]).stdoutText.split(separator: "\n")
+        XCTAssertEqual(pending.count, 2)
+        var list = ""
+        for (line, caption) in zip(pending, captions) {
+            let f = line.split(separator: "\t").map(String.init)
+            let hvt = dir + "/clip-\(f[0]).hvt"
+            var r = try Tools.run("hv-encode", ["--model", tok, f[1], "-o", hvt])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            if masked {
+                r = try Tools.run("hv-mask", ["--ratio", "0.85", hvt, "-o", hvt + ".m"])
+                XCTAssertEqual(r.status, 0, r.stderr)
+                XCTAssertEqual(rename(hvt + ".m", hvt), 0)
+            }
+            r = try Tools.run("hv-manifest", ["done", db, f[0], "--token-file", hvt, "--tokenizer-hash", hash])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            list += "\(hvt)\t\(caption)\n"
+        }
+        try list.write(toFile: dir + "/clips.tsv", atomically: true, encoding: .utf8)
+        let r = try Tools.run("hv-manifest", ["pack", db, "--out", dir + "/shards"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return (dir + "/shards", dir + "/clips.tsv")
+    }
+
+    func train(_ source: [String], out: String, encoder: String, extra: [String] = []) throws -> ToolResult {
+        try Tools.run("hv-train", ["lm"] + source + ["--config", "tiny", "--steps", "3", "--log-every", "1", "--out", out,
+                                                     "--text-encoder", encoder] + extra)
+    }
+
+    /// The CSV log without its wall-clock column.
+    func losses(_ out: String) throws -> [String] {
+        try String(contentsOfFile: out + "/train-lm.csv", encoding: .utf8).split(separator: "\n").map {
+            var c = $0.split(separator: ",", omittingEmptySubsequences: false); c.remove(at: 1); return c.joined(separator: ",")
+        }
+    }
+
+    func testShardsTrainLikeTheSameCaptionListAndCacheCaptionStates() throws {
+        let encoder = try textEncoder()
+        let (shards, clips) = try makeShards()
+        var r = try train(["--shards", shards], out: dir + "/g1", encoder: encoder)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("2 samples of \(shards)/train/index.json"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("caption states: 0 from \(shards)/text-states, 2 encoded"), r.stderr)
+        r = try train(["--clips", clips], out: dir + "/g2", encoder: encoder)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try losses(dir + "/g1").count, 4)
+        XCTAssertEqual(try losses(dir + "/g1"), try losses(dir + "/g2"), "same batches, same losses")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/g1/model.safetensors")),
+                       try Data(contentsOf: URL(fileURLWithPath: dir + "/g2/model.safetensors")), "same weights")
+
+        // Second run: every caption's states come from the cache, and give the same model. The split folder and
+        // its index name the same shards.
+        let cached = try FileManager.default.contentsOfDirectory(atPath: shards + "/text-states").sorted()
+        XCTAssertEqual(cached.count, 2)
+        r = try train(["--shards", shards + "/train/index.json"], out: dir + "/g3", encoder: encoder)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("caption states: 2 from \(shards)/text-states, 0 encoded"), r.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/g3/model.safetensors")),
+                       try Data(contentsOf: URL(fileURLWithPath: dir + "/g1/model.safetensors")))
+        // A damaged cache file is encoded again (with a warning), not trusted.
+        try Data("junk".utf8).write(to: URL(fileURLWithPath: shards + "/text-states/" + cached[0]))
+        r = try train(["--shards", shards + "/train"], out: dir + "/g4", encoder: encoder)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("1 from \(shards)/text-states, 1 encoded") && r.stderr.contains("hv-train: warning: "), r.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/g4/model.safetensors")),
+                       try Data(contentsOf: URL(fileURLWithPath: dir + "/g1/model.safetensors")))
+    }
+
+    func testBadShardPathsAndOptionMixesAreRefused() throws {
+        let encoder = try textEncoder()
+        func refused(_ args: [String], _ code: Int32, _ words: String) throws {
+            let r = try train(args, out: dir + "/g", encoder: encoder)
+            XCTAssertEqual(r.status, code, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasPrefix("hv-train: error: ") && r.stderr.contains(words), r.stderr)
+            XCTAssertTrue(r.stdout.isEmpty)
+        }
+        let help = try Tools.run("hv-train", ["lm", "--help"])
+        XCTAssertEqual(help.status, 0, help.stderr)
+        XCTAssertTrue(help.stdoutText.contains("--shards") && help.stdoutText.contains("--text-cache"), help.stdoutText)
+        try refused(["--shards", dir + "/nope"], 66, "no token shards at")
+        XCTAssertEqual(try train(["--shards", dir + "/nope"], out: dir + "/g", encoder: encoder).stderr.split(separator: "\n").count, 1)
+        try refused([], 64, "exactly one of --clips")
+        try refused(["--clips", dir + "/c.tsv", "--shards", dir], 64, "exactly one of --clips")
+        // An index whose shard is missing, and a shard that is not a tar file.
+        try FileManager.default.createDirectory(atPath: dir + "/s/train", withIntermediateDirectories: true)
+        let index = """
+            {"__kind__": "wids-shard-index-v1", "wids_version": 1, "name": "train", "tokenizer_hash": "\(String(repeating: "0", count: 64))",
+             "nsamples": 1, "shardlist": [{"url": "shard-000000.tar", "nsamples": 1, "filesize": 1024}]}
+            """
+        try index.write(toFile: dir + "/s/train/index.json", atomically: true, encoding: .utf8)
+        try refused(["--shards", dir + "/s"], 65, "missing")
+        try Data(repeating: 7, count: 1024).write(to: URL(fileURLWithPath: dir + "/s/train/shard-000000.tar"))
+        try refused(["--shards", dir + "/s"], 65, "not a readable tar shard")
+        // Masked tokens (pretokenize's default) are refused before any caption is encoded.
+        let (masked, _) = try makeShards(masked: true)
+        try refused(["--shards", masked], 65, "MASK_FLAGS='--ratio 0'")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: masked + "/text-states"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/g"), "nothing written")
+    }
+}
