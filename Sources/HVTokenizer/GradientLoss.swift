@@ -3,6 +3,12 @@
 // vertical finite differences at full and half resolution. Like LPIPS it penalises blur and lost edges
 // that plain L1 tolerates, it costs a few passes over the frames, and it has no learned parameters.
 // pred, target: [T, H, W, 3]; the loss is the mean over every difference at each scale, scales summed.
+//
+// `temporal` is the same idea along time: |Δₜx̂ − Δₜx| between consecutive frames. Per-frame L1 is indifferent
+// to *when* a change happens inside a latent step — a render that holds a frame for 8 steps and then jumps costs
+// about what one that moves smoothly costs — while this term charges every frame whose change differs from the
+// source's. It is taken on the frames 2×2- and 4×4-averaged as well, because what a decoder can render of motion
+// at this rate is mostly the motion of coarse structure.
 import HVEngine
 
 public enum GradientLoss {
@@ -17,12 +23,52 @@ public enum GradientLoss {
             pool2(pred.data, into: p2.data, T: T, H: H, W: W, C: C)
             pool2(target.data, into: t2.data, T: T, H: H, W: W, C: C)
             loss += fullScale(p2.data, t2.data, T: T, H: h2, W: w2, C: C, weight: weight, grad: g2.data)
-            // Back through the 2×2 average: each input pixel gets a quarter of its pooled gradient.
-            for t in 0..<T { for y in 0..<H { for x in 0..<W { for c in 0..<C {
-                grad.data[((t * H + y) * W + x) * C + c] += 0.25 * g2.data[((t * h2 + y / 2) * w2 + x / 2) * C + c]
-            } } } }
+            unpool2(g2.data, into: grad.data, T: T, H: H, W: W, C: C)
         }
         return loss
+    }
+
+    /// Mean |Δₜp − Δₜt| over consecutive frames, summed over `scales` spatial scales (full, then 2×2-averaged, …);
+    /// returns the loss and ACCUMULATES weight·d(loss)/d(pred) into `grad`.
+    public static func temporal(pred: Tensor, target: Tensor, weight: Float, grad: Tensor, scales: Int = 3) -> Float {
+        precondition(pred.shape == target.shape && grad.shape == pred.shape)
+        return temporalScales(pred.data, target.data, T: pred.shape[0], H: pred.shape[1], W: pred.shape[2],
+                              C: pred.shape[3], weight: weight, grad: grad.data, scales: scales)
+    }
+
+    static func temporalScales(_ p: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Float>, T: Int, H: Int, W: Int, C: Int,
+                               weight: Float, grad: UnsafeMutablePointer<Float>, scales: Int) -> Float {
+        guard T > 1, scales > 0 else { return 0 }
+        let frame = H * W * C, n = (T - 1) * frame
+        let s = weight / Float(n)
+        var sum: Double = 0
+        for t in 1..<T {
+            let a = t * frame, b = a - frame
+            for i in 0..<frame {
+                let d = (p[a + i] - p[b + i]) - (q[a + i] - q[b + i])
+                sum += Double(abs(d))
+                let g: Float = d > 0 ? s : (d < 0 ? -s : 0)
+                grad[a + i] += g; grad[b + i] -= g
+            }
+        }
+        var loss = Float(sum / Double(n))
+        if scales > 1 && H >= 2 && W >= 2 && H % 2 == 0 && W % 2 == 0 {
+            let h2 = H / 2, w2 = W / 2, count = T * h2 * w2 * C
+            let p2 = Tensor(shape: [count]), q2 = Tensor(shape: [count]), g2 = Tensor(shape: [count])
+            pool2(p, into: p2.data, T: T, H: H, W: W, C: C)
+            pool2(q, into: q2.data, T: T, H: H, W: W, C: C)
+            loss += temporalScales(p2.data, q2.data, T: T, H: h2, W: w2, C: C, weight: weight, grad: g2.data, scales: scales - 1)
+            unpool2(g2.data, into: grad, T: T, H: H, W: W, C: C)
+        }
+        return loss
+    }
+
+    /// The adjoint of `pool2`: adds a quarter of each pooled gradient to the four pixels it averaged.
+    static func unpool2(_ g2: UnsafeMutablePointer<Float>, into grad: UnsafeMutablePointer<Float>, T: Int, H: Int, W: Int, C: Int) {
+        let h2 = H / 2, w2 = W / 2
+        for t in 0..<T { for y in 0..<H { for x in 0..<W { for c in 0..<C {
+            grad[((t * H + y) * W + x) * C + c] += 0.25 * g2[((t * h2 + y / 2) * w2 + x / 2) * C + c]
+        } } } }
     }
 
     static func pool2(_ src: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>, T: Int, H: Int, W: Int, C: Int) {

@@ -7,7 +7,9 @@
 //     what the encoder/decoder could do without the bit budget;
 //   - PSNR after shuffling layer 0's codes across positions: codes that carry the picture cost dB when moved;
 //   - the fraction of +1 per LFQ bit (0.5 is a balanced bit; 0 or 1 a dead one);
-//   - mean colour per channel and the correlation of per-frame motion (mean |ΔY| of consecutive frames);
+//   - mean colour per channel and the correlation of per-frame motion (mean |ΔY| of consecutive frames), with the
+//     box-mean baseline's correlation beside it, and the share of the frame-to-frame change that falls across the
+//     densest layer's step boundaries (1/8 for even motion; a render that holds each step and jumps nears 1);
 //   - baselines: the clip's mean colour, and the smooth box-mean baseline (means over the densest layer's grid
 //     cells, 8 frames × 16² pixels for the paper's geometry, interpolated trilinearly back to every pixel).
 import Foundation
@@ -33,6 +35,11 @@ public struct ClipDiagnosis: Codable, Sendable {
     public var sourceMotion: Double
     public var reconMotion: Double
     public var motionCorrelation: Double
+    /// The same correlation for the smooth box-mean baseline (what a render with no motion detail reaches).
+    public var boxMotionCorrelation: Double
+    /// Share of the summed per-frame motion that falls on frame pairs straddling a dense latent step boundary.
+    public var sourceStepEdgeShare: Double
+    public var reconStepEdgeShare: Double
     public var allLayersPSNR: Double { prefixPSNR.last ?? 0 }
 }
 
@@ -89,12 +96,17 @@ public enum TokenizerDiagnostics {
         for i in 0..<(T * H * W) { for c in 0..<3 { clipMean[i * 3 + c] = Float(sc[c] / 127.5 - 1) } }
         let clipGrid = model.grid(ofLayer: 0, frames: T, height: H, width: W)
         let box = smoothBoxMeans(x, cells: Size3(T / clipGrid.t, H / clipGrid.h, W / clipGrid.w))
+        let bm = motion(box, frames: count)
+        let stepFrames = T / clipGrid.t
         return ClipDiagnosis(name: name, frames: count, prefixPSNR: prefix, cropPSNR: cropPSNR, bypassPSNR: bypass,
                              shuffledL0PSNR: shuf, bitImbalanceMean: imbMean, bitImbalanceMax: imbMax,
                              clipMeanPSNR: VideoTensor.psnr(clipMean, x, frames: count),
                              boxMeanPSNR: VideoTensor.psnr(box, x, frames: count),
                              sourceColour: sc, reconColour: rc, sourceMotion: sm.mean, reconMotion: rm.mean,
-                             motionCorrelation: pearson(sm.perFrame, rm.perFrame))
+                             motionCorrelation: pearson(sm.perFrame, rm.perFrame),
+                             boxMotionCorrelation: pearson(sm.perFrame, bm.perFrame),
+                             sourceStepEdgeShare: stepEdgeShare(sm.perFrame, step: stepFrames),
+                             reconStepEdgeShare: stepEdgeShare(rm.perFrame, step: stepFrames))
     }
 
     static func copyTile(_ x: Tensor, into t: Tensor, y0: Int, x0: Int, size: Int) {
@@ -145,6 +157,14 @@ public enum TokenizerDiagnostics {
             out.append(s / Double(plane))
         }
         return (out, out.isEmpty ? 0 : out.reduce(0, +) / Double(out.count))
+    }
+
+    /// Share of Σ motion on the pairs (f−1, f) with f a multiple of `step` (entry f−1 of `perFrame`); 0 without motion.
+    public static func stepEdgeShare(_ perFrame: [Double], step: Int) -> Double {
+        let total = perFrame.reduce(0, +)
+        guard total > 0, step > 1 else { return 0 }
+        let edges = perFrame.indices.filter { ($0 + 1) % step == 0 }.map { perFrame[$0] }.reduce(0, +)
+        return edges / total
     }
 
     /// Pearson correlation; 0 when either series is constant.

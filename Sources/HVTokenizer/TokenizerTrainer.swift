@@ -20,6 +20,9 @@ public struct TokenizerTrainingOptions: Codable, Sendable {
     /// Weight of a mean-squared-error term added to L1. L1's gradient has the same size for every pixel;
     /// MSE's grows with the error, which pulls the low frequencies (level, colour, layout) in first.
     public var l2Weight: Float = 0
+    /// Weight of the temporal-difference L1 (`GradientLoss.temporal`): charges a render whose frame-to-frame
+    /// change differs from the source's, which per-frame losses leave free (motion inside a latent step).
+    public var temporalWeight: Float = 0
     public var entropyWeight: Float = 0.02
     public var commitWeight: Float = 0.25
     public var entropyTemperature: Float = 1.0
@@ -79,6 +82,8 @@ public struct TrainingLogRow {
     public var hardness: Float = 1
     /// Sum over layers of the weighted residual-matching loss (0 when it is off); train.csv column `residual`.
     public var residual: Float = 0
+    /// The unweighted temporal-difference L1 (0 when its weight is 0); train.csv column `temporal`.
+    public var temporal: Float = 0
     public var heldOutPSNR: [Double]?
 }
 
@@ -190,6 +195,9 @@ public final class TokenizerTrainer {
             }
             if inv != 1 { dRecon.scale(by: inv) }
             row.perceptual += GradientLoss.compute(pred: recon, target: x, weight: o.perceptualWeight * inv, grad: dRecon) * inv
+            if o.temporalWeight > 0 {
+                row.temporal += GradientLoss.temporal(pred: recon, target: x, weight: o.temporalWeight * inv, grad: dRecon) * inv
+            }
             for (m, s) in stats.enumerated() {
                 guard let s else { continue }
                 row.entropy[m] += s.entropyLoss * inv

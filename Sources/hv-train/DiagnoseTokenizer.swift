@@ -16,7 +16,9 @@ struct DiagnoseTokenizer: ParsableCommand {
         Columns: prefix PSNRs (L3, L3+L2, …, all), box (smooth box-mean baseline at the densest grid), mean (clip mean
         colour), crop (the clip cut into --crop tiles, each encoded and decoded alone), bypass (quantiser bypassed),
         shuf (layer 0 codes shuffled across positions), bits (mean |p(+1)−0.5| per layer, densest first), ΔRGB (mean
-        colour of the reconstruction minus the source's), motion (source / reconstruction mean |ΔY|, correlation).
+        colour of the reconstruction minus the source's), motion (source / reconstruction mean |ΔY|, their correlation,
+        and the box-mean baseline's correlation), edge (the share of source / reconstruction motion that falls
+        across the densest layer's latent-step boundaries: 1/8 for even motion, near 1 for a hold-and-jump render).
         """)
 
     @Option(help: "Tokenizer checkpoint folder (config.json + model.safetensors) or a training run folder.")
@@ -62,16 +64,16 @@ struct DiagnoseTokenizer: ParsableCommand {
         let n = cfg.layers.count
         let prefixNames = (0..<n).map { k in (0...k).map { "L\(n - 1 - $0)" }.joined(separator: "+") }
         func f(_ v: Double) -> String { String(format: "%.2f", v) }
-        print("| source | clip | " + prefixNames.joined(separator: " | ") + " | box | mean | all − box | crop | bypass | shuf | bits | ΔRGB | motion src/rec (corr) |")
-        print("|" + String(repeating: " --- |", count: 12 + n))
+        print("| source | clip | " + prefixNames.joined(separator: " | ") + " | box | mean | all − box | crop | bypass | shuf | bits | ΔRGB | motion src/rec (corr; box) | edge src/rec |")
+        print("|" + String(repeating: " --- |", count: 13 + n))
         for (s, d) in results {
             let bits = d.bitImbalanceMean.map { String(format: "%.2f", $0) }.joined(separator: "/")
             let dc = zip(d.reconColour, d.sourceColour).map { String(format: "%+.0f", $0 - $1) }.joined(separator: ",")
             print("| \(s) | \(d.name) | " + d.prefixPSNR.map(f).joined(separator: " | ")
-                  + " | \(f(d.boxMeanPSNR)) | \(f(d.clipMeanPSNR)) | \(String(format: "%+.2f", d.allLayersPSNR - d.boxMeanPSNR)) | \(d.cropPSNR.map(f) ?? "–") | \(f(d.bypassPSNR)) | \(f(d.shuffledL0PSNR)) | \(bits) | \(dc) | \(String(format: "%.1f/%.1f (%.2f)", d.sourceMotion, d.reconMotion, d.motionCorrelation)) |")
+                  + " | \(f(d.boxMeanPSNR)) | \(f(d.clipMeanPSNR)) | \(String(format: "%+.2f", d.allLayersPSNR - d.boxMeanPSNR)) | \(d.cropPSNR.map(f) ?? "–") | \(f(d.bypassPSNR)) | \(f(d.shuffledL0PSNR)) | \(bits) | \(dc) | \(String(format: "%.1f/%.1f (%.2f; %.2f)", d.sourceMotion, d.reconMotion, d.motionCorrelation, d.boxMotionCorrelation)) | \(String(format: "%.2f/%.2f", d.sourceStepEdgeShare, d.reconStepEdgeShare)) |")
         }
-        print("\n| source | clips | all layers | box | all − box (min) | L3 − mean | bypass | shuf − all | motion corr | |ΔRGB| max |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        print("\n| source | clips | all layers | box | all − box (min) | L3 − mean | bypass | shuf − all | motion corr (box) | edge src/rec | |ΔRGB| max |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         var groups: [(String, [ClipDiagnosis])] = []
         for (s, d) in results {
             if let i = groups.firstIndex(where: { $0.0 == s }) { groups[i].1.append(d) } else { groups.append((s, [d])) }
@@ -81,7 +83,7 @@ struct DiagnoseTokenizer: ParsableCommand {
             func mean(_ k: (ClipDiagnosis) -> Double) -> Double { ds.map(k).reduce(0, +) / Double(ds.count) }
             let worst = ds.map { $0.allLayersPSNR - $0.boxMeanPSNR }.min() ?? 0
             let colour = ds.map { d in zip(d.reconColour, d.sourceColour).map { abs($0 - $1) }.max() ?? 0 }.max() ?? 0
-            print("| \(s) | \(ds.count) | \(f(mean { $0.allLayersPSNR })) | \(f(mean { $0.boxMeanPSNR })) | \(String(format: "%+.2f (%+.2f)", mean { $0.allLayersPSNR - $0.boxMeanPSNR }, worst)) | \(String(format: "%+.2f", mean { $0.prefixPSNR[0] - $0.clipMeanPSNR })) | \(f(mean { $0.bypassPSNR })) | \(String(format: "%+.2f", mean { $0.shuffledL0PSNR - $0.allLayersPSNR })) | \(String(format: "%.2f", mean { $0.motionCorrelation })) | \(String(format: "%.1f", colour)) |")
+            print("| \(s) | \(ds.count) | \(f(mean { $0.allLayersPSNR })) | \(f(mean { $0.boxMeanPSNR })) | \(String(format: "%+.2f (%+.2f)", mean { $0.allLayersPSNR - $0.boxMeanPSNR }, worst)) | \(String(format: "%+.2f", mean { $0.prefixPSNR[0] - $0.clipMeanPSNR })) | \(f(mean { $0.bypassPSNR })) | \(String(format: "%+.2f", mean { $0.shuffledL0PSNR - $0.allLayersPSNR })) | \(String(format: "%.2f (%.2f)", mean { $0.motionCorrelation }, mean { $0.boxMotionCorrelation })) | \(String(format: "%.2f/%.2f", mean { $0.sourceStepEdgeShare }, mean { $0.reconStepEdgeShare })) | \(String(format: "%.1f", colour)) |")
         }
     }
 }

@@ -19,7 +19,8 @@ struct TrainTokenizer: ParsableCommand {
         The output folder receives config.json, model.safetensors, train-state.safetensors (for --resume)
         and train.csv, whose columns are: step, seconds (that step's time), lr, finest_layer (the densest
         layer decoded that step), l1, perceptual, adv_g, adv_d, grad_norm, hardness (soft-to-hard quantisation,
-        1 = hard), residual (the weighted residual-matching loss), entropy/commit/usage per layer (usage: distinct
+        1 = hard), residual (the weighted residual-matching loss), temporal (the unweighted temporal-difference L1; 0 when
+        --temporal-weight is 0), entropy/commit/usage per layer (usage: distinct
         codes in the step's crop), and psnr_top1…psnr_topN (held-out PSNR decoding from the coarsest 1…N layers,
         on evaluation steps only). A log from an older hv-train gains the new columns, empty, on --resume.
         """)
@@ -117,6 +118,9 @@ struct TrainTokenizer: ParsableCommand {
     @Option(name: .customLong("l2-weight"), help: "Weight of a mean-squared-error term added to the L1 loss.")
     var l2Weight: Float = 0
 
+    @Option(help: "Weight of the temporal-difference L1 (frame-to-frame change against the source's, at three scales).")
+    var temporalWeight: Float = 0
+
     @Option(help: "Weight of the adversarial loss (0 disables the discriminator).")
     var adversarialWeight: Float = 0.05
 
@@ -168,6 +172,9 @@ struct TrainTokenizer: ParsableCommand {
     func validate() throws {
         guard steps > 0, crop > 0, batch > 0 else { throw ValidationError("--steps, --crop and --batch must be positive.") }
         if let stopAt { guard stopAt > 0 && stopAt <= steps else { throw ValidationError("--stop-at must be in 1...--steps.") } }
+        guard temporalWeight >= 0 && l2Weight >= 0 && perceptualWeight >= 0 else {
+            throw ValidationError("--temporal-weight, --l2-weight and --perceptual-weight must not be negative.")
+        }
         guard ema >= 0 && ema < 1 else { throw ValidationError("--ema must be in [0, 1).") }
         guard snapshotEvery >= 0 else { throw ValidationError("--snapshot-every must be 0 (off) or positive.") }
         guard !data.isEmpty || manifest != nil else { throw ValidationError("Give training videos with --data or --manifest.") }
@@ -251,7 +258,8 @@ struct TrainTokenizer: ParsableCommand {
 
         var options = TokenizerTrainingOptions()
         options.steps = steps; options.crop = crop; options.batch = batch; options.learningRate = lr
-        options.perceptualWeight = perceptualWeight; options.l2Weight = l2Weight; options.adversarialWeight = adversarialWeight
+        options.perceptualWeight = perceptualWeight; options.l2Weight = l2Weight; options.temporalWeight = temporalWeight
+        options.adversarialWeight = adversarialWeight
         options.adversarialStart = adversarialStart; options.entropyWeight = entropyWeight
         options.maskTraining = maskTraining; options.seed = seed; options.commitWeight = commitWeight
         options.truncationProbability = truncation

@@ -1,0 +1,65 @@
+// Finite-difference checks of the tokenizer's hand-written loss terms: the multi-scale image-gradient L1 and
+// the temporal-difference L1. Both are piecewise linear, so the checks use points where no difference is
+// within the step of a kink (random values, a small step) and compare the analytic gradient exactly there.
+import XCTest
+import HVEngine
+@testable import HVTokenizer
+
+final class LossGradientTests: XCTestCase {
+    private func randomClip(_ shape: [Int], seed: UInt64) -> Tensor {
+        var rng = SeededRandom(seed: seed)
+        let t = Tensor(shape: shape)
+        for i in 0..<t.count { t[i] = rng.uniform() * 2 - 1 }
+        return t
+    }
+
+    /// Central differences of `loss` at every element of `pred` against the gradient it accumulates. The terms
+    /// return their unweighted value and accumulate `weight` times its gradient, so the gradient is divided by it.
+    private func check(_ name: String, shape: [Int], weight: Float, loss: (Tensor, Tensor, Tensor) -> Float) {
+        let pred = randomClip(shape, seed: 11), target = randomClip(shape, seed: 12)
+        let grad = Tensor(shape: shape)
+        let base = loss(pred, target, grad)
+        XCTAssertGreaterThan(base, 0, name)
+        let scratch = Tensor(shape: shape)
+        let h: Float = 1e-3
+        var worst: Float = 0, largest: Float = 0
+        for i in 0..<pred.count {
+            let v = pred[i]
+            pred[i] = v + h; let up = loss(pred, target, scratch)
+            pred[i] = v - h; let down = loss(pred, target, scratch)
+            pred[i] = v
+            let fd = (up - down) / (2 * h)
+            worst = max(worst, abs(fd - grad[i] / weight))
+            largest = max(largest, abs(grad[i] / weight))
+        }
+        XCTAssertGreaterThan(largest, 0, "\(name): the gradient is all zero")
+        XCTAssertLessThan(worst, 0.01 * largest, "\(name): analytic and finite-difference gradients differ")
+    }
+
+    func testImageGradientLossMatchesFiniteDifferences() {
+        check("gradient", shape: [2, 4, 4, 1], weight: 0.7) { p, t, g in
+            GradientLoss.compute(pred: p, target: t, weight: 0.7, grad: g)
+        }
+    }
+
+    func testTemporalLossMatchesFiniteDifferences() {
+        check("temporal", shape: [3, 4, 4, 1], weight: 1.3) { p, t, g in
+            GradientLoss.temporal(pred: p, target: t, weight: 1.3, grad: g)
+        }
+    }
+
+    /// The temporal term is what per-frame losses are not: it is 0 for a render that moves as the source does
+    /// (even with a constant offset), and it charges one that holds still and then jumps.
+    func testTemporalLossChargesAJumpNotAnOffset() {
+        let T = 8, H = 4, W = 4
+        let source = Tensor(shape: [T, H, W, 3]), shifted = Tensor(shape: [T, H, W, 3]), held = Tensor(shape: [T, H, W, 3])
+        for t in 0..<T { for i in 0..<(H * W * 3) {
+            source[t * H * W * 3 + i] = Float(t) * 0.1
+            shifted[t * H * W * 3 + i] = Float(t) * 0.1 + 0.3
+            held[t * H * W * 3 + i] = t < T / 2 ? 0 : 0.7
+        } }
+        let scratch = Tensor(shape: source.shape)
+        XCTAssertEqual(GradientLoss.temporal(pred: shifted, target: source, weight: 1, grad: scratch), 0, accuracy: 1e-6)
+        XCTAssertGreaterThan(GradientLoss.temporal(pred: held, target: source, weight: 1, grad: scratch), 0.1)
+    }
+}
