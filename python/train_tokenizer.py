@@ -63,6 +63,8 @@ def parse_args(argv=None):
     a("--lr", type=float, default=d.lr, help="Peak learning rate.")
     a("--perceptual-weight", type=float, default=d.perceptual_weight, help="Weight of the multi-scale gradient loss.")
     a("--l2-weight", type=float, default=d.l2_weight, help="Weight of the MSE term added to L1.")
+    a("--temporal-weight", type=float, default=d.temporal_weight,
+      help="Weight of the temporal-difference L1 (frame-to-frame change against the source's, three scales).")
     a("--adversarial-weight", type=float, default=d.adversarial_weight, help="Weight of the adversarial loss (0: off).")
     a("--adversarial-start", type=float, default=d.adversarial_start, help="Fraction of --steps after which it starts.")
     a("--entropy-weight", type=float, default=d.entropy_weight, help="Weight of the LFQ entropy penalty.")
@@ -96,6 +98,7 @@ def options(args) -> Options:
         scales.append((prefix, float(v)))
     return Options(steps=args.steps, lr=args.lr, crop=args.crop, batch=args.batch,
                    perceptual_weight=args.perceptual_weight, l2_weight=args.l2_weight,
+                   temporal_weight=args.temporal_weight,
                    entropy_weight=args.entropy_weight, commit_weight=args.commit_weight,
                    adversarial_weight=args.adversarial_weight, adversarial_start=args.adversarial_start,
                    progressive=tuple(float(f) for f in args.progressive.split(",") if f),
@@ -279,7 +282,7 @@ def main(argv=None):
         writer = csv.writer(log, lineterminator="\n")   # hv-train reads and appends to this file
         if new:
             writer.writerow(["step", "seconds", "lr", "finest_layer", "l1", "perceptual", "adv_g", "adv_d", "grad_norm",
-                             "hardness", "residual"] + [f"{k}_L{m}" for m in range(len(names)) for k in ("entropy", "commit", "usage")]
+                             "hardness", "residual", "temporal"] + [f"{k}_L{m}" for m in range(len(names)) for k in ("entropy", "commit", "usage")]
                             + [f"psnr_top{k + 1}" for k in range(len(names))])
     stop = min(args.stop_at or o.steps, o.steps)
     started = time.time()
@@ -333,7 +336,7 @@ def main(argv=None):
             psnr = held_out_psnr(model, heldout, device)
         if log is not None and (step % args.log_every == 0 or step == stop):
             writer.writerow([step, f"{time.time() - t0:.3f}", lr, finest, row["l1"], row["perceptual"], adv_g, adv_d,
-                             grad_norm, hardness, row["residual"]]
+                             grad_norm, hardness, row["residual"], row["temporal"]]
                             + [v for m in range(n_layers) for v in (row["entropy"].get(m, 0.0), row["commit"].get(m, 0.0),
                                                                      row["usage"].get(m, 0))]
                             + (psnr or [""] * n_layers))

@@ -180,14 +180,15 @@ def grads_of(w, name):
     # The hv-train command of test-twin.sh (no discriminator); the layers and the quantisation hardness it used are
     # in its train.csv (tiny: every layer, hard codes; tiny2x: the soft start of the quantisation warm-up).
     o = Options(l2_weight=1, residual_weight=0.001, entropy_weight=0.005, commit_weight=0.05, perceptual_weight=0.2,
-                adversarial_weight=0, truncation=0, progressive=(0,))
+                temporal_weight=0.3, adversarial_weight=0, truncation=0, progressive=(0,))
     loss, _, log = model_loss(model, x, o, finest=int(row["finest_layer"]), hardness=float(row["hardness"]),
                               subtraction=1.0)
     loss.backward()
     named = dict(model.named_parameters())
     norm = float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in named.values() if p.grad is not None)))
     rel = lambda a, b: abs(a - b) / max(abs(b), 1e-12)
-    pairs = [("l1", log["l1"]), ("perceptual", log["perceptual"]), ("residual", log["residual"]), ("grad_norm", norm)]
+    pairs = [("l1", log["l1"]), ("perceptual", log["perceptual"]), ("residual", log["residual"]),
+             ("temporal", log["temporal"]), ("grad_norm", norm)]
     for m, (lname, _, _) in enumerate(cfg.layers):
         pairs += [(f"entropy_{lname}", log["entropy"][m]), (f"commit_{lname}", log["commit"][m])]
     worst_loss = max(rel(v, float(row[k])) for k, v in pairs)

@@ -34,6 +34,7 @@ class Options:
     batch: int = 1
     perceptual_weight: float = 0.5
     l2_weight: float = 0.0
+    temporal_weight: float = 0.0
     entropy_weight: float = 0.02
     commit_weight: float = 0.25
     entropy_temperature: float = 1.0
@@ -82,6 +83,21 @@ def gradient_l1(p, t):
     loss = one(p, t)
     if H >= 4 and W >= 4 and H % 2 == 0 and W % 2 == 0:
         loss = loss + one(F.avg_pool3d(p, (1, 2, 2)), F.avg_pool3d(t, (1, 2, 2)))
+    return loss
+
+
+def temporal_l1(p, t, scales=3):
+    """Mean |Δₜp − Δₜt| over consecutive frames, at full resolution and 2×2-averaged again up to `scales` scales
+    (GradientLoss.temporal in Swift). p, t: [B, 3, T, H, W]."""
+    loss = p.new_zeros(())
+    for k in range(scales):
+        if p.shape[2] < 2:
+            break
+        loss = loss + ((p[:, :, 1:] - p[:, :, :-1]) - (t[:, :, 1:] - t[:, :, :-1])).abs().mean()
+        H, W = p.shape[-2:]
+        if not (H >= 2 and W >= 2 and H % 2 == 0 and W % 2 == 0):
+            break
+        p, t = F.avg_pool3d(p, (1, 2, 2)), F.avg_pool3d(t, (1, 2, 2))
     return loss
 
 
@@ -136,7 +152,13 @@ def model_loss(model, x, o: Options, finest, hardness, subtraction, mask_fractio
     l2 = (recon - x).pow(2).mean()
     perceptual = torch.stack([gradient_l1(recon[b:b + 1], x[b:b + 1]) for b in range(x.shape[0])]).mean()
     loss = l1 + o.l2_weight * l2 + o.perceptual_weight * perceptual
-    log = {"l1": l1.item(), "perceptual": perceptual.item(), "residual": 0.0, "entropy": {}, "commit": {}, "usage": {}}
+    temporal = 0.0
+    if o.temporal_weight > 0:
+        t = torch.stack([temporal_l1(recon[b:b + 1], x[b:b + 1]) for b in range(x.shape[0])]).mean()
+        loss = loss + o.temporal_weight * t
+        temporal = t.item()
+    log = {"l1": l1.item(), "perceptual": perceptual.item(), "residual": 0.0, "temporal": temporal,
+           "entropy": {}, "commit": {}, "usage": {}}
     for m, s in enumerate(stats):
         if s is None:
             continue
