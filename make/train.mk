@@ -219,14 +219,19 @@ eval-tokenizer-report: footage
 eval-single: footage
 	pipelines/evaluate-tokenizer.sh $(BIN) $(SINGLE_RUN) $(OUT)/eval-single $(HELDOUT)
 
-# The generation half of the Fig. 4 ablation: a generator trained on the single baseline's tokens with the shipped
-# generator's recipe (LM_CONFIG, LM_STEPS), then text-to-video from every training caption with both pairs,
-# compared with the training footage (pipelines/compare-generation.py; needs numpy).
+# The generation half of the Fig. 4 ablation: a generator trained on the single baseline's tokens (v4's recipe,
+# models/single-v4-run) through the same pipeline and recipe as the shipped generator (make lm-shards, make train-lm:
+# LM_CONFIG, LM_STEPS; it resumes an interrupted run), then text-to-video from every training video's caption with
+# both pairs, compared with the training footage and with each tokenizer's own reconstruction of it
+# (pipelines/compare-generation.py; needs numpy). About 15 + 35 + 15 minutes on one core.
+SINGLE_TOKENIZER ?= $(SINGLE_V4_COMMITTED)
+SINGLE_SHARDS_DIR ?= $(OUT)/lm-shards-single
 SINGLE_LM_DATA ?= $(OUT)/lm-single
 SINGLE_GENERATOR ?= $(OUT)/generator-single
 compare-generation: footage $(LM_DATA)/clips.tsv
-	pipelines/lm-data.sh $(BIN) $(SINGLE_RUN) $(FOOTAGE) $(SINGLE_LM_DATA)
-	$(BIN)/hv-train lm --clips $(SINGLE_LM_DATA)/clips.tsv --config $(LM_CONFIG) --steps $(LM_STEPS) \
-		--out $(SINGLE_GENERATOR) --text-encoder $(TEXT_ENCODER_DIR) --resume
+	$(MAKE) lm-shards TOKENIZER=$(SINGLE_TOKENIZER) LM_SHARDS_DIR=$(SINGLE_SHARDS_DIR)
+	$(MAKE) train-lm LM_SHARDS=$(SINGLE_SHARDS_DIR)/tokens/shards LM_OUT=$(SINGLE_GENERATOR) \
+		LM_FLAGS=$(if $(wildcard $(SINGLE_GENERATOR)/train-state.safetensors),--resume)
+	pipelines/lm-data.sh $(BIN) $(SINGLE_TOKENIZER) $(FOOTAGE) $(SINGLE_LM_DATA)
 	pipelines/compare-generation.py $(BIN) $(FOOTAGE) $(OUT)/compare-generation \
-		hierarchy=models/tokenizer:$(LM_OUT):$(LM_DATA) single=$(SINGLE_RUN):$(SINGLE_GENERATOR):$(SINGLE_LM_DATA)
+		hierarchy=models/tokenizer:$(LM_OUT):$(LM_DATA) single=$(SINGLE_TOKENIZER):$(SINGLE_GENERATOR):$(SINGLE_LM_DATA)
