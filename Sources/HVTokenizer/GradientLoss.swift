@@ -12,33 +12,52 @@
 import HVEngine
 
 public enum GradientLoss {
+    /// A term's value at one scale: (pred, target, T, H, W, C, weight, grad) → loss, accumulating weight·gradient.
+    typealias Term = (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int, Int, Int, Int, Float,
+                      UnsafeMutablePointer<Float>) -> Float
+
     /// Returns the loss and ACCUMULATES weight·d(loss)/d(pred) into `grad` (same shape as pred).
     public static func compute(pred: Tensor, target: Tensor, weight: Float, grad: Tensor) -> Float {
         precondition(pred.shape == target.shape && grad.shape == pred.shape)
-        let T = pred.shape[0], H = pred.shape[1], W = pred.shape[2], C = pred.shape[3]
-        var loss = fullScale(pred.data, target.data, T: T, H: H, W: W, C: C, weight: weight, grad: grad.data)
-        if H >= 4 && W >= 4 && H % 2 == 0 && W % 2 == 0 {
-            let h2 = H / 2, w2 = W / 2
-            let p2 = Tensor(shape: [T, h2, w2, C]), t2 = Tensor(shape: [T, h2, w2, C]), g2 = Tensor(shape: [T, h2, w2, C])
-            pool2(pred.data, into: p2.data, T: T, H: H, W: W, C: C)
-            pool2(target.data, into: t2.data, T: T, H: H, W: W, C: C)
-            loss += fullScale(p2.data, t2.data, T: T, H: h2, W: w2, C: C, weight: weight, grad: g2.data)
-            unpool2(g2.data, into: grad.data, T: T, H: H, W: W, C: C)
+        return multiScale(pred.data, target.data, T: pred.shape[0], H: pred.shape[1], W: pred.shape[2], C: pred.shape[3],
+                          weight: weight, grad: grad.data, scales: 2, minimumSize: 4) {
+            fullScale($0, $1, T: $2, H: $3, W: $4, C: $5, weight: $6, grad: $7)
         }
-        return loss
     }
 
     /// Mean |Δₜp − Δₜt| over consecutive frames, summed over `scales` spatial scales (full, then 2×2-averaged, …);
     /// returns the loss and ACCUMULATES weight·d(loss)/d(pred) into `grad`.
     public static func temporal(pred: Tensor, target: Tensor, weight: Float, grad: Tensor, scales: Int = 3) -> Float {
         precondition(pred.shape == target.shape && grad.shape == pred.shape)
-        return temporalScales(pred.data, target.data, T: pred.shape[0], H: pred.shape[1], W: pred.shape[2],
-                              C: pred.shape[3], weight: weight, grad: grad.data, scales: scales)
+        return multiScale(pred.data, target.data, T: pred.shape[0], H: pred.shape[1], W: pred.shape[2], C: pred.shape[3],
+                          weight: weight, grad: grad.data, scales: scales, minimumSize: 2) {
+            temporalScale($0, $1, T: $2, H: $3, W: $4, C: $5, weight: $6, grad: $7)
+        }
     }
 
-    static func temporalScales(_ p: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Float>, T: Int, H: Int, W: Int, C: Int,
-                               weight: Float, grad: UnsafeMutablePointer<Float>, scales: Int) -> Float {
-        guard T > 1, scales > 0 else { return 0 }
+    /// `term` at full resolution, then on the frames 2×2-averaged (while H and W are even and ≥ `minimumSize`), up to
+    /// `scales` scales, summed; each pooled scale's gradient goes back through the average.
+    static func multiScale(_ p: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Float>, T: Int, H: Int, W: Int, C: Int,
+                           weight: Float, grad: UnsafeMutablePointer<Float>, scales: Int, minimumSize: Int,
+                           term: Term) -> Float {
+        guard scales > 0 else { return 0 }
+        var loss = term(p, q, T, H, W, C, weight, grad)
+        if scales > 1 && H >= minimumSize && W >= minimumSize && H % 2 == 0 && W % 2 == 0 {
+            let count = T * (H / 2) * (W / 2) * C
+            let p2 = Tensor(shape: [count]), q2 = Tensor(shape: [count]), g2 = Tensor(shape: [count])
+            pool2(p, into: p2.data, T: T, H: H, W: W, C: C)
+            pool2(q, into: q2.data, T: T, H: H, W: W, C: C)
+            loss += multiScale(p2.data, q2.data, T: T, H: H / 2, W: W / 2, C: C, weight: weight, grad: g2.data,
+                               scales: scales - 1, minimumSize: minimumSize, term: term)
+            unpool2(g2.data, into: grad, T: T, H: H, W: W, C: C)
+        }
+        return loss
+    }
+
+    /// Mean |Δₜp − Δₜt| over consecutive frames at one scale; accumulates weight·grad.
+    static func temporalScale(_ p: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Float>, T: Int, H: Int, W: Int, C: Int,
+                              weight: Float, grad: UnsafeMutablePointer<Float>) -> Float {
+        guard T > 1 else { return 0 }
         let frame = H * W * C, n = (T - 1) * frame
         let s = weight / Float(n)
         var sum: Double = 0
@@ -51,16 +70,7 @@ public enum GradientLoss {
                 grad[a + i] += g; grad[b + i] -= g
             }
         }
-        var loss = Float(sum / Double(n))
-        if scales > 1 && H >= 2 && W >= 2 && H % 2 == 0 && W % 2 == 0 {
-            let h2 = H / 2, w2 = W / 2, count = T * h2 * w2 * C
-            let p2 = Tensor(shape: [count]), q2 = Tensor(shape: [count]), g2 = Tensor(shape: [count])
-            pool2(p, into: p2.data, T: T, H: H, W: W, C: C)
-            pool2(q, into: q2.data, T: T, H: H, W: W, C: C)
-            loss += temporalScales(p2.data, q2.data, T: T, H: h2, W: w2, C: C, weight: weight, grad: g2.data, scales: scales - 1)
-            unpool2(g2.data, into: grad, T: T, H: H, W: W, C: C)
-        }
-        return loss
+        return Float(sum / Double(n))
     }
 
     /// The adjoint of `pool2`: adds a quarter of each pooled gradient to the four pixels it averaged.

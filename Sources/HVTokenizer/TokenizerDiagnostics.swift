@@ -9,7 +9,7 @@
 //   - the fraction of +1 per LFQ bit (0.5 is a balanced bit; 0 or 1 a dead one);
 //   - mean colour per channel and the correlation of per-frame motion (mean |ΔY| of consecutive frames), with the
 //     box-mean baseline's correlation beside it, and the share of the frame-to-frame change that falls across the
-//     densest layer's step boundaries (1/8 for even motion; a render that holds each step and jumps nears 1);
+//     densest layer's step boundaries (7/63 for even motion over 64 frames; a render that holds each step and jumps nears 1);
 //   - baselines: the clip's mean colour, and the smooth box-mean baseline (means over the densest layer's grid
 //     cells, 8 frames × 16² pixels for the paper's geometry, interpolated trilinearly back to every pixel).
 import Foundation
