@@ -63,7 +63,7 @@ func forEachHead(_ items: Int, _ body: (Int, Int) -> Void) {
     let saved = openblas_get_num_threads()
     openblas_set_num_threads(1)
     let per = (items + workers - 1) / workers
-    DispatchQueue.concurrentPerform(iterations: workers) { w in
+    Parallel.perform(workers) { w in
         for i in (w * per)..<Swift.min(items, (w + 1) * per) { body(i, w) }
     }
     openblas_set_num_threads(saved)

@@ -129,7 +129,7 @@ func conv3dCol2im(_ dcol: UnsafePointer<Float>, xShape: [Int], g: Conv3dGeometry
             }
         }
     }
-    if split == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: split, execute: body) }
+    if split == 1 { body(0) } else { Parallel.perform(split, body) }
 }
 
 /// dst[i] = src[i], 16 lanes at a time (the runs are a few hundred floats: no call into memmove).

@@ -1,7 +1,8 @@
 // Work splitting for element-wise and gather/scatter loops. BLAS calls use OpenBLAS's own threads;
 // these loops use `concurrentPerform` with one chunk per core and never run inside a BLAS call. OpenBLAS's
 // idle threads do spin (sched_yield) for a while after a call, and every split waits for its slower half,
-// so a core shared with another job makes two threads slower than one (docs/speed-training-step.md).
+// so a core shared with another job makes two threads slower than one (docs/speed-training-step.md). Each chunk
+// runs in the caller's floating-point mode (Denormals.swift): pool threads keep whatever mode they had.
 import Dispatch
 import Foundation
 
@@ -30,9 +31,19 @@ public enum Parallel {
         let chunks = min(workers, max(1, n / minChunk))
         if chunks == 1 { body(0..<n); return }
         let per = (n + chunks - 1) / chunks
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        perform(chunks) { c in
             let lo = c * per, hi = min(n, lo + per)
             if lo < hi { body(lo..<hi) }
+        }
+    }
+
+    /// `DispatchQueue.concurrentPerform` with every iteration in the caller's floating-point mode.
+    @inline(__always)
+    public static func perform(_ iterations: Int, _ body: (Int) -> Void) {
+        let mode = Denormals.currentMode
+        DispatchQueue.concurrentPerform(iterations: iterations) { i in
+            Denormals.adopt(mode)
+            body(i)
         }
     }
 
@@ -54,7 +65,7 @@ public enum Parallel {
         var partial = [Double](repeating: 0, count: chunks)
         partial.withUnsafeMutableBufferPointer { out in
             let o = out.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            perform(chunks) { c in
                 let lo = c * per, hi = min(n, lo + per)
                 o[c] = lo < hi ? body(lo..<hi) : 0
             }

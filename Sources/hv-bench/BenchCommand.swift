@@ -44,7 +44,7 @@ struct AllBenchCommand: ParsableCommand {
 
     func run() throws {
         let sections = Set(only.split(separator: ",").map(String.init))
-        print("OpenBLAS core: \(BLAS.coreName), threads \(BLAS.threads); cores \(Parallel.workers)")
+        print("OpenBLAS core: \(BLAS.coreName), threads \(BLAS.threads); cores \(Parallel.workers); subnormals flushed: \(Denormals.flushing)")
         var sgemm = 0.0
         if sections.contains("gemm") || sections.contains("conv") { sgemm = benchGemm() }
         if sections.contains("conv") { try benchConv(sgemm: sgemm) }

@@ -1,4 +1,5 @@
 import HVEngine
 
-// OpenBLAS picks its kernels when it loads: on CPUs it does not know, re-execute with the fast ones.
-EncodeCommand.hvMain("hv-encode", prepare: BLAS.ensureFastKernels)
+// OpenBLAS picks its kernels when it loads: on CPUs it does not know, re-execute with the fast ones; then flush
+// subnormal floats to zero (HVEngine/Denormals.swift).
+EncodeCommand.hvMain("hv-encode", prepare: prepareEngineProcess)

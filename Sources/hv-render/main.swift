@@ -1,4 +1,5 @@
 import HVEngine
 
-// OpenBLAS picks its kernels when it loads: on CPUs it does not know, re-execute with the fast ones.
-RenderCommand.hvMain("hv-render", prepare: BLAS.ensureFastKernels)
+// OpenBLAS picks its kernels when it loads: on CPUs it does not know, re-execute with the fast ones; then flush
+// subnormal floats to zero (HVEngine/Denormals.swift).
+RenderCommand.hvMain("hv-render", prepare: prepareEngineProcess)
