@@ -31,14 +31,18 @@ public struct Conv3dGeometry: Equatable {
     public var temporalPadding: TemporalPadding
     /// Input frames after the output's window that the last tap reaches (0: causal).
     public var lookahead: Int = 0
+    /// Zeros before the first row and column (nil: "same", (k−1)/2), for the even kernels of `UpsampledConv3d`'s
+    /// phases, whose taps sit on either side of the output.
+    public var spatialPadding: (h: Int, w: Int)? = nil
 
     public static func == (a: Self, b: Self) -> Bool {
         a.kernel == b.kernel && a.stride == b.stride && a.inChannels == b.inChannels
             && a.outChannels == b.outChannels && a.temporalPadding == b.temporalPadding && a.lookahead == b.lookahead
+            && a.padH == b.padH && a.padW == b.padW
     }
 
-    var padH: Int { (kernel.h - 1) / 2 }
-    var padW: Int { (kernel.w - 1) / 2 }
+    var padH: Int { spatialPadding?.h ?? (kernel.h - 1) / 2 }
+    var padW: Int { spatialPadding?.w ?? (kernel.w - 1) / 2 }
     /// Offset of the first tap relative to the window's first frame (negative: reaches into the past).
     var firstTap: Int { stride.t - kernel.t + lookahead }
     /// Columns of the im2col matrix.

@@ -1,7 +1,8 @@
 // The causal 3D CNN decoder, mirroring Encoder3D: latent [T', H', W', latentChannels] →
 // video [T, H, W, 3] (unbounded; clamp to [-1, 1] when rendering).
 // Up-sampling is nearest-neighbour repetition followed by a causal 3×3×3 conv: latent frame j feeds
-// frames 2j and 2j+1 only, so the decoder stays causal. The output head predicts a 2×4×4 patch per
+// frames 2j and 2j+1 only, so the decoder stays causal. The pair runs fused on the low-resolution input
+// (UpsampledConv3d: 8 taps per output instead of 27). The output head predicts a 2×4×4 patch per
 // position and a depth-to-space unpacks it (the inverse of the encoder's stem).
 // Widths are the encoder's or `decoderChannels` (a decoder wider than the encoder puts capacity where the
 // image prior lives). With `shortcuts`, the input conv, every up-sampling conv and the head add the colour
@@ -13,7 +14,7 @@ import HVEngine
 final class Decoder3D: ParameterOwner {
     let convIn: Conv3d
     var blocks: [[ResBlock3D]] = []      // stage order: deepest first
-    var ups: [(Upsample, Conv3d)?] = []  // after each stage's blocks
+    var ups: [UpsampledConv3d?] = []  // after each stage's blocks
     let normOut: BlockNorm?
     let actOut = SiLU()
     let head: Conv3d
@@ -40,9 +41,9 @@ final class Decoder3D: ParameterOwner {
                 // The encoder went from stages[i+1] down to stages[i] with stages[i+1].down.
                 let f = stages[i + 1].down
                 let next = stages[i + 1].channels
-                ups.append((Upsample(factors: f.tuple),
-                            Conv3d(name: "decoder.stage\(i).up", inChannels: s.channels, outChannels: next,
-                                   kernel: (t: 3, h: 3, w: 3), rng: &rng)))
+                ups.append(UpsampledConv3d(conv: Conv3d(name: "decoder.stage\(i).up", inChannels: s.channels,
+                                                        outChannels: next, kernel: (t: 3, h: 3, w: 3), rng: &rng),
+                                           factors: f.tuple))
                 upShortcuts.append(sc ? (ColourShortcut(inChannels: s.channels, outChannels: next), Upsample(factors: f.tuple)) : nil)
             } else {
                 ups.append(nil); upShortcuts.append(nil)
@@ -57,7 +58,7 @@ final class Decoder3D: ParameterOwner {
         d2s = DepthToSpace(factors: c.patch.tuple)
         if sc {
             convIn.weight.value.scale(by: 0.1)
-            for u in ups { u?.1.weight.value.scale(by: 0.1) }
+            for u in ups { u?.conv.weight.value.scale(by: 0.1) }
             head.weight.value.scale(by: 0)
         }
     }
@@ -66,7 +67,7 @@ final class Decoder3D: ParameterOwner {
         var p = convIn.parameters
         for (i, stage) in blocks.enumerated() {
             for b in stage { p += b.parameters }
-            if let (_, conv) = ups[i] { p += conv.parameters }
+            if let up = ups[i] { p += up.parameters }
         }
         return p + (normOut?.parameters ?? []) + head.parameters
     }
@@ -78,8 +79,8 @@ final class Decoder3D: ParameterOwner {
         }
         for (i, stage) in blocks.enumerated() {
             for b in stage { h = b.forward(h) }
-            if let (up, conv) = ups[i] {
-                let y = conv.forward(up.forward(h))
+            if let up = ups[i] {
+                let y = up.forward(h)
                 if let (cs, rep) = upShortcuts[i] {
                     h = sum(y, rep.forward(cs.forward(h)), into: upSums[i])
                 } else {
@@ -103,8 +104,8 @@ final class Decoder3D: ParameterOwner {
         if let normOut { g = normOut.backward(g) }
         if let headShortcut { g = sum(g, headShortcut.backward(gy), into: dsum) }
         for (i, stage) in blocks.enumerated().reversed() {
-            if let (up, conv) = ups[i] {
-                let gu = up.backward(conv.backward(g))
+            if let up = ups[i] {
+                let gu = up.backward(g)
                 if let (cs, rep) = upShortcuts[i] {
                     g = sum(gu, cs.backward(rep.backward(g)), into: dsum)
                 } else {
