@@ -13,6 +13,7 @@
 // backward is two SGEMMs (dW += colᵀ·dy, dcol = dy·Wᵀ, dcol reusing col's buffer) and a col2im scatter,
 // split by input channel on large chunks so the two cores never write the same element. Chunks are sized
 // for the cache (`conv3dChunkFrames`). A naive 7-loop reference lives in Conv3dReference.swift.
+import COpenBLAS
 import Foundation
 
 public enum TemporalPadding: String, Codable, Sendable {
@@ -66,12 +67,12 @@ public struct Conv3dGeometry: Equatable {
 /// x (channels-last) as they do in col: each (row, a, b) is one copy of up to kw·Cin floats, and zeros only
 /// where the window leaves the frame.
 func conv3dIm2col(_ x: UnsafePointer<Float>, xShape: [Int], g: Conv3dGeometry, t0: Int, t1: Int,
-                  col: UnsafeMutablePointer<Float>) {
+                  col: UnsafeMutablePointer<Float>, serial: Bool = false) {
     let T = xShape[0], H = xShape[1], W = xShape[2], C = xShape[3]
     let Ho = (H + g.stride.h - 1) / g.stride.h, Wo = (W + g.stride.w - 1) / g.stride.w
     let K = g.k, kh = g.kernel.h, kw = g.kernel.w, kt = g.kernel.t
     let rows = (t1 - t0) * Ho * Wo
-    Parallel.forRanges(rows, minChunk: 256) { range in
+    Parallel.forRanges(rows, minChunk: serial ? rows : 256) { range in
         for r in range {
             let to = t0 + r / (Ho * Wo), ho = (r / Wo) % Ho, wo = r % Wo
             let wFirst = wo * g.stride.w - g.padW
@@ -100,12 +101,12 @@ func conv3dIm2col(_ x: UnsafePointer<Float>, xShape: [Int], g: Conv3dGeometry, t
 /// (row, a, b) runs. Large chunks are split over the workers by channel range, so that two cores never write
 /// the same element.
 func conv3dCol2im(_ dcol: UnsafePointer<Float>, xShape: [Int], g: Conv3dGeometry, t0: Int, t1: Int,
-                  dx: UnsafeMutablePointer<Float>) {
+                  dx: UnsafeMutablePointer<Float>, serial: Bool = false) {
     let T = xShape[0], H = xShape[1], W = xShape[2], C = xShape[3]
     let Ho = (H + g.stride.h - 1) / g.stride.h, Wo = (W + g.stride.w - 1) / g.stride.w
     let K = g.k, kh = g.kernel.h, kw = g.kernel.w, kt = g.kernel.t
     let rows = (t1 - t0) * Ho * Wo
-    let split = rows * K >= 1 << 16 ? min(Parallel.workers, C) : 1
+    let split = !serial && rows * K >= 1 << 16 ? min(Parallel.workers, C) : 1
     let per = (C + split - 1) / split
     let body = { (s: Int) in
         let ch0 = s * per, ch1 = min(C, ch0 + per)
@@ -184,15 +185,26 @@ public func conv3dForward(x: Tensor, weight: Tensor, bias: Tensor?, geometry g: 
     } else {
         let chunk = conv3dChunkFrames(outShape: outShape, k: K)
         let planeRows = outShape[1] * outShape[2]
-        col.resize([chunk * planeRows * K])
-        var t0 = 0
-        while t0 < outShape[0] {
-            let t1 = min(outShape[0], t0 + chunk)
-            conv3dIm2col(x.data, xShape: x.shape, g: g, t0: t0, t1: t1, col: col.data)
-            let rows = (t1 - t0) * planeRows
-            BLAS.gemm(m: rows, n: Cout, k: K, a: col.data, lda: K, b: weight.data, ldb: Cout,
+        let chunks = (outShape[0] + chunk - 1) / chunk
+        let split = min(Parallel.workers, chunks)
+        let colFloats = chunk * planeRows * K
+        col.resize([split * colFloats])
+        func run(_ t0: Int, _ t1: Int, _ col: UnsafeMutablePointer<Float>, serial: Bool) {
+            conv3dIm2col(x.data, xShape: x.shape, g: g, t0: t0, t1: t1, col: col, serial: serial)
+            BLAS.gemm(m: (t1 - t0) * planeRows, n: Cout, k: K, a: col, lda: K, b: weight.data, ldb: Cout,
                       c: y.data + t0 * planeRows * Cout, ldc: Cout)
-            t0 = t1
+        }
+        if split > 1 {
+            conv3dChunkBlocks(chunks: chunks, chunk: chunk, frames: outShape[0], workers: split) { w, t0, t1 in
+                run(t0, t1, col.data + w * colFloats, serial: true)
+            }
+        } else {
+            var t0 = 0
+            while t0 < outShape[0] {
+                let t1 = min(outShape[0], t0 + chunk)
+                run(t0, t1, col.data, serial: false)
+                t0 = t1
+            }
         }
     }
     if let bias { addBiasRows(y, bias) }
@@ -215,19 +227,61 @@ public func conv3dBackward(x: Tensor, weight: Tensor, geometry g: Conv3dGeometry
     }
     let chunk = conv3dChunkFrames(outShape: outShape, k: K)
     let planeRows = outShape[1] * outShape[2]
+    let chunks = (outShape[0] + chunk - 1) / chunk
+    let split = min(Parallel.workers, chunks)
     // dW's GEMM is done with the column matrix before dcol's GEMM overwrites it: one buffer serves both.
-    col.resize([chunk * planeRows * K])
-    let dcol = col.data
-    var t0 = 0
-    while t0 < outShape[0] {
-        let t1 = min(outShape[0], t0 + chunk)
+    let colFloats = chunk * planeRows * K
+    func run(_ t0: Int, _ t1: Int, _ col: UnsafeMutablePointer<Float>, dW: UnsafeMutablePointer<Float>,
+             dx: UnsafeMutablePointer<Float>, serial: Bool) {
         let rows = (t1 - t0) * planeRows
         let dyChunk = dy.data + t0 * planeRows * Cout
-        conv3dIm2col(x.data, xShape: x.shape, g: g, t0: t0, t1: t1, col: col.data)
-        BLAS.gemm(transA: true, m: K, n: Cout, k: rows, a: col.data, lda: K, b: dyChunk, ldb: Cout, beta: 1, c: dWeight.data, ldc: Cout)
-        BLAS.gemm(transB: true, m: rows, n: K, k: Cout, a: dyChunk, lda: Cout, b: weight.data, ldb: Cout, c: dcol, ldc: K)
-        conv3dCol2im(dcol, xShape: x.shape, g: g, t0: t0, t1: t1, dx: dx.data)
-        t0 = t1
+        conv3dIm2col(x.data, xShape: x.shape, g: g, t0: t0, t1: t1, col: col, serial: serial)
+        BLAS.gemm(transA: true, m: K, n: Cout, k: rows, a: col, lda: K, b: dyChunk, ldb: Cout, beta: 1, c: dW, ldc: Cout)
+        BLAS.gemm(transB: true, m: rows, n: K, k: Cout, a: dyChunk, lda: Cout, b: weight.data, ldb: Cout, c: col, ldc: K)
+        conv3dCol2im(col, xShape: x.shape, g: g, t0: t0, t1: t1, dx: dx, serial: serial)
+    }
+    if split > 1 {
+        // Worker 0 adds into dW and dx; the others into their own zeroed partials (neighbouring chunks share
+        // input frames), added up afterwards in worker order.
+        let partFloats = K * Cout + x.count
+        col.resize([split * colFloats + (split - 1) * partFloats])
+        let parts = col.data + split * colFloats
+        parts.update(repeating: 0, count: (split - 1) * partFloats)
+        conv3dChunkBlocks(chunks: chunks, chunk: chunk, frames: outShape[0], workers: split) { w, t0, t1 in
+            let part = parts + (w - 1) * partFloats
+            run(t0, t1, col.data + w * colFloats, dW: w == 0 ? dWeight.data : part,
+                dx: w == 0 ? dx.data : part + K * Cout, serial: true)
+        }
+        for w in 1..<split {
+            let part = parts + (w - 1) * partFloats
+            addFloats(dWeight.data, part, count: K * Cout)
+            let dxPart = UnsafePointer(part + K * Cout), d = dx.data
+            Parallel.forRanges(x.count, minChunk: 1 << 15) { r in
+                addFloats(d + r.lowerBound, dxPart + r.lowerBound, count: r.count)
+            }
+        }
+    } else {
+        col.resize([colFloats])
+        var t0 = 0
+        while t0 < outShape[0] {
+            let t1 = min(outShape[0], t0 + chunk)
+            run(t0, t1, col.data, dW: dWeight.data, dx: dx.data, serial: false)
+            t0 = t1
+        }
+    }
+}
+
+/// Runs `body(worker, t0, t1)` for every chunk of output frames, the chunks split into `workers` contiguous blocks
+/// that run on their own cores with OpenBLAS single-threaded inside: one im2col + SGEMM stream per core and no
+/// fork-join inside each chunk, where OpenBLAS splitting every small chunk GEMM over both cores scaled poorly.
+func conv3dChunkBlocks(chunks: Int, chunk: Int, frames: Int, workers: Int, _ body: (Int, Int, Int) -> Void) {
+    let saved = openblas_get_num_threads()
+    openblas_set_num_threads(1)
+    defer { openblas_set_num_threads(saved) }
+    Parallel.perform(workers) { w in
+        for c in (w * chunks / workers)..<((w + 1) * chunks / workers) {
+            body(w, c * chunk, min(frames, (c + 1) * chunk))
+        }
     }
 }
 
