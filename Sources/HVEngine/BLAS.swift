@@ -19,8 +19,16 @@ public enum BLAS {
             return
         }
         let call = {
-            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            if m == 1 {
+                // One row of C is a matrix-vector product. OpenBLAS's sgemm would pack all of B for it, which
+                // for a decoding step (one token against a weight matrix or a KV cache) reads B twice and writes
+                // a copy; sgemv reads it once. A's row is contiguous, or strided by lda when stored transposed.
+                cblas_sgemv(CblasRowMajor, transB ? CblasNoTrans : CblasTrans, Int32(transB ? n : k), Int32(transB ? k : n),
+                            alpha, b, Int32(ldb), a, Int32(transA ? lda : 1), beta, c, 1)
+            } else {
+                cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            }
         }
         if m * n * k < singleThreadBelowMACs, case let t = openblas_get_num_threads(), t > 1 {
             openblas_set_num_threads(1)
