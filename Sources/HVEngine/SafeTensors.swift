@@ -7,6 +7,7 @@
 // Files from Hugging Face can also hold integer buffers (BERT's I64 `embeddings.position_ids`); opened with
 // `skippingOtherDTypes`, those are validated, listed in `skipped` and never read (the default rejects them).
 import Foundation
+import HVCore
 
 public enum SafeTensorsDType: String, Sendable {
     case f32 = "F32", f16 = "F16", bf16 = "BF16"
@@ -220,6 +221,6 @@ public enum Half {
 
     public static func bf16ToFloat(_ h: UInt16) -> Float { Float(bitPattern: UInt32(h) << 16) }
 
-    public static func floatToF16(_ f: Float) -> UInt16 { Float16(f).bitPattern }
-    public static func f16ToFloat(_ h: UInt16) -> Float { Float(Float16(bitPattern: h)) }
+    public static func floatToF16(_ f: Float) -> UInt16 { HalfFloat.bits(f) }
+    public static func f16ToFloat(_ h: UInt16) -> Float { HalfFloat.float(h) }
 }

@@ -4,6 +4,8 @@
 // {'descr': ..., 'fortran_order': False, 'shape': (...), } padded with spaces and ended by "\n" so that the data
 // starts at a multiple of 64 bytes, then the data in C (row-major) order, little-endian.
 
+import HVCore
+
 public enum NumpyArray {
     public static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
 
@@ -19,7 +21,7 @@ public enum NumpyArray {
     public static func float16(_ values: [Float], shape: [Int]) -> [UInt8] {
         var out = header(descr: "<f2", shape: shape, count: values.count)
         out.reserveCapacity(out.count + 2 * values.count)
-        for v in values { withUnsafeBytes(of: Float16(v).bitPattern.littleEndian) { out += $0 } }
+        for v in values { withUnsafeBytes(of: HalfFloat.bits(v).littleEndian) { out += $0 } }
         return out
     }
 

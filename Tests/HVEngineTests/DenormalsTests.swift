@@ -24,6 +24,18 @@ final class DenormalsTests: XCTestCase {
         }
     }
 
+    /// binary16's subnormals (below 6.1e-5) are ordinary values for weights and embeddings: F16 storage keeps them
+    /// whatever the thread's mode.
+    func testFloat16StorageKeepsItsSubnormalsUnderTheFlush() {
+        let tinyHalf = Float("1e-6")!
+        let (bits, back) = Denormals.with(flushing: true) {
+            (Half.floatToF16(tinyHalf), Half.f16ToFloat(Half.floatToF16(tinyHalf)))
+        }
+        XCTAssertEqual(bits, Float16(tinyHalf).bitPattern)
+        XCTAssertNotEqual(bits, 0)
+        XCTAssertEqual(back, Float(Float16(tinyHalf)))
+    }
+
     func testParallelWorkersRunInTheCallersMode() {
         let n = 64 * 1024
         let x = [Float](repeating: tiny(), count: n)
