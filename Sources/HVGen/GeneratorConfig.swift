@@ -50,22 +50,53 @@ public struct GeneratorConfig: Codable, Equatable, Sendable {
     public var residualDropout: Float, ffnDropout: Float, tokenDropout: Float
     /// Probability that a training caption is replaced by the learned null text (for CFG).
     public var captionDropout: Float
+    /// What of the caption the prefix holds (absent in older config.json files: `tokens`).
+    public var textCondition: TextCondition
+
+    /// `tokens`: the text encoder's per-token states, truncated or padded to `textLength` (the paper).
+    /// `sentence`: one row, the caption's sentence embedding (MiniLM mean-pooled and L2-normalised, the vector the
+    /// manifest stores); `textLength` is 1. A sentence-embedding model places paraphrases of a caption next to
+    /// it, so a generator trained on a few dozen captions can be steered by wordings it never saw.
+    public enum TextCondition: String, Codable, Sendable, CaseIterable {
+        case tokens, sentence
+    }
 
     enum CodingKeys: String, CodingKey {
         case name, layers, textLength = "text_length", textDim = "text_dim", width, depth, heads
         case ffnHidden = "ffn_hidden", groupBits = "group_bits", ropeBase = "rope_base", normEps = "norm_eps"
         case residualDropout = "residual_dropout", ffnDropout = "ffn_dropout", tokenDropout = "token_dropout"
-        case captionDropout = "caption_dropout"
+        case captionDropout = "caption_dropout", textCondition = "text_condition"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        layers = try c.decode([GenLayerSpec].self, forKey: .layers)
+        textLength = try c.decode(Int.self, forKey: .textLength)
+        textDim = try c.decode(Int.self, forKey: .textDim)
+        width = try c.decode(Int.self, forKey: .width)
+        depth = try c.decode(Int.self, forKey: .depth)
+        heads = try c.decode(Int.self, forKey: .heads)
+        ffnHidden = try c.decode(Int.self, forKey: .ffnHidden)
+        groupBits = try c.decode(Int.self, forKey: .groupBits)
+        ropeBase = try c.decode(Double.self, forKey: .ropeBase)
+        normEps = try c.decode(Float.self, forKey: .normEps)
+        residualDropout = try c.decode(Float.self, forKey: .residualDropout)
+        ffnDropout = try c.decode(Float.self, forKey: .ffnDropout)
+        tokenDropout = try c.decode(Float.self, forKey: .tokenDropout)
+        captionDropout = try c.decode(Float.self, forKey: .captionDropout)
+        textCondition = try c.decodeIfPresent(TextCondition.self, forKey: .textCondition) ?? .tokens
     }
 
     public init(name: String, layers: [GenLayerSpec], textLength: Int, textDim: Int = 384, width: Int, depth: Int,
                 heads: Int, ffnHidden: Int, groupBits: Int = 6, ropeBase: Double = 10_000, normEps: Float = 1e-5,
-                residualDropout: Float = 0, ffnDropout: Float = 0, tokenDropout: Float = 0, captionDropout: Float = 0.1) {
+                residualDropout: Float = 0, ffnDropout: Float = 0, tokenDropout: Float = 0, captionDropout: Float = 0.1,
+                textCondition: TextCondition = .tokens) {
         self.name = name; self.layers = layers; self.textLength = textLength; self.textDim = textDim
         self.width = width; self.depth = depth; self.heads = heads; self.ffnHidden = ffnHidden
         self.groupBits = groupBits; self.ropeBase = ropeBase; self.normEps = normEps
         self.residualDropout = residualDropout; self.ffnDropout = ffnDropout; self.tokenDropout = tokenDropout
-        self.captionDropout = captionDropout
+        self.captionDropout = captionDropout; self.textCondition = textCondition
     }
 
     /// The tokenizer's four layers (paper Table 4 geometry), most compressed first.
@@ -142,6 +173,7 @@ public struct GeneratorConfig: Codable, Equatable, Sendable {
         for p in [residualDropout, ffnDropout, tokenDropout, captionDropout] where !(p >= 0 && p < 1) {
             throw bad("dropout probabilities must be in [0, 1)")
         }
+        if textCondition == .sentence, textLength != 1 { throw bad("a sentence text condition has text_length 1, not \(textLength)") }
     }
 
     /// The configuration restricted to some tokenizer layers (in this config's order), e.g. [3, 2].

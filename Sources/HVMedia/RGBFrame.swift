@@ -34,3 +34,20 @@ public struct FrameRate: Equatable, Sendable, CustomStringConvertible {
     public var framesPerSecond: Double { Double(numerator) / Double(denominator) }
     public var description: String { denominator == 1 ? "\(numerator)" : "\(numerator)/\(denominator)" }
 }
+
+/// One picture as limited-range BT.601 Y'CbCr 4:4:4 planes (width × height bytes each, rows top to bottom): what
+/// `VideoDecoder.nextYCbCrFrame` gives and `Y4MWriter` stores without a trip through RGB.
+public struct YCbCrFrame: Equatable, Sendable {
+    public let width: Int
+    public let height: Int
+    public var y: [UInt8], cb: [UInt8], cr: [UInt8]
+
+    /// A black frame (16, 128, 128).
+    public init(width: Int, height: Int) {
+        self.width = width
+        self.height = height
+        y = [UInt8](repeating: 16, count: width * height)
+        cb = [UInt8](repeating: 128, count: width * height)
+        cr = cb
+    }
+}

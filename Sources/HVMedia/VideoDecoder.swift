@@ -38,6 +38,7 @@ public final class VideoDecoder {
     // emitted: with a 30 fps source and --fps 8 most decoded frames are skipped, and swscale is the cost.
     private var current: UnsafeMutablePointer<AVFrame>?   // latest decoded frame at or before the target time
     private var currentRGB: RGBFrame?                     // its conversion, once emitted (reused on repeats)
+    private var currentYCbCr: YCbCrFrame?
     private var currentTime = -Double.infinity
     private var pendingFrame: UnsafeMutablePointer<AVFrame>?
     private var pendingTime = 0.0
@@ -125,6 +126,23 @@ public final class VideoDecoder {
 
     /// The next resampled frame, or nil at the end.
     public func nextFrame() throws -> RGBFrame? {
+        guard let f = try advance() else { return nil }
+        if currentRGB == nil { currentRGB = try convert(f) }
+        return currentRGB
+    }
+
+    /// The next resampled frame as limited-range BT.601 Y'CbCr 4:4:4 planes, or nil at the end: what a y4m
+    /// writer stores, without the round trip through RGB (8-bit planar Y'CbCr sources stay in Y'CbCr from the
+    /// decoder to the file; other sources are converted from `nextFrame`'s RGB). Mixing it with `nextFrame` on one
+    /// decoder is allowed: both advance the same clock.
+    public func nextYCbCrFrame() throws -> YCbCrFrame? {
+        guard let f = try advance() else { return nil }
+        if currentYCbCr == nil { currentYCbCr = try convertYCbCr(f) }
+        return currentYCbCr
+    }
+
+    /// Moves the clock one output frame on: the decoded frame to show, or nil at the end.
+    private func advance() throws -> UnsafeMutablePointer<AVFrame>? {
         if let m = options.maxFrames, emitted >= m { return nil }
         let step = Double(options.fps.denominator) / Double(options.fps.numerator)
         let t = options.start + Double(emitted) * step
@@ -137,7 +155,7 @@ public final class VideoDecoder {
             }
             if let p = pendingFrame, pendingTime <= target || current == nil {
                 av_frame_free(&current)
-                current = p; currentRGB = nil; currentTime = pendingTime; pendingFrame = nil
+                current = p; currentRGB = nil; currentYCbCr = nil; currentTime = pendingTime; pendingFrame = nil
                 continue
             }
             break
@@ -153,8 +171,7 @@ public final class VideoDecoder {
             if Double(emitted) >= endIndex - 1e-9 { return nil }
         }
         emitted += 1
-        if currentRGB == nil { currentRGB = try convert(current) }
-        return currentRGB
+        return current
     }
 
     /// Decodes the next frame at or after the start time: (a frame the caller owns and frees, time in seconds).
@@ -215,25 +232,45 @@ public final class VideoDecoder {
         }
     }
 
-    /// Scales, rotates and crops/letterboxes one decoded frame to size × size RGB.
-    private func convert(_ f: UnsafeMutablePointer<AVFrame>) throws -> RGBFrame {
+    /// Where one decoded frame goes: its scaled raw (unrotated) size, its display size after rotation, and the
+    /// crop offsets into it (≥ 0) or, negative, the letterbox margins.
+    private struct Placement {
+        var sw: Int, sh: Int, tw: Int, th: Int, ox: Int, oy: Int
+    }
+
+    private func placement(_ f: UnsafeMutablePointer<AVFrame>) throws -> (Placement, Int, Int, AVPixelFormat) {
         let w = Int(f.pointee.width), h = Int(f.pointee.height)
         guard w > 0, h > 0, let fmt = AVPixelFormat(rawValue: f.pointee.format) as AVPixelFormat? else {
             throw MediaError.decodeFailed(name: name, reason: "a frame has no picture")
         }
         let S = options.size
-        // Display geometry after rotation.
         let (dw, dh) = rotation % 2 == 1 ? (h, w) : (w, h)
         let scale = options.crop ? Double(S) / Double(min(dw, dh)) : Double(S) / Double(max(dw, dh))
         let tw = max(1, Int((Double(dw) * scale).rounded())), th = max(1, Int((Double(dh) * scale).rounded()))
-        let (sw, sh) = rotation % 2 == 1 ? (th, tw) : (tw, th)  // scaled raw (unrotated) size
-        let stride = (sw * 3 + 63) / 64 * 64
-        let needed = stride * sh + 64
+        let (sw, sh) = rotation % 2 == 1 ? (th, tw) : (tw, th)
+        return (Placement(sw: sw, sh: sh, tw: tw, th: th, ox: (tw - S) / 2, oy: (th - S) / 2), w, h, fmt)
+    }
+
+    /// Scales, rotates and crops/letterboxes one decoded frame to size × size RGB.
+    private func convert(_ f: UnsafeMutablePointer<AVFrame>) throws -> RGBFrame {
+        let (pl, w, h, fmt) = try placement(f)
+        let S = options.size
+        let stride = (pl.sw * 3 + 63) / 64 * 64
+        let needed = stride * pl.sh + 64
         if scaled.count < needed { scaled = [UInt8](repeating: 0, count: needed) }
         if !options.scaleInRGB && VideoDecoder.planarYUV.contains(fmt) {
-            try scaleYUV(f, width: w, height: h, format: fmt, toWidth: sw, height: sh, rgbStride: stride)
+            let planeStride = try scaleYUV(f, width: w, height: h, format: fmt, toWidth: pl.sw, height: pl.sh)
+            let planeSize = planeStride * pl.sh + 64
+            planes.withUnsafeBufferPointer { p in
+                scaled.withUnsafeMutableBufferPointer { rgb in
+                    let base = p.baseAddress!
+                    ColorConversion.yuvToRGB(y: base, cb: base + planeSize, cr: base + 2 * planeSize, width: pl.sw, height: pl.sh,
+                                             chromaWidth: pl.sw, subsampled: false, fullRange: false, rgb: rgb.baseAddress!,
+                                             lumaStride: planeStride, chromaStride: planeStride, rgbStride: stride)
+                }
+            }
         } else {
-            sws = sws_getCachedContext(sws, Int32(w), Int32(h), fmt, Int32(sw), Int32(sh), AV_PIX_FMT_RGB24,
+            sws = sws_getCachedContext(sws, Int32(w), Int32(h), fmt, Int32(pl.sw), Int32(pl.sh), AV_PIX_FMT_RGB24,
                                        SWS_BICUBIC, nil, nil, nil)
             guard let sws else { throw MediaError.decodeFailed(name: name, reason: "cannot scale pixel format \(fmt.rawValue)") }
             let ok = scaled.withUnsafeMutableBufferPointer { dst -> Int32 in
@@ -244,39 +281,73 @@ public final class VideoDecoder {
             }
             guard ok > 0 else { throw MediaError.decodeFailed(name: name, reason: "swscale failed") }
         }
-        // Rotate into display orientation while repacking, then crop or letterbox into S × S.
         var out = [UInt8](repeating: 0, count: S * S * 3)
-        let ox = (tw - S) / 2, oy = (th - S) / 2   // crop offsets (≥ 0) or negative letterbox margins
         scaled.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                for y in 0..<S {
-                    let dy = y + oy
-                    if dy < 0 || dy >= th { continue }
-                    if rotation == 0 {   // unrotated: one copy per row
-                        let x0 = max(0, -ox), x1 = min(S, tw - ox)
-                        if x1 > x0 {
-                            (dst.baseAddress! + (y * S + x0) * 3).update(from: src.baseAddress! + dy * stride + (x0 + ox) * 3, count: (x1 - x0) * 3)
+            out.withUnsafeMutableBufferPointer { VideoDecoder.place(src.baseAddress!, stride: stride, bytesPerPixel: 3, pl, rotation: rotation, size: S, into: $0.baseAddress!) }
+        }
+        return RGBFrame(width: S, height: S, pixels: out)
+    }
+
+    /// The same frame as limited-range Y'CbCr 4:4:4: planar Y'CbCr sources are scaled in Y'CbCr and placed as
+    /// they are (letterbox black is 16, 128, 128); others go through `convert`'s RGB.
+    private func convertYCbCr(_ f: UnsafeMutablePointer<AVFrame>) throws -> YCbCrFrame {
+        let (pl, w, h, fmt) = try placement(f)
+        let S = options.size
+        guard !options.scaleInRGB && VideoDecoder.planarYUV.contains(fmt) else {
+            let rgb = try convert(f)
+            var frame = YCbCrFrame(width: S, height: S)
+            rgb.pixels.withUnsafeBufferPointer { p in
+                frame.y.withUnsafeMutableBufferPointer { y in
+                    frame.cb.withUnsafeMutableBufferPointer { cb in
+                        frame.cr.withUnsafeMutableBufferPointer { cr in
+                            ColorConversion.rgbToYUV(rgb: p.baseAddress!, width: S, height: S, subsampled: false, fullRange: false,
+                                                     y: y.baseAddress!, cb: cb.baseAddress!, cr: cr.baseAddress!)
                         }
-                        continue
-                    }
-                    for x in 0..<S {
-                        let dx = x + ox
-                        if dx < 0 || dx >= tw { continue }
-                        // Display (dx, dy) → raw scaled (rx, ry).
-                        let rx: Int, ry: Int
-                        switch rotation {
-                        case 1: rx = dy; ry = sh - 1 - dx
-                        case 2: rx = sw - 1 - dx; ry = sh - 1 - dy
-                        case 3: rx = sw - 1 - dy; ry = dx
-                        default: rx = dx; ry = dy
-                        }
-                        let s = ry * stride + rx * 3, d = (y * S + x) * 3
-                        dst[d] = src[s]; dst[d + 1] = src[s + 1]; dst[d + 2] = src[s + 2]
                     }
                 }
             }
+            return frame
         }
-        return RGBFrame(width: S, height: S, pixels: out)
+        let planeStride = try scaleYUV(f, width: w, height: h, format: fmt, toWidth: pl.sw, height: pl.sh)
+        let planeSize = planeStride * pl.sh + 64
+        var frame = YCbCrFrame(width: S, height: S)
+        planes.withUnsafeBufferPointer { p in
+            let base = p.baseAddress!
+            frame.y.withUnsafeMutableBufferPointer { VideoDecoder.place(base, stride: planeStride, bytesPerPixel: 1, pl, rotation: rotation, size: S, into: $0.baseAddress!) }
+            frame.cb.withUnsafeMutableBufferPointer { VideoDecoder.place(base + planeSize, stride: planeStride, bytesPerPixel: 1, pl, rotation: rotation, size: S, into: $0.baseAddress!) }
+            frame.cr.withUnsafeMutableBufferPointer { VideoDecoder.place(base + 2 * planeSize, stride: planeStride, bytesPerPixel: 1, pl, rotation: rotation, size: S, into: $0.baseAddress!) }
+        }
+        return frame
+    }
+
+    /// Copies a scaled picture (rows `stride` bytes apart, `bytesPerPixel` interleaved bytes per pixel) into the
+    /// size × size output in display orientation: rotated, then centre-cropped or letterboxed. Output pixels
+    /// outside the picture keep what `dst` held (the letterbox colour).
+    private static func place(_ src: UnsafePointer<UInt8>, stride: Int, bytesPerPixel bpp: Int, _ pl: Placement,
+                              rotation: Int, size S: Int, into dst: UnsafeMutablePointer<UInt8>) {
+        for y in 0..<S {
+            let dy = y + pl.oy
+            if dy < 0 || dy >= pl.th { continue }
+            if rotation == 0 {   // unrotated: one copy per row
+                let x0 = max(0, -pl.ox), x1 = min(S, pl.tw - pl.ox)
+                if x1 > x0 { (dst + (y * S + x0) * bpp).update(from: src + dy * stride + (x0 + pl.ox) * bpp, count: (x1 - x0) * bpp) }
+                continue
+            }
+            for x in 0..<S {
+                let dx = x + pl.ox
+                if dx < 0 || dx >= pl.tw { continue }
+                // Display (dx, dy) → raw scaled (rx, ry).
+                let rx: Int, ry: Int
+                switch rotation {
+                case 1: rx = dy; ry = pl.sh - 1 - dx
+                case 2: rx = pl.sw - 1 - dx; ry = pl.sh - 1 - dy
+                case 3: rx = pl.sw - 1 - dy; ry = dx
+                default: rx = dx; ry = dy
+                }
+                let s = ry * stride + rx * bpp, d = (y * S + x) * bpp
+                for k in 0..<bpp { dst[d + k] = src[s + k] }
+            }
+        }
     }
 
     /// 8-bit planar Y'CbCr layouts that `scaleYUV` handles (4:2:0, 4:2:2, 4:4:4, limited or JPEG range).
@@ -284,13 +355,14 @@ public final class VideoDecoder {
                                                 AV_PIX_FMT_YUVJ422P, AV_PIX_FMT_YUV444P, AV_PIX_FMT_YUVJ444P]
 
     /// The common case, 8-bit planar Y'CbCr sources: swscale scales in Y'CbCr to 4:4:4 (its fast planar path,
-    /// what ffmpeg's scale filter does; it interpolates the chroma, so ours needs no up-sampling) and we convert
-    /// the small scaled picture to RGB ourselves, into `scaled` with `rgbStride`. swscale's bicubic
-    /// scale-and-convert to packed RGB24 was over half of hv-decode's time on 4:2:0 MPEG-4. Limited-range BT.601
-    /// on the way out, as swscale assumes without colour details (a YUVJ source is brought to limited range by
-    /// swscale), so both paths give the same colours.
+    /// what ffmpeg's scale filter does; it interpolates the chroma, so ours needs no up-sampling) into `planes`,
+    /// three planes of the returned stride, each `stride × height + 64` bytes. The small scaled picture is then
+    /// converted to RGB by us (`convert`) or written as it is (`convertYCbCr`): swscale's bicubic
+    /// scale-and-convert to packed RGB24 was over half of hv-decode's time on 4:2:0 MPEG-4. Limited-range BT.601,
+    /// as swscale assumes without colour details (a YUVJ source is brought to limited range by swscale), so every
+    /// path gives the same colours.
     private func scaleYUV(_ f: UnsafeMutablePointer<AVFrame>, width w: Int, height h: Int, format fmt: AVPixelFormat,
-                          toWidth sw: Int, height sh: Int, rgbStride: Int) throws {
+                          toWidth sw: Int, height sh: Int) throws -> Int {
         sws = sws_getCachedContext(sws, Int32(w), Int32(h), fmt, Int32(sw), Int32(sh),
                                    AV_PIX_FMT_YUV444P, SWS_BICUBIC, nil, nil, nil)
         guard let sws else { throw MediaError.decodeFailed(name: name, reason: "cannot scale pixel format \(fmt.rawValue)") }
@@ -305,13 +377,6 @@ public final class VideoDecoder {
                              cff_frame_linesize(f), 0, Int32(h), &dstData, &dstStride)
         }
         guard ok > 0 else { throw MediaError.decodeFailed(name: name, reason: "swscale failed") }
-        planes.withUnsafeBufferPointer { p in
-            scaled.withUnsafeMutableBufferPointer { rgb in
-                let base = p.baseAddress!
-                ColorConversion.yuvToRGB(y: base, cb: base + planeSize, cr: base + 2 * planeSize, width: sw, height: sh,
-                                         chromaWidth: sw, subsampled: false, fullRange: false, rgb: rgb.baseAddress!,
-                                         lumaStride: planeStride, chromaStride: planeStride, rgbStride: rgbStride)
-            }
-        }
+        return planeStride
     }
 }

@@ -19,10 +19,6 @@ public final class Y4MWriter {
         guard frame.width == header.width, frame.height == header.height else {
             throw MediaError.encodeFailed(name: "y4m", reason: "frame is \(frame.width)x\(frame.height), the stream is \(header.width)x\(header.height)")
         }
-        if !wroteHeader {
-            try header.serialized().withUnsafeBytes { try sink($0) }
-            wroteHeader = true
-        }
         let w = header.width, h = header.height
         frame.pixels.withUnsafeBufferPointer { rgb in
             planes.withUnsafeMutableBufferPointer { p in
@@ -39,6 +35,54 @@ public final class Y4MWriter {
                                              y: y, cb: y + w * h, cr: y + w * h + cw * ch)
                 }
             }
+        }
+        try emit()
+    }
+
+    /// Writes Y'CbCr planes as they are (limited range; 4:2:0 chroma is the mean of each 2×2 block, rounded,
+    /// odd edges replicated, as `write(RGBFrame)` subsamples): no conversion through RGB. A full-range stream
+    /// takes RGB frames.
+    public func write(_ frame: YCbCrFrame) throws {
+        guard frame.width == header.width, frame.height == header.height else {
+            throw MediaError.encodeFailed(name: "y4m", reason: "frame is \(frame.width)x\(frame.height), the stream is \(header.width)x\(header.height)")
+        }
+        guard !header.fullRange else {
+            throw MediaError.encodeFailed(name: "y4m", reason: "a full-range stream takes RGB frames, not limited-range Y'CbCr")
+        }
+        let w = header.width, h = header.height
+        planes.withUnsafeMutableBufferPointer { p in
+            let y = p.baseAddress!
+            y.update(from: frame.y, count: w * h)
+            switch header.colorSpace {
+            case .mono:
+                break
+            case .c444:
+                (y + w * h).update(from: frame.cb, count: w * h)
+                (y + 2 * w * h).update(from: frame.cr, count: w * h)
+            default:
+                let cw = (w + 1) / 2, ch = (h + 1) / 2
+                for (k, plane) in [frame.cb, frame.cr].enumerated() {
+                    let dst = y + w * h + k * cw * ch
+                    plane.withUnsafeBufferPointer { src in
+                        for row in 0..<ch {
+                            let top = src.baseAddress! + 2 * row * w, bottom = src.baseAddress! + min(2 * row + 1, h - 1) * w
+                            for c in 0..<cw {
+                                let x0 = 2 * c, x1 = min(2 * c + 1, w - 1)
+                                let sum = Int(top[x0]) + Int(top[x1]) + Int(bottom[x0]) + Int(bottom[x1])
+                                dst[row * cw + c] = UInt8((sum + 2) >> 2)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        try emit()
+    }
+
+    private func emit() throws {
+        if !wroteHeader {
+            try header.serialized().withUnsafeBytes { try sink($0) }
+            wroteHeader = true
         }
         try Array("FRAME\n".utf8).withUnsafeBytes { try sink($0) }
         try planes.withUnsafeBytes { try sink($0) }

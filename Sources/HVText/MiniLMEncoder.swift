@@ -43,6 +43,12 @@ public final class MiniLMEncoder {
         hiddenStates(texts).map(MiniLMEncoder.meanPoolNormalize)
     }
 
+    /// The sentence embedding of per-token states as a one-row tensor [1, hidden]: a generator's `sentence`
+    /// text condition.
+    public static func sentenceState(_ h: Tensor) -> Tensor {
+        Tensor(shape: [1, h.shape[1]], values: meanPoolNormalize(h))
+    }
+
     /// sentence-transformers' Pooling(mean) with an all-ones mask, then Normalize (x / max(‖x‖, 1e-12)).
     public static func meanPoolNormalize(_ h: Tensor) -> [Float] {
         let s = h.shape[0], d = h.shape[1]

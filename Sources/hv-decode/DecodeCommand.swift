@@ -80,7 +80,7 @@ struct DecodeCommand: ParsableCommand {
         }
         let progress = Progress("hv-decode")
         var n = 0
-        while let f = try decoder.nextFrame() {
+        while let f = try decoder.nextYCbCrFrame() {
             try writer.write(f)
             n += 1
             progress.update("\(n) frames")

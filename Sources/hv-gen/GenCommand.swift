@@ -99,7 +99,8 @@ struct GenCommand: ParsableCommand {
         let count = gen.config.layers.prefix(k).reduce(0) { $0 + $1.tokenCount }
         let present = Set(gen.config.layers.prefix(k).map(\.tokenizerLayer))
         let encoder = try MiniLMEncoder(modelDirectory: textEncoder ?? ShippedModels.locate("models/text-encoder"))
-        let states = encoder.hiddenStates([prompt])[0]
+        let tokenStates = encoder.hiddenStates([prompt])[0]
+        let states = gen.config.textCondition == .sentence ? MiniLMEncoder.sentenceState(tokenStates) : tokenStates
 
         var header = tok.hvtHeader(source: "hv-gen: \(String(prompt.prefix(200)))", layers: present)
         header.source = String(header.source.utf8.prefix(HVTLayout.maxSourceBytes)) ?? "hv-gen"

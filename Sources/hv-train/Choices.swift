@@ -28,3 +28,4 @@ enum WeightStorage: String, ExpressibleByArgument, CaseIterable {
 }
 
 extension GeneratorConfig.Preset: ExpressibleByArgument {}
+extension GeneratorConfig.TextCondition: ExpressibleByArgument {}

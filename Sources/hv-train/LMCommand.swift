@@ -25,9 +25,10 @@ struct TrainLM: ParsableCommand {
           --shards PATH    token shards as 'hv-manifest pack' (make pretokenize) writes them: a SPLIT/index.json,
                            a split folder, or the pack folder (its train/index.json). Each sample's KEY.hvt is
                            trained on with its KEY.json caption; tokens must be unmasked (MASK_FLAGS='--ratio 0').
-        The generator conditions on the caption's per-token MiniLM states, not on the pooled KEY.txtemb.npy: each
-        distinct caption is encoded once and kept in --text-cache (default with --shards: text-states/ in the
-        pack folder), so a second run reads them (formats/text-states.md).
+        The generator conditions on the caption's per-token MiniLM states (--text-condition tokens), or on its
+        sentence embedding, the vector of KEY.txtemb.npy (--text-condition sentence): each distinct caption is
+        encoded once and kept in --text-cache (default with --shards: text-states/ in the pack folder), so a
+        second run reads them (formats/text-states.md).
           hv-train lm --shards out/lm-shards/tokens/shards --config small --steps 2000 --out models/generator
           hv-train lm --clips data/captions.tsv --config small --steps 600 --out models/generator
         """)
@@ -49,6 +50,9 @@ struct TrainLM: ParsableCommand {
 
     @Option(name: .customLong("text-length"), help: "Override the preset's text prefix length.")
     var textLength: Int?
+
+    @Option(name: .customLong("text-condition"), help: "What of the caption the prefix holds: tokens (per-token states, the preset's length) or sentence (one row: the sentence embedding).")
+    var textCondition: GeneratorConfig.TextCondition?
 
     @Option(help: "Checkpoint folder to write (and to resume from with --resume).")
     var out: String = GeneratorCheckpoint.defaultDirectory
@@ -188,6 +192,7 @@ struct TrainLM: ParsableCommand {
         } else {
             var c = config.config
             c.layers = try GeneratorConfig.layers(from: header, keep: layers?.layers)
+            if let t = textCondition { c.textCondition = t; if t == .sentence { c.textLength = 1 } }
             if let t = textLength { c.textLength = t }
             if let p = captionDropout { c.captionDropout = p }
             if let p = tokenDropout { c.tokenDropout = p }
@@ -212,7 +217,10 @@ struct TrainLM: ParsableCommand {
             Console.note("hv-train lm: caption states: \(captionStates.cached) from \(cacheDir), \(captionStates.computed) encoded")
         }
         var data: [LMExample] = []
-        for (v, s) in zip(videos, states) { for video in v { data.append(LMExample(caption: s, video: video)) } }
+        for (v, s) in zip(videos, states) {
+            let condition = cfg.textCondition == .sentence ? MiniLMEncoder.sentenceState(s) : s
+            for video in v { data.append(LMExample(caption: condition, video: video)) }
+        }
         Console.note("hv-train lm: \(data.count) clips, \(cfg.name) model \(cfg.parameterCount) parameters, \(cfg.sequenceLength) positions, layers \(cfg.layers.map(\.name).joined(separator: ","))")
         // 4. Train.
         var o = LMTrainingOptions()

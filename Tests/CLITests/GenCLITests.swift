@@ -116,5 +116,18 @@ final class GenCLITests: XCTestCase {
         // The dense layer alone cannot be generated (it comes last in the sequence).
         r = try Tools.run("hv-gen", args + ["--layers", "0"])
         XCTAssertEqual(r.status, 64, r.stderr)
+
+        // Conditioned on the sentence embedding: a one-row prefix, recorded in config.json and used by hv-gen.
+        let sentence = dir + "/gen-sentence"
+        r = try Tools.run("hv-train", ["lm", "--clips", dir + "/clips.tsv", "--config", "tiny", "--steps", "2",
+                                       "--text-condition", "sentence", "--out", sentence, "--text-encoder", textEncoder])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: sentence + "/config.json"))) as! [String: Any]
+        XCTAssertEqual(config["text_condition"] as? String, "sentence")
+        XCTAssertEqual(config["text_length"] as? Int, 1)
+        r = try Tools.run("hv-gen", ["a test pattern", "--model", sentence, "--tokenizer", tok, "--text-encoder", textEncoder, "-o", dir + "/s.hvt"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try Tools.run("hv-train", ["lm", "--clips", dir + "/clips.tsv", "--config", "tiny", "--text-condition", "words", "--out", sentence])
+        XCTAssertEqual(r.status, 64, r.stderr)
     }
 }

@@ -70,6 +70,24 @@ final class CheckpointTests: XCTestCase {
         for (p, q) in zip(a.model.parameters, c.model.parameters) { XCTAssertEqual(p.value.array, q.value.array, p.name) }
     }
 
+    /// A config.json written before `text_condition` existed reads as `tokens`; `sentence` round-trips and needs
+    /// a one-row prefix.
+    func testTextConditionDefaultsToTokensAndSentenceNeedsOneRow() throws {
+        var json = try JSONSerialization.jsonObject(with: GeneratorConfig.small.jsonData()) as! [String: Any]
+        XCTAssertEqual(json["text_condition"] as? String, "tokens")
+        json.removeValue(forKey: "text_condition")
+        let old = try JSONDecoder().decode(GeneratorConfig.self, from: JSONSerialization.data(withJSONObject: json))
+        XCTAssertEqual(old, .small)
+        var c = GeneratorConfig.small
+        c.textCondition = .sentence
+        XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("text_length 1"), "\($0)") }
+        c.textLength = 1
+        XCTAssertNoThrow(try c.validate())
+        XCTAssertEqual(try JSONDecoder().decode(GeneratorConfig.self, from: c.jsonData()), c)
+        json["text_condition"] = "pooled"
+        XCTAssertThrowsError(try JSONDecoder().decode(GeneratorConfig.self, from: JSONSerialization.data(withJSONObject: json)))
+    }
+
     /// Every config key and every weight name (with indices generalised) appears in formats/generator.md.
     func testFormatDocumentNamesEveryKeyAndWeight() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -45,6 +45,46 @@ final class DecodePathTests: XCTestCase {
         return (0..<n).map { RGBFrame(width: 64, height: 64, pixels: Array(bytes[($0 * 64 * 64 * 3)..<(($0 + 1) * 64 * 64 * 3)])) }
     }
 
+    /// `nextYCbCrFrame` gives the planes `nextFrame`'s RGB is converted from (planar Y'CbCr sources, cropped,
+    /// letterboxed and rotated), and `nextFrame`'s RGB converted to Y'CbCr for the others.
+    func testYCbCrFramesAreThePlanesOfTheRGBFrames() throws {
+        let plain = "\(dir!)/plain.mkv", rotated = "\(dir!)/rot.mp4", rgb = "\(dir!)/rgb.mkv"
+        try ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=8 -t 1 -pix_fmt yuv420p -c:v libx264 -qp 0 \(plain)")
+        try ffmpeg("-f lavfi -i testsrc2=size=160x90:rate=8 -t 1 -pix_fmt yuv420p -c:v libx264 -qp 0 \(dir!)/land.mp4")
+        try ffmpeg("-i \(dir!)/land.mp4 -c copy -metadata:s:v:0 rotate=90 \(rotated)")
+        try ffmpeg("-f lavfi -i testsrc2=size=96x80:rate=8 -t 1 -pix_fmt bgr24 -c:v ffv1 \(rgb)")
+        for (src, planar) in [(plain, true), (rotated, true), (rgb, false)] {
+            for crop in [true, false] {
+                var o = DecodeOptions()
+                o.size = 64; o.crop = crop
+                let a = try VideoDecoder(path: src, options: o), b = try VideoDecoder(path: src, options: o)
+                var n = 0
+                while let f = try a.nextFrame() {
+                    let p = try XCTUnwrap(try b.nextYCbCrFrame())
+                    XCTAssertEqual(p.width, 64)
+                    if planar {
+                        var back = [UInt8](repeating: 0, count: 64 * 64 * 3)
+                        ColorConversion.yuvToRGB(y: p.y, cb: p.cb, cr: p.cr, width: 64, height: 64, chromaWidth: 64, subsampled: false,
+                                                 fullRange: false, rgb: &back)
+                        XCTAssertEqual(back, f.pixels, "\(src) crop \(crop) frame \(n)")
+                    } else {
+                        var y = [UInt8](repeating: 0, count: 64 * 64), cb = y, cr = y
+                        ColorConversion.rgbToYUV(rgb: f.pixels, width: 64, height: 64, subsampled: false, fullRange: false, y: &y, cb: &cb, cr: &cr)
+                        XCTAssertEqual([y, cb, cr], [p.y, p.cb, p.cr], "\(src) crop \(crop) frame \(n)")
+                    }
+                    n += 1
+                }
+                XCTAssertNil(try b.nextYCbCrFrame())
+                XCTAssertEqual(n, 8, src)
+            }
+        }
+        // The rotated source is displayed portrait: letterboxed, its left and right margins are black.
+        var o = DecodeOptions()
+        o.size = 64; o.crop = false
+        let p = try XCTUnwrap(try VideoDecoder(path: rotated, options: o).nextYCbCrFrame())
+        XCTAssertEqual([p.y[32 * 64], p.cb[32 * 64], p.cr[32 * 64 + 63]], [16, 128, 128])
+    }
+
     func testFastPathIsNoWorseThanRGBReference() throws {
         // testsrc2 (saturated colour edges: the hardest case for chroma) at 160×120 → 64² centre crop (scaled
         // to 85×64, crop x 10) and letterboxed (scaled to 64×48, pad y 8), so the truth has the same geometry.

@@ -59,6 +59,30 @@ final class Y4MTests: XCTestCase {
         XCTAssertEqual(mono[0].pixels[0], mono[0].pixels[1])
     }
 
+    /// Y'CbCr planes written as they are give the bytes of the same picture written as RGB, within the RGB
+    /// path's rounding: 4:4:4 luma and chroma, and 4:2:0's 2×2 means (odd sizes replicate the edge).
+    func testYCbCrFramesWriteLikeTheirRGB() throws {
+        for (cs, w, h) in [(Y4MColorSpace.c420jpeg, 16, 16), (.c420jpeg, 15, 7), (.c444, 17, 9), (.mono, 8, 8)] {
+            let rgb = gradientFrame(w, h, seed: 7)
+            var f = YCbCrFrame(width: w, height: h)
+            ColorConversion.rgbToYUV(rgb: rgb.pixels, width: w, height: h, subsampled: false, fullRange: false, y: &f.y, cb: &f.cb, cr: &f.cr)
+            var viaRGB: [UInt8] = [], direct: [UInt8] = []
+            try Y4MWriter(width: w, height: h, frameRate: FrameRate(8), colorSpace: cs) { viaRGB += $0 }.write(rgb)
+            try Y4MWriter(width: w, height: h, frameRate: FrameRate(8), colorSpace: cs) { direct += $0 }.write(f)
+            XCTAssertEqual(direct.count, viaRGB.count, "\(cs)")
+            let maxErr = zip(direct, viaRGB).map { abs(Int($0) - Int($1)) }.max()!
+            XCTAssertLessThanOrEqual(maxErr, 1, "\(cs) \(w)x\(h)")
+        }
+        // Chroma of a 2×2 block is its mean: 10, 20, 30, 41 → 25 (25.25 rounded).
+        var f = YCbCrFrame(width: 2, height: 2)
+        f.cb = [10, 20, 30, 41]
+        var bytes: [UInt8] = []
+        try Y4MWriter(width: 2, height: 2, frameRate: FrameRate(8)) { bytes += $0 }.write(f)
+        XCTAssertEqual(Array(bytes.suffix(2)), [25, 128])
+        let full = Y4MWriter(width: 2, height: 2, frameRate: FrameRate(8), fullRange: true) { _ in }
+        XCTAssertThrowsError(try full.write(f))
+    }
+
     func testReadsFFmpegY4MLikeFFmpegsOwnRGB() throws {
         let d = NSTemporaryDirectory() + "y4m-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)

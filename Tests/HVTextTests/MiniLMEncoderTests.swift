@@ -69,5 +69,8 @@ final class MiniLMEncoderTests: XCTestCase {
         let v = MiniLMEncoder.meanPoolNormalize(t)
         XCTAssertEqual(v[0], 0.70710678, accuracy: 1e-6)
         XCTAssertEqual(v[1], 0.70710678, accuracy: 1e-6)
+        let row = MiniLMEncoder.sentenceState(t)
+        XCTAssertEqual(row.shape, [1, 2])
+        XCTAssertEqual(row.array, v)
     }
 }
