@@ -44,12 +44,18 @@ public final class AttentionWorkspace {
     public let blockSize: Int
     var scores: [Tensor] = [], dScores: [Tensor] = [], rowScale: [Tensor] = []
     public init(blockSize: Int = 128) { self.blockSize = Swift.max(1, blockSize) }
-    func reserve(keys: Int, workers: Int) {
+    /// Room for a block of up to `blockSize` of `queries` rows against `keys` keys per worker (`backward`: the
+    /// dScores blocks too). Buffers grow at least twofold: decoding asks for one more key every call, and
+    /// reallocating (and zeroing) blockSize·keys floats per call was most of the cost of a late token.
+    func reserve(queries: Int, keys: Int, workers: Int, backward: Bool) {
         while scores.count < workers {
             scores.append(Tensor(shape: [0])); dScores.append(Tensor(shape: [0])); rowScale.append(Tensor(shape: [blockSize]))
         }
-        for w in 0..<workers where scores[w].count < blockSize * keys {
-            scores[w].resize([blockSize * keys]); dScores[w].resize([blockSize * keys])
+        let need = Swift.min(blockSize, Swift.max(queries, 1)) * keys
+        for w in 0..<workers {
+            for t in backward ? [scores[w], dScores[w]] : [scores[w]] where t.count < need {
+                t.resize([Swift.max(need, 2 * t.count)])
+            }
         }
     }
 }
@@ -72,8 +78,9 @@ func forEachHead(_ items: Int, _ body: (Int, Int) -> Void) {
 /// o = softmax(q·kᵀ·scale + causal mask)·v; lse (optional, [B, H, queries]) receives each row's log-sum-exp.
 public func attentionForward(_ L: AttentionLayout, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                              o: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>?, workspace ws: AttentionWorkspace) {
+    if L.queries == 1 && L.heads <= ws.blockSize { attentionForwardOneQuery(L, q: q, k: k, v: v, o: o, lse: lse, workspace: ws); return }
     let items = L.batch * L.heads
-    ws.reserve(keys: L.keys, workers: Swift.min(Parallel.workers, Swift.max(items, 1)))
+    ws.reserve(queries: L.queries, keys: L.keys, workers: Swift.min(Parallel.workers, Swift.max(items, 1)), backward: false)
     let D = L.headDim, Bq = ws.blockSize, scale = L.scale
     let scratch = ws.scores.map { $0.data }, invSums = ws.rowScale.map { $0.data }
     forEachHead(items) { item, worker in
@@ -111,13 +118,71 @@ public func attentionForward(_ L: AttentionLayout, q: UnsafePointer<Float>, k: U
     }
 }
 
+/// One query per batch item, the decoding step: every head at once, walking the keys and values in position
+/// order, so each cached row (all heads side by side) is read once, front to back. Two GEMVs per head would read
+/// the same rows once per head with a stride, and late in a clip, when the cache no longer fits the caches, that
+/// is what a token costs.
+func attentionForwardOneQuery(_ L: AttentionLayout, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                              o: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>?, workspace ws: AttentionWorkspace) {
+    let H = L.heads, D = L.headDim, n = L.visible(0)
+    ws.reserve(queries: H, keys: Swift.max(n, 1), workers: Swift.min(Parallel.workers, Swift.max(L.batch, 1)), backward: false)
+    let scratch = ws.scores.map { $0.data }, invSums = ws.rowScale.map { $0.data }
+    let V = 16, whole = D / V * V
+    forEachHead(L.batch) { b, worker in
+        let qb = q + b * L.qBatchStride, ob = o + b * L.oBatchStride
+        if n <= 0 {
+            ob.update(repeating: 0, count: H * D)
+            for h in 0..<H { lse?[b * H + h] = -.infinity }
+            return
+        }
+        let S = scratch[worker], inv = invSums[worker]   // S: [H, n] scores, then probabilities
+        for j in 0..<n {
+            let row = k + b * L.kBatchStride + j * L.kRowStride
+            for h in 0..<H {
+                let kh = row + h * D, qh = qb + h * D
+                var acc = SIMD16<Float>()
+                var d = 0
+                while d < whole {
+                    acc += UnsafeRawPointer(qh + d).loadUnaligned(as: SIMD16<Float>.self) * UnsafeRawPointer(kh + d).loadUnaligned(as: SIMD16<Float>.self)
+                    d += V
+                }
+                var dot = acc.sum()
+                while d < D { dot += qh[d] * kh[d]; d += 1 }
+                S[h * n + j] = dot
+            }
+        }
+        for h in 0..<H {
+            let row = S + h * n
+            let m = ExpKernel.max(row, count: n) * L.scale
+            let sum = ExpKernel.expSum(row, row, count: n, scale: L.scale, shift: m)
+            inv[h] = 1 / sum
+            lse?[b * H + h] = m + logf(sum)
+        }
+        ob.update(repeating: 0, count: H * D)
+        for j in 0..<n {
+            let row = v + b * L.vBatchStride + j * L.vRowStride
+            for h in 0..<H {
+                let p = S[h * n + j], vh = row + h * D, oh = ob + h * D
+                var d = 0
+                while d < whole {
+                    let acc = UnsafeRawPointer(oh + d).loadUnaligned(as: SIMD16<Float>.self) + p * UnsafeRawPointer(vh + d).loadUnaligned(as: SIMD16<Float>.self)
+                    UnsafeMutableRawPointer(oh + d).storeBytes(of: acc, as: SIMD16<Float>.self)
+                    d += V
+                }
+                while d < D { oh[d] += p * vh[d]; d += 1 }
+            }
+        }
+        for h in 0..<H { let oh = ob + h * D, f = inv[h]; for d in 0..<D { oh[d] *= f } }
+    }
+}
+
 /// Backward of `attentionForward` given its output `o` and `lse`. Overwrites dq, dk, dv (strides as q, k, v).
 public func attentionBackward(_ L: AttentionLayout, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                               o: UnsafePointer<Float>, lse: UnsafePointer<Float>, dO: UnsafePointer<Float>,
                               dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
                               workspace ws: AttentionWorkspace) {
     let items = L.batch * L.heads
-    ws.reserve(keys: L.keys, workers: Swift.min(Parallel.workers, Swift.max(items, 1)))
+    ws.reserve(queries: L.queries, keys: L.keys, workers: Swift.min(Parallel.workers, Swift.max(items, 1)), backward: true)
     let D = L.headDim, Bq = ws.blockSize, scale = L.scale
     let scratchP = ws.scores.map { $0.data }, scratchD = ws.dScores.map { $0.data }
     forEachHead(items) { item, worker in

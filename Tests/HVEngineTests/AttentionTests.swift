@@ -30,6 +30,15 @@ final class AttentionTests: XCTestCase {
                 }
             }
         }
+        // One query (the decoding step's own kernel), head widths with and without a 16-float tail; the
+        // backward checks its log-sum-exp.
+        for (keys, D) in [(1, 8), (37, 20), (5, 64)] {
+            let L = AttentionLayout(batch: 2, queries: 1, keys: keys, heads: 3, headDim: D)
+            let r = run(L, blockSize: 4, seed: UInt64(keys * 10 + D))
+            for (name, (a, b)) in zip(["o", "dq", "dk", "dv"], zip(r.opt, r.naive)) {
+                XCTAssertLessThan(SeqGolden.maxRelativeError(a, b), 1e-5, "one query, keys \(keys) D \(D): \(name)")
+            }
+        }
         let dec = AttentionLayout(batch: 1, queries: 4, keys: 11, heads: 2, headDim: 6)
         XCTAssertEqual(dec.causalOffset, 7)
         let r = run(dec, blockSize: 3, seed: 5)
