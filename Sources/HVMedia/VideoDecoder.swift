@@ -131,13 +131,20 @@ public final class VideoDecoder {
         return currentRGB
     }
 
-    /// The next resampled frame as limited-range BT.601 Y'CbCr 4:4:4 planes, or nil at the end: what a y4m
-    /// writer stores, without the round trip through RGB (8-bit planar Y'CbCr sources stay in Y'CbCr from the
-    /// decoder to the file; other sources are converted from `nextFrame`'s RGB). Mixing it with `nextFrame` on one
-    /// decoder is allowed: both advance the same clock.
-    public func nextYCbCrFrame() throws -> YCbCrFrame? {
+    /// The next resampled frame as limited-range BT.601 Y'CbCr planes, 4:4:4 or (`subsampled`) 4:2:0, or nil at
+    /// the end: what a y4m writer stores, without the round trip through RGB (8-bit planar Y'CbCr sources stay in
+    /// Y'CbCr from the decoder to the file; other sources are converted from `nextFrame`'s RGB). Mixing it with
+    /// `nextFrame` on one decoder is allowed: both advance the same clock.
+    ///
+    /// 4:2:0 from an unrotated planar source is scaled by swscale straight to 4:2:0, as ffmpeg's scale filter
+    /// does (a quarter of the chroma work of 4:4:4), and a centre crop then starts on an even column and row, as
+    /// ffmpeg's crop filter rounds it for 4:2:0, so the chroma stays aligned: up to one pixel left of or above
+    /// the 4:4:4 frame's exact centre. Otherwise it is the 4:4:4 frame's `subsampled()`.
+    public func nextYCbCrFrame(subsampled: Bool = false) throws -> YCbCrFrame? {
         guard let f = try advance() else { return nil }
-        if currentYCbCr == nil { currentYCbCr = try convertYCbCr(f) }
+        if currentYCbCr == nil || currentYCbCr!.isSubsampled != subsampled {
+            currentYCbCr = try subsampled ? convertYCbCr420(f) : convertYCbCr(f)
+        }
         return currentYCbCr
     }
 
@@ -316,6 +323,43 @@ public final class VideoDecoder {
             frame.y.withUnsafeMutableBufferPointer { VideoDecoder.place(base, stride: planeStride, bytesPerPixel: 1, pl, rotation: rotation, size: S, into: $0.baseAddress!) }
             frame.cb.withUnsafeMutableBufferPointer { VideoDecoder.place(base + planeSize, stride: planeStride, bytesPerPixel: 1, pl, rotation: rotation, size: S, into: $0.baseAddress!) }
             frame.cr.withUnsafeMutableBufferPointer { VideoDecoder.place(base + 2 * planeSize, stride: planeStride, bytesPerPixel: 1, pl, rotation: rotation, size: S, into: $0.baseAddress!) }
+        }
+        return frame
+    }
+
+    private func convertYCbCr420(_ f: UnsafeMutablePointer<AVFrame>) throws -> YCbCrFrame {
+        var (pl, w, h, fmt) = try placement(f)
+        let S = options.size
+        // The direct path keeps every chroma sample on a 2×2 luma block: even offsets (a crop's rounded down,
+        // a letterbox margin must already be even) and an unrotated picture.
+        if pl.ox > 0 { pl.ox &= ~1 }
+        if pl.oy > 0 { pl.oy &= ~1 }
+        guard !options.scaleInRGB, rotation == 0, VideoDecoder.planarYUV.contains(fmt), pl.ox % 2 == 0, pl.oy % 2 == 0 else {
+            return try convertYCbCr(f).subsampled()
+        }
+        sws = sws_getCachedContext(sws, Int32(w), Int32(h), fmt, Int32(pl.sw), Int32(pl.sh),
+                                   AV_PIX_FMT_YUV420P, SWS_BICUBIC, nil, nil, nil)
+        guard let sws else { throw MediaError.decodeFailed(name: name, reason: "cannot scale pixel format \(fmt.rawValue)") }
+        let cw = (pl.sw + 1) / 2, ch = (pl.sh + 1) / 2
+        let ys = (pl.sw + 63) / 64 * 64, cs = (cw + 63) / 64 * 64
+        let ySize = ys * pl.sh + 64, cSize = cs * ch + 64
+        if planes.count < ySize + 2 * cSize { planes = [UInt8](repeating: 0, count: ySize + 2 * cSize) }
+        let ok = planes.withUnsafeMutableBufferPointer { p -> Int32 in
+            let base = p.baseAddress!
+            var dstData: [UnsafeMutablePointer<UInt8>?] = [base, base + ySize, base + ySize + cSize, nil]
+            var dstStride: [Int32] = [Int32(ys), Int32(cs), Int32(cs), 0]
+            return sws_scale(sws, UnsafePointer(cff_frame_data(f)).withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { $0 },
+                             cff_frame_linesize(f), 0, Int32(h), &dstData, &dstStride)
+        }
+        guard ok > 0 else { throw MediaError.decodeFailed(name: name, reason: "swscale failed") }
+        var frame = YCbCrFrame(width: S, height: S, subsampled: true)
+        let cpl = Placement(sw: cw, sh: ch, tw: cw, th: ch, ox: pl.ox / 2, oy: pl.oy / 2)
+        let cS = frame.chromaWidth
+        planes.withUnsafeBufferPointer { p in
+            let base = p.baseAddress!
+            frame.y.withUnsafeMutableBufferPointer { VideoDecoder.place(base, stride: ys, bytesPerPixel: 1, pl, rotation: 0, size: S, into: $0.baseAddress!) }
+            frame.cb.withUnsafeMutableBufferPointer { VideoDecoder.place(base + ySize, stride: cs, bytesPerPixel: 1, cpl, rotation: 0, size: cS, into: $0.baseAddress!) }
+            frame.cr.withUnsafeMutableBufferPointer { VideoDecoder.place(base + ySize + cSize, stride: cs, bytesPerPixel: 1, cpl, rotation: 0, size: cS, into: $0.baseAddress!) }
         }
         return frame
     }

@@ -39,9 +39,8 @@ public final class Y4MWriter {
         try emit()
     }
 
-    /// Writes Y'CbCr planes as they are (limited range; 4:2:0 chroma is the mean of each 2×2 block, rounded,
-    /// odd edges replicated, as `write(RGBFrame)` subsamples): no conversion through RGB. A full-range stream
-    /// takes RGB frames.
+    /// Writes Y'CbCr planes as they are (limited range): a 4:2:0 frame into a 420 stream, a 4:4:4 frame into
+    /// any stream (4:2:0 by `subsampled()`, mono keeps the luma). A full-range stream takes RGB frames.
     public func write(_ frame: YCbCrFrame) throws {
         guard frame.width == header.width, frame.height == header.height else {
             throw MediaError.encodeFailed(name: "y4m", reason: "frame is \(frame.width)x\(frame.height), the stream is \(header.width)x\(header.height)")
@@ -50,30 +49,21 @@ public final class Y4MWriter {
             throw MediaError.encodeFailed(name: "y4m", reason: "a full-range stream takes RGB frames, not limited-range Y'CbCr")
         }
         let w = header.width, h = header.height
+        let chroma: YCbCrFrame?
+        switch header.colorSpace {
+        case .mono: chroma = nil
+        case .c444:
+            guard !frame.isSubsampled else { throw MediaError.encodeFailed(name: "y4m", reason: "a 4:4:4 stream takes 4:4:4 frames") }
+            chroma = frame
+        default: chroma = frame.subsampled()
+        }
         planes.withUnsafeMutableBufferPointer { p in
             let y = p.baseAddress!
             y.update(from: frame.y, count: w * h)
-            switch header.colorSpace {
-            case .mono:
-                break
-            case .c444:
-                (y + w * h).update(from: frame.cb, count: w * h)
-                (y + 2 * w * h).update(from: frame.cr, count: w * h)
-            default:
-                let cw = (w + 1) / 2, ch = (h + 1) / 2
-                for (k, plane) in [frame.cb, frame.cr].enumerated() {
-                    let dst = y + w * h + k * cw * ch
-                    plane.withUnsafeBufferPointer { src in
-                        for row in 0..<ch {
-                            let top = src.baseAddress! + 2 * row * w, bottom = src.baseAddress! + min(2 * row + 1, h - 1) * w
-                            for c in 0..<cw {
-                                let x0 = 2 * c, x1 = min(2 * c + 1, w - 1)
-                                let sum = Int(top[x0]) + Int(top[x1]) + Int(bottom[x0]) + Int(bottom[x1])
-                                dst[row * cw + c] = UInt8((sum + 2) >> 2)
-                            }
-                        }
-                    }
-                }
+            if let chroma {
+                let n = chroma.chromaWidth * chroma.chromaHeight
+                (y + w * h).update(from: chroma.cb, count: n)
+                (y + w * h + n).update(from: chroma.cr, count: n)
             }
         }
         try emit()

@@ -80,7 +80,7 @@ struct DecodeCommand: ParsableCommand {
         }
         let progress = Progress("hv-decode")
         var n = 0
-        while let f = try decoder.nextYCbCrFrame() {
+        while let f = try decoder.nextYCbCrFrame(subsampled: pix == .c420) {
             try writer.write(f)
             n += 1
             progress.update("\(n) frames")

@@ -85,6 +85,43 @@ final class DecodePathTests: XCTestCase {
         XCTAssertEqual([p.y[32 * 64], p.cb[32 * 64], p.cr[32 * 64 + 63]], [16, 128, 128])
     }
 
+    /// 4:2:0 frames (hv-decode's default y4m) are what ffmpeg's scale and crop filters make of the same 4:2:0
+    /// source, plane by plane — cropped (at an odd column too, which both round down to an even one) or
+    /// letterboxed — and rotated frames, which take the 4:4:4 path, are that path's 2×2 means.
+    func testSubsampledFramesAreFFmpegs() throws {
+        for (w, crop, filter) in [(160, true, "scale=85:64,crop=64:64:10:0"), (170, true, "scale=91:64,crop=64:64:13:0"),
+                                  (160, false, "scale=64:48,pad=64:64:0:8")] {
+            let src = "\(dir!)/s\(w).mkv", raw = "\(dir!)/s\(w).yuv"
+            try ffmpeg("-f lavfi -i testsrc2=size=\(w)x120:rate=8 -t 1 -pix_fmt yuv420p -c:v libx264 -qp 0 \(src)")
+            try ffmpeg("-i \(src) -vf \(filter) -pix_fmt yuv420p -f rawvideo \(raw)")
+            let truth = [UInt8](try Data(contentsOf: URL(fileURLWithPath: raw)))
+            var o = DecodeOptions()
+            o.size = 64; o.crop = crop
+            let d = try VideoDecoder(path: src, options: o)
+            var n = 0
+            while let f = try d.nextYCbCrFrame(subsampled: true) {
+                XCTAssertTrue(f.isSubsampled)
+                let frame = Array(truth[(n * 6144)..<((n + 1) * 6144)])
+                let ours = f.y + f.cb + f.cr
+                let maxErr = zip(ours, frame).map { abs(Int($0) - Int($1)) }.max()!
+                XCTAssertLessThanOrEqual(maxErr, 1, "\(filter) frame \(n)")
+                n += 1
+            }
+            XCTAssertEqual(n, 8)
+        }
+        let rotated = "\(dir!)/rot.mp4"
+        try ffmpeg("-f lavfi -i testsrc2=size=160x90:rate=8 -t 1 -pix_fmt yuv420p -c:v libx264 -qp 0 \(dir!)/land.mp4")
+        try ffmpeg("-i \(dir!)/land.mp4 -c copy -metadata:s:v:0 rotate=90 \(rotated)")
+        for crop in [true, false] {
+            let src = rotated
+            var o = DecodeOptions()
+            o.size = 64; o.crop = crop
+            let full = try XCTUnwrap(try VideoDecoder(path: src, options: o).nextYCbCrFrame())
+            let sub = try XCTUnwrap(try VideoDecoder(path: src, options: o).nextYCbCrFrame(subsampled: true))
+            XCTAssertEqual(sub, full.subsampled(), "\(src) crop \(crop)")
+        }
+    }
+
     func testFastPathIsNoWorseThanRGBReference() throws {
         // testsrc2 (saturated colour edges: the hardest case for chroma) at 160×120 → 64² centre crop (scaled
         // to 85×64, crop x 10) and letterboxed (scaled to 64×48, pad y 8), so the truth has the same geometry.
