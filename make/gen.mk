@@ -67,8 +67,10 @@ gen-demo:
 # never trained on) at each guidance scale of EVAL_GEN_CFG, EVAL_GEN_SEEDS samples each: a hit when the nearest of
 # the generator's training windows (rendered with the shipped tokenizer) is the paraphrased caption's source
 # (pipelines/eval-gen.py; needs numpy). About 12 s a sample on one core, plus one render of every training clip.
+# Samples are kept (--reuse) in a folder per generator, so evaluating another LM_OUT never reads the last one's.
 EVAL_GEN_CFG ?= 1,2.5,5,7.5,10
 EVAL_GEN_SEEDS ?= 2
+EVAL_GEN_DIR ?= $(OUT)/eval-gen-$(notdir $(LM_OUT))
 eval-gen: build $(LM_DATA)/clips.tsv
-	pipelines/eval-gen.py $(BIN) $(LM_DATA) $(OUT)/eval-gen --generator $(LM_OUT) --tokenizer models/tokenizer \
+	pipelines/eval-gen.py $(BIN) $(LM_DATA) $(EVAL_GEN_DIR) --generator $(LM_OUT) --tokenizer models/tokenizer \
 		--cfg $(EVAL_GEN_CFG) --seeds $(EVAL_GEN_SEEDS) --reuse
