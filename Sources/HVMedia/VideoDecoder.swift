@@ -266,14 +266,13 @@ public final class VideoDecoder {
         let needed = stride * pl.sh + 64
         if scaled.count < needed { scaled = [UInt8](repeating: 0, count: needed) }
         if !options.scaleInRGB && VideoDecoder.planarYUV.contains(fmt) {
-            let planeStride = try scaleYUV(f, width: w, height: h, format: fmt, toWidth: pl.sw, height: pl.sh)
-            let planeSize = planeStride * pl.sh + 64
+            let at = try scaleYUV(f, width: w, height: h, format: fmt, toWidth: pl.sw, height: pl.sh, subsampled: false)
             planes.withUnsafeBufferPointer { p in
                 scaled.withUnsafeMutableBufferPointer { rgb in
                     let base = p.baseAddress!
-                    ColorConversion.yuvToRGB(y: base, cb: base + planeSize, cr: base + 2 * planeSize, width: pl.sw, height: pl.sh,
+                    ColorConversion.yuvToRGB(y: base, cb: base + at.cb, cr: base + at.cr, width: pl.sw, height: pl.sh,
                                              chromaWidth: pl.sw, subsampled: false, fullRange: false, rgb: rgb.baseAddress!,
-                                             lumaStride: planeStride, chromaStride: planeStride, rgbStride: stride)
+                                             lumaStride: at.lumaStride, chromaStride: at.chromaStride, rgbStride: stride)
                 }
             }
         } else {
@@ -315,21 +314,26 @@ public final class VideoDecoder {
             }
             return frame
         }
-        let planeStride = try scaleYUV(f, width: w, height: h, format: fmt, toWidth: pl.sw, height: pl.sh)
-        let planeSize = planeStride * pl.sh + 64
-        var frame = YCbCrFrame(width: S, height: S)
+        let at = try scaleYUV(f, width: w, height: h, format: fmt, toWidth: pl.sw, height: pl.sh, subsampled: false)
+        return placePlanes(at, luma: pl, chroma: pl, rotation: rotation, subsampled: false)
+    }
+
+    /// The frame's three planes from `planes` (laid out as `at`), each placed by `place`.
+    private func placePlanes(_ at: PlaneLayout, luma: Placement, chroma: Placement, rotation: Int, subsampled: Bool) -> YCbCrFrame {
+        let S = options.size
+        var frame = YCbCrFrame(width: S, height: S, subsampled: subsampled)
+        let cS = frame.chromaWidth
         planes.withUnsafeBufferPointer { p in
             let base = p.baseAddress!
-            frame.y.withUnsafeMutableBufferPointer { VideoDecoder.place(base, stride: planeStride, bytesPerPixel: 1, pl, rotation: rotation, size: S, into: $0.baseAddress!) }
-            frame.cb.withUnsafeMutableBufferPointer { VideoDecoder.place(base + planeSize, stride: planeStride, bytesPerPixel: 1, pl, rotation: rotation, size: S, into: $0.baseAddress!) }
-            frame.cr.withUnsafeMutableBufferPointer { VideoDecoder.place(base + 2 * planeSize, stride: planeStride, bytesPerPixel: 1, pl, rotation: rotation, size: S, into: $0.baseAddress!) }
+            frame.y.withUnsafeMutableBufferPointer { VideoDecoder.place(base, stride: at.lumaStride, bytesPerPixel: 1, luma, rotation: rotation, size: S, into: $0.baseAddress!) }
+            frame.cb.withUnsafeMutableBufferPointer { VideoDecoder.place(base + at.cb, stride: at.chromaStride, bytesPerPixel: 1, chroma, rotation: rotation, size: cS, into: $0.baseAddress!) }
+            frame.cr.withUnsafeMutableBufferPointer { VideoDecoder.place(base + at.cr, stride: at.chromaStride, bytesPerPixel: 1, chroma, rotation: rotation, size: cS, into: $0.baseAddress!) }
         }
         return frame
     }
 
     private func convertYCbCr420(_ f: UnsafeMutablePointer<AVFrame>) throws -> YCbCrFrame {
         var (pl, w, h, fmt) = try placement(f)
-        let S = options.size
         // The direct path keeps every chroma sample on a 2×2 luma block: even offsets (a crop's rounded down,
         // a letterbox margin must already be even) and an unrotated picture.
         if pl.ox > 0 { pl.ox &= ~1 }
@@ -337,31 +341,10 @@ public final class VideoDecoder {
         guard !options.scaleInRGB, rotation == 0, VideoDecoder.planarYUV.contains(fmt), pl.ox % 2 == 0, pl.oy % 2 == 0 else {
             return try convertYCbCr(f).subsampled()
         }
-        sws = sws_getCachedContext(sws, Int32(w), Int32(h), fmt, Int32(pl.sw), Int32(pl.sh),
-                                   AV_PIX_FMT_YUV420P, SWS_BICUBIC, nil, nil, nil)
-        guard let sws else { throw MediaError.decodeFailed(name: name, reason: "cannot scale pixel format \(fmt.rawValue)") }
+        let at = try scaleYUV(f, width: w, height: h, format: fmt, toWidth: pl.sw, height: pl.sh, subsampled: true)
         let cw = (pl.sw + 1) / 2, ch = (pl.sh + 1) / 2
-        let ys = (pl.sw + 63) / 64 * 64, cs = (cw + 63) / 64 * 64
-        let ySize = ys * pl.sh + 64, cSize = cs * ch + 64
-        if planes.count < ySize + 2 * cSize { planes = [UInt8](repeating: 0, count: ySize + 2 * cSize) }
-        let ok = planes.withUnsafeMutableBufferPointer { p -> Int32 in
-            let base = p.baseAddress!
-            var dstData: [UnsafeMutablePointer<UInt8>?] = [base, base + ySize, base + ySize + cSize, nil]
-            var dstStride: [Int32] = [Int32(ys), Int32(cs), Int32(cs), 0]
-            return sws_scale(sws, UnsafePointer(cff_frame_data(f)).withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { $0 },
-                             cff_frame_linesize(f), 0, Int32(h), &dstData, &dstStride)
-        }
-        guard ok > 0 else { throw MediaError.decodeFailed(name: name, reason: "swscale failed") }
-        var frame = YCbCrFrame(width: S, height: S, subsampled: true)
-        let cpl = Placement(sw: cw, sh: ch, tw: cw, th: ch, ox: pl.ox / 2, oy: pl.oy / 2)
-        let cS = frame.chromaWidth
-        planes.withUnsafeBufferPointer { p in
-            let base = p.baseAddress!
-            frame.y.withUnsafeMutableBufferPointer { VideoDecoder.place(base, stride: ys, bytesPerPixel: 1, pl, rotation: 0, size: S, into: $0.baseAddress!) }
-            frame.cb.withUnsafeMutableBufferPointer { VideoDecoder.place(base + ySize, stride: cs, bytesPerPixel: 1, cpl, rotation: 0, size: cS, into: $0.baseAddress!) }
-            frame.cr.withUnsafeMutableBufferPointer { VideoDecoder.place(base + ySize + cSize, stride: cs, bytesPerPixel: 1, cpl, rotation: 0, size: cS, into: $0.baseAddress!) }
-        }
-        return frame
+        return placePlanes(at, luma: pl, chroma: Placement(sw: cw, sh: ch, tw: cw, th: ch, ox: pl.ox / 2, oy: pl.oy / 2),
+                           rotation: 0, subsampled: true)
     }
 
     /// Copies a scaled picture (rows `stride` bytes apart, `bytesPerPixel` interleaved bytes per pixel) into the
@@ -398,29 +381,35 @@ public final class VideoDecoder {
     static let planarYUV: Set<AVPixelFormat> = [AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUVJ420P, AV_PIX_FMT_YUV422P,
                                                 AV_PIX_FMT_YUVJ422P, AV_PIX_FMT_YUV444P, AV_PIX_FMT_YUVJ444P]
 
-    /// The common case, 8-bit planar Y'CbCr sources: swscale scales in Y'CbCr to 4:4:4 (its fast planar path,
-    /// what ffmpeg's scale filter does; it interpolates the chroma, so ours needs no up-sampling) into `planes`,
-    /// three planes of the returned stride, each `stride × height + 64` bytes. The small scaled picture is then
+    /// The common case, 8-bit planar Y'CbCr sources: swscale scales in Y'CbCr to 4:4:4 or 4:2:0 (its fast planar
+    /// path, what ffmpeg's scale filter does; it interpolates the chroma, so ours needs no up-sampling) into
+    /// `planes`, laid out as the returned `PlaneLayout` says. The small scaled picture is then
     /// converted to RGB by us (`convert`) or written as it is (`convertYCbCr`): swscale's bicubic
     /// scale-and-convert to packed RGB24 was over half of hv-decode's time on 4:2:0 MPEG-4. Limited-range BT.601,
     /// as swscale assumes without colour details (a YUVJ source is brought to limited range by swscale), so every
     /// path gives the same colours.
+    private struct PlaneLayout {
+        var lumaStride: Int, chromaStride: Int, cb: Int, cr: Int   // strides, and the chroma planes' offsets
+    }
+
     private func scaleYUV(_ f: UnsafeMutablePointer<AVFrame>, width w: Int, height h: Int, format fmt: AVPixelFormat,
-                          toWidth sw: Int, height sh: Int) throws -> Int {
+                          toWidth sw: Int, height sh: Int, subsampled: Bool) throws -> PlaneLayout {
         sws = sws_getCachedContext(sws, Int32(w), Int32(h), fmt, Int32(sw), Int32(sh),
-                                   AV_PIX_FMT_YUV444P, SWS_BICUBIC, nil, nil, nil)
+                                   subsampled ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_YUV444P, SWS_BICUBIC, nil, nil, nil)
         guard let sws else { throw MediaError.decodeFailed(name: name, reason: "cannot scale pixel format \(fmt.rawValue)") }
-        // Three planes of a padded stride plus slack each (swscale may write a little past a row's end).
-        let planeStride = (sw + 63) / 64 * 64, planeSize = planeStride * sh + 64
-        if planes.count < 3 * planeSize { planes = [UInt8](repeating: 0, count: 3 * planeSize) }
+        // Planes of a padded stride plus slack each (swscale may write a little past a row's end).
+        let cw = subsampled ? (sw + 1) / 2 : sw, ch = subsampled ? (sh + 1) / 2 : sh
+        let ys = (sw + 63) / 64 * 64, cs = (cw + 63) / 64 * 64
+        let ySize = ys * sh + 64, cSize = cs * ch + 64
+        if planes.count < ySize + 2 * cSize { planes = [UInt8](repeating: 0, count: ySize + 2 * cSize) }
         let ok = planes.withUnsafeMutableBufferPointer { p -> Int32 in
             let base = p.baseAddress!
-            var dstData: [UnsafeMutablePointer<UInt8>?] = [base, base + planeSize, base + 2 * planeSize, nil]
-            var dstStride: [Int32] = [Int32(planeStride), Int32(planeStride), Int32(planeStride), 0]
+            var dstData: [UnsafeMutablePointer<UInt8>?] = [base, base + ySize, base + ySize + cSize, nil]
+            var dstStride: [Int32] = [Int32(ys), Int32(cs), Int32(cs), 0]
             return sws_scale(sws, UnsafePointer(cff_frame_data(f)).withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { $0 },
                              cff_frame_linesize(f), 0, Int32(h), &dstData, &dstStride)
         }
         guard ok > 0 else { throw MediaError.decodeFailed(name: name, reason: "swscale failed") }
-        return planeStride
+        return PlaneLayout(lumaStride: ys, chromaStride: cs, cb: ySize, cr: ySize + cSize)
     }
 }
