@@ -39,12 +39,15 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+        // Hand-written AVX-512 kernels (C intrinsics; chosen at run time, HVEngine keeps a fallback).
+        .target(name: "CKernels"),
+
         // Libraries by concern.
         .target(name: "HVCore"),
         .target(name: "HVCLI", dependencies: ["HVCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "HVFormat", dependencies: ["HVCore", "CZstd"]),
         .target(name: "HVMedia", dependencies: ["HVCore", "CFFmpeg", "CZlib"]),
-        .target(name: "HVEngine", dependencies: ["HVCore", "COpenBLAS"]),
+        .target(name: "HVEngine", dependencies: ["HVCore", "COpenBLAS", "CKernels"]),
         .target(name: "HVTokenizer", dependencies: ["HVCore", "HVEngine", "HVFormat", "HVMedia"]),
         .target(name: "HVMetrics", dependencies: ["HVCore", "HVMedia"]),
         .target(name: "HVText", dependencies: ["HVCore", "HVEngine"]),

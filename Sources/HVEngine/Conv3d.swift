@@ -170,11 +170,26 @@ public enum Conv3dTuning {
     public static var columnFloats = 256 << 10
     /// Rows (output positions) a chunk has at least, budget or not.
     public static var minimumRows = 256
+    /// Stride-1 convs run the direct kernel where the CPU and channel counts allow (Conv3dDirect.swift); off,
+    /// every conv takes the im2col path (tests compare the two, benchmarks time both).
+    public static var direct = true
+}
+
+/// Scratch a conv's direct backward needs: the padded output gradient, the flipped kernel and the other cores' dW.
+public final class Conv3dScratch {
+    let padded = Tensor(shape: [0])
+    let flipped = Tensor(shape: [0])
+    let partial = Tensor(shape: [0])
+    public init() {}
 }
 
 /// y = conv(x, w) + bias. x [T,H,W,Cin], w [kt,kh,kw,Cin,Cout], bias [Cout] or nil, y resized to the output shape.
 /// `col` is scratch space (resized as needed).
 public func conv3dForward(x: Tensor, weight: Tensor, bias: Tensor?, geometry g: Conv3dGeometry, y: Tensor, col: Tensor) {
+    if Conv3dDirect.appliesForward(g, width: x.shape[2]) {
+        Conv3dDirect.forward(x: x, weight: weight, bias: bias, geometry: g, y: y, padded: col)
+        return
+    }
     let outShape = g.outputShape(x.shape)
     y.resize(outShape)
     let Cout = g.outChannels, K = g.k
@@ -210,14 +225,22 @@ public func conv3dForward(x: Tensor, weight: Tensor, bias: Tensor?, geometry g: 
     if let bias { addBiasRows(y, bias) }
 }
 
-/// Accumulates dW (and dbias) and writes dx (resized to x's shape) for y = conv(x, w) + bias.
+/// Accumulates dW (and dbias) and writes dx (resized to x's shape) for y = conv(x, w) + bias. With `scratch`, a
+/// stride-1 conv whose channel counts allow it takes the direct kernels (Conv3dDirect.swift) for both.
 public func conv3dBackward(x: Tensor, weight: Tensor, geometry g: Conv3dGeometry, dy: Tensor,
-                           dx: Tensor, dWeight: Tensor, dBias: Tensor?, col: Tensor) {
+                           dx: Tensor, dWeight: Tensor, dBias: Tensor?, col: Tensor, scratch: Conv3dScratch? = nil) {
     let outShape = dy.shape
     let Cout = g.outChannels, K = g.k
     dx.resize(x.shape)
-    dx.zero()
     if let dBias { sumRows(dy, into: dBias) }
+    if let scratch, Conv3dDirect.appliesBackward(g, width: x.shape[2]) {
+        Conv3dDirect.weightGradient(x: x, dy: dy, geometry: g, dWeight: dWeight, padded: col, dyWide: scratch.padded,
+                                    partial: scratch.partial)
+        Conv3dDirect.inputGradient(dy: dy, weight: weight, geometry: g, xShape: x.shape, dx: dx,
+                                   scratch: scratch.padded, flipped: scratch.flipped)
+        return
+    }
+    dx.zero()
     let pointwise = g.kernel == (1, 1, 1) && g.stride == (1, 1, 1)
     if pointwise {
         let P = x.count / g.inChannels
@@ -308,6 +331,7 @@ public final class Conv3d: ParameterOwner {
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
     private let col = Tensor(shape: [0])
+    private let scratch = Conv3dScratch()
 
     public init(name: String, inChannels: Int, outChannels: Int, kernel: (t: Int, h: Int, w: Int),
                 stride: (t: Int, h: Int, w: Int) = (1, 1, 1), bias: Bool = true,
@@ -335,7 +359,7 @@ public final class Conv3d: ParameterOwner {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("Conv3d.backward before forward") }
         conv3dBackward(x: x, weight: weight.value, geometry: geometry, dy: dy, dx: gradInput,
-                       dWeight: weight.grad, dBias: bias?.grad, col: col)
+                       dWeight: weight.grad, dBias: bias?.grad, col: col, scratch: scratch)
         return gradInput
     }
 }

@@ -31,6 +31,7 @@ public final class UpsampledConv3d: ParameterOwner {
     private var input: Tensor?
     private let output = Tensor(shape: [0]), gradInput = Tensor(shape: [0])
     private let phaseOut = Tensor(shape: [0]), phaseGrad = Tensor(shape: [0]), col = Tensor(shape: [0])
+    private let scratch = Conv3dScratch()
 
     /// Input offsets (floor((p + k + first) / f)) of an axis's taps for phase p.
     static func axisPhase(kernel: Int, first: Int, factor f: Int, phase p: Int) -> AxisPhase {
@@ -153,7 +154,7 @@ public final class UpsampledConv3d: ParameterOwner {
             forEachPosition(p, inputShape: s) { o, q in copyFloats(pd + q, d + o, count: cout) }
             p.dWeight.zero()
             conv3dBackward(x: x, weight: p.weight, geometry: p.geometry, dy: phaseOut, dx: phaseGrad,
-                           dWeight: p.dWeight, dBias: nil, col: col)
+                           dWeight: p.dWeight, dBias: nil, col: col, scratch: scratch)
             addFloats(gradInput.data, phaseGrad.data, count: gradInput.count)
             distribute(p)
         }

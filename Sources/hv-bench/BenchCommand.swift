@@ -127,28 +127,42 @@ struct AllBenchCommand: ParsableCommand {
     }
 
     func benchConv(sgemm: Double) throws {
-        let shapes: [(String, Int, Int, Int, Int)] = [("3to64_16x128x128", 3, 64, 16, 128), ("64to64_8x64x64", 64, 64, 8, 64), ("128to128_8x32x32", 128, 128, 8, 32)]
+        // The first three: layers of a 256² clip; the rest: the 3×3×3 layers of `small2` on a 64-frame 64² training crop.
+        let shapes: [(String, Int, Int, Int, Int)] = [("3to64_16x128x128", 3, 64, 16, 128), ("64to64_8x64x64", 64, 64, 8, 64), ("128to128_8x32x32", 128, 128, 8, 32),
+                                                      ("32to32_32x16x16", 32, 32, 32, 16), ("48to48_32x16x16", 48, 48, 32, 16), ("64to64_16x8x8", 64, 64, 16, 8),
+                                                      ("96to96_16x8x8", 96, 96, 16, 8), ("192to192_8x4x4", 192, 192, 8, 4)]
         var peer: [String: (Double, Double)] = [:]
         if let lines = peerLines("peer_conv.py", ["\(BLAS.threads)"]) {
             for l in lines { let p = l.split(separator: " "); if p.count == 3 { peer[String(p[0])] = (Double(p[1])!, Double(p[2])!) } }
         } else {
             print("conv3d peer: SKIPPED — PyTorch is not installed (pip install torch==2.13.0+cpu to compare)")
         }
-        print("conv3d k3 (causal)          fwd GFLOP/s  %sgemm   bwd GFLOP/s  %sgemm   torch fwd/bwd ratio (>1: we are faster)")
+        print("conv3d k3 (causal)          fwd GFLOP/s  %sgemm   bwd GFLOP/s  %sgemm   torch fwd/bwd ratio (>1: we are faster)   im2col fwd/bwd (>1: direct is faster)")
+        let savedDirect = Conv3dTuning.direct
+        defer { Conv3dTuning.direct = savedDirect }
         for (name, cin, cout, t, s) in shapes {
             var rng = SeededRandom(seed: 2)
             let conv = Conv3d(name: "b", inChannels: cin, outChannels: cout, kernel: (t: 3, h: 3, w: 3), rng: &rng)
             let x = Tensor(shape: [t, s, s, cin]); x.randomNormal(std: 1, rng: &rng)
             let flops = 2.0 * Double(t * s * s) * Double(27 * cin * cout)
-            _ = conv.forward(x)
-            let fwd = time { _ = conv.forward(x) }
-            let dy = conv.forward(x).clone()
-            _ = conv.backward(dy)
-            let bwd = time { _ = conv.backward(dy) }
+            // The shipping path (direct where it applies), then im2col alone on the same layer.
+            var times: [(Double, Double)] = []
+            for direct in [savedDirect, false] {
+                Conv3dTuning.direct = direct
+                _ = conv.forward(x)
+                let fwd = time { _ = conv.forward(x) }
+                let dy = conv.forward(x).clone()
+                _ = conv.backward(dy)
+                let bwd = time { _ = conv.backward(dy) }
+                times.append((fwd, bwd))
+            }
+            Conv3dTuning.direct = savedDirect
+            let (fwd, bwd) = times[0]
             var cmp = "peer skipped"
             if let (pf, pb) = peer[name] { cmp = String(format: "%.2fx / %.2fx", pf / fwd, pb / bwd) }
-            print(String(format: "%@ %9.1f  %6.0f%%  %11.1f  %6.0f%%   %@", name.padding(toLength: 26, withPad: " ", startingAt: 0), flops / fwd / 1e9, 100 * flops / fwd / 1e9 / max(sgemm, 1),
-                         2 * flops / bwd / 1e9, 100 * 2 * flops / bwd / 1e9 / max(sgemm, 1), cmp))
+            let vsIm2col = String(format: "%.2fx / %.2fx", times[1].0 / fwd, times[1].1 / bwd)
+            print(String(format: "%@ %9.1f  %6.0f%%  %11.1f  %6.0f%%   %@                          %@", name.padding(toLength: 26, withPad: " ", startingAt: 0), flops / fwd / 1e9, 100 * flops / fwd / 1e9 / max(sgemm, 1),
+                         2 * flops / bwd / 1e9, 100 * 2 * flops / bwd / 1e9 / max(sgemm, 1), cmp, vsIm2col))
         }
     }
 

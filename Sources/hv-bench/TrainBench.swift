@@ -32,6 +32,8 @@ struct TrainBenchCommand: ParsableCommand {
     var minimumRows = Conv3dTuning.minimumRows
     @Option(help: "Also time steps with BLAS.singleThreadBelowMACs at this value, alternating step by step with 0, and print both.")
     var gemmThresholdAb: Int?
+    @Flag(help: "Also time steps with every conv on the im2col path (Conv3dTuning.direct off), alternating step by step with the direct kernels, and print both.")
+    var directConvAb = false
 
     func validate() throws {
         guard steps > 0, crop >= 16, crop % 16 == 0 else { throw ValidationError("--steps must be positive and --crop a multiple of 16.") }
@@ -40,6 +42,9 @@ struct TrainBenchCommand: ParsableCommand {
             throw ValidationError("--threads needs positive thread counts, e.g. 1,2.")
         }
         if let n = inProcess, n <= 0 { throw ValidationError("--in-process needs a positive core count.") }
+        if gemmThresholdAb != nil && directConvAb {
+            throw ValidationError("--gemm-threshold-ab and --direct-conv-ab each alternate with the default; use one at a time.")
+        }
     }
 
     var threadCounts: [Int] { threads.split(separator: ",").compactMap { Int($0) } }
@@ -72,6 +77,10 @@ struct TrainBenchCommand: ParsableCommand {
             }
             print(String(format: "threads %ld: %.0f ms/step (median of %ld, min %.0f), peak resident %.0f MB, %ld workers; %@",
                          n, ms, steps, f["min_ms"] ?? .nan, f["maxrss_mb"] ?? .nan, Int(f["workers"] ?? 0), peer))
+            if directConvAb, let b = f["ms_b"] {
+                print(String(format: "threads %ld: every conv through im2col: %.0f ms/step, %.3f of the steps without",
+                             n, b, b / ms))
+            }
             if let t = gemmThresholdAb, let b = f["ms_b"] {
                 print(String(format: "threads %ld: single-threaded GEMMs below %ld MACs: %.0f ms/step, %.3f of the steps without",
                              n, t, b, b / ms))
@@ -86,6 +95,7 @@ struct TrainBenchCommand: ParsableCommand {
         p.arguments = ["train", "--in-process", "\(n)", "--steps", "\(steps)", "--crop", "\(crop)"]
             + ["--column-floats", "\(columnFloats)", "--minimum-rows", "\(minimumRows)"]
             + (gemmThresholdAb.map { ["--gemm-threshold-ab", "\($0)"] } ?? [])
+            + (directConvAb ? ["--direct-conv-ab"] : [])
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_NUM_THREADS"] = "\(n)"
         p.environment = env
@@ -132,6 +142,11 @@ struct TrainBenchCommand: ParsableCommand {
                 BLAS.singleThreadBelowMACs = t
                 timesB.append(timed())
                 BLAS.singleThreadBelowMACs = 0
+            } else if directConvAb {
+                let saved = Conv3dTuning.direct
+                Conv3dTuning.direct = false
+                timesB.append(timed())
+                Conv3dTuning.direct = saved
             }
         }
         times.sort(); timesB.sort()

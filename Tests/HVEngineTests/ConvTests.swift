@@ -134,4 +134,70 @@ final class ConvTests: XCTestCase {
             }
         }
     }
+
+    /// The direct kernels (stride 1, channel counts that are multiples of 16) against the naive reference, forward and
+    /// backward: register tiles of every width (16, 32, 48, 64 and 80 output channels, frames cut into segments),
+    /// frames narrower than 8 falling back,
+    /// zero and replicated temporal padding, a lookahead, and the even kernels with explicit spatial padding that
+    /// `UpsampledConv3d`'s phases use; a channel count off the multiple of 16 falls back to im2col.
+    func testDirectConvMatchesNaive() {
+        let saved = Conv3dTuning.direct
+        defer { Conv3dTuning.direct = saved }
+        Conv3dTuning.direct = true
+        typealias Case = (k: (Int, Int, Int), pad: TemporalPadding, look: Int, spatial: (h: Int, w: Int)?, cin: Int,
+                          cout: Int, x: [Int])
+        let cases: [Case] = [
+            ((3, 3, 3), .replicate, 0, nil, 16, 16, [5, 6, 13, 16]),
+            ((3, 3, 3), .zero, 0, nil, 32, 80, [4, 5, 19, 32]),
+            ((1, 3, 3), .replicate, 0, nil, 16, 48, [3, 4, 17, 16]),
+            ((3, 1, 1), .replicate, 1, nil, 16, 32, [6, 3, 25, 16]),
+            ((2, 2, 2), .replicate, 0, (h: 1, w: 0), 16, 32, [4, 5, 11, 16]),
+            ((2, 2, 2), .replicate, 0, (h: 0, w: 1), 16, 64, [3, 6, 9, 16]),
+            ((3, 3, 3), .replicate, 0, nil, 16, 64, [2, 12, 30, 16]), // frames cut into 3 segments, mid-row
+            ((3, 3, 3), .replicate, 0, nil, 24, 32, [3, 4, 9, 24]),   // backward falls back (Cin 24)
+            ((3, 3, 3), .replicate, 0, nil, 16, 24, [3, 4, 9, 16]),   // all falls back (Cout 24)
+            ((3, 3, 3), .replicate, 0, nil, 16, 16, [3, 4, 4, 16]),   // all falls back (frames 4 wide)
+        ]
+        for (i, c) in cases.enumerated() {
+            var g = Conv3dGeometry(kernel: (t: c.k.0, h: c.k.1, w: c.k.2), stride: (t: 1, h: 1, w: 1), inChannels: c.cin,
+                                   outChannels: c.cout, temporalPadding: c.pad, lookahead: c.look)
+            g.spatialPadding = c.spatial
+            XCTAssertEqual(Conv3dDirect.appliesForward(g, width: c.x[2]),
+                           Conv3dDirect.available && c.cout % 16 == 0 && c.x[2] >= 8, "case \(i)")
+            let x = randomTensor(c.x, seed: 500 + UInt64(i))
+            let w = randomTensor([c.k.0, c.k.1, c.k.2, c.cin, c.cout], seed: 600 + UInt64(i))
+            let bias = randomTensor([c.cout], seed: 700 + UInt64(i))
+            let y = Tensor(shape: [0]), col = Tensor(shape: [0])
+            conv3dForward(x: x, weight: w, bias: bias, geometry: g, y: y, col: col)
+            let ref = conv3dForwardNaive(x: x, weight: w, bias: bias, geometry: g)
+            XCTAssertEqual(y.shape, ref.shape, "case \(i)")
+            XCTAssertLessThan(relativeError(y.array.map(Double.init), ref.array.map(Double.init)), 1e-5, "forward, case \(i)")
+            let dy = randomTensor(ref.shape, seed: 800 + UInt64(i))
+            let dx = randomTensor(x.shape, seed: 1), dw = Tensor(shape: w.shape), db = Tensor(shape: [c.cout])
+            conv3dBackward(x: x, weight: w, geometry: g, dy: dy, dx: dx, dWeight: dw, dBias: db, col: col,
+                           scratch: Conv3dScratch())
+            let (rdx, rdw, rdb) = conv3dBackwardNaive(x: x, weight: w, geometry: g, dy: dy)
+            for (name, a, b) in [("dx", dx, rdx), ("dW", dw, rdw), ("db", db, rdb)] {
+                XCTAssertLessThan(relativeError(a.array.map(Double.init), b.array.map(Double.init)), 1e-5, "\(name), case \(i)")
+            }
+        }
+    }
+
+    /// The direct path's input and weight gradients against finite differences.
+    func testDirectConvBackwardMatchesFiniteDifferences() {
+        let saved = Conv3dTuning.direct
+        defer { Conv3dTuning.direct = saved }
+        Conv3dTuning.direct = true
+        var rng = SeededRandom(seed: 19)
+        let layer = Conv3d(name: "c", inChannels: 16, outChannels: 16, kernel: (t: 3, h: 3, w: 3), rng: &rng)
+        let x = randomTensor([3, 3, 8, 16], seed: 20)
+        let r = randomTensor(layer.geometry.outputShape(x.shape), seed: 21)
+        let numeric = numericGradient(x) { dot(layer.forward(x), r) }
+        _ = layer.forward(x)
+        layer.zeroGrad()
+        let dx = layer.backward(r)
+        XCTAssertLessThan(relativeError(dx.array.map(Double.init), numeric), 2e-3)
+        let numericW = numericGradient(layer.weight.value) { dot(layer.forward(x), r) }
+        XCTAssertLessThan(relativeError(layer.weight.grad.array.map(Double.init), numericW), 2e-3)
+    }
 }

@@ -1,0 +1,172 @@
+// Direct stride-1 convolution of one output row (hv_kernels.h). A tile of NB output positions × NV·16 output
+// channels stays in zmm registers for a pass over a block of input channels: per input channel, NV weight vectors
+// are loaded once and each of the NB inputs is broadcast once, for NB·NV FMAs. The tile
+// sizes keep NB·NV at 24 or below (of 32 zmm registers: the accumulators, the weights and a broadcast) and NB·NV ≥ 8
+// where the row allows it, so the FMA units' latency is covered. Nothing is copied or packed: im2col's 27-fold copy of
+// the input and OpenBLAS's packing are what this path avoids.
+#include "hv_kernels.h"
+#include <immintrin.h>
+#include <stddef.h>
+
+#define HV_AVX512 __attribute__((target("avx512f,fma")))
+// The tile loops must unroll completely for the accumulators to live in registers (clang leaves a 12-wide loop rolled,
+// with the accumulators on the stack, unless told).
+#define HV_UNROLL _Pragma("clang loop unroll(full)")
+
+int hv_direct_conv_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") ? 1 : 0;
+}
+
+// One pass of a tile over kernel columns [0, kc) and input channels [ci0, ci1) of one entry: the accumulators are
+// loaded from the output row (which stays in L1) and stored back, so the weight block of the pass is read from L1 by
+// every tile of the row instead of streaming the whole kernel from L2 once per tile.
+#define HV_TILE(NV, NB)                                                                                              \
+    static HV_AVX512 void tile_##NV##_##NB(const float *x, const float *w, int kc, int cin, int cout, int ci0,     \
+                                           int ci1, float *y) {                                                    \
+        __m512 acc[NB][NV];                                                                                        \
+        HV_UNROLL                                                                                                  \
+        for (int j = 0; j < NB; j++)                                                                               \
+            HV_UNROLL                                                                                              \
+            for (int v = 0; v < NV; v++) acc[j][v] = _mm512_loadu_ps(y + (size_t)j * cout + 16 * v);               \
+        for (int c = 0; c < kc; c++) {                                                                             \
+            const float *xc = x + (size_t)c * cin, *wc = w + (size_t)c * cin * cout;                               \
+            for (int ci = ci0; ci < ci1; ci++) {                                                                   \
+                __m512 wv[NV];                                                                                     \
+                HV_UNROLL                                                                                          \
+                for (int v = 0; v < NV; v++) wv[v] = _mm512_loadu_ps(wc + (size_t)ci * cout + 16 * v);             \
+                HV_UNROLL                                                                                          \
+                for (int j = 0; j < NB; j++) {                                                                     \
+                    __m512 xv = _mm512_set1_ps(xc[(size_t)j * cin + ci]);                                          \
+                    HV_UNROLL                                                                                      \
+                    for (int v = 0; v < NV; v++) acc[j][v] = _mm512_fmadd_ps(xv, wv[v], acc[j][v]);                \
+                }                                                                                                  \
+            }                                                                                                      \
+        }                                                                                                          \
+        HV_UNROLL                                                                                                  \
+        for (int j = 0; j < NB; j++)                                                                               \
+            HV_UNROLL                                                                                              \
+            for (int v = 0; v < NV; v++) _mm512_storeu_ps(y + (size_t)j * cout + 16 * v, acc[j][v]);               \
+    }
+
+typedef void (*hv_tile_fn)(const float *, const float *, int, int, int, int, int, float *);
+
+// Full tiles: NV = 4 → 6 positions, 3 → 8, 2 → 12, 1 → 16; every narrower tile for the row's remainder.
+HV_TILE(4, 1) HV_TILE(4, 2) HV_TILE(4, 3) HV_TILE(4, 4) HV_TILE(4, 5) HV_TILE(4, 6)
+HV_TILE(3, 1) HV_TILE(3, 2) HV_TILE(3, 3) HV_TILE(3, 4) HV_TILE(3, 5) HV_TILE(3, 6) HV_TILE(3, 7) HV_TILE(3, 8)
+HV_TILE(2, 1) HV_TILE(2, 2) HV_TILE(2, 3) HV_TILE(2, 4) HV_TILE(2, 5) HV_TILE(2, 6) HV_TILE(2, 7) HV_TILE(2, 8)
+HV_TILE(2, 9) HV_TILE(2, 10) HV_TILE(2, 11) HV_TILE(2, 12)
+HV_TILE(1, 1) HV_TILE(1, 2) HV_TILE(1, 3) HV_TILE(1, 4) HV_TILE(1, 5) HV_TILE(1, 6) HV_TILE(1, 7) HV_TILE(1, 8)
+HV_TILE(1, 9) HV_TILE(1, 10) HV_TILE(1, 11) HV_TILE(1, 12) HV_TILE(1, 13) HV_TILE(1, 14) HV_TILE(1, 15) HV_TILE(1, 16)
+
+static const hv_tile_fn tiles4[] = {0, tile_4_1, tile_4_2, tile_4_3, tile_4_4, tile_4_5, tile_4_6};
+static const hv_tile_fn tiles3[] = {0, tile_3_1, tile_3_2, tile_3_3, tile_3_4, tile_3_5, tile_3_6, tile_3_7, tile_3_8};
+static const hv_tile_fn tiles2[] = {0, tile_2_1, tile_2_2, tile_2_3, tile_2_4, tile_2_5, tile_2_6,
+                                    tile_2_7, tile_2_8, tile_2_9, tile_2_10, tile_2_11, tile_2_12};
+static const hv_tile_fn tiles1[] = {0, tile_1_1, tile_1_2, tile_1_3, tile_1_4, tile_1_5, tile_1_6, tile_1_7, tile_1_8,
+                                    tile_1_9, tile_1_10, tile_1_11, tile_1_12, tile_1_13, tile_1_14, tile_1_15, tile_1_16};
+
+// Input channels per pass (see HV_TILE): with up to 32 channels a pass covers every kernel column of its entry
+// (a 3-channel stem would otherwise load and store its accumulators for 3 FMAs each); with more, one column and 32
+// channels at a time, which keeps the pass's weights (8 KB at 64 outputs), the output row and the input row in a
+// 48 KB L1 for rows of up to 64 positions at 64 channels.
+#define HV_CI_BLOCK 32
+
+void hv_conv_row(const float *const *rows, const float *const *weights, int entries, int kw, int cin, int cout,
+                 int width, const float *bias, float *y) {
+    int columnsPerPass = cin <= HV_CI_BLOCK ? kw : 1;
+    for (int co0 = 0; co0 < cout;) {
+        int nv = (cout - co0) / 16;
+        if (nv > 4) nv = 4;
+        for (int wo = 0; wo < width; wo++)
+            for (int l = 0; l < 16 * nv; l++) y[(size_t)wo * cout + co0 + l] = bias ? bias[co0 + l] : 0;
+        const hv_tile_fn *table = nv == 4 ? tiles4 : nv == 3 ? tiles3 : nv == 2 ? tiles2 : tiles1;
+        int full = nv == 4 ? 6 : nv == 3 ? 8 : nv == 2 ? 12 : 16;
+        // Equal tiles across the row rather than full ones and a thin remainder (a 32-wide row as 6+6+6+6+6+2
+        // would spend a pass on a 2-position tile that cannot hide the FMA latency).
+        int tiles = (width + full - 1) / full;
+        for (int e = 0; e < entries; e++)
+            for (int c = 0; c < kw; c += columnsPerPass)
+                for (int ci0 = 0; ci0 < cin; ci0 += HV_CI_BLOCK) {
+                    int ci1 = ci0 + HV_CI_BLOCK < cin ? ci0 + HV_CI_BLOCK : cin;
+                    const float *wb = weights[e] + (size_t)c * cin * cout + co0;
+                    for (int t = 0, wo0 = 0; t < tiles; t++) {
+                        int nb = (width - wo0) / (tiles - t);
+                        if (nb * (tiles - t) < width - wo0) nb++;
+                        table[nb](rows[e] + (size_t)(wo0 + c) * cin, wb, columnsPerPass, cin, cout, ci0, ci1,
+                                  y + (size_t)wo0 * cout + co0);
+                        wo0 += nb;
+                    }
+                }
+        co0 += 16 * nv;
+    }
+}
+
+// Weight gradient of one output row (hv_kernels.h): a tile of NB input channels × NV·16 output channels of one
+// kernel tap is loaded from dW, accumulates x ⊗ dy over the row's positions (per position NV loads of dy and NB
+// broadcasts of x, for NB·NV FMAs), and is stored back. The row's dy stays in L1 for all the row's taps.
+#define HV_DW_TILE(NV, NB)                                                                                           \
+    static HV_AVX512 void dwtile_##NV##_##NB(const float *x, const float *dy, int width, int cin, int cout,        \
+                                             float *dw) {                                                          \
+        __m512 acc[NB][NV];                                                                                        \
+        HV_UNROLL                                                                                                  \
+        for (int j = 0; j < NB; j++)                                                                               \
+            HV_UNROLL                                                                                              \
+            for (int v = 0; v < NV; v++) acc[j][v] = _mm512_loadu_ps(dw + (size_t)j * cout + 16 * v);              \
+        for (int wo = 0; wo < width; wo++) {                                                                       \
+            __m512 g[NV];                                                                                          \
+            HV_UNROLL                                                                                              \
+            for (int v = 0; v < NV; v++) g[v] = _mm512_loadu_ps(dy + (size_t)wo * cout + 16 * v);                  \
+            HV_UNROLL                                                                                              \
+            for (int j = 0; j < NB; j++) {                                                                         \
+                __m512 xv = _mm512_set1_ps(x[(size_t)wo * cin + j]);                                               \
+                HV_UNROLL                                                                                          \
+                for (int v = 0; v < NV; v++) acc[j][v] = _mm512_fmadd_ps(xv, g[v], acc[j][v]);                     \
+            }                                                                                                      \
+        }                                                                                                          \
+        HV_UNROLL                                                                                                  \
+        for (int j = 0; j < NB; j++)                                                                               \
+            HV_UNROLL                                                                                              \
+            for (int v = 0; v < NV; v++) _mm512_storeu_ps(dw + (size_t)j * cout + 16 * v, acc[j][v]);              \
+    }
+
+typedef void (*hv_dwtile_fn)(const float *, const float *, int, int, int, float *);
+
+HV_DW_TILE(4, 1) HV_DW_TILE(4, 2) HV_DW_TILE(4, 3) HV_DW_TILE(4, 4) HV_DW_TILE(4, 5) HV_DW_TILE(4, 6)
+HV_DW_TILE(3, 1) HV_DW_TILE(3, 2) HV_DW_TILE(3, 3) HV_DW_TILE(3, 4) HV_DW_TILE(3, 5) HV_DW_TILE(3, 6)
+HV_DW_TILE(3, 7) HV_DW_TILE(3, 8)
+HV_DW_TILE(2, 1) HV_DW_TILE(2, 2) HV_DW_TILE(2, 3) HV_DW_TILE(2, 4) HV_DW_TILE(2, 5) HV_DW_TILE(2, 6)
+HV_DW_TILE(2, 7) HV_DW_TILE(2, 8) HV_DW_TILE(2, 9) HV_DW_TILE(2, 10) HV_DW_TILE(2, 11) HV_DW_TILE(2, 12)
+HV_DW_TILE(1, 1) HV_DW_TILE(1, 2) HV_DW_TILE(1, 3) HV_DW_TILE(1, 4) HV_DW_TILE(1, 5) HV_DW_TILE(1, 6)
+HV_DW_TILE(1, 7) HV_DW_TILE(1, 8) HV_DW_TILE(1, 9) HV_DW_TILE(1, 10) HV_DW_TILE(1, 11) HV_DW_TILE(1, 12)
+HV_DW_TILE(1, 13) HV_DW_TILE(1, 14) HV_DW_TILE(1, 15) HV_DW_TILE(1, 16)
+
+static const hv_dwtile_fn dwtiles4[] = {0, dwtile_4_1, dwtile_4_2, dwtile_4_3, dwtile_4_4, dwtile_4_5, dwtile_4_6};
+static const hv_dwtile_fn dwtiles3[] = {0, dwtile_3_1, dwtile_3_2, dwtile_3_3, dwtile_3_4,
+                                        dwtile_3_5, dwtile_3_6, dwtile_3_7, dwtile_3_8};
+static const hv_dwtile_fn dwtiles2[] = {0, dwtile_2_1, dwtile_2_2, dwtile_2_3, dwtile_2_4, dwtile_2_5, dwtile_2_6,
+                                        dwtile_2_7, dwtile_2_8, dwtile_2_9, dwtile_2_10, dwtile_2_11, dwtile_2_12};
+static const hv_dwtile_fn dwtiles1[] = {0, dwtile_1_1, dwtile_1_2, dwtile_1_3, dwtile_1_4, dwtile_1_5, dwtile_1_6,
+                                        dwtile_1_7, dwtile_1_8, dwtile_1_9, dwtile_1_10, dwtile_1_11, dwtile_1_12,
+                                        dwtile_1_13, dwtile_1_14, dwtile_1_15, dwtile_1_16};
+
+void hv_conv_row_dw(const float *const *rows, float *const *dweights, int entries, int kw, int cin, int cout,
+                    int width, const float *dy) {
+    for (int co0 = 0; co0 < cout;) {
+        int nv = (cout - co0) / 16;
+        if (nv > 4) nv = 4;
+        const hv_dwtile_fn *table = nv == 4 ? dwtiles4 : nv == 3 ? dwtiles3 : nv == 2 ? dwtiles2 : dwtiles1;
+        int full = nv == 4 ? 6 : nv == 3 ? 8 : nv == 2 ? 12 : 16;
+        int tiles = (cin + full - 1) / full;
+        for (int e = 0; e < entries; e++)
+            for (int c = 0; c < kw; c++)
+                for (int t = 0, ci0 = 0; t < tiles; t++) {
+                    int nb = (cin - ci0) / (tiles - t);
+                    if (nb * (tiles - t) < cin - ci0) nb++;
+                    table[nb](rows[e] + (size_t)c * cin + ci0, dy + co0, width, cin, cout,
+                              dweights[e] + ((size_t)c * cin + ci0) * cout + co0);
+                    ci0 += nb;
+                }
+        co0 += 16 * nv;
+    }
+}
