@@ -204,6 +204,22 @@ public final class GeneratorModel: ParameterOwner {
         return headLogits(trunk(x, dropout: &drop), predicted: nv).map { $0.clone() }
     }
 
+    /// Bits of each example's video under its text (nil: the null condition), per layer (sequence order): the summed
+    /// NLL of every token given the text and the tokens before it, forward only and without dropout. With `layers`,
+    /// only the first (coarsest) that many layers are scored, and the model runs only over their tokens.
+    public func bits(_ batch: [GeneratorExample], layers: Int? = nil) throws -> [[Double]] {
+        let k = min(layers ?? config.layers.count, config.layers.count)
+        let lg = try logits(batch, predicted: config.layers.prefix(k).reduce(0) { $0 + $1.tokenCount })
+        return batch.indices.map { i in
+            (0..<k).map { m in
+                let n = config.layers[m].tokenCount, lo = layout.layerOffsets[m], outs = heads[m].outputs
+                var total = 0.0
+                for j in 0..<n { total += heads[m].nll(lg[m].data + (i * n + j) * outs, code: batch[i].video[lo + j]) }
+                return total / log(2)
+            }
+        }
+    }
+
     // MARK: - Training step
 
     /// Forward and backward of one batch: accumulates every parameter's gradient of the weighted loss

@@ -83,6 +83,19 @@ final class GenCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("resuming at step 4"), r.stderr)
         XCTAssertEqual(try String(contentsOfFile: gen + "/train-lm.csv", encoding: .utf8).split(separator: "\n").count, 7)
 
+        // lm-rank: the one source ranks first under any prompt; a prompt for a source without clips is refused.
+        try "a\ta pattern of coloured bars\n".write(toFile: dir + "/prompts.tsv", atomically: true, encoding: .utf8)
+        r = try Tools.run("hv-train", ["lm-rank", "--model", gen, "--clips", dir + "/clips.tsv", "--prompts", dir + "/prompts.tsv",
+                                       "--text-encoder", textEncoder])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdoutText.contains("| a | a pattern of coloured bars | 1 (1) |"), r.stdoutText)
+        XCTAssertTrue(r.stdoutText.contains("1 sources (chance: rank 1 for 1 in 1"), r.stdoutText)
+        try "b\tsomething else\n".write(toFile: dir + "/prompts.tsv", atomically: true, encoding: .utf8)
+        r = try Tools.run("hv-train", ["lm-rank", "--model", gen, "--clips", dir + "/clips.tsv", "--prompts", dir + "/prompts.tsv",
+                                       "--text-encoder", textEncoder])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.contains("source 'b' has no training clip"), r.stderr)
+
         let args = ["a colourful test pattern", "--model", gen, "--tokenizer", tok, "--text-encoder", textEncoder, "--seed", "5"]
         r = try Tools.run("hv-gen", args + ["--samples", "2"])
         XCTAssertEqual(r.status, 0, r.stderr)

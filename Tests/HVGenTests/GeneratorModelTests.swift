@@ -91,6 +91,30 @@ final class GeneratorModelTests: XCTestCase {
     }
 
     /// exp(−NLL) sums to 1 over every code: the factorised head is a proper distribution.
+    /// `bits` (forward only, what `hv-train lm-rank` scores) equals the training loss's bits per token times the
+    /// layer's token count, example by example; scoring only the coarsest layer gives that layer's bits alone,
+    /// and the text changes the score.
+    func testBitsMatchTheTrainingLoss() throws {
+        let config = GeneratorConfig.tiny()
+        let model = try GeneratorModel(config: config, seed: 5)
+        let batch = [GeneratorExample(text: randomText(rows: 2, dim: config.textDim, seed: 7), video: randomVideo(config, seed: 8)),
+                     GeneratorExample(text: nil, video: randomVideo(config, seed: 9))]
+        let scored = try model.bits(batch)
+        for (i, ex) in batch.enumerated() {
+            var r = SeededRandom(seed: 0)
+            let l = try model.lossAndGradients([ex], layerWeights: [1, 1], rng: &r, train: false)
+            for m in config.layers.indices {
+                XCTAssertEqual(scored[i][m], l.bitsPerToken[m] * Double(config.layers[m].tokenCount),
+                               accuracy: 1e-3 * scored[i][m], "example \(i) layer \(m)")
+            }
+        }
+        let coarse = try model.bits(batch, layers: 1)
+        XCTAssertEqual(coarse.map(\.count), [1, 1])
+        for i in batch.indices { XCTAssertEqual(coarse[i][0], scored[i][0], accuracy: 1e-3 * scored[i][0]) }
+        let other = try model.bits([GeneratorExample(text: randomText(rows: 2, dim: config.textDim, seed: 70), video: batch[0].video)])
+        XCTAssertNotEqual(other[0].reduce(0, +), scored[0].reduce(0, +))
+    }
+
     func testFactorisedHeadIsADistribution() {
         let head = FactorisedHead(groups: [3, 2])
         XCTAssertEqual(head.outputs, 12)
