@@ -178,17 +178,22 @@ train-single-v4-l0: footage
 train-single-v4: footage
 	$(call tokenizer_run,$(SINGLE_V4_RUN),$(SINGLE_V4_COMMITTED),--init $(SINGLE_V4_BASE),TOKENIZER_V4_RECIPE)
 
-# v4 continued on 128² crops (docs/tokenizer-journal.md, "sixth"): the shipped checkpoint, a fresh 16 000-step
-# schedule at 1e-5 (flat after its warm-up), seed 3, v4's losses; 4× the pixels a step and whole-frame context on the
-# latent grid. Not shipped: at step 3 000 it scores 18.80 dB held out against the shipped 18.68, and its tokens differ.
-# `make train-tokenizer-c128` continues the committed checkpoint (fresh optimizer moments); `make save-tokenizer-c128`.
+# Stage 3, the shipped model (docs/tokenizer-journal.md, "sixth" and after): v4 at the end of its stage 2, continued
+# on 128² crops — 4× the pixels a step and whole-frame context on the latent grid — with a fresh 16 000-step schedule
+# at 1e-5, seed 3, v4's losses otherwise; stopped at step 8 250 (18.87 dB held out against v4's 18.68).
+# `make train-tokenizer-c128` continues the committed checkpoint (fresh optimizer moments) past the shipped step when
+# TOKENIZER_C128_STOP is emptied; `make save-tokenizer-c128` exports it.
 TOKENIZER_C128_RUN ?= $(OUT)/tokenizer-c128-run
 TOKENIZER_C128_COMMITTED ?= models/tokenizer-c128-run
+TOKENIZER_C128_SHIPPED_STOP = 8250
+TOKENIZER_C128_STOP ?= $(TOKENIZER_C128_SHIPPED_STOP)
 TOKENIZER_C128_RECIPE = $(subst --crop 64 --lr $(TOKENIZER_V3_LR),--crop 128 --lr 1e-5,$(TOKENIZER_V3_COMMON)) \
-  --steps $(TOKENIZER_V3_STEPS) --quantization-warmup 0 --seed 3
+  --steps $(TOKENIZER_V3_STEPS) --quantization-warmup 0 --seed 3 $(if $(TOKENIZER_C128_STOP),--stop-at $(TOKENIZER_C128_STOP))
+C128_BASE = $$(if [ -f '$(TOKENIZER_V4_RUN)/model.safetensors' ]; then echo '$(TOKENIZER_V4_RUN)'; \
+  else echo '$(TOKENIZER_V4_COMMITTED)'; fi)
 
 train-tokenizer-c128: footage
-	$(call tokenizer_run,$(TOKENIZER_C128_RUN),$(TOKENIZER_C128_COMMITTED),--init models/tokenizer,TOKENIZER_C128_RECIPE)
+	$(call tokenizer_run,$(TOKENIZER_C128_RUN),$(TOKENIZER_C128_COMMITTED),--init $(C128_BASE),TOKENIZER_C128_RECIPE)
 
 save-tokenizer-c128:
 	$(call save_tokenizer_run,$(TOKENIZER_C128_RUN),$(TOKENIZER_C128_COMMITTED))
@@ -199,16 +204,21 @@ save-single-v4-l0:
 save-single-v4:
 	$(call save_tokenizer_run,$(SINGLE_V4_RUN),$(SINGLE_V4_COMMITTED))
 
-# The shipped checkpoint (v4), reproduced from scratch (21 750 steps, ~3 h on one core at 0.5 s a step) in run folders of its
-# own, so that runs continuing the committed checkpoints are never mistaken for it. `cp $(OUT)/tokenizer/*
-# models/tokenizer/` ships it; the generator must then be retrained on its tokens (make lm-shards train-lm).
+# The shipped checkpoint, reproduced from scratch stage by stage (v4's 5 750 + 16 000 steps at 64², ~3 h on one core
+# at 0.5 s a step, then 8 250 at 128², ~3.5 h at 1.5 s) in run folders of its own, so that runs continuing the
+# committed checkpoints are never mistaken for it. The committed stage 3 was resumed from its saved optimizer state
+# twice, so a repro matches it step for step only up to its first stop. `cp $(OUT)/tokenizer/* models/tokenizer/`
+# ships it; the generator must then be retrained on its tokens (make lm-shards train-lm).
 REPRO = TOKENIZER_V4_L0_RUN=$(OUT)/tokenizer-repro/l0-run TOKENIZER_V4_RUN=$(OUT)/tokenizer-repro/run \
-  TOKENIZER_V4_L0_COMMITTED= TOKENIZER_V4_COMMITTED= \
-  TOKENIZER_V4_L0_STOP=$(TOKENIZER_V4_SHIPPED_L0_STOP) TOKENIZER_V4_STOP=$(TOKENIZER_V4_SHIPPED_STOP)
+  TOKENIZER_C128_RUN=$(OUT)/tokenizer-repro/c128-run \
+  TOKENIZER_V4_L0_COMMITTED= TOKENIZER_V4_COMMITTED= TOKENIZER_C128_COMMITTED= \
+  TOKENIZER_V4_L0_STOP=$(TOKENIZER_V4_SHIPPED_L0_STOP) TOKENIZER_V4_STOP=$(TOKENIZER_V4_SHIPPED_STOP) \
+  TOKENIZER_C128_STOP=$(TOKENIZER_C128_SHIPPED_STOP)
 train-tokenizer: footage
 	$(MAKE) train-tokenizer-v4-l0 $(REPRO)
 	$(MAKE) train-tokenizer-v4 $(REPRO)
-	$(call save_tokenizer_run,$(OUT)/tokenizer-repro/run,$(OUT)/tokenizer)
+	$(MAKE) train-tokenizer-c128 $(REPRO)
+	$(call save_tokenizer_run,$(OUT)/tokenizer-repro/c128-run,$(OUT)/tokenizer)
 
 save-tokenizer-v3-l0:
 	$(call save_tokenizer_run,$(TOKENIZER_V3_L0_RUN),$(TOKENIZER_V3_L0_COMMITTED))
