@@ -44,7 +44,7 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
 
 .PHONY: footage train-tokenizer train-tokenizer-v1 train-tokenizer-v2 save-tokenizer-v2 train-tokenizer-v3-l0 train-tokenizer-v3 \
   save-tokenizer-v3-l0 save-tokenizer-v3 train-tokenizer-v4-l0 train-tokenizer-v4 save-tokenizer-v4-l0 \
-  save-tokenizer-v4 train-tokenizer-c128 save-tokenizer-c128 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
+  save-tokenizer-v4 train-tokenizer-c128 save-tokenizer-c128 train-single-c128 save-single-c128 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
 
 footage: build
 	pipelines/footage.sh $(BIN) $(FOOTAGE)
@@ -197,6 +197,19 @@ train-tokenizer-c128: footage
 
 save-tokenizer-c128:
 	$(call save_tokenizer_run,$(TOKENIZER_C128_RUN),$(TOKENIZER_C128_COMMITTED))
+
+# The `single` baseline's stage 3, as the shipped hierarchy's: its stage 2 continued on 128² crops with the same recipe
+# and stop, so that Fig. 4's comparison stays at equal steps (committed as models/single-c128-run as it goes).
+SINGLE_C128_RUN ?= $(OUT)/single-c128-run
+SINGLE_C128_COMMITTED ?= models/single-c128-run
+SINGLE_C128_BASE = $$(if [ -f '$(SINGLE_V4_RUN)/model.safetensors' ]; then echo '$(SINGLE_V4_RUN)'; \
+  else echo '$(SINGLE_V4_COMMITTED)'; fi)
+
+train-single-c128: footage
+	$(call tokenizer_run,$(SINGLE_C128_RUN),$(SINGLE_C128_COMMITTED),--init $(SINGLE_C128_BASE),TOKENIZER_C128_RECIPE)
+
+save-single-c128:
+	$(call save_tokenizer_run,$(SINGLE_C128_RUN),$(SINGLE_C128_COMMITTED))
 
 save-single-v4-l0:
 	$(call save_tokenizer_run,$(SINGLE_V4_L0_RUN),$(SINGLE_V4_L0_COMMITTED))
