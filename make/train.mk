@@ -44,7 +44,7 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
 
 .PHONY: footage train-tokenizer train-tokenizer-v1 train-tokenizer-v2 save-tokenizer-v2 train-tokenizer-v3-l0 train-tokenizer-v3 \
   save-tokenizer-v3-l0 save-tokenizer-v3 train-tokenizer-v4-l0 train-tokenizer-v4 save-tokenizer-v4-l0 \
-  save-tokenizer-v4 train-tokenizer-c128 save-tokenizer-c128 train-single-c128 save-single-c128 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
+  save-tokenizer-v4 train-tokenizer-c128 save-tokenizer-c128 train-tokenizer-c128-next save-tokenizer-c128-next train-single-c128 save-single-c128 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
 
 footage: build
 	pipelines/footage.sh $(BIN) $(FOOTAGE)
@@ -197,6 +197,17 @@ train-tokenizer-c128: footage
 
 save-tokenizer-c128:
 	$(call save_tokenizer_run,$(TOKENIZER_C128_RUN),$(TOKENIZER_C128_COMMITTED))
+
+# Stage 3 past the shipped step, in folders of its own so that the shipped stage stays reproducible: continues
+# models/tokenizer-c128-next (or starts it from the shipped stage 3), to the end of the schedule.
+C128_NEXT = TOKENIZER_C128_STOP= TOKENIZER_C128_RUN=$(OUT)/tokenizer-c128-next \
+  TOKENIZER_C128_COMMITTED=$$(if [ -f models/tokenizer-c128-next/model.safetensors ]; then echo models/tokenizer-c128-next; \
+  else echo models/tokenizer-c128-run; fi)
+train-tokenizer-c128-next: footage
+	$(MAKE) train-tokenizer-c128 $(C128_NEXT)
+
+save-tokenizer-c128-next:
+	$(call save_tokenizer_run,$(OUT)/tokenizer-c128-next,models/tokenizer-c128-next)
 
 # The `single` baseline's stage 3, as the shipped hierarchy's: its stage 2 continued on 128² crops with the same recipe
 # and stop, so that Fig. 4's comparison stays at equal steps (committed as models/single-c128-run as it goes).
