@@ -118,18 +118,9 @@ struct TrainLM: ParsableCommand {
 
     /// (path, caption) pairs of the caption list.
     func readClipList(_ clips: String) throws -> [(String, String)] {
-        guard let data = FileManager.default.contents(atPath: clips) else { throw FileError.cannotOpen(path: clips, reason: "not readable") }
-        guard let text = String(data: data, encoding: .utf8) else { throw GenError.badTokens(reason: "\(clips) is not UTF-8 text") }
         let base = (clips as NSString).deletingLastPathComponent
-        var out: [(String, String)] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let l = line.trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
-            if l.trimmingCharacters(in: .whitespaces).isEmpty || l.hasPrefix("#") { continue }
-            let parts = l.split(separator: "\t", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[1].trimmingCharacters(in: .whitespaces).isEmpty else {
-                throw GenError.badTokens(reason: "\(clips) line \(i + 1) is not 'PATH<TAB>CAPTION'")
-            }
-            out.append((parts[0].hasPrefix("/") ? parts[0] : (base as NSString).appendingPathComponent(parts[0]), parts[1]))
+        let out = try readTabList(clips, form: "PATH<TAB>CAPTION").map { path, caption in
+            (path.hasPrefix("/") ? path : (base as NSString).appendingPathComponent(path), caption)
         }
         guard !out.isEmpty else { throw GenError.badTokens(reason: "\(clips) lists no clips") }
         return out
@@ -270,4 +261,21 @@ final class LMLog {
                     "\(r.captionsDropped)"] + r.loss.bitsPerToken.map { String(format: "%.4f", $0) }
         handle.write(Data((cols.joined(separator: ",") + "\n").utf8))
     }
+}
+
+/// The lines 'KEY<TAB>TEXT' of a UTF-8 list (caption lists, prompt lists), skipping blank lines and '#' comments.
+func readTabList(_ path: String, form: String) throws -> [(String, String)] {
+    guard let data = FileManager.default.contents(atPath: path) else { throw FileError.cannotOpen(path: path, reason: "not readable") }
+    guard let text = String(data: data, encoding: .utf8) else { throw GenError.badTokens(reason: "\(path) is not UTF-8 text") }
+    var out: [(String, String)] = []
+    for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let l = line.trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
+        if l.trimmingCharacters(in: .whitespaces).isEmpty || l.hasPrefix("#") { continue }
+        let parts = l.split(separator: "\t", maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[1].trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw GenError.badTokens(reason: "\(path) line \(i + 1) is not '\(form)'")
+        }
+        out.append((parts[0], parts[1]))
+    }
+    return out
 }

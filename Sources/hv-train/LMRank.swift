@@ -93,14 +93,9 @@ struct LMRank: ParsableCommand {
             throw GenError.layerMismatch(reason: "the generator was trained on tokens of \(trainedOn), the clips are of \(identity)")
         }
         let names = sources.map(\.0)
-        var list: [(String, String)] = []
-        for line in try String(contentsOfFile: prompts, encoding: .utf8).split(separator: "\n") {
-            let t = line.trimmingCharacters(in: .whitespaces)
-            if t.isEmpty || t.hasPrefix("#") { continue }
-            let parts = t.split(separator: "\t", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[1].isEmpty else { throw GenError.badOption(reason: "\(prompts): '\(t)' is not SOURCE<TAB>PROMPT") }
-            guard names.contains(parts[0]) else { throw GenError.badOption(reason: "\(prompts): source '\(parts[0])' has no training clip") }
-            list.append((parts[0], parts[1]))
+        let list = try readTabList(prompts, form: "SOURCE<TAB>PROMPT")
+        for (source, _) in list where !names.contains(source) {
+            throw GenError.badOption(reason: "\(prompts): source '\(source)' has no training clip")
         }
         guard !list.isEmpty else { throw GenError.badOption(reason: "\(prompts) has no prompts") }
         let cfg = generator.config

@@ -71,15 +71,20 @@ final class ConvTests: XCTestCase {
         var rng = SeededRandom(seed: 9)
         let layer = Conv3d(name: "c", inChannels: 2, outChannels: 3, kernel: (t: 3, h: 3, w: 3),
                            stride: (t: 2, h: 1, w: 2), rng: &rng)
-        let x = randomTensor([4, 3, 4, 2], seed: 10)
-        let r = randomTensor(layer.geometry.outputShape(x.shape), seed: 11)
+        assertBackwardMatchesFiniteDifferences(layer, randomTensor([4, 3, 4, 2], seed: 10), seed: 11)
+    }
+
+    /// dx and dW of `layer` at `x` against central finite differences of ⟨layer(x), r⟩.
+    func assertBackwardMatchesFiniteDifferences(_ layer: Conv3d, _ x: Tensor, seed: UInt64,
+                                                file: StaticString = #filePath, line: UInt = #line) {
+        let r = randomTensor(layer.geometry.outputShape(x.shape), seed: seed)
         let numeric = numericGradient(x) { dot(layer.forward(x), r) }
         _ = layer.forward(x)
         layer.zeroGrad()
         let dx = layer.backward(r)
-        XCTAssertLessThan(relativeError(dx.array.map(Double.init), numeric), 2e-3)
+        XCTAssertLessThan(relativeError(dx.array.map(Double.init), numeric), 2e-3, "dx", file: file, line: line)
         let numericW = numericGradient(layer.weight.value) { dot(layer.forward(x), r) }
-        XCTAssertLessThan(relativeError(layer.weight.grad.array.map(Double.init), numericW), 2e-3)
+        XCTAssertLessThan(relativeError(layer.weight.grad.array.map(Double.init), numericW), 2e-3, "dW", file: file, line: line)
     }
 
     func testCausality() {
@@ -190,14 +195,6 @@ final class ConvTests: XCTestCase {
         Conv3dTuning.direct = true
         var rng = SeededRandom(seed: 19)
         let layer = Conv3d(name: "c", inChannels: 16, outChannels: 16, kernel: (t: 3, h: 3, w: 3), rng: &rng)
-        let x = randomTensor([3, 3, 8, 16], seed: 20)
-        let r = randomTensor(layer.geometry.outputShape(x.shape), seed: 21)
-        let numeric = numericGradient(x) { dot(layer.forward(x), r) }
-        _ = layer.forward(x)
-        layer.zeroGrad()
-        let dx = layer.backward(r)
-        XCTAssertLessThan(relativeError(dx.array.map(Double.init), numeric), 2e-3)
-        let numericW = numericGradient(layer.weight.value) { dot(layer.forward(x), r) }
-        XCTAssertLessThan(relativeError(layer.weight.grad.array.map(Double.init), numericW), 2e-3)
+        assertBackwardMatchesFiniteDifferences(layer, randomTensor([3, 3, 8, 16], seed: 20), seed: 21)
     }
 }
