@@ -70,7 +70,8 @@ gen-demo:
 # Samples are kept (--reuse) in a folder per generator, so evaluating another LM_OUT never reads the last one's.
 EVAL_GEN_CFG ?= 1,2.5,5,7.5,10
 EVAL_GEN_SEEDS ?= 2
+EVAL_GEN_TEMPERATURE ?= 1
 EVAL_GEN_DIR ?= $(OUT)/eval-gen-$(notdir $(LM_OUT))
 eval-gen: build $(LM_DATA)/clips.tsv
 	pipelines/eval-gen.py $(BIN) $(LM_DATA) $(EVAL_GEN_DIR) --generator $(LM_OUT) --tokenizer models/tokenizer \
-		--cfg $(EVAL_GEN_CFG) --seeds $(EVAL_GEN_SEEDS) --reuse
+		--cfg $(EVAL_GEN_CFG) --seeds $(EVAL_GEN_SEEDS) --temperature $(EVAL_GEN_TEMPERATURE) --reuse

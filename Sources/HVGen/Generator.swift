@@ -75,10 +75,11 @@ public final class Generator {
         let texts: [Tensor?] = guided ? [text, nil] : [text]
         var rng = SeededRandom(seed: options.seed)
         let scratch = Tensor(shape: [model.heads.map(\.outputs).max() ?? 1])
+        let perLayer = model.heads.indices.map { options.forLayer($0) }
         return try decode(texts: texts, count: count, progress: progress) { _, m, logits in
             let outs = model.heads[m].outputs
             return Sampler.sampleCode(head: model.heads[m], cond: logits.data, uncond: guided ? UnsafePointer(logits.data + outs) : nil,
-                                      options: options, scratch: scratch.data, rng: &rng)
+                                      options: perLayer[m], scratch: scratch.data, rng: &rng)
         }
     }
 }

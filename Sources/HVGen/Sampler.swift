@@ -11,19 +11,35 @@ public struct SamplingOptions: Equatable, Sendable {
     public var cfgScale: Float
     /// Softmax temperature; 0 = greedy.
     public var temperature: Float
+    /// Temperatures per generated layer, coarse first (the generator's order), overriding `temperature`; a
+    /// shorter list leaves the remaining layers at `temperature`. The coarse layers set the scene, so sampling
+    /// them cold and the fine ones warm is a choice of its own (nil = `temperature` everywhere).
+    public var layerTemperatures: [Float]?
     /// Keep the k most likely classes of each group (nil = all).
     public var topK: Int?
     /// Keep the smallest set of each group's classes whose probability reaches p (nil = all).
     public var topP: Float?
     public var seed: UInt64
 
-    public init(cfgScale: Float = 7.5, temperature: Float = 1, topK: Int? = nil, topP: Float? = nil, seed: UInt64 = 0) {
-        self.cfgScale = cfgScale; self.temperature = temperature; self.topK = topK; self.topP = topP; self.seed = seed
+    public init(cfgScale: Float = 7.5, temperature: Float = 1, layerTemperatures: [Float]? = nil, topK: Int? = nil,
+                topP: Float? = nil, seed: UInt64 = 0) {
+        self.cfgScale = cfgScale; self.temperature = temperature; self.layerTemperatures = layerTemperatures
+        self.topK = topK; self.topP = topP; self.seed = seed
+    }
+
+    /// The options that sample generated layer `m` (coarse first): its own temperature when one is listed.
+    public func forLayer(_ m: Int) -> SamplingOptions {
+        var o = self
+        if let t = layerTemperatures, m < t.count { o.temperature = t[m] }
+        o.layerTemperatures = nil
+        return o
     }
 
     public func validate() throws {
         guard cfgScale.isFinite, cfgScale >= 0 else { throw GenError.badOption(reason: "--cfg must be a finite number ≥ 0") }
-        guard temperature.isFinite, temperature >= 0 else { throw GenError.badOption(reason: "--temperature must be ≥ 0") }
+        guard temperature.isFinite, temperature >= 0, (layerTemperatures ?? []).allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+            throw GenError.badOption(reason: "--temperature must be ≥ 0")
+        }
         if let k = topK, k < 1 { throw GenError.badOption(reason: "--top-k must be at least 1") }
         if let p = topP, !(p > 0 && p <= 1) { throw GenError.badOption(reason: "--top-p must be in (0, 1]") }
     }

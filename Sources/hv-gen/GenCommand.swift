@@ -31,8 +31,9 @@ struct GenCommand: ParsableCommand {
     @Option(help: "Classifier-free guidance scale; 1 disables guidance.")
     var cfg: Float = 7.5
 
-    @Option(help: "Sampling temperature; 0 picks the most likely code.")
-    var temperature: Float = 1.0
+    @Option(help: ArgumentHelp("Sampling temperature; 0 picks the most likely code.",
+                               discussion: "A comma-separated list gives one per generated layer, coarse first (3,2,1,0); layers past its end take its last value: 0,0.5,1 samples layer 3 greedily, layer 2 at 0.5 and the fine layers at 1."))
+    var temperature: Temperatures = Temperatures([1])
 
     @Option(name: .customLong("top-k"), help: "Keep only the K most likely classes of each head group.")
     var topK: Int?
@@ -65,7 +66,6 @@ struct GenCommand: ParsableCommand {
         if samples < 1 { throw ValidationError("--samples must be at least 1") }
         if let k = topK, k < 1 { throw ValidationError("--top-k must be at least 1") }
         if let p = topP, !(p > 0 && p <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
-        if !(temperature >= 0 && temperature.isFinite) { throw ValidationError("--temperature must be a number ≥ 0") }
         if !(cfg >= 0 && cfg.isFinite) { throw ValidationError("--cfg must be a number ≥ 0") }
     }
 
@@ -81,7 +81,9 @@ struct GenCommand: ParsableCommand {
 
     func run() throws {
         try GenCommand.checkPrompt(prompt)
-        let options = SamplingOptions(cfgScale: cfg, temperature: temperature, topK: topK, topP: topP, seed: seed)
+        let t = temperature.values
+        let options = SamplingOptions(cfgScale: cfg, temperature: t.last!, layerTemperatures: t.count > 1 ? t : nil,
+                                      topK: topK, topP: topP, seed: seed)
         try options.validate()
         // Generator, tokenizer identity (header), text encoder.
         let (gen, trainedOn) = try GeneratorCheckpoint.load(from: model ?? ShippedModels.locate(GeneratorCheckpoint.defaultDirectory))
@@ -121,4 +123,16 @@ struct GenCommand: ParsableCommand {
         try out.commit()
         progress.finish("\(samples) clip(s), \(count) tokens each, \(String(format: "%.1f", progress.elapsed)) s")
     }
+}
+
+/// --temperature: one value, or one per generated layer (coarse first), each a finite number ≥ 0.
+struct Temperatures: ExpressibleByArgument {
+    let values: [Float]
+    init(_ values: [Float]) { self.values = values }
+    init?(argument: String) {
+        let v = argument.split(separator: ",", omittingEmptySubsequences: false).map { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard !v.isEmpty, v.allSatisfy({ $0.map { $0.isFinite && $0 >= 0 } ?? false }) else { return nil }
+        values = v.map { $0! }
+    }
+    var defaultValueDescription: String { values.map { String(format: "%g", $0) }.joined(separator: ",") }
 }

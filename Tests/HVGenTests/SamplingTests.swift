@@ -119,6 +119,26 @@ final class SamplingTests: XCTestCase {
         XCTAssertEqual(try gen.sample(text: text, options: o, count: 4), Array(a.prefix(4)))
     }
 
+    /// A temperature per layer: the coarse layer sampled greedily is the greedy decoder's, whatever the seed,
+    /// while the layers sampled warm still follow the seed.
+    func testPerLayerTemperatures() throws {
+        let config = GeneratorConfig.tiny()
+        let gen = Generator(model: try GeneratorModel(config: config, seed: 9))
+        let text = randomText(rows: 2, dim: config.textDim, seed: 1)
+        let coarse = config.layers[0].tokenCount
+        let greedy = try gen.sample(text: text, options: SamplingOptions(cfgScale: 3, temperature: 0))
+        var o = SamplingOptions(cfgScale: 3, temperature: 1, layerTemperatures: [0], seed: 42)
+        let a = try gen.sample(text: text, options: o)
+        o.seed = 43
+        let b = try gen.sample(text: text, options: o)
+        XCTAssertEqual(Array(a.prefix(coarse)), Array(greedy.prefix(coarse)))
+        XCTAssertEqual(Array(b.prefix(coarse)), Array(greedy.prefix(coarse)))
+        XCTAssertNotEqual(Array(a.dropFirst(coarse)), Array(b.dropFirst(coarse)))
+        XCTAssertEqual(o.forLayer(0).temperature, 0)
+        XCTAssertEqual(o.forLayer(1).temperature, 1)
+        XCTAssertThrowsError(try SamplingOptions(layerTemperatures: [0, -1]).validate())
+    }
+
     func testBadSamplingOptionsAreRefused() {
         XCTAssertThrowsError(try SamplingOptions(temperature: -1).validate())
         XCTAssertThrowsError(try SamplingOptions(topK: 0).validate())
