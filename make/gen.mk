@@ -71,7 +71,8 @@ gen-demo:
 EVAL_GEN_CFG ?= 1,2.5,5,7.5,10
 EVAL_GEN_SEEDS ?= 2
 EVAL_GEN_TEMPERATURE ?= 1
+EVAL_GEN_RERANK ?= 1
 EVAL_GEN_DIR ?= $(OUT)/eval-gen-$(notdir $(LM_OUT))
 eval-gen: build $(LM_DATA)/clips.tsv
 	pipelines/eval-gen.py $(BIN) $(LM_DATA) $(EVAL_GEN_DIR) --generator $(LM_OUT) --tokenizer models/tokenizer \
-		--cfg $(EVAL_GEN_CFG) --seeds $(EVAL_GEN_SEEDS) --temperature $(EVAL_GEN_TEMPERATURE) --reuse
+		--cfg $(EVAL_GEN_CFG) --seeds $(EVAL_GEN_SEEDS) --temperature $(EVAL_GEN_TEMPERATURE) --rerank $(EVAL_GEN_RERANK) --reuse

@@ -3,7 +3,7 @@
 
     pipelines/eval-gen.py BIN_DIR LM_DATA_DIR OUT_DIR [--prompts pipelines/eval-prompts.tsv]
         [--tokenizer models/tokenizer] [--generator models/generator] [--seeds 2] [--cfg 1,2.5,5,7.5,10]
-        [--temperature T[,T...]] [--reuse]
+        [--temperature T[,T...]] [--rerank N] [--reuse]
 
 LM_DATA_DIR is what the generator was trained on (`make lm-data`: clips.tsv and one FILE.hvt per video or photo
 clip). Its token files are rendered once with the tokenizer and cut into 64-frame windows, each owned by its source
@@ -47,6 +47,7 @@ def main():
     ap.add_argument("--seeds", type=int, default=2, help="samples per prompt and scale (seeds 0..N-1)")
     ap.add_argument("--cfg", default="1,2.5,5,7.5,10", help="guidance scales, comma-separated")
     ap.add_argument("--temperature", default="1", help="hv-gen's --temperature: one value, or one per layer, coarse first")
+    ap.add_argument("--rerank", type=int, default=1, help="hv-gen's --rerank: drafts of the coarse layers per sample")
     ap.add_argument("--reuse", action="store_true", help="keep renders already in OUT_DIR")
     a = ap.parse_args()
     try:
@@ -76,14 +77,16 @@ def main():
     print(f"{len(windows)} training windows from {len(files)} token files of {len(sources)} sources; "
           f"{len(prompts)} prompts × {a.seeds} seeds; chance {chance:.3f}")
 
+    # Samples of non-default settings get a file-name tag of their own, so --reuse never mixes settings.
+    tag = ("" if a.temperature == "1" else "t" + a.temperature.replace(",", "_") + "-") + \
+        ("" if a.rerank == 1 else f"r{a.rerank}-")
     results = []
     for g in scales:
         for i, (src, prompt) in enumerate(prompts):
-            temp = "" if a.temperature == "1" else "t" + a.temperature.replace(",", "_") + "-"
-            stem = os.path.join(a.out, f"{temp}cfg{g:g}-{i:02d}-{src}")
+            stem = os.path.join(a.out, f"{tag}cfg{g:g}-{i:02d}-{src}")
             if not (a.reuse and os.path.exists(stem + ".y4m")):
                 run(a.bin_dir, "hv-gen", prompt, "--samples", str(a.seeds), "--cfg", f"{g:g}", "--temperature",
-                    a.temperature, "--model", a.generator, "--tokenizer", a.tokenizer, "-o", stem + ".hvt")
+                    a.temperature, "--rerank", str(a.rerank), "--model", a.generator, "--tokenizer", a.tokenizer, "-o", stem + ".hvt")
                 run(a.bin_dir, "hv-render", stem + ".hvt", "--model", a.tokenizer, "-o", stem + ".y4m")
             frames = read_y4m_luma(stem + ".y4m")
             for s in range(a.seeds):
@@ -110,9 +113,9 @@ def main():
                  for g in scales]
         print(f"| {src} | {prompt} | " + " | ".join(cells) + " |")
     # Through a temporary file, so that an interrupted run leaves no partial JSON behind.
-    path = os.path.join(a.out, "eval-gen.json" if a.temperature == "1" else f"eval-gen-{temp[:-1]}.json")
+    path = os.path.join(a.out, f"eval-gen-{tag[:-1]}.json" if tag else "eval-gen.json")
     with open(path + ".tmp", "w") as f:
-        json.dump({"sources": len(sources), "temperature": a.temperature, "summary": summary, "samples": results}, f,
+        json.dump({"sources": len(sources), "temperature": a.temperature, "rerank": a.rerank, "summary": summary, "samples": results}, f,
                   indent=1)
     os.replace(path + ".tmp", path)
 

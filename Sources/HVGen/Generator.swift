@@ -82,4 +82,45 @@ public final class Generator {
                                       options: perLayer[m], scratch: scratch.data, rng: &rng)
         }
     }
+
+    /// A clip whose leading `layers` layers (the coarse ones, which set the scene) are the best of `candidates`
+    /// drafts: each draft is sampled as `sample` would, and scored by how much better the prompt explains its codes
+    /// than the null text does, Σ log p(code | text) − log p(code | null) — the generator's own classifier of
+    /// prompts, which ranks a paraphrase's source first more often than its samples land on it (`hv-train
+    /// lm-rank`). The rest of the clip is then sampled after the kept draft. Costs `candidates` drafts of the
+    /// leading layers (16 + 128 tokens for L3 and L2) on top of one clip. Returns the codes and every draft's score.
+    public func sampleReranked(text: Tensor, options: SamplingOptions, candidates: Int, layers k: Int, count: Int? = nil,
+                               progress: ((Int) -> Void)? = nil) throws -> (codes: [UInt32], scores: [Double]) {
+        try options.validate()
+        guard candidates >= 1, k >= 1, k <= config.layers.count else {
+            throw GenError.badOption(reason: "--rerank needs at least one draft of 1...\(config.layers.count) leading layers")
+        }
+        let total = min(count ?? config.videoTokens, config.videoTokens)
+        let lead = min(total, config.layers.prefix(k).reduce(0) { $0 + $1.tokenCount })
+        var rng = SeededRandom(seed: options.seed)
+        let scratch = Tensor(shape: [model.heads.map(\.outputs).max() ?? 1])
+        let perLayer = model.heads.indices.map { options.forLayer($0) }
+        // Both rows always run, so that a draft can be scored even without guidance (cfg 1).
+        func draw(_ m: Int, _ logits: Tensor) -> (UInt32, Double) {
+            let head = model.heads[m], cond = UnsafePointer(logits.data), uncond = UnsafePointer(logits.data + head.outputs)
+            let code = Sampler.sampleCode(head: head, cond: cond, uncond: options.cfgScale == 1 ? nil : uncond,
+                                          options: perLayer[m], scratch: scratch.data, rng: &rng)
+            return (code, head.nll(uncond, code: code) - head.nll(cond, code: code))
+        }
+        var best: [UInt32] = [], scores: [Double] = []
+        for _ in 0..<candidates {
+            var score = 0.0
+            let draft = try decode(texts: [text, nil], count: lead) { _, m, logits in
+                let (code, gain) = draw(m, logits)
+                score += gain
+                return code
+            }
+            if scores.isEmpty || score > scores.max()! { best = draft }
+            scores.append(score)
+        }
+        let codes = try decode(texts: [text, nil], count: total, progress: progress) { n, m, logits in
+            n < lead ? best[n] : draw(m, logits).0
+        }
+        return (codes, scores)
+    }
 }

@@ -41,6 +41,13 @@ struct GenCommand: ParsableCommand {
     @Option(name: .customLong("top-p"), help: "Keep the smallest set of each head group's classes with probability P.")
     var topP: Float?
 
+    @Option(help: ArgumentHelp("Sample N drafts of the coarse layers and keep the one the prompt explains best.",
+                               discussion: "Each draft is scored by log p(codes | prompt) − log p(codes | no text) under the generator; the rest of the clip is sampled after the kept draft. 1 = off."))
+    var rerank: Int = 1
+
+    @Option(name: .customLong("rerank-layers"), help: "How many leading (coarse) layers --rerank drafts.")
+    var rerankLayers: Int = 2
+
     @Option(help: "Random seed; the same seed gives the same tokens.")
     var seed: UInt64 = 0
 
@@ -64,6 +71,8 @@ struct GenCommand: ParsableCommand {
 
     func validate() throws {
         if samples < 1 { throw ValidationError("--samples must be at least 1") }
+        if rerank < 1 || rerank > 1000 { throw ValidationError("--rerank must be in 1...1000") }
+        if rerankLayers < 1 { throw ValidationError("--rerank-layers must be at least 1") }
         if let k = topK, k < 1 { throw ValidationError("--top-k must be at least 1") }
         if let p = topP, !(p > 0 && p <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
         if !(cfg >= 0 && cfg.isFinite) { throw ValidationError("--cfg must be a number ≥ 0") }
@@ -114,9 +123,13 @@ struct GenCommand: ParsableCommand {
             var o = options
             o.seed = seed &+ UInt64(s)
             let t0 = Date()
-            let video = try generator.sample(text: states, options: o, count: count) { n in
+            let report = { (n: Int) in
                 progress.update("sample \(s + 1)/\(samples): \(n)/\(count) tokens, \(String(format: "%.0f", Double(n) / max(Date().timeIntervalSince(t0), 1e-3))) tokens/s")
             }
+            let video = rerank > 1
+                ? try generator.sampleReranked(text: states, options: o, candidates: rerank, layers: min(rerankLayers, k),
+                                               count: count, progress: report).codes
+                : try generator.sample(text: states, options: o, count: count, progress: report)
             try writer.write(gen.layout.clip(from: video, tokenizerLayers: fullHeader.layers.count, frameCount: fullHeader.framesPerClip))
         }
         try writer.finish()

@@ -139,6 +139,31 @@ final class SamplingTests: XCTestCase {
         XCTAssertThrowsError(try SamplingOptions(layerTemperatures: [0, -1]).validate())
     }
 
+    /// One draft is plain sampling (same seed, same codes); with several, the kept draft is the best scored one,
+    /// its score recomputed here by teacher forcing: Σ log p(code | text) − log p(code | null).
+    func testRerankedSamplingKeepsTheBestDraft() throws {
+        let config = GeneratorConfig.tiny()
+        let gen = Generator(model: try GeneratorModel(config: config, seed: 4))
+        let text = randomText(rows: 2, dim: config.textDim, seed: 3)
+        let o = SamplingOptions(cfgScale: 3, temperature: 1, seed: 11)
+        let plain = try gen.sample(text: text, options: o)
+        XCTAssertEqual(try gen.sampleReranked(text: text, options: o, candidates: 1, layers: 1).codes, plain)
+        let (codes, scores) = try gen.sampleReranked(text: text, options: o, candidates: 6, layers: 2)
+        XCTAssertEqual(scores.count, 6)
+        XCTAssertEqual(codes.count, config.videoTokens)
+        let lead = config.layers[0].tokenCount + config.layers[1].tokenCount
+        var score = 0.0
+        _ = try gen.decode(texts: [text, nil], count: lead) { n, m, logits in
+            let head = gen.model.heads[m]
+            score += head.nll(logits.data + head.outputs, code: codes[n]) - head.nll(logits.data, code: codes[n])
+            return codes[n]
+        }
+        XCTAssertEqual(score, scores.max()!, accuracy: 1e-6)
+        XCTAssertGreaterThan(scores.max()!, scores.min()!)
+        XCTAssertThrowsError(try gen.sampleReranked(text: text, options: o, candidates: 0, layers: 1))
+        XCTAssertThrowsError(try gen.sampleReranked(text: text, options: o, candidates: 2, layers: config.layers.count + 1))
+    }
+
     func testBadSamplingOptionsAreRefused() {
         XCTAssertThrowsError(try SamplingOptions(temperature: -1).validate())
         XCTAssertThrowsError(try SamplingOptions(topK: 0).validate())
