@@ -4,6 +4,7 @@
 // SGEMMs over only the keys the block can see (causal), softmax uses the vectorised ExpKernel, and only the
 // log-sum-exp per query is kept for backward (P is recomputed blockwise, flash-attention style), so memory
 // stays O(blockSize·S) at S = 2448. `attentionForwardNaive`/`attentionBackwardNaive` are the loop references.
+import CKernels
 import COpenBLAS
 import Dispatch
 import Foundation
@@ -172,6 +173,29 @@ func attentionForwardOneQuery(_ L: AttentionLayout, q: UnsafePointer<Float>, k: 
                 while d < D { oh[d] += p * vh[d]; d += 1 }
             }
         }
+        for h in 0..<H { let oh = ob + h * D, f = inv[h]; for d in 0..<D { oh[d] *= f } }
+    }
+}
+
+/// `attentionForwardOneQuery` over half-precision keys and values (KVCache.halfKeys): the two passes over the cache
+/// in CKernels (scores, then the weighted sum of values), the softmax between them in float32 as above. headDim
+/// must be a multiple of 16; the row strides are the layout's.
+func attentionForwardOneQueryHalf(_ L: AttentionLayout, q: UnsafePointer<Float>, k: UnsafePointer<UInt16>,
+                                  v: UnsafePointer<UInt16>, o: UnsafeMutablePointer<Float>, workspace ws: AttentionWorkspace) {
+    let H = L.heads, D = L.headDim, n = L.visible(0)
+    ws.reserve(queries: H, keys: Swift.max(n, 1), workers: Swift.min(Parallel.workers, Swift.max(L.batch, 1)), backward: false)
+    let scratch = ws.scores.map { $0.data }, invSums = ws.rowScale.map { $0.data }
+    forEachHead(L.batch) { b, worker in
+        let ob = o + b * L.oBatchStride
+        guard n > 0 else { ob.update(repeating: 0, count: H * D); return }
+        let S = scratch[worker], inv = invSums[worker]
+        hv_attend_scores_f16(q + b * L.qBatchStride, k + b * L.kBatchStride, Int32(n), Int32(H), Int32(D), L.kRowStride, S)
+        for h in 0..<H {
+            let row = S + h * n
+            let m = ExpKernel.max(row, count: n) * L.scale
+            inv[h] = 1 / ExpKernel.expSum(row, row, count: n, scale: L.scale, shift: m)
+        }
+        hv_attend_values_f16(S, v + b * L.vBatchStride, Int32(n), Int32(H), Int32(D), L.vRowStride, ob)
         for h in 0..<H { let oh = ob + h * D, f = inv[h]; for d in 0..<D { oh[d] *= f } }
     }
 }
@@ -347,7 +371,11 @@ public final class MultiHeadAttention {
         L.kBatchStride = cache.capacity * heads * headDim
         L.vBatchStride = L.kBatchStride
         output.resize(q.shape)
-        attentionForward(L, q: q.data, k: cache.keys.data, v: cache.values.data, o: output.data, lse: nil, workspace: workspace)
+        if n == 1, let hk = cache.halfKeys, let hv = cache.halfValues, L.heads <= workspace.blockSize {
+            attentionForwardOneQueryHalf(L, q: q.data, k: hk, v: hv, o: output.data, workspace: workspace)
+        } else {
+            attentionForward(L, q: q.data, k: cache.keys.data, v: cache.values.data, o: output.data, lse: nil, workspace: workspace)
+        }
         saved = nil
         return output
     }

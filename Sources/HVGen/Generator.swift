@@ -37,7 +37,8 @@ public final class Generator {
         let total = min(count ?? config.videoTokens, config.videoTokens)
         let b = texts.count, c = config.width, tl = config.textLength
         let capacity = tl + max(total - 1, 0)
-        caches = model.blocks.map { _ in KVCache(batch: b, capacity: max(capacity, 1), heads: config.heads, headDim: config.headDim) }
+        caches = model.blocks.map { _ in KVCache(batch: b, capacity: max(capacity, 1), heads: config.heads, headDim: config.headDim,
+                                                         half: KVCache.halfByDefault) }
         for t in texts {
             if let t, t.shape.count != 2 || t.shape[1] != config.textDim {
                 throw GenError.badTokens(reason: "caption states must be [length, \(config.textDim)]")

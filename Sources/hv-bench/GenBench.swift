@@ -43,25 +43,37 @@ struct GenBenchCommand: ParsableCommand {
         let text = Tensor(shape: [12, c.textDim])
         text.randomNormal(std: 1, rng: &rng)
 
-        // KV cache: one whole clip, timing every token.
-        var stamps: [UInt64] = []
-        stamps.reserveCapacity(n + 1)
+        // KV cache: one whole clip, timing every token; with the cache's half-precision copies (what hv-gen uses
+        // where the CPU allows) and, for comparison, from the float32 rows alone.
         let generator = Generator(model: gen)
-        let start = DispatchTime.now().uptimeNanoseconds
-        let codes = try generator.sample(text: text, options: SamplingOptions(cfgScale: cfg, seed: 3)) { _ in
-            stamps.append(DispatchTime.now().uptimeNanoseconds)
-        }
-        let kvSeconds = Double(stamps.last! - start) / 1e9
-        let prefill = Double(stamps[0] - start) / 1e9
-        let window = min(100, n / 4)
-        // ms per token between stamps lo and hi (stamp k: token k has been sampled).
-        func perToken(_ lo: Int, _ hi: Int) -> Double { Double(stamps[hi] - stamps[lo]) / 1e6 / Double(hi - lo) }
-        let early = perToken(0, window), late = perToken(n - 1 - window, n - 1)
         let batch = cfg == 1 ? 1 : 2
-        print(String(format: "kv cache: %.2f s for %d tokens (batch %d) = %.1f tokens/s; prefill %.1f ms", kvSeconds, n, batch, Double(n) / kvSeconds, prefill * 1e3))
-        print(String(format: "kv cache per token: %.2f ms at the start (tokens 1-%d), %.2f ms at the end (last %d); end/start %.2f",
-                     early, window, late, window, late / early))
-        pytorchPeer(c, prefixRows: text.shape[0], ourTokensPerSecond: Double(n) / kvSeconds)
+        func decodeClip(half: Bool) throws -> (codes: [UInt32], tokensPerSecond: Double) {
+            let saved = KVCache.halfByDefault
+            KVCache.halfByDefault = half
+            defer { KVCache.halfByDefault = saved }
+            var stamps: [UInt64] = []
+            stamps.reserveCapacity(n + 1)
+            let start = DispatchTime.now().uptimeNanoseconds
+            let codes = try generator.sample(text: text, options: SamplingOptions(cfgScale: cfg, seed: 3)) { _ in
+                stamps.append(DispatchTime.now().uptimeNanoseconds)
+            }
+            let kvSeconds = Double(stamps.last! - start) / 1e9
+            let prefill = Double(stamps[0] - start) / 1e9
+            let window = min(100, n / 4)
+            // ms per token between stamps lo and hi (stamp k: token k has been sampled).
+            func perToken(_ lo: Int, _ hi: Int) -> Double { Double(stamps[hi] - stamps[lo]) / 1e6 / Double(hi - lo) }
+            let early = perToken(0, window), late = perToken(n - 1 - window, n - 1)
+            let what = half ? "kv cache" : "kv cache, float32 rows only"
+            print(what + String(format: ": %.2f s for %d tokens (batch %d) = %.1f tokens/s; prefill %.1f ms", kvSeconds, n, batch, Double(n) / kvSeconds, prefill * 1e3))
+            print(what + String(format: " per token: %.2f ms at the start (tokens 1-%d), %.2f ms at the end (last %d); end/start %.2f",
+                         early, window, late, window, late / early))
+            return (codes, Double(n) / kvSeconds)
+        }
+        let halfCache = KVCache.halfAvailable(headDim: c.headDim)
+        if !halfCache { print("kv cache: float32 rows only (no AVX-512, or a head size that is not a multiple of 16)") }
+        if halfCache { _ = try decodeClip(half: false) }
+        let (codes, tokensPerSecond) = try decodeClip(half: halfCache)
+        pytorchPeer(c, prefixRows: text.shape[0], ourTokensPerSecond: tokensPerSecond)
 
         // Recomputation: full forward (same batch) at `prefixPoints` prefix lengths, trapezoid over 1...n.
         let texts: [Tensor?] = batch == 2 ? [text, nil] : [text]
@@ -78,7 +90,7 @@ struct GenBenchCommand: ParsableCommand {
         for i in 1..<points.count { total += 0.5 * (times[i] + times[i - 1]) * Double(points[i] - points[i - 1]) }
         total += times[0]
         print(String(format: "recompute (estimated over the clip): %.1f s = %.2f tokens/s", total, Double(n) / total))
-        print(String(format: "kv cache speed-up: %.1fx", total / kvSeconds))
+        print(String(format: "kv cache speed-up: %.1fx", total / (Double(n) / tokensPerSecond)))
 
         // One training step (batch 1, forward + backward + AdamW) on the sampled clip, for planning runs.
         let trainer = try LMTrainer(model: gen, data: [LMExample(caption: text, video: codes)], options: LMTrainingOptions())

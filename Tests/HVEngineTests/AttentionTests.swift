@@ -1,3 +1,4 @@
+import CKernels
 import XCTest
 @testable import HVEngine
 
@@ -115,5 +116,47 @@ final class AttentionTests: XCTestCase {
             XCTAssertEqual($0 as? EngineError, .kvCacheFull(capacity: 16, requested: 17)) }
         cache.reset()
         XCTAssertEqual(cache.count, 0)
+    }
+
+    /// One-query attention over the half-precision cache copies (CKernels' scores and weighted-sum passes) against
+    /// the float32 path run on the same rows rounded to half (the reference: 1e-5 relative; only summation order
+    /// differs), and against the float32 rows themselves (the cost of the rounding, a few 1e-4).
+    func testOneQueryAttentionOverHalfCacheMatchesFloat() throws {
+        let B = 2, S = 37, H = 3, D = 32, row = H * D
+        try XCTSkipUnless(KVCache.halfAvailable(headDim: D), "no AVX-512 on this CPU")
+        let q = Tensor(seq: [B, S, H, D], SeqGradCheck.randoms(B * S * row, seed: 31))
+        let k = Tensor(seq: [B, S, H, D], SeqGradCheck.randoms(B * S * row, seed: 32))
+        let v = Tensor(seq: [B, S, H, D], SeqGradCheck.randoms(B * S * row, seed: 33))
+        func rounded(_ t: Tensor) -> Tensor {
+            let h = [UInt16](unsafeUninitializedCapacity: t.count) { b, n in hv_f32_to_f16(t.data, b.baseAddress!, t.count); n = t.count }
+            let r = Tensor(shape: t.shape)
+            hv_f16_to_f32(h, r.data, t.count)
+            return r
+        }
+        let (kr, vr) = (rounded(k), rounded(v))
+        XCTAssertGreaterThan(SeqGolden.maxRelativeError(kr.array, k.array), 0, "the rounding must change the keys")
+        let half = KVCache(batch: B, capacity: S, heads: H, headDim: D, half: true)
+        let exact = KVCache(batch: B, capacity: S, heads: H, headDim: D)
+        let reference = KVCache(batch: B, capacity: S, heads: H, headDim: D)
+        XCTAssertNotNil(half.halfKeys)
+        XCTAssertNil(exact.halfKeys)
+        let attn = MultiHeadAttention(heads: H, headDim: D)
+        var worstReference: Float = 0, worstExact: Float = 0
+        for t in 0..<S {
+            func at(_ x: Tensor) -> Tensor {
+                let s = Tensor(shape: [B, 1, H, D])
+                for b in 0..<B { (s.data + b * row).update(from: x.data + (b * S + t) * row, count: row) }
+                return s
+            }
+            try half.append(keys: at(k), values: at(v))
+            try exact.append(keys: at(k), values: at(v))
+            try reference.append(keys: at(kr), values: at(vr))
+            let oh = attn.forward(q: at(q), cache: half).array
+            worstReference = max(worstReference, SeqGolden.maxRelativeError(oh, attn.forward(q: at(q), cache: reference).array))
+            worstExact = max(worstExact, SeqGolden.maxRelativeError(oh, attn.forward(q: at(q), cache: exact).array))
+        }
+        XCTAssertLessThan(worstReference, 1e-5)
+        XCTAssertLessThan(worstExact, 3e-3)
+        XCTAssertGreaterThan(worstExact, 0)
     }
 }

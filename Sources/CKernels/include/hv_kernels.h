@@ -4,6 +4,8 @@
 #ifndef HV_KERNELS_H
 #define HV_KERNELS_H
 
+#include <stdint.h>
+
 /// 1 when this CPU runs the AVX-512 kernels below, else 0.
 int hv_direct_conv_available(void);
 
@@ -21,5 +23,19 @@ void hv_conv_row(const float *const *rows, const float *const *weights, int entr
 /// of 16.
 void hv_conv_row_dw(const float *const *rows, float *const *dweights, int entries, int kw, int cin, int cout,
                     int width, const float *dy);
+
+/// IEEE half-precision copies (round to nearest even) and back, n elements.
+void hv_f32_to_f16(const float *x, uint16_t *y, long n);
+void hv_f16_to_f32(const uint16_t *x, float *y, long n);
+
+/// One query against a half-precision key cache: scores[h·n + j] = Σ_d q[h·head_dim + d] · k[j·row_stride +
+/// h·head_dim + d] for h < heads, j < n. head_dim must be a multiple of 16.
+void hv_attend_scores_f16(const float *q, const uint16_t *k, int n, int heads, int head_dim, long row_stride,
+                          float *scores);
+
+/// The weighted sum of a half-precision value cache: o[h·head_dim + d] = Σ_j p[h·n + j] · v[j·row_stride +
+/// h·head_dim + d]. head_dim must be a multiple of 16.
+void hv_attend_values_f16(const float *p, const uint16_t *v, int n, int heads, int head_dim, long row_stride,
+                          float *o);
 
 #endif

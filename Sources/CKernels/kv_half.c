@@ -1,0 +1,87 @@
+// A half-precision copy of the generator's key/value cache and the two halves of one-query attention over it
+// (hv_kernels.h). At the end of a clip every decoded token reads the whole cache — 2 480 positions × 256 floats ×
+// keys and values × the CFG batch of two × 4 blocks, 40 MB in float32 — so decoding is bound by memory traffic;
+// IEEE half (10 mantissa bits, against bfloat16's 7) halves it. The softmax between the two passes stays in the
+// engine's float32 code.
+#include "hv_kernels.h"
+#include <immintrin.h>
+#include <stddef.h>
+
+#define HV_AVX512 __attribute__((target("avx512f,fma")))
+
+HV_AVX512 void hv_f32_to_f16(const float *x, uint16_t *y, long n) {
+    long i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(y + i), _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        uint16_t tail[16];
+        _mm256_storeu_si256((__m256i *)tail, _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT));
+        for (long t = 0; t < n - i; t++) y[i + t] = tail[t];
+    }
+}
+
+HV_AVX512 void hv_f16_to_f32(const uint16_t *x, float *y, long n) {
+    long i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))));
+    for (; i < n; i++) {
+        __m128i h = _mm_cvtsi32_si128(x[i]);
+        y[i] = _mm_cvtss_f32(_mm_cvtph_ps(h));
+    }
+}
+
+// Four positions at a time, so that four independent FMA chains cover the FMA latency.
+HV_AVX512 void hv_attend_scores_f16(const float *q, const uint16_t *k, int n, int heads, int head_dim, long row_stride,
+                                    float *scores) {
+    for (int h = 0; h < heads; h++) {
+        const float *qh = q + (size_t)h * head_dim;
+        const uint16_t *kh = k + (size_t)h * head_dim;
+        float *s = scores + (size_t)h * n;
+        int j = 0;
+        for (; j + 4 <= n; j += 4) {
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            const uint16_t *r0 = kh + (size_t)j * row_stride, *r1 = r0 + row_stride, *r2 = r1 + row_stride,
+                           *r3 = r2 + row_stride;
+            for (int d = 0; d < head_dim; d += 16) {
+                __m512 qv = _mm512_loadu_ps(qh + d);
+                a0 = _mm512_fmadd_ps(qv, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(r0 + d))), a0);
+                a1 = _mm512_fmadd_ps(qv, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(r1 + d))), a1);
+                a2 = _mm512_fmadd_ps(qv, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(r2 + d))), a2);
+                a3 = _mm512_fmadd_ps(qv, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(r3 + d))), a3);
+            }
+            s[j] = _mm512_reduce_add_ps(a0);
+            s[j + 1] = _mm512_reduce_add_ps(a1);
+            s[j + 2] = _mm512_reduce_add_ps(a2);
+            s[j + 3] = _mm512_reduce_add_ps(a3);
+        }
+        for (; j < n; j++) {
+            __m512 a = _mm512_setzero_ps();
+            const uint16_t *r = kh + (size_t)j * row_stride;
+            for (int d = 0; d < head_dim; d += 16)
+                a = _mm512_fmadd_ps(_mm512_loadu_ps(qh + d), _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(r + d))), a);
+            s[j] = _mm512_reduce_add_ps(a);
+        }
+    }
+}
+
+// The output of a head stays in registers (head_dim ≤ 128: at most 8 zmm) for the whole pass over the positions.
+HV_AVX512 void hv_attend_values_f16(const float *p, const uint16_t *v, int n, int heads, int head_dim, long row_stride,
+                                    float *o) {
+    for (int h = 0; h < heads; h++) {
+        const uint16_t *vh = v + (size_t)h * head_dim;
+        const float *ph = p + (size_t)h * n;
+        float *oh = o + (size_t)h * head_dim;
+        for (int d0 = 0; d0 < head_dim; d0 += 128) {
+            int w = head_dim - d0 < 128 ? head_dim - d0 : 128;
+            __m512 acc[8];
+            for (int u = 0; u < 8; u++) acc[u] = _mm512_setzero_ps();
+            for (int j = 0; j < n; j++) {
+                __m512 pj = _mm512_set1_ps(ph[j]);
+                const uint16_t *r = vh + (size_t)j * row_stride + d0;
+                for (int u = 0; u < w / 16; u++)
+                    acc[u] = _mm512_fmadd_ps(pj, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(r + 16 * u))), acc[u]);
+            }
+            for (int u = 0; u < w / 16; u++) _mm512_storeu_ps(oh + d0 + 16 * u, acc[u]);
+        }
+    }
+}
