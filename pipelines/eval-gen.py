@@ -45,15 +45,17 @@ def main():
     ap.add_argument("--tokenizer", default="models/tokenizer")
     ap.add_argument("--generator", default="models/generator")
     ap.add_argument("--seeds", type=int, default=2, help="samples per prompt and scale (seeds 0..N-1)")
-    ap.add_argument("--cfg", default="1,2.5,5,7.5,10", help="guidance scales, comma-separated")
+    ap.add_argument("--cfg", default="1,2.5,5,7.5,10",
+                    help="guidance scales, comma-separated; one per layer (coarse first) joined by '/', e.g. 7.5/7.5/1")
     ap.add_argument("--temperature", default="1", help="hv-gen's --temperature: one value, or one per layer, coarse first")
     ap.add_argument("--rerank", type=int, default=1, help="hv-gen's --rerank: drafts of the coarse layers per sample")
     ap.add_argument("--reuse", action="store_true", help="keep renders already in OUT_DIR")
     a = ap.parse_args()
-    try:
-        scales = [float(c) for c in a.cfg.split(",")]
-    except ValueError:
-        die(f"--cfg takes numbers such as 1,2.5,7.5, not {a.cfg!r}", 64)
+    # A scale is one number, or one per generated layer joined by '/' (7.5/7.5/1: hv-gen --cfg 7.5,7.5,1).
+    scales = a.cfg.split(",")
+    if not all(re.fullmatch(r"\d+(\.\d*)?(/\d+(\.\d*)?)*", g) for g in scales):
+        die(f"--cfg takes numbers such as 1,2.5,7.5 (or per-layer lists such as 7.5/7.5/1), not {a.cfg!r}", 64)
+    scales = [g if "/" in g else f"{float(g):g}" for g in scales]
     if a.seeds < 1 or not scales:
         die("--seeds must be at least 1 and --cfg must name a scale", 64)
 
@@ -83,9 +85,9 @@ def main():
     results = []
     for g in scales:
         for i, (src, prompt) in enumerate(prompts):
-            stem = os.path.join(a.out, f"{tag}cfg{g:g}-{i:02d}-{src}")
+            stem = os.path.join(a.out, f"{tag}cfg{g.replace('/', '_')}-{i:02d}-{src}")
             if not (a.reuse and os.path.exists(stem + ".y4m")):
-                run(a.bin_dir, "hv-gen", prompt, "--samples", str(a.seeds), "--cfg", f"{g:g}", "--temperature",
+                run(a.bin_dir, "hv-gen", prompt, "--samples", str(a.seeds), "--cfg", g.replace("/", ","), "--temperature",
                     a.temperature, "--rerank", str(a.rerank), "--model", a.generator, "--tokenizer", a.tokenizer, "-o", stem + ".hvt")
                 run(a.bin_dir, "hv-render", stem + ".hvt", "--model", a.tokenizer, "-o", stem + ".y4m")
             frames = read_y4m_luma(stem + ".y4m")
@@ -104,9 +106,9 @@ def main():
         summary.append({"cfg": g, "hits": hits, "samples": len(r), "hit_rate": hits / len(r), "chance": chance,
                         "nearest_psnr": float(np.mean([x["psnr"] for x in r])),
                         "motion": float(np.median([x["motion"] for x in r]))})
-        print(f"| {g:g} | {hits}/{len(r)} | {hits / len(r):.2f} | {chance:.3f} | {summary[-1]['nearest_psnr']:.2f} "
+        print(f"| {g} | {hits}/{len(r)} | {hits / len(r):.2f} | {chance:.3f} | {summary[-1]['nearest_psnr']:.2f} "
               f"| {summary[-1]['motion']:.2f} |")
-    print("\n| source | prompt | " + " | ".join(f"cfg {g:g}: nearest (seeds)" for g in scales) + " |")
+    print("\n| source | prompt | " + " | ".join(f"cfg {g}: nearest (seeds)" for g in scales) + " |")
     print("|" + " --- |" * (2 + len(scales)))
     for src, prompt in prompts:
         cells = [", ".join(x["nearest"] + ("✓" if x["hit"] else "") for x in results if x["cfg"] == g and x["source"] == src)

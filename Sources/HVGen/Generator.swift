@@ -72,15 +72,17 @@ public final class Generator {
     public func sample(text: Tensor?, options: SamplingOptions, count: Int? = nil,
                        progress: ((Int) -> Void)? = nil) throws -> [UInt32] {
         try options.validate()
-        let guided = text != nil && options.cfgScale != 1
+        let guided = text != nil && options.guided
         let texts: [Tensor?] = guided ? [text, nil] : [text]
         var rng = SeededRandom(seed: options.seed)
         let scratch = Tensor(shape: [model.heads.map(\.outputs).max() ?? 1])
         let perLayer = model.heads.indices.map { options.forLayer($0) }
         return try decode(texts: texts, count: count, progress: progress) { _, m, logits in
             let outs = model.heads[m].outputs
-            return Sampler.sampleCode(head: model.heads[m], cond: logits.data, uncond: guided ? UnsafePointer(logits.data + outs) : nil,
-                                      options: perLayer[m], scratch: scratch.data, rng: &rng)
+            let o = perLayer[m]
+            return Sampler.sampleCode(head: model.heads[m], cond: logits.data,
+                                      uncond: guided && o.cfgScale != 1 ? UnsafePointer(logits.data + outs) : nil,
+                                      options: o, scratch: scratch.data, rng: &rng)
         }
     }
 
@@ -104,7 +106,7 @@ public final class Generator {
         // Both rows always run, so that a draft can be scored even without guidance (cfg 1).
         func draw(_ m: Int, _ logits: Tensor) -> (UInt32, Double) {
             let head = model.heads[m], cond = UnsafePointer(logits.data), uncond = UnsafePointer(logits.data + head.outputs)
-            let code = Sampler.sampleCode(head: head, cond: cond, uncond: options.cfgScale == 1 ? nil : uncond,
+            let code = Sampler.sampleCode(head: head, cond: cond, uncond: perLayer[m].cfgScale == 1 ? nil : uncond,
                                           options: perLayer[m], scratch: scratch.data, rng: &rng)
             return (code, head.nll(uncond, code: code) - head.nll(cond, code: code))
         }

@@ -9,6 +9,10 @@ import HVEngine
 public struct SamplingOptions: Equatable, Sendable {
     /// Guidance scale; 1 uses the conditional logits alone (no unconditional pass).
     public var cfgScale: Float
+    /// Guidance scales per generated layer, coarse first, overriding `cfgScale` as `layerTemperatures` does
+    /// `temperature`: the text moves the coarse layers' logits by little, and guiding the fine layers as hard breaks
+    /// their texture.
+    public var layerCfgScales: [Float]?
     /// Softmax temperature; 0 = greedy.
     public var temperature: Float
     /// Temperatures per generated layer, coarse first (the generator's order), overriding `temperature`; a
@@ -21,22 +25,30 @@ public struct SamplingOptions: Equatable, Sendable {
     public var topP: Float?
     public var seed: UInt64
 
-    public init(cfgScale: Float = 7.5, temperature: Float = 1, layerTemperatures: [Float]? = nil, topK: Int? = nil,
-                topP: Float? = nil, seed: UInt64 = 0) {
-        self.cfgScale = cfgScale; self.temperature = temperature; self.layerTemperatures = layerTemperatures
+    public init(cfgScale: Float = 7.5, layerCfgScales: [Float]? = nil, temperature: Float = 1,
+                layerTemperatures: [Float]? = nil, topK: Int? = nil, topP: Float? = nil, seed: UInt64 = 0) {
+        self.cfgScale = cfgScale; self.layerCfgScales = layerCfgScales
+        self.temperature = temperature; self.layerTemperatures = layerTemperatures
         self.topK = topK; self.topP = topP; self.seed = seed
     }
 
-    /// The options that sample generated layer `m` (coarse first): its own temperature when one is listed.
+    /// The options that sample generated layer `m` (coarse first): its own temperature and guidance scale when
+    /// they are listed.
     public func forLayer(_ m: Int) -> SamplingOptions {
         var o = self
         if let t = layerTemperatures, m < t.count { o.temperature = t[m] }
-        o.layerTemperatures = nil
+        if let g = layerCfgScales, m < g.count { o.cfgScale = g[m] }
+        o.layerTemperatures = nil; o.layerCfgScales = nil
         return o
     }
 
+    /// Whether any layer is guided (needs the unconditional row).
+    public var guided: Bool { cfgScale != 1 || (layerCfgScales ?? []).contains { $0 != 1 } }
+
     public func validate() throws {
-        guard cfgScale.isFinite, cfgScale >= 0 else { throw GenError.badOption(reason: "--cfg must be a finite number ≥ 0") }
+        guard cfgScale.isFinite, cfgScale >= 0, (layerCfgScales ?? []).allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+            throw GenError.badOption(reason: "--cfg must be a finite number ≥ 0")
+        }
         guard temperature.isFinite, temperature >= 0, (layerTemperatures ?? []).allSatisfy({ $0.isFinite && $0 >= 0 }) else {
             throw GenError.badOption(reason: "--temperature must be ≥ 0")
         }

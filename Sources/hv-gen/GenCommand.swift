@@ -28,12 +28,13 @@ struct GenCommand: ParsableCommand {
     @Argument(help: "Describe the video to generate.")
     var prompt: String
 
-    @Option(help: "Classifier-free guidance scale; 1 disables guidance.")
-    var cfg: Float = 7.5
+    @Option(help: ArgumentHelp("Classifier-free guidance scale; 1 disables guidance.",
+                               discussion: "A comma-separated list gives one per generated layer, coarse first, as --temperature does: 7.5,7.5,1 guides layers 3 and 2 and leaves the fine layers unguided."))
+    var cfg: PerLayerValues = PerLayerValues([7.5])
 
     @Option(help: ArgumentHelp("Sampling temperature; 0 picks the most likely code.",
                                discussion: "A comma-separated list gives one per generated layer, coarse first (3,2,1,0); layers past its end take its last value: 0,0.5,1 samples layer 3 greedily, layer 2 at 0.5 and the fine layers at 1."))
-    var temperature: Temperatures = Temperatures([1])
+    var temperature: PerLayerValues = PerLayerValues([1])
 
     @Option(name: .customLong("top-k"), help: "Keep only the K most likely classes of each head group.")
     var topK: Int?
@@ -75,7 +76,6 @@ struct GenCommand: ParsableCommand {
         if rerankLayers < 1 { throw ValidationError("--rerank-layers must be at least 1") }
         if let k = topK, k < 1 { throw ValidationError("--top-k must be at least 1") }
         if let p = topP, !(p > 0 && p <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
-        if !(cfg >= 0 && cfg.isFinite) { throw ValidationError("--cfg must be a number ≥ 0") }
     }
 
     /// Prompt checks before any model is loaded: UTF-8 (on the raw bytes; Swift repairs argv), empty, length.
@@ -90,9 +90,9 @@ struct GenCommand: ParsableCommand {
 
     func run() throws {
         try GenCommand.checkPrompt(prompt)
-        let t = temperature.values
-        let options = SamplingOptions(cfgScale: cfg, temperature: t.last!, layerTemperatures: t.count > 1 ? t : nil,
-                                      topK: topK, topP: topP, seed: seed)
+        let t = temperature.values, g = cfg.values
+        let options = SamplingOptions(cfgScale: g.last!, layerCfgScales: g.count > 1 ? g : nil, temperature: t.last!,
+                                      layerTemperatures: t.count > 1 ? t : nil, topK: topK, topP: topP, seed: seed)
         try options.validate()
         // Generator, tokenizer identity (header), text encoder.
         let (gen, trainedOn) = try GeneratorCheckpoint.load(from: model ?? ShippedModels.locate(GeneratorCheckpoint.defaultDirectory))
@@ -138,8 +138,8 @@ struct GenCommand: ParsableCommand {
     }
 }
 
-/// --temperature: one value, or one per generated layer (coarse first), each a finite number ≥ 0.
-struct Temperatures: ExpressibleByArgument {
+/// --temperature and --cfg: one value, or one per generated layer (coarse first), each a finite number ≥ 0.
+struct PerLayerValues: ExpressibleByArgument {
     let values: [Float]
     init(_ values: [Float]) { self.values = values }
     init?(argument: String) {

@@ -47,7 +47,7 @@ final class GenCLITests: XCTestCase {
     }
 
     func testBadOptionsExit64() throws {
-        for args in [["--top-k", "0"], ["--top-p", "2"], ["--temperature", "-1"], ["--temperature", "0,x"], ["--temperature", "0,,1"], ["--temperature", "nan"], ["--rerank", "0"], ["--rerank-layers", "0"], ["--samples", "0"], ["--layers", "x"]] {
+        for args in [["--top-k", "0"], ["--top-p", "2"], ["--temperature", "-1"], ["--temperature", "0,x"], ["--temperature", "0,,1"], ["--temperature", "nan"], ["--rerank", "0"], ["--cfg", "7.5,x"], ["--cfg", "-1"], ["--rerank-layers", "0"], ["--samples", "0"], ["--layers", "x"]] {
             let r = try Tools.run("hv-gen", ["waves"] + args)
             XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
         }

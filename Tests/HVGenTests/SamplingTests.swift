@@ -139,6 +139,25 @@ final class SamplingTests: XCTestCase {
         XCTAssertThrowsError(try SamplingOptions(layerTemperatures: [0, -1]).validate())
     }
 
+    /// A guidance scale per layer: the coarse layer guided like everywhere-guided sampling gives the same codes there
+    /// (same seed), the unguided fine layer differs from the guided one.
+    func testPerLayerGuidance() throws {
+        let config = GeneratorConfig.tiny()
+        let gen = Generator(model: try GeneratorModel(config: config, seed: 9))
+        let text = randomText(rows: 2, dim: config.textDim, seed: 1)
+        let coarse = config.layers[0].tokenCount
+        let everywhere = try gen.sample(text: text, options: SamplingOptions(cfgScale: 4, seed: 5))
+        let o = SamplingOptions(cfgScale: 1, layerCfgScales: [4], seed: 5)
+        XCTAssertTrue(o.guided)
+        XCTAssertFalse(SamplingOptions(cfgScale: 1, layerCfgScales: [1, 1]).guided)
+        let coarseOnly = try gen.sample(text: text, options: o)
+        XCTAssertEqual(Array(coarseOnly.prefix(coarse)), Array(everywhere.prefix(coarse)))
+        XCTAssertNotEqual(Array(coarseOnly.dropFirst(coarse)), Array(everywhere.dropFirst(coarse)))
+        XCTAssertEqual(o.forLayer(0).cfgScale, 4)
+        XCTAssertEqual(o.forLayer(1).cfgScale, 1)
+        XCTAssertThrowsError(try SamplingOptions(layerCfgScales: [.nan]).validate())
+    }
+
     /// One draft is plain sampling (same seed, same codes); with several, the kept draft is the best scored one,
     /// its score recomputed here by teacher forcing: Σ log p(code | text) − log p(code | null).
     func testRerankedSamplingKeepsTheBestDraft() throws {
