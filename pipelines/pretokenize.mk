@@ -6,6 +6,7 @@
 #   make -j2 pretokenize MANIFEST=data.db TOKENS=tok [SHARDS=0-9] [TOKENIZER=models/tokenizer]
 #   make -j2 demo-data                    # the real footage, captioned, embedded, pretokenized; status table
 #   make bench-pretokenize                # clips per hour at -j1 and -j2 (also part of `make bench`)
+#   make bench-pretokenize-real           # the same with the shipped tokenizer on 12 real 64-frame clips
 #   make test-pipelines                   # kill -9 / resume / shard-range / fine-tune test (part of `make test`)
 #   make test-slurm                       # the Slurm array + merge job on a one-node cluster (part of `make test`)
 #   make test-webdataset                  # the shards read by PyPI webdataset (part of `make test`)
@@ -33,9 +34,10 @@ PACK ?= 1
 MASK_FLAGS ?= --ratio 0.85 --strategy repeat
 # hv-decode options; empty = --size and --fps of the tokenizer's config.json.
 DECODE_FLAGS ?=
-# Environment of each clip's tools: one BLAS thread per make job (-jN on N cores). Set it empty for -j1 on a
-# many-core machine.
-WORKER_ENV ?= OPENBLAS_NUM_THREADS=1
+# Environment of each clip's tools: one thread per make job, so -jN on N cores runs N threads: one OpenBLAS thread
+# and one for the engine's own loops and FFmpeg (HV_THREADS; unset, each tool splits its convs over every core and
+# -j2 on 2 cores runs 4 busy threads). Set it empty for -j1 on a many-core machine.
+WORKER_ENV ?= OPENBLAS_NUM_THREADS=1 HV_THREADS=1
 # Extra flags for the per-clip make (-k by default: one bad clip does not stop the others).
 PRETOK_CLIP_FLAGS ?= -k
 
@@ -44,7 +46,7 @@ PRETOK_SUBMAKE = $(MAKE) --no-print-directory -f $(PRETOK_MK) BIN='$(BIN)' MANIF
   TOKENIZER='$(TOKENIZER)' TOKENS='$(TOKENS)' SHARDS='$(SHARDS)' SHARD_COUNT='$(SHARD_COUNT)' \
   SHARD_CLIPS='$(SHARD_CLIPS)' MASK_FLAGS='$(MASK_FLAGS)' DECODE_FLAGS='$(DECODE_FLAGS)' WORKER_ENV='$(WORKER_ENV)' OUT='$(OUT)'
 
-.PHONY: pretokenize pretokenize-clips pack-shards demo-data bench-pretokenize test-pipelines test-slurm test-webdataset
+.PHONY: pretokenize pretokenize-clips pack-shards demo-data bench-pretokenize bench-pretokenize-real test-pipelines test-slurm test-webdataset
 
 # Shell prologue shared by the recipes: checks, tokenizer hash, decode flags, work-shard selection
 # (sel: hv-manifest option; tag: file-name tag). The hash is the checkpoint's token identity
@@ -173,9 +175,20 @@ BENCH_PRETOK_DIR ?= $(OUT)/bench/pretokenize
 BENCH_PRETOK_TOKENIZER ?=
 BENCH_PRETOK_VIDEOS ?=
 BENCH_PRETOK_CLIPS ?= 48
+BENCH_PRETOK_REPEATS ?= 1
 bench: bench-pretokenize
 bench-pretokenize: build
-	Tests/pipelines/bench-pretokenize.sh '$(BIN)' '$(BENCH_PRETOK_DIR)' '$(BENCH_PRETOK_CLIPS)' '$(BENCH_PRETOK_TOKENIZER)' '$(BENCH_PRETOK_VIDEOS)'
+	Tests/pipelines/bench-pretokenize.sh '$(BIN)' '$(BENCH_PRETOK_DIR)' '$(BENCH_PRETOK_CLIPS)' '$(BENCH_PRETOK_TOKENIZER)' \
+	  '$(BENCH_PRETOK_VIDEOS)' '$(BENCH_PRETOK_REPEATS)'
+
+# The same with the shipped tokenizer on real 64-frame clips: BENCH_PRETOK_CLIPS (12) clips of data/footage/train
+# (the same ones every time), -j1 and -j2 alternating BENCH_PRETOK_REPEATS (2) times, best of each. Pause other
+# work on the machine first: the ratio means something only on free cores.
+bench-pretokenize-real: BENCH_PRETOK_TOKENIZER = $(TOKENIZER)
+bench-pretokenize-real: BENCH_PRETOK_VIDEOS = $(FOOTAGE)/train
+bench-pretokenize-real: BENCH_PRETOK_CLIPS = 12
+bench-pretokenize-real: BENCH_PRETOK_REPEATS = 2
+bench-pretokenize-real: bench-pretokenize
 
 # kill -9 midway then resume, finished re-run, two shard ranges, a frozen-token fine-tune of the tokenizer
 # (Tests/pipelines/test-pretokenize.sh), with the shipped tokenizer; TEST_PRETOK_TOKENIZER= (empty): a throwaway tiny one.

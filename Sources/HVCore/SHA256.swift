@@ -22,48 +22,59 @@ public struct SHA256 {
         for b in bytes {
             buffer.append(b)
             length &+= 1
-            if buffer.count == 64 { compress(); buffer.removeAll(keepingCapacity: true) }
+            if buffer.count == 64 { compressBuffer() }
         }
     }
 
+    /// Whole blocks are compressed straight from `bytes` (no copy): hashing a checkpoint is part of loading it,
+    /// which every clip of `make pretokenize` does once.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        var i = 0
         let n = bytes.count
-        while i < n {
-            if buffer.isEmpty && n - i >= 64 {
-                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + 64)]))
-                compress(); buffer.removeAll(keepingCapacity: true)
-                i += 64
-            } else {
-                buffer.append(bytes[i]); i += 1
-                if buffer.count == 64 { compress(); buffer.removeAll(keepingCapacity: true) }
-            }
+        guard n > 0, let base = bytes.baseAddress else { return }
+        var i = 0
+        if !buffer.isEmpty {
+            i = min(64 - buffer.count, n)
+            buffer.append(contentsOf: UnsafeRawBufferPointer(start: base, count: i))
+            if buffer.count == 64 { compressBuffer() }
         }
+        while n - i >= 64 { SHA256.compress(&h, base + i); i += 64 }
+        if i < n { buffer.append(contentsOf: UnsafeRawBufferPointer(start: base + i, count: n - i)) }
         length &+= UInt64(n)
     }
 
-    private mutating func compress() {
-        var w = [UInt32](repeating: 0, count: 64)
-        for i in 0..<16 {
-            w[i] = UInt32(buffer[4 * i]) << 24 | UInt32(buffer[4 * i + 1]) << 16 | UInt32(buffer[4 * i + 2]) << 8 | UInt32(buffer[4 * i + 3])
-        }
+    /// Compresses the 64 buffered bytes and empties the buffer.
+    private mutating func compressBuffer() {
+        let block = buffer
+        block.withUnsafeBytes { SHA256.compress(&h, $0.baseAddress!) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// One 64-byte block into the state `h`.
+    private static func compress(_ h: inout [UInt32], _ block: UnsafeRawPointer) {
         @inline(__always) func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
-        for i in 16..<64 {
-            let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-            let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            for i in 0..<16 { w[i] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
+            for i in 16..<64 {
+                let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
+                let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
+                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+            }
+            h.withUnsafeMutableBufferPointer { h in
+                SHA256.k.withUnsafeBufferPointer { k in
+                    var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
+                    for i in 0..<64 {
+                        let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
+                        let ch = (e & f) ^ (~e & g)
+                        let t1 = hh &+ s1 &+ ch &+ k[i] &+ w[i]
+                        let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
+                        let maj = (a & b) ^ (a & c) ^ (b & c)
+                        let t2 = s0 &+ maj
+                        hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+                    }
+                    h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
+                }
+            }
         }
-        var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
-        for i in 0..<64 {
-            let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-            let ch = (e & f) ^ (~e & g)
-            let t1 = hh &+ s1 &+ ch &+ SHA256.k[i] &+ w[i]
-            let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-            let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ maj
-            hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-        }
-        h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
     }
 
     /// Finishes and returns the 32-byte digest.
@@ -72,11 +83,11 @@ public struct SHA256 {
         buffer.append(0x80)
         if buffer.count > 56 {
             while buffer.count < 64 { buffer.append(0) }
-            compress(); buffer.removeAll(keepingCapacity: true)
+            compressBuffer()
         }
         while buffer.count < 56 { buffer.append(0) }
         for i in (0..<8).reversed() { buffer.append(UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))) }
-        compress()
+        compressBuffer()
         var out: [UInt8] = []
         for v in h { out += [UInt8(v >> 24), UInt8(truncatingIfNeeded: v >> 16), UInt8(truncatingIfNeeded: v >> 8), UInt8(truncatingIfNeeded: v)] }
         return out

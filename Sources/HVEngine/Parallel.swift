@@ -5,12 +5,14 @@
 // runs in the caller's floating-point mode (Denormals.swift): pool threads keep whatever mode they had.
 import Dispatch
 import Foundation
+import HVCore
 
 public enum Parallel {
-    /// Number of worker chunks: the cores this process may run on. `activeProcessorCount` counts the machine's
-    /// cores, also under `taskset -c 0`, which would split every loop in two chunks that then take turns on
-    /// the one allowed core; the affinity mask says how many can really run at once.
-    public static let workers: Int = allowedCores()
+    /// Number of worker chunks: the cores this process may run on, at most HV_THREADS (`Threads.limit`).
+    /// `activeProcessorCount` counts the machine's cores, also under `taskset -c 0`, which would split every loop
+    /// in two chunks that then take turns on the one allowed core; the affinity mask says how many can really run
+    /// at once. HV_THREADS=1 is what `make -jN pretokenize` gives each clip's tools: N processes on N cores.
+    public static let workers: Int = Threads.capped(allowedCores())
 
     static func allowedCores() -> Int {
         let online = max(1, ProcessInfo.processInfo.activeProcessorCount)

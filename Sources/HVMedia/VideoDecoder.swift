@@ -7,6 +7,7 @@
 //   64-byte-aligned stride with slack and we repack.
 import CFFmpeg
 import Foundation
+import HVCore
 
 public struct DecodeOptions: Sendable {
     public var fps: FrameRate = FrameRate(8)
@@ -85,7 +86,7 @@ public final class VideoDecoder {
         guard let cc = avcodec_alloc_context3(dec) else { throw MediaError.decodeFailed(name: path, reason: "out of memory") }
         codec = cc
         avcodec_parameters_to_context(cc, par)
-        cc.pointee.thread_count = Int32(max(1, ProcessInfo.processInfo.activeProcessorCount))
+        cc.pointee.thread_count = Int32(Threads.capped(ProcessInfo.processInfo.activeProcessorCount))
         guard avcodec_open2(cc, dec, nil) >= 0 else {
             throw MediaError.decodeFailed(name: path, reason: "cannot open the \(String(cString: dec.pointee.name)) decoder")
         }

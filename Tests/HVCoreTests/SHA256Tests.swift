@@ -17,4 +17,20 @@ final class SHA256Tests: XCTestCase {
         let streamed = a.finalize().map { String(format: "%02x", $0) }.joined()
         XCTAssertEqual(streamed, SHA256.hexDigest(of: bytes))
     }
+
+    /// A megabyte in uneven pieces (partial blocks before, between and after whole ones) against Python's hashlib.
+    func testLargeInputInUnevenPiecesMatchesReference() {
+        let bytes = (0..<1_000_003).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        var a = SHA256()
+        var i = 0
+        for size in [1, 63, 64, 65, 0, 127, 128, 4096, 100_000] + Array(repeating: 300_000, count: 3) {
+            let j = min(bytes.count, i + size)
+            bytes.withUnsafeBytes { a.update(UnsafeRawBufferPointer(rebasing: $0[i..<j])) }
+            i = j
+        }
+        XCTAssertEqual(i, bytes.count)
+        XCTAssertEqual(a.finalize().map { String(format: "%02x", $0) }.joined(),
+                       "98a99a78c43949f17251c669c6e3ff37064482fdc65e85ef1f21b70c2e48a81b")
+        XCTAssertEqual(SHA256.hexDigest(of: bytes), "98a99a78c43949f17251c669c6e3ff37064482fdc65e85ef1f21b70c2e48a81b")
+    }
 }
