@@ -63,7 +63,8 @@ def main():
     prompts = read_tsv(a.prompts, "SOURCE<TAB>PROMPT")
     os.makedirs(os.path.join(a.out, "recon"), exist_ok=True)
     windows, owners = [], []
-    for name, _ in files:
+    # A file listed once per phrasing of its caption is one set of windows.
+    for name in dict.fromkeys(n for n, _ in files):
         y4m = os.path.join(a.out, "recon", os.path.splitext(os.path.basename(name))[0] + ".y4m")
         if not (a.reuse and os.path.exists(y4m)):
             run(a.bin_dir, "hv-render", os.path.join(a.lm_data, name), "--model", a.tokenizer, "-o", y4m)
@@ -76,7 +77,7 @@ def main():
             die(f"{a.prompts}: source {src!r} is not in {a.lm_data}/clips.tsv", 65)
     windows = np.stack(windows).astype(np.float32)
     chance = 1 / len(sources)
-    print(f"{len(windows)} training windows from {len(files)} token files of {len(sources)} sources; "
+    print(f"{len(windows)} training windows from {len(set(n for n, _ in files))} token files of {len(sources)} sources; "
           f"{len(prompts)} prompts × {a.seeds} seeds; chance {chance:.3f}")
 
     # Samples of non-default settings get a file-name tag of their own, so --reuse never mixes settings.

@@ -74,7 +74,7 @@ while IFS=$'\t' read -r name caption; do
 done < "$CAPTIONS"
 if [ $MODE = metadata ]; then
     if cmp -s "$list" "$CSV"; then rm -f "$list"; else mv -f "$list" "$CSV"; fi
-    echo "lm-data: $(($(wc -l < "$CSV") - 1)) captioned training sources in $CSV"
+    echo "lm-data: $(($(wc -l < "$CSV") - 1)) captioned rows (videos and photo clips, a row per phrasing) in $CSV"
     exit 0
 fi
 mv "$list" "$OUT/clips.tsv"

@@ -73,16 +73,9 @@ public final class Generator {
                        progress: ((Int) -> Void)? = nil) throws -> [UInt32] {
         try options.validate()
         let guided = text != nil && options.guided
-        let texts: [Tensor?] = guided ? [text, nil] : [text]
-        var rng = SeededRandom(seed: options.seed)
-        let scratch = Tensor(shape: [model.heads.map(\.outputs).max() ?? 1])
-        let perLayer = model.heads.indices.map { options.forLayer($0) }
-        return try decode(texts: texts, count: count, progress: progress) { _, m, logits in
-            let outs = model.heads[m].outputs
-            let o = perLayer[m]
-            return Sampler.sampleCode(head: model.heads[m], cond: logits.data,
-                                      uncond: guided && o.cfgScale != 1 ? UnsafePointer(logits.data + outs) : nil,
-                                      options: o, scratch: scratch.data, rng: &rng)
+        let codes = CodeDraw(model: model, options: options)
+        return try decode(texts: guided ? [text, nil] : [text], count: count, progress: progress) { _, m, logits in
+            codes.next(layer: m, logits: logits, guided: guided)
         }
     }
 
@@ -100,30 +93,47 @@ public final class Generator {
         }
         let total = min(count ?? config.videoTokens, config.videoTokens)
         let lead = min(total, config.layers.prefix(k).reduce(0) { $0 + $1.tokenCount })
-        var rng = SeededRandom(seed: options.seed)
-        let scratch = Tensor(shape: [model.heads.map(\.outputs).max() ?? 1])
-        let perLayer = model.heads.indices.map { options.forLayer($0) }
-        // Both rows always run, so that a draft can be scored even without guidance (cfg 1).
-        func draw(_ m: Int, _ logits: Tensor) -> (UInt32, Double) {
-            let head = model.heads[m], cond = UnsafePointer(logits.data), uncond = UnsafePointer(logits.data + head.outputs)
-            let code = Sampler.sampleCode(head: head, cond: cond, uncond: perLayer[m].cfgScale == 1 ? nil : uncond,
-                                          options: perLayer[m], scratch: scratch.data, rng: &rng)
-            return (code, head.nll(uncond, code: code) - head.nll(cond, code: code))
-        }
+        let codes = CodeDraw(model: model, options: options)
         var best: [UInt32] = [], scores: [Double] = []
         for _ in 0..<candidates {
+            // A draft needs the null text's row to be scored, even where nothing is guided.
             var score = 0.0
             let draft = try decode(texts: [text, nil], count: lead) { _, m, logits in
-                let (code, gain) = draw(m, logits)
-                score += gain
+                let head = model.heads[m]
+                let code = codes.next(layer: m, logits: logits, guided: true)
+                score += head.nll(logits.data + head.outputs, code: code) - head.nll(logits.data, code: code)
                 return code
             }
             if scores.isEmpty || score > scores.max()! { best = draft }
             scores.append(score)
         }
-        let codes = try decode(texts: [text, nil], count: total, progress: progress) { n, m, logits in
-            n < lead ? best[n] : draw(m, logits).0
+        // The clip itself runs the null row only where guidance uses it.
+        let clip = try decode(texts: options.guided ? [text, nil] : [text], count: total, progress: progress) { n, m, logits in
+            n < lead ? best[n] : codes.next(layer: m, logits: logits, guided: options.guided)
         }
-        return (codes, scores)
+        return (clip, scores)
+    }
+}
+
+/// The code picker of one sampled clip: each token's code from its head's conditional logits (row 0) and, where
+/// the token's layer is guided, the unconditional row after it; one random stream across every call.
+private final class CodeDraw {
+    let heads: [FactorisedHead]
+    let perLayer: [SamplingOptions]
+    let scratch: Tensor
+    var rng: SeededRandom
+
+    init(model: GeneratorModel, options: SamplingOptions) {
+        heads = model.heads
+        perLayer = model.heads.indices.map { options.forLayer($0) }
+        scratch = Tensor(shape: [model.heads.map(\.outputs).max() ?? 1])
+        rng = SeededRandom(seed: options.seed)
+    }
+
+    /// `guided`: the logits hold the unconditional row too (a batch of two).
+    func next(layer m: Int, logits: Tensor, guided: Bool) -> UInt32 {
+        let o = perLayer[m]
+        let uncond = guided && o.cfgScale != 1 ? UnsafePointer(logits.data + heads[m].outputs) : nil
+        return Sampler.sampleCode(head: heads[m], cond: logits.data, uncond: uncond, options: o, scratch: scratch.data, rng: &rng)
     }
 }

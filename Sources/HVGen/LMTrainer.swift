@@ -6,11 +6,17 @@ import Foundation
 import HVEngine
 import HVFormat
 
-/// One training clip: caption states [len, textDim] and its video codes (sequence order, config.videoTokens).
+/// One training clip: the states [len, textDim] of each caption it is known by and its video codes (sequence
+/// order, config.videoTokens). A step trains on one of the captions, drawn uniformly; evaluation uses the first.
 public struct LMExample {
-    public var caption: Tensor
+    public var captions: [Tensor]
     public var video: [UInt32]
-    public init(caption: Tensor, video: [UInt32]) { self.caption = caption; self.video = video }
+    public var caption: Tensor { captions[0] }
+    public init(caption: Tensor, video: [UInt32]) { captions = [caption]; self.video = video }
+    public init(captions: [Tensor], video: [UInt32]) {
+        precondition(!captions.isEmpty, "a training clip needs a caption")
+        self.captions = captions; self.video = video
+    }
 }
 
 public struct LMTrainingOptions: Sendable {
@@ -72,9 +78,11 @@ public final class LMTrainer {
         var dropped = 0
         for _ in 0..<options.batchSize {
             let ex = data[Int(rng.next() % UInt64(data.count))]
+            // Drawn only when there is a choice, so that one-caption data trains exactly as before.
+            let text = ex.captions.count > 1 ? ex.captions[Int(rng.next() % UInt64(ex.captions.count))] : ex.caption
             let drop = rng.uniform() < model.config.captionDropout
             if drop { dropped += 1 }
-            batch.append(GeneratorExample(text: drop ? nil : ex.caption, video: ex.video))
+            batch.append(GeneratorExample(text: drop ? nil : text, video: ex.video))
         }
         model.zeroGrad()
         let loss = try model.lossAndGradients(batch, layerWeights: weights, rng: &rng)

@@ -115,7 +115,8 @@ extension Manifest {
     }
 
     /// Clips to pack: done, token file of `tokenizerHash` in no shard; by split (NULL first), then clip id.
-    /// The caption is the clip's own, else its video's first (as in `export`).
+    /// The caption is the clip's own, else its video's first (as in `export`); `captions` lists all of the clip's
+    /// own, else all of its video's, that one first.
     func packRows(tokenizerHash: String, shards: ShardSelector?) throws -> [PackRow] {
         try guarded { try queue.read { db in
             try Row.fetchAll(db, sql: """
@@ -131,6 +132,16 @@ extension Manifest {
                 """, arguments: [tokenizerHash]).map { r in
                 PackRow(clipID: r[0], split: r[1], video: r[2], clipIndex: r[3], start: r[4], duration: r[5], frames: r[6],
                         tokenPath: r[7], tokenBytes: r[8], captionID: r[9], caption: r[10])
+            }.map { row in
+                // Every phrasing the clip is known by, the packed caption first: a generator trains on all of them.
+                var row = row
+                row.captions = try String.fetchAll(db, sql: """
+                    SELECT c.text FROM caption c JOIN clip ON clip.id = ?
+                    WHERE c.video_id = clip.video_id AND (c.clip_id = clip.id OR (c.clip_id IS NULL AND NOT EXISTS
+                          (SELECT 1 FROM caption o WHERE o.clip_id = clip.id)))
+                    ORDER BY c.clip_id IS NULL, c.id
+                    """, arguments: [row.clipID])
+                return row
             }
         } }
     }

@@ -23,6 +23,9 @@ public struct ShardSampleInfo: Codable, Equatable {
     public var split: String?
     public var caption: String?
     public var captionID: Int64?
+    /// Every caption of the clip (its own, else its video's), `caption` first; nil in shards packed before the
+    /// field existed, where `caption` is the only one.
+    public var captions: [String]?
     /// The tokenizer's token identity, name@sha256 (the .hvt header's).
     public var tokenizer: String
     /// Encoder id of KEY.txtemb.npy, nil when the sample has none.
@@ -34,7 +37,7 @@ public struct ShardSampleInfo: Codable, Equatable {
     public var layers: [Layer]
 
     enum CodingKeys: String, CodingKey {
-        case video, start, duration, frames, split, caption, tokenizer, txtemb, windows, layers
+        case video, start, duration, frames, split, caption, captions, tokenizer, txtemb, windows, layers
         case clipID = "clip_id", clipIndex = "clip_idx", captionID = "caption_id", maskStrategy = "mask_strategy"
     }
 
@@ -44,6 +47,7 @@ public struct ShardSampleInfo: Codable, Equatable {
         try c.encode(clipID, forKey: .clipID); try c.encode(video, forKey: .video); try c.encode(clipIndex, forKey: .clipIndex)
         try c.encode(start, forKey: .start); try c.encode(duration, forKey: .duration); try c.encode(frames, forKey: .frames)
         try c.encode(split, forKey: .split); try c.encode(caption, forKey: .caption); try c.encode(captionID, forKey: .captionID)
+        try c.encode(captions, forKey: .captions)
         try c.encode(tokenizer, forKey: .tokenizer); try c.encode(txtemb, forKey: .txtemb)
         try c.encode(maskStrategy, forKey: .maskStrategy); try c.encode(windows, forKey: .windows); try c.encode(layers, forKey: .layers)
     }
@@ -62,6 +66,7 @@ struct PackRow {
     var tokenBytes: Int64
     var captionID: Int64?
     var caption: String?
+    var captions: [String] = []
 }
 
 enum ShardSample {
@@ -107,6 +112,7 @@ enum ShardSample {
         let info = ShardSampleInfo(
             clipID: row.clipID, video: row.video, clipIndex: row.clipIndex, start: row.start, duration: row.duration,
             frames: row.frames, split: row.split, caption: row.caption, captionID: row.captionID,
+            captions: row.caption == nil ? nil : row.captions,
             tokenizer: header.tokenizer.full, txtemb: embedding?.encoder, maskStrategy: header.maskStrategy.description,
             windows: windows.map(\.frameCount), layers: layers)
         var out: [(name: String, data: [UInt8])] = [(name: "\(key).json", data: try ShardSample.json(info)), (name: "\(key).hvt", data: hvt)]

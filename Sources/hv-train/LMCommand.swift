@@ -20,11 +20,12 @@ struct TrainLM: ParsableCommand {
         discussion: """
         Give the training clips with exactly one of:
           --clips LIST     a UTF-8 text file with one line per .hvt file: PATH<TAB>CAPTION. Relative paths are
-                           read from the list's folder; every clip of a file gets its caption; '#' starts a
-                           comment line.
+                           read from the list's folder; every clip of a file gets its caption; a file on several
+                           lines has several captions; '#' starts a comment line.
           --shards PATH    token shards as 'hv-manifest pack' (make pretokenize) writes them: a SPLIT/index.json,
                            a split folder, or the pack folder (its train/index.json). Each sample's KEY.hvt is
-                           trained on with its KEY.json caption; tokens must be unmasked (MASK_FLAGS='--ratio 0').
+                           trained on with its KEY.json captions; tokens must be unmasked (MASK_FLAGS='--ratio 0').
+        A clip with several captions (phrasings) trains on one of them per step, drawn uniformly.
         The generator conditions on the caption's per-token MiniLM states (--text-condition tokens), or on its
         sentence embedding, the vector of KEY.txtemb.npy (--text-condition sentence): each distinct caption is
         encoded once and kept in --text-cache (default with --shards: text-states/ in the pack folder), so a
@@ -126,17 +127,24 @@ struct TrainLM: ParsableCommand {
         return out
     }
 
-    /// A token file's header and clips, with the caption it is trained on.
-    typealias TokenFile = (header: HVTHeader, clips: [HVTClip], caption: String, name: String)
+    /// A token file's header and clips, with the captions it is trained on (the first is its caption).
+    typealias TokenFile = (header: HVTHeader, clips: [HVTClip], captions: [String], name: String)
 
-    /// The files of the caption list, in list order.
+    /// The files of the caption list, in list order; a file listed on several lines is read once and trained on
+    /// with each line's caption (several phrasings of one clip).
     func filesOfClipList(_ list: String) throws -> [TokenFile] {
-        try readClipList(list).map { path, caption in
+        var order: [String] = []
+        var captions: [String: [String]] = [:]
+        for (path, caption) in try readClipList(list) {
+            if captions[path] == nil { order.append(path) }
+            if !(captions[path] ?? []).contains(caption) { captions[path, default: []].append(caption) }
+        }
+        return try order.map { path in
             let input = try InputFile(path)
             let reader = try HVTReader(fileDescriptor: input.descriptor, name: input.displayName)
             var cs: [HVTClip] = []
             while let c = try reader.nextClip() { cs.append(c) }
-            return (reader.header, cs, caption, path)
+            return (reader.header, cs, captions[path]!, path)
         }
     }
 
@@ -147,10 +155,14 @@ struct TrainLM: ParsableCommand {
             guard let caption = s.info.caption, !caption.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw GenError.badTokens(reason: "\(name) (video '\(s.info.video)') has no caption; caption it in the manifest and pack again")
             }
+            var captions = [caption]
+            for c in s.info.captions ?? [] where !c.trimmingCharacters(in: .whitespaces).isEmpty && !captions.contains(c) {
+                captions.append(c)
+            }
             let reader = try HVTReader(bytes: s.hvt, name: name)
             var cs: [HVTClip] = []
             while let c = try reader.nextClip() { cs.append(c) }
-            return (reader.header, cs, caption, name)
+            return (reader.header, cs, captions, name)
         }
     }
 
@@ -202,17 +214,23 @@ struct TrainLM: ParsableCommand {
         }
         if let shardIndex { Console.note("hv-train lm: \(files.count) samples of \(shardIndex)") }
         let captionStates = try CaptionStates(modelDirectory: textEncoder, cacheDirectory: cacheDir)
-        let states = try captionStates.states(files.map(\.caption))
+        let allCaptions = files.flatMap(\.captions)
+        let flatStates = try captionStates.states(allCaptions)
         for file in captionStates.replaced { Console.warning("hv-train", "\(file) was not a usable cache file of its caption; encoded again") }
         if let cacheDir {
             Console.note("hv-train lm: caption states: \(captionStates.cached) from \(cacheDir), \(captionStates.computed) encoded")
         }
         var data: [LMExample] = []
-        for (v, s) in zip(videos, states) {
-            let condition = cfg.textCondition == .sentence ? MiniLMEncoder.sentenceState(s) : s
-            for video in v { data.append(LMExample(caption: condition, video: video)) }
+        var next = 0
+        for (v, f) in zip(videos, files) {
+            let conditions = flatStates[next..<(next + f.captions.count)].map {
+                cfg.textCondition == .sentence ? MiniLMEncoder.sentenceState($0) : $0
+            }
+            next += f.captions.count
+            for video in v { data.append(LMExample(captions: conditions, video: video)) }
         }
-        Console.note("hv-train lm: \(data.count) clips, \(cfg.name) model \(cfg.parameterCount) parameters, \(cfg.sequenceLength) positions, layers \(cfg.layers.map(\.name).joined(separator: ","))")
+        let phrasings = files.count == allCaptions.count ? "" : " (\(allCaptions.count) captions of \(files.count) token files)"
+        Console.note("hv-train lm: \(data.count) clips\(phrasings), \(cfg.name) model \(cfg.parameterCount) parameters, \(cfg.sequenceLength) positions, layers \(cfg.layers.map(\.name).joined(separator: ","))")
         // 4. Train.
         var o = LMTrainingOptions()
         o.steps = steps; o.batchSize = batch; o.learningRate = lr; o.warmupSteps = warmup; o.weightDecay = weightDecay

@@ -71,9 +71,9 @@ struct LMRank: ParsableCommand {
             return String(name[..<r.lowerBound])
         }
         if let clips {
-            for (header, cs, caption, path) in try TrainLM().filesOfClipList(clips) {
+            for (header, cs, captions, path) in try TrainLM().filesOfClipList(clips) {
                 let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-                try add(stripClip(stem), caption, header, cs.first, path)
+                try add(stripClip(stem), captions[0], header, cs.first, path)
             }
         } else if let shards {
             for s in try TokenShards.read(index: try TokenShards.indexPath(shards)).samples {

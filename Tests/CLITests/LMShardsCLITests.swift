@@ -23,14 +23,16 @@ final class LMShardsCLITests: XCTestCase {
     /// Two captioned 1 s videos → tiny-tokenizer token files recorded in a manifest → one packed shard.
     /// Returns the shard folder and a caption list of the same token files in clip-id order. `masked`: the token
     /// files go through `hv-mask` (make pretokenize's default MASK_FLAGS) first.
-    func makeShards(masked: Bool = false) throws -> (shards: String, clips: String) {
+    /// `phrasing`: video a has a second caption (a second metadata row), listed twice in the caption list too.
+    func makeShards(masked: Bool = false, phrasing: String? = nil) throws -> (shards: String, clips: String) {
         let tok = dir + "/tok"
         try TokenizerCheckpoint.save(try HierarchicalTokenizer(config: .tiny, seed: 1), to: tok)
         for (name, source) in [("a", "testsrc2"), ("b", "smptebars")] {
             XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i \(source)=size=32x32:rate=8 -t 1 -pix_fmt yuv420p -f yuv4mpegpipe \(dir!)/\(name).y4m"), 0)
         }
         let captions = ["a colourful test pattern, with \"moving\" shapes", "colour bars"]
-        try "path,caption\na.y4m,\"\(captions[0].replacingOccurrences(of: "\"", with: "\"\""))\"\nb.y4m,\(captions[1])\n"
+        try ("path,caption\na.y4m,\"\(captions[0].replacingOccurrences(of: "\"", with: "\"\""))\"\nb.y4m,\(captions[1])\n"
+             + (phrasing.map { "a.y4m,\($0)\n" } ?? ""))
             .write(toFile: dir + "/videos.csv", atomically: true, encoding: .utf8)
         let db = dir + "/data.db"
         for args in [["init", db], ["add", db, "--metadata", dir + "/videos.csv"], ["split", db, "--val-fraction", "0", "--seed", "0"]] {
@@ -55,6 +57,7 @@ final class LMShardsCLITests: XCTestCase {
             r = try Tools.run("hv-manifest", ["done", db, f[0], "--token-file", hvt, "--tokenizer-hash", hash])
             XCTAssertEqual(r.status, 0, r.stderr)
             list += "\(hvt)\t\(caption)\n"
+            if let phrasing, caption == captions[0] { list += "\(hvt)\t\(phrasing)\n" }
         }
         try list.write(toFile: dir + "/clips.tsv", atomically: true, encoding: .utf8)
         let r = try Tools.run("hv-manifest", ["pack", db, "--out", dir + "/shards"])
@@ -104,6 +107,33 @@ final class LMShardsCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("1 from \(shards)/text-states, 1 encoded") && r.stderr.contains("hv-train: warning: "), r.stderr)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/g4/model.safetensors")),
                        try Data(contentsOf: URL(fileURLWithPath: dir + "/g1/model.safetensors")))
+    }
+
+    /// A video with two captions trains on both: the shards carry both (KEY.json `captions`), train exactly as a
+    /// caption list naming the token file twice, and the second phrasing changes the model.
+    func testEveryCaptionOfAClipIsTrainedOn() throws {
+        let encoder = try textEncoder()
+        let (shards, clips) = try makeShards(phrasing: "a test pattern of moving shapes")
+        let steps = ["--steps", "8"]
+        var r = try train(["--shards", shards], out: dir + "/g1", encoder: encoder, extra: steps)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("2 clips (3 captions of 2 token files)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("caption states: 0 from \(shards)/text-states, 3 encoded"), r.stderr)
+        r = try train(["--clips", clips], out: dir + "/g2", encoder: encoder, extra: steps)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try losses(dir + "/g1"), try losses(dir + "/g2"), "same batches, same losses")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/g1/model.safetensors")),
+                       try Data(contentsOf: URL(fileURLWithPath: dir + "/g2/model.safetensors")), "same weights")
+        // Without the second phrasing (each file once): another model.
+        let single = try String(contentsOfFile: clips, encoding: .utf8).split(separator: "\n")
+            .filter { !$0.hasSuffix("moving shapes") }.joined(separator: "\n") + "\n"
+        XCTAssertEqual(single.split(separator: "\n").count, 2)
+        try single.write(toFile: dir + "/single.tsv", atomically: true, encoding: .utf8)
+        r = try train(["--clips", dir + "/single.tsv"], out: dir + "/g3", encoder: encoder, extra: steps)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.stderr.contains("captions of"), r.stderr)
+        XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/g3/model.safetensors")),
+                          try Data(contentsOf: URL(fileURLWithPath: dir + "/g1/model.safetensors")), "the second phrasing was trained on")
     }
 
     func testBadShardPathsAndOptionMixesAreRefused() throws {

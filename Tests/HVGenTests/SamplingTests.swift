@@ -105,10 +105,14 @@ final class SamplingTests: XCTestCase {
         XCTAssertNotEqual(fresh, video)
     }
 
-    func testSameSeedSameTokens() throws {
+    /// The tiny preset's generator with random weights, and a random two-row caption for it.
+    func tinyGenerator(seed: UInt64, textSeed: UInt64) throws -> (GeneratorConfig, Generator, Tensor) {
         let config = GeneratorConfig.tiny()
-        let gen = Generator(model: try GeneratorModel(config: config, seed: 9))
-        let text = randomText(rows: 2, dim: config.textDim, seed: 1)
+        return (config, Generator(model: try GeneratorModel(config: config, seed: seed)), randomText(rows: 2, dim: config.textDim, seed: textSeed))
+    }
+
+    func testSameSeedSameTokens() throws {
+        let (config, gen, text) = try tinyGenerator(seed: 9, textSeed: 1)
         let o = SamplingOptions(cfgScale: 3, temperature: 1, topK: 4, seed: 42)
         let a = try gen.sample(text: text, options: o), b = try gen.sample(text: text, options: o)
         XCTAssertEqual(a, b)
@@ -122,9 +126,7 @@ final class SamplingTests: XCTestCase {
     /// A temperature per layer: the coarse layer sampled greedily is the greedy decoder's, whatever the seed,
     /// while the layers sampled warm still follow the seed.
     func testPerLayerTemperatures() throws {
-        let config = GeneratorConfig.tiny()
-        let gen = Generator(model: try GeneratorModel(config: config, seed: 9))
-        let text = randomText(rows: 2, dim: config.textDim, seed: 1)
+        let (config, gen, text) = try tinyGenerator(seed: 9, textSeed: 1)
         let coarse = config.layers[0].tokenCount
         let greedy = try gen.sample(text: text, options: SamplingOptions(cfgScale: 3, temperature: 0))
         var o = SamplingOptions(cfgScale: 3, temperature: 1, layerTemperatures: [0], seed: 42)
@@ -142,9 +144,7 @@ final class SamplingTests: XCTestCase {
     /// A guidance scale per layer: the coarse layer guided like everywhere-guided sampling gives the same codes there
     /// (same seed), the unguided fine layer differs from the guided one.
     func testPerLayerGuidance() throws {
-        let config = GeneratorConfig.tiny()
-        let gen = Generator(model: try GeneratorModel(config: config, seed: 9))
-        let text = randomText(rows: 2, dim: config.textDim, seed: 1)
+        let (config, gen, text) = try tinyGenerator(seed: 9, textSeed: 1)
         let coarse = config.layers[0].tokenCount
         let everywhere = try gen.sample(text: text, options: SamplingOptions(cfgScale: 4, seed: 5))
         let o = SamplingOptions(cfgScale: 1, layerCfgScales: [4], seed: 5)
@@ -161,9 +161,7 @@ final class SamplingTests: XCTestCase {
     /// One draft is plain sampling (same seed, same codes); with several, the kept draft is the best scored one,
     /// its score recomputed here by teacher forcing: Σ log p(code | text) − log p(code | null).
     func testRerankedSamplingKeepsTheBestDraft() throws {
-        let config = GeneratorConfig.tiny()
-        let gen = Generator(model: try GeneratorModel(config: config, seed: 4))
-        let text = randomText(rows: 2, dim: config.textDim, seed: 3)
+        let (config, gen, text) = try tinyGenerator(seed: 4, textSeed: 3)
         let o = SamplingOptions(cfgScale: 3, temperature: 1, seed: 11)
         let plain = try gen.sample(text: text, options: o)
         XCTAssertEqual(try gen.sampleReranked(text: text, options: o, candidates: 1, layers: 1).codes, plain)

@@ -33,12 +33,14 @@ final class ShardPackingTests: ManifestTestCase {
         return out
     }
 
-    /// A manifest of 3 videos × 2 clips, split, every clip done with a token file; video 0's caption embedded.
+    /// A manifest of 3 videos × 2 clips, split, every clip done with a token file; video 0's caption embedded; the
+    /// first video has a second caption, its second clip one of its own.
     func setUpDataset(_ dir: URL) throws -> (Manifest, [ClipWork]) {
         let m = try Fixtures.syntheticManifest(at: dir.appendingPathComponent("m.db").path, videos: 3, clipsPerVideo: 2)
         try m.queue.write { db in
             try db.execute(sql: "UPDATE clip SET split = CASE WHEN video_id = 2 THEN 'val' ELSE 'train' END")
             try db.execute(sql: "INSERT INTO caption (video_id, clip_id, text, source) SELECT video_id, id, 'own caption of clip ' || id, 'test' FROM clip WHERE id = 2")
+            try db.execute(sql: "INSERT INTO caption (video_id, clip_id, text, source) VALUES (1, NULL, 'another phrasing of video 1', 'test')")
         }
         try m.storeEmbeddings(encoder: "enc", [(captionID: 1, vector: (0..<8).map { Float($0) / 10 })])
         let clips = try m.clips()
@@ -114,6 +116,9 @@ final class ShardPackingTests: ManifestTestCase {
                 XCTAssertEqual(info.windows, [8, 5])
                 XCTAssertEqual(info.caption, info.clipID == 2 ? "own caption of clip 2" : "caption of video \(c.videoKey.dropFirst(5))")
                 XCTAssertEqual(info.txtemb, info.clipID == 1 ? "enc" : nil)
+                // Every phrasing travels, the packed caption first; a clip with a caption of its own lists only its own.
+                XCTAssertEqual(info.captions, info.clipID == 2 ? ["own caption of clip 2"]
+                               : info.clipID == 1 ? [info.caption!, "another phrasing of video 1"] : [info.caption!])
                 // The .hvt member is the token file; lN.npy its tokens, -1 where masked.
                 let hvt = members[i + 1].data
                 XCTAssertEqual(hvt, [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir.appendingPathComponent("clips/\(info.clipID).hvt").path))))
@@ -286,7 +291,7 @@ final class ShardPackingTests: ManifestTestCase {
     func testFormatDocNamesEveryField() throws {
         let doc = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("formats/shards.md"), encoding: .utf8)
         let info = ShardSampleInfo(clipID: 1, video: "v", clipIndex: 0, start: 0, duration: 8, frames: 64, split: nil, caption: nil,
-                                   captionID: nil, tokenizer: "t@h", txtemb: nil, maskStrategy: "none", windows: [64],
+                                   captionID: nil, captions: [], tokenizer: "t@h", txtemb: nil, maskStrategy: "none", windows: [64],
                                    layers: [.init(name: "L0", grid: [1, 1, 1], bits: 1, member: "l0.npy")])
         let sample = try JSONSerialization.jsonObject(with: Data(ShardSample.json(info))) as! [String: Any]
         let layer = (sample["layers"] as! [[String: Any]])[0]
