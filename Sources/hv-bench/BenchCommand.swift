@@ -117,6 +117,16 @@ struct AllBenchCommand: ParsableCommand {
         let s = time { BLAS.gemm(m: n, n: n, k: n, a: a.data, lda: n, b: b.data, ldb: n, c: c.data, ldc: n) }
         let gflops = 2 * pow(Double(n), 3) / s / 1e9
         print(String(format: "sgemm 2048²: %.1f GFLOP/s (goal ≥ 200)", gflops))
+        // BF16 (issue 16): Debian's OpenBLAS 0.3.21 has no cblas_sbgemm, so the question is whether a BF16 conv
+        // kernel of our own could beat the float32 one: the dot-product instruction's rate against FMA's, one core.
+        if let fp32 = CorePeak.rate(bf16: false) {
+            if let bf16 = CorePeak.rate(bf16: true) {
+                print(String(format: "one core's multiply-add peak: float32 FMA %.0f GFLOP/s, bfloat16 dot product (vdpbf16ps) %.0f GFLOP/s: %.2f×",
+                             fp32 / 1e9, bf16 / 1e9, bf16 / fp32))
+            } else {
+                print(String(format: "one core's multiply-add peak: float32 FMA %.0f GFLOP/s; no AVX512-BF16 on this CPU", fp32 / 1e9))
+            }
+        }
         return gflops
     }
 

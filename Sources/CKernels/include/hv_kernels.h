@@ -38,4 +38,10 @@ void hv_attend_scores_f16(const float *q, const uint16_t *k, int n, int heads, i
 void hv_attend_values_f16(const float *p, const uint16_t *v, int n, int heads, int head_dim, long row_stride,
                           float *o);
 
+/// Multiply-add throughput of the calling thread, in FLOP/s, over `iterations` rounds of 12 independent 512-bit
+/// accumulators: `bf16` 0 times vfmadd231ps (16 float multiply-adds an instruction), 1 times vdpbf16ps (32 bfloat16
+/// products summed in pairs into 16 floats). 0 when the CPU lacks the instruction. What `hv-bench` measures to say
+/// whether BF16 arithmetic could pay on this core (issue 16).
+double hv_fma_rate(int bf16, long iterations);
+
 #endif
