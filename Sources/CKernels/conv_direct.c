@@ -72,31 +72,37 @@ static const hv_tile_fn tiles1[] = {0, tile_1_1, tile_1_2, tile_1_3, tile_1_4, t
 #define HV_CI_BLOCK 256
 
 void hv_conv_row(const float *const *rows, const float *const *weights, int entries, int kw, int cin, int cout,
-                 int width, const float *bias, float *y) {
+                 int width, int stride, int valid, int offset, const float *bias, float *y) {
     int columnsPerPass = cin <= HV_CI_BLOCK ? kw : 1;
     for (int co0 = 0; co0 < cout;) {
         int nv = (cout - co0) / 16;
         if (nv > 4) nv = 4;
-        for (int wo = 0; wo < width; wo++)
-            for (int l = 0; l < 16 * nv; l++) y[(size_t)wo * cout + co0 + l] = bias ? bias[co0 + l] : 0;
         const hv_tile_fn *table = nv == 4 ? tiles4 : nv == 3 ? tiles3 : nv == 2 ? tiles2 : tiles1;
         int full = nv == 4 ? 6 : nv == 3 ? 8 : nv == 2 ? 12 : 16;
-        // Equal tiles across the row rather than full ones and a thin remainder (a 32-wide row as 6+6+6+6+6+2
-        // would spend a pass on a 2-position tile that cannot hide the FMA latency).
-        int tiles = (width + full - 1) / full;
-        for (int e = 0; e < entries; e++)
-            for (int c = 0; c < kw; c += columnsPerPass)
-                for (int ci0 = 0; ci0 < cin; ci0 += HV_CI_BLOCK) {
-                    int ci1 = ci0 + HV_CI_BLOCK < cin ? ci0 + HV_CI_BLOCK : cin;
-                    const float *wb = weights[e] + (size_t)c * cin * cout + co0;
-                    for (int t = 0, wo0 = 0; t < tiles; t++) {
-                        int nb = (width - wo0) / (tiles - t);
-                        if (nb * (tiles - t) < width - wo0) nb++;
-                        table[nb](rows[e] + (size_t)(wo0 + c) * cin, wb, columnsPerPass, cin, cout, ci0, ci1,
-                                  y + (size_t)wo0 * cout + co0);
-                        wo0 += nb;
+        // Each run of kept positions (a frame row's first `valid` columns) is cut into equal tiles rather than full
+        // ones and a thin remainder (a 32-wide run as 6+6+6+6+6+2 would spend a pass on a 2-position tile that
+        // cannot hide the FMA latency). The columns past `valid` are never computed.
+        for (int p = 0; p < width;) {
+            int col = (offset + p) % stride, run = width - p < stride - col ? width - p : stride - col;
+            int n = col < valid ? (run < valid - col ? run : valid - col) : 0;
+            for (int wo = p; wo < p + n; wo++)
+                for (int l = 0; l < 16 * nv; l++) y[(size_t)wo * cout + co0 + l] = bias ? bias[co0 + l] : 0;
+            int tiles = (n + full - 1) / full;
+            for (int e = 0; e < entries; e++)
+                for (int c = 0; c < kw; c += columnsPerPass)
+                    for (int ci0 = 0; ci0 < cin; ci0 += HV_CI_BLOCK) {
+                        int ci1 = ci0 + HV_CI_BLOCK < cin ? ci0 + HV_CI_BLOCK : cin;
+                        const float *wb = weights[e] + (size_t)c * cin * cout + co0;
+                        for (int t = 0, wo0 = p; t < tiles; t++) {
+                            int nb = (p + n - wo0) / (tiles - t);
+                            if (nb * (tiles - t) < p + n - wo0) nb++;
+                            table[nb](rows[e] + (size_t)(wo0 + c) * cin, wb, columnsPerPass, cin, cout, ci0, ci1,
+                                      y + (size_t)wo0 * cout + co0);
+                            wo0 += nb;
+                        }
                     }
-                }
+            p += run;
+        }
         co0 += 16 * nv;
     }
 }
@@ -105,14 +111,15 @@ void hv_conv_row(const float *const *rows, const float *const *weights, int entr
 // kernel tap is loaded from dW, accumulates x ⊗ dy over the row's positions (per position NV loads of dy and NB
 // broadcasts of x, for NB·NV FMAs), and is stored back. The row's dy stays in L1 for all the row's taps.
 #define HV_DW_TILE(NV, NB)                                                                                           \
-    static HV_AVX512 void dwtile_##NV##_##NB(const float *x, const float *dy, int width, int cin, int cout,        \
-                                             float *dw) {                                                          \
+    static HV_AVX512 void dwtile_##NV##_##NB(const float *x, const float *dy, const int *runs, int nruns, int cin, \
+                                             int cout, float *dw) {                                                \
         __m512 acc[NB][NV];                                                                                        \
         HV_UNROLL                                                                                                  \
         for (int j = 0; j < NB; j++)                                                                               \
             HV_UNROLL                                                                                              \
             for (int v = 0; v < NV; v++) acc[j][v] = _mm512_loadu_ps(dw + (size_t)j * cout + 16 * v);              \
-        for (int wo = 0; wo < width; wo++) {                                                                       \
+        for (int r = 0; r < nruns; r++)                                                                            \
+        for (int wo = runs[2 * r]; wo < runs[2 * r + 1]; wo++) {                                                  \
             __m512 g[NV];                                                                                          \
             HV_UNROLL                                                                                              \
             for (int v = 0; v < NV; v++) g[v] = _mm512_loadu_ps(dy + (size_t)wo * cout + 16 * v);                  \
@@ -129,7 +136,7 @@ void hv_conv_row(const float *const *rows, const float *const *weights, int entr
             for (int v = 0; v < NV; v++) _mm512_storeu_ps(dw + (size_t)j * cout + 16 * v, acc[j][v]);              \
     }
 
-typedef void (*hv_dwtile_fn)(const float *, const float *, int, int, int, float *);
+typedef void (*hv_dwtile_fn)(const float *, const float *, const int *, int, int, int, float *);
 
 HV_DW_TILE(4, 1) HV_DW_TILE(4, 2) HV_DW_TILE(4, 3) HV_DW_TILE(4, 4) HV_DW_TILE(4, 5) HV_DW_TILE(4, 6)
 HV_DW_TILE(3, 1) HV_DW_TILE(3, 2) HV_DW_TILE(3, 3) HV_DW_TILE(3, 4) HV_DW_TILE(3, 5) HV_DW_TILE(3, 6)
@@ -150,7 +157,18 @@ static const hv_dwtile_fn dwtiles1[] = {0, dwtile_1_1, dwtile_1_2, dwtile_1_3, d
                                         dwtile_1_13, dwtile_1_14, dwtile_1_15, dwtile_1_16};
 
 void hv_conv_row_dw(const float *const *rows, float *const *dweights, int entries, int kw, int cin, int cout,
-                    int width, const float *dy) {
+                    int width, int stride, int valid, int offset, const float *dy) {
+    // The kept positions as [start, end) runs: the dropped columns' dy is zero and adds nothing, so they are skipped.
+    int runs[2 * (width / stride + 2)], nruns = 0;
+    for (int p = 0; p < width;) {
+        int col = (offset + p) % stride, run = width - p < stride - col ? width - p : stride - col;
+        if (col < valid) {
+            runs[2 * nruns] = p;
+            runs[2 * nruns + 1] = p + (run < valid - col ? run : valid - col);
+            nruns++;
+        }
+        p += run;
+    }
     for (int co0 = 0; co0 < cout;) {
         int nv = (cout - co0) / 16;
         if (nv > 4) nv = 4;
@@ -162,7 +180,7 @@ void hv_conv_row_dw(const float *const *rows, float *const *dweights, int entrie
                 for (int t = 0, ci0 = 0; t < tiles; t++) {
                     int nb = (cin - ci0) / (tiles - t);
                     if (nb * (tiles - t) < cin - ci0) nb++;
-                    table[nb](rows[e] + (size_t)c * cin + ci0, dy + co0, width, cin, cout,
+                    table[nb](rows[e] + (size_t)c * cin + ci0, dy + co0, runs, nruns, cin, cout,
                               dweights[e] + ((size_t)c * cin + ci0) * cout + co0);
                     ci0 += nb;
                 }

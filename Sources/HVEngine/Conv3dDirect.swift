@@ -2,13 +2,12 @@
 // The input is copied once into a zero-padded buffer; a padded frame [Hp][Wp][C] is then one long row of Hp·Wp
 // positions in which the output at (ho, wo) reads taps (ho + b, wo + c) at offset b·Wp + c from position ho·Wp + wo.
 // So every output frame is one row of Ho·Wp positions for the kernel, with kt·kh entries (frame tap a, row tap b →
-// the padded frame shifted by b rows) and kw column taps; the Wp − Wo positions at the end of each output row read
-// across the row's edge and are computed and dropped. Treating the frame as one row keeps the kernel's register
-// tiles full on the small planes of training crops (4 to 32 positions wide), where single rows would leave them
-// mostly empty. The long rows are cut into segments whose outputs fit in L1.
+// the padded frame shifted by b rows) and kw column taps; the Wp − Wo positions at the end of each output row would
+// read across the row's edge, and the kernels skip them (on a 16-wide plane they were 2 of every 18 positions' FMAs).
+// The long rows are cut into segments whose outputs fit in L1.
 // The input gradient of a stride-1 conv is itself such a conv — of the zero-padded output gradient with the kernel
 // flipped in space and its channel axes swapped — and the weight gradient accumulates x ⊗ dy over the same rows
-// (dy with zeros at the dropped positions). Used where the CPU has AVX-512 and the channel counts are multiples of
+// (over the same kept positions). Used where the CPU has AVX-512 and the channel counts are multiples of
 // 16 (`appliesForward`, `appliesBackward`); everything else, and every conv when `Conv3dTuning.direct` is off, goes
 // through im2col. Tests compare both paths with the naive reference and check the gradients by finite differences.
 import CKernels
@@ -32,6 +31,23 @@ public enum Conv3dDirect {
 
     /// Positions per segment of a long row: its outputs (`channels` wide) take about 32 KB.
     static func segment(channels: Int) -> Int { min(384, max(48, 8192 / channels)) }
+
+    /// The segments of a frame's long row of `rowLength` positions (whole rows of `stride`): as many whole rows as
+    /// fit in `segment(channels:)` positions, or, where one row is longer, equal parts of a row. Segments never
+    /// cross a row's edge, so the kernels' runs of kept positions are never cut into slivers (a 2-position tile
+    /// streams a whole pass of weights for two outputs). Returns the count per frame and the i-th segment [p0, p1).
+    static func pieces(rowLength: Int, stride: Int, channels: Int) -> (perFrame: Int, piece: (Int) -> (Int, Int)) {
+        let base = segment(channels: channels), rows = rowLength / stride
+        if stride <= base {
+            let per = base / stride * stride
+            return ((rowLength + per - 1) / per, { i in (i * per, min(rowLength, (i + 1) * per)) })
+        }
+        let parts = (stride + base - 1) / base, len = (stride + parts - 1) / parts
+        return (rows * parts, { i in
+            let r = i / parts, k = i % parts
+            return (r * stride + k * len, r * stride + min(stride, (k + 1) * len))
+        })
+    }
 
     /// Copies x [T, H, W, C] into `padded` [T, H + top + bottom, W + left + right, C] with zero margins, plus
     /// `slack` zero positions after the last frame (what the last frame's dropped positions read past its end).
@@ -62,13 +78,13 @@ public enum Conv3dDirect {
     static func segments(frames: Int, rowLength: Int, stride: Int, width: Int, channels: Int,
                          dst: UnsafeMutablePointer<Float>,
                          _ body: (Int, Int, Int, UnsafeMutablePointer<Float>) -> Void) {
-        let seg = segment(channels: channels)
-        let perFrame = (rowLength + seg - 1) / seg
+        let (perFrame, piece) = pieces(rowLength: rowLength, stride: stride, channels: channels)
+        let longest = max(1, piece(0).1 - piece(0).0)  // the first segment is a longest one
         Parallel.forRanges(frames * perFrame, minChunk: 1) { r in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: seg * channels) { buf in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: longest * channels) { buf in
                 let out = buf.baseAddress!
                 for item in r {
-                    let f = item / perFrame, p0 = (item % perFrame) * seg, p1 = min(rowLength, p0 + seg)
+                    let f = item / perFrame, (p0, p1) = piece(item % perFrame)
                     body(f, p0, p1, out)
                     var p = p0
                     while p < p1 {
@@ -119,7 +135,7 @@ public enum Conv3dDirect {
                     let s = shifted.baseAddress!
                     for e in 0..<counts[f] { s[e] = rowsP[f * kt * kh + e]! + p0 * Cin }
                     hv_conv_row(s, weights + f * kt * kh, Int32(counts[f]), Int32(kw), Int32(Cin), Int32(Cout),
-                                Int32(p1 - p0), b, out)
+                                Int32(p1 - p0), Int32(Wp), Int32(Wo), Int32(p0 % Wp), b, out)
                 }
             }
         }
@@ -138,8 +154,9 @@ public enum Conv3dDirect {
         let Hp = H + kh - 1, Wp = W + kw - 1
         // dy on the padded width, zero at the dropped positions, so that they add nothing.
         pad(dy.data, T: To, H: Ho, W: Wo, C: Cout, top: 0, bottom: 0, left: 0, right: Wp - Wo, slack: 0, into: dyWide)
-        let rowLength = Ho * Wp, seg = segment(channels: Cout)
-        let perFrame = (rowLength + seg - 1) / seg, items = To * perFrame
+        let rowLength = Ho * Wp
+        let (perFrame, piece) = pieces(rowLength: rowLength, stride: Wp, channels: Cout)
+        let items = To * perFrame
         let workers = min(Parallel.workers, items)
         let n = dWeight.count
         partial.resize([max(1, (workers - 1) * n)])
@@ -152,7 +169,7 @@ public enum Conv3dDirect {
                 withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>?.self, capacity: max(1, kt * kh)) { wBuf in
                     let rows = rowBuf.baseAddress!, dws = wBuf.baseAddress!
                     for item in (k * items / workers)..<((k + 1) * items / workers) {
-                        let to = item / perFrame, p0 = (item % perFrame) * seg, p1 = min(rowLength, p0 + seg)
+                        let to = item / perFrame, (p0, p1) = piece(item % perFrame)
                         var e = 0
                         for a in 0..<kt {
                             guard let ti = g.inputFrame(to, a, frames: T) else { continue }
@@ -163,7 +180,7 @@ public enum Conv3dDirect {
                             }
                         }
                         hv_conv_row_dw(rows, dws, Int32(e), Int32(kw), Int32(Cin), Int32(Cout), Int32(p1 - p0),
-                                       dyp + (to * rowLength + p0) * Cout)
+                                       Int32(Wp), Int32(Wo), Int32(p0 % Wp), dyp + (to * rowLength + p0) * Cout)
                     }
                 }
             }
@@ -223,7 +240,8 @@ public enum Conv3dDirect {
                 if n == 0 {
                     out.update(repeating: 0, count: (p1 - p0) * Cin)
                 } else {
-                    hv_conv_row(rows, weights, Int32(n), Int32(kw), Int32(Cout), Int32(Cin), Int32(p1 - p0), nil, out)
+                    hv_conv_row(rows, weights, Int32(n), Int32(kw), Int32(Cout), Int32(Cin), Int32(p1 - p0), Int32(Wq),
+                                Int32(W), Int32(p0 % Wq), nil, out)
                 }
             }
         }

@@ -141,7 +141,8 @@ final class ConvTests: XCTestCase {
     }
 
     /// The direct kernels (stride 1, channel counts that are multiples of 16) against the naive reference, forward and
-    /// backward: register tiles of every width (16, 32, 48, 64 and 80 output channels, frames cut into segments),
+    /// backward: register tiles of every width (16, 32, 48, 64 and 80 output channels, frames cut into segments of whole
+    /// rows or rows into parts),
     /// frames narrower than 8 falling back,
     /// zero and replicated temporal padding, a lookahead, and the even kernels with explicit spatial padding that
     /// `UpsampledConv3d`'s phases use; a channel count off the multiple of 16 falls back to im2col.
@@ -158,7 +159,8 @@ final class ConvTests: XCTestCase {
             ((3, 1, 1), .replicate, 1, nil, 16, 32, [6, 3, 25, 16]),
             ((2, 2, 2), .replicate, 0, (h: 1, w: 0), 16, 32, [4, 5, 11, 16]),
             ((2, 2, 2), .replicate, 0, (h: 0, w: 1), 16, 64, [3, 6, 9, 16]),
-            ((3, 3, 3), .replicate, 0, nil, 16, 64, [2, 12, 30, 16]), // frames cut into 3 segments, mid-row
+            ((3, 3, 3), .replicate, 0, nil, 16, 64, [2, 12, 30, 16]), // frames cut into 3 segments of 4 rows
+            ((3, 3, 3), .zero, 0, nil, 16, 80, [2, 3, 110, 16]),     // rows longer than a segment: cut in two
             ((3, 3, 3), .replicate, 0, nil, 24, 32, [3, 4, 9, 24]),   // backward falls back (Cin 24)
             ((3, 3, 3), .replicate, 0, nil, 16, 24, [3, 4, 9, 16]),   // all falls back (Cout 24)
             ((3, 3, 3), .replicate, 0, nil, 16, 16, [3, 4, 4, 16]),   // all falls back (frames 4 wide)

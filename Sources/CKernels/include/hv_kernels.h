@@ -13,16 +13,18 @@ int hv_direct_conv_available(void);
 ///   y[wo·cout + co] = bias[co] + Σ_e Σ_{c<kw} Σ_{ci<cin} rows[e][(wo + c)·cin + ci] · weights[e][(c·cin + ci)·cout + co]
 /// for wo < width and co < cout. Each entry e is one input row (a frame and row of the zero-padded input, offset so
 /// that wo + c is tap c of output wo) with the [kw][cin][cout] weights of its (frame tap, row tap) pair.
-/// bias may be NULL (zeros). cout must be a multiple of 16.
+/// bias may be NULL (zeros). cout must be a multiple of 16. Only the kept positions are computed: position wo is
+/// column (offset + wo) mod stride of a frame row, kept when that column is below `valid` (y at the others is left
+/// as it was); stride = valid = width keeps them all.
 void hv_conv_row(const float *const *rows, const float *const *weights, int entries, int kw, int cin, int cout,
-                 int width, const float *bias, float *y);
+                 int width, int stride, int valid, int offset, const float *bias, float *y);
 
 /// The weight gradient of one output row of the same convolution, added into dweights:
 ///   dweights[e][(c·cin + ci)·cout + co] += Σ_{wo<width} rows[e][(wo + c)·cin + ci] · dy[wo·cout + co]
-/// with rows and entries as in hv_conv_row and dy the row's output gradient [width][cout]. cout must be a multiple
-/// of 16.
+/// with rows and entries as in hv_conv_row and dy the row's output gradient [width][cout], the sum over the kept
+/// positions only (stride, valid, offset as in hv_conv_row). cout must be a multiple of 16.
 void hv_conv_row_dw(const float *const *rows, float *const *dweights, int entries, int kw, int cin, int cout,
-                    int width, const float *dy);
+                    int width, int stride, int valid, int offset, const float *dy);
 
 /// IEEE half-precision copies (round to nearest even) and back, n elements.
 void hv_f32_to_f16(const float *x, uint16_t *y, long n);
