@@ -67,12 +67,17 @@ gen-demo:
 # never trained on) at each guidance scale of EVAL_GEN_CFG, EVAL_GEN_SEEDS samples each: a hit when the nearest of
 # the generator's training windows (rendered with the shipped tokenizer) is the paraphrased caption's source
 # (pipelines/eval-gen.py; needs numpy). About 12 s a sample on one core, plus one render of every training clip.
+# Then the generator's bits per token per layer (null text) on the held-out clips of EVAL_GEN_HELDOUT against its
+# training clips (`hv-train lm-bits`; a few minutes).
 # Samples are kept (--reuse) in a folder per generator, so evaluating another LM_OUT never reads the last one's.
 EVAL_GEN_CFG ?= 1,2.5,5,7.5,10
 EVAL_GEN_SEEDS ?= 2
 EVAL_GEN_TEMPERATURE ?= 1
 EVAL_GEN_RERANK ?= 1
 EVAL_GEN_DIR ?= $(OUT)/eval-gen-$(notdir $(LM_OUT))
+# Held-out clips (never trained on) whose bits per token are printed beside the training clips'; empty: skipped.
+EVAL_GEN_HELDOUT ?= $(FOOTAGE)/heldout
 eval-gen: build $(LM_DATA)/clips.tsv
 	pipelines/eval-gen.py $(BIN) $(LM_DATA) $(EVAL_GEN_DIR) --generator $(LM_OUT) --tokenizer models/tokenizer \
-		--cfg $(EVAL_GEN_CFG) --seeds $(EVAL_GEN_SEEDS) --temperature $(EVAL_GEN_TEMPERATURE) --rerank $(EVAL_GEN_RERANK) --reuse
+		--cfg $(EVAL_GEN_CFG) --seeds $(EVAL_GEN_SEEDS) --temperature $(EVAL_GEN_TEMPERATURE) --rerank $(EVAL_GEN_RERANK) --reuse \
+		$(if $(EVAL_GEN_HELDOUT),--heldout $(EVAL_GEN_HELDOUT))

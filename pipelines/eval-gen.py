@@ -3,7 +3,7 @@
 
     pipelines/eval-gen.py BIN_DIR LM_DATA_DIR OUT_DIR [--prompts pipelines/eval-prompts.tsv]
         [--tokenizer models/tokenizer] [--generator models/generator] [--seeds 2] [--cfg 1,2.5,5,7.5,10]
-        [--temperature T[,T...]] [--rerank N] [--reuse]
+        [--temperature T[,T...]] [--rerank N] [--heldout FOOTAGE/heldout] [--reuse]
 
 LM_DATA_DIR is what the generator was trained on (`make lm-data`: clips.tsv and one FILE.hvt per video or photo
 clip). Its token files are rendered once with the tokenizer and cut into 64-frame windows, each owned by its source
@@ -13,7 +13,10 @@ clips that are rendered with the same tokenizer; a clip is a **hit** when its ne
 belongs to SOURCE. Comparing with the tokenizer's reconstructions rather than the footage leaves the tokenizer's
 quality out: the question is only whether the generator brings back the right source. Chance is one in the number
 of sources. Prints markdown tables (per guidance scale: hits, hit rate, chance, mean nearest PSNR, median motion;
-then every prompt at each scale) and writes OUT_DIR/eval-gen.json. Needs numpy.
+then every prompt at each scale) and writes OUT_DIR/eval-gen.json. With --heldout, the clips below that folder
+(y4m, never trained on) are encoded with the tokenizer into OUT_DIR/heldout/ and the generator's bits per token per
+layer on them, under the null text, are printed beside the same on its training token files (`hv-train lm-bits`):
+how much better it predicts what it saw than video it did not. Needs numpy.
 """
 import argparse
 import json
@@ -25,7 +28,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from genlib import CLIP, cut, die, motion, nearest, read_tsv, read_y4m_luma, run  # noqa: E402
+from genlib import CLIP, cut, die, motion, nearest, read_tsv, read_y4m_luma, run, run_output  # noqa: E402
 
 
 def source_of(file_name):
@@ -49,6 +52,7 @@ def main():
                     help="guidance scales, comma-separated; one per layer (coarse first) joined by '/', e.g. 7.5/7.5/1")
     ap.add_argument("--temperature", default="1", help="hv-gen's --temperature: one value, or one per layer, coarse first")
     ap.add_argument("--rerank", type=int, default=1, help="hv-gen's --rerank: drafts of the coarse layers per sample")
+    ap.add_argument("--heldout", help="folder of held-out y4m clips: print bits per token on them and on the training clips")
     ap.add_argument("--reuse", action="store_true", help="keep renders already in OUT_DIR")
     a = ap.parse_args()
     # A scale is one number, or one per generated layer joined by '/' (7.5/7.5/1: hv-gen --cfg 7.5,7.5,1).
@@ -115,12 +119,41 @@ def main():
         cells = [", ".join(x["nearest"] + ("✓" if x["hit"] else "") for x in results if x["cfg"] == g and x["source"] == src)
                  for g in scales]
         print(f"| {src} | {prompt} | " + " | ".join(cells) + " |")
+    bits = heldout_bits(a, [os.path.join(a.lm_data, n) for n in dict.fromkeys(n for n, _ in files)]) if a.heldout else None
     # Through a temporary file, so that an interrupted run leaves no partial JSON behind.
     path = os.path.join(a.out, f"eval-gen-{tag[:-1]}.json" if tag else "eval-gen.json")
     with open(path + ".tmp", "w") as f:
-        json.dump({"sources": len(sources), "temperature": a.temperature, "rerank": a.rerank, "summary": summary, "samples": results}, f,
-                  indent=1)
+        json.dump({"sources": len(sources), "temperature": a.temperature, "rerank": a.rerank, "summary": summary,
+                   "bits_per_token": bits, "samples": results}, f, indent=1)
     os.replace(path + ".tmp", path)
+
+
+def heldout_bits(a, training):
+    """Mean bits per token per layer under the null text, on the training token files and on the held-out clips
+    (encoded once into OUT_DIR/heldout/); prints both rows and returns them."""
+    clips = sorted(os.path.join(d, f) for d, _, fs in os.walk(a.heldout) for f in fs if f.endswith(".y4m"))
+    if not clips:
+        die(f"--heldout {a.heldout}: no .y4m clips below it", 66)
+    os.makedirs(os.path.join(a.out, "heldout"), exist_ok=True)
+    held = []
+    for y4m in clips:
+        hvt = os.path.join(a.out, "heldout", os.path.basename(os.path.dirname(y4m)) + "-" +
+                           os.path.splitext(os.path.basename(y4m))[0] + ".hvt")
+        if not (a.reuse and os.path.exists(hvt)):
+            run(a.bin_dir, "hv-encode", y4m, "--model", a.tokenizer, "-o", hvt)
+        held.append(hvt)
+    rows = {}
+    for name, group in (("training clips", training), ("held-out clips", held)):
+        table = run_output(a.bin_dir, "hv-train", "lm-bits", "--model", a.generator, *group)
+        header = [c.strip() for c in table.splitlines()[0].strip("|").split("|")]
+        mean = [c.strip() for c in next(line for line in table.splitlines() if line.startswith("| mean |")).strip("|").split("|")]
+        rows[name] = {"clips": int(mean[1]), "layers": header[2:], "bits": [float(x) for x in mean[2:]]}
+    layers = rows["training clips"]["layers"]
+    print("\n| bits per token, null text | clips | " + " | ".join(layers) + " |")
+    print("|" + " --- |" * (2 + len(layers)))
+    for name, r in rows.items():
+        print(f"| {name} | {r['clips']} | " + " | ".join(f"{b:.3f}" for b in r["bits"]) + " |")
+    return rows
 
 
 if __name__ == "__main__":

@@ -84,6 +84,17 @@ def run(bin_dir, tool, *args):
         sys.exit(code)
 
 
+def run_output(bin_dir, tool, *args):
+    """`run`, returning the tool's standard output as text."""
+    path = os.path.join(bin_dir, tool)
+    if not os.access(path, os.X_OK):
+        die(f"{path} is missing (build the tools first: make build)", 66)
+    r = subprocess.run([path, *args], stdout=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        sys.exit(r.returncode)
+    return r.stdout
+
+
 def read_tsv(path, what):
     """The KEY<TAB>VALUE rows of a UTF-8 list, skipping blank and # lines; `what` names the expected form."""
     rows = []

@@ -6,5 +6,5 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hv-train",
         abstract: "Train the tokenizer or the text-to-video model.",
-        subcommands: [TrainTokenizer.self, ExportTokenizer.self, DiagnoseTokenizer.self, TrainLM.self, LMRank.self])
+        subcommands: [TrainTokenizer.self, ExportTokenizer.self, DiagnoseTokenizer.self, TrainLM.self, LMRank.self, LMBits.self])
 }

@@ -136,6 +136,36 @@ final class LMShardsCLITests: XCTestCase {
                           try Data(contentsOf: URL(fileURLWithPath: dir + "/g1/model.safetensors")), "the second phrasing was trained on")
     }
 
+    /// `hv-train lm-bits`: a row of bits/token per layer for each token file and their mean, under the null text or
+    /// a caption (which changes them); refusals are one line.
+    func testLMBitsScoresTokenFiles() throws {
+        let encoder = try textEncoder()
+        let (shards, _) = try makeShards()
+        XCTAssertEqual(try train(["--shards", shards], out: dir + "/g", encoder: encoder).status, 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".hvt") }.sorted().map { dir + "/" + $0 }
+        XCTAssertEqual(files.count, 2)
+        func table(_ extra: [String]) throws -> [[String]] {
+            let r = try Tools.run("hv-train", ["lm-bits", "--model", dir + "/g", "--text-encoder", encoder] + extra + files)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return r.stdoutText.split(separator: "\n").dropFirst(2).map { $0.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) } }
+        }
+        let null = try table([]), captioned = try table(["--caption", "colour bars"])
+        XCTAssertEqual(null.map(\.first), files.map { $0 } + ["mean"])
+        for row in null + captioned {
+            let bits = row.dropFirst(2).map { Double($0) }
+            XCTAssertFalse(bits.isEmpty)
+            XCTAssertTrue(bits.allSatisfy { ($0 ?? -1) > 0 && $0!.isFinite }, "\(row)")
+        }
+        XCTAssertNotEqual(null.map { $0.dropFirst(2) }, captioned.map { $0.dropFirst(2) }, "the caption changes the bits")
+        let mean = (0..<(null[0].count - 2)).map { m in (Double(null[0][m + 2])! + Double(null[1][m + 2])!) / 2 }
+        for (m, v) in mean.enumerated() { XCTAssertEqual(Double(null[2][m + 2])!, v, accuracy: 0.002) }
+        var r = try Tools.run("hv-train", ["lm-bits", "--model", dir + "/g"])
+        XCTAssertEqual(r.status, 64)
+        r = try Tools.run("hv-train", ["lm-bits", "--model", dir + "/g", dir + "/nope.hvt"])
+        XCTAssertEqual(r.status, 66, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("hv-train: error: ") && r.stderr.split(separator: "\n").count == 1, r.stderr)
+    }
+
     func testBadShardPathsAndOptionMixesAreRefused() throws {
         let encoder = try textEncoder()
         func refused(_ args: [String], _ code: Int32, _ words: String) throws {
