@@ -74,25 +74,21 @@ def nearest(windows, clip):
     return k, 10 * np.log10(255.0 ** 2 / max(float(mse[k]), 1e-12))
 
 
-def run(bin_dir, tool, *args):
-    """Runs one of our tools; on failure it has printed its own one-line error, and we stop with its code."""
+def run(bin_dir, tool, *args, capture=False):
+    """Runs one of our tools; on failure it has printed its own one-line error, and we stop with its code.
+    With `capture`, returns its standard output as text."""
     path = os.path.join(bin_dir, tool)
     if not os.access(path, os.X_OK):
         die(f"{path} is missing (build the tools first: make build)", 66)
-    code = subprocess.run([path, *args]).returncode
-    if code != 0:
-        sys.exit(code)
+    r = subprocess.run([path, *args], stdout=subprocess.PIPE if capture else None, text=True)
+    if r.returncode != 0:
+        sys.exit(r.returncode)
+    return r.stdout
 
 
 def run_output(bin_dir, tool, *args):
     """`run`, returning the tool's standard output as text."""
-    path = os.path.join(bin_dir, tool)
-    if not os.access(path, os.X_OK):
-        die(f"{path} is missing (build the tools first: make build)", 66)
-    r = subprocess.run([path, *args], stdout=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        sys.exit(r.returncode)
-    return r.stdout
+    return run(bin_dir, tool, *args, capture=True)
 
 
 def read_tsv(path, what):
