@@ -78,12 +78,12 @@ public enum Parallel {
 
 extension SIMD16 where Scalar == Float {
     /// 16 floats from `p` (any alignment).
-    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Self {
+    @inline(__always) public static func load(_ p: UnsafePointer<Float>) -> Self {
         UnsafeRawPointer(p).loadUnaligned(as: Self.self)
     }
-    @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> Self { load(UnsafePointer(p)) }
+    @inline(__always) public static func load(_ p: UnsafeMutablePointer<Float>) -> Self { load(UnsafePointer(p)) }
     /// Stores the 16 lanes at `p` (any alignment).
-    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) {
+    @inline(__always) public func store(_ p: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self)
     }
 }

@@ -76,22 +76,114 @@ public enum GradientLoss {
     /// The adjoint of `pool2`: adds a quarter of each pooled gradient to the four pixels it averaged.
     static func unpool2(_ g2: UnsafeMutablePointer<Float>, into grad: UnsafeMutablePointer<Float>, T: Int, H: Int, W: Int, C: Int) {
         let h2 = H / 2, w2 = W / 2
-        for t in 0..<T { for y in 0..<H { for x in 0..<W { for c in 0..<C {
+        Parallel.forEach(T) { t in for y in 0..<H { for x in 0..<W { for c in 0..<C {
             grad[((t * H + y) * W + x) * C + c] += 0.25 * g2[((t * h2 + y / 2) * w2 + x / 2) * C + c]
         } } } }
     }
 
     static func pool2(_ src: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>, T: Int, H: Int, W: Int, C: Int) {
         let h2 = H / 2, w2 = W / 2
-        for t in 0..<T { for y in 0..<h2 { for x in 0..<w2 { for c in 0..<C {
+        Parallel.forEach(T) { t in for y in 0..<h2 { for x in 0..<w2 { for c in 0..<C {
             let a = src[((t * H + 2 * y) * W + 2 * x) * C + c] + src[((t * H + 2 * y) * W + 2 * x + 1) * C + c]
             let b = src[((t * H + 2 * y + 1) * W + 2 * x) * C + c] + src[((t * H + 2 * y + 1) * W + 2 * x + 1) * C + c]
             dst[((t * h2 + y) * w2 + x) * C + c] = 0.25 * (a + b)
         } } } }
     }
 
-    /// Mean |Δp − Δt| over horizontal and vertical neighbours; accumulates weight·grad.
+    /// Mean |Δp − Δt| over horizontal and vertical neighbours; accumulates weight·grad. Frames run in parallel
+    /// (no difference crosses a frame), rows 16 lanes at a time. Each gradient element gets its four terms in the
+    /// order `fullScaleReference` adds them (the vertical term from the row above, the horizontal one from the
+    /// left neighbour, then its own horizontal and vertical ones), so the gradient is bit-for-bit the reference's;
+    /// the loss is summed per row in Float lanes and per frame in Double, so it agrees to rounding.
     static func fullScale(_ p: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Float>, T: Int, H: Int, W: Int, C: Int,
+                          weight: Float, grad: UnsafeMutablePointer<Float>) -> Float {
+        let nx = T * H * (W - 1) * C, ny = T * (H - 1) * W * C
+        guard nx > 0 || ny > 0 else { return 0 }
+        let sx = nx > 0 ? weight / Float(nx) : 0, sy = ny > 0 ? weight / Float(ny) : 0
+        let row = W * C, rowX = (W - 1) * C
+        var lx = [Double](repeating: 0, count: T), ly = [Double](repeating: 0, count: T)
+        lx.withUnsafeMutableBufferPointer { lxp in ly.withUnsafeMutableBufferPointer { lyp in
+            let lxb = lxp.baseAddress!, lyb = lyp.baseAddress!
+            Parallel.forEach(T) { t in
+                // The signed terms of the row above (vertical, into this row), of this row's horizontal and
+                // vertical differences: one scratch row each, swapped as the rows advance.
+                let buf = UnsafeMutablePointer<Float>.allocate(capacity: 4 * row)
+                defer { buf.deallocate() }
+                let none = buf + 3 * row
+                none.initialize(repeating: 0, count: row)
+                var above = buf, horizontal = buf + row, below = buf + 2 * row
+                var sumX: Double = 0, sumY: Double = 0
+                for y in 0..<H {
+                    let r = (t * H + y) * row
+                    sumX += Double(signedDifferences(p + r, q + r, step: C, count: rowX, scale: sx, into: horizontal))
+                    if y + 1 < H {
+                        sumY += Double(signedDifferences(p + r, q + r, step: row, count: row, scale: sy, into: below))
+                    }
+                    addTerms(grad + r, row: row, shift: C, above: y > 0 ? above : none, horizontal: horizontal,
+                             rowX: rowX, vertical: y + 1 < H ? below : none)
+                    swap(&above, &below)
+                }
+                lxb[t] = sumX; lyb[t] = sumY
+            }
+        } }
+        let sum = (nx > 0 ? lx.reduce(0, +) / Double(nx) : 0) + (ny > 0 ? ly.reduce(0, +) / Double(ny) : 0)
+        return Float(sum)
+    }
+
+    /// out[i] = sign(d)·scale with d = (p[i + step] − p[i]) − (q[i + step] − q[i]), i < count; returns Σ|d|.
+    @inline(__always)
+    static func signedDifferences(_ p: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Float>, step: Int,
+                                  count n: Int, scale s: Float, into out: UnsafeMutablePointer<Float>) -> Float {
+        typealias V = SIMD16<Float>
+        let zero = V(repeating: 0), pos = V(repeating: s), neg = V(repeating: -s)
+        var acc = V(repeating: 0), i = 0
+        while i + 16 <= n {
+            let d = (V.load(p + i + step) - V.load(p + i)) - (V.load(q + i + step) - V.load(q + i))
+            acc += d.replacing(with: -d, where: d .< 0)
+            zero.replacing(with: pos, where: d .> 0).replacing(with: neg, where: d .< 0).store(out + i)
+            i += 16
+        }
+        var total = acc.sum()
+        while i < n {
+            let d = (p[i + step] - p[i]) - (q[i + step] - q[i])
+            total += abs(d)
+            out[i] = d > 0 ? s : (d < 0 ? -s : 0)
+            i += 1
+        }
+        return total
+    }
+
+    /// Adds one row's gradient terms in the reference's order: g + above[k] + horizontal[k − shift] − horizontal[k]
+    /// − vertical[k], the horizontal terms only where they exist (k ≥ shift, k < rowX); a missing row above or
+    /// below is a row of zeros (x + 0 and x − 0 are x).
+    @inline(__always)
+    static func addTerms(_ g: UnsafeMutablePointer<Float>, row: Int, shift: Int, above: UnsafeMutablePointer<Float>,
+                         horizontal h: UnsafeMutablePointer<Float>, rowX: Int, vertical v: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD16<Float>
+        var k = 0
+        while k < min(shift, row) {
+            var x = g[k] + above[k]
+            if k < rowX { x -= h[k] }
+            g[k] = x - v[k]; k += 1
+        }
+        while k + 16 <= rowX {
+            var x: V = V.load(g + k) + V.load(above + k)
+            x += V.load(h + k - shift)
+            x -= V.load(h + k)
+            x -= V.load(v + k)
+            x.store(g + k)
+            k += 16
+        }
+        while k < row {
+            var x = g[k] + above[k]
+            if k >= shift { x += h[k - shift] }
+            if k < rowX { x -= h[k] }
+            g[k] = x - v[k]; k += 1
+        }
+    }
+
+    /// `fullScale` element by element: the reference the tests hold it to.
+    static func fullScaleReference(_ p: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Float>, T: Int, H: Int, W: Int, C: Int,
                           weight: Float, grad: UnsafeMutablePointer<Float>) -> Float {
         let nx = T * H * (W - 1) * C, ny = T * (H - 1) * W * C
         guard nx > 0 || ny > 0 else { return 0 }

@@ -42,6 +42,25 @@ final class LossGradientTests: XCTestCase {
         }
     }
 
+    /// The row-vectorised, frame-parallel image-gradient term against its element-by-element reference: the same
+    /// gradient bit for bit (accumulated onto a non-zero one), the same loss to rounding, on shapes whose rows
+    /// are shorter than, equal to and longer than a vector, with one row or one column, and enough frames to split.
+    func testImageGradientTermMatchesItsReference() {
+        for (n, shape) in [[5, 7, 37, 3], [2, 4, 4, 1], [3, 1, 40, 3], [3, 9, 1, 3], [4, 6, 16, 1], [9, 8, 8, 3]].enumerated() {
+            let pred = randomClip(shape, seed: 20 + UInt64(n)), target = randomClip(shape, seed: 40 + UInt64(n))
+            let start = randomClip(shape, seed: 60 + UInt64(n))
+            let fast = Tensor(shape: shape), reference = Tensor(shape: shape)
+            fast.copy(from: start); reference.copy(from: start)
+            let (T, H, W, C) = (shape[0], shape[1], shape[2], shape[3])
+            let a = GradientLoss.fullScale(pred.data, target.data, T: T, H: H, W: W, C: C, weight: 0.7, grad: fast.data)
+            let b = GradientLoss.fullScaleReference(pred.data, target.data, T: T, H: H, W: W, C: C, weight: 0.7,
+                                                    grad: reference.data)
+            XCTAssertEqual(fast.array, reference.array, "gradient, shape \(shape)")
+            XCTAssertEqual(a, b, accuracy: 1e-5 * abs(b), "loss, shape \(shape)")
+            XCTAssertGreaterThan(b, 0, "shape \(shape)")
+        }
+    }
+
     func testTemporalLossMatchesFiniteDifferences() {
         check("temporal", shape: [3, 4, 4, 1], weight: 1.3) { p, t, g in
             GradientLoss.temporal(pred: p, target: t, weight: 1.3, grad: g)

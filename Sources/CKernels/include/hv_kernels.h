@@ -26,6 +26,12 @@ void hv_conv_row(const float *const *rows, const float *const *weights, int entr
 void hv_conv_row_dw(const float *const *rows, float *const *dweights, int entries, int kw, int cin, int cout,
                     int width, int stride, int valid, int offset, const float *dy);
 
+/// The AdamW update of the first n − n mod 16 elements, each lane bit-for-bit the scalar formula
+///   m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g·g;  w ← w − lr·((m/c1) / (√(v/c2) + ε) + decay·w)
+/// (no fused multiply-adds); the caller does the rest. AVX-512 only (hv_direct_conv_available).
+void hv_adamw_update(float *w, const float *g, float *m, float *v, long n, float lr, float beta1, float beta2,
+                     float c1, float c2, float eps, float decay);
+
 /// IEEE half-precision copies (round to nearest even) and back, n elements.
 void hv_f32_to_f16(const float *x, uint16_t *y, long n);
 void hv_f16_to_f32(const uint16_t *x, float *y, long n);
