@@ -26,3 +26,49 @@ HV_AVX512 void hv_adamw_update(float *w, const float *g, float *m, float *v, lon
         _mm512_storeu_ps(w + i, _mm512_sub_ps(wi, _mm512_mul_ps(vlr, step)));
     }
 }
+
+// ExpKernel.exp (Swift) in 512-bit lanes, operation for operation: the same clamp (compare and select, so NaN
+// passes through), Cephes' range reduction with the 1.5·2^23 rounding constant, the degree-6 polynomial with
+// separate multiplies and adds, and 2^n from the rounded value's low mantissa bits.
+static HV_AVX512 inline __m512 exp16(__m512 x) {
+    x = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_LT_OQ), x, _mm512_set1_ps(-87.3f));
+    x = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(88.7f), _CMP_GT_OQ), x, _mm512_set1_ps(88.7f));
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    __m512 t = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.4426950408889634f)), magic);
+    __m512 n = _mm512_sub_ps(t, magic);
+    __m512 r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(0.693359375f)));
+    r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(-2.1219444005469058e-4f)));
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(5.0000001201e-1f));
+    __m512 y = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(p, _mm512_mul_ps(r, r)), r), _mm512_set1_ps(1.0f));
+    __m512i e = _mm512_slli_epi32(
+        _mm512_add_epi32(_mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4B400000)), _mm512_set1_epi32(127)),
+        23);
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+}
+
+static HV_AVX512 inline __m512 negate16(__m512 v) {
+    return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), _mm512_set1_epi32((int)0x80000000u)));
+}
+
+HV_AVX512 void hv_silu_forward(const float *x, float *y, long n) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (long i = 0; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        _mm512_storeu_ps(y + i, _mm512_div_ps(v, _mm512_add_ps(one, exp16(negate16(v)))));
+    }
+}
+
+HV_AVX512 void hv_silu_backward(const float *x, const float *dy, float *dx, long n) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (long i = 0; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, exp16(negate16(v))));
+        __m512 slope = _mm512_add_ps(one, _mm512_mul_ps(v, _mm512_sub_ps(one, s)));
+        _mm512_storeu_ps(dx + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(dy + i), s), slope));
+    }
+}

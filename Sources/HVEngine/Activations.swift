@@ -1,6 +1,7 @@
 // Element-wise activations with their derivatives, as layers that cache their input:
 // SiLU x·σ(x); GELU exact (x·Φ(x), erf — what BERT uses) or tanh approximation; Sigmoid.
 // All loops are split over the cores with Parallel.forRanges.
+import CKernels
 import Foundation
 
 @inline(__always) func sigmoidf(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
@@ -48,12 +49,17 @@ public class ElementwiseLayer {
 }
 
 public final class SiLU: ElementwiseLayer {
+    /// Tests set this to run the Swift lanes that the C kernels must match.
+    nonisolated(unsafe) static var swiftLanes = false
     override func f(_ x: Float) -> Float { x * sigmoidf(x) }
     override func df(_ x: Float) -> Float { let s = sigmoidf(x); return s * (1 + x * (1 - s)) }
 
     // 16 lanes with ExpKernel's exp (relative error ≈ 2e-7 against expf); the tail uses the scalar forms.
+    // Swift runs SIMD16 division lane by lane (sixteen divss), so where the CPU has AVX-512 the lanes run in C
+    // (hv_silu_forward / hv_silu_backward: the same operations in the same order, bit-identical).
     override func forwardRun(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
         var i = 0
+        if Conv3dDirect.available && !SiLU.swiftLanes { hv_silu_forward(x, y, n); i = n - n % 16 }
         while i + 16 <= n {
             let v = SIMD16<Float>.load(x + i)
             (v / (1 + ExpKernel.exp(-v))).store(y + i)
@@ -64,6 +70,7 @@ public final class SiLU: ElementwiseLayer {
 
     override func backwardRun(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, count n: Int) {
         var i = 0
+        if Conv3dDirect.available && !SiLU.swiftLanes { hv_silu_backward(x, dy, dx, n); i = n - n % 16 }
         while i + 16 <= n {
             let v = SIMD16<Float>.load(x + i)
             let s = 1 / (1 + ExpKernel.exp(-v))

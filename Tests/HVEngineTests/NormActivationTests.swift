@@ -61,6 +61,34 @@ final class NormActivationTests: XCTestCase {
         }
     }
 
+    /// The AVX-512 SiLU kernels against the Swift lanes they replace: bit for bit, forward and backward, the exp
+    /// clamp's edges and infinities included; a NaN input gives NaN in both (its sign bit is the instruction's
+    /// business: x86 makes new NaNs negative). Only where the CPU runs them.
+    func testCSiLUIsBitIdenticalToTheSwiftLanes() throws {
+        try XCTSkipUnless(Conv3dDirect.available, "no AVX-512 on this CPU")
+        var values = (0..<4000).map { i in Float(i - 2000) * 0.0137 }
+        values += [-120, -88, -87.3, -87.29, 0, -0.0, 1e-30, -1e-30, 88.7, 88.71, 95, 200, .nan, .infinity, -.infinity]
+        while values.count % 16 != 0 { values.append(0.3) }
+        let x = Tensor(shape: [values.count], values: values)
+        let dy = randomTensor([values.count], seed: 13)
+        func run(swiftLanes: Bool) -> ([Float], [Float]) {
+            SiLU.swiftLanes = swiftLanes
+            defer { SiLU.swiftLanes = false }
+            let silu = SiLU()
+            let y = silu.forward(x).clone()
+            return (y.array, silu.backward(dy).array)
+        }
+        let (yc, dxc) = run(swiftLanes: false), (ys, dxs) = run(swiftLanes: true)
+        for i in values.indices {
+            if values[i].isNaN || ys[i].isNaN || dxs[i].isNaN {
+                XCTAssertTrue(yc[i].isNaN == ys[i].isNaN && dxc[i].isNaN == dxs[i].isNaN, "NaN at \(values[i])")
+                continue
+            }
+            XCTAssertEqual(yc[i].bitPattern, ys[i].bitPattern, "y(\(values[i])): \(yc[i]) against \(ys[i])")
+            XCTAssertEqual(dxc[i].bitPattern, dxs[i].bitPattern, "dx(\(values[i])): \(dxc[i]) against \(dxs[i])")
+        }
+    }
+
     func testResamplingGradientsAndInverses() {
         let x = randomTensor([4, 4, 6, 3], seed: 8)
         let s2d = SpaceToDepth(factors: (t: 2, h: 2, w: 3)), d2s = DepthToSpace(factors: (t: 2, h: 2, w: 3))

@@ -32,6 +32,12 @@ void hv_conv_row_dw(const float *const *rows, float *const *dweights, int entrie
 void hv_adamw_update(float *w, const float *g, float *m, float *v, long n, float lr, float beta1, float beta2,
                      float c1, float c2, float eps, float decay);
 
+/// SiLU over the first n − n mod 16 elements, each lane bit-for-bit the engine's SIMD16 form with ExpKernel's exp:
+///   forward  y = x / (1 + exp(−x));  backward  dx = dy · s · (1 + x·(1 − s)), s = 1 / (1 + exp(−x)).
+/// AVX-512 only (hv_direct_conv_available).
+void hv_silu_forward(const float *x, float *y, long n);
+void hv_silu_backward(const float *x, const float *dy, float *dx, long n);
+
 /// IEEE half-precision copies (round to nearest even) and back, n elements.
 void hv_f32_to_f16(const float *x, uint16_t *y, long n);
 void hv_f16_to_f32(const uint16_t *x, float *y, long n);
