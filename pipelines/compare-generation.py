@@ -4,8 +4,8 @@
     pipelines/compare-generation.py BIN_DIR FOOTAGE_DIR OUT_DIR NAME=TOKENIZER_DIR:GENERATOR_DIR[:LM_DATA_DIR] ...
         [--samples N] [--cfg G] [--reuse]
 
-For every caption of pipelines/captions.tsv and every pair: `hv-gen CAPTION --samples N` (seeds 0..N-1),
-`hv-render` with that tokenizer, then measures on luma (Y', 8-bit) against the 64-frame windows the generators
+For every captioned training video of pipelines/captions.tsv (its first caption) and every pair: `hv-gen CAPTION
+--samples N` (seeds 0..N-1), `hv-render` with that tokenizer, then measures on luma (Y', 8-bit) against the 64-frame windows the generators
 were trained on (FOOTAGE_DIR/train/SOURCE/VIDEO.y4m cut at 0, 64, 128, ..., the last one padded, as hv-encode cuts):
 
 - nearest PSNR: whole-clip PSNR to the closest training window of any video (does the sample look like footage
@@ -55,7 +55,13 @@ def main():
 
     # The captioned training videos; photographs (their clips are NAME-vK.y4m) and held-out footage such as the
     # diver have no one training video to compare with and are left out.
-    caps = [(v, c) for v, c in read_tsv(a.captions, "NAME<TAB>CAPTION") if glob.glob(os.path.join(footage, "train", "*", v + ".y4m"))]
+    # A video's first line is its caption; the lines after it that repeat its name are further phrasings the
+    # generator trains on too, and sampling from the first keeps this comparison what it was before they came.
+    caps, seen = [], set()
+    for v, c in read_tsv(a.captions, "NAME<TAB>CAPTION"):
+        if v not in seen and glob.glob(os.path.join(footage, "train", "*", v + ".y4m")):
+            caps.append((v, c))
+        seen.add(v)
     if not caps:
         die(f"no captioned training video under {footage}/train/*/ (run make footage)", 66)
     names = [v for v, _ in caps]
