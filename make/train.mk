@@ -268,15 +268,15 @@ eval-tokenizer-report: footage
 eval-single: footage
 	pipelines/evaluate-tokenizer.sh $(BIN) $(SINGLE_RUN) $(OUT)/eval-single $(HELDOUT)
 
-# The generation half of the Fig. 4 ablation: a generator trained on the single baseline's tokens (v4's recipe,
-# models/single-v4-run) through the same pipeline and recipe as the shipped generator (make lm-shards, make train-lm:
+# The generation half of the Fig. 4 ablation: a generator trained on the single baseline's tokens (stage 3 at its
+# equal-budget step, models/single-c128-run) through the same pipeline and recipe as the shipped generator (make lm-shards, make train-lm:
 # LM_CONFIG, LM_STEPS; it resumes an interrupted run), then text-to-video from every training video's caption with
 # both pairs, compared with the training footage and with each tokenizer's own reconstruction of it
-# (pipelines/compare-generation.py; needs numpy). About 15 + 35 + 15 minutes on one core.
-SINGLE_TOKENIZER ?= $(SINGLE_V4_COMMITTED)
-SINGLE_SHARDS_DIR ?= $(OUT)/lm-shards-single
-SINGLE_LM_DATA ?= $(OUT)/lm-single
-SINGLE_GENERATOR ?= $(OUT)/generator-single
+# (pipelines/compare-generation.py; needs numpy). About 15 + 45 + 25 minutes on one core.
+SINGLE_TOKENIZER ?= $(SINGLE_C128_COMMITTED)
+SINGLE_SHARDS_DIR ?= $(OUT)/lm-shards-single-c128
+SINGLE_LM_DATA ?= $(OUT)/lm-single-c128
+SINGLE_GENERATOR ?= $(OUT)/generator-single-c128
 compare-generation: footage $(LM_DATA)/clips.tsv
 	$(MAKE) lm-shards TOKENIZER=$(SINGLE_TOKENIZER) LM_SHARDS_DIR=$(SINGLE_SHARDS_DIR)
 	$(MAKE) train-lm LM_SHARDS=$(SINGLE_SHARDS_DIR)/tokens/shards LM_OUT=$(SINGLE_GENERATOR) \
