@@ -49,8 +49,6 @@ public class ElementwiseLayer {
 }
 
 public final class SiLU: ElementwiseLayer {
-    /// Tests set this to run the Swift lanes that the C kernels must match.
-    nonisolated(unsafe) static var swiftLanes = false
     override func f(_ x: Float) -> Float { x * sigmoidf(x) }
     override func df(_ x: Float) -> Float { let s = sigmoidf(x); return s * (1 + x * (1 - s)) }
 
@@ -59,25 +57,37 @@ public final class SiLU: ElementwiseLayer {
     // (hv_silu_forward / hv_silu_backward: the same operations in the same order, bit-identical).
     override func forwardRun(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
         var i = 0
-        if Conv3dDirect.available && !SiLU.swiftLanes { hv_silu_forward(x, y, n); i = n - n % 16 }
+        if AVX512Kernels.available { hv_silu_forward(x, y, n); i = n - n % 16 }
+        Self.forward(x, y, from: i, count: n)
+    }
+
+    override func backwardRun(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, count n: Int) {
+        var i = 0
+        if AVX512Kernels.available { hv_silu_backward(x, dy, dx, n); i = n - n % 16 }
+        Self.backward(x, dy, dx, from: i, count: n)
+    }
+
+    /// Elements from..<count in Swift: 16 lanes, then the scalar forms for the tail.
+    static func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, from start: Int, count n: Int) {
+        var i = start
         while i + 16 <= n {
             let v = SIMD16<Float>.load(x + i)
             (v / (1 + ExpKernel.exp(-v))).store(y + i)
             i += 16
         }
-        while i < n { y[i] = f(x[i]); i += 1 }
+        while i < n { y[i] = x[i] * sigmoidf(x[i]); i += 1 }
     }
 
-    override func backwardRun(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, count n: Int) {
-        var i = 0
-        if Conv3dDirect.available && !SiLU.swiftLanes { hv_silu_backward(x, dy, dx, n); i = n - n % 16 }
+    static func backward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                         from start: Int, count n: Int) {
+        var i = start
         while i + 16 <= n {
             let v = SIMD16<Float>.load(x + i)
             let s = 1 / (1 + ExpKernel.exp(-v))
             (SIMD16<Float>.load(dy + i) * s * (1 + v * (1 - s))).store(dx + i)
             i += 16
         }
-        while i < n { dx[i] = dy[i] * df(x[i]); i += 1 }
+        while i < n { let s = sigmoidf(x[i]); dx[i] = dy[i] * (s * (1 + x[i] * (1 - s))); i += 1 }
     }
 }
 

@@ -87,7 +87,7 @@ func adamWUpdate(w: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, m: Uns
                  c1: Float, c2: Float, eps: Float, decay: Float) {
     typealias V = SIMD16<Float>
     var i = 0
-    if Conv3dDirect.available {
+    if AVX512Kernels.available {
         hv_adamw_update(w, g, m, v, n, lr, b1, b2, c1, c2, eps, decay)
         i = n - n % 16
     }

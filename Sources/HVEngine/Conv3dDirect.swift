@@ -12,9 +12,15 @@
 // through im2col. Tests compare both paths with the naive reference and check the gradients by finite differences.
 import CKernels
 
+/// Whether this CPU runs the hand-written AVX-512 kernels of CKernels (conv rows, AdamW, SiLU, the half-precision
+/// KV cache); where it does not, each caller keeps its Swift or im2col path.
+public enum AVX512Kernels {
+    public static let available: Bool = hv_direct_conv_available() != 0
+}
+
 public enum Conv3dDirect {
     /// Whether this CPU runs the kernels (AVX-512F).
-    public static let available: Bool = hv_direct_conv_available() != 0
+    public static var available: Bool { AVX512Kernels.available }
 
     /// Forward runs direct when the conv has unit strides, Cout is a multiple of 16 and frames are at least 8
     /// positions wide: on narrower ones the kw − 1 dropped positions of every row cost more than im2col does

@@ -15,7 +15,7 @@ public final class KVCache {
     public private(set) var count = 0
 
     /// Whether a cache made with `half: true` and this head size keeps half-precision copies on this CPU.
-    public static func halfAvailable(headDim: Int) -> Bool { Conv3dDirect.available && headDim % 16 == 0 }
+    public static func halfAvailable(headDim: Int) -> Bool { AVX512Kernels.available && headDim % 16 == 0 }
 
     /// What the generator's decoder asks for (`half`); off, it decodes from the float32 rows alone (tests compare
     /// the two, benchmarks time both).

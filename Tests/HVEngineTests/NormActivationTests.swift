@@ -1,5 +1,6 @@
 import XCTest
 @testable import HVEngine
+import CKernels
 
 final class NormActivationTests: XCTestCase {
     func testGroupNormGradients() {
@@ -65,20 +66,19 @@ final class NormActivationTests: XCTestCase {
     /// clamp's edges and infinities included; a NaN input gives NaN in both (its sign bit is the instruction's
     /// business: x86 makes new NaNs negative). Only where the CPU runs them.
     func testCSiLUIsBitIdenticalToTheSwiftLanes() throws {
-        try XCTSkipUnless(Conv3dDirect.available, "no AVX-512 on this CPU")
+        try XCTSkipUnless(AVX512Kernels.available, "no AVX-512 on this CPU")
         var values = (0..<4000).map { i in Float(i - 2000) * 0.0137 }
         values += [-120, -88, -87.3, -87.29, 0, -0.0, 1e-30, -1e-30, 88.7, 88.71, 95, 200, .nan, .infinity, -.infinity]
         while values.count % 16 != 0 { values.append(0.3) }
-        let x = Tensor(shape: [values.count], values: values)
-        let dy = randomTensor([values.count], seed: 13)
-        func run(swiftLanes: Bool) -> ([Float], [Float]) {
-            SiLU.swiftLanes = swiftLanes
-            defer { SiLU.swiftLanes = false }
-            let silu = SiLU()
-            let y = silu.forward(x).clone()
-            return (y.array, silu.backward(dy).array)
-        }
-        let (yc, dxc) = run(swiftLanes: false), (ys, dxs) = run(swiftLanes: true)
+        let n = values.count
+        let dy = randomTensor([n], seed: 13).array
+        var yc = [Float](repeating: 0, count: n), ys = yc, dxc = yc, dxs = yc
+        hv_silu_forward(values, &yc, n)
+        hv_silu_backward(values, dy, &dxc, n)
+        values.withUnsafeBufferPointer { x in dy.withUnsafeBufferPointer { g in
+            ys.withUnsafeMutableBufferPointer { SiLU.forward(x.baseAddress!, $0.baseAddress!, from: 0, count: n) }
+            dxs.withUnsafeMutableBufferPointer { SiLU.backward(x.baseAddress!, g.baseAddress!, $0.baseAddress!, from: 0, count: n) }
+        } }
         for i in values.indices {
             if values[i].isNaN || ys[i].isNaN || dxs[i].isNaN {
                 XCTAssertTrue(yc[i].isNaN == ys[i].isNaN && dxc[i].isNaN == dxs[i].isNaN, "NaN at \(values[i])")
