@@ -13,7 +13,6 @@ import struct
 import sys
 
 import numpy as np
-import zstandard
 
 MAGIC = b"\x89HVT\r\n\x1a\n"
 VERSION_MAJOR = 1
@@ -122,6 +121,7 @@ def read_hvt(path):
             header["masked_layers"] = [i for i in range(16) if bits >> i & 1]
             header["mask_seed"] = struct.unpack("<Q", c.take(8))[0]
         clips, total = [], 0
+        import zstandard  # on use, so that importers that never read a file need only numpy
         dctx = zstandard.ZstdDecompressor()
         for offset, rtype, payload in records:
             if rtype == "CLIP":

@@ -121,6 +121,33 @@ public enum TokenizerCheckpoint {
         return model
     }
 
+    /// The checkpoint with `decoderBlocks` residual blocks per decoder stage (shallowest first, each at least the
+    /// checkpoint's), rendering exactly what it renders: every tensor is copied and each added block starts with
+    /// its second conv at zero, so it passes its input through unchanged until training gives it a residual. The
+    /// encoder and the down paths are the checkpoint's, so the tokens are too: the result keeps the checkpoint's
+    /// token identity (`tokensOf`), and a frozen-token run trains a deeper decoder for the same tokens.
+    public static func deepenDecoder(from directory: String, blocks: [Int]) throws -> HierarchicalTokenizer {
+        let source = try load(from: directory)
+        let have = source.config.decoderStages.map(\.blocks)
+        guard blocks.count == have.count, zip(blocks, have).allSatisfy({ $0 >= $1 }), blocks != have else {
+            throw TokenizerError.badConfig(name: source.config.name, reason: "the decoder has \(have) blocks per stage "
+                + "(shallowest first); deepening it needs as many counts, none smaller and at least one larger, not \(blocks)")
+        }
+        var config = source.config
+        config.decoderBlocks = blocks
+        let model = try HierarchicalTokenizer(config: config)
+        let kept = Dictionary(uniqueKeysWithValues: source.parameters.map { ($0.name, $0) })
+        for p in model.parameters {
+            if let q = kept[p.name] {
+                p.value.copy(from: q.value)   // same config but the block counts: same shapes
+            } else if p.name.contains(".conv2.") {
+                p.value.scale(by: 0)
+            }
+        }
+        model.tokensOf = source.tokensOf ?? source.identity
+        return model
+    }
+
     /// Name and SHA-256 of (config.json ‖ model.safetensors).
     public static func identity(of directory: String) throws -> TokenizerIdentity {
         var sha = SHA256()

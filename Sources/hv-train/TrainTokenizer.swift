@@ -82,8 +82,8 @@ struct TrainTokenizer: ParsableCommand {
     @Flag(name: .customLong("pointwise-coarse"), help: "Give the coarse layers (L1…) 1×1 down convs, which see a 64² crop as they see a whole frame (new and grown models).")
     var pointwiseCoarse = false
 
-    @Option(name: .customLong("decoder-blocks"), help: ArgumentHelp("Override the preset's decoder residual blocks per stage, shallowest first, as N,N,N (new models only).",
-        discussion: "small2 has 1,2,2; 1,2,4 adds two blocks at the latent grid."), transform: { s in
+    @Option(name: .customLong("decoder-blocks"), help: ArgumentHelp("The decoder's residual blocks per stage, shallowest first, as N,N,N: a new model's, or more than an --init checkpoint's.",
+        discussion: "small2 has 1,2,2; 1,2,4 adds two blocks at the latent grid. With --init the checkpoint's blocks are kept and each added one starts as the identity (its second conv at zero), so the model first renders what the checkpoint rendered; with --freeze-tokens it keeps the checkpoint's tokens."), transform: { s in
             try s.split(separator: ",").map { part -> Int in
                 guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n >= 0 else {
                     throw ValidationError("--decoder-blocks takes block counts such as 1,2,4, not '\(s)'.")
@@ -181,8 +181,8 @@ struct TrainTokenizer: ParsableCommand {
         guard [resume, initFrom != nil, growFrom != nil].filter({ $0 }).count <= 1 else {
             throw ValidationError("Give at most one of --resume (continue the run in --out), --init and --grow-from (start a new one).")
         }
-        if decoderBlocks != nil, resume || initFrom != nil || growFrom != nil {
-            throw ValidationError("--decoder-blocks shapes a new model; --resume, --init and --grow-from keep the checkpoint's.")
+        if decoderBlocks != nil, resume || growFrom != nil {
+            throw ValidationError("--decoder-blocks shapes a new model or deepens an --init checkpoint's decoder; --resume and --grow-from keep the checkpoint's.")
         }
         guard (0...2).contains(lookahead ?? 0) else { throw ValidationError("--lookahead must be 0, 1 or 2 latent frames.") }
         guard lookahead == nil || !(resume || initFrom != nil) else {
@@ -281,6 +281,8 @@ struct TrainTokenizer: ParsableCommand {
         let model: HierarchicalTokenizer
         if resume {
             model = try TokenizerCheckpoint.load(from: out)
+        } else if let initFrom, let decoderBlocks {
+            model = try TokenizerCheckpoint.deepenDecoder(from: initFrom, blocks: decoderBlocks)
         } else if let initFrom {
             model = try TokenizerCheckpoint.load(from: initFrom)
         } else if let growFrom {
@@ -318,6 +320,8 @@ struct TrainTokenizer: ParsableCommand {
         if freezeTokens {
             model.tokensOf = model.tokensOf ?? model.identity
             try TokenizerCheckpoint.requireStorable(model, as: storage.dtype)   // fail now, not at the first save
+        } else {
+            model.tokensOf = nil   // the encoder trains, so the tokens become this run's own
         }
         for r in options.learningRateScales where !model.parameters.contains(where: { $0.name.hasPrefix(r.prefix) }) {
             throw ValidationError("--lr-scale: no tensor of \(cfg.name) starts with '\(r.prefix)'.")

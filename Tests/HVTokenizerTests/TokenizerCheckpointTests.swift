@@ -89,6 +89,34 @@ final class TokenizerCheckpointTests: XCTestCase {
         XCTAssertEqual(Array(a[..<(a.count / 2)]), Array(e[..<(e.count / 2)]), "the causal decoder's first frames do not see the second latent frame")
     }
 
+    /// Deepening the decoder keeps every tensor, the tokens and the render (each added block is the identity until
+    /// its second conv trains), records the checkpoint's token identity, and refuses block counts that are not more.
+    func testDeepeningTheDecoderKeepsTokensAndRender() throws {
+        let m = try HierarchicalTokenizer(config: .tiny, seed: 5)
+        for p in m.parameters { for j in 0..<p.value.count { p.value[j] += 0.01 * Float(j % 5) } }
+        let id = try TokenizerCheckpoint.save(m, to: dir)
+        let have = m.config.decoderStages.map(\.blocks)
+        let more = have.enumerated().map { $0.offset == 0 ? $0.element + 2 : $0.element + 1 }
+        let deep = try TokenizerCheckpoint.deepenDecoder(from: dir, blocks: more)
+        XCTAssertEqual(deep.config.decoderStages.map(\.blocks), more)
+        XCTAssertEqual(deep.tokensOf, id)
+        XCTAssertGreaterThan(deep.parameters.count, m.parameters.count)
+        let x = clip()
+        let codes = m.encode(x)
+        XCTAssertEqual(deep.encode(x), codes)
+        let idx = codes.map { Optional($0) }
+        XCTAssertEqual(m.decode(indices: idx, frames: 8, height: 32, width: 32).array,
+                       deep.decode(indices: idx, frames: 8, height: 32, width: 32).array)
+        // Once an added block's second conv is non-zero, it changes the render: the blocks are in the path.
+        let added = deep.parameters.first { $0.name.hasSuffix(".block\(have[0]).conv2.weight") }!
+        for j in 0..<added.value.count { added.value[j] = 0.02 * Float(j % 7 - 3) }
+        XCTAssertNotEqual(m.decode(indices: idx, frames: 8, height: 32, width: 32).array,
+                          deep.decode(indices: idx, frames: 8, height: 32, width: 32).array)
+        XCTAssertThrowsError(try TokenizerCheckpoint.deepenDecoder(from: dir, blocks: have))
+        XCTAssertThrowsError(try TokenizerCheckpoint.deepenDecoder(from: dir, blocks: have.map { max($0 - 1, 0) } ))
+        XCTAssertThrowsError(try TokenizerCheckpoint.deepenDecoder(from: dir, blocks: have + [1]))
+    }
+
     /// With the subtraction at 0 the dense layer quantises the latent itself, as if the coarse contributions were
     /// zero; at 1 (the default, and what encoding uses) it quantises the residual, which here differs.
     func testSubtractionRampScalesWhatTheDenseLayerSees() throws {

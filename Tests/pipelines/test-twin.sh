@@ -84,4 +84,24 @@ python3 "$ROOT/python/train_tokenizer.py" --resume --data "$W/c32.y4m" --out "$W
 steps=$(cut -d, -f1 "$W/trained/train.csv" | tail -n 2 | tr '\n' ' ')
 [ "$steps" = "5 6 " ] || fail "train.csv should end with hv-train's step 5 and the twin's step 6, ends with: $steps"
 "$BIN/hv-encode" --model "$W/trained" "$W/c32.y4m" -o "$W/resumed.hvt" || fail "hv-encode did not read the resumed checkpoint"
+
+# ---- 4. the GPU run's kit and script, on this CPU ------------------------------------------------------------------
+# pipelines/gpu-kit.py packs y4m planes as H.264 and unpacks them (with the ffmpeg program here, OpenCV where it is
+# installed, as on the GPU machine: the two must give the same bytes); pipelines/gpu-train.sh unpacks, probes,
+# trains and splits the checkpoint as it would in a device call; --join puts it together for the Swift tools.
+mkdir -p "$W/kitsrc/clips" && cp "$W/c32.y4m" "$W/kitsrc/clips/"
+python3 "$ROOT/pipelines/gpu-kit.py" pack "$W/kit" --train "$W/kitsrc/clips" --heldout "$W/c32.y4m" > /dev/null
+python3 "$ROOT/pipelines/gpu-kit.py" unpack "$W/kit" "$W/unkit" --decoder ffmpeg > /dev/null
+check kit-planes "$W/c32.y4m" "$W/unkit/train/clips/c32.y4m" || fail "the kit does not give back the y4m planes"
+if python3 -c "import cv2" 2>/dev/null; then
+    python3 "$ROOT/pipelines/gpu-kit.py" unpack "$W/kit" "$W/unkit-cv" --decoder opencv > /dev/null
+    cmp -s "$W/unkit/train/clips/c32.y4m" "$W/unkit-cv/train/clips/c32.y4m" || fail "OpenCV and ffmpeg unpack the kit differently"
+fi
+(cd "$ROOT" && DEVICE=cpu INIT="$W/init-tiny" CROP=32 BATCH=2 PROBE_STEPS=4 MINUTES=0.2 THREADS=1 KIT="$W/kit" \
+    OUT="$W/gpu-out" WORK="$W/gpu-work" bash pipelines/gpu-train.sh > "$W/gpu-train.log" 2>&1) \
+    || { cat "$W/gpu-train.log" >&2; fail "pipelines/gpu-train.sh failed on the CPU"; }
+bash "$ROOT/pipelines/gpu-train.sh" --join "$W/gpu-out" "$W/gpu-joined" > /dev/null
+cmp -s "$W/gpu-joined/model.safetensors" "$W/gpu-work/run/model.safetensors" || fail "--join does not give back the run's weights"
+"$BIN/hv-encode" --model "$W/gpu-joined" "$W/c32.y4m" -o "$W/gpu.hvt" || fail "hv-encode did not read the GPU script's checkpoint"
+
 note "passed in $((SECONDS - started)) s"

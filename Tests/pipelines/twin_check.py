@@ -227,7 +227,18 @@ def same_tokens(a, b):
           "same tokenizer identity and tokens")
 
 
+def kit_planes(a, b):
+    """The GPU kit's round trip: the same header and frame count, the planes within the codec's loss."""
+    ra, rb = open(a, "rb").read(), open(b, "rb").read()
+    ha, hb = ra[:ra.index(b"\n")], rb[:rb.index(b"\n")]
+    pa, pb = np.frombuffer(ra, np.uint8), np.frombuffer(rb, np.uint8)
+    quality = psnr(pa, pb) if len(pa) == len(pb) else 0.0
+    print(f"{b}: planes {quality:.2f} dB against {a}")
+    check(ha == hb and len(pa) == len(pb) and quality >= 35, "kit planes: same header and size, PSNR >= 35 dB")
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"setup": setup, "shipped": shipped, "grads": grads, "same-tokens": same_tokens}[cmd](*args)
+    {"setup": setup, "shipped": shipped, "grads": grads, "same-tokens": same_tokens,
+     "kit-planes": kit_planes}[cmd](*args)
     sys.exit(1 if failures else 0)

@@ -7,7 +7,6 @@ few bytes between zstd versions, with the same tokens).
 import struct
 
 import numpy as np
-import zstandard
 
 from .hvt_reader import HVTError, MAGIC, _crc32c, read_hvt  # noqa: F401  (re-exported)
 
@@ -62,6 +61,7 @@ def write_hvt(path, header, clips, level=19):
     strategy = header.get("mask_strategy", "none")
     out = [MAGIC, struct.pack("<HH", VERSION_MAJOR, VERSION_MINOR if recorded_mask(header) else 0),
            _record("HVTH", header_payload(header))]
+    import zstandard  # here, not at the top: training imports this package where zstandard may be absent
     cctx = zstandard.ZstdCompressor(level=level)
     present = [l for l in header["layers"] if l.get("present", True)]
     total = stored_total = 0

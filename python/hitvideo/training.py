@@ -214,6 +214,10 @@ class ClipSampler:
         return self.videos[int(idx[np.searchsorted(np.cumsum(self.lengths[idx]), pick, side="right")])]
 
     def sample(self, frames, crop):
+        return pixels_to_tensor(self.sample_pixels(frames, crop))
+
+    def sample_pixels(self, frames, crop):
+        """The window `sample` converts, as uint8 [T, crop, crop, 3] (a batch of them can travel to a GPU as bytes)."""
         v = self.pick_video()
         start = int(self.rng.integers(len(v) - frames + 1)) if len(v) > frames else 0
         H, W = v.shape[1:3]
@@ -223,7 +227,7 @@ class ClipSampler:
         c = v[idx, cy:cy + crop, cx:cx + crop]
         if self.rng.integers(2):
             c = c[:, :, ::-1]
-        return pixels_to_tensor(np.ascontiguousarray(c))
+        return np.ascontiguousarray(c)
 
 
 def capped_weights(sources, kinds, max_share=0.25, kind_caps=(("cartoon", 0.10),)):
@@ -277,8 +281,14 @@ def source_kinds(items):
 
 def pixels_to_tensor(c):
     """uint8 [T, H, W, 3] → [3, T, H, W] as ClipDataset.fill: p · (1/127.5) − 1 in float32."""
-    x = torch.from_numpy(c).to(torch.float32) * torch.tensor(1 / 127.5, dtype=torch.float32) - 1
-    return x.permute(3, 0, 1, 2).contiguous()
+    return batch_to_tensor(torch.from_numpy(c)[None])[0]
+
+
+def batch_to_tensor(u8):
+    """uint8 [B, T, H, W, 3] (on any device) → float32 [B, 3, T, H, W]; two rounded operations, as ClipDataset.fill,
+    so a batch converted on a GPU holds the same values as one converted here."""
+    x = u8.to(torch.float32) * torch.tensor(1 / 127.5, dtype=torch.float32, device=u8.device) - 1
+    return x.permute(0, 4, 1, 2, 3).contiguous()
 
 
 def videos_by_source(items):
