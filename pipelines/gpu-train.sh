@@ -10,9 +10,9 @@
 #   pipelines/device-tree.sh restore
 #   pipelines/gpu-train.sh --join FILES_AT out/gpu-run     # then hv-train diagnose --model out/gpu-run …
 #
-# What runs there: the kit back to y4m (OpenCV), a 12-step probe that times a step and fails early and cheaply if
-# anything is wrong, then the real run sized to MINUTES by that timing, so that its cosine schedule ends when the
-# time does. The run continues INIT (the shipped tokenizer) with stage 3's recipe on BATCH 128² crops a step.
+# What runs there: the kit back to y4m (OpenCV), then one training process whose first PROBE_STEPS steps are
+# timed (a package missing or the memory at BATCH fails it within seconds) and whose cosine schedule is then laid
+# out over what fits in MINUTES (python/train_tokenizer.py --fit-minutes), so that it ends when the time does. The run continues INIT (the shipped tokenizer) with stage 3's recipe on BATCH 128² crops a step.
 # Everything goes to $OUT: config.json, the BF16 weights in parts of at most 15 MiB (a file that comes back may
 # be at most 16 MiB), train.csv and the log.
 # DEVICE=cpu runs the same on this machine (the test does, with a tiny kit and MINUTES=0.1).
@@ -43,6 +43,7 @@ CROP=${CROP:-128}
 PROBE_STEPS=${PROBE_STEPS:-12}
 THREADS=${THREADS:-0}
 export PYTHONUNBUFFERED=1
+script_start=$(date +%s)
 mkdir -p "$OUT" "$WORK"
 log="$OUT/gpu-train.log"
 exec > >(tee -a "$log") 2>&1
@@ -59,19 +60,11 @@ recipe=(--device "$DEVICE" --init "$INIT" --data $sources --heldout "$WORK"/data
         --perceptual-weight 0.2 --progressive 0,0,0 --adversarial-weight 0 --truncation 0.25 --residual-weight 0.001
         --ema 0.999 --storage bf16 --quantization-warmup 0 --seed "$SEED")
 
-start=$(date +%s)
-python3 python/train_tokenizer.py "${recipe[@]}" --steps 100000 --stop-at "$PROBE_STEPS" --eval-every 100000 \
-    --checkpoint-every 100000 --out "$WORK/probe"
-# Seconds a step: the median of the probe's steps after the first third (allocation and autotuning).
-step_s=$(python3 -c "
-import csv, statistics
-rows = [float(r['seconds']) for r in csv.DictReader(open('$WORK/probe/train.csv')) if int(r['step']) > $PROBE_STEPS // 3]
-print(statistics.median(rows))")
-left=$(python3 -c "print(max(0.0, $MINUTES * 60 - ($(date +%s) - $start)))")
-steps=$(python3 -c "print(max(2, int($left / ($step_s * 1.08))))")   # 8 % for evaluations and checkpoints
-echo "gpu-train: $step_s s a step (batch $BATCH): $steps steps in the $left s left"
-python3 python/train_tokenizer.py "${recipe[@]}" --steps "$steps" --eval-every $(( steps / 8 + 1 )) \
-    --checkpoint-every $(( steps / 4 + 1 )) --minutes "$(python3 -c "print($left / 60 * 1.05)")" --out "$WORK/run"
+# --fit-minutes: the first PROBE_STEPS steps are timed, and the schedule is laid out over what fits in the minutes
+# left since this script started (less what unpacking took), with 8 % kept for evaluations and checkpoints.
+fit=$(python3 -c "print(max(0.05, $MINUTES - ($(date +%s) - $script_start) / 60))")
+python3 python/train_tokenizer.py "${recipe[@]}" --steps 100000 --fit-minutes "$fit" --fit-probe "$PROBE_STEPS" \
+    --out "$WORK/run"
 
 cp "$WORK/run/config.json" "$WORK/run/train.csv" "$OUT/"
 split -b 15M -d "$WORK/run/model.safetensors" "$OUT/model.safetensors.part-"

@@ -36,6 +36,8 @@ from hitvideo.training import (ClipSampler, Discriminator3D, Options, batch_to_t
                                videos_by_source)
 from hitvideo.y4m import read_y4m  # noqa: E402
 
+PROCESS_START = time.time()   # --fit-minutes counts the loading of the data too
+
 
 def parse_args(argv=None):
     d = Options()
@@ -59,6 +61,12 @@ def parse_args(argv=None):
     a("--steps", type=int, default=d.steps, help="Total optimisation steps (the schedule is laid out over them).")
     a("--stop-at", type=int, help="Stop (after saving) at this step of the --steps schedule.")
     a("--minutes", type=float, default=0, help="Stop (after saving) after this many minutes; 0: no limit.")
+    a("--fit-minutes", type=float, default=0,
+      help="Lay the schedule out over this many minutes from the start of the process: after --fit-probe steps, --steps becomes what their median "
+           "time says fits (8 %% kept for evaluations and checkpoints), with an evaluation every eighth and a "
+           "checkpoint every quarter of it, and the run stops 5 %% past the minutes whatever the count; for continuing "
+           "a trained model (fractions of --steps move with it).")
+    a("--fit-probe", type=int, default=12, help="Steps timed for --fit-minutes (within the warm-up).")
     a("--crop", type=int, default=d.crop, help="Square crop size of training windows.")
     a("--batch", type=int, default=d.batch, help="Clips per optimisation step and process.")
     a("--lr", type=float, default=d.lr, help="Peak learning rate.")
@@ -182,6 +190,7 @@ def main(argv=None):
     if args.device == "cuda":
         torch.cuda.set_device(local)
         device = torch.device("cuda", local)
+        torch.backends.cudnn.benchmark = True   # one crop shape all run: let cuDNN pick each 3D conv's algorithm once
     else:
         device = torch.device("cpu")
     if args.threads:
@@ -288,7 +297,20 @@ def main(argv=None):
     stop = min(args.stop_at or o.steps, o.steps)
     started = time.time()
     n_layers = len(model.config.layers)
+    step_times = []
     while step < stop:
+        if args.fit_minutes > 0 and len(step_times) == args.fit_probe:
+            # The median of the probe's later steps (the first ones allocate and autotune), the same on every process.
+            per = torch.tensor([sorted(step_times[args.fit_probe // 3:])[(args.fit_probe - args.fit_probe // 3) // 2]],
+                               device=device)
+            if world > 1:
+                dist.broadcast(per, 0)
+            left = max(0.0, 60 * args.fit_minutes - (time.time() - PROCESS_START))
+            o.steps = stop = step + max(1, int(left / (float(per) * 1.08)))
+            args.eval_every, args.checkpoint_every = max(1, o.steps // 8), max(1, o.steps // 4)
+            if rank == 0:
+                print(f"train_tokenizer: {float(per):.3f} s a step: {o.steps} steps, {left:.0f} s left of "
+                      f"--fit-minutes {args.fit_minutes}", file=sys.stderr)
         t0 = time.time()
         lr = learning_rate(o, step)
         finest = finest_layer(o, n_layers, step, schedule_rng)
@@ -337,6 +359,9 @@ def main(argv=None):
             disc_opt.step()
             adv_d = d_loss.item()
         step += 1
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        step_times.append(time.time() - t0)
         psnr = []
         if heldout and (step % args.eval_every == 0 or step == stop):
             psnr = held_out_psnr(model, heldout, device)
@@ -347,7 +372,8 @@ def main(argv=None):
                                                                      row["usage"].get(m, 0))]
                             + (psnr or [""] * n_layers))
             log.flush()
-        out_of_time = args.minutes > 0 and time.time() - started > 60 * args.minutes
+        out_of_time = (args.minutes > 0 and time.time() - started > 60 * args.minutes
+                       or args.fit_minutes > 0 and time.time() - PROCESS_START > 63 * args.fit_minutes)   # 5 % over
         if world > 1:
             flag = torch.tensor([1.0 if out_of_time else 0.0], device=device)
             dist.all_reduce(flag)
