@@ -44,7 +44,8 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
 
 .PHONY: footage train-tokenizer train-tokenizer-v1 train-tokenizer-v2 save-tokenizer-v2 train-tokenizer-v3-l0 train-tokenizer-v3 \
   save-tokenizer-v3-l0 save-tokenizer-v3 train-tokenizer-v4-l0 train-tokenizer-v4 save-tokenizer-v4-l0 \
-  save-tokenizer-v4 train-tokenizer-c128 save-tokenizer-c128 train-tokenizer-c128-next save-tokenizer-c128-next train-single-c128 save-single-c128 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
+  save-tokenizer-v4 train-tokenizer-c128 save-tokenizer-c128 train-tokenizer-c128-next save-tokenizer-c128-next \
+  train-tokenizer-b4 save-tokenizer-b4 train-single-c128 save-single-c128 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
 
 footage: build
 	pipelines/footage.sh $(BIN) $(FOOTAGE)
@@ -208,6 +209,21 @@ train-tokenizer-c128-next: footage
 
 save-tokenizer-c128-next:
 	$(call save_tokenizer_run,$(OUT)/tokenizer-c128-next,models/tokenizer-c128-next)
+
+# Stage 3's recipe on batches of four 128² crops a step (the less noisy gradient a GPU run would take further;
+# docs/gpu-run.md), from the shipped stage 3 on a fresh 4 000-step schedule: continues models/tokenizer-b4-run
+# when it is committed. About 4.3 s a step on one core; at 5e-5 it reached 18.91 dB held out in 800 steps, what
+# the batch-1 continuation reached in 4 750 (docs/tokenizer-journal.md, "Session of 2026-12-02, sixth").
+TOKENIZER_B4_RUN ?= $(OUT)/tokenizer-b4-run
+TOKENIZER_B4_COMMITTED ?= models/tokenizer-b4-run
+TOKENIZER_B4_LR ?= 5e-5
+TOKENIZER_B4_RECIPE = $(subst --crop 64 --lr $(TOKENIZER_V3_LR),--crop 128 --batch 4 --lr $(TOKENIZER_B4_LR),$(TOKENIZER_V3_COMMON)) \
+  --steps 4000 --quantization-warmup 0 --seed 7
+train-tokenizer-b4: footage
+	$(call tokenizer_run,$(TOKENIZER_B4_RUN),$(TOKENIZER_B4_COMMITTED),--init models/tokenizer,TOKENIZER_B4_RECIPE)
+
+save-tokenizer-b4:
+	$(call save_tokenizer_run,$(TOKENIZER_B4_RUN),$(TOKENIZER_B4_COMMITTED))
 
 # The `single` baseline's stage 3, as the shipped hierarchy's: its stage 2 continued on 128² crops with the same recipe
 # and stop, so that Fig. 4's comparison stays at equal steps (committed as models/single-c128-run as it goes).

@@ -33,7 +33,7 @@ fi
 DEVICE=${DEVICE:-cuda}
 MINUTES=${MINUTES:-7}
 BATCH=${BATCH:-16}
-LR=${LR:-3e-5}
+LR=${LR:-5e-5}
 INIT=${INIT:-models/tokenizer}
 KIT=${KIT:-.gpukit}
 WORK=${WORK:-/tmp/gpu-train}
