@@ -103,5 +103,17 @@ fi
 bash "$ROOT/pipelines/gpu-train.sh" --join "$W/gpu-out" "$W/gpu-joined" > /dev/null
 cmp -s "$W/gpu-joined/model.safetensors" "$W/gpu-work/run/model.safetensors" || fail "--join does not give back the run's weights"
 "$BIN/hv-encode" --model "$W/gpu-joined" "$W/c32.y4m" -o "$W/gpu.hvt" || fail "hv-encode did not read the GPU script's checkpoint"
+# device-tree.sh in a scratch repository: slim keeps models/tokenizer and the code in what travels, takes the other
+# checkpoints out of the index without touching the files, and restore leaves the repository as it was.
+R="$W/repo"; mkdir -p "$R/models/tokenizer" "$R/models/old-run" "$R/pipelines"
+cp "$ROOT/pipelines/device-tree.sh" "$R/pipelines/"
+head -c 4096 /dev/zero > "$R/models/tokenizer/model.safetensors"; head -c 3145728 /dev/zero > "$R/models/old-run/model.safetensors"
+(cd "$R" && git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm t)
+slim=$(cd "$R" && bash pipelines/device-tree.sh slim)
+[[ $slim == "device-tree: 0.0 MiB"* ]] || fail "device-tree.sh slim left too much to travel: $slim"
+[ -f "$R/models/old-run/model.safetensors" ] || fail "device-tree.sh slim removed a checkpoint's file"
+[ -z "$(cd "$R" && git ls-files --others --exclude-standard)" ] || fail "device-tree.sh slim left the checkpoints showing as untracked"
+(cd "$R" && bash pipelines/device-tree.sh restore > /dev/null)
+[ -z "$(cd "$R" && git status --porcelain)" ] || fail "device-tree.sh restore did not leave the repository as it was"
 
 note "passed in $((SECONDS - started)) s"
