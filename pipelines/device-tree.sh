@@ -26,8 +26,10 @@ slim)
     ;;
 restore)
     grep -q "^$mark" "$exclude" 2>/dev/null || { echo "device-tree: nothing to restore" >&2; exit 0; }
+    # Only the folders slim took out go back into the index (a change staged elsewhere in models/ stays staged).
+    paths=$(sed -n "/^$mark\$/,/^$end\$/{s|^/\(models/.*\)/\$|\1|p}" "$exclude")
     sed -i "/^$mark\$/,/^$end\$/d" "$exclude"
-    git reset -q -- models
+    [ -z "$paths" ] || git reset -q -- $paths
     ;;
 size)
     ;;

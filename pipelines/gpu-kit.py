@@ -23,11 +23,17 @@ import sys
 
 import numpy as np
 
-MAGIC = b"YUV4MPEG2"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from hitvideo.y4m import Y4MError, parse_header  # noqa: E402  (numpy only)
+
+
+PARTIAL = []   # the folder being written, removed when the command fails
 
 
 def fail(msg, code=65):
     print(f"gpu-kit: error: {msg}", file=sys.stderr)
+    for d in PARTIAL:
+        shutil.rmtree(d, ignore_errors=True)
     sys.exit(code)
 
 
@@ -36,22 +42,25 @@ def read_planes(path, max_frames=None):
     with open(path, "rb") as f:
         data = f.read()
     nl = data.find(b"\n")
-    head = data[:nl].decode("ascii")
-    if not data.startswith(MAGIC):
-        fail(f"{path}: not a y4m file")
-    fields = {t[0]: t[1:] for t in head.split()[1:]}
-    w, h = int(fields["W"]), int(fields["H"])
-    if not fields.get("C", "420jpeg").startswith("420") or w % 2 or h % 2:
-        fail(f"{path}: only 4:2:0 y4m with even sizes can be packed (hv-decode writes it)")
-    size, out, pos = w * h * 3 // 2, [], nl + 1
+    head = data[:max(nl, 0)].decode("ascii", "replace")
+    h = parse_header(head)
+    w, hh = h["width"], h["height"]
+    if not h["cs"].startswith("420") or w % 2 or hh % 2:
+        raise Y4MError("only 4:2:0 y4m with even sizes can be packed (hv-decode writes it)")
+    size, out, pos = w * hh * 3 // 2, [], nl + 1
     while pos < len(data) and (max_frames is None or len(out) < max_frames):
-        pos = data.index(b"\n", pos) + 1
+        end = data.find(b"\n", pos)
+        if end < 0 or end + 1 + size > len(data):
+            raise Y4MError(f"frame {len(out)} is truncated")
+        pos = end + 1
         p = np.frombuffer(data, np.uint8, size, pos)
         pos += size
-        y = p[:w * h].reshape(h, w)
-        cb = p[w * h:w * h * 5 // 4].reshape(h // 2, w // 2)
-        cr = p[w * h * 5 // 4:].reshape(h // 2, w // 2)
+        y = p[:w * hh].reshape(hh, w)
+        cb = p[w * hh:w * hh * 5 // 4].reshape(hh // 2, w // 2)
+        cr = p[w * hh * 5 // 4:].reshape(hh // 2, w // 2)
         out.append(np.vstack([y, np.hstack([cb, cr])]))
+    if not out:
+        raise Y4MError("no frames")
     return head, np.stack(out)
 
 
@@ -91,12 +100,16 @@ def decode(path, w, hh, decoder="auto"):
             if not ok:
                 break
             frames.append(im.reshape(hh, w))
+        if not frames:
+            fail(f"{path}: no frames decoded", 65)
         return np.stack(frames)
     # The decoder's own 4:2:0 pictures, whose luma plane is ours; asking ffmpeg for grey instead would rescale
     # the values from limited to full range.
     raw = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
                          check=True, capture_output=True).stdout
     size = w * hh + 2 * ((w + 1) // 2) * ((hh + 1) // 2)
+    if not raw or len(raw) % size:
+        fail(f"{path}: no whole frames decoded", 65)
     return np.frombuffer(raw, np.uint8).reshape(-1, size)[:, :w * hh].reshape(-1, hh, w)
 
 
@@ -105,8 +118,9 @@ def pack(args):
     for spec in args.max_frames:
         name, _, n = spec.partition("=")
         caps[name] = int(n)
-    if os.path.exists(args.kit):
-        shutil.rmtree(args.kit)
+    final, args.kit = args.kit, args.kit.rstrip("/") + ".partial"
+    shutil.rmtree(args.kit, ignore_errors=True)
+    PARTIAL.append(args.kit)
     total = 0
     jobs = [(d, os.path.join("train", os.path.basename(d.rstrip("/")))) for d in args.train]
     jobs += [(f, "heldout") for f in args.heldout]
@@ -119,7 +133,10 @@ def pack(args):
         for f in files:
             if left is not None and left <= 0:
                 break
-            head, frames = read_planes(f, left)
+            try:
+                head, frames = read_planes(f, left)
+            except Y4MError as e:
+                fail(f"{f}: {e}")
             if left is not None:
                 left -= len(frames)
             name = os.path.splitext(os.path.basename(f))[0]
@@ -131,25 +148,36 @@ def pack(args):
         tsv = os.path.join(os.path.dirname(src.rstrip("/")), "sources.tsv")
         if sub.startswith("train") and os.path.exists(tsv):
             shutil.copy(tsv, os.path.join(args.kit, "train", "sources.tsv"))
-    print(f"gpu-kit: {args.kit}: {total / 2**20:.1f} MiB of video")
+    shutil.rmtree(final, ignore_errors=True)
+    os.rename(args.kit, final)
+    print(f"gpu-kit: {final}: {total / 2**20:.1f} MiB of video")
 
 
 def unpack(args):
     heads = sorted(glob.glob(os.path.join(args.kit, "**", "*.head"), recursive=True))
     if not heads:
         fail(f"{args.kit}: no packed videos", 66)
+    if os.path.exists(args.dest):
+        fail(f"{args.dest} exists; unpack writes a new folder", 73)
+    final, args.dest = args.dest, args.dest.rstrip("/") + ".partial"
+    shutil.rmtree(args.dest, ignore_errors=True)
+    PARTIAL.append(args.dest)
     for hpath in heads:
         rel = os.path.relpath(hpath, args.kit)
         head = open(hpath).read().strip()
-        fields = {t[0]: t[1:] for t in head.split()[1:]}
-        w, h = int(fields["W"]), int(fields["H"])
-        frames = decode(hpath[:-5] + ".mkv", w, h * 3 // 2, args.decoder)
+        try:
+            h = parse_header(head)
+        except Y4MError as e:
+            fail(f"{hpath}: {e}")
+        w, hh = h["width"], h["height"]
+        frames = decode(hpath[:-5] + ".mkv", w, hh * 3 // 2, args.decoder)
         dst = os.path.join(args.dest, rel[:-5] + ".y4m")
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         write_planes(dst, head, frames)
     for tsv in glob.glob(os.path.join(args.kit, "*", "sources.tsv")):
         shutil.copy(tsv, os.path.join(args.dest, os.path.relpath(tsv, args.kit)))
-    print(f"gpu-kit: {len(heads)} videos into {args.dest}")
+    os.rename(args.dest, final)
+    print(f"gpu-kit: {len(heads)} videos into {final}")
 
 
 def main():
@@ -168,7 +196,16 @@ def main():
     u.add_argument("--decoder", choices=["auto", "opencv", "ffmpeg"], default="auto",
                    help="auto: OpenCV where it is installed, else the ffmpeg program")
     args = ap.parse_args()
-    (pack if args.cmd == "pack" else unpack)(args)
+    try:
+        (pack if args.cmd == "pack" else unpack)(args)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except FileNotFoundError as e:
+        fail(f"{e.filename}: no such file or folder", 66)
+    except subprocess.CalledProcessError as e:
+        fail(f"{e.cmd[0]} failed (status {e.returncode})", 70)
+    except OSError as e:
+        fail(f"{e.filename or ''}: {e.strerror}", 74)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 # Train the tokenizer on a lent GPU with the PyTorch twin, inside one device call, and hand the checkpoint back.
 #
 # On this machine, once per task (docs/gpu-run.md):
-#   make gpu-kit                      # .gpukit/: the training footage, ~30 MiB (pipelines/gpu-kit.py)
+#   make gpu-kit                      # .gpukit/: the training footage, ~23 MiB (pipelines/gpu-kit.py)
 #   pipelines/device-tree.sh slim     # the committed run checkpoints leave the index, so the tree fits 64 MiB
 # then the device tool's `run`, with carry [".gpukit"], timeout_s 600:
 #   MINUTES=7 pipelines/gpu-train.sh
@@ -12,10 +12,11 @@
 #
 # What runs there: the kit back to y4m (OpenCV), then one training process whose first PROBE_STEPS steps are
 # timed (a package missing or the memory at BATCH fails it within seconds) and whose cosine schedule is then laid
-# out over what fits in MINUTES (python/train_tokenizer.py --fit-minutes), so that it ends when the time does. The run continues INIT (the shipped tokenizer) with stage 3's recipe on BATCH 128² crops a step.
+# out over what fits in MINUTES (python/train_tokenizer.py --fit-minutes), so that it ends when the time does.
+# The run continues INIT (the shipped tokenizer) with stage 3's recipe on BATCH 128² crops a step.
 # Everything goes to $OUT: config.json, the BF16 weights in parts of at most 15 MiB (a file that comes back may
 # be at most 16 MiB), train.csv and the log.
-# DEVICE=cpu runs the same on this machine (the test does, with a tiny kit and MINUTES=0.1).
+# DEVICE=cpu runs the same on this machine (test-twin does, with a tiny kit and model).
 set -euo pipefail
 if [ "${1:-}" = "--join" ]; then
     [ $# = 3 ] || { echo "usage: gpu-train.sh --join FILES_AT DEST" >&2; exit 64; }
@@ -50,6 +51,7 @@ exec > >(tee -a "$log") 2>&1
 
 [ "$DEVICE" = cpu ] || nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 python3 -c "import torch, numpy; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+rm -rf "$WORK/data" "$WORK/run"   # a rerun starts afresh
 python3 pipelines/gpu-kit.py unpack "$KIT" "$WORK/data"
 sources=$(find "$WORK/data/train" -mindepth 1 -maxdepth 1 -type d | sort)
 [ -n "$sources" ] || { echo "gpu-train: error: no training sources in $KIT" >&2; exit 66; }

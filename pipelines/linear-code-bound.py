@@ -41,6 +41,10 @@ def main():
     ap.add_argument("-k", type=int, default=18)
     a = ap.parse_args()
     files = sorted(glob.glob(os.path.join(a.train, "*", "*.y4m")))
+    held = sorted(glob.glob(os.path.join(a.heldout, "**", "*.y4m"), recursive=True))
+    if not files or not held:
+        print(f"linear-code-bound: error: no y4m files in {a.train if not files else a.heldout}", file=sys.stderr)
+        sys.exit(66)
     random.Random(0).shuffle(files)
     rng = np.random.default_rng(1)
     xs = []
@@ -62,7 +66,7 @@ def main():
     print(f"{len(x)} blocks of {len(files[:a.videos])} training videos, {a.k} components")
     print("clip | block means | continuous | signs")
     rows = []
-    for f in sorted(glob.glob(os.path.join(a.heldout, "**", "*.y4m"), recursive=True)):
+    for f in held:
         v = read_y4m(f)[0][:64]
         v = v[:len(v) // 8 * 8].astype(np.float32)
         b = blocks(v)

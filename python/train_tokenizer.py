@@ -19,6 +19,7 @@ import dataclasses
 import math
 import os
 import random
+import statistics
 import sys
 import time
 
@@ -297,12 +298,12 @@ def main(argv=None):
     stop = min(args.stop_at or o.steps, o.steps)
     started = time.time()
     n_layers = len(model.config.layers)
-    step_times = []
+    step_times, fitted = [], False
     while step < stop:
-        if args.fit_minutes > 0 and len(step_times) == args.fit_probe:
+        if args.fit_minutes > 0 and not fitted and len(step_times) == args.fit_probe:
+            fitted = True
             # The median of the probe's later steps (the first ones allocate and autotune), the same on every process.
-            per = torch.tensor([sorted(step_times[args.fit_probe // 3:])[(args.fit_probe - args.fit_probe // 3) // 2]],
-                               device=device)
+            per = torch.tensor([statistics.median(step_times[args.fit_probe // 3:])], device=device)
             if world > 1:
                 dist.broadcast(per, 0)
             left = max(0.0, 60 * args.fit_minutes - (time.time() - PROCESS_START))
@@ -359,9 +360,10 @@ def main(argv=None):
             disc_opt.step()
             adv_d = d_loss.item()
         step += 1
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        step_times.append(time.time() - t0)
+        if args.fit_minutes > 0 and len(step_times) < args.fit_probe:
+            if device.type == "cuda":
+                torch.cuda.synchronize()   # only while timing: the kernels of the step must have run
+            step_times.append(time.time() - t0)
         psnr = []
         if heldout and (step % args.eval_every == 0 or step == stop):
             psnr = held_out_psnr(model, heldout, device)

@@ -100,6 +100,7 @@ fi
 (cd "$ROOT" && DEVICE=cpu INIT="$W/init-tiny" CROP=32 BATCH=2 PROBE_STEPS=4 MINUTES=0.2 THREADS=1 KIT="$W/kit" \
     OUT="$W/gpu-out" WORK="$W/gpu-work" bash pipelines/gpu-train.sh > "$W/gpu-train.log" 2>&1) \
     || { cat "$W/gpu-train.log" >&2; fail "pipelines/gpu-train.sh failed on the CPU"; }
+[ "$(grep -c ' s a step: ' "$W/gpu-train.log")" = 1 ] || fail "--fit-minutes did not lay the schedule out exactly once"
 bash "$ROOT/pipelines/gpu-train.sh" --join "$W/gpu-out" "$W/gpu-joined" > /dev/null
 cmp -s "$W/gpu-joined/model.safetensors" "$W/gpu-work/run/model.safetensors" || fail "--join does not give back the run's weights"
 "$BIN/hv-encode" --model "$W/gpu-joined" "$W/c32.y4m" -o "$W/gpu.hvt" || fail "hv-encode did not read the GPU script's checkpoint"
