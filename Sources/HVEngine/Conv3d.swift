@@ -225,17 +225,20 @@ public func conv3dForward(x: Tensor, weight: Tensor, bias: Tensor?, geometry g: 
     if let bias { addBiasRows(y, bias) }
 }
 
-/// Accumulates dW (and dbias) and writes dx (resized to x's shape) for y = conv(x, w) + bias. With `scratch`, a
-/// stride-1 conv whose channel counts allow it takes the direct kernels (Conv3dDirect.swift) for both.
+/// Accumulates dW (and dbias) and writes dx (resized to x's shape) for y = conv(x, w) + bias; with `dWeight` nil
+/// only dx (what a gradient with respect to the input alone needs, e.g. a search over a decoder's input). With
+/// `scratch`, a stride-1 conv whose channel counts allow it takes the direct kernels (Conv3dDirect.swift) for both.
 public func conv3dBackward(x: Tensor, weight: Tensor, geometry g: Conv3dGeometry, dy: Tensor,
-                           dx: Tensor, dWeight: Tensor, dBias: Tensor?, col: Tensor, scratch: Conv3dScratch? = nil) {
+                           dx: Tensor, dWeight: Tensor?, dBias: Tensor?, col: Tensor, scratch: Conv3dScratch? = nil) {
     let outShape = dy.shape
     let Cout = g.outChannels, K = g.k
     dx.resize(x.shape)
     if let dBias { sumRows(dy, into: dBias) }
     if let scratch, Conv3dDirect.appliesBackward(g, width: x.shape[2]) {
-        Conv3dDirect.weightGradient(x: x, dy: dy, geometry: g, dWeight: dWeight, padded: col, dyWide: scratch.padded,
-                                    partial: scratch.partial)
+        if let dWeight {
+            Conv3dDirect.weightGradient(x: x, dy: dy, geometry: g, dWeight: dWeight, padded: col, dyWide: scratch.padded,
+                                        partial: scratch.partial)
+        }
         Conv3dDirect.inputGradient(dy: dy, weight: weight, geometry: g, xShape: x.shape, dx: dx,
                                    scratch: scratch.padded, flipped: scratch.flipped)
         return
@@ -244,7 +247,9 @@ public func conv3dBackward(x: Tensor, weight: Tensor, geometry g: Conv3dGeometry
     let pointwise = g.kernel == (1, 1, 1) && g.stride == (1, 1, 1)
     if pointwise {
         let P = x.count / g.inChannels
-        BLAS.gemm(transA: true, m: K, n: Cout, k: P, a: x.data, lda: K, b: dy.data, ldb: Cout, beta: 1, c: dWeight.data, ldc: Cout)
+        if let dWeight {
+            BLAS.gemm(transA: true, m: K, n: Cout, k: P, a: x.data, lda: K, b: dy.data, ldb: Cout, beta: 1, c: dWeight.data, ldc: Cout)
+        }
         BLAS.gemm(transB: true, m: P, n: K, k: Cout, a: dy.data, lda: Cout, b: weight.data, ldb: Cout, c: dx.data, ldc: K)
         return
     }
@@ -254,12 +259,14 @@ public func conv3dBackward(x: Tensor, weight: Tensor, geometry g: Conv3dGeometry
     let split = min(Parallel.workers, chunks)
     // dW's GEMM is done with the column matrix before dcol's GEMM overwrites it: one buffer serves both.
     let colFloats = chunk * planeRows * K
-    func run(_ t0: Int, _ t1: Int, _ col: UnsafeMutablePointer<Float>, dW: UnsafeMutablePointer<Float>,
+    func run(_ t0: Int, _ t1: Int, _ col: UnsafeMutablePointer<Float>, dW: UnsafeMutablePointer<Float>?,
              dx: UnsafeMutablePointer<Float>, serial: Bool) {
         let rows = (t1 - t0) * planeRows
         let dyChunk = dy.data + t0 * planeRows * Cout
-        conv3dIm2col(x.data, xShape: x.shape, g: g, t0: t0, t1: t1, col: col, serial: serial)
-        BLAS.gemm(transA: true, m: K, n: Cout, k: rows, a: col, lda: K, b: dyChunk, ldb: Cout, beta: 1, c: dW, ldc: Cout)
+        if let dW {
+            conv3dIm2col(x.data, xShape: x.shape, g: g, t0: t0, t1: t1, col: col, serial: serial)
+            BLAS.gemm(transA: true, m: K, n: Cout, k: rows, a: col, lda: K, b: dyChunk, ldb: Cout, beta: 1, c: dW, ldc: Cout)
+        }
         BLAS.gemm(transB: true, m: rows, n: K, k: Cout, a: dyChunk, lda: Cout, b: weight.data, ldb: Cout, c: col, ldc: K)
         conv3dCol2im(col, xShape: x.shape, g: g, t0: t0, t1: t1, dx: dx, serial: serial)
     }
@@ -272,12 +279,12 @@ public func conv3dBackward(x: Tensor, weight: Tensor, geometry g: Conv3dGeometry
         parts.update(repeating: 0, count: (split - 1) * partFloats)
         conv3dChunkBlocks(chunks: chunks, chunk: chunk, frames: outShape[0], workers: split) { w, t0, t1 in
             let part = parts + (w - 1) * partFloats
-            run(t0, t1, col.data + w * colFloats, dW: w == 0 ? dWeight.data : part,
+            run(t0, t1, col.data + w * colFloats, dW: dWeight.map { w == 0 ? $0.data : part },
                 dx: w == 0 ? dx.data : part + K * Cout, serial: true)
         }
         for w in 1..<split {
             let part = parts + (w - 1) * partFloats
-            addFloats(dWeight.data, part, count: K * Cout)
+            if let dWeight { addFloats(dWeight.data, part, count: K * Cout) }
             let dxPart = UnsafePointer(part + K * Cout), d = dx.data
             Parallel.forRanges(x.count, minChunk: 1 << 15) { r in
                 addFloats(d + r.lowerBound, dxPart + r.lowerBound, count: r.count)
@@ -288,7 +295,7 @@ public func conv3dBackward(x: Tensor, weight: Tensor, geometry g: Conv3dGeometry
         var t0 = 0
         while t0 < outShape[0] {
             let t1 = min(outShape[0], t0 + chunk)
-            run(t0, t1, col.data, dW: dWeight.data, dx: dx.data, serial: false)
+            run(t0, t1, col.data, dW: dWeight?.data, dx: dx.data, serial: false)
             t0 = t1
         }
     }
@@ -348,6 +355,10 @@ public final class Conv3d: ParameterOwner {
 
     public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
 
+    /// When false, `backward` writes dx only and leaves weight.grad and bias.grad alone (a gradient with respect to
+    /// the input, at about half the cost).
+    public var accumulatesParameterGradients = true
+
     /// x [T, H, W, Cin] → layer-owned y, valid until the next forward.
     public func forward(_ x: Tensor) -> Tensor {
         input = x
@@ -358,8 +369,9 @@ public final class Conv3d: ParameterOwner {
     /// dy → layer-owned dx; accumulates into weight.grad and bias.grad.
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("Conv3d.backward before forward") }
+        let grads = accumulatesParameterGradients
         conv3dBackward(x: x, weight: weight.value, geometry: geometry, dy: dy, dx: gradInput,
-                       dWeight: weight.grad, dBias: bias?.grad, col: col, scratch: scratch)
+                       dWeight: grads ? weight.grad : nil, dBias: grads ? bias?.grad : nil, col: col, scratch: scratch)
         return gradInput
     }
 }

@@ -141,22 +141,24 @@ public final class UpsampledConv3d: ParameterOwner {
         return output
     }
 
-    /// dy → layer-owned dx; accumulates into the conv's weight and bias gradients.
+    /// dy → layer-owned dx; accumulates into the conv's weight and bias gradients (unless the conv's
+    /// `accumulatesParameterGradients` is off).
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("UpsampledConv3d.backward before forward") }
         let s = x.shape, cout = conv.geometry.outChannels
         gradInput.resize(s)
         gradInput.zero()
-        if let bias = conv.bias { sumRows(dy, into: bias.grad) }
+        let grads = conv.accumulatesParameterGradients
+        if grads, let bias = conv.bias { sumRows(dy, into: bias.grad) }
         phaseOut.resize([s[0], s[1], s[2], factors.t * cout])
         let d = dy.data, pd = phaseOut.data
         for p in phases {
             forEachPosition(p, inputShape: s) { o, q in copyFloats(pd + q, d + o, count: cout) }
-            p.dWeight.zero()
+            if grads { p.dWeight.zero() }
             conv3dBackward(x: x, weight: p.weight, geometry: p.geometry, dy: phaseOut, dx: phaseGrad,
-                           dWeight: p.dWeight, dBias: nil, col: col, scratch: scratch)
+                           dWeight: grads ? p.dWeight : nil, dBias: nil, col: col, scratch: scratch)
             addFloats(gradInput.data, phaseGrad.data, count: gradInput.count)
-            distribute(p)
+            if grads { distribute(p) }
         }
         return gradInput
     }

@@ -72,6 +72,11 @@ final class Decoder3D: ParameterOwner {
         return p + (normOut?.parameters ?? []) + head.parameters
     }
 
+    /// Every conv, for switching their parameter gradients off in an input-gradient-only backward.
+    var convs: [Conv3d] {
+        [convIn, head] + blocks.joined().flatMap(\.convs) + ups.compactMap { $0?.conv }
+    }
+
     func forward(_ z: Tensor) -> Tensor {
         var h = convIn.forward(z)
         if let inShortcut {

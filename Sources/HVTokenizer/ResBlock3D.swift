@@ -25,6 +25,8 @@ final class ResBlock3D: ParameterOwner {
                      kernel: (t: 1, h: 1, w: 1), rng: &rng)
     }
 
+    var convs: [Conv3d] { [conv1, conv2] + (skip.map { [$0] } ?? []) }
+
     var parameters: [Parameter] {
         norm1.parameters + conv1.parameters + norm2.parameters + conv2.parameters + (skip?.parameters ?? [])
     }

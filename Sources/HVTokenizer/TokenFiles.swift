@@ -40,10 +40,14 @@ extension HierarchicalTokenizer {
         }
     }
 
-    /// Encodes up to `framesPerClip` frames (padded by repeating the last) into a token clip.
-    public func encodeClip(_ frames: [RGBFrame], scratch: Tensor) -> HVTClip {
+    /// Encodes up to `framesPerClip` frames (padded by repeating the last) into a token clip; with `refinement`,
+    /// layer 0's codes are then refined against the real frames (CodeRefinement.swift).
+    public func encodeClip(_ frames: [RGBFrame], scratch: Tensor, refinement: CodeRefinement? = nil) -> HVTClip {
         VideoTensor.fromFrames(frames, frames: config.framesPerClip, into: scratch)
-        let idx = encode(scratch)
+        var idx = encode(scratch)
+        if let refinement, refinement.rounds > 0 {
+            idx = refine(scratch, indices: idx, count: frames.count, options: refinement).0
+        }
         return HVTClip(frameCount: frames.count, layers: idx.map { Optional($0) })
     }
 

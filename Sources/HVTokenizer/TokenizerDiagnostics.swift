@@ -40,6 +40,8 @@ public struct ClipDiagnosis: Codable, Sendable {
     /// Share of the summed per-frame motion that falls on frame pairs straddling a dense latent step boundary.
     public var sourceStepEdgeShare: Double
     public var reconStepEdgeShare: Double
+    /// With refinement: the all-layer PSNR of the encoder's own codes (the prefixes above are of the refined ones).
+    public var encoderPSNR: Double? = nil
     public var allLayersPSNR: Double { prefixPSNR.last ?? 0 }
 }
 
@@ -47,10 +49,16 @@ public enum TokenizerDiagnostics {
     /// Diagnoses one clip [T, H, W, 3] in [-1, 1] (`count` real frames, the rest padding).
     /// `crop` > 0 adds the tiled crop-size PSNR (H and W must be multiples of it).
     public static func diagnose(_ model: HierarchicalTokenizer, clip x: Tensor, count: Int, name: String,
-                                crop: Int = 0, seed: UInt64 = 7) -> ClipDiagnosis {
+                                crop: Int = 0, seed: UInt64 = 7, refinement: CodeRefinement? = nil) -> ClipDiagnosis {
         let n = model.config.layers.count
         let T = x.shape[0], H = x.shape[1], W = x.shape[2]
-        let idx = model.encode(x)
+        var idx = model.encode(x)
+        var encoderPSNR: Double? = nil
+        if let refinement, refinement.rounds > 0 {
+            encoderPSNR = VideoTensor.psnr(model.decode(indices: idx.map { Optional($0) }, frames: T, height: H, width: W),
+                                           x, frames: count)
+            idx = model.refine(x, indices: idx, count: count, options: refinement).0
+        }
         var prefix: [Double] = []
         var full = Tensor(shape: [0])
         for k in 0..<n {
@@ -106,7 +114,8 @@ public enum TokenizerDiagnostics {
                              motionCorrelation: pearson(sm.perFrame, rm.perFrame),
                              boxMotionCorrelation: pearson(sm.perFrame, bm.perFrame),
                              sourceStepEdgeShare: stepEdgeShare(sm.perFrame, step: stepFrames),
-                             reconStepEdgeShare: stepEdgeShare(rm.perFrame, step: stepFrames))
+                             reconStepEdgeShare: stepEdgeShare(rm.perFrame, step: stepFrames),
+                             encoderPSNR: encoderPSNR)
     }
 
     static func copyTile(_ x: Tensor, into t: Tensor, y0: Int, x0: Int, size: Int) {

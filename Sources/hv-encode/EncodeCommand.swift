@@ -26,8 +26,15 @@ struct EncodeCommand: ParsableCommand {
 
     @OptionGroup var model: TokenizerModelOption
 
+    @Option(help: "Refine layer 0's codes by N rounds of bit flips chosen by the decoder's gradient, each kept only if the render's error falls (analysis by synthesis; coarse layers unchanged; 0 = the encoder's codes).")
+    var refine: Int = 0
+
     @Flag(help: "Print the token identity the model writes into .hvt headers (name@sha256: its tokens_of after a frozen-token fine-tune, else SHA-256 of config.json followed by model.safetensors) and exit without reading video.")
     var printIdentity = false
+
+    func validate() throws {
+        guard refine >= 0 else { throw ValidationError("--refine must be 0 (off) or positive.") }
+    }
 
     func run() throws {
         let tokenizer = try TokenizerCheckpoint.load(from: TokenizerCheckpoint.resolve(model.path))
@@ -36,6 +43,10 @@ struct EncodeCommand: ParsableCommand {
             return
         }
         let cfg = tokenizer.config
+        if refine > 0 && cfg.encoderSize != nil {
+            throw ValidationError("--refine needs a model that encodes frames at their own size; this one resizes them to \(cfg.encoderSize!)².")
+        }
+        let refinement = refine > 0 ? CodeRefinement(rounds: refine) : nil
         let inFile = try InputFile(input)
         let reader = try Y4MReader(fileDescriptor: inFile.descriptor, name: inFile.displayName)
         let h = reader.header
@@ -54,7 +65,7 @@ struct EncodeCommand: ParsableCommand {
         var total = 0
         func flush() throws {
             guard !frames.isEmpty else { return }
-            try writer.write(tokenizer.encodeClip(frames, scratch: scratch))
+            try writer.write(tokenizer.encodeClip(frames, scratch: scratch, refinement: refinement))
             total += frames.count
             frames.removeAll(keepingCapacity: true)
             progress.update("\(writer.clipCount) clips, \(total) frames, \(String(format: "%.1f", Double(total) / max(progress.elapsed, 1e-3))) frames/s")

@@ -19,7 +19,9 @@ struct DiagnoseTokenizer: ParsableCommand {
         colour of the reconstruction minus the source's), motion (source / reconstruction mean |ΔY|, their correlation,
         and the box-mean baseline's correlation), edge (the share of source / reconstruction motion that falls
         across the densest layer's latent-step boundaries: 7/63 ≈ 0.11 for even motion over 64 frames, near 1 for a
-        hold-and-jump render).
+        hold-and-jump render). With --refine N the densest layer's codes are refined by N rounds of decoder-guided bit
+        flips (as hv-encode --refine) before everything but the crop tiles; "refine" is its gain over the encoder's
+        own codes.
         """)
 
     @Option(help: "Tokenizer checkpoint folder (config.json + model.safetensors) or a training run folder.")
@@ -27,6 +29,9 @@ struct DiagnoseTokenizer: ParsableCommand {
 
     @Option(help: "Training crop size for the tiled PSNR; 0 skips it.")
     var crop: Int = 64
+
+    @Option(help: "Rounds of decoder-guided refinement of layer 0's codes (as hv-encode --refine); 0 reads the encoder's codes.")
+    var refine: Int = 0
 
     @Flag(help: "Print JSON (one object per clip) instead of tables.")
     var json = false
@@ -36,12 +41,16 @@ struct DiagnoseTokenizer: ParsableCommand {
 
     func validate() throws {
         guard crop >= 0 else { throw ValidationError("--crop must be 0 (off) or positive.") }
+        guard refine >= 0 else { throw ValidationError("--refine must be 0 (off) or positive.") }
         guard !clips.isEmpty else { throw ValidationError("Give at least one clip.") }
     }
 
     func run() throws {
         let m = try TokenizerCheckpoint.load(from: model)
         let cfg = m.config
+        if refine > 0 && cfg.encoderSize != nil {
+            throw ValidationError("--refine needs a model that encodes frames at their own size; \(model) resizes them to \(cfg.encoderSize!)².")
+        }
         var results: [(String, ClipDiagnosis)] = []
         // The trainer's own reading of folders: DIR/SOURCE/*.y4m, or files whose folder names their source.
         let files = try expandVideosBySource(clips).filter { $0.path.hasSuffix(".y4m") }
@@ -54,7 +63,8 @@ struct DiagnoseTokenizer: ParsableCommand {
             let x = Tensor(shape: [0])
             ClipDataset(videos: [v]).fill(x, video: v, start: 0, frames: cfg.framesPerClip, y0: 0, x0: 0, size: cfg.frameSize)
             let d = TokenizerDiagnostics.diagnose(m, clip: x, count: min(v.frames.count, cfg.framesPerClip),
-                                                  name: (path as NSString).lastPathComponent, crop: crop)
+                                                  name: (path as NSString).lastPathComponent, crop: crop,
+                                                  refinement: refine > 0 ? CodeRefinement(rounds: refine) : nil)
             results.append((source, d))
             if json {
                 let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
@@ -73,8 +83,8 @@ struct DiagnoseTokenizer: ParsableCommand {
             print("| \(s) | \(d.name) | " + d.prefixPSNR.map(f).joined(separator: " | ")
                   + " | \(f(d.boxMeanPSNR)) | \(f(d.clipMeanPSNR)) | \(String(format: "%+.2f", d.allLayersPSNR - d.boxMeanPSNR)) | \(d.cropPSNR.map(f) ?? "–") | \(f(d.bypassPSNR)) | \(f(d.shuffledL0PSNR)) | \(bits) | \(dc) | \(String(format: "%.1f/%.1f (%.2f; %.2f)", d.sourceMotion, d.reconMotion, d.motionCorrelation, d.boxMotionCorrelation)) | \(String(format: "%.2f/%.2f", d.sourceStepEdgeShare, d.reconStepEdgeShare)) |")
         }
-        print("\n| source | clips | all layers | box | all − box (min) | L3 − mean | bypass | shuf − all | motion corr (box) | edge src/rec | |ΔRGB| max |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        print("\n| source | clips | all layers | box | all − box (min) | L3 − mean | bypass | shuf − all | motion corr (box) | edge src/rec | |ΔRGB| max |" + (refine > 0 ? " refine |" : ""))
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |" + (refine > 0 ? " --- |" : ""))
         var groups: [(String, [ClipDiagnosis])] = []
         for (s, d) in results {
             if let i = groups.firstIndex(where: { $0.0 == s }) { groups[i].1.append(d) } else { groups.append((s, [d])) }
@@ -84,7 +94,8 @@ struct DiagnoseTokenizer: ParsableCommand {
             func mean(_ k: (ClipDiagnosis) -> Double) -> Double { ds.map(k).reduce(0, +) / Double(ds.count) }
             let worst = ds.map { $0.allLayersPSNR - $0.boxMeanPSNR }.min() ?? 0
             let colour = ds.map { d in zip(d.reconColour, d.sourceColour).map { abs($0 - $1) }.max() ?? 0 }.max() ?? 0
-            print("| \(s) | \(ds.count) | \(f(mean { $0.allLayersPSNR })) | \(f(mean { $0.boxMeanPSNR })) | \(String(format: "%+.2f (%+.2f)", mean { $0.allLayersPSNR - $0.boxMeanPSNR }, worst)) | \(String(format: "%+.2f", mean { $0.prefixPSNR[0] - $0.clipMeanPSNR })) | \(f(mean { $0.bypassPSNR })) | \(String(format: "%+.2f", mean { $0.shuffledL0PSNR - $0.allLayersPSNR })) | \(String(format: "%.2f (%.2f)", mean { $0.motionCorrelation }, mean { $0.boxMotionCorrelation })) | \(String(format: "%.2f/%.2f", mean { $0.sourceStepEdgeShare }, mean { $0.reconStepEdgeShare })) | \(String(format: "%.1f", colour)) |")
+            print("| \(s) | \(ds.count) | \(f(mean { $0.allLayersPSNR })) | \(f(mean { $0.boxMeanPSNR })) | \(String(format: "%+.2f (%+.2f)", mean { $0.allLayersPSNR - $0.boxMeanPSNR }, worst)) | \(String(format: "%+.2f", mean { $0.prefixPSNR[0] - $0.clipMeanPSNR })) | \(f(mean { $0.bypassPSNR })) | \(String(format: "%+.2f", mean { $0.shuffledL0PSNR - $0.allLayersPSNR })) | \(String(format: "%.2f (%.2f)", mean { $0.motionCorrelation }, mean { $0.boxMotionCorrelation })) | \(String(format: "%.2f/%.2f", mean { $0.sourceStepEdgeShare }, mean { $0.reconStepEdgeShare })) | \(String(format: "%.1f", colour)) |"
+                  + (refine > 0 ? String(format: " %+.2f |", mean { $0.allLayersPSNR - ($0.encoderPSNR ?? $0.allLayersPSNR) }) : ""))
         }
     }
 }

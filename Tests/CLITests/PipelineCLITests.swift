@@ -67,6 +67,48 @@ final class PipelineCLITests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/sheet-real.png")).prefix(4), Data([0x89, 0x50, 0x4E, 0x47]))
     }
 
+    /// `hv-encode --refine N`: the same header and coarse layer as the plain encode, layer 0 changed, a render at
+    /// least as close to the source (hv-metrics), the same bytes on a second run; bad counts and models that
+    /// resize their input are refused with a usage error and no output.
+    func testRefinedEncodeRendersCloserAndKeepsTheCoarseLayer() throws {
+        let model = try makeModel("m", seed: 2)
+        XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i testsrc2=size=32x32:rate=8 -t 2 -pix_fmt yuv420p -f yuv4mpegpipe \(dir!)/in.y4m"), 0)
+        var r = try Tools.run("hv-encode", ["--model", model, dir + "/in.y4m", "-o", dir + "/plain.hvt"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try Tools.run("hv-encode", ["--model", model, "--refine", "6", dir + "/in.y4m", "-o", dir + "/refined.hvt"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try Tools.run("hv-encode", ["--model", model, "--refine", "6", dir + "/in.y4m"]).stdout,
+                       try Data(contentsOf: URL(fileURLWithPath: dir + "/refined.hvt")))
+        func clips(_ f: String) throws -> [HVTClip] {
+            let reader = try HVTReader(bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/" + f))))
+            var out: [HVTClip] = []
+            while let c = try reader.nextClip() { out.append(c) }
+            return out
+        }
+        let (a, b) = (try clips("plain.hvt"), try clips("refined.hvt"))
+        XCTAssertEqual(a.count, 2)
+        XCTAssertEqual(a.map { $0.layers[1] }, b.map { $0.layers[1] }, "the coarse layer is the encoder's")
+        XCTAssertNotEqual(a.map { $0.layers[0] }, b.map { $0.layers[0] }, "layer 0 was refined")
+        func psnr(_ f: String) throws -> Double {
+            var r = try Tools.run("hv-render", ["--model", model, dir + "/" + f, "-o", dir + "/" + f + ".y4m"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            r = try Tools.run("hv-metrics", ["--json", dir + "/in.y4m", dir + "/" + f + ".y4m"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return (try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any])["psnr"] as! Double
+        }
+        XCTAssertGreaterThan(try psnr("refined.hvt"), try psnr("plain.hvt"))
+        r = try Tools.run("hv-encode", ["--model", model, "--refine", "-1", dir + "/in.y4m", "-o", dir + "/bad.hvt"])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad.hvt"))
+        let single = dir + "/single"
+        var c = TokenizerConfig.tiny; c.encoderSize = 40; c.layers = [LayerConfig(name: "L0", grid: Size3(2, 5, 5), bits: 6)]
+        try TokenizerCheckpoint.save(try HierarchicalTokenizer(config: c, seed: 1), to: single)
+        r = try Tools.run("hv-encode", ["--model", single, "--refine", "2", dir + "/in.y4m", "-o", dir + "/bad.hvt"])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("hv-encode: error:") || r.stderr.contains("Error:"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad.hvt"))
+    }
+
     func testEncodeRenderRoundTripAndModelMismatch() throws {
         let model = try makeModel("m1", seed: 1)
         XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i testsrc2=size=32x32:rate=8 -t 2 -pix_fmt yuv420p -f yuv4mpegpipe \(dir!)/in.y4m"), 0)

@@ -25,6 +25,13 @@ final class ConvTests: XCTestCase {
         XCTAssertLessThan(err(dx, rdx), 1e-5, "dx, \(what)", file: file, line: line)
         XCTAssertLessThan(err(layer.weight.grad, rdw), 1e-5, "dW, \(what)", file: file, line: line)
         if let b = layer.bias { XCTAssertLessThan(err(b.grad, rdb), 1e-5, "db, \(what)", file: file, line: line) }
+        // The input gradient alone (parameter gradients off) is the same dx and leaves the gradients untouched.
+        layer.zeroGrad()
+        layer.accumulatesParameterGradients = false
+        defer { layer.accumulatesParameterGradients = true }
+        XCTAssertEqual(layer.backward(dy).array, dx.array, "dx without parameter gradients, \(what)", file: file, line: line)
+        XCTAssertTrue(layer.parameters.allSatisfy { $0.grad.array.allSatisfy { $0 == 0 } }, "gradients stay zero, \(what)",
+                      file: file, line: line)
         return dy
     }
 

@@ -90,5 +90,12 @@ final class UpsampledConvTests: XCTestCase {
         XCTAssertLessThan(relativeError(conv.weight.grad.array.map(Double.init), numericW), 2e-3)
         let numericB = numericGradient(conv.bias!.value) { dot(fused.forward(x), r) }
         XCTAssertLessThan(relativeError(conv.bias!.grad.array.map(Double.init), numericB), 2e-3)
+        // Parameter gradients off: the same dx, no gradient accumulated.
+        let full = dx.clone()
+        _ = fused.forward(x)
+        conv.zeroGrad()
+        conv.accumulatesParameterGradients = false
+        XCTAssertEqual(fused.backward(r).array, full.array)
+        XCTAssertTrue(conv.parameters.allSatisfy { $0.grad.array.allSatisfy { $0 == 0 } })
     }
 }
