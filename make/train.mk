@@ -272,14 +272,16 @@ train-single: footage
 # Held-out evaluation of the shipped tokenizer (README tables), and of the single-layer baseline. First the
 # diagnosis beside the box-mean baseline on every held-out clip (hv-train diagnose, per clip and per source),
 # EVAL_TOKENIZER=DIR for another checkpoint (e.g. the v2 run); report-only footage is left to eval-tokenizer-report.
+# EVAL_REFINE=N also refines the dense layer's codes (hv-encode --refine N; formats/tokenizer.md), about 20 s a clip at 8.
 EVAL_TOKENIZER ?= models/tokenizer
+EVAL_REFINE ?= 0
 eval-tokenizer: footage
-	$(BIN)/hv-train diagnose --model $(EVAL_TOKENIZER) $(FOOTAGE)/heldout
-	pipelines/evaluate-tokenizer.sh $(BIN) $(EVAL_TOKENIZER) $(OUT)/eval $(HELDOUT)
+	$(BIN)/hv-train diagnose --model $(EVAL_TOKENIZER) --refine $(EVAL_REFINE) $(FOOTAGE)/heldout
+	REFINE=$(EVAL_REFINE) pipelines/evaluate-tokenizer.sh $(BIN) $(EVAL_TOKENIZER) $(OUT)/eval $(HELDOUT)
 
 # The footage never used for any choice (pipelines/sources.tsv split "report"): run only to report a result.
 eval-tokenizer-report: footage
-	$(BIN)/hv-train diagnose --model $(EVAL_TOKENIZER) $(FOOTAGE)/report
+	$(BIN)/hv-train diagnose --model $(EVAL_TOKENIZER) --refine $(EVAL_REFINE) $(FOOTAGE)/report
 
 eval-single: footage
 	pipelines/evaluate-tokenizer.sh $(BIN) $(SINGLE_RUN) $(OUT)/eval-single $(HELDOUT)

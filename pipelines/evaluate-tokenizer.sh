@@ -5,7 +5,9 @@
 # model such as the `single` baseline: from its one layer); PSNR, SSIM,
 # MS-SSIM and bits per pixel; then mask the dense layer at ratios 0.5/0.7/0.85 with the repeat, zero and learned
 # strategies and report the masked fraction, stored bpp and PSNR (the paper's Fig. 7). Prints markdown tables.
+# REFINE=N encodes with `hv-encode --refine N` (decoder-guided refinement of the dense layer's codes).
 set -euo pipefail
+REFINE=${REFINE:-0}
 BIN=$1; MODEL=$2; OUT=$3; shift 3
 mkdir -p "$OUT"
 # Layer prefixes, coarsest first: "3 3,2 3,2,1 3,2,1,0" for the paper's hierarchy, "0" for the single baseline.
@@ -19,7 +21,7 @@ echo "| --- | --- | --- | --- | --- | --- |"
 for clip in "$@"; do
     name=$(basename "$clip" .y4m)
     "$BIN/hv-decode" "$clip" --frames 64 -o "$OUT/$name.ref.y4m"
-    "$BIN/hv-encode" --model "$MODEL" "$OUT/$name.ref.y4m" -o "$OUT/$name.hvt"
+    "$BIN/hv-encode" --model "$MODEL" --refine "$REFINE" "$OUT/$name.ref.y4m" -o "$OUT/$name.hvt"
     bpp=$("$BIN/hv-metrics" --tokens "$OUT/$name.hvt" | awk '/bpp raw tokens/ {print $4}')
     for layers in $PREFIXES; do
         "$BIN/hv-render" --model "$MODEL" "$OUT/$name.hvt" --layers $layers -o "$OUT/$name.rec.y4m"

@@ -94,10 +94,16 @@ extension HierarchicalTokenizer {
         precondition(config.encoderSize == nil, "refinement needs a model that renders at its input size")
         let bits = layers[0].bits
         let objective = CodeObjective(self, x: x, count: count, indices: indices)
-        // Only ∂error/∂q is wanted: the convs' weight gradients would cost as much again.
+        // Only ∂error/∂q is wanted: the convs' weight gradients would cost as much again. The norms' still
+        // accumulate, so what the render side held before (a training step's gradients) is put back at the end.
         let convs = decoder.convs + [layers[0].upProj, layers[0].upConv]
         for c in convs { c.accumulatesParameterGradients = false }
-        defer { for c in convs { c.accumulatesParameterGradients = true } }
+        let touched = renderParameters
+        let held = touched.map { $0.grad.clone() }
+        defer {
+            for c in convs { c.accumulatesParameterGradients = true }
+            for (p, g) in zip(touched, held) { p.grad.copy(from: g) }
+        }
         let g = grid(ofLayer: 0, frames: x.shape[0], height: x.shape[1], width: x.shape[2])
         let current = Tensor(shape: [g.t, g.h, g.w, bits])
         LFQ.lookup(indices[0], bits: bits, into: current)
@@ -127,7 +133,6 @@ extension HierarchicalTokenizer {
                 fraction /= 3
             }
         }
-        zeroGrad()   // the norms' weight gradients
         var refined = indices
         refined[0] = (0..<indices[0].count).map { p in
             var v: UInt32 = 0

@@ -103,9 +103,20 @@ public final class HierarchicalTokenizer: ParameterOwner {
     /// `subtraction` < 1 subtracts only that share of each contribution from the residual the next layer
     /// quantises (r_{m−1} = r_m − s·sg(u_m)): a training ramp for coarse layers grown onto a trained dense layer,
     /// whose input then moves from z to the residual gradually. Encoding and rendering always use 1.
+    /// Codes for layer 0 found by refinement (`refine`): the decoder is fed these instead of sign(e), and with
+    /// `weight` > 0 a hinge loss weight · mean(max(0, margin − s·e)) pulls e towards their signs s.
+    public struct CodeTargets {
+        public var indices: [UInt32]
+        public var weight: Float
+        public var margin: Float
+        public init(indices: [UInt32], weight: Float, margin: Float) {
+            self.indices = indices; self.weight = weight; self.margin = margin
+        }
+    }
+
     public func forward(_ x: Tensor, finest: Int, entropyWeight: Float, commitWeight: Float,
                         temperature: Float = 1.0, maskFraction: Float = 0, hardness: Float = 1,
-                        residualWeight: Float = 0, subtraction: Float = 1,
+                        residualWeight: Float = 0, subtraction: Float = 1, layer0Targets: CodeTargets? = nil,
                         rng: inout SeededRandom) -> (Tensor, [LayerStats?]) {
         let z = encoder.forward(x)
         zhat.resize(z.shape); zhat.zero()
@@ -131,6 +142,15 @@ public final class HierarchicalTokenizer: ParameterOwner {
                                            temperature: temperature, gradient: g)
             s.entropyLoss = l.entropy; s.perSampleEntropy = l.perSample; s.codebookEntropy = l.codebook
             s.commitLoss = l.commit
+            if m == 0, let t = layer0Targets {
+                precondition(t.indices.count * layer.bits == q.count, "layer-0 targets for another grid")
+                LFQ.lookup(t.indices, bits: layer.bits, into: q)
+                s.indices = t.indices
+                if t.weight > 0 {
+                    let scale = t.weight / Float(q.count)
+                    for i in 0..<q.count where q[i] * e[i] < t.margin { g[i] -= scale * q[i] }
+                }
+            }
             stats[m] = s
             trainingMask = nil
             if m == 0 && maskFraction > 0 {

@@ -52,6 +52,14 @@ public struct TokenizerTrainingOptions: Codable, Sendable {
     /// Learning-rate multiples by parameter-name prefix, e.g. ("encoder.", 0.2): a grown model's kept tensors
     /// learn slower than the layers added to them.
     public var learningRateScales: [RateScale] = []
+    /// Rounds of decoder-guided refinement (CodeRefinement.swift) of each sample's layer-0 codes before its training
+    /// pass, on steps that train layer 0 (0: off). The decoder then learns from the refined codes — what
+    /// `hv-encode --refine` will hand it — instead of the encoder's own, as a semi-amortised autoencoder does.
+    public var refineRounds = 0
+    /// With `refineRounds`: weight of a hinge loss mean(max(0, margin − s·e)) pulling layer 0's pre-quantisation
+    /// activations e towards the refined signs s, so that the encoder learns to produce the refined codes itself.
+    public var refineTargetWeight: Float = 0
+    public var refineTargetMargin: Float = 0.5
     /// Steps over which the coarse contributions' subtraction from the residual rises from 0 to 1 (0: always 1).
     public var subtractionRamp = 0
     public struct RateScale: Codable, Sendable {
@@ -84,6 +92,8 @@ public struct TrainingLogRow {
     public var residual: Float = 0
     /// The unweighted temporal-difference L1 (0 when its weight is 0); train.csv column `temporal`.
     public var temporal: Float = 0
+    /// dB the refinement gained over the encoder's codes on this step's samples (0 when it is off; progress line only).
+    public var refineGain: Float = 0
     public var heldOutPSNR: [Double]?
 }
 
@@ -182,10 +192,18 @@ public final class TokenizerTrainer {
             data.sample(into: x, frames: frames, crop: o.crop, rng: &rng)
             // Mask training: half of the steps mask a random 50–85 % of the dense tokens.
             let maskFraction: Float = o.maskTraining && finest == 0 && rng.uniform() < 0.5 ? 0.5 + 0.35 * rng.uniform() : 0
+            var refined: HierarchicalTokenizer.CodeTargets? = nil
+            if o.refineRounds > 0 && finest == 0 && maskFraction == 0 {
+                let idx = model.encode(x)
+                let (r, st) = model.refine(x, indices: idx, count: frames, options: CodeRefinement(rounds: o.refineRounds))
+                refined = .init(indices: r[0], weight: o.refineTargetWeight * inv, margin: o.refineTargetMargin)
+                row.refineGain += Float(10 * log10(st.mseBefore / max(st.mseAfter, 1e-12))) * inv
+            }
             let (recon, stats) = model.forward(x, finest: finest, entropyWeight: o.entropyWeight * inv,
                                                commitWeight: o.commitWeight * inv, temperature: o.entropyTemperature,
                                                maskFraction: maskFraction, hardness: hardness,
-                                               residualWeight: o.residualWeight * inv, subtraction: subtraction, rng: &rng)
+                                               residualWeight: o.residualWeight * inv, subtraction: subtraction,
+                                               layer0Targets: refined, rng: &rng)
             dRecon.resize(recon.shape); dRecon.zero()
             row.l1 += l1Loss(pred: recon, target: x, grad: dRecon) * inv
             if o.l2Weight > 0 {

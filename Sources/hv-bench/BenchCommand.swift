@@ -195,6 +195,12 @@ struct AllBenchCommand: ParsableCommand {
         let video = Double(c.framesPerClip) / Double(c.fps)
         print(String(format: "tokenizer %@: one %d-frame %d² clip (%.0f s of video): encode %.2f s (%.1fx real time), render %.2f s (%.1fx real time)",
                      c.name, c.framesPerClip, c.frameSize, video, enc, video / enc, dec, video / dec))
+        // One refinement round (hv-encode --refine): a decoder forward, an input-gradient backward, a second forward.
+        guard c.encoderSize == nil else { return }
+        let rounds = 2
+        let ref = time(1) { _ = m.refine(x, indices: idx, count: c.framesPerClip, options: CodeRefinement(rounds: rounds)) }
+        print(String(format: "tokenizer %@: refinement %.2f s a round; encode with --refine 8 about %.1f s (%.2fx real time)",
+                     c.name, ref / Double(rounds), enc + 8 * ref / Double(rounds), video / (enc + 8 * ref / Double(rounds))))
     }
 
     /// The small2 training step at 1 and 2 threads against PyTorch (`hv-bench train` has the knobs).

@@ -121,6 +121,12 @@ struct TrainTokenizer: ParsableCommand {
     @Option(help: "Weight of the temporal-difference L1 (frame-to-frame change against the source's, at three scales).")
     var temporalWeight: Float = 0
 
+    @Option(help: "Rounds of decoder-guided refinement of each sample's layer-0 codes before its training pass (as hv-encode --refine): the decoder learns from the refined codes. 0: off.")
+    var refineRounds: Int = 0
+
+    @Option(help: "With --refine-rounds: weight of a hinge loss pulling the encoder's layer-0 activations towards the refined codes' signs (margin 0.5).")
+    var refineTargetWeight: Float = 0
+
     @Option(help: "Weight of the adversarial loss (0 disables the discriminator).")
     var adversarialWeight: Float = 0.05
 
@@ -172,6 +178,9 @@ struct TrainTokenizer: ParsableCommand {
     func validate() throws {
         guard steps > 0, crop > 0, batch > 0 else { throw ValidationError("--steps, --crop and --batch must be positive.") }
         if let stopAt { guard stopAt > 0 && stopAt <= steps else { throw ValidationError("--stop-at must be in 1...--steps.") } }
+        guard refineRounds >= 0 && refineTargetWeight >= 0 else {
+            throw ValidationError("--refine-rounds and --refine-target-weight must not be negative.")
+        }
         guard temporalWeight >= 0 && l2Weight >= 0 && perceptualWeight >= 0 else {
             throw ValidationError("--temporal-weight, --l2-weight and --perceptual-weight must not be negative.")
         }
@@ -264,6 +273,7 @@ struct TrainTokenizer: ParsableCommand {
         options.maskTraining = maskTraining; options.seed = seed; options.commitWeight = commitWeight
         options.truncationProbability = truncation
         options.residualWeight = residualWeight
+        options.refineRounds = refineRounds; options.refineTargetWeight = refineTargetWeight
         options.quantizationWarmup = quantizationWarmup
         options.progressiveSchedule = progressive.split(separator: ",").compactMap { Float($0) }
         options.evalEvery = evalEvery; options.checkpointEvery = checkpointEvery
@@ -370,7 +380,8 @@ struct TrainTokenizer: ParsableCommand {
                 row.heldOutPSNR = trainer.withAveragedWeights { trainer.evaluate(clips: heldClips, frameCounts: heldCounts) }
             }
             if done % options.logEvery == 0 || row.heldOutPSNR != nil || done == 1 || done == steps { try log.append(row) }
-            let residualNote = residualWeight > 0 ? " residual \(String(format: "%.4f", row.residual))" : ""
+            let residualNote = (residualWeight > 0 ? " residual \(String(format: "%.4f", row.residual))" : "")
+                + (refineRounds > 0 ? " refine +\(String(format: "%.2f", row.refineGain)) dB" : "")
             progress.update("step \(done)/\(steps) L1 \(String(format: "%.4f", row.l1))\(residualNote) finest L\(row.finest) \(String(format: "%.2f", row.seconds)) s/step")
             let outOfTime = (minutes > 0 && Date().timeIntervalSince(began) > minutes * 60)
             if snapshotEvery > 0 && done % snapshotEvery == 0 {
