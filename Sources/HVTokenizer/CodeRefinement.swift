@@ -68,20 +68,33 @@ final class CodeObjective {
         zhat.copy(from: coarse)
         addInPlace(zhat, model.layers[0].expand(q))
         y = model.decoder.forward(zhat)
-        var se: Double = 0
-        for i in 0..<real {
-            let e = max(-1, min(1, y[i])) - x[i]
-            se += Double(e * e)
+        // Per-frame partial sums added in frame order: the same total whatever the number of threads, so the
+        // accept/reject decisions (and the tokens) do not depend on it.
+        let frameSize = x.count / x.shape[0], frames = real / frameSize
+        let yp = UnsafePointer(y.data), xp = UnsafePointer(x.data)
+        var partial = [Double](repeating: 0, count: frames)
+        partial.withUnsafeMutableBufferPointer { out in
+            let o = out.baseAddress!
+            Parallel.forEach(frames) { f in
+                var se: Double = 0
+                for i in (f * frameSize)..<((f + 1) * frameSize) {
+                    let e = max(-1, min(1, yp[i])) - xp[i]
+                    se += Double(e * e)
+                }
+                o[f] = se
+            }
         }
-        return se / Double(real)
+        return partial.reduce(0, +) / Double(real)
     }
 
     /// d(error)/dq at the codes of the last `error` call (layer-owned). Zero where the clamp is flat and on padding
     /// frames. Weight gradients accumulate as a side effect; the caller clears them.
     func gradient() -> Tensor {
-        let scale = 2 / Float(real)
-        for i in 0..<real { dy[i] = (y[i] > -1 && y[i] < 1) ? scale * (y[i] - x[i]) : 0 }
-        for i in real..<dy.count { dy[i] = 0 }
+        let scale = 2 / Float(real), n = real
+        let yp = UnsafePointer(y.data), xp = UnsafePointer(x.data), d = dy.data
+        Parallel.forRanges(dy.count, minChunk: 1 << 16) { r in
+            for i in r { d[i] = i < n && yp[i] > -1 && yp[i] < 1 ? scale * (yp[i] - xp[i]) : 0 }
+        }
         return model.layers[0].expandBackward(model.decoder.backward(dy))
     }
 }

@@ -214,4 +214,16 @@ find "$T/clips" -name '*.hvt' ! -path "$first" -printf '%p %i %T@\n' | sort | cm
 diff -r "$W/shards-before" "$T/shards" > /dev/null || fail "the fine-tune packed different shards"
 check_files "$DB" "$T"
 note "frozen-token fine-tune ($id_ft): same token identity, finished re-run a no-op, $((total - 1)) clips kept, 1 re-encoded byte for byte, same shards"
+
+# ---- 5. ENCODE_FLAGS reach hv-encode ----------------------------------------------------------------------
+# The same clip re-encoded with --refine: a different token file under the same token identity, which renders.
+rm -f "$first"
+M reset "$DB" --all 2> /dev/null
+pretok "$DB" "$T" -j2 ENCODE_FLAGS='--refine 3' > "$W/log7" 2>&1 || { cat "$W/log7" >&2; fail "re-run with ENCODE_FLAGS='--refine 3' failed"; }
+[ "$(grep -c ' tokenized:' "$W/log7")" = 1 ] || fail "ENCODE_FLAGS run re-encoded $(grep -c ' tokenized:' "$W/log7") clips, expected 1"
+[ -s "$first" ] && ! cmp -s "$first" "$W/first.hvt" || fail "--refine 3 through ENCODE_FLAGS gave the plain encode's bytes"
+[ "$("$BIN/hv-info" --json "$first" | python3 -c 'import json, sys; h = json.load(sys.stdin); print(h["tokenizerName"] + "@" + h["tokenizerHash"])')" = "$id_tok" ] \
+    || fail "the refined file names another tokenizer"
+"$BIN/hv-render" --model "$TOK" "$first" -o "$W/refined.y4m" 2> "$W/log-render" || { cat "$W/log-render" >&2; fail "the refined file does not render"; }
+note "ENCODE_FLAGS='--refine 3': the clip re-encoded to refined tokens under the same identity"
 note "PASS in $((SECONDS - started)) s"
