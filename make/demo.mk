@@ -4,7 +4,7 @@
 DEMO_PROMPT ?= a green tree swaying in the wind against a white sky
 DEMO_DIR ?= $(OUT)/demo
 # Rounds of decoder-guided refinement of the dense layer's codes (hv-encode --refine; formats/tokenizer.md):
-# +0.3 dB on this clip for about 40 s of encoding; 0 encodes faster than real time.
+# +0.7 dB on this clip for about 30 s of encoding; 0 encodes faster than real time.
 DEMO_REFINE ?= 8
 DEMO_CLIP = $(DEMO_DIR)/cockatoo.mp4
 

@@ -32,7 +32,7 @@ SHARD_COUNT ?= 100
 SHARD_CLIPS ?= 1000
 PACK ?= 1
 MASK_FLAGS ?= --ratio 0.85 --strategy repeat
-# hv-encode options, e.g. --refine 8 (decoder-guided refinement of the dense layer: +0.3 dB, ~15× the encode time).
+# hv-encode options, e.g. --refine 8 (decoder-guided refinement of the dense layer: +0.5 dB, ~15× the encode time).
 ENCODE_FLAGS ?=
 # hv-decode options; empty = --size and --fps of the tokenizer's config.json.
 DECODE_FLAGS ?=
