@@ -104,7 +104,8 @@ extension HierarchicalTokenizer {
     /// first `count` frames are real. Coarser layers are returned unchanged.
     public func refine(_ x: Tensor, indices: [[UInt32]], count: Int, options: CodeRefinement)
         -> ([[UInt32]], RefinementStats) {
-        precondition(config.encoderSize == nil, "refinement needs a model that renders at its input size")
+        precondition(config.encoderSize == nil || x.shape[1] != config.frameSize || x.shape[2] != config.frameSize,
+                     "refinement needs an input the model encodes at its own size")
         let bits = layers[0].bits
         let objective = CodeObjective(self, x: x, count: count, indices: indices)
         // Only ∂error/∂q is wanted: the convs' weight gradients would cost as much again. The norms' still

@@ -311,6 +311,9 @@ struct TrainTokenizer: ParsableCommand {
             model = try HierarchicalTokenizer(config: config, seed: seed)
         }
         let cfg = model.config
+        if refineRounds > 0, let e = cfg.encoderSize, crop == cfg.frameSize {
+            throw ValidationError("--refine-rounds needs crops the model encodes at their own size; \(cfg.name) resizes whole \(cfg.frameSize)² frames to \(e)² (use a smaller --crop).")
+        }
         let (trainVideos, heldVideos, videoSources) = try loadVideos(fps: cfg.fps, size: cfg.frameSize)
         guard !trainVideos.isEmpty else { throw ValidationError("No videos found in --data.") }
         let dataset = ClipDataset(videos: trainVideos)

@@ -35,6 +35,21 @@ final class TrainCLITests: XCTestCase {
         XCTAssertNotNil(Double(last[last.count - 1]), String(last.joined(separator: ",")))
     }
 
+    /// Training on refined codes runs end to end (every step trains layer 0 and refines), and a model that resizes
+    /// whole frames is refused refinement on whole-frame crops with a usage error before any data is read.
+    func testTrainsOnRefinedCodesAndRefusesResizedCrops() throws {
+        try makeVideos()
+        var r = try Tools.run("hv-train", trainArgs("refined") + ["--data", dir + "/v", "--progressive", "0,0,0", "--truncation", "0",
+                                                                  "--refine-rounds", "2", "--refine-target-weight", "0.1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try csvRows("refined").last?.split(separator: ",").first, "3", "the run reached its last step")
+        r = try Tools.run("hv-train", ["tokenizer", "--preset", "single2", "--crop", "256", "--steps", "1", "--refine-rounds", "2",
+                                       "--data", dir + "/v", "--out", dir + "/single"])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.contains("--refine-rounds needs crops"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/single/model.safetensors"))
+    }
+
     func testTrainsOnManifestClipsOfASplit() throws {
         try makeVideos()
         let db = dir + "/m.db"
