@@ -88,7 +88,7 @@ final class CodeObjective {
     }
 
     /// d(error)/dq at the codes of the last `error` call (layer-owned). Zero where the clamp is flat and on padding
-    /// frames. Weight gradients accumulate as a side effect; the caller clears them.
+    /// frames. Parameter gradients the backward accumulates are the caller's to switch off or put back (`refine`).
     func gradient() -> Tensor {
         let scale = 2 / Float(real), n = real
         let yp = UnsafePointer(y.data), xp = UnsafePointer(x.data), d = dy.data
@@ -100,12 +100,17 @@ final class CodeObjective {
 }
 
 extension HierarchicalTokenizer {
+    /// Whether `refine` applies to inputs of this size: a model with `encoderSize` resizes whole frames before
+    /// encoding, so their codes are of another grid than the frames the decoder's error is measured on.
+    public func canRefine(height: Int, width: Int) -> Bool {
+        config.encoderSize == nil || height != config.frameSize || width != config.frameSize
+    }
+
     /// Refines layer 0 of `indices` (densest first, as `encode` returns them) for clip `x` [T, H, W, 3], of which the
     /// first `count` frames are real. Coarser layers are returned unchanged.
     public func refine(_ x: Tensor, indices: [[UInt32]], count: Int, options: CodeRefinement)
         -> ([[UInt32]], RefinementStats) {
-        precondition(config.encoderSize == nil || x.shape[1] != config.frameSize || x.shape[2] != config.frameSize,
-                     "refinement needs an input the model encodes at its own size")
+        precondition(canRefine(height: x.shape[1], width: x.shape[2]), "refinement needs an input the model encodes at its own size")
         let bits = layers[0].bits
         let objective = CodeObjective(self, x: x, count: count, indices: indices)
         // Only ∂error/∂q is wanted: the convs' weight gradients would cost as much again. The norms' still
@@ -133,12 +138,12 @@ extension HierarchicalTokenizer {
             // (three held-out 128² crops).
             order.removeAll(keepingCapacity: true)
             for p in 0..<(current.count / bits) {
-                var best = -1
+                var pick = -1
                 for i in (p * bits)..<((p + 1) * bits) {
                     gain[i] = -2 * current[i] * dq[i]
-                    if gain[i] < 0 && (best < 0 || gain[i] < gain[best]) { best = i }
+                    if gain[i] < 0 && (pick < 0 || gain[i] < gain[pick]) { pick = i }
                 }
-                if best >= 0 { order.append(best) }
+                if pick >= 0 { order.append(pick) }
             }
             if order.isEmpty { break }
             let n = max(1, min(order.count, Int(fraction * Float(current.count))))

@@ -87,6 +87,17 @@ public final class HierarchicalTokenizer: ParameterOwner {
         public var indices: [UInt32] = []
     }
 
+    /// Codes for layer 0 found by refinement (`refine`): the decoder is fed these instead of sign(e), and with
+    /// `weight` > 0 a hinge loss weight · mean(max(0, margin − s·e)) pulls e towards their signs s.
+    public struct CodeTargets {
+        public var indices: [UInt32]
+        public var weight: Float
+        public var margin: Float
+        public init(indices: [UInt32], weight: Float, margin: Float) {
+            self.indices = indices; self.weight = weight; self.margin = margin
+        }
+    }
+
     /// Runs encoder, the layers from the coarsest down to `finest`, and the decoder.
     /// Returns the reconstruction (model-owned) and per-layer statistics (nil for inactive layers).
     /// Quantiser losses (`entropyWeight`, `commitWeight`) are folded into the gradients used by `backward`.
@@ -103,17 +114,8 @@ public final class HierarchicalTokenizer: ParameterOwner {
     /// `subtraction` < 1 subtracts only that share of each contribution from the residual the next layer
     /// quantises (r_{m−1} = r_m − s·sg(u_m)): a training ramp for coarse layers grown onto a trained dense layer,
     /// whose input then moves from z to the residual gradually. Encoding and rendering always use 1.
-    /// Codes for layer 0 found by refinement (`refine`): the decoder is fed these instead of sign(e), and with
-    /// `weight` > 0 a hinge loss weight · mean(max(0, margin − s·e)) pulls e towards their signs s.
-    public struct CodeTargets {
-        public var indices: [UInt32]
-        public var weight: Float
-        public var margin: Float
-        public init(indices: [UInt32], weight: Float, margin: Float) {
-            self.indices = indices; self.weight = weight; self.margin = margin
-        }
-    }
-
+    ///
+    /// `layer0Targets` (training on refined codes): layer 0's decoder input is the targets' codes, see `CodeTargets`.
     public func forward(_ x: Tensor, finest: Int, entropyWeight: Float, commitWeight: Float,
                         temperature: Float = 1.0, maskFraction: Float = 0, hardness: Float = 1,
                         residualWeight: Float = 0, subtraction: Float = 1, layer0Targets: CodeTargets? = nil,

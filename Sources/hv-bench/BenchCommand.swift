@@ -196,7 +196,7 @@ struct AllBenchCommand: ParsableCommand {
         print(String(format: "tokenizer %@: one %d-frame %d² clip (%.0f s of video): encode %.2f s (%.1fx real time), render %.2f s (%.1fx real time)",
                      c.name, c.framesPerClip, c.frameSize, video, enc, video / enc, dec, video / dec))
         // One refinement round (hv-encode --refine): a decoder forward, an input-gradient backward, a second forward.
-        guard c.encoderSize == nil else { return }
+        guard m.canRefine(height: c.frameSize, width: c.frameSize) else { return }
         let rounds = 2
         // Best of two: the first run also pays for touching the backward's buffers for the first time.
         let ref = time(2) { _ = m.refine(x, indices: idx, count: c.framesPerClip, options: CodeRefinement(rounds: rounds)) }

@@ -43,7 +43,7 @@ struct EncodeCommand: ParsableCommand {
             return
         }
         let cfg = tokenizer.config
-        if refine > 0 && cfg.encoderSize != nil {
+        if refine > 0 && !tokenizer.canRefine(height: cfg.frameSize, width: cfg.frameSize) {
             throw ValidationError("--refine needs a model that encodes frames at their own size; this one resizes them to \(cfg.encoderSize!)².")
         }
         let refinement = refine > 0 ? CodeRefinement(rounds: refine) : nil

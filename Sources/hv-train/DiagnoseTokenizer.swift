@@ -48,7 +48,7 @@ struct DiagnoseTokenizer: ParsableCommand {
     func run() throws {
         let m = try TokenizerCheckpoint.load(from: model)
         let cfg = m.config
-        if refine > 0 && cfg.encoderSize != nil {
+        if refine > 0 && !m.canRefine(height: cfg.frameSize, width: cfg.frameSize) {
             throw ValidationError("--refine needs a model that encodes frames at their own size; \(model) resizes them to \(cfg.encoderSize!)².")
         }
         var results: [(String, ClipDiagnosis)] = []

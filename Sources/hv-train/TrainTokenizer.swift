@@ -311,8 +311,8 @@ struct TrainTokenizer: ParsableCommand {
             model = try HierarchicalTokenizer(config: config, seed: seed)
         }
         let cfg = model.config
-        if refineRounds > 0, let e = cfg.encoderSize, crop == cfg.frameSize {
-            throw ValidationError("--refine-rounds needs crops the model encodes at their own size; \(cfg.name) resizes whole \(cfg.frameSize)² frames to \(e)² (use a smaller --crop).")
+        if refineRounds > 0 && !model.canRefine(height: crop, width: crop) {
+            throw ValidationError("--refine-rounds needs crops the model encodes at their own size; \(cfg.name) resizes whole \(cfg.frameSize)² frames to \(cfg.encoderSize ?? 0)² (use a smaller --crop).")
         }
         let (trainVideos, heldVideos, videoSources) = try loadVideos(fps: cfg.fps, size: cfg.frameSize)
         guard !trainVideos.isEmpty else { throw ValidationError("No videos found in --data.") }
