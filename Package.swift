@@ -44,7 +44,7 @@ let package = Package(
 
         // Libraries by concern.
         .target(name: "HVCore"),
-        .target(name: "HVCLI", dependencies: ["HVCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .target(name: "HVCLI", dependencies: ["HVCore", "HVFormat", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "HVFormat", dependencies: ["HVCore", "CZstd"]),
         .target(name: "HVMedia", dependencies: ["HVCore", "CFFmpeg", "CZlib"]),
         .target(name: "HVEngine", dependencies: ["HVCore", "COpenBLAS", "CKernels"]),

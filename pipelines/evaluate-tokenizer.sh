@@ -5,7 +5,9 @@
 # model such as the `single` baseline: from its one layer); PSNR, SSIM,
 # MS-SSIM and bits per pixel; then mask the dense layer at ratios 0.5/0.7/0.85 with the repeat, zero and learned
 # strategies and report the masked fraction, stored bpp and PSNR (the paper's Fig. 7). Prints markdown tables.
-# REFINE=N encodes with `hv-encode --refine N` (decoder-guided refinement of the dense layer's codes).
+# REFINE=N encodes with `hv-encode --refine N` (decoder-guided refinement of the dense layer's codes); the masked
+# rows then come from `hv-encode --refine N --mask-ratio R --mask-strategy S` (the kept tokens refined for the masked
+# render) instead of hv-mask on the refined stream.
 set -euo pipefail
 REFINE=${REFINE:-0}
 BIN=$1; MODEL=$2; OUT=$3; shift 3
@@ -36,7 +38,12 @@ for clip in "$@"; do
     name=$(basename "$clip" .y4m)
     for strategy in repeat zero learned; do
         for ratio in 0.5 0.7 0.85; do
-            "$BIN/hv-mask" "$OUT/$name.hvt" --strategy $strategy --ratio $ratio -o "$OUT/$name.m.hvt"
+            if [ "$REFINE" -gt 0 ]; then
+                "$BIN/hv-encode" --model "$MODEL" --refine "$REFINE" --mask-ratio $ratio --mask-strategy $strategy \
+                    "$OUT/$name.ref.y4m" -o "$OUT/$name.m.hvt"
+            else
+                "$BIN/hv-mask" "$OUT/$name.hvt" --strategy $strategy --ratio $ratio -o "$OUT/$name.m.hvt"
+            fi
             masked=$("$BIN/hv-info" "$OUT/$name.m.hvt" --json | python3 -c "import json,sys; r=json.load(sys.stdin); l=[x for c in r['clips'] for x in c['layers'] if x['layer']=='L0']; print(f\"{sum(x['maskedTokens'] for x in l)/sum(x['tokens'] for x in l):.3f}\")")
             stored=$("$BIN/hv-metrics" --tokens "$OUT/$name.m.hvt" | awk '/bpp stored/ {print $5}')
             "$BIN/hv-render" --model "$MODEL" "$OUT/$name.m.hvt" -o "$OUT/$name.m.y4m"

@@ -183,4 +183,10 @@ public struct HVTClip: Equatable, Sendable {
         self.layers = layers
         self.masks = masks ?? layers.map { _ in nil }
     }
+
+    /// Masks layer m: records `mask` and stores 0 at its masked positions (the masked codes are not kept).
+    public mutating func setMask(_ mask: [Bool], layer m: Int) {
+        masks[m] = mask
+        for (i, masked) in mask.enumerated() where masked { layers[m]![i] = 0 }
+    }
 }

@@ -41,14 +41,28 @@ extension HierarchicalTokenizer {
     }
 
     /// Encodes up to `framesPerClip` frames (padded by repeating the last) into a token clip; with `refinement`,
-    /// layer 0's codes are then refined against the real frames (CodeRefinement.swift).
-    public func encodeClip(_ frames: [RGBFrame], scratch: Tensor, refinement: CodeRefinement? = nil) -> HVTClip {
+    /// layer 0's codes are then refined against the real frames (CodeRefinement.swift); with `masking`, layer 0 is
+    /// masked as `hv-mask` masks it, and the refinement tunes the kept tokens for the masked render.
+    public func encodeClip(_ frames: [RGBFrame], scratch: Tensor, refinement: CodeRefinement? = nil,
+                           masking: EncodeMasking? = nil) -> HVTClip {
         VideoTensor.fromFrames(frames, frames: config.framesPerClip, into: scratch)
         var idx = encode(scratch)
-        if let refinement, refinement.rounds > 0 {
-            idx = refine(scratch, indices: idx, count: frames.count, options: refinement).0
+        var mask: [Bool]? = nil
+        if let masking {
+            // The mask is chosen from the encoder's codes, before refining: hv-mask's choice for the unrefined
+            // stream. On the three log clips this cost 0.12–0.52 dB against the unmasked refined render, where
+            // masking the refined codes afterwards cost 0.31–1.11 (docs/tokenizer-journal.md); choosing it after
+            // four unmasked rounds and refining four more masked ones was level, at fewer masked tokens.
+            let g = grid(ofLayer: 0, frames: scratch.shape[0], height: scratch.shape[1], width: scratch.shape[2])
+            mask = masking.mask(idx[0], gridT: g.t, plane: g.h * g.w)
         }
-        return HVTClip(frameCount: frames.count, layers: idx.map { Optional($0) })
+        if let refinement, refinement.rounds > 0 {
+            idx = refine(scratch, indices: idx, count: frames.count, options: refinement,
+                         mask: mask.map { RefinementMask(masked: $0, strategy: masking!.strategy) }).0
+        }
+        var clip = HVTClip(frameCount: frames.count, layers: idx.map { Optional($0) })
+        if let mask { clip.setMask(mask, layer: 0) }
+        return clip
     }
 
     /// Decodes a token clip from the layers in `use` (and present in the clip) into its true frames.
@@ -57,5 +71,32 @@ extension HierarchicalTokenizer {
         let video = decode(indices: given, masks: clip.masks, strategy: strategy, frames: config.framesPerClip,
                            height: config.frameSize, width: config.frameSize)
         return VideoTensor.toFrames(video, count: clip.frameCount)
+    }
+}
+
+/// Layer-0 masking done while encoding, exactly as `hv-mask --layers 0` would mask the same stream: its rule
+/// (`TokenMasking`) and one seeded random stream over the clips in order, so `hv-mask` with the same ratio, strategy
+/// and seed passes the file through.
+public final class EncodeMasking {
+    public let ratio: Double
+    public let strategy: MaskStrategy
+    public let seed: UInt64
+    private var random: MaskRandom
+
+    public init(ratio: Double, strategy: MaskStrategy, seed: UInt64) {
+        self.ratio = ratio; self.strategy = strategy; self.seed = seed
+        random = MaskRandom(seed: seed)
+    }
+
+    /// The next clip's mask of layer 0.
+    func mask(_ indices: [UInt32], gridT: Int, plane: Int) -> [Bool] {
+        TokenMasking.mask(indices, gridT: gridT, plane: plane, ratio: ratio, rng: &random)
+    }
+
+    /// Records the masking in a header, as `hv-mask` does.
+    public func record(in header: inout HVTHeader) {
+        header.maskStrategy = strategy
+        header.maskRatio = Float(ratio)
+        header.maskRecord = MaskRecord(layers: [0], seed: seed)
     }
 }

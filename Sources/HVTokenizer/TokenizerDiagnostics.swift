@@ -10,10 +10,14 @@
 //   - mean colour per channel and the correlation of per-frame motion (mean |ΔY| of consecutive frames), with the
 //     box-mean baseline's correlation beside it, and the share of the frame-to-frame change that falls across the
 //     densest layer's step boundaries (7/63 for even motion over 64 frames; a render that holds each step and jumps nears 1);
+//   - with a mask ratio: the all-layer PSNR after masking layer 0 as `hv-encode --mask-ratio R` does (repeat; the
+//     mask chosen from the encoder's codes, a fresh seed-0 choice per clip; refined for the masked render when
+//     refining), and the share of layer 0 masked;
 //   - baselines: the clip's mean colour, and the smooth box-mean baseline (means over the densest layer's grid
 //     cells, 8 frames × 16² pixels for the paper's geometry, interpolated trilinearly back to every pixel).
 import Foundation
 import HVEngine
+import HVFormat
 
 public struct ClipDiagnosis: Codable, Sendable {
     public var name: String
@@ -42,6 +46,9 @@ public struct ClipDiagnosis: Codable, Sendable {
     public var reconStepEdgeShare: Double
     /// With refinement: the all-layer PSNR of the encoder's own codes (the prefixes above are of the refined ones).
     public var encoderPSNR: Double? = nil
+    /// With a mask ratio: the all-layer PSNR of the masked stream, and the share of layer 0's tokens masked.
+    public var maskedPSNR: Double? = nil
+    public var maskedShare: Double? = nil
     public var allLayersPSNR: Double { prefixPSNR.last ?? 0 }
 }
 
@@ -49,10 +56,27 @@ public enum TokenizerDiagnostics {
     /// Diagnoses one clip [T, H, W, 3] in [-1, 1] (`count` real frames, the rest padding).
     /// `crop` > 0 adds the tiled crop-size PSNR (H and W must be multiples of it).
     public static func diagnose(_ model: HierarchicalTokenizer, clip x: Tensor, count: Int, name: String,
-                                crop: Int = 0, seed: UInt64 = 7, refinement: CodeRefinement? = nil) -> ClipDiagnosis {
+                                crop: Int = 0, seed: UInt64 = 7, refinement: CodeRefinement? = nil,
+                                maskRatio: Double? = nil) -> ClipDiagnosis {
         let n = model.config.layers.count
         let T = x.shape[0], H = x.shape[1], W = x.shape[2]
         var idx = model.encode(x)
+        var maskedPSNR: Double? = nil, maskedShare: Double? = nil
+        if let maskRatio {
+            let g = model.grid(ofLayer: 0, frames: T, height: H, width: W)
+            var random = MaskRandom(seed: 0)
+            let mask = TokenMasking.mask(idx[0], gridT: g.t, plane: g.h * g.w, ratio: maskRatio, rng: &random)
+            var kept = idx
+            if let refinement, refinement.rounds > 0 {
+                kept = model.refine(x, indices: idx, count: count, options: refinement,
+                                    mask: RefinementMask(masked: mask, strategy: .repeatPrevious)).0
+            }
+            let masks: [[Bool]?] = [mask] + Array(repeating: nil, count: n - 1)
+            maskedPSNR = VideoTensor.psnr(model.decode(indices: kept.map { Optional($0) }, masks: masks,
+                                                       strategy: .repeatPrevious, frames: T, height: H, width: W),
+                                          x, frames: count)
+            maskedShare = Double(mask.filter { $0 }.count) / Double(mask.count)
+        }
         var encoderPSNR: Double? = nil
         if let refinement, refinement.rounds > 0 {
             encoderPSNR = VideoTensor.psnr(model.decode(indices: idx.map { Optional($0) }, frames: T, height: H, width: W),
@@ -115,7 +139,7 @@ public enum TokenizerDiagnostics {
                              boxMotionCorrelation: pearson(sm.perFrame, bm.perFrame),
                              sourceStepEdgeShare: stepEdgeShare(sm.perFrame, step: stepFrames),
                              reconStepEdgeShare: stepEdgeShare(rm.perFrame, step: stepFrames),
-                             encoderPSNR: encoderPSNR)
+                             encoderPSNR: encoderPSNR, maskedPSNR: maskedPSNR, maskedShare: maskedShare)
     }
 
     static func copyTile(_ x: Tensor, into t: Tensor, y0: Int, x0: Int, size: Int) {

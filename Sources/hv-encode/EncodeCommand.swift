@@ -16,6 +16,9 @@ struct EncodeCommand: ParsableCommand {
         Input must match the model's frame size and rate (256x256 at 8 fps for the shipped model):
         hv-decode clip.mp4 | hv-encode > clip.hvt
         hv-encode --model DIR --print-identity    # name@sha256 that DIR's .hvt headers carry
+        With --mask-ratio the dense layer is masked as `hv-mask --ratio R --strategy S --seed N` masks it (that hv-mask
+        passes the file through), and --refine then tunes the kept tokens for the masked render:
+        hv-decode clip.mp4 | hv-encode --refine 8 --mask-ratio 0.85 > clip.hvt
         """)
 
     @Argument(help: "Input y4m file, or '-' for stdin.")
@@ -29,11 +32,21 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "Refine layer 0's codes by N rounds of bit flips chosen by the decoder's gradient, each kept only if the render's error falls (analysis by synthesis; coarse layers unchanged; 0 = the encoder's codes).")
     var refine: Int = 0
 
+    @Option(help: "Mask layer 0 as hv-mask --ratio R does (most of its tokens that may be masked, 0...1); with --refine the kept tokens are refined for the masked render. Off by default.")
+    var maskRatio: Double?
+
+    @Option(help: "How hv-render fills masked tokens (with --mask-ratio).")
+    var maskStrategy: MaskStrategy = .repeatPrevious
+
+    @Option(help: "Seed of the random choice among mask candidates beyond the cap (with --mask-ratio; hv-mask's --seed).")
+    var maskSeed: UInt64 = 0
+
     @Flag(help: "Print the token identity the model writes into .hvt headers (name@sha256: its tokens_of after a frozen-token fine-tune, else SHA-256 of config.json followed by model.safetensors) and exit without reading video.")
     var printIdentity = false
 
     func validate() throws {
         guard refine >= 0 else { throw ValidationError("--refine must be 0 (off) or positive.") }
+        if let r = maskRatio, !(0...1).contains(r) { throw ValidationError("--mask-ratio must be between 0 and 1.") }
     }
 
     func run() throws {
@@ -57,7 +70,10 @@ struct EncodeCommand: ParsableCommand {
             throw TokenizerError.inputMismatch("\(inFile.displayName) runs at \(h.frameRate) fps; the model needs \(cfg.fps) (hint: hv-decode --size \(cfg.frameSize) --fps \(cfg.fps))")
         }
         let out = try OutputFile(output, what: ".hvt tokens")
-        let writer = try HVTWriter(header: tokenizer.hvtHeader(source: inFile.displayName)) { try out.write($0) }
+        let masking = maskRatio.map { EncodeMasking(ratio: $0, strategy: maskStrategy, seed: maskSeed) }
+        var header = tokenizer.hvtHeader(source: inFile.displayName)
+        masking?.record(in: &header)
+        let writer = try HVTWriter(header: header) { try out.write($0) }
         try writer.writeHeader()
         let progress = Progress("hv-encode")
         let scratch = Tensor(shape: [0])
@@ -65,7 +81,7 @@ struct EncodeCommand: ParsableCommand {
         var total = 0
         func flush() throws {
             guard !frames.isEmpty else { return }
-            try writer.write(tokenizer.encodeClip(frames, scratch: scratch, refinement: refinement))
+            try writer.write(tokenizer.encodeClip(frames, scratch: scratch, refinement: refinement, masking: masking))
             total += frames.count
             frames.removeAll(keepingCapacity: true)
             progress.update("\(writer.clipCount) clips, \(total) frames, \(String(format: "%.1f", Double(total) / max(progress.elapsed, 1e-3))) frames/s")

@@ -91,9 +91,8 @@ struct MaskCommand: ParsableCommand {
             } else {
                 for m in targets {
                     let info = header.layers[m]
-                    clip.masks[m] = TokenMasking.mask(clip.layers[m]!, gridT: info.gridT, plane: info.gridH * info.gridW,
-                                                      ratio: ratio, rng: &rng)
-                    for (i, masked) in clip.masks[m]!.enumerated() where masked { clip.layers[m]![i] = 0 }
+                    clip.setMask(TokenMasking.mask(clip.layers[m]!, gridT: info.gridT, plane: info.gridH * info.gridW,
+                                                   ratio: ratio, rng: &rng), layer: m)
                 }
             }
             try writer.write(clip)
@@ -111,15 +110,4 @@ struct MaskCommand: ParsableCommand {
     }
 
     func list(_ layers: [Int]) -> String { layers.map(String.init).joined(separator: ",") }
-}
-
-/// --strategy takes the file's own names for the fills (`none` is no fill, so not a choice here).
-extension MaskStrategy: ExpressibleByArgument {
-    public init?(argument: String) {
-        guard let s = MaskStrategy(name: argument), s != .none else { return nil }
-        self = s
-    }
-
-    public static var allValueStrings: [String] { [repeatPrevious, zero, learned].map(\.description) }
-    public var defaultValueDescription: String { description }
 }

@@ -21,7 +21,8 @@ struct DiagnoseTokenizer: ParsableCommand {
         across the densest layer's latent-step boundaries: 7/63 ≈ 0.11 for even motion over 64 frames, near 1 for a
         hold-and-jump render). With --refine N the densest layer's codes are refined by N rounds of decoder-guided bit
         flips (as hv-encode --refine) before everything but the crop tiles; "refine" is its gain over the encoder's
-        own codes.
+        own codes. With --mask-ratio R, "masked" is the all-layer PSNR after masking layer 0 as hv-encode --mask-ratio R
+        does (repeat; refined for the masked render with --refine), its cost against all layers, and the share masked.
         """)
 
     @Option(help: "Tokenizer checkpoint folder (config.json + model.safetensors) or a training run folder.")
@@ -33,6 +34,9 @@ struct DiagnoseTokenizer: ParsableCommand {
     @Option(help: "Rounds of decoder-guided refinement of layer 0's codes (as hv-encode --refine); 0 reads the encoder's codes.")
     var refine: Int = 0
 
+    @Option(help: "Also render layer 0 masked as hv-encode --mask-ratio R masks it (repeat strategy), refined for the masked render with --refine.")
+    var maskRatio: Double?
+
     @Flag(help: "Print JSON (one object per clip) instead of tables.")
     var json = false
 
@@ -42,6 +46,7 @@ struct DiagnoseTokenizer: ParsableCommand {
     func validate() throws {
         guard crop >= 0 else { throw ValidationError("--crop must be 0 (off) or positive.") }
         guard refine >= 0 else { throw ValidationError("--refine must be 0 (off) or positive.") }
+        if let r = maskRatio, !(0...1).contains(r) { throw ValidationError("--mask-ratio must be between 0 and 1.") }
         guard !clips.isEmpty else { throw ValidationError("Give at least one clip.") }
     }
 
@@ -64,7 +69,8 @@ struct DiagnoseTokenizer: ParsableCommand {
             ClipDataset(videos: [v]).fill(x, video: v, start: 0, frames: cfg.framesPerClip, y0: 0, x0: 0, size: cfg.frameSize)
             let d = TokenizerDiagnostics.diagnose(m, clip: x, count: min(v.frames.count, cfg.framesPerClip),
                                                   name: (path as NSString).lastPathComponent, crop: crop,
-                                                  refinement: refine > 0 ? CodeRefinement(rounds: refine) : nil)
+                                                  refinement: refine > 0 ? CodeRefinement(rounds: refine) : nil,
+                                                  maskRatio: maskRatio)
             results.append((source, d))
             if json {
                 let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
@@ -83,8 +89,9 @@ struct DiagnoseTokenizer: ParsableCommand {
             print("| \(s) | \(d.name) | " + d.prefixPSNR.map(f).joined(separator: " | ")
                   + " | \(f(d.boxMeanPSNR)) | \(f(d.clipMeanPSNR)) | \(String(format: "%+.2f", d.allLayersPSNR - d.boxMeanPSNR)) | \(d.cropPSNR.map(f) ?? "–") | \(f(d.bypassPSNR)) | \(f(d.shuffledL0PSNR)) | \(bits) | \(dc) | \(String(format: "%.1f/%.1f (%.2f; %.2f)", d.sourceMotion, d.reconMotion, d.motionCorrelation, d.boxMotionCorrelation)) | \(String(format: "%.2f/%.2f", d.sourceStepEdgeShare, d.reconStepEdgeShare)) |")
         }
-        print("\n| source | clips | all layers | box | all − box (min) | L3 − mean | bypass | shuf − all | motion corr (box) | edge src/rec | |ΔRGB| max |" + (refine > 0 ? " refine |" : ""))
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |" + (refine > 0 ? " --- |" : ""))
+        print("\n| source | clips | all layers | box | all − box (min) | L3 − mean | bypass | shuf − all | motion corr (box) | edge src/rec | |ΔRGB| max |" + (refine > 0 ? " refine |" : "")
+              + (maskRatio != nil ? " masked (cost, worst; share) |" : ""))
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |" + (refine > 0 ? " --- |" : "") + (maskRatio != nil ? " --- |" : ""))
         var groups: [(String, [ClipDiagnosis])] = []
         for (s, d) in results {
             if let i = groups.firstIndex(where: { $0.0 == s }) { groups[i].1.append(d) } else { groups.append((s, [d])) }
@@ -95,7 +102,11 @@ struct DiagnoseTokenizer: ParsableCommand {
             let worst = ds.map { $0.allLayersPSNR - $0.boxMeanPSNR }.min() ?? 0
             let colour = ds.map { d in zip(d.reconColour, d.sourceColour).map { abs($0 - $1) }.max() ?? 0 }.max() ?? 0
             print("| \(s) | \(ds.count) | \(f(mean { $0.allLayersPSNR })) | \(f(mean { $0.boxMeanPSNR })) | \(String(format: "%+.2f (%+.2f)", mean { $0.allLayersPSNR - $0.boxMeanPSNR }, worst)) | \(String(format: "%+.2f", mean { $0.prefixPSNR[0] - $0.clipMeanPSNR })) | \(f(mean { $0.bypassPSNR })) | \(String(format: "%+.2f", mean { $0.shuffledL0PSNR - $0.allLayersPSNR })) | \(String(format: "%.2f (%.2f)", mean { $0.motionCorrelation }, mean { $0.boxMotionCorrelation })) | \(String(format: "%.2f/%.2f", mean { $0.sourceStepEdgeShare }, mean { $0.reconStepEdgeShare })) | \(String(format: "%.1f", colour)) |"
-                  + (refine > 0 ? String(format: " %+.2f |", mean { $0.allLayersPSNR - ($0.encoderPSNR ?? $0.allLayersPSNR) }) : ""))
+                  + (refine > 0 ? String(format: " %+.2f |", mean { $0.allLayersPSNR - ($0.encoderPSNR ?? $0.allLayersPSNR) }) : "")
+                  + (maskRatio != nil ? String(format: " %.2f (%.2f, %.2f; %.2f) |", mean { $0.maskedPSNR ?? 0 },
+                                               mean { $0.allLayersPSNR - ($0.maskedPSNR ?? 0) },
+                                               ds.map { $0.allLayersPSNR - ($0.maskedPSNR ?? 0) }.max() ?? 0,
+                                               mean { $0.maskedShare ?? 0 }) : ""))
         }
     }
 }

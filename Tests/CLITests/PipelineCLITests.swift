@@ -109,6 +109,56 @@ final class PipelineCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad.hvt"))
     }
 
+    /// hv-encode --mask-ratio masks as hv-mask does (same bytes; hv-mask then passes the file through), and with
+    /// --refine the kept tokens are tuned for the masked render: it renders closer than the same mask unrefined.
+    func testEncodeMasksAsHvMaskAndRefinesForTheMaskedRender() throws {
+        let model = try makeModel("m", seed: 2)
+        XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i testsrc2=size=32x32:rate=8 -t 2 -pix_fmt yuv420p -f yuv4mpegpipe \(dir!)/in.y4m"), 0)
+        func file(_ f: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: dir + "/" + f)) }
+        var r = try Tools.run("hv-encode", ["--model", model, dir + "/in.y4m", "-o", dir + "/plain.hvt"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for (ratio, seed) in [("0.85", "0"), ("0.3", "7")] {
+            r = try Tools.run("hv-mask", [dir + "/plain.hvt", "--ratio", ratio, "--seed", seed, "-o", dir + "/masked.hvt"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            r = try Tools.run("hv-encode", ["--model", model, "--mask-ratio", ratio, "--mask-seed", seed, dir + "/in.y4m", "-o", dir + "/enc-masked.hvt"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(try file("enc-masked.hvt"), try file("masked.hvt"), "ratio \(ratio): the bytes hv-mask writes")
+        }
+        r = try Tools.run("hv-encode", ["--model", model, "--refine", "4", "--mask-ratio", "0.85", dir + "/in.y4m", "-o", dir + "/refined.hvt"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try Tools.run("hv-mask", [dir + "/refined.hvt", "--ratio", "0.85"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, try file("refined.hvt"), "hv-mask with the same request passes it through")
+        r = try Tools.run("hv-mask", [dir + "/refined.hvt", "--ratio", "0.5"])
+        XCTAssertEqual(r.status, 65, r.stderr)
+        r = try Tools.run("hv-encode", ["--model", model, "--mask-ratio", "0.85", dir + "/in.y4m", "-o", dir + "/unrefined.hvt"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        func clips(_ f: String) throws -> [HVTClip] {
+            let reader = try HVTReader(bytes: [UInt8](try file(f)))
+            var out: [HVTClip] = []
+            while let c = try reader.nextClip() { out.append(c) }
+            return out
+        }
+        let (a, b) = (try clips("unrefined.hvt"), try clips("refined.hvt"))
+        XCTAssertEqual(a.map(\.masks), b.map(\.masks), "the mask is chosen from the encoder's codes")
+        XCTAssertTrue(a.contains { $0.masks[0]?.contains(true) ?? false }, "something is masked")
+        XCTAssertNotEqual(a.map { $0.layers[0] }, b.map { $0.layers[0] }, "kept tokens were refined")
+        XCTAssertEqual(a.map { $0.layers[1] }, b.map { $0.layers[1] })
+        func psnr(_ f: String) throws -> Double {
+            var r = try Tools.run("hv-render", ["--model", model, dir + "/" + f, "-o", dir + "/" + f + ".y4m"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            r = try Tools.run("hv-metrics", ["--json", dir + "/in.y4m", dir + "/" + f + ".y4m"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return (try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any])["psnr"] as! Double
+        }
+        XCTAssertGreaterThan(try psnr("refined.hvt"), try psnr("unrefined.hvt"))
+        for bad in [["--mask-ratio", "1.5"], ["--mask-ratio", "0.5", "--mask-strategy", "none"]] {
+            r = try Tools.run("hv-encode", ["--model", model] + bad + [dir + "/in.y4m", "-o", dir + "/bad.hvt"])
+            XCTAssertEqual(r.status, 64, r.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad.hvt"))
+        }
+    }
+
     func testEncodeRenderRoundTripAndModelMismatch() throws {
         let model = try makeModel("m1", seed: 1)
         XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i testsrc2=size=32x32:rate=8 -t 2 -pix_fmt yuv420p -f yuv4mpegpipe \(dir!)/in.y4m"), 0)

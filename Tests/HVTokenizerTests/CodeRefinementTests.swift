@@ -2,6 +2,7 @@
 // flips by against finite differences, an error that never rises, coarse layers untouched, the same bytes each run.
 import XCTest
 import HVEngine
+import HVFormat
 @testable import HVTokenizer
 
 final class CodeRefinementTests: XCTestCase {
@@ -85,6 +86,76 @@ final class CodeRefinementTests: XCTestCase {
         let b = m.refine(y, indices: idx, count: 5, options: CodeRefinement(rounds: 4))
         XCTAssertEqual(a.0, b.0)
         XCTAssertEqual(a.1.mseAfter, b.1.mseAfter)
+    }
+
+    /// A mask over the tiny model's layer 0 (grid 2×4×4): every other token of the second latent frame.
+    func halfOfSecondFrame() -> [Bool] { (0..<32).map { $0 >= 16 && $0 % 2 == 0 } }
+
+    /// With a mask, the gradient a kept token's bits are ranked by is the error's derivative when the token and
+    /// every place that repeats it move together (central differences of the masked render's exact error).
+    func testMaskedGradientMatchesFiniteDifferencesOfTheTiedCodes() throws {
+        let m = try HierarchicalTokenizer(config: .tiny, seed: 11)
+        let x = clip()
+        let idx = m.encode(x)
+        let objective = CodeObjective(m, x: x, count: 8, indices: idx)
+        let fill = MaskFill(m, mask: RefinementMask(masked: halfOfSecondFrame(), strategy: .repeatPrevious),
+                            grid: Size3(2, 4, 4))
+        let bits = m.layers[0].bits
+        let q = Tensor(shape: [2, 4, 4, bits]), rendered = Tensor(shape: q.shape)
+        LFQ.lookup(idx[0], bits: bits, into: q)
+        for i in 0..<q.count { q[i] *= 0.5 }
+        fill.tie(q)
+        func error() -> Double { fill.tie(q); fill.apply(q, into: rendered); return objective.error(rendered) }
+        _ = error()
+        let analytic = fill.gather(objective.gradient())
+        // Token 0 is repeated at 16 (masked); token 1 is kept and so is 17: one place each.
+        for token in [0, 1, 17] {
+            for b in [0, bits - 1] {
+                let i = token * bits + b, v = q[i], eps: Float = 1e-2
+                q[i] = v + eps; let up = error()
+                q[i] = v - eps; let down = error()
+                q[i] = v
+                let numeric = (up - down) / Double(2 * eps)
+                XCTAssertEqual(Double(analytic[i]), numeric, accuracy: 0.02 * abs(numeric) + 2e-5, "token \(token) bit \(b)")
+            }
+        }
+        for p in 16..<32 where p % 2 == 0 {
+            XCTAssertEqual((0..<bits).map { analytic[p * bits + $0] }, [Float](repeating: 0, count: bits), "masked token \(p)")
+        }
+        _ = error()
+        let untied = objective.gradient()
+        XCTAssertNotEqual(analytic[0], untied[0], "a repeated token collects its copies' gradients")
+    }
+
+    /// Refining for a masked render: the reported errors are those of `decode` with the mask, the error falls,
+    /// masked tokens hold what the renderer fills them with, and the coarse layers are the encoder's.
+    func testMaskedRefinementLowersTheMaskedRendersError() throws {
+        let m = try HierarchicalTokenizer(config: .tiny, seed: 3)
+        let x = clip()
+        let idx = m.encode(x)
+        let masked = halfOfSecondFrame()
+        func mse(_ r: Tensor) -> Double {
+            var s: Double = 0
+            for i in 0..<x.count { let e = Double(max(-1, min(1, r[i])) - x[i]); s += e * e }
+            return s / Double(x.count)
+        }
+        for strategy in [MaskStrategy.repeatPrevious, .zero] {
+            let (a, stats) = m.refine(x, indices: idx, count: 8, options: CodeRefinement(rounds: 6),
+                                      mask: RefinementMask(masked: masked, strategy: strategy))
+            XCTAssertEqual(Array(a.dropFirst()), Array(idx.dropFirst()), "\(strategy)")
+            XCTAssertLessThan(stats.mseAfter, stats.mseBefore, "\(strategy)")
+            let masks: [[Bool]?] = [masked] + idx.dropFirst().map { _ in nil }
+            func render(_ i: [[UInt32]]) -> Tensor {
+                m.decode(indices: i.map { Optional($0) }, masks: masks, strategy: strategy, frames: 8, height: 32, width: 32)
+            }
+            XCTAssertEqual(mse(render(idx)), stats.mseBefore, accuracy: 1e-9, "\(strategy)")
+            XCTAssertEqual(mse(render(a)), stats.mseAfter, accuracy: 1e-9, "\(strategy)")
+            for p in 16..<32 where masked[p] {
+                XCTAssertEqual(a[0][p], strategy == .repeatPrevious ? a[0][p - 16] : idx[0][p], "\(strategy) token \(p)")
+            }
+            XCTAssertNotEqual(a[0].enumerated().filter { !masked[$0.offset] }.map(\.element),
+                              idx[0].enumerated().filter { !masked[$0.offset] }.map(\.element), "\(strategy): kept tokens refined")
+        }
     }
 
     /// Training on refined codes (`--refine-rounds`): the decoder is fed the targets, and the hinge that pulls the
