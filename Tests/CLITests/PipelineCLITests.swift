@@ -70,6 +70,23 @@ final class PipelineCLITests: XCTestCase {
     /// `hv-encode --refine N`: the same header and coarse layer as the plain encode, layer 0 changed, a render at
     /// least as close to the source (hv-metrics), the same bytes on a second run; bad counts and models that
     /// resize their input are refused with a usage error and no output.
+    /// Mean per-frame PSNR of FILE (in `dir`) rendered with MODEL against `dir`/in.y4m.
+    func renderPSNR(_ model: String, _ f: String) throws -> Double {
+        var r = try Tools.run("hv-render", ["--model", model, dir + "/" + f, "-o", dir + "/" + f + ".y4m"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try Tools.run("hv-metrics", ["--json", dir + "/in.y4m", dir + "/" + f + ".y4m"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return (try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any])["psnr"] as! Double
+    }
+
+    /// The clips of FILE (in `dir`).
+    func clips(_ f: String) throws -> [HVTClip] {
+        let reader = try HVTReader(bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/" + f))))
+        var out: [HVTClip] = []
+        while let c = try reader.nextClip() { out.append(c) }
+        return out
+    }
+
     func testRefinedEncodeRendersCloserAndKeepsTheCoarseLayer() throws {
         let model = try makeModel("m", seed: 2)
         XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i testsrc2=size=32x32:rate=8 -t 2 -pix_fmt yuv420p -f yuv4mpegpipe \(dir!)/in.y4m"), 0)
@@ -79,24 +96,11 @@ final class PipelineCLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try Tools.run("hv-encode", ["--model", model, "--refine", "6", dir + "/in.y4m"]).stdout,
                        try Data(contentsOf: URL(fileURLWithPath: dir + "/refined.hvt")))
-        func clips(_ f: String) throws -> [HVTClip] {
-            let reader = try HVTReader(bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/" + f))))
-            var out: [HVTClip] = []
-            while let c = try reader.nextClip() { out.append(c) }
-            return out
-        }
         let (a, b) = (try clips("plain.hvt"), try clips("refined.hvt"))
         XCTAssertEqual(a.count, 2)
         XCTAssertEqual(a.map { $0.layers[1] }, b.map { $0.layers[1] }, "the coarse layer is the encoder's")
         XCTAssertNotEqual(a.map { $0.layers[0] }, b.map { $0.layers[0] }, "layer 0 was refined")
-        func psnr(_ f: String) throws -> Double {
-            var r = try Tools.run("hv-render", ["--model", model, dir + "/" + f, "-o", dir + "/" + f + ".y4m"])
-            XCTAssertEqual(r.status, 0, r.stderr)
-            r = try Tools.run("hv-metrics", ["--json", dir + "/in.y4m", dir + "/" + f + ".y4m"])
-            XCTAssertEqual(r.status, 0, r.stderr)
-            return (try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any])["psnr"] as! Double
-        }
-        XCTAssertGreaterThan(try psnr("refined.hvt"), try psnr("plain.hvt"))
+        XCTAssertGreaterThan(try renderPSNR(model, "refined.hvt"), try renderPSNR(model, "plain.hvt"))
         r = try Tools.run("hv-encode", ["--model", model, "--refine", "-1", dir + "/in.y4m", "-o", dir + "/bad.hvt"])
         XCTAssertEqual(r.status, 64, r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad.hvt"))
@@ -133,25 +137,12 @@ final class PipelineCLITests: XCTestCase {
         XCTAssertEqual(r.status, 65, r.stderr)
         r = try Tools.run("hv-encode", ["--model", model, "--mask-ratio", "0.85", dir + "/in.y4m", "-o", dir + "/unrefined.hvt"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        func clips(_ f: String) throws -> [HVTClip] {
-            let reader = try HVTReader(bytes: [UInt8](try file(f)))
-            var out: [HVTClip] = []
-            while let c = try reader.nextClip() { out.append(c) }
-            return out
-        }
         let (a, b) = (try clips("unrefined.hvt"), try clips("refined.hvt"))
         XCTAssertEqual(a.map(\.masks), b.map(\.masks), "the mask is chosen from the encoder's codes")
         XCTAssertTrue(a.contains { $0.masks[0]?.contains(true) ?? false }, "something is masked")
         XCTAssertNotEqual(a.map { $0.layers[0] }, b.map { $0.layers[0] }, "kept tokens were refined")
         XCTAssertEqual(a.map { $0.layers[1] }, b.map { $0.layers[1] })
-        func psnr(_ f: String) throws -> Double {
-            var r = try Tools.run("hv-render", ["--model", model, dir + "/" + f, "-o", dir + "/" + f + ".y4m"])
-            XCTAssertEqual(r.status, 0, r.stderr)
-            r = try Tools.run("hv-metrics", ["--json", dir + "/in.y4m", dir + "/" + f + ".y4m"])
-            XCTAssertEqual(r.status, 0, r.stderr)
-            return (try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any])["psnr"] as! Double
-        }
-        XCTAssertGreaterThan(try psnr("refined.hvt"), try psnr("unrefined.hvt"))
+        XCTAssertGreaterThan(try renderPSNR(model, "refined.hvt"), try renderPSNR(model, "unrefined.hvt"))
         for bad in [["--mask-ratio", "1.5"], ["--mask-ratio", "0.5", "--mask-strategy", "none"]] {
             r = try Tools.run("hv-encode", ["--model", model] + bad + [dir + "/in.y4m", "-o", dir + "/bad.hvt"])
             XCTAssertEqual(r.status, 64, r.stderr)
