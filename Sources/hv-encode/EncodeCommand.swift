@@ -32,14 +32,14 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "Refine layer 0's codes by N rounds of bit flips chosen by the decoder's gradient, each kept only if the render's error falls (analysis by synthesis; coarse layers unchanged; 0 = the encoder's codes).")
     var refine: Int = 0
 
-    @Option(help: "Mask layer 0 as hv-mask --ratio R does (most of its tokens that may be masked, 0...1); with --refine the kept tokens are refined for the masked render. Off by default.")
+    @Option(help: "Mask layer 0 as hv-mask --ratio R does (R: the largest share of its tokens that may be masked, 0...1); with --refine the kept tokens are refined for the masked render. Off by default.")
     var maskRatio: Double?
 
-    @Option(help: "How hv-render fills masked tokens (with --mask-ratio).")
-    var maskStrategy: MaskStrategy = .repeatPrevious
+    @Option(help: "How hv-render fills masked tokens (with --mask-ratio; repeat when not given).")
+    var maskStrategy: MaskStrategy?
 
-    @Option(help: "Seed of the random choice among mask candidates beyond the cap (with --mask-ratio; hv-mask's --seed).")
-    var maskSeed: UInt64 = 0
+    @Option(help: "Seed of the random choice among mask candidates beyond the cap (with --mask-ratio; hv-mask's --seed; 0 when not given).")
+    var maskSeed: UInt64?
 
     @Flag(help: "Print the token identity the model writes into .hvt headers (name@sha256: its tokens_of after a frozen-token fine-tune, else SHA-256 of config.json followed by model.safetensors) and exit without reading video.")
     var printIdentity = false
@@ -47,6 +47,9 @@ struct EncodeCommand: ParsableCommand {
     func validate() throws {
         guard refine >= 0 else { throw ValidationError("--refine must be 0 (off) or positive.") }
         if let r = maskRatio, !(0...1).contains(r) { throw ValidationError("--mask-ratio must be between 0 and 1.") }
+        if maskRatio == nil && (maskStrategy != nil || maskSeed != nil) {
+            throw ValidationError("--mask-strategy and --mask-seed need --mask-ratio.")
+        }
     }
 
     func run() throws {
@@ -70,7 +73,7 @@ struct EncodeCommand: ParsableCommand {
             throw TokenizerError.inputMismatch("\(inFile.displayName) runs at \(h.frameRate) fps; the model needs \(cfg.fps) (hint: hv-decode --size \(cfg.frameSize) --fps \(cfg.fps))")
         }
         let out = try OutputFile(output, what: ".hvt tokens")
-        let masking = maskRatio.map { EncodeMasking(ratio: $0, strategy: maskStrategy, seed: maskSeed) }
+        let masking = maskRatio.map { EncodeMasking(ratio: $0, strategy: maskStrategy ?? .repeatPrevious, seed: maskSeed ?? 0) }
         var header = tokenizer.hvtHeader(source: inFile.displayName)
         masking?.record(in: &header)
         let writer = try HVTWriter(header: header) { try out.write($0) }

@@ -143,7 +143,7 @@ final class PipelineCLITests: XCTestCase {
         XCTAssertNotEqual(a.map { $0.layers[0] }, b.map { $0.layers[0] }, "kept tokens were refined")
         XCTAssertEqual(a.map { $0.layers[1] }, b.map { $0.layers[1] })
         XCTAssertGreaterThan(try renderPSNR(model, "refined.hvt"), try renderPSNR(model, "unrefined.hvt"))
-        for bad in [["--mask-ratio", "1.5"], ["--mask-ratio", "0.5", "--mask-strategy", "none"]] {
+        for bad in [["--mask-ratio", "1.5"], ["--mask-ratio", "0.5", "--mask-strategy", "none"], ["--mask-seed", "3"]] {
             r = try Tools.run("hv-encode", ["--model", model] + bad + [dir + "/in.y4m", "-o", dir + "/bad.hvt"])
             XCTAssertEqual(r.status, 64, r.stderr)
             XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad.hvt"))
