@@ -1,5 +1,6 @@
-// The motion numbers of `hv-train diagnose` on series whose answers are known.
+// The motion numbers of `hv-train diagnose` on series whose answers are known, and its masked column.
 import XCTest
+import HVFormat
 import HVEngine
 @testable import HVTokenizer
 
@@ -22,5 +23,29 @@ final class DiagnosticsTests: XCTestCase {
         XCTAssertEqual(m.perFrame.count, T - 1)
         XCTAssertEqual(TokenizerDiagnostics.stepEdgeShare(m.perFrame, step: 8), 1, accuracy: 1e-9)
         XCTAssertEqual(m.perFrame[7], 127.5, accuracy: 1e-3)
+    }
+
+    /// With a mask ratio, the masked column is the render of layer 0 masked as hv-encode --mask-ratio masks it (the
+    /// mask from the encoder's codes, repeat), refined for that render when refining.
+    func testMaskedColumnIsTheMaskedRender() throws {
+        let m = try HierarchicalTokenizer(config: .tiny, seed: 3)
+        let x = Tensor(shape: [8, 32, 32, 3])
+        for i in 0..<x.count { x[i] = sin(Float(i % 97) * 0.3 + Float(i / 3072) * 0.5) * 0.6 }
+        let idx = m.encode(x)
+        var random = MaskRandom(seed: 0)
+        let mask = TokenMasking.mask(idx[0], gridT: 2, plane: 16, ratio: 0.85, rng: &random)
+        XCTAssertTrue(mask.contains(true))
+        let masks: [[Bool]?] = [mask, nil]
+        for rounds in [0, 4] {
+            let refinement = rounds > 0 ? CodeRefinement(rounds: rounds) : nil
+            let d = TokenizerDiagnostics.diagnose(m, clip: x, count: 8, name: "c", refinement: refinement, maskRatio: 0.85)
+            let kept = rounds > 0 ? m.refine(x, indices: idx, count: 8, options: refinement!,
+                                             mask: RefinementMask(masked: mask, strategy: .repeatPrevious)).0 : idx
+            let expected = VideoTensor.psnr(m.decode(indices: kept.map { Optional($0) }, masks: masks, strategy: .repeatPrevious,
+                                                     frames: 8, height: 32, width: 32), x, frames: 8)
+            XCTAssertEqual(try XCTUnwrap(d.maskedPSNR), expected, accuracy: 1e-9, "rounds \(rounds)")
+            XCTAssertEqual(try XCTUnwrap(d.maskedShare), Double(mask.filter { $0 }.count) / 32, accuracy: 1e-12)
+        }
+        XCTAssertNil(TokenizerDiagnostics.diagnose(m, clip: x, count: 8, name: "c").maskedPSNR)
     }
 }
