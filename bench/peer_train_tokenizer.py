@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Peer for `hv-bench train`: one training step of the small2 tokenizer in PyTorch (CPU), timed like ours.
 
-Usage: peer_train_tokenizer.py THREADS [CROP] [STEPS]. Pins itself to the first THREADS cores and uses
+Usage: peer_train_tokenizer.py THREADS [CROP] [STEPS] [f32|bf16]. bf16 runs the model's forward under
+torch.autocast("cpu", dtype=torch.bfloat16) (oneDNN's bfloat16 convolutions, on AMX where the CPU has it; the
+losses and the optimiser stay float32): the peer of `hv-bench train --bf16-ab`. Pins itself to the first THREADS cores and uses
 torch.set_num_threads(THREADS). Prints one JSON line: ms_per_step (median of STEPS after two warm-up steps),
 maxrss_mb (peak resident set), params. Exits 3 when PyTorch is not installed.
 
@@ -26,6 +28,7 @@ import time
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 crop = int(sys.argv[2]) if len(sys.argv) > 2 else 64
 steps = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+precision = sys.argv[4] if len(sys.argv) > 4 else "f32"
 
 try:
     os.sched_setaffinity(0, set(range(min(threads, os.cpu_count() or 1))))
@@ -208,7 +211,9 @@ clip = torch.rand(1, 3, crop, crop, crop) * 2 - 1
 
 def step():
     opt.zero_grad(set_to_none=False)
-    recon, aux = model(clip)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        recon, aux = model(clip)
+    recon, aux = recon.float(), aux.float()
     loss = (recon - clip).abs().mean() + (recon - clip).pow(2).mean() + 0.2 * gradient_l1(recon, clip) + aux
     loss.backward()
     torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -238,6 +243,6 @@ for _ in range(steps):
     step()
     times.append((time.perf_counter() - t0) * 1000)
 times.sort()
-print(json.dumps({"ms_per_step": times[len(times) // 2], "min_ms": times[0], "threads": threads,
+print(json.dumps({"ms_per_step": times[len(times) // 2], "min_ms": times[0], "threads": threads, "precision": precision,
                   "maxrss_mb": peak_rss_mib(),
                   "params": sum(p.numel() for p in params)}))

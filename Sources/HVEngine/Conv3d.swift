@@ -173,6 +173,9 @@ public enum Conv3dTuning {
     /// Stride-1 convs run the direct kernel where the CPU and channel counts allow (Conv3dDirect.swift); off,
     /// every conv takes the im2col path (tests compare the two, benchmarks time both).
     public static var direct = true
+    /// Stride-1 convs run on AMX tiles in bfloat16 where the CPU has them (Conv3dAMX.swift); off by default, so
+    /// that inference and the float32 tests keep float32; hv-train turns it on (`--bf16`).
+    public static var bf16 = false
 }
 
 /// Scratch a conv's direct backward needs: the padded output gradient, the flipped kernel and the other cores' dW.
@@ -180,12 +183,18 @@ public final class Conv3dScratch {
     let padded = Tensor(shape: [0])
     let flipped = Tensor(shape: [0])
     let partial = Tensor(shape: [0])
+    /// The bfloat16 tiles of the AMX path (packed weights, output-gradient pairs).
+    let packed = Tensor(shape: [0])
     public init() {}
 }
 
 /// y = conv(x, w) + bias. x [T,H,W,Cin], w [kt,kh,kw,Cin,Cout], bias [Cout] or nil, y resized to the output shape.
 /// `col` is scratch space (resized as needed).
 public func conv3dForward(x: Tensor, weight: Tensor, bias: Tensor?, geometry g: Conv3dGeometry, y: Tensor, col: Tensor) {
+    if Conv3dAMX.appliesForward(g) {
+        Conv3dAMX.forward(x: x, weight: weight, bias: bias, geometry: g, y: y, scratch: col)
+        return
+    }
     if Conv3dDirect.appliesForward(g, width: x.shape[2]) {
         Conv3dDirect.forward(x: x, weight: weight, bias: bias, geometry: g, y: y, padded: col)
         return
@@ -196,7 +205,11 @@ public func conv3dForward(x: Tensor, weight: Tensor, bias: Tensor?, geometry g: 
     let pointwise = g.kernel == (1, 1, 1) && g.stride == (1, 1, 1)
     if pointwise {
         let P = x.count / g.inChannels
-        BLAS.gemm(m: P, n: Cout, k: K, a: x.data, lda: K, b: weight.data, ldb: Cout, c: y.data, ldc: Cout)
+        if Conv3dAMX.appliesProduct(.nn, n: Cout, k: K) {
+            Conv3dAMX.gemm(.nn, m: P, n: Cout, k: K, a: x.data, b: weight.data, c: y.data, serial: false)
+        } else {
+            BLAS.gemm(m: P, n: Cout, k: K, a: x.data, lda: K, b: weight.data, ldb: Cout, c: y.data, ldc: Cout)
+        }
     } else {
         let chunk = conv3dChunkFrames(outShape: outShape, k: K)
         let planeRows = outShape[1] * outShape[2]
@@ -206,6 +219,11 @@ public func conv3dForward(x: Tensor, weight: Tensor, bias: Tensor?, geometry g: 
         col.resize([split * colFloats])
         func run(_ t0: Int, _ t1: Int, _ col: UnsafeMutablePointer<Float>, serial: Bool) {
             conv3dIm2col(x.data, xShape: x.shape, g: g, t0: t0, t1: t1, col: col, serial: serial)
+            if Conv3dAMX.appliesProduct(.nn, n: Cout, k: K) {
+                Conv3dAMX.gemm(.nn, m: (t1 - t0) * planeRows, n: Cout, k: K, a: col, b: weight.data,
+                               c: y.data + t0 * planeRows * Cout, serial: serial)
+                return
+            }
             BLAS.gemm(m: (t1 - t0) * planeRows, n: Cout, k: K, a: col, lda: K, b: weight.data, ldb: Cout,
                       c: y.data + t0 * planeRows * Cout, ldc: Cout)
         }
@@ -234,6 +252,15 @@ public func conv3dBackward(x: Tensor, weight: Tensor, geometry g: Conv3dGeometry
     let Cout = g.outChannels, K = g.k
     dx.resize(x.shape)
     if let dBias { sumRows(dy, into: dBias) }
+    if let scratch, Conv3dAMX.appliesBackward(g) {
+        if let dWeight {
+            Conv3dAMX.weightGradient(x: x, dy: dy, geometry: g, dWeight: dWeight, scratch: col, dyWide: scratch.padded,
+                                     pairs: scratch.packed)
+        }
+        Conv3dAMX.inputGradient(dy: dy, weight: weight, geometry: g, xShape: x.shape, dx: dx, scratch: scratch.padded,
+                                packed: scratch.packed)
+        return
+    }
     if let scratch, Conv3dDirect.appliesBackward(g, width: x.shape[2]) {
         if let dWeight {
             Conv3dDirect.weightGradient(x: x, dy: dy, geometry: g, dWeight: dWeight, padded: col, dyWide: scratch.padded,
@@ -247,6 +274,11 @@ public func conv3dBackward(x: Tensor, weight: Tensor, geometry g: Conv3dGeometry
     let pointwise = g.kernel == (1, 1, 1) && g.stride == (1, 1, 1)
     if pointwise {
         let P = x.count / g.inChannels
+        if Conv3dAMX.appliesProduct(.tn, n: Cout, k: K) {
+            if let dWeight { Conv3dAMX.gemm(.tn, m: P, n: Cout, k: K, a: x.data, b: dy.data, c: dWeight.data, serial: false) }
+            Conv3dAMX.gemm(.nt, m: P, n: Cout, k: K, a: dy.data, b: weight.data, c: dx.data, serial: false)
+            return
+        }
         if let dWeight {
             BLAS.gemm(transA: true, m: K, n: Cout, k: P, a: x.data, lda: K, b: dy.data, ldb: Cout, beta: 1, c: dWeight.data, ldc: Cout)
         }
@@ -263,11 +295,20 @@ public func conv3dBackward(x: Tensor, weight: Tensor, geometry g: Conv3dGeometry
              dx: UnsafeMutablePointer<Float>, serial: Bool) {
         let rows = (t1 - t0) * planeRows
         let dyChunk = dy.data + t0 * planeRows * Cout
+        let amx = Conv3dAMX.appliesProduct(.tn, n: Cout, k: K)
         if let dW {
             conv3dIm2col(x.data, xShape: x.shape, g: g, t0: t0, t1: t1, col: col, serial: serial)
-            BLAS.gemm(transA: true, m: K, n: Cout, k: rows, a: col, lda: K, b: dyChunk, ldb: Cout, beta: 1, c: dW, ldc: Cout)
+            if amx {
+                Conv3dAMX.gemm(.tn, m: rows, n: Cout, k: K, a: col, b: dyChunk, c: dW, serial: serial)
+            } else {
+                BLAS.gemm(transA: true, m: K, n: Cout, k: rows, a: col, lda: K, b: dyChunk, ldb: Cout, beta: 1, c: dW, ldc: Cout)
+            }
         }
-        BLAS.gemm(transB: true, m: rows, n: K, k: Cout, a: dyChunk, lda: Cout, b: weight.data, ldb: Cout, c: col, ldc: K)
+        if amx {
+            Conv3dAMX.gemm(.nt, m: rows, n: Cout, k: K, a: dyChunk, b: weight.data, c: col, serial: serial)
+        } else {
+            BLAS.gemm(transB: true, m: rows, n: K, k: Cout, a: dyChunk, lda: Cout, b: weight.data, ldb: Cout, c: col, ldc: K)
+        }
         conv3dCol2im(col, xShape: x.shape, g: g, t0: t0, t1: t1, dx: dx, serial: serial)
     }
     if split > 1 {

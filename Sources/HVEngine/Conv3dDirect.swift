@@ -194,17 +194,9 @@ public enum Conv3dDirect {
         for k in 1..<max(workers, 1) { addFloats(dW, parts + (k - 1) * n, count: n) }
     }
 
-    /// dx (resized to x's shape, overwritten) of y = conv(x, w): for each input frame, the (output frame, frame tap)
-    /// pairs that read it (with `.replicate`, frame 0 is read by every tap that reaches before the clip), each
-    /// with the flipped, channel-swapped kernel rows, over the output gradient padded by the kernel's far margins.
-    /// `scratch` holds the padded gradient and `flipped` the flipped weights.
-    static func inputGradient(dy: Tensor, weight: Tensor, geometry g: Conv3dGeometry, xShape: [Int], dx: Tensor,
-                              scratch: Tensor, flipped: Tensor) {
-        let T = xShape[0], H = xShape[1], W = xShape[2], Cin = xShape[3]
-        let (kt, kh, kw) = g.kernel, Cout = g.outChannels
-        let To = dy.shape[0], Ho = dy.shape[1], Wo = dy.shape[2]
-        dx.resize(xShape)
-        // wf[a][b'][c'][co][ci] = w[a][kh−1−b'][kw−1−c'][ci][co].
+    /// wf[a][b'][c'][co][ci] = w[a][kh−1−b'][kw−1−c'][ci][co]: the kernel of the input gradient's conv.
+    static func flip(_ weight: Tensor, geometry g: Conv3dGeometry, into flipped: Tensor) {
+        let (kt, kh, kw) = g.kernel, Cin = g.inChannels, Cout = g.outChannels
         flipped.resize([kt, kh, kw, Cout, Cin])
         let w = UnsafePointer(weight.data), wf = flipped.data
         Parallel.forRanges(kt * kh * kw, minChunk: 1) { r in
@@ -222,6 +214,19 @@ public enum Conv3dDirect {
                 }
             }
         }
+    }
+
+    /// dx (resized to x's shape, overwritten) of y = conv(x, w): for each input frame, the (output frame, frame tap)
+    /// pairs that read it (with `.replicate`, frame 0 is read by every tap that reaches before the clip), each
+    /// with the flipped, channel-swapped kernel rows, over the output gradient padded by the kernel's far margins.
+    /// `scratch` holds the padded gradient and `flipped` the flipped weights.
+    static func inputGradient(dy: Tensor, weight: Tensor, geometry g: Conv3dGeometry, xShape: [Int], dx: Tensor,
+                              scratch: Tensor, flipped: Tensor) {
+        let T = xShape[0], H = xShape[1], W = xShape[2], Cin = xShape[3]
+        let (kt, kh, kw) = g.kernel, Cout = g.outChannels
+        let To = dy.shape[0], Ho = dy.shape[1], Wo = dy.shape[2]
+        dx.resize(xShape)
+        flip(weight, geometry: g, into: flipped)
         // dy padded so that dx row hi, tap b' reads padded row hi + b' (dy row hi + padH − b) and column wi + c'.
         let top = kh - 1 - g.padH, left = kw - 1 - g.padW
         pad(dy.data, T: To, H: Ho, W: Wo, C: Cout, top: top, bottom: H + kh - 1 - top - Ho, left: left,

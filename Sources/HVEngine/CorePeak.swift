@@ -9,4 +9,10 @@ public enum CorePeak {
         let r = hv_fma_rate(bf16 ? 1 : 0, iterations)
         return r > 0 ? r : nil
     }
+
+    /// FLOP/s of one thread on AMX bfloat16 tiles (TDPBF16PS into four 16×16 accumulators); nil without AMX.
+    public static func amxRate(iterations: Int = 2_000_000) -> Double? {
+        let r = hv_amx_rate(iterations)
+        return r > 0 ? r : nil
+    }
 }

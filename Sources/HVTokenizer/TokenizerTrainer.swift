@@ -166,8 +166,15 @@ public final class TokenizerTrainer {
         return finest
     }
 
+    /// Whether training steps run their stride-1 convs on AMX tiles in bfloat16 (`Conv3dTuning.bf16`; float32 sums).
+    /// Evaluation and everything outside `trainStep` keep float32.
+    public var bf16Convs = false
+
     /// One optimisation step over `options.batch` random clips. Returns the log row (without eval).
     public func trainStep(source data: ClipSource) -> TrainingLogRow {
+        let savedPrecision = Conv3dTuning.bf16
+        Conv3dTuning.bf16 = bf16Convs
+        defer { Conv3dTuning.bf16 = savedPrecision }
         let o = options
         let frames = model.config.framesPerClip
         var lr = schedule.rate(at: step)

@@ -126,6 +126,11 @@ struct AllBenchCommand: ParsableCommand {
             } else {
                 print(String(format: "one core's multiply-add peak: float32 FMA %.0f GFLOP/s; no AVX512-BF16 on this CPU", fp32 / 1e9))
             }
+            if let amx = CorePeak.amxRate() {
+                print(String(format: "one core's AMX bfloat16 tiles (TDPBF16PS): %.0f GFLOP/s, %.2f× float32 FMA", amx / 1e9, amx / fp32))
+            } else {
+                print("no AMX bfloat16 tiles on this CPU (or the kernel did not grant them)")
+            }
         }
         return gflops
     }
@@ -150,6 +155,7 @@ struct AllBenchCommand: ParsableCommand {
         print("conv3d k3 (causal)          fwd GFLOP/s  %sgemm   bwd GFLOP/s  %sgemm   torch fwd/bwd ratio (>1: we are faster)   im2col fwd/bwd (>1: direct is faster)")
         let savedDirect = Conv3dTuning.direct
         defer { Conv3dTuning.direct = savedDirect }
+        var amx: [(String, Double, Double, Double, Double, Double, Double)] = []
         for (name, cin, cout, t, s) in shapes {
             var rng = SeededRandom(seed: 2)
             let conv = Conv3d(name: "b", inChannels: cin, outChannels: cout, kernel: (t: 3, h: 3, w: 3), rng: &rng)
@@ -173,6 +179,29 @@ struct AllBenchCommand: ParsableCommand {
             let vsIm2col = String(format: "%.2fx / %.2fx", times[1].0 / fwd, times[1].1 / bwd)
             print(String(format: "%@ %9.1f  %6.0f%%  %11.1f  %6.0f%%   %@                          %@", name.padding(toLength: 26, withPad: " ", startingAt: 0), flops / fwd / 1e9, 100 * flops / fwd / 1e9 / max(sgemm, 1),
                          2 * flops / bwd / 1e9, 100 * 2 * flops / bwd / 1e9 / max(sgemm, 1), cmp, vsIm2col))
+            if Conv3dAMX.available {
+                Conv3dTuning.bf16 = true
+                defer { Conv3dTuning.bf16 = false }
+                _ = conv.forward(x)
+                let fwdB = time { _ = conv.forward(x) }
+                let dy = conv.forward(x).clone()
+                _ = conv.backward(dy)
+                let bwdB = time { _ = conv.backward(dy) }
+                amx.append((name, flops / fwdB / 1e9, 2 * flops / bwdB / 1e9, fwd / fwdB, bwd / bwdB, fwdB, bwdB))
+            }
+        }
+        // The same layers on AMX tiles in bfloat16 (what hv-train uses there), against PyTorch on bfloat16 tensors.
+        guard !amx.isEmpty else { print("conv3d bfloat16 (AMX): this CPU has no AMX tiles"); return }
+        var peerB: [String: (Double, Double)] = [:]
+        if let lines = peerLines("peer_conv.py", ["\(BLAS.threads)", "bf16"]) {
+            for l in lines { let p = l.split(separator: " "); if p.count == 3 { peerB[String(p[0])] = (Double(p[1])!, Double(p[2])!) } }
+        }
+        print("conv3d k3, bfloat16 on AMX  fwd GFLOP/s  bwd GFLOP/s   vs our float32 fwd/bwd   torch bfloat16 fwd/bwd ratio (>1: we are faster)")
+        for (name, gf, gb, rf, rb, tf, tb) in amx {
+            var cmp = "peer skipped"
+            if let (pf, pb) = peerB[name] { cmp = String(format: "%.2fx / %.2fx", pf / tf, pb / tb) }
+            print(String(format: "%@ %10.1f  %11.1f   %6.2fx / %.2fx          %@", name.padding(toLength: 26, withPad: " ", startingAt: 0),
+                         gf, gb, rf, rb, cmp))
         }
     }
 

@@ -34,6 +34,8 @@ struct TrainBenchCommand: ParsableCommand {
     var gemmThresholdAb: Int?
     @Flag(help: "Also time steps with every conv on the im2col path (Conv3dTuning.direct off), alternating step by step with the direct kernels, and print both.")
     var directConvAb = false
+    @Flag(help: "Also time steps with the stride-1 convs on AMX tiles in bfloat16 (TokenizerTrainer.bf16Convs, what hv-train uses where the CPU has AMX), alternating step by step with float32, and print both.")
+    var bf16Ab = false
 
     func validate() throws {
         guard steps > 0, crop >= 16, crop % 16 == 0 else { throw ValidationError("--steps must be positive and --crop a multiple of 16.") }
@@ -42,8 +44,8 @@ struct TrainBenchCommand: ParsableCommand {
             throw ValidationError("--threads needs positive thread counts, e.g. 1,2.")
         }
         if let n = inProcess, n <= 0 { throw ValidationError("--in-process needs a positive core count.") }
-        if gemmThresholdAb != nil && directConvAb {
-            throw ValidationError("--gemm-threshold-ab and --direct-conv-ab each alternate with the default; use one at a time.")
+        if [gemmThresholdAb != nil, directConvAb, bf16Ab].filter({ $0 }).count > 1 {
+            throw ValidationError("--gemm-threshold-ab, --direct-conv-ab and --bf16-ab each alternate with the default; use one at a time.")
         }
     }
 
@@ -81,6 +83,22 @@ struct TrainBenchCommand: ParsableCommand {
                 print(String(format: "threads %ld: every conv through im2col: %.0f ms/step, %.3f of the steps without",
                              n, b, b / ms))
             }
+            if bf16Ab, let b = f["ms_b"] {
+                var peerB = "peer skipped"
+                if !noPeer {
+                    switch PeerScript.json("\(peers)/peer_train_tokenizer.py", ["\(n)", "\(crop)", "\(steps)", "bf16"]) {
+                    case .success(let obj):
+                        if let pms = obj["ms_per_step"] as? Double {
+                            peerB = String(format: "PyTorch under bfloat16 autocast %.0f ms/step; ours/peer time %.2f", pms, b / pms)
+                        } else {
+                            peerB = "peer SKIPPED — \(obj["skip"] as? String ?? "no ms_per_step in its output")"
+                        }
+                    case .failure(let s): peerB = "peer SKIPPED — \(s.reason)"
+                    }
+                }
+                print(String(format: "threads %ld: convs on AMX tiles in bfloat16: %.0f ms/step, %.3f of the float32 steps%@; %@",
+                             n, b, b / ms, Conv3dAMX.available ? "" : " (no AMX on this CPU: the same path)", peerB))
+            }
             if let t = gemmThresholdAb, let b = f["ms_b"] {
                 print(String(format: "threads %ld: single-threaded GEMMs below %ld MACs: %.0f ms/step, %.3f of the steps without",
                              n, t, b, b / ms))
@@ -95,7 +113,7 @@ struct TrainBenchCommand: ParsableCommand {
         p.arguments = ["train", "--in-process", "\(n)", "--steps", "\(steps)", "--crop", "\(crop)"]
             + ["--column-floats", "\(columnFloats)", "--minimum-rows", "\(minimumRows)"]
             + (gemmThresholdAb.map { ["--gemm-threshold-ab", "\($0)"] } ?? [])
-            + (directConvAb ? ["--direct-conv-ab"] : [])
+            + (directConvAb ? ["--direct-conv-ab"] : []) + (bf16Ab ? ["--bf16-ab"] : [])
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_NUM_THREADS"] = "\(n)"
         p.environment = env
@@ -147,6 +165,10 @@ struct TrainBenchCommand: ParsableCommand {
                 Conv3dTuning.direct = false
                 timesB.append(timed())
                 Conv3dTuning.direct = saved
+            } else if bf16Ab {
+                trainer.bf16Convs = true
+                timesB.append(timed())
+                trainer.bf16Convs = false
             }
         }
         times.sort(); timesB.sort()

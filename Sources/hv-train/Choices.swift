@@ -27,5 +27,15 @@ enum WeightStorage: String, ExpressibleByArgument, CaseIterable {
     var dtype: SafeTensorsDType { self == .bf16 ? .bf16 : .f32 }
 }
 
+/// --bf16 of hv-train tokenizer: whether training steps run their convs on AMX tiles in bfloat16.
+enum ConvPrecision: String, ExpressibleByArgument, CaseIterable {
+    /// bfloat16 where the CPU has AMX, float32 elsewhere.
+    case auto
+    /// bfloat16; refused where the CPU has no AMX.
+    case on
+    /// float32.
+    case off
+}
+
 extension GeneratorConfig.Preset: ExpressibleByArgument {}
 extension GeneratorConfig.TextCondition: ExpressibleByArgument {}

@@ -175,7 +175,14 @@ struct TrainTokenizer: ParsableCommand {
     @Option(help: "How weights are stored.")
     var storage: WeightStorage = .f32
 
+    @Option(help: ArgumentHelp("Run the training steps' stride-1 convs on AMX tiles in bfloat16 (float32 sums; evaluation stays float32): auto where the CPU has AMX, on, or off.",
+                               valueName: "auto|on|off"))
+    var bf16: ConvPrecision = .auto
+
     func validate() throws {
+        if bf16 == .on && !Conv3dAMX.available {
+            throw ValidationError("--bf16 on needs AMX bfloat16 tiles, which this CPU or kernel does not offer; use auto or off.")
+        }
         guard steps > 0, crop > 0, batch > 0 else { throw ValidationError("--steps, --crop and --batch must be positive.") }
         if let stopAt { guard stopAt > 0 && stopAt <= steps else { throw ValidationError("--stop-at must be in 1...--steps.") } }
         guard refineRounds >= 0 && refineTargetWeight >= 0 else {
@@ -340,6 +347,8 @@ struct TrainTokenizer: ParsableCommand {
             throw ValidationError("--lr-scale: no tensor of \(cfg.name) starts with '\(r.prefix)'.")
         }
         let trainer = TokenizerTrainer(model: model, options: options)
+        trainer.bf16Convs = bf16 == .on || (bf16 == .auto && Conv3dAMX.available)
+        if trainer.bf16Convs { Console.note("hv-train: training steps run their convs on AMX tiles in bfloat16 (--bf16 off: float32)") }
         let source: ClipSource = fixedWindow ? FixedWindow(dataset, frames: cfg.framesPerClip, crop: crop) : dataset
         let statePath = "\(out)/train-state.safetensors"
         if resume {

@@ -1,4 +1,5 @@
 import Foundation
+import HVEngine
 import XCTest
 
 /// `hv-train tokenizer` on inputs other than y4m: video files decoded on load, and a dataset manifest's clips.
@@ -33,6 +34,26 @@ final class TrainCLITests: XCTestCase {
         let last = try csvRows("run").last!.split(separator: ",", omittingEmptySubsequences: false)
         XCTAssertEqual(last.first, "3")
         XCTAssertNotNil(Double(last[last.count - 1]), String(last.joined(separator: ",")))
+    }
+
+    /// `--bf16`: a bad value is the parser's usage error; `on` trains where the CPU has AMX tiles (and says so) and is
+    /// a usage error naming AMX where it has not; `off` trains in float32 without the note.
+    func testBF16OptionRunsOrIsRefusedByTheCPU() throws {
+        try makeVideos()
+        let bad = try Tools.run("hv-train", trainArgs("bad") + ["--data", dir + "/v", "--bf16", "half"])
+        XCTAssertEqual(bad.status, 64, bad.stderr)
+        let on = try Tools.run("hv-train", trainArgs("on") + ["--data", dir + "/v", "--bf16", "on"])
+        if Conv3dAMX.available {
+            XCTAssertEqual(on.status, 0, on.stderr)
+            XCTAssertTrue(on.stderr.contains("bfloat16"), on.stderr)
+        } else {
+            XCTAssertEqual(on.status, 64, on.stderr)
+            XCTAssertTrue(on.stderr.contains("AMX"), on.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/on"))
+        }
+        let off = try Tools.run("hv-train", trainArgs("off") + ["--data", dir + "/v", "--bf16", "off"])
+        XCTAssertEqual(off.status, 0, off.stderr)
+        XCTAssertFalse(off.stderr.contains("bfloat16"), off.stderr)
     }
 
     /// Training on refined codes runs end to end (every step trains layer 0 and refines), and a model that resizes

@@ -206,4 +206,85 @@ final class ConvTests: XCTestCase {
         let layer = Conv3d(name: "c", inChannels: 16, outChannels: 16, kernel: (t: 3, h: 3, w: 3), rng: &rng)
         assertBackwardMatchesFiniteDifferences(layer, randomTensor([3, 3, 8, 16], seed: 20), seed: 21)
     }
+
+    /// The AMX path (bfloat16 operands, float32 sums) against the naive reference run on the same operands rounded
+    /// to bfloat16: forward on (x, w), dx on (dy, w), dW on (x, dy); the bias gradient stays float32. Only the order
+    /// of the float32 sums differs, so the tolerance is float32's. Channels that are not multiples of 32 exercise the
+    /// zero-padded channels, rows longer than a chunk and 4-wide frames the blocks that run past a row or a frame,
+    /// strided and pointwise convs the products of the im2col path.
+    func testAMXConvMatchesNaiveOnBFloat16Operands() throws {
+        try XCTSkipUnless(Conv3dAMX.available, "this CPU has no AMX bfloat16 tiles")
+        let saved = Conv3dTuning.bf16
+        defer { Conv3dTuning.bf16 = saved }
+        Conv3dTuning.bf16 = true
+        func rounded(_ t: Tensor) -> Tensor {
+            Tensor(shape: t.shape, values: t.array.map { v -> Float in
+                let bits = v.bitPattern
+                return Float(bitPattern: (bits &+ 0x7fff &+ ((bits >> 16) & 1)) & 0xffff_0000)
+            })
+        }
+        typealias Case = (k: (Int, Int, Int), pad: TemporalPadding, look: Int, spatial: (h: Int, w: Int)?, cin: Int,
+                          cout: Int, x: [Int])
+        let cases: [Case] = [
+            ((3, 3, 3), .replicate, 0, nil, 32, 32, [5, 6, 13, 32]),
+            ((3, 3, 3), .zero, 0, nil, 48, 80, [4, 5, 19, 48]),
+            ((1, 3, 3), .replicate, 0, nil, 16, 48, [3, 4, 17, 16]),
+            ((3, 1, 1), .replicate, 1, nil, 16, 32, [6, 3, 25, 16]),
+            ((2, 2, 2), .replicate, 0, (h: 1, w: 0), 16, 32, [4, 5, 11, 16]),
+            ((2, 2, 2), .replicate, 0, (h: 0, w: 1), 96, 64, [3, 6, 9, 96]),
+            ((3, 3, 3), .zero, 0, nil, 16, 16, [2, 3, 150, 16]),      // rows longer than a chunk
+            ((3, 3, 3), .replicate, 0, nil, 64, 192, [3, 4, 4, 64]),  // 4-wide frames
+            ((1, 1, 1), .replicate, 0, nil, 48, 32, [3, 5, 7, 48]),   // pointwise: the products
+        ]
+        // Strided convs go through im2col and the products (c = a·b, c += aᵀ·b, c = a·bᵀ).
+        let strided: [(k: (Int, Int, Int), s: (Int, Int, Int), cin: Int, cout: Int, x: [Int])] = [
+            ((3, 3, 3), (2, 2, 2), 32, 64, [6, 9, 10, 32]),
+            ((3, 3, 3), (1, 2, 2), 16, 16, [3, 8, 8, 16]),
+        ]
+        var geometries: [(Conv3dGeometry, [Int])] = cases.map { c in
+            var g = Conv3dGeometry(kernel: (t: c.k.0, h: c.k.1, w: c.k.2), stride: (t: 1, h: 1, w: 1), inChannels: c.cin,
+                                   outChannels: c.cout, temporalPadding: c.pad, lookahead: c.look)
+            g.spatialPadding = c.spatial
+            return (g, c.x)
+        }
+        geometries += strided.map { c in
+            (Conv3dGeometry(kernel: (t: c.k.0, h: c.k.1, w: c.k.2), stride: (t: c.s.0, h: c.s.1, w: c.s.2),
+                            inChannels: c.cin, outChannels: c.cout, temporalPadding: .replicate), c.x)
+        }
+        for (i, (g, shape)) in geometries.enumerated() {
+            let rowPath = g.stride == (1, 1, 1) && g.kernel != (1, 1, 1)
+            XCTAssertEqual(Conv3dAMX.appliesBackward(g), rowPath, "case \(i)")
+            XCTAssertTrue(Conv3dAMX.appliesProduct(.tn, n: g.outChannels, k: g.k), "case \(i)")
+            let c = (cin: g.inChannels, cout: g.outChannels, k: (g.kernel.t, g.kernel.h, g.kernel.w), x: shape)
+            let x = randomTensor(c.x, seed: 900 + UInt64(i))
+            let w = randomTensor([c.k.0, c.k.1, c.k.2, c.cin, c.cout], seed: 1000 + UInt64(i))
+            let bias = randomTensor([c.cout], seed: 1100 + UInt64(i))
+            let y = Tensor(shape: [0]), col = Tensor(shape: [0])
+            conv3dForward(x: x, weight: w, bias: bias, geometry: g, y: y, col: col)
+            let ref = conv3dForwardNaive(x: rounded(x), weight: rounded(w), bias: bias, geometry: g)
+            XCTAssertEqual(y.shape, ref.shape, "case \(i)")
+            XCTAssertLessThan(relativeError(y.array.map(Double.init), ref.array.map(Double.init)), 1e-5, "forward, case \(i)")
+            // Not rounding would be visibly different: the test can tell the two apart.
+            let unrounded = conv3dForwardNaive(x: x, weight: w, bias: bias, geometry: g)
+            XCTAssertGreaterThan(relativeError(y.array.map(Double.init), unrounded.array.map(Double.init)), 1e-4)
+            let dy = randomTensor(ref.shape, seed: 1200 + UInt64(i))
+            let dx = randomTensor(x.shape, seed: 1), dw = randomTensor(w.shape, seed: 2), db = Tensor(shape: [c.cout])
+            let dw0 = dw.array
+            conv3dBackward(x: x, weight: w, geometry: g, dy: dy, dx: dx, dWeight: dw, dBias: db, col: col,
+                           scratch: Conv3dScratch())
+            let (rdx, _, _) = conv3dBackwardNaive(x: x, weight: rounded(w), geometry: g, dy: rounded(dy))
+            let (_, rdw, _) = conv3dBackwardNaive(x: rounded(x), weight: w, geometry: g, dy: rounded(dy))
+            let (_, _, rdb) = conv3dBackwardNaive(x: x, weight: w, geometry: g, dy: dy)   // the bias sum stays float32
+            XCTAssertLessThan(relativeError(dx.array.map(Double.init), rdx.array.map(Double.init)), 1e-5, "dx, case \(i)")
+            // dx alone, on fresh scratch (nothing the weight gradient left behind).
+            let dxOnly = Tensor(shape: [0])
+            conv3dBackward(x: x, weight: w, geometry: g, dy: dy, dx: dxOnly, dWeight: nil, dBias: nil, col: Tensor(shape: [0]),
+                           scratch: Conv3dScratch())
+            XCTAssertEqual(dxOnly.array, dx.array, "dx alone, case \(i)")
+            // dW accumulates into what was there.
+            let added = zip(dw.array, dw0).map { Double($0 - $1) }
+            XCTAssertLessThan(relativeError(added, rdw.array.map(Double.init)), 1e-4, "dW, case \(i)")
+            XCTAssertLessThan(relativeError(db.array.map(Double.init), rdb.array.map(Double.init)), 1e-5, "db, case \(i)")
+        }
+    }
 }

@@ -51,12 +51,13 @@ done
 
 # ---- 2. one training step's losses and gradients ------------------------------------------------------------------
 # tiny with hard codes; tiny2x at step 0 of a quantisation warm-up, where the decoder sees the continuous activations.
+# Float32 convs (--bf16 off), as the twin's: on AMX CPUs hv-train's default rounds conv operands to bfloat16.
 for n in tiny tiny2x; do
     warmup=0; [ $n = tiny2x ] && warmup=0.5
     "$BIN/hv-train" tokenizer --init "$W/init-$n" --out "$W/run-$n" --data "$W/c32.y4m" --fixed-window --steps 1 \
         --crop 32 --progressive 0 --truncation 0 --quantization-warmup $warmup --adversarial-weight 0 --l2-weight 1 \
         --residual-weight 0.001 --entropy-weight 0.005 --commit-weight 0.05 --perceptual-weight 0.2 --temporal-weight 0.3 \
-        --checkpoint-every 1 --eval-every 1000 > "$W/hv-train-$n.log" 2>&1 || { cat "$W/hv-train-$n.log" >&2; fail "hv-train did not load the twin's $n checkpoint"; }
+        --checkpoint-every 1 --eval-every 1000 --bf16 off > "$W/hv-train-$n.log" 2>&1 || { cat "$W/hv-train-$n.log" >&2; fail "hv-train did not load the twin's $n checkpoint"; }
 done
 check grads "$W" tiny tiny2x || fail "one step's losses or gradients differ between hv-train and the twin (see above)"
 

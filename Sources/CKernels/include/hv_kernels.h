@@ -58,4 +58,47 @@ void hv_attend_values_f16(const float *p, const uint16_t *v, int n, int heads, i
 /// whether BF16 arithmetic could pay on this core (issue 16).
 double hv_fma_rate(int bf16, long iterations);
 
+/// 1 when this CPU and kernel run AMX bfloat16 tiles (AMX-TILE, AMX-BF16, AVX512-BF16, and Linux granted the tile
+/// state to this process), else 0. The first call asks the kernel; later calls return the answer.
+int hv_amx_available(void);
+
+/// bfloat16 copies (round to nearest even) of n floats. AVX512-BF16 only (hv_amx_available).
+void hv_f32_to_bf16(const float *x, uint16_t *y, long n);
+
+/// `rows` rows of `width` positions × c channels (x; NULL for rows of zeros) into bfloat16 rows of
+/// left + width + right positions × cp channels, zeros in the margins and in channels c…cp−1.
+void hv_amx_pad_rows(const float *x, int rows, int width, int c, int cp, int left, int right, uint16_t *y);
+
+/// hv_conv_row on AMX, for `positions` consecutive positions of a long row (all computed, none skipped):
+///   y[p·cout + co] = bias[co] + Σ_e Σ_{c<kw} Σ_{ci<cinp} rows[e][(p + c)·cinp + ci] · W_e[c][ci][co]
+/// with rows[e] bfloat16 [position][cinp] and weights[e] the entry's kw taps, each [cinp / 2][cout][2] as hv_amx_pack_pairs
+/// packs a tap's [cin][cout] (its cin as the pairs' positions, so cinp is cin rounded up to 32).
+/// cinp must be a multiple of 32 and cout of 16. Positions are computed in blocks of 16 (32 at once): y must have
+/// room for `positions` rounded up to 32 rows, and rows[e] must be readable that far (+ kw − 1).
+void hv_amx_conv_rows(const uint16_t *const *rows, const uint16_t *const *weights, int entries, int kw, int cinp,
+                      int cout, int positions, const float *bias, float *y);
+
+/// x [positions][c] (float32) transposed into bfloat16 y[ci·stride + p].
+void hv_amx_transpose_rows(const float *x, int positions, int c, int stride, uint16_t *y);
+
+/// dy [positions][cout] (float32) as AMX B tiles of position pairs: y[p / 2][co][p % 2] in bfloat16, for p below
+/// `positions` rounded up to 32 (zeros past it). cout must be a multiple of 16.
+void hv_amx_pack_pairs(const float *dy, int positions, int cout, uint16_t *y);
+
+/// Tap `tap` (of kt·kh·kw) of the input gradient's kernel as B tiles: w [kt][kh][kw][cin][cout] flipped in space
+/// with its channel axes swapped (Conv3dDirect.flip), as y[co / 2][ci][co % 2] for co below cout rounded up to 32.
+void hv_amx_pack_flipped(const float *w, int kh, int kw, int cin, int cout, int tap, uint16_t *y);
+
+/// The weight gradient of one kernel tap (an entry's row shift and column tap c) on AMX, over `frames` frames:
+///   dweight[(c·cin + ci)·cout + co] += Σ_f Σ_{p<positions} rows[f][ci·channel_stride + p + c] · dy_f[p][co]
+/// with rows[f] the channel-first bfloat16 input frame read by frame f (hv_amx_transpose_rows; shifted to the
+/// entry's row tap) and dyv[f] the pairs of frame f's output gradient (hv_amx_pack_pairs); dweight is the entry's
+/// [kw][cin][cout]. positions must be a multiple of 32, cin and cout of 16.
+void hv_amx_conv_dw(const uint16_t *const *rows, const uint16_t *const *dyv, int frames, int c, int cin, int cout,
+                    int positions, long channel_stride, float *dweight);
+
+/// Multiply-add rate of the calling thread on AMX bfloat16 tiles, in FLOP/s (4 independent 16×16 accumulators);
+/// 0 without AMX.
+double hv_amx_rate(long iterations);
+
 #endif
