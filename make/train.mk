@@ -64,6 +64,9 @@ train-tokenizer-v1: footage
 		--eval-every 100 --checkpoint-every 50 --out $(DECODER_RUN)
 	$(BIN)/hv-train export --from $(DECODER_RUN) --to $(OUT)/tokenizer-v1 --storage bf16
 
+# Conv precision of the staged runs below (hv-train --bf16): off (float32, how the shipped stages were trained),
+# auto (bfloat16 on AMX tiles where the CPU has them: 1.7× the steps an hour, docs/speed-training-step.md) or on.
+TOKENIZER_BF16 ?= off
 # A tokenizer run that spans sessions: continue RUN ($(1)) when it has a train state, else copy the committed
 # checkpoint ($(2), weights at its step; optimizer moments restart; empty: none) and continue that, else start with
 # the options in $(3). $(4) names the variable holding the recipe (a name, because recipes contain commas).
@@ -72,7 +75,7 @@ define tokenizer_run
 	elif [ -n '$(2)' ] && [ -f '$(2)/model.safetensors' ]; then \
 	  mkdir -p '$(1)' && cp '$(2)'/* '$(1)/' && how=--resume; \
 	else how="$(3)"; fi; \
-	set -x; $(BIN)/hv-train tokenizer $($(4)) --out '$(1)' $$how
+	set -x; $(BIN)/hv-train tokenizer $($(4)) --bf16 $(TOKENIZER_BF16) --out '$(1)' $$how
 endef
 # Exports a run's checkpoint (EMA weights, BF16, its step in the metadata) and train.csv, to be committed.
 define save_tokenizer_run

@@ -136,20 +136,6 @@ HV_AMX void hv_amx_conv_rows(const uint16_t *const *rows, const uint16_t *const 
     _tile_release();
 }
 
-HV_BF16 void hv_amx_transpose_rows(const float *x, int positions, int c, int stride, uint16_t *y) {
-    // y[ci·stride + p] = bf16(x[p·c + ci]): one position's channels are strided by `stride` in y.
-    for (int p0 = 0; p0 < positions; p0 += 16) {
-        int n = positions - p0 < 16 ? positions - p0 : 16;
-        for (int ci = 0; ci < c; ci++) {
-            float v[16];
-            for (int q = 0; q < n; q++) v[q] = x[(size_t)(p0 + q) * c + ci];
-            for (int q = n; q < 16; q++) v[q] = 0;
-            __m256i h = bf16x16(_mm512_loadu_ps(v));
-            _mm256_mask_storeu_epi16(y + (size_t)ci * stride + p0, (__mmask16)((1u << n) - 1), h);
-        }
-    }
-}
-
 HV_BF16 void hv_amx_pack_pairs(const float *dy, int positions, int cout, uint16_t *y) {
     // y[p / 2][co][p % 2] for p < positions rounded up to 32, zero past `positions`.
     int padded = (positions + 31) / 32 * 32;
@@ -184,46 +170,68 @@ HV_BF16 void hv_amx_pack_flipped(const float *w, int kh, int kw, int cin, int co
     }
 }
 
-HV_AMX void hv_amx_conv_dw(const uint16_t *const *rows, const uint16_t *const *dyv, int frames, int c, int cin,
-                           int cout, int positions, long channel_stride, float *dweight) {
-    // One kernel tap's weights stay in four accumulator tiles while every frame's products are added: each tile
-    // is loaded and stored once per call, not once per frame.
-    configure();
-    const long astride = channel_stride * 2, bstride = (long)cout * 4, wstride = (long)cout * 4;
-    for (int ci = 0; ci < cin; ci += 32) {
-        int two = cin - ci > 16;
-        for (int co = 0; co < cout; co += 32) {
-            int pair = cout - co > 16;
-            float *w = dweight + ((size_t)c * cin + ci) * cout + co;
-            _tile_loadd(0, w, wstride);
-            if (pair) _tile_loadd(1, w + 16, wstride);
-            if (two) {
-                _tile_loadd(2, w + (size_t)16 * cout, wstride);
-                if (pair) _tile_loadd(3, w + (size_t)16 * cout + 16, wstride);
+HV_BF16 void hv_amx_block_transpose(const float *dy, int positions, int cout, uint16_t *y) {
+    // y[p / 32][co][p % 32] = bf16(dy[p][co]) for p below `positions` rounded up to 32 (zeros past it).
+    int blocks = (positions + 31) / 32;
+    for (int b = 0; b < blocks; b++)
+        for (int h = 0; h < 32; h += 16) {
+            int p0 = b * 32 + h, n = positions - p0 < 16 ? (positions - p0 > 0 ? positions - p0 : 0) : 16;
+            for (int co = 0; co < cout; co++) {
+                float v[16];
+                for (int q = 0; q < n; q++) v[q] = dy[(size_t)(p0 + q) * cout + co];
+                for (int q = n; q < 16; q++) v[q] = 0;
+                _mm256_storeu_si256((__m256i *)(y + ((size_t)b * cout + co) * 32 + h), bf16x16(_mm512_loadu_ps(v)));
             }
+        }
+}
+
+HV_AMX void hv_amx_conv_dw(const uint16_t *const *pairs, const uint16_t *const *dyt, int frames, int shift, int cin,
+                           int ci0, int ci1, int cout, int positions, float *dweight) {
+    // dWᵀ tiles: A = 16 output channels × 32 positions of dy (one contiguous kilobyte of the blocked copy), B = 32
+    // positions × 16 input channels of x as pairs (16 consecutive rows of the pair copy whose pairs start at the
+    // shift's parity). Every tile load reads consecutive memory; the tiles then add into dw transposed.
+    configure();
+    const long bstride = (long)cin * 4;
+    float t[4][256];
+    for (int co = 0; co < cout; co += 32) {
+        int two = cout - co > 16;
+        for (int ci = ci0; ci < ci1; ci += 32) {
+            int pair = ci1 - ci > 16;
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
             for (int f = 0; f < frames; f++) {
-                const uint16_t *a = rows[f] + (size_t)ci * channel_stride + c;
+                const uint16_t *xb = pairs[f] + ((size_t)(shift / 2) * cin + ci) * 2;
+                const uint16_t *a = dyt[f] + (size_t)co * 32;
                 for (int p = 0; p < positions; p += 32) {
-                    const uint16_t *b = dyv[f] + ((size_t)p / 2 * cout + co) * 2;
-                    _tile_loadd(4, a + p, astride);
-                    _tile_loadd(6, b, bstride);
+                    const uint16_t *ap = a + (size_t)p * cout, *bp = xb + (size_t)p / 2 * cin * 2;
+                    _tile_loadd(4, ap, 64);
+                    _tile_loadd(6, bp, bstride);
                     _tile_dpbf16ps(0, 4, 6);
                     if (pair) {
-                        _tile_loadd(7, b + 32, bstride);
+                        _tile_loadd(7, bp + 32, bstride);
                         _tile_dpbf16ps(1, 4, 7);
                     }
                     if (two) {
-                        _tile_loadd(5, a + (size_t)16 * channel_stride + p, astride);
+                        _tile_loadd(5, ap + 16 * 32, 64);
                         _tile_dpbf16ps(2, 5, 6);
                         if (pair) _tile_dpbf16ps(3, 5, 7);
                     }
                 }
             }
-            _tile_stored(0, w, wstride);
-            if (pair) _tile_stored(1, w + 16, wstride);
+            _tile_stored(0, t[0], 64);
+            if (pair) _tile_stored(1, t[1], 64);
             if (two) {
-                _tile_stored(2, w + (size_t)16 * cout, wstride);
-                if (pair) _tile_stored(3, w + (size_t)16 * cout + 16, wstride);
+                _tile_stored(2, t[2], 64);
+                if (pair) _tile_stored(3, t[3], 64);
+            }
+            for (int k = 0; k < 4; k++) {
+                int o = co + (k >> 1) * 16, i = ci + (k & 1) * 16;
+                if ((k >> 1) && !two) continue;
+                if ((k & 1) && !pair) continue;
+                for (int r = 0; r < 16; r++)
+                    for (int q = 0; q < 16; q++) dweight[(size_t)(i + q) * cout + o + r] += t[k][r * 16 + q];
             }
         }
     }

@@ -255,7 +255,7 @@ public func conv3dBackward(x: Tensor, weight: Tensor, geometry g: Conv3dGeometry
     if let scratch, Conv3dAMX.appliesBackward(g) {
         if let dWeight {
             Conv3dAMX.weightGradient(x: x, dy: dy, geometry: g, dWeight: dWeight, scratch: col, dyWide: scratch.padded,
-                                     pairs: scratch.packed)
+                                     blocks: scratch.packed)
         }
         Conv3dAMX.inputGradient(dy: dy, weight: weight, geometry: g, xShape: x.shape, dx: dx, scratch: scratch.padded,
                                 packed: scratch.packed)

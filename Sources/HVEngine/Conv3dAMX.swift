@@ -4,11 +4,13 @@
 // bfloat16 copy with its channels padded to a multiple of 32, the weights are packed as B tiles, every position of
 // a long row is computed in blocks of 32 (the Wp − Wo dropped ones too: a tile cannot skip rows) and only the kept
 // ones are copied out. The input gradient is the same kernel over the padded output gradient with the flipped,
-// channel-swapped weights; the weight gradient multiplies a channel-first bfloat16 copy of the padded input by
-// position pairs of the output gradient, one kernel tap a work item (its weights stay in the tiles over all frames).
+// channel-swapped weights. The weight gradient is built as dWᵀ: 32-position blocks of the output gradient (A)
+// against position pairs of the padded input (B, one copy for each parity of a tap's shift), so that every tile
+// load reads consecutive memory; one kernel tap a work item, its tiles kept over all frames.
 // Rounding the operands to bfloat16 (sums stay float32) gives each output a relative error of a few 1e-3, so
 // inference and every test of the float32 path keep float32; `Conv3dTuning.bf16` turns this path on, and
-// hv-train does so where the CPU has AMX (issue 16: an A/B of the training loss over 1 000 steps decided it).
+// `hv-train tokenizer --bf16 auto|on` does so for training steps (off by default: over 1 000 steps from scratch the
+// bfloat16 run landed 0.12 dB below its float32 twin, beyond the 1 % the issue allows; docs/speed-training-step.md).
 import CKernels
 
 public enum Conv3dAMX {
@@ -17,8 +19,8 @@ public enum Conv3dAMX {
 
     /// The row kernels take stride-1 convs whose channel counts are multiples of 16 (fewer input channels would
     /// be mostly padding: a 3-channel input ran at 0.4× the float32 kernels).
-    static func appliesForward(_ g: Conv3dGeometry) -> Bool {
-        Conv3dTuning.bf16 && available && g.stride == (1, 1, 1) && g.outChannels % 16 == 0 && g.inChannels % 16 == 0
+    public static func appliesForward(_ g: Conv3dGeometry, bf16: Bool = Conv3dTuning.bf16) -> Bool {
+        bf16 && available && g.stride == (1, 1, 1) && g.outChannels % 16 == 0 && g.inChannels % 16 == 0
             && g.kernel != (1, 1, 1) && g.padH < g.kernel.h && g.padW < g.kernel.w
     }
 
@@ -158,54 +160,57 @@ public enum Conv3dAMX {
         }
     }
 
-    /// dW += the weight gradient of y = conv(x, w) for output gradient dy. `scratch` holds the channel-first
-    /// bfloat16 padded input, `dyWide` dy on the padded width and `pairs` its B tiles.
+    /// dW += the weight gradient of y = conv(x, w) for output gradient dy, as dWᵀ tiles (hv_amx_conv_dw): `scratch`
+    /// holds the padded input (float32) and its pair copies, `dyWide` dy on the padded width, `blocks` its bfloat16
+    /// blocks.
     static func weightGradient(x: Tensor, dy: Tensor, geometry g: Conv3dGeometry, dWeight: Tensor, scratch: Tensor,
-                               dyWide: Tensor, pairs: Tensor) {
+                               dyWide: Tensor, blocks: Tensor) {
         let T = x.shape[0], H = x.shape[1], W = x.shape[2], Cin = x.shape[3]
         let (kt, kh, kw) = g.kernel, Cout = g.outChannels
         let To = dy.shape[0], Ho = dy.shape[1], Wo = dy.shape[2]
         let Hp = H + kh - 1, Wp = W + kw - 1
-        // Each channel's plane of a padded frame, then room for the last blocks' reach past it.
-        let plane = Hp * Wp + 32 + kw
-        scratch.resize([halves(T * Cin * plane)])
-        let xb = bf16(scratch.data)
+        // Each padded frame, then room for the last blocks' reach past it (and the odd copy's one position).
+        let plane = Hp * Wp + 33 + kw, planeP = (plane + 31) / 32 * 32
+        scratch.resize([T * plane * Cin + T * planeP * Cin])
+        let xf = scratch.data, pairs = bf16(scratch.data + T * plane * Cin)
         Parallel.forRanges(T, minChunk: 1) { r in
             for t in r {
-                let frame = xb + t * Cin * plane
-                frame.update(repeating: 0, count: Cin * plane)
+                let frame = xf + t * plane * Cin
+                frame.update(repeating: 0, count: plane * Cin)
                 for h in 0..<H {
-                    hv_amx_transpose_rows(x.data + (t * H + h) * W * Cin, Int32(W), Int32(Cin), Int32(plane),
-                                          frame + (h + g.padH) * Wp + g.padW)
+                    copyFloats(frame + ((h + g.padH) * Wp + g.padW) * Cin, x.data + (t * H + h) * W * Cin, count: W * Cin)
                 }
+                // Pairs from even positions, then from odd ones (the taps whose shift is odd read those).
+                hv_amx_pack_pairs(frame, Int32(plane), Int32(Cin), pairs + 2 * t * planeP * Cin)
+                hv_amx_pack_pairs(frame + Cin, Int32(plane - 1), Int32(Cin), pairs + (2 * t + 1) * planeP * Cin)
             }
         }
         Conv3dDirect.pad(dy.data, T: To, H: Ho, W: Wo, C: Cout, top: 0, bottom: 0, left: 0, right: Wp - Wo, slack: 0,
                          into: dyWide)
         let rowLength = Ho * Wp, L = (rowLength + 31) / 32 * 32
-        pairs.resize([halves(To * L * Cout)])
-        let pb = bf16(pairs.data)
+        blocks.resize([halves(To * L * Cout)])
+        let db = bf16(blocks.data)
         Parallel.forRanges(To, minChunk: 1) { r in
             for to in r {
-                hv_amx_pack_pairs(dyWide.data + to * rowLength * Cout, Int32(rowLength), Int32(Cout), pb + to * L * Cout)
+                hv_amx_block_transpose(dyWide.data + to * rowLength * Cout, Int32(rowLength), Int32(Cout), db + to * L * Cout)
             }
         }
         // Work items are kernel taps: each owns its weights, so the cores never add into one.
-        let taps = kt * kh * kw, dW = dWeight.data
-        Parallel.forRanges(taps, minChunk: 1) { r in
+        let dW = dWeight.data
+        Parallel.forRanges(kt * kh * kw, minChunk: 1) { r in
             withUnsafeTemporaryAllocation(of: UnsafePointer<UInt16>?.self, capacity: 2 * max(1, To)) { buf in
-                let rowsP = buf.baseAddress!, dyP = rowsP + max(1, To)
+                let pairsP = buf.baseAddress!, dyP = pairsP + max(1, To)
                 for tap in r {
-                    let a = tap / (kh * kw), b = (tap / kw) % kh, c = tap % kw
+                    let a = tap / (kh * kw), b = (tap / kw) % kh, c = tap % kw, shift = b * Wp + c
                     var n = 0
                     for to in 0..<To {
                         guard let ti = g.inputFrame(to, a, frames: T) else { continue }
-                        rowsP[n] = UnsafePointer(xb + ti * Cin * plane + b * Wp)
-                        dyP[n] = UnsafePointer(pb + to * L * Cout)
+                        pairsP[n] = UnsafePointer(pairs + (2 * ti + shift % 2) * planeP * Cin)
+                        dyP[n] = UnsafePointer(db + to * L * Cout)
                         n += 1
                     }
-                    hv_amx_conv_dw(rowsP, dyP, Int32(n), Int32(c), Int32(Cin), Int32(Cout), Int32(L), plane,
-                                   dW + (a * kh + b) * kw * Cin * Cout)
+                    hv_amx_conv_dw(pairsP, dyP, Int32(n), Int32(shift), Int32(Cin), 0, Int32(Cin), Int32(Cout), Int32(L),
+                                   dW + tap * Cin * Cout)
                 }
             }
         }
@@ -269,21 +274,19 @@ extension Conv3dAMX {
                 }
             }
         case .tn:
-            // aᵀ channel-first (its rows are c's rows) against b's rows in pairs; blocks of c's rows to the cores.
+            // a's rows in pairs, b blocked (hv_amx_conv_dw's layouts, shift 0); blocks of c's rows to the cores.
             let mP = (m + 31) / 32 * 32
-            scratch(k * mP + mP * n, UInt16.self) { buf in
-                let at = buf, bv = buf + k * mP
-                at.update(repeating: 0, count: k * mP)
-                hv_amx_transpose_rows(a, Int32(m), Int32(k), Int32(mP), at)
-                hv_amx_pack_pairs(b, Int32(m), Int32(n), bv)
-                let block = serial ? k : max(16, (k / Parallel.workers + 15) / 16 * 16)
+            scratch(mP * k + mP * n, UInt16.self) { buf in
+                let ap = buf, bb = buf + mP * k
+                hv_amx_pack_pairs(a, Int32(m), Int32(k), ap)
+                hv_amx_block_transpose(b, Int32(m), Int32(n), bb)
+                let block = serial ? k : max(32, (k / Parallel.workers + 31) / 32 * 32)
                 let blocks = (k + block - 1) / block
                 Parallel.forRanges(blocks, minChunk: serial ? blocks : 1) { r in
                     for i in r {
-                        let k0 = i * block, rows = min(block, k - k0)
-                        var rowP: UnsafePointer<UInt16>? = UnsafePointer(at + k0 * mP)
-                        var bP: UnsafePointer<UInt16>? = UnsafePointer(bv)
-                        hv_amx_conv_dw(&rowP, &bP, 1, 0, Int32(rows), Int32(n), Int32(mP), mP, c + k0 * n)
+                        let k0 = i * block, k1 = min(k, k0 + block)
+                        var aP: UnsafePointer<UInt16>? = UnsafePointer(ap), bP: UnsafePointer<UInt16>? = UnsafePointer(bb)
+                        hv_amx_conv_dw(&aP, &bP, 1, 0, Int32(k), Int32(k0), Int32(k1), Int32(n), Int32(mP), c)
                     }
                 }
             }

@@ -179,7 +179,7 @@ struct AllBenchCommand: ParsableCommand {
             let vsIm2col = String(format: "%.2fx / %.2fx", times[1].0 / fwd, times[1].1 / bwd)
             print(String(format: "%@ %9.1f  %6.0f%%  %11.1f  %6.0f%%   %@                          %@", name.padding(toLength: 26, withPad: " ", startingAt: 0), flops / fwd / 1e9, 100 * flops / fwd / 1e9 / max(sgemm, 1),
                          2 * flops / bwd / 1e9, 100 * 2 * flops / bwd / 1e9 / max(sgemm, 1), cmp, vsIm2col))
-            if Conv3dAMX.available {
+            if Conv3dAMX.available && Conv3dAMX.appliesForward(conv.geometry, bf16: true) {
                 Conv3dTuning.bf16 = true
                 defer { Conv3dTuning.bf16 = false }
                 _ = conv.forward(x)
@@ -190,8 +190,9 @@ struct AllBenchCommand: ParsableCommand {
                 amx.append((name, flops / fwdB / 1e9, 2 * flops / bwdB / 1e9, fwd / fwdB, bwd / bwdB, fwdB, bwdB))
             }
         }
-        // The same layers on AMX tiles in bfloat16 (what hv-train uses there), against PyTorch on bfloat16 tensors.
+        // The same layers on AMX tiles in bfloat16 (what hv-train --bf16 trains with), against PyTorch on bfloat16 tensors.
         guard !amx.isEmpty else { print("conv3d bfloat16 (AMX): this CPU has no AMX tiles"); return }
+        // Shapes the AMX row kernels do not take (fewer than 16 input channels) stay float32 in training: left out.
         var peerB: [String: (Double, Double)] = [:]
         if let lines = peerLines("peer_conv.py", ["\(BLAS.threads)", "bf16"]) {
             for l in lines { let p = l.split(separator: " "); if p.count == 3 { peerB[String(p[0])] = (Double(p[1])!, Double(p[2])!) } }
@@ -233,9 +234,10 @@ struct AllBenchCommand: ParsableCommand {
                      c.name, ref / Double(rounds), enc + 8 * ref / Double(rounds), video / (enc + 8 * ref / Double(rounds))))
     }
 
-    /// The small2 training step at 1 and 2 threads against PyTorch (`hv-bench train` has the knobs).
+    /// The small2 training step at 1 and 2 threads against PyTorch (`hv-bench train` has the knobs); where the CPU
+    /// has AMX, also with the convs in bfloat16 (what hv-train --bf16 trains with) against PyTorch's bfloat16 autocast.
     func benchTrain() throws {
-        try TrainBenchCommand.parse(["--peers", peers]).run()
+        try TrainBenchCommand.parse(["--peers", peers] + (Conv3dAMX.available ? ["--bf16-ab"] : [])).run()
     }
 
     func benchMetrics() throws {

@@ -34,7 +34,7 @@ struct TrainBenchCommand: ParsableCommand {
     var gemmThresholdAb: Int?
     @Flag(help: "Also time steps with every conv on the im2col path (Conv3dTuning.direct off), alternating step by step with the direct kernels, and print both.")
     var directConvAb = false
-    @Flag(help: "Also time steps with the stride-1 convs on AMX tiles in bfloat16 (TokenizerTrainer.bf16Convs, what hv-train uses where the CPU has AMX), alternating step by step with float32, and print both.")
+    @Flag(help: "Also time steps with the stride-1 convs on AMX tiles in bfloat16 (TokenizerTrainer.bf16Convs, what hv-train --bf16 on trains with), alternating step by step with float32, and print both.")
     var bf16Ab = false
 
     func validate() throws {

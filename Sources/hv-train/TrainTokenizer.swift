@@ -175,9 +175,9 @@ struct TrainTokenizer: ParsableCommand {
     @Option(help: "How weights are stored.")
     var storage: WeightStorage = .f32
 
-    @Option(help: ArgumentHelp("Run the training steps' stride-1 convs on AMX tiles in bfloat16 (float32 sums; evaluation stays float32): auto where the CPU has AMX, on, or off.",
+    @Option(help: ArgumentHelp("Run the training steps' convs on AMX tiles in bfloat16 (float32 sums; evaluation stays float32): auto where the CPU has AMX, on, or off (float32).",
                                valueName: "auto|on|off"))
-    var bf16: ConvPrecision = .auto
+    var bf16: ConvPrecision = .off
 
     func validate() throws {
         if bf16 == .on && !Conv3dAMX.available {

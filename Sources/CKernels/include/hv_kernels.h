@@ -78,9 +78,6 @@ void hv_amx_pad_rows(const float *x, int rows, int width, int c, int cp, int lef
 void hv_amx_conv_rows(const uint16_t *const *rows, const uint16_t *const *weights, int entries, int kw, int cinp,
                       int cout, int positions, const float *bias, float *y);
 
-/// x [positions][c] (float32) transposed into bfloat16 y[ci·stride + p].
-void hv_amx_transpose_rows(const float *x, int positions, int c, int stride, uint16_t *y);
-
 /// dy [positions][cout] (float32) as AMX B tiles of position pairs: y[p / 2][co][p % 2] in bfloat16, for p below
 /// `positions` rounded up to 32 (zeros past it). cout must be a multiple of 16.
 void hv_amx_pack_pairs(const float *dy, int positions, int cout, uint16_t *y);
@@ -89,13 +86,19 @@ void hv_amx_pack_pairs(const float *dy, int positions, int cout, uint16_t *y);
 /// with its channel axes swapped (Conv3dDirect.flip), as y[co / 2][ci][co % 2] for co below cout rounded up to 32.
 void hv_amx_pack_flipped(const float *w, int kh, int kw, int cin, int cout, int tap, uint16_t *y);
 
-/// The weight gradient of one kernel tap (an entry's row shift and column tap c) on AMX, over `frames` frames:
-///   dweight[(c·cin + ci)·cout + co] += Σ_f Σ_{p<positions} rows[f][ci·channel_stride + p + c] · dy_f[p][co]
-/// with rows[f] the channel-first bfloat16 input frame read by frame f (hv_amx_transpose_rows; shifted to the
-/// entry's row tap) and dyv[f] the pairs of frame f's output gradient (hv_amx_pack_pairs); dweight is the entry's
-/// [kw][cin][cout]. positions must be a multiple of 32, cin and cout of 16.
-void hv_amx_conv_dw(const uint16_t *const *rows, const uint16_t *const *dyv, int frames, int c, int cin, int cout,
-                    int positions, long channel_stride, float *dweight);
+/// dy [positions][cout] (float32) as bfloat16 blocks of 32 positions, y[p / 32][co][p % 32], for p below
+/// `positions` rounded up to 32 (zeros past it): A tiles of 16 output channels × 32 positions, each contiguous.
+void hv_amx_block_transpose(const float *dy, int positions, int cout, uint16_t *y);
+
+/// The weight gradient of one kernel tap on AMX, over `frames` frames:
+///   dweight[ci·cout + co] += Σ_f Σ_{p<positions} x_f[p + shift][ci] · dy_f[p][co]
+/// with dyt[f] frame f's output gradient blocked by hv_amx_block_transpose and pairs[f] the input frame x_f read by
+/// it as hv_amx_pack_pairs packs it, its pairs starting at position shift mod 2 (a copy for each parity; pairs[f]
+/// points at that copy's first pair); dweight is the tap's [cin][cout], of which the input channels ci0…ci1 − 1 are
+/// added. positions must be a multiple of 32, cin, ci0, ci1 and cout of 16; pairs[f] must be readable to
+/// (positions + shift) / 2 pairs.
+void hv_amx_conv_dw(const uint16_t *const *pairs, const uint16_t *const *dyt, int frames, int shift, int cin, int ci0,
+                    int ci1, int cout, int positions, float *dweight);
 
 /// Multiply-add rate of the calling thread on AMX bfloat16 tiles, in FLOP/s (4 independent 16×16 accumulators);
 /// 0 without AMX.
