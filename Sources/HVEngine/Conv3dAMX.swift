@@ -143,8 +143,7 @@ public enum Conv3dAMX {
         let db = bf16(scratch.data)
         pad(dy.data, T: To, H: Ho, W: Wo, C: Cout, cp: cp, top: top, bottom: H + kh - 1 - top - Ho, left: left,
             right: W + kw - 1 - left - Wo, slack: slack, into: db)
-        var readers = [[(Int, Int)]](repeating: [], count: T)
-        for to in 0..<To { for a in 0..<kt { if let ti = g.inputFrame(to, a, frames: T) { readers[ti].append((to, a)) } } }
+        let readers = Conv3dDirect.readers(g, outputFrames: To, inputFrames: T)
         let most = max(1, (readers.map(\.count).max() ?? 0) * kh)
         rows(frames: T, rowLength: H * Wq, stride: Wq, width: W, channels: Cin, entries: most, kw: kw, cinp: cp,
              bias: nil, dst: dx.data) { ti, p0, rowsP, weightsP in

@@ -194,6 +194,15 @@ public enum Conv3dDirect {
         for k in 1..<max(workers, 1) { addFloats(dW, parts + (k - 1) * n, count: n) }
     }
 
+    /// For each input frame, the (output frame, frame tap) pairs that read it.
+    static func readers(_ g: Conv3dGeometry, outputFrames To: Int, inputFrames T: Int) -> [[(Int, Int)]] {
+        var readers = [[(Int, Int)]](repeating: [], count: T)
+        for to in 0..<To {
+            for a in 0..<g.kernel.t { if let ti = g.inputFrame(to, a, frames: T) { readers[ti].append((to, a)) } }
+        }
+        return readers
+    }
+
     /// wf[a][b'][c'][co][ci] = w[a][kh−1−b'][kw−1−c'][ci][co]: the kernel of the input gradient's conv.
     static func flip(_ weight: Tensor, geometry g: Conv3dGeometry, into flipped: Tensor) {
         let (kt, kh, kw) = g.kernel, Cin = g.inChannels, Cout = g.outChannels
@@ -233,8 +242,7 @@ public enum Conv3dDirect {
             right: W + kw - 1 - left - Wo, slack: kw, into: scratch)
         let Hq = H + kh - 1, Wq = W + kw - 1
         // The (output frame, frame tap) pairs that read each input frame.
-        var readers = [[(Int, Int)]](repeating: [], count: T)
-        for to in 0..<To { for a in 0..<kt { if let ti = g.inputFrame(to, a, frames: T) { readers[ti].append((to, a)) } } }
+        let readers = Self.readers(g, outputFrames: To, inputFrames: T)
         let most = max(1, (readers.map(\.count).max() ?? 0) * kh)
         let dyp = UnsafePointer(scratch.data), wfp = UnsafePointer(flipped.data)
         segments(frames: T, rowLength: H * Wq, stride: Wq, width: W, channels: Cin, dst: dx.data) { ti, p0, p1, out in
