@@ -238,6 +238,58 @@ HV_AMX void hv_amx_conv_dw(const uint16_t *const *pairs, const uint16_t *const *
     _tile_release();
 }
 
+HV_AMX void hv_amx_conv_dw_taps(const uint16_t *const *pairs, float *const *acc, int taps, const uint16_t *dyt,
+                                int cin, int cout, int positions) {
+    // All of a worker's taps, one block of positions at a time: the block of dy and of the input frames it reads
+    // (a few hundred kilobytes) stays in cache while every tap's accumulators pass through the tiles, where a tap at a
+    // time would stream the whole frame once per tap and block of channels.
+    enum { BLOCK = 256 };
+    configure();
+    const long bstride = (long)cin * 4, cstride = (long)cin * 4;
+    for (int p0 = 0; p0 < positions; p0 += BLOCK) {
+        int p1 = positions - p0 < BLOCK ? positions : p0 + BLOCK;
+        for (int j = 0; j < taps; j++) {
+            if (!pairs[j]) continue;
+            for (int co = 0; co < cout; co += 32) {
+                int two = cout - co > 16;
+                for (int ci = 0; ci < cin; ci += 32) {
+                    int pair = cin - ci > 16;
+                    float *c = acc[j] + (size_t)co * cin + ci;
+                    _tile_loadd(0, c, cstride);
+                    if (pair) _tile_loadd(1, c + 16, cstride);
+                    if (two) {
+                        _tile_loadd(2, c + (size_t)16 * cin, cstride);
+                        if (pair) _tile_loadd(3, c + (size_t)16 * cin + 16, cstride);
+                    }
+                    const uint16_t *xb = pairs[j] + (size_t)ci * 2, *a = dyt + (size_t)co * 32;
+                    for (int p = p0; p < p1; p += 32) {
+                        const uint16_t *ap = a + (size_t)p * cout, *bp = xb + (size_t)p / 2 * cin * 2;
+                        _tile_loadd(4, ap, 64);
+                        _tile_loadd(6, bp, bstride);
+                        _tile_dpbf16ps(0, 4, 6);
+                        if (pair) {
+                            _tile_loadd(7, bp + 32, bstride);
+                            _tile_dpbf16ps(1, 4, 7);
+                        }
+                        if (two) {
+                            _tile_loadd(5, ap + 16 * 32, 64);
+                            _tile_dpbf16ps(2, 5, 6);
+                            if (pair) _tile_dpbf16ps(3, 5, 7);
+                        }
+                    }
+                    _tile_stored(0, c, cstride);
+                    if (pair) _tile_stored(1, c + 16, cstride);
+                    if (two) {
+                        _tile_stored(2, c + (size_t)16 * cin, cstride);
+                        if (pair) _tile_stored(3, c + (size_t)16 * cin + 16, cstride);
+                    }
+                }
+            }
+        }
+    }
+    _tile_release();
+}
+
 HV_AMX double hv_amx_rate(long iterations) {
     if (!hv_amx_available()) return 0;
     configure();

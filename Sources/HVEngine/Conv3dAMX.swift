@@ -29,6 +29,13 @@ public enum Conv3dAMX {
     /// Positions a work item computes: a multiple of the kernel's 32-position blocks.
     static let chunk = 128
 
+    /// Positions of an output frame's long row from which the weight gradient runs all of a core's taps one block
+    /// of positions at a time (hv_amx_conv_dw_taps) instead of one tap over whole frames (hv_amx_conv_dw): a 64×64
+    /// plane's frame no longer fits in cache once per tap (backward 0.87× PyTorch's bfloat16 one way, 1.83× the
+    /// other), while on 16² and 8² planes keeping a tap's accumulators over all frames is faster (1.66–1.97× against
+    /// 1.14× on 64→64 over 16×8²).
+    static var chunkedWeightGradient = 2048
+
     @inline(__always) static func halves(_ n: Int) -> Int { (n + 1) / 2 }
 
     @inline(__always) static func bf16(_ p: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<UInt16> {
@@ -194,23 +201,56 @@ public enum Conv3dAMX {
                 hv_amx_block_transpose(dyWide.data + to * rowLength * Cout, Int32(rowLength), Int32(Cout), db + to * L * Cout)
             }
         }
-        // Work items are kernel taps: each owns its weights, so the cores never add into one.
-        let dW = dWeight.data
-        Parallel.forRanges(kt * kh * kw, minChunk: 1) { r in
-            withUnsafeTemporaryAllocation(of: UnsafePointer<UInt16>?.self, capacity: 2 * max(1, To)) { buf in
-                let pairsP = buf.baseAddress!, dyP = pairsP + max(1, To)
-                for tap in r {
-                    let a = tap / (kh * kw), b = (tap / kw) % kh, c = tap % kw, shift = b * Wp + c
-                    var n = 0
-                    for to in 0..<To {
-                        guard let ti = g.inputFrame(to, a, frames: T) else { continue }
-                        pairsP[n] = UnsafePointer(pairs + (2 * ti + shift % 2) * planeP * Cin)
-                        dyP[n] = UnsafePointer(db + to * L * Cout)
-                        n += 1
+        let taps = kt * kh * kw, dW = dWeight.data
+        guard L >= chunkedWeightGradient else {
+            // A tap a work item (each owns its weights, so the cores never add into one), its tiles kept over every
+            // frame: on small planes a tap's whole frame stays in cache.
+            Parallel.forRanges(taps, minChunk: 1) { r in
+                withUnsafeTemporaryAllocation(of: UnsafePointer<UInt16>?.self, capacity: 2 * max(1, To)) { buf in
+                    let pairsP = buf.baseAddress!, dyP = pairsP + max(1, To)
+                    for tap in r {
+                        let a = tap / (kh * kw), b = (tap / kw) % kh, c = tap % kw, shift = b * Wp + c
+                        var n = 0
+                        for to in 0..<To {
+                            guard let ti = g.inputFrame(to, a, frames: T) else { continue }
+                            pairsP[n] = UnsafePointer(pairs + (2 * ti + shift % 2) * planeP * Cin)
+                            dyP[n] = UnsafePointer(db + to * L * Cout)
+                            n += 1
+                        }
+                        hv_amx_conv_dw(pairsP, dyP, Int32(n), Int32(shift), Int32(Cin), 0, Int32(Cin), Int32(Cout),
+                                       Int32(L), dW + tap * Cin * Cout)
                     }
-                    hv_amx_conv_dw(pairsP, dyP, Int32(n), Int32(shift), Int32(Cin), 0, Int32(Cin), Int32(Cout), Int32(L),
-                                   dW + tap * Cin * Cout)
                 }
+            }
+            return
+        }
+        // Large planes: each core takes a share of the taps and runs all of them over one block of positions at a
+        // time, into dWᵀ accumulators of its own, added into dW transposed at the end.
+        let workers = min(Parallel.workers, taps)
+        Parallel.perform(workers) { k in
+            let mine = Array(stride(from: k, to: taps, by: workers))
+            let acc = UnsafeMutablePointer<Float>.allocate(capacity: mine.count * Cin * Cout)
+            defer { acc.deallocate() }
+            acc.update(repeating: 0, count: mine.count * Cin * Cout)
+            withUnsafeTemporaryAllocation(of: UnsafePointer<UInt16>?.self, capacity: mine.count) { pairsBuf in
+                withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>?.self, capacity: mine.count) { accBuf in
+                    let pairsP = pairsBuf.baseAddress!, accP = accBuf.baseAddress!
+                    for (j, _) in mine.enumerated() { accP[j] = acc + j * Cin * Cout }
+                    for to in 0..<To {
+                        for (j, tap) in mine.enumerated() {
+                            let a = tap / (kh * kw), b = (tap / kw) % kh, c = tap % kw, shift = b * Wp + c
+                            pairsP[j] = g.inputFrame(to, a, frames: T).map {
+                                UnsafePointer(pairs + (2 * $0 + shift % 2) * planeP * Cin + shift / 2 * Cin * 2)
+                            }
+                        }
+                        hv_amx_conv_dw_taps(pairsP, accP, Int32(mine.count), UnsafePointer(db + to * L * Cout),
+                                            Int32(Cin), Int32(Cout), Int32(L))
+                    }
+                }
+            }
+            for (j, tap) in mine.enumerated() {
+                let src = acc + j * Cin * Cout, dst = dW + tap * Cin * Cout
+                for co in 0..<Cout { for ci in 0..<Cin { dst[ci * Cout + co] += src[co * Cin + ci] } }
             }
         }
     }

@@ -233,6 +233,7 @@ final class ConvTests: XCTestCase {
             ((2, 2, 2), .replicate, 0, (h: 1, w: 0), 16, 32, [4, 5, 11, 16]),
             ((2, 2, 2), .replicate, 0, (h: 0, w: 1), 96, 64, [3, 6, 9, 96]),
             ((3, 3, 3), .zero, 0, nil, 16, 16, [2, 3, 150, 16]),      // rows longer than a chunk
+            ((3, 3, 3), .replicate, 0, nil, 16, 32, [2, 21, 100, 16]),  // frames of 2 142 positions: dW by blocks
             ((3, 3, 3), .replicate, 0, nil, 64, 192, [3, 4, 4, 64]),  // 4-wide frames
             ((1, 1, 1), .replicate, 0, nil, 48, 32, [3, 5, 7, 48]),   // pointwise: the products
         ]

@@ -100,6 +100,14 @@ void hv_amx_block_transpose(const float *dy, int positions, int cout, uint16_t *
 void hv_amx_conv_dw(const uint16_t *const *pairs, const uint16_t *const *dyt, int frames, int shift, int cin, int ci0,
                     int ci1, int cout, int positions, float *dweight);
 
+/// The weight gradient of several kernel taps for one output frame, as dWᵀ accumulators:
+///   acc[j][co·cin + ci] += Σ_{p<positions} x_j[p][ci] · dy[p][co]
+/// with dyt the frame's output gradient blocked by hv_amx_block_transpose and pairs[j] the pair copy of the input
+/// frame tap j reads, already at its shift (pairs of positions shift, shift + 1, …; NULL: the tap reads no frame).
+/// positions must be a multiple of 32, cin and cout of 16.
+void hv_amx_conv_dw_taps(const uint16_t *const *pairs, float *const *acc, int taps, const uint16_t *dyt, int cin,
+                         int cout, int positions);
+
 /// Multiply-add rate of the calling thread on AMX bfloat16 tiles, in FLOP/s (4 independent 16×16 accumulators);
 /// 0 without AMX.
 double hv_amx_rate(long iterations);
