@@ -65,7 +65,7 @@ train-tokenizer-v1: footage
 	$(BIN)/hv-train export --from $(DECODER_RUN) --to $(OUT)/tokenizer-v1 --storage bf16
 
 # Conv precision of the staged runs below (hv-train --bf16): off (float32, how the shipped stages were trained),
-# auto (bfloat16 on AMX tiles where the CPU has them: 1.7× the steps an hour, docs/speed-training-step.md) or on.
+# auto (bfloat16 on AMX tiles where the CPU has them: 1.7–2.5× the steps an hour, docs/speed-training-step.md) or on.
 TOKENIZER_BF16 ?= off
 # A tokenizer run that spans sessions: continue RUN ($(1)) when it has a train state, else copy the committed
 # checkpoint ($(2), weights at its step; optimizer moments restart; empty: none) and continue that, else start with
