@@ -232,7 +232,7 @@ public enum Conv3dDirect {
     static func inputGradient(dy: Tensor, weight: Tensor, geometry g: Conv3dGeometry, xShape: [Int], dx: Tensor,
                               scratch: Tensor, flipped: Tensor) {
         let T = xShape[0], H = xShape[1], W = xShape[2], Cin = xShape[3]
-        let (kt, kh, kw) = g.kernel, Cout = g.outChannels
+        let (_, kh, kw) = g.kernel, Cout = g.outChannels
         let To = dy.shape[0], Ho = dy.shape[1], Wo = dy.shape[2]
         dx.resize(xShape)
         flip(weight, geometry: g, into: flipped)
