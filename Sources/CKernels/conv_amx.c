@@ -170,6 +170,24 @@ HV_BF16 void hv_amx_pack_flipped(const float *w, int kh, int kw, int cin, int co
     }
 }
 
+// One 32-position step of the weight gradient's dWᵀ tiles: A from the blocked dy (16 output channels × 32
+// positions, contiguous), B from the pair copy of x (16 rows of position pairs × 16 input channels); `two` and
+// `pair` say whether the second block of output and of input channels exists.
+HV_AMX static inline void dw_step(const uint16_t *ap, const uint16_t *bp, long bstride, int two, int pair) {
+    _tile_loadd(4, ap, 64);
+    _tile_loadd(6, bp, bstride);
+    _tile_dpbf16ps(0, 4, 6);
+    if (pair) {
+        _tile_loadd(7, bp + 32, bstride);
+        _tile_dpbf16ps(1, 4, 7);
+    }
+    if (two) {
+        _tile_loadd(5, ap + 16 * 32, 64);
+        _tile_dpbf16ps(2, 5, 6);
+        if (pair) _tile_dpbf16ps(3, 5, 7);
+    }
+}
+
 HV_BF16 void hv_amx_block_transpose(const float *dy, int positions, int cout, uint16_t *y) {
     // y[p / 32][co][p % 32] = bf16(dy[p][co]) for p below `positions` rounded up to 32 (zeros past it).
     int blocks = (positions + 31) / 32;
@@ -206,18 +224,7 @@ HV_AMX void hv_amx_conv_dw(const uint16_t *const *pairs, const uint16_t *const *
                 const uint16_t *a = dyt[f] + (size_t)co * 32;
                 for (int p = 0; p < positions; p += 32) {
                     const uint16_t *ap = a + (size_t)p * cout, *bp = xb + (size_t)p / 2 * cin * 2;
-                    _tile_loadd(4, ap, 64);
-                    _tile_loadd(6, bp, bstride);
-                    _tile_dpbf16ps(0, 4, 6);
-                    if (pair) {
-                        _tile_loadd(7, bp + 32, bstride);
-                        _tile_dpbf16ps(1, 4, 7);
-                    }
-                    if (two) {
-                        _tile_loadd(5, ap + 16 * 32, 64);
-                        _tile_dpbf16ps(2, 5, 6);
-                        if (pair) _tile_dpbf16ps(3, 5, 7);
-                    }
+                    dw_step(ap, bp, bstride, two, pair);
                 }
             }
             _tile_stored(0, t[0], 64);
@@ -264,18 +271,7 @@ HV_AMX void hv_amx_conv_dw_taps(const uint16_t *const *pairs, float *const *acc,
                     const uint16_t *xb = pairs[j] + (size_t)ci * 2, *a = dyt + (size_t)co * 32;
                     for (int p = p0; p < p1; p += 32) {
                         const uint16_t *ap = a + (size_t)p * cout, *bp = xb + (size_t)p / 2 * cin * 2;
-                        _tile_loadd(4, ap, 64);
-                        _tile_loadd(6, bp, bstride);
-                        _tile_dpbf16ps(0, 4, 6);
-                        if (pair) {
-                            _tile_loadd(7, bp + 32, bstride);
-                            _tile_dpbf16ps(1, 4, 7);
-                        }
-                        if (two) {
-                            _tile_loadd(5, ap + 16 * 32, 64);
-                            _tile_dpbf16ps(2, 5, 6);
-                            if (pair) _tile_dpbf16ps(3, 5, 7);
-                        }
+                        dw_step(ap, bp, bstride, two, pair);
                     }
                     _tile_stored(0, c, cstride);
                     if (pair) _tile_stored(1, c + 16, cstride);
