@@ -64,9 +64,10 @@ train-tokenizer-v1: footage
 		--eval-every 100 --checkpoint-every 50 --out $(DECODER_RUN)
 	$(BIN)/hv-train export --from $(DECODER_RUN) --to $(OUT)/tokenizer-v1 --storage bf16
 
-# Conv precision of the staged runs below (hv-train --bf16): off (float32, how the shipped stages were trained),
-# auto (bfloat16 on AMX tiles where the CPU has them: 1.7–2.5× the steps an hour, docs/speed-training-step.md) or on.
-TOKENIZER_BF16 ?= off
+# Conv precision of the staged runs below (hv-train --bf16): auto (bfloat16 on AMX tiles where the CPU has them:
+# 1.7–2.5× the steps an hour, docs/speed-training-step.md; float32 elsewhere), on, or off (float32, how the shipped
+# stages were trained: a run that must reproduce them bit for bit on an AMX machine sets off).
+TOKENIZER_BF16 ?= auto
 # A tokenizer run that spans sessions: continue RUN ($(1)) when it has a train state, else copy the committed
 # checkpoint ($(2), weights at its step; optimizer moments restart; empty: none) and continue that, else start with
 # the options in $(3). $(4) names the variable holding the recipe (a name, because recipes contain commas).

@@ -83,15 +83,21 @@ struct TrainTokenizer: ParsableCommand {
     var pointwiseCoarse = false
 
     @Option(name: .customLong("decoder-blocks"), help: ArgumentHelp("The decoder's residual blocks per stage, shallowest first, as N,N,N: a new model's, or more than an --init checkpoint's.",
-        discussion: "small2 has 1,2,2; 1,2,4 adds two blocks at the latent grid. With --init the checkpoint's blocks are kept and each added one starts as the identity (its second conv at zero), so the model first renders what the checkpoint rendered; with --freeze-tokens it keeps the checkpoint's tokens."), transform: { s in
-            try s.split(separator: ",").map { part -> Int in
-                guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n >= 0 else {
-                    throw ValidationError("--decoder-blocks takes block counts such as 1,2,4, not '\(s)'.")
-                }
-                return n
-            }
-        })
+        discussion: "small2 has 1,2,2; 1,2,4 adds two blocks at the latent grid. With --init the checkpoint's blocks are kept and each added one starts as the identity (its second conv at zero), so the model first renders what the checkpoint rendered; with --freeze-tokens it keeps the checkpoint's tokens."),
+            transform: { try countList($0, flag: "--decoder-blocks", example: "1,2,4", least: 0) })
     var decoderBlocks: [Int]?
+
+    @Option(help: ArgumentHelp("A new model's encoder channels per stage, shallowest first, as N,N,N (default: the preset's; small2 has 32,64,128).",
+                               valueName: "N,N,N"), transform: { try countList($0, flag: "--widths", example: "64,128,256", least: 1) })
+    var widths: [Int]?
+
+    @Option(name: .customLong("decoder-widths"), help: ArgumentHelp("A new model's decoder channels per stage, shallowest first, as N,N,N (default: the preset's; small2 has 48,96,192).",
+                                                                     valueName: "N,N,N"),
+            transform: { try countList($0, flag: "--decoder-widths", example: "96,192,384", least: 1) })
+    var decoderWidths: [Int]?
+
+    @Option(name: .customLong("latent-channels"), help: "A new model's latent channels, what the token layers read and the decoder's input (default: the preset's; small2 has 128).")
+    var latentChannels: Int?
 
     @Option(name: .customLong("lr-scale"), help: ArgumentHelp("Scale the learning rate of the tensors whose names start with PREFIX (repeatable), as PREFIX=S.",
         discussion: "E.g. --lr-scale encoder.=0.2 --lr-scale decoder.=0.2 --lr-scale hierarchy.0.=0.2: a grown model's kept tensors learn at a fifth of the rate of its new layers."))
@@ -176,8 +182,9 @@ struct TrainTokenizer: ParsableCommand {
     var storage: WeightStorage = .f32
 
     @Option(help: ArgumentHelp("Run the training steps' convs on AMX tiles in bfloat16 (float32 sums; evaluation stays float32): auto where the CPU has AMX, on, or off (float32).",
+                               discussion: "bfloat16 trains like float32 (two same-seed pairs from scratch and one at the plateau; docs/tokenizer-journal.md) at 1.7–2.5× the steps an hour.",
                                valueName: "auto|on|off"))
-    var bf16: ConvPrecision = .off
+    var bf16: ConvPrecision = .auto
 
     func validate() throws {
         if bf16 == .on && !Conv3dAMX.available {
@@ -197,6 +204,10 @@ struct TrainTokenizer: ParsableCommand {
         guard [resume, initFrom != nil, growFrom != nil].filter({ $0 }).count <= 1 else {
             throw ValidationError("Give at most one of --resume (continue the run in --out), --init and --grow-from (start a new one).")
         }
+        if widths != nil || decoderWidths != nil || latentChannels != nil, resume || initFrom != nil || growFrom != nil {
+            throw ValidationError("--widths, --decoder-widths and --latent-channels shape a new model; --resume, --init and --grow-from keep the checkpoint's.")
+        }
+        if let latentChannels, latentChannels < 1 { throw ValidationError("--latent-channels must be positive.") }
         if decoderBlocks != nil, resume || growFrom != nil {
             throw ValidationError("--decoder-blocks shapes a new model or deepens an --init checkpoint's decoder; --resume and --grow-from keep the checkpoint's.")
         }
@@ -314,6 +325,15 @@ struct TrainTokenizer: ParsableCommand {
             if let lookahead, lookahead > 0 { config.decoderLookahead = lookahead }
             if pointwiseCoarse { config.pointwiseCoarseDown = true }
             if let decoderBlocks { config.decoderBlocks = decoderBlocks }
+            if let widths {
+                guard widths.count == config.stages.count else {
+                    throw ValidationError("--widths needs one width per stage of \(preset) (\(config.stages.count)).")
+                }
+                for i in config.stages.indices { config.stages[i].channels = widths[i] }
+            }
+            if let decoderWidths { config.decoderChannels = decoderWidths }
+            if let latentChannels { config.latentChannels = latentChannels }
+            try config.validate()
             (config.layers, config.name) = try presetLayers()
             model = try HierarchicalTokenizer(config: config, seed: seed)
         }
@@ -474,4 +494,14 @@ final class FixedWindow: ClipSource {
         data.fill(clip, video: v, start: 0, frames: frames, y0: (v.height - crop) / 2, x0: (v.width - crop) / 2, size: crop)
     }
     func sample(into x: Tensor, frames: Int, crop: Int, rng: inout SeededRandom) { x.copy(from: clip) }
+}
+
+/// Parses N,N,N for the options that give a count per stage.
+private func countList(_ s: String, flag: String, example: String, least: Int) throws -> [Int] {
+    try s.split(separator: ",", omittingEmptySubsequences: false).map { part -> Int in
+        guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n >= least else {
+            throw ValidationError("\(flag) takes counts such as \(example), not '\(s)'.")
+        }
+        return n
+    }
 }

@@ -54,6 +54,33 @@ final class TrainCLITests: XCTestCase {
         let off = try Tools.run("hv-train", trainArgs("off") + ["--data", dir + "/v", "--bf16", "off"])
         XCTAssertEqual(off.status, 0, off.stderr)
         XCTAssertFalse(off.stderr.contains("bfloat16"), off.stderr)
+        // The default is auto: bfloat16 exactly where the CPU has the tiles.
+        let auto = try Tools.run("hv-train", trainArgs("auto") + ["--data", dir + "/v"])
+        XCTAssertEqual(auto.status, 0, auto.stderr)
+        XCTAssertEqual(auto.stderr.contains("bfloat16"), Conv3dAMX.available, auto.stderr)
+    }
+
+    /// `--widths`, `--decoder-widths` and `--latent-channels` shape a new model (its config.json says so); a wrong
+    /// count, a non-number or a checkpoint to continue is a usage error before anything is written.
+    func testWidthOptionsShapeANewModel() throws {
+        try makeVideos()
+        let r = try Tools.run("hv-train", trainArgs("wide") + ["--data", dir + "/v", "--widths", "12,24",
+                                                               "--decoder-widths", "16,32", "--latent-channels", "20"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let config = try XCTUnwrap(JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: dir + "/wide/config.json"))) as? [String: Any])
+        let stages = try XCTUnwrap(config["stages"] as? [[String: Any]])
+        XCTAssertEqual(stages.compactMap { $0["channels"] as? Int }, [12, 24])
+        XCTAssertEqual(config["decoderChannels"] as? [Int], [16, 32])
+        XCTAssertEqual(config["latentChannels"] as? Int, 20)
+        for (name, extra) in [("count", ["--widths", "12,24,48"]), ("word", ["--widths", "12,x"]),
+                              ("zero", ["--latent-channels", "0"]), ("resume", ["--resume", "--widths", "12,24"]),
+                              ("init", ["--init", dir + "/wide", "--decoder-widths", "16,32"])] {
+            let bad = try Tools.run("hv-train", trainArgs("bad-" + name) + ["--data", dir + "/v"] + extra)
+            XCTAssertEqual(bad.status, 64, name + ": " + bad.stderr)
+            XCTAssertTrue(bad.stderr.hasPrefix("hv-train: error:") || bad.stderr.contains("Error:"), bad.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad-" + name + "/model.safetensors"), name)
+        }
     }
 
     /// Training on refined codes runs end to end (every step trains layer 0 and refines), and a model that resizes
