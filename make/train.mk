@@ -44,7 +44,7 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
 
 .PHONY: footage train-tokenizer train-tokenizer-v1 train-tokenizer-v2 save-tokenizer-v2 train-tokenizer-v3-l0 train-tokenizer-v3 \
   save-tokenizer-v3-l0 save-tokenizer-v3 train-tokenizer-v4-l0 train-tokenizer-v4 save-tokenizer-v4-l0 \
-  save-tokenizer-v4 train-tokenizer-c128 save-tokenizer-c128 train-tokenizer-c128-next save-tokenizer-c128-next \
+  save-tokenizer-v4 train-tokenizer-v5-l0 train-tokenizer-v5 save-tokenizer-v5-l0 save-tokenizer-v5 train-tokenizer-c128 save-tokenizer-c128 train-tokenizer-c128-next save-tokenizer-c128-next \
   train-tokenizer-b4 save-tokenizer-b4 train-single-c128 save-single-c128 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
 
 footage: build
@@ -165,6 +165,31 @@ save-tokenizer-v4-l0:
 
 save-tokenizer-v4:
 	$(call save_tokenizer_run,$(TOKENIZER_V4_RUN),$(TOKENIZER_V4_COMMITTED))
+
+# v5 (a candidate, not shipped; docs/tokenizer-journal.md, "Session of 2026-12-03, second"): v4's recipe with its
+# stage 1 run to the end of its 16 000-step schedule instead of stopping at 5 750 — what bfloat16 on AMX makes cheap
+# (0.27 s a step on one core) — with seed 11. Stage 2 grows v4's coarse layers onto it with v4's stage-2 recipe.
+# Same run and resume rules as v4 (models/tokenizer-v5-l0-run holds the committed stage 1).
+TOKENIZER_V5_L0_RUN ?= $(OUT)/tokenizer-v5-l0-run
+TOKENIZER_V5_L0_COMMITTED ?= models/tokenizer-v5-l0-run
+TOKENIZER_V5_RUN ?= $(OUT)/tokenizer-v5-run
+TOKENIZER_V5_COMMITTED ?= models/tokenizer-v5-run
+TOKENIZER_V5_L0_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_L0_STEPS) --quantization-warmup 0 --seed 11
+TOKENIZER_V5_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_STEPS) --quantization-warmup 0 --seed 11
+V5_BASE = $$(if [ -f '$(TOKENIZER_V5_L0_RUN)/model.safetensors' ]; then echo '$(TOKENIZER_V5_L0_RUN)'; \
+  else echo '$(TOKENIZER_V5_L0_COMMITTED)'; fi)
+
+train-tokenizer-v5-l0: footage
+	$(call tokenizer_run,$(TOKENIZER_V5_L0_RUN),$(TOKENIZER_V5_L0_COMMITTED),--preset small2 --layers 1,TOKENIZER_V5_L0_RECIPE)
+
+train-tokenizer-v5: footage
+	$(call tokenizer_run,$(TOKENIZER_V5_RUN),$(TOKENIZER_V5_COMMITTED),--preset small2 --pointwise-coarse --grow-from $(V5_BASE),TOKENIZER_V5_RECIPE)
+
+save-tokenizer-v5-l0:
+	$(call save_tokenizer_run,$(TOKENIZER_V5_L0_RUN),$(TOKENIZER_V5_L0_COMMITTED))
+
+save-tokenizer-v5:
+	$(call save_tokenizer_run,$(TOKENIZER_V5_RUN),$(TOKENIZER_V5_COMMITTED))
 
 # The paper's single-layer baseline (Fig. 4, `single2`: one 2^18 layer on 8×17×17) with v4's recipe and step counts:
 # stage 1 is v4's stage 1 (its one layer alone, hard codes, stopping where v4's did); stage 2 starts a fresh
