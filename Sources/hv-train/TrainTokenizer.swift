@@ -333,7 +333,6 @@ struct TrainTokenizer: ParsableCommand {
             }
             if let decoderWidths { config.decoderChannels = decoderWidths }
             if let latentChannels { config.latentChannels = latentChannels }
-            try config.validate()
             (config.layers, config.name) = try presetLayers()
             model = try HierarchicalTokenizer(config: config, seed: seed)
         }
