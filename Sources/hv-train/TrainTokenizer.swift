@@ -208,6 +208,10 @@ struct TrainTokenizer: ParsableCommand {
             throw ValidationError("--widths, --decoder-widths and --latent-channels shape a new model; --resume, --init and --grow-from keep the checkpoint's.")
         }
         if let latentChannels, latentChannels < 1 { throw ValidationError("--latent-channels must be positive.") }
+        let stageCount = preset.config.stages.count
+        for (flag, list) in [("--widths", widths), ("--decoder-widths", decoderWidths)] where (list?.count ?? stageCount) != stageCount {
+            throw ValidationError("\(flag) needs one width per stage of \(preset) (\(stageCount)).")
+        }
         if decoderBlocks != nil, resume || growFrom != nil {
             throw ValidationError("--decoder-blocks shapes a new model or deepens an --init checkpoint's decoder; --resume and --grow-from keep the checkpoint's.")
         }
@@ -325,12 +329,7 @@ struct TrainTokenizer: ParsableCommand {
             if let lookahead, lookahead > 0 { config.decoderLookahead = lookahead }
             if pointwiseCoarse { config.pointwiseCoarseDown = true }
             if let decoderBlocks { config.decoderBlocks = decoderBlocks }
-            if let widths {
-                guard widths.count == config.stages.count else {
-                    throw ValidationError("--widths needs one width per stage of \(preset) (\(config.stages.count)).")
-                }
-                for i in config.stages.indices { config.stages[i].channels = widths[i] }
-            }
+            if let widths { for i in config.stages.indices { config.stages[i].channels = widths[i] } }
             if let decoderWidths { config.decoderChannels = decoderWidths }
             if let latentChannels { config.latentChannels = latentChannels }
             (config.layers, config.name) = try presetLayers()
