@@ -44,7 +44,7 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
 
 .PHONY: footage train-tokenizer train-tokenizer-v1 train-tokenizer-v2 save-tokenizer-v2 train-tokenizer-v3-l0 train-tokenizer-v3 \
   save-tokenizer-v3-l0 save-tokenizer-v3 train-tokenizer-v4-l0 train-tokenizer-v4 save-tokenizer-v4-l0 \
-  save-tokenizer-v4 train-tokenizer-v5-l0 train-tokenizer-v5 save-tokenizer-v5-l0 save-tokenizer-v5 train-tokenizer-c128 save-tokenizer-c128 train-tokenizer-c128-next save-tokenizer-c128-next \
+  save-tokenizer-v4 train-tokenizer-v5-l0 train-tokenizer-v5 save-tokenizer-v5-l0 save-tokenizer-v5 train-tokenizer-v5-c128 save-tokenizer-v5-c128 train-single-v5-l0 train-single-v5 train-single-v5-c128 save-single-v5-l0 save-single-v5 save-single-v5-c128 train-tokenizer-c128 save-tokenizer-c128 train-tokenizer-c128-next save-tokenizer-c128-next \
   train-tokenizer-b4 save-tokenizer-b4 train-single-c128 save-single-c128 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
 
 footage: build
@@ -228,6 +228,18 @@ train-tokenizer-c128: footage
 save-tokenizer-c128:
 	$(call save_tokenizer_run,$(TOKENIZER_C128_RUN),$(TOKENIZER_C128_COMMITTED))
 
+# v5's stage 3: stage 3's recipe (128² crops, a fresh 16 000-step schedule at 1e-5, seed 3) from v5's stage 2 (its
+# run when it is here, else the committed models/tokenizer-v5-run), in folders of its own; continues
+# models/tokenizer-v5-c128-run when that is committed. TOKENIZER_V5_C128_STOP stops it (empty: the end of the schedule).
+TOKENIZER_V5_C128_STOP ?=
+V5_C128 = TOKENIZER_C128_RUN=$(OUT)/tokenizer-v5-c128-run TOKENIZER_C128_COMMITTED=models/tokenizer-v5-c128-run \
+  TOKENIZER_C128_STOP=$(TOKENIZER_V5_C128_STOP) TOKENIZER_V4_RUN=$(TOKENIZER_V5_RUN) TOKENIZER_V4_COMMITTED=$(TOKENIZER_V5_COMMITTED)
+train-tokenizer-v5-c128: footage
+	$(MAKE) train-tokenizer-c128 $(V5_C128)
+
+save-tokenizer-v5-c128:
+	$(MAKE) save-tokenizer-c128 $(V5_C128)
+
 # Stage 3 past the shipped step, in folders of its own so that the shipped stage stays reproducible: continues
 # models/tokenizer-c128-next (or starts it from the shipped stage 3), to the end of the schedule.
 C128_NEXT = TOKENIZER_C128_STOP= TOKENIZER_C128_RUN=$(OUT)/tokenizer-c128-next \
@@ -272,6 +284,36 @@ save-single-v4-l0:
 
 save-single-v4:
 	$(call save_tokenizer_run,$(SINGLE_V4_RUN),$(SINGLE_V4_COMMITTED))
+
+# The `single` baseline at v5's recipe and steps, for Fig. 4 at equal budget: stage 1 is v5's stage 1 on the one
+# layer (16 000 steps, seed 11), stage 2 a fresh 16 000-step schedule from it (--init), stage 3 v5's stage 3. Same
+# run and resume rules as v5; each stage is committed (models/single-v5-*) as it goes.
+SINGLE_V5_L0_RUN ?= $(OUT)/single-v5-l0-run
+SINGLE_V5_L0_COMMITTED ?= models/single-v5-l0-run
+SINGLE_V5_RUN ?= $(OUT)/single-v5-run
+SINGLE_V5_COMMITTED ?= models/single-v5-run
+SINGLE_V5_BASE = $$(if [ -f '$(SINGLE_V5_L0_RUN)/model.safetensors' ]; then echo '$(SINGLE_V5_L0_RUN)'; \
+  else echo '$(SINGLE_V5_L0_COMMITTED)'; fi)
+SINGLE_V5_C128 = SINGLE_C128_RUN=$(OUT)/single-v5-c128-run SINGLE_C128_COMMITTED=models/single-v5-c128-run \
+  TOKENIZER_C128_STOP=$(TOKENIZER_V5_C128_STOP) SINGLE_V4_RUN=$(SINGLE_V5_RUN) SINGLE_V4_COMMITTED=$(SINGLE_V5_COMMITTED)
+
+train-single-v5-l0: footage
+	$(call tokenizer_run,$(SINGLE_V5_L0_RUN),$(SINGLE_V5_L0_COMMITTED),--preset single2,TOKENIZER_V5_L0_RECIPE)
+
+train-single-v5: footage
+	$(call tokenizer_run,$(SINGLE_V5_RUN),$(SINGLE_V5_COMMITTED),--init $(SINGLE_V5_BASE),TOKENIZER_V5_RECIPE)
+
+train-single-v5-c128: footage
+	$(MAKE) train-single-c128 $(SINGLE_V5_C128)
+
+save-single-v5-l0:
+	$(call save_tokenizer_run,$(SINGLE_V5_L0_RUN),$(SINGLE_V5_L0_COMMITTED))
+
+save-single-v5:
+	$(call save_tokenizer_run,$(SINGLE_V5_RUN),$(SINGLE_V5_COMMITTED))
+
+save-single-v5-c128:
+	$(MAKE) save-single-c128 $(SINGLE_V5_C128)
 
 # The shipped checkpoint, reproduced from scratch stage by stage (v4's 5 750 + 16 000 steps at 64², ~3 h on one core
 # at 0.5 s a step, then 8 250 at 128², ~3.5 h at 1.5 s) in run folders of its own, so that runs continuing the

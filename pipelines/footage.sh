@@ -78,8 +78,8 @@ decode() {  # source out.y4m [hv-decode options]
     local src=$1 dst=$2; shift 2
     [ -s "$dst" ] && return 0
     mkdir -p "$(dirname "$dst")"
-    "$BIN/hv-decode" "$src" --fps 8 --size 256 "$@" -o "$dst.part"
-    mv "$dst.part" "$dst"
+    "$BIN/hv-decode" "$src" --fps 8 --size 256 "$@" -o "$dst.part.$$"
+    mv "$dst.part.$$" "$dst"
 }
 FRAMEBYTES=$(( 6 + 256 * 256 * 3 / 2 ))  # "FRAME\n" + one 256x256 4:2:0 picture
 frames_of() {  # y4m -> frame count (hv-decode and ffmpeg write bare FRAME lines)
@@ -180,8 +180,8 @@ photos report palapeli-data $(for n in castle-maintenon cincinnati-bridge citrus
         [ $files -gt 0 ] || { echo "footage: error: no clips for source $source in $OUT/$split" >&2; exit 70; }
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$source" "$kind" "$split" "$package" "$licence" "$files" "$frames" "$description"
     done
-} > "$OUT/sources.tsv.tmp"
-mv "$OUT/sources.tsv.tmp" "$OUT/sources.tsv"
+} > "$OUT/sources.tsv.tmp.$$"
+mv "$OUT/sources.tsv.tmp.$$" "$OUT/sources.tsv"
 echo "footage: frames per source (8 fps, 256x256)"
 awk -F'\t' 'NR > 1 { printf "  %-8s %-8s %-28s %4d files %6d frames\n", $3, $2, $1, $6, $7; t[$3] += $7; k[$3 " " $2] += $7 }
     END { split("train heldout report", S, " "); split("real photo cartoon", K, " ")

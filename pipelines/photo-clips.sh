@@ -111,7 +111,7 @@ for (( v = 0; v < count; v++ )); do
             vf="crop=$w:$w:$x0:$y0,scale=$SIZE:$SIZE:flags=lanczos"
             input=(-loop 1 -framerate 8 -i "$still") ;;
     esac
-    "${FF[@]}" "${input[@]}" -vf "$vf,scale=out_range=tv,format=yuv420p,setsar=1" "${OUTOPT[@]}" "$dst.part"
-    mv "$dst.part" "$dst"
+    "${FF[@]}" "${input[@]}" -vf "$vf,scale=out_range=tv,format=yuv420p,setsar=1" "${OUTOPT[@]}" "$dst.part.$$"
+    mv "$dst.part.$$" "$dst"
     printf '%s\t%s\t%s\t%s\n' "$name-v$v" "$motion" "$f" "$photo" >> "$out/.motions.tsv"
 done
