@@ -78,6 +78,8 @@ define tokenizer_run
 	else how="$(3)"; fi; \
 	set -x; $(BIN)/hv-train tokenizer $($(4)) --bf16 $(TOKENIZER_BF16) --out '$(1)' $$how
 endef
+# The run folder when it holds a checkpoint, else the committed one: where the next stage starts from.
+run_or_committed = $$(if [ -f '$(1)/model.safetensors' ]; then echo '$(1)'; else echo '$(2)'; fi)
 # Exports a run's checkpoint (EMA weights, BF16, its step in the metadata) and train.csv, to be committed.
 define save_tokenizer_run
 	$(BIN)/hv-train export --from '$(1)' --to '$(2)' --storage bf16
@@ -124,8 +126,7 @@ TOKENIZER_V3_L0_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_L0_STEPS)
 # "Coarse layers see whole frames differently").
 TOKENIZER_V3_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_STEPS) --quantization-warmup 0 \
   $(if $(TOKENIZER_V3_STOP),--stop-at $(TOKENIZER_V3_STOP))
-V3_BASE = $$(if [ -f '$(TOKENIZER_V3_L0_RUN)/model.safetensors' ]; then echo '$(TOKENIZER_V3_L0_RUN)'; \
-  else echo '$(TOKENIZER_V3_L0_COMMITTED)'; fi)
+V3_BASE = $(call run_or_committed,$(TOKENIZER_V3_L0_RUN),$(TOKENIZER_V3_L0_COMMITTED))
 
 train-tokenizer-v3-l0: footage
 	$(call tokenizer_run,$(TOKENIZER_V3_L0_RUN),$(TOKENIZER_V3_L0_COMMITTED),--preset small2 --layers 1,TOKENIZER_V3_L0_RECIPE)
@@ -151,8 +152,7 @@ TOKENIZER_V4_L0_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_L0_STEPS)
   $(if $(TOKENIZER_V4_L0_STOP),--stop-at $(TOKENIZER_V4_L0_STOP))
 TOKENIZER_V4_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_STEPS) --quantization-warmup 0 \
   $(if $(TOKENIZER_V4_STOP),--stop-at $(TOKENIZER_V4_STOP))
-V4_BASE = $$(if [ -f '$(TOKENIZER_V4_L0_RUN)/model.safetensors' ]; then echo '$(TOKENIZER_V4_L0_RUN)'; \
-  else echo '$(TOKENIZER_V4_L0_COMMITTED)'; fi)
+V4_BASE = $(call run_or_committed,$(TOKENIZER_V4_L0_RUN),$(TOKENIZER_V4_L0_COMMITTED))
 
 train-tokenizer-v4-l0: footage
 	$(call tokenizer_run,$(TOKENIZER_V4_L0_RUN),$(TOKENIZER_V4_L0_COMMITTED),--preset small2 --layers 1,TOKENIZER_V4_L0_RECIPE)
@@ -176,8 +176,7 @@ TOKENIZER_V5_RUN ?= $(OUT)/tokenizer-v5-run
 TOKENIZER_V5_COMMITTED ?= models/tokenizer-v5-run
 TOKENIZER_V5_L0_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_L0_STEPS) --quantization-warmup 0 --seed 11
 TOKENIZER_V5_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_STEPS) --quantization-warmup 0 --seed 11
-V5_BASE = $$(if [ -f '$(TOKENIZER_V5_L0_RUN)/model.safetensors' ]; then echo '$(TOKENIZER_V5_L0_RUN)'; \
-  else echo '$(TOKENIZER_V5_L0_COMMITTED)'; fi)
+V5_BASE = $(call run_or_committed,$(TOKENIZER_V5_L0_RUN),$(TOKENIZER_V5_L0_COMMITTED))
 
 train-tokenizer-v5-l0: footage
 	$(call tokenizer_run,$(TOKENIZER_V5_L0_RUN),$(TOKENIZER_V5_L0_COMMITTED),--preset small2 --layers 1,TOKENIZER_V5_L0_RECIPE)
@@ -199,8 +198,7 @@ SINGLE_V4_L0_RUN ?= $(OUT)/single-v4-l0-run
 SINGLE_V4_L0_COMMITTED ?= models/single-v4-l0-run
 SINGLE_V4_RUN ?= $(OUT)/single-v4-run
 SINGLE_V4_COMMITTED ?= models/single-v4-run
-SINGLE_V4_BASE = $$(if [ -f '$(SINGLE_V4_L0_RUN)/model.safetensors' ]; then echo '$(SINGLE_V4_L0_RUN)'; \
-  else echo '$(SINGLE_V4_L0_COMMITTED)'; fi)
+SINGLE_V4_BASE = $(call run_or_committed,$(SINGLE_V4_L0_RUN),$(SINGLE_V4_L0_COMMITTED))
 
 train-single-v4-l0: footage
 	$(call tokenizer_run,$(SINGLE_V4_L0_RUN),$(SINGLE_V4_L0_COMMITTED),--preset single2,TOKENIZER_V4_L0_RECIPE)
@@ -219,8 +217,7 @@ TOKENIZER_C128_SHIPPED_STOP = 8250
 TOKENIZER_C128_STOP ?= $(TOKENIZER_C128_SHIPPED_STOP)
 TOKENIZER_C128_RECIPE = $(subst --crop 64 --lr $(TOKENIZER_V3_LR),--crop 128 --lr 1e-5,$(TOKENIZER_V3_COMMON)) \
   --steps $(TOKENIZER_V3_STEPS) --quantization-warmup 0 --seed 3 $(if $(TOKENIZER_C128_STOP),--stop-at $(TOKENIZER_C128_STOP))
-C128_BASE = $$(if [ -f '$(TOKENIZER_V4_RUN)/model.safetensors' ]; then echo '$(TOKENIZER_V4_RUN)'; \
-  else echo '$(TOKENIZER_V4_COMMITTED)'; fi)
+C128_BASE = $(call run_or_committed,$(TOKENIZER_V4_RUN),$(TOKENIZER_V4_COMMITTED))
 
 train-tokenizer-c128: footage
 	$(call tokenizer_run,$(TOKENIZER_C128_RUN),$(TOKENIZER_C128_COMMITTED),--init $(C128_BASE),TOKENIZER_C128_RECIPE)
@@ -270,8 +267,7 @@ save-tokenizer-b4:
 # and stop, so that Fig. 4's comparison stays at equal steps (committed as models/single-c128-run as it goes).
 SINGLE_C128_RUN ?= $(OUT)/single-c128-run
 SINGLE_C128_COMMITTED ?= models/single-c128-run
-SINGLE_C128_BASE = $$(if [ -f '$(SINGLE_V4_RUN)/model.safetensors' ]; then echo '$(SINGLE_V4_RUN)'; \
-  else echo '$(SINGLE_V4_COMMITTED)'; fi)
+SINGLE_C128_BASE = $(call run_or_committed,$(SINGLE_V4_RUN),$(SINGLE_V4_COMMITTED))
 
 train-single-c128: footage
 	$(call tokenizer_run,$(SINGLE_C128_RUN),$(SINGLE_C128_COMMITTED),--init $(SINGLE_C128_BASE),TOKENIZER_C128_RECIPE)
@@ -292,8 +288,7 @@ SINGLE_V5_L0_RUN ?= $(OUT)/single-v5-l0-run
 SINGLE_V5_L0_COMMITTED ?= models/single-v5-l0-run
 SINGLE_V5_RUN ?= $(OUT)/single-v5-run
 SINGLE_V5_COMMITTED ?= models/single-v5-run
-SINGLE_V5_BASE = $$(if [ -f '$(SINGLE_V5_L0_RUN)/model.safetensors' ]; then echo '$(SINGLE_V5_L0_RUN)'; \
-  else echo '$(SINGLE_V5_L0_COMMITTED)'; fi)
+SINGLE_V5_BASE = $(call run_or_committed,$(SINGLE_V5_L0_RUN),$(SINGLE_V5_L0_COMMITTED))
 SINGLE_V5_C128 = SINGLE_C128_RUN=$(OUT)/single-v5-c128-run SINGLE_C128_COMMITTED=models/single-v5-c128-run \
   TOKENIZER_C128_STOP=$(TOKENIZER_V5_C128_STOP) SINGLE_V4_RUN=$(SINGLE_V5_RUN) SINGLE_V4_COMMITTED=$(SINGLE_V5_COMMITTED)
 
