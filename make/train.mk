@@ -1,11 +1,12 @@
-# make train-tokenizer: reproduces the shipped tokenizer (v4: preset small2, trained dense first, hard codes from
+# make train-tokenizer: reproduces the shipped tokenizer (v5: preset small2, trained dense first, hard codes from
 # the first step) from scratch, stage by stage, into $(OUT)/tokenizer: stage 1 trains L0 alone, stage 2 grows the
-# coarse layers onto it (see "Dense first" below and formats/tokenizer.md). Interrupted, it resumes its runs in
-# $(OUT). To continue the committed checkpoints instead, run the stages' own targets (train-tokenizer-v4-l0,
-# train-tokenizer-v4); train-tokenizer-v3-l0 / -v3 are the previous shipped recipe's.
+# coarse layers onto it (see "Dense first" below and formats/tokenizer.md), stage 3 continues on 128² crops.
+# Interrupted, it resumes its runs in $(OUT). To continue the committed checkpoints instead, run the stages' own
+# targets (train-tokenizer-v5-l0, train-tokenizer-v5, train-tokenizer-v5-c128); the -v4 and -v3 targets are the
+# previous shipped recipes'.
 # make train-tokenizer-v1 / train-single: the first shipped configuration (`small`, seven videos, three stages)
-# and the paper's single-layer baseline (Fig. 4 ablation) with v1 stage 1's recipe and steps; train-single-v4-l0 /
-# train-single-v4 the baseline with v4's recipe and steps.
+# and the paper's single-layer baseline (Fig. 4 ablation) with v1 stage 1's recipe and steps; train-single-v5-l0 /
+# train-single-v5 / train-single-v5-c128 the baseline with the shipped recipe and steps.
 FOOTAGE ?= data/footage
 TOKENIZER_RUN ?= $(OUT)/tokenizer-run
 SINGLE_RUN ?= $(OUT)/single-run
@@ -166,7 +167,7 @@ save-tokenizer-v4-l0:
 save-tokenizer-v4:
 	$(call save_tokenizer_run,$(TOKENIZER_V4_RUN),$(TOKENIZER_V4_COMMITTED))
 
-# v5 (a candidate, not shipped; docs/tokenizer-journal.md, "Session of 2026-12-03, second"): v4's recipe with its
+# v5 (shipped since 2026-12-03, fourth; docs/tokenizer-journal.md, "Session of 2026-12-03, second"): v4's recipe with its
 # stage 1 run to the end of its 16 000-step schedule instead of stopping at 5 750 — what bfloat16 on AMX makes cheap
 # (0.27 s a step on one core) — with seed 11. Stage 2 grows v4's coarse layers onto it with v4's stage-2 recipe.
 # Same run and resume rules as v4 (models/tokenizer-v5-l0-run holds the committed stage 1).
@@ -225,11 +226,15 @@ train-tokenizer-c128: footage
 save-tokenizer-c128:
 	$(call save_tokenizer_run,$(TOKENIZER_C128_RUN),$(TOKENIZER_C128_COMMITTED))
 
-# v5's stage 3: stage 3's recipe (128² crops, a fresh 16 000-step schedule at 1e-5, seed 3) from v5's stage 2 (its
-# run when it is here, else the committed models/tokenizer-v5-run), in folders of its own; continues
-# models/tokenizer-v5-c128-run when that is committed. TOKENIZER_V5_C128_STOP stops it (empty: the end of the schedule).
-TOKENIZER_V5_C128_STOP ?=
-V5_C128 = TOKENIZER_C128_RUN=$(OUT)/tokenizer-v5-c128-run TOKENIZER_C128_COMMITTED=models/tokenizer-v5-c128-run \
+# v5's stage 3, the shipped model: stage 3's recipe (128² crops, a fresh 16 000-step schedule at 1e-5, seed 3) from
+# v5's stage 2 (its run when it is here, else the committed models/tokenizer-v5-run), in folders of its own; continues
+# models/tokenizer-v5-c128-run when that is committed. It stops at the shipped step 6 750 (19.03 dB held out); empty
+# TOKENIZER_V5_C128_STOP to go on to the end of the schedule.
+TOKENIZER_V5_C128_RUN ?= $(OUT)/tokenizer-v5-c128-run
+TOKENIZER_V5_C128_COMMITTED ?= models/tokenizer-v5-c128-run
+TOKENIZER_V5_C128_SHIPPED_STOP = 6750
+TOKENIZER_V5_C128_STOP ?= $(TOKENIZER_V5_C128_SHIPPED_STOP)
+V5_C128 = TOKENIZER_C128_RUN=$(TOKENIZER_V5_C128_RUN) TOKENIZER_C128_COMMITTED=$(TOKENIZER_V5_C128_COMMITTED) \
   TOKENIZER_C128_STOP=$(TOKENIZER_V5_C128_STOP) TOKENIZER_V4_RUN=$(TOKENIZER_V5_RUN) TOKENIZER_V4_COMMITTED=$(TOKENIZER_V5_COMMITTED)
 train-tokenizer-v5-c128: footage
 	$(MAKE) train-tokenizer-c128 $(V5_C128)
@@ -310,20 +315,20 @@ save-single-v5:
 save-single-v5-c128:
 	$(MAKE) save-single-c128 $(SINGLE_V5_C128)
 
-# The shipped checkpoint, reproduced from scratch stage by stage (v4's 5 750 + 16 000 steps at 64², ~3 h on one core
-# at 0.5 s a step, then 8 250 at 128², ~3.5 h at 1.5 s) in run folders of its own, so that runs continuing the
-# committed checkpoints are never mistaken for it. The committed stage 3 was resumed from its saved optimizer state
-# twice, so a repro matches it step for step only up to its first stop. `cp $(OUT)/tokenizer/* models/tokenizer/`
-# ships it; the generator must then be retrained on its tokens (make lm-shards train-lm).
-REPRO = TOKENIZER_V4_L0_RUN=$(OUT)/tokenizer-repro/l0-run TOKENIZER_V4_RUN=$(OUT)/tokenizer-repro/run \
-  TOKENIZER_C128_RUN=$(OUT)/tokenizer-repro/c128-run \
-  TOKENIZER_V4_L0_COMMITTED= TOKENIZER_V4_COMMITTED= TOKENIZER_C128_COMMITTED= \
-  TOKENIZER_V4_L0_STOP=$(TOKENIZER_V4_SHIPPED_L0_STOP) TOKENIZER_V4_STOP=$(TOKENIZER_V4_SHIPPED_STOP) \
-  TOKENIZER_C128_STOP=$(TOKENIZER_C128_SHIPPED_STOP)
+# The shipped checkpoint, reproduced from scratch stage by stage (v5's 16 000 + 16 000 steps at 64², ~5 h on one core
+# at 0.3–0.5 s a step in bfloat16 on AMX, then 6 750 at 128², ~2 h at 0.6–1.0 s) in run folders of its own, so that
+# runs continuing the committed checkpoints are never mistaken for it. The committed stages were resumed across
+# sessions with fresh optimizer moments, so a repro matches them step for step only up to their first stops.
+# `cp $(OUT)/tokenizer/* models/tokenizer/` ships it; the generator must then be retrained on its tokens (make
+# lm-shards train-lm).
+REPRO = TOKENIZER_V5_L0_RUN=$(OUT)/tokenizer-repro/l0-run TOKENIZER_V5_RUN=$(OUT)/tokenizer-repro/run \
+  TOKENIZER_V5_C128_RUN=$(OUT)/tokenizer-repro/c128-run \
+  TOKENIZER_V5_L0_COMMITTED= TOKENIZER_V5_COMMITTED= TOKENIZER_V5_C128_COMMITTED= \
+  TOKENIZER_V5_C128_STOP=$(TOKENIZER_V5_C128_SHIPPED_STOP)
 train-tokenizer: footage
-	$(MAKE) train-tokenizer-v4-l0 $(REPRO)
-	$(MAKE) train-tokenizer-v4 $(REPRO)
-	$(MAKE) train-tokenizer-c128 $(REPRO)
+	$(MAKE) train-tokenizer-v5-l0 $(REPRO)
+	$(MAKE) train-tokenizer-v5 $(REPRO)
+	$(MAKE) train-tokenizer-v5-c128 $(REPRO)
 	$(call save_tokenizer_run,$(OUT)/tokenizer-repro/c128-run,$(OUT)/tokenizer)
 
 save-tokenizer-v3-l0:
