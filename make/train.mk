@@ -315,8 +315,8 @@ save-single-v5:
 save-single-v5-c128:
 	$(MAKE) save-single-c128 $(SINGLE_V5_C128)
 
-# The shipped checkpoint, reproduced from scratch stage by stage (v5's 16 000 + 16 000 steps at 64², ~5 h on one core
-# at 0.3–0.5 s a step in bfloat16 on AMX, then 6 750 at 128², ~2 h at 0.6–1.0 s) in run folders of its own, so that
+# The shipped checkpoint, reproduced from scratch stage by stage (v5's 16 000 + 16 000 steps at 64², ~2.5 h on one core
+# at 0.25–0.3 s a step in bfloat16 on AMX, then 6 750 at 128², ~1.5 h at 0.6–1.0 s; float32 elsewhere, 2–4× that) in run folders of its own, so that
 # runs continuing the committed checkpoints are never mistaken for it. The committed stages were resumed across
 # sessions with fresh optimizer moments, so a repro matches them step for step only up to their first stops.
 # `cp $(OUT)/tokenizer/* models/tokenizer/` ships it; the generator must then be retrained on its tokens (make
