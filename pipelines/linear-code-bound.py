@@ -1,29 +1,23 @@
 #!/usr/bin/env python3
 """What a linear transform code does at L0's geometry: the principal components of 8×16×16×3 blocks of training
 footage, K per block, applied to held-out clips, continuous and sign-quantised (K bits a block, each decoded as
-±E|c|), and as a transform code: the same
-components scalar-quantised with K bits a block in all, given greedily one at a time to the component whose
-quantiser (Lloyd-Max, fitted on the training blocks) then loses the least, so a component may get several bits
-or none — beside the blocks' mean colour. A bound to read the tokenizer's continuous bypass and its codes against
+±E|c|), and as a transform code: the same components scalar-quantised with K bits a block in all, given greedily
+one at a time to the component whose quantiser (Lloyd-Max, fitted on the training blocks) then loses the least, so a
+component may get several bits or none — beside the blocks' mean colour. A bound to read the tokenizer's continuous bypass and its codes against
 (docs/tokenizer-journal.md, "Session of 2026-12-02, sixth").
 
     pipelines/linear-code-bound.py TRAIN_DIR HELDOUT_DIR [--videos 60] [--blocks 400] [-k 18]
 """
 import argparse
 import glob
-import importlib.util
 import os
 import random
 import sys
 
 import numpy as np
 
-# hv-train's reader, bit-exact; loaded as a file because the hitvideo package's __init__ imports torch.
-_spec = importlib.util.spec_from_file_location(
-    "hitvideo_y4m", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python", "hitvideo", "y4m.py"))
-_y4m = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_y4m)
-read_y4m = _y4m.read_y4m
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from hitvideo.y4m import read_y4m  # noqa: E402  (bit-exact with hv-train's reader; numpy only)
 
 
 def blocks(x):
