@@ -294,7 +294,9 @@ SINGLE_V5_L0_COMMITTED ?= models/single-v5-l0-run
 SINGLE_V5_RUN ?= $(OUT)/single-v5-run
 SINGLE_V5_COMMITTED ?= models/single-v5-run
 SINGLE_V5_BASE = $(call run_or_committed,$(SINGLE_V5_L0_RUN),$(SINGLE_V5_L0_COMMITTED))
-SINGLE_V5_C128 = SINGLE_C128_RUN=$(OUT)/single-v5-c128-run SINGLE_C128_COMMITTED=models/single-v5-c128-run \
+SINGLE_V5_C128_RUN ?= $(OUT)/single-v5-c128-run
+SINGLE_V5_C128_COMMITTED ?= models/single-v5-c128-run
+SINGLE_V5_C128 = SINGLE_C128_RUN=$(SINGLE_V5_C128_RUN) SINGLE_C128_COMMITTED=$(SINGLE_V5_C128_COMMITTED) \
   TOKENIZER_C128_STOP=$(TOKENIZER_V5_C128_STOP) SINGLE_V4_RUN=$(SINGLE_V5_RUN) SINGLE_V4_COMMITTED=$(SINGLE_V5_COMMITTED)
 
 train-single-v5-l0: footage
@@ -357,19 +359,21 @@ eval-tokenizer-report: footage
 eval-single: footage
 	pipelines/evaluate-tokenizer.sh $(BIN) $(SINGLE_RUN) $(OUT)/eval-single $(HELDOUT)
 
-# The generation half of the Fig. 4 ablation: a generator trained on the single baseline's tokens (stage 3 at its
-# equal-budget step, models/single-c128-run) through the same pipeline and recipe as the shipped generator (make lm-shards, make train-lm:
+# The generation half of the Fig. 4 ablation: a generator trained on the single baseline's tokens (stage 3 at the
+# shipped v5's step, models/single-v5-c128-run; SINGLE_TOKENIZER=models/single-c128-run SINGLE_TAG=single-c128 for
+# the v4-era pair) through the same pipeline and recipe as the shipped generator (make lm-shards, make train-lm:
 # LM_CONFIG, LM_STEPS; it resumes an interrupted run), then text-to-video from every training video's caption with
 # both pairs, compared with the training footage and with each tokenizer's own reconstruction of it
 # (pipelines/compare-generation.py; needs numpy). About 15 + 45 + 25 minutes on one core.
-SINGLE_TOKENIZER ?= $(SINGLE_C128_COMMITTED)
-SINGLE_SHARDS_DIR ?= $(OUT)/lm-shards-single-c128
-SINGLE_LM_DATA ?= $(OUT)/lm-single-c128
-SINGLE_GENERATOR ?= $(OUT)/generator-single-c128
+SINGLE_TOKENIZER ?= $(SINGLE_V5_C128_COMMITTED)
+SINGLE_TAG ?= single-v5-c128
+SINGLE_SHARDS_DIR ?= $(OUT)/lm-shards-$(SINGLE_TAG)
+SINGLE_LM_DATA ?= $(OUT)/lm-$(SINGLE_TAG)
+SINGLE_GENERATOR ?= $(OUT)/generator-$(SINGLE_TAG)
 compare-generation: footage $(LM_DATA)/clips.tsv
 	$(MAKE) lm-shards TOKENIZER=$(SINGLE_TOKENIZER) LM_SHARDS_DIR=$(SINGLE_SHARDS_DIR)
 	$(MAKE) train-lm LM_SHARDS=$(SINGLE_SHARDS_DIR)/tokens/shards LM_OUT=$(SINGLE_GENERATOR) \
 		LM_FLAGS=$(if $(wildcard $(SINGLE_GENERATOR)/train-state.safetensors),--resume)
 	pipelines/lm-data.sh $(BIN) $(SINGLE_TOKENIZER) $(FOOTAGE) $(SINGLE_LM_DATA)
-	pipelines/compare-generation.py $(BIN) $(FOOTAGE) $(OUT)/compare-generation \
+	pipelines/compare-generation.py $(BIN) $(FOOTAGE) $(OUT)/compare-generation-$(SINGLE_TAG) \
 		hierarchy=models/tokenizer:$(LM_OUT):$(LM_DATA) single=$(SINGLE_TOKENIZER):$(SINGLE_GENERATOR):$(SINGLE_LM_DATA)

@@ -1,5 +1,5 @@
-// Direct stride-1 convolution of one output row (hv_kernels.h). A tile of NB output positions × NV·16 output
-// channels stays in zmm registers for a pass over a block of input channels: per input channel, NV weight vectors
+// Direct stride-1 convolution of one output row (hv_kernels.h), in AVX-512 or, on CPUs without it, AVX2 (at the end).
+// A tile of NB output positions × NV·16 output channels stays in zmm registers for a pass over a block of input channels: per input channel, NV weight vectors
 // are loaded once and each of the NB inputs is broadcast once, for NB·NV FMAs. The tile
 // sizes keep NB·NV at 24 or below (of 32 zmm registers: the accumulators, the weights and a broadcast) and NB·NV ≥ 8
 // where the row allows it, so the FMA units' latency is covered. Nothing is copied or packed: im2col's 27-fold copy of
@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #define HV_AVX512 __attribute__((target("avx512f,fma")))
+#define HV_AVX2 __attribute__((target("avx2,fma")))
 // The tile loops must unroll completely for the accumulators to live in registers (clang leaves a 12-wide loop rolled,
 // with the accumulators on the stack, unless told).
 #define HV_UNROLL _Pragma("clang loop unroll(full)")
@@ -16,6 +17,11 @@
 int hv_direct_conv_available(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") ? 1 : 0;
+}
+
+int hv_conv_rows_available(void) {
+    __builtin_cpu_init();
+    return hv_direct_conv_available() || (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
 }
 
 // One pass of a tile over kernel columns [0, kc) and input channels [ci0, ci1) of one entry: the accumulators are
@@ -50,6 +56,7 @@ int hv_direct_conv_available(void) {
     }
 
 typedef void (*hv_tile_fn)(const float *, const float *, int, int, int, int, int, float *);
+typedef void (*hv_dwtile_fn)(const float *, const float *, const int *, int, int, int, float *);
 
 // Full tiles: NV = 4 → 6 positions, 3 → 8, 2 → 12, 1 → 16; every narrower tile for the row's remainder.
 HV_TILE(4, 1) HV_TILE(4, 2) HV_TILE(4, 3) HV_TILE(4, 4) HV_TILE(4, 5) HV_TILE(4, 6)
@@ -71,14 +78,27 @@ static const hv_tile_fn tiles1[] = {0, tile_1_1, tile_1_2, tile_1_3, tile_1_4, t
 // thread: 117, 129, 146 and 149 GFLOP/s with blocks of 16, 32, 64 and 256 channels (sgemm: 154).
 #define HV_CI_BLOCK 256
 
-void hv_conv_row(const float *const *rows, const float *const *weights, int entries, int kw, int cin, int cout,
-                 int width, int stride, int valid, int offset, const float *bias, float *y) {
+// The tile sets of one instruction set: tables[nv] holds the tiles of nv 16-channel blocks by positions (1 … full[nv]).
+typedef struct {
+    int maxnv;
+    const hv_tile_fn *tables[5];
+    int full[5];
+} hv_tiles;
+
+typedef struct {
+    int maxnv;
+    const hv_dwtile_fn *tables[5];
+    int full[5];
+} hv_dwtiles;
+
+static void conv_row(const hv_tiles *k, const float *const *rows, const float *const *weights, int entries, int kw,
+                     int cin, int cout, int width, int stride, int valid, int offset, const float *bias, float *y) {
     int columnsPerPass = cin <= HV_CI_BLOCK ? kw : 1;
     for (int co0 = 0; co0 < cout;) {
         int nv = (cout - co0) / 16;
-        if (nv > 4) nv = 4;
-        const hv_tile_fn *table = nv == 4 ? tiles4 : nv == 3 ? tiles3 : nv == 2 ? tiles2 : tiles1;
-        int full = nv == 4 ? 6 : nv == 3 ? 8 : nv == 2 ? 12 : 16;
+        if (nv > k->maxnv) nv = k->maxnv;
+        const hv_tile_fn *table = k->tables[nv];
+        int full = k->full[nv];
         // Each run of kept positions (a frame row's first `valid` columns) is cut into equal tiles rather than full
         // ones and a thin remainder (a 32-wide run as 6+6+6+6+6+2 would spend a pass on a 2-position tile that
         // cannot hide the FMA latency). The columns past `valid` are never computed.
@@ -136,8 +156,6 @@ void hv_conv_row(const float *const *rows, const float *const *weights, int entr
             for (int v = 0; v < NV; v++) _mm512_storeu_ps(dw + (size_t)j * cout + 16 * v, acc[j][v]);              \
     }
 
-typedef void (*hv_dwtile_fn)(const float *, const float *, const int *, int, int, int, float *);
-
 HV_DW_TILE(4, 1) HV_DW_TILE(4, 2) HV_DW_TILE(4, 3) HV_DW_TILE(4, 4) HV_DW_TILE(4, 5) HV_DW_TILE(4, 6)
 HV_DW_TILE(3, 1) HV_DW_TILE(3, 2) HV_DW_TILE(3, 3) HV_DW_TILE(3, 4) HV_DW_TILE(3, 5) HV_DW_TILE(3, 6)
 HV_DW_TILE(3, 7) HV_DW_TILE(3, 8)
@@ -156,8 +174,8 @@ static const hv_dwtile_fn dwtiles1[] = {0, dwtile_1_1, dwtile_1_2, dwtile_1_3, d
                                         dwtile_1_7, dwtile_1_8, dwtile_1_9, dwtile_1_10, dwtile_1_11, dwtile_1_12,
                                         dwtile_1_13, dwtile_1_14, dwtile_1_15, dwtile_1_16};
 
-void hv_conv_row_dw(const float *const *rows, float *const *dweights, int entries, int kw, int cin, int cout,
-                    int width, int stride, int valid, int offset, const float *dy) {
+static void conv_row_dw(const hv_dwtiles *k, const float *const *rows, float *const *dweights, int entries, int kw,
+                        int cin, int cout, int width, int stride, int valid, int offset, const float *dy) {
     // The kept positions as [start, end) runs: the dropped columns' dy is zero and adds nothing, so they are skipped.
     int runs[2 * (width / stride + 2)], nruns = 0;
     for (int p = 0; p < width;) {
@@ -171,9 +189,9 @@ void hv_conv_row_dw(const float *const *rows, float *const *dweights, int entrie
     }
     for (int co0 = 0; co0 < cout;) {
         int nv = (cout - co0) / 16;
-        if (nv > 4) nv = 4;
-        const hv_dwtile_fn *table = nv == 4 ? dwtiles4 : nv == 3 ? dwtiles3 : nv == 2 ? dwtiles2 : dwtiles1;
-        int full = nv == 4 ? 6 : nv == 3 ? 8 : nv == 2 ? 12 : 16;
+        if (nv > k->maxnv) nv = k->maxnv;
+        const hv_dwtile_fn *table = k->tables[nv];
+        int full = k->full[nv];
         int tiles = (cin + full - 1) / full;
         for (int e = 0; e < entries; e++)
             for (int c = 0; c < kw; c++)
@@ -186,4 +204,85 @@ void hv_conv_row_dw(const float *const *rows, float *const *dweights, int entrie
                 }
         co0 += 16 * nv;
     }
+}
+
+// The same tiles in 256-bit registers for CPUs with AVX2 and FMA but no AVX-512. With 16 ymm registers one tile is
+// 6 positions × 16 channels (two vectors): 12 accumulators, two weight vectors and a broadcast — the shape of
+// OpenBLAS's own Haswell sgemm kernel. Narrower tiles cover a row's remainder.
+#define HV_TILE8(NB)                                                                                                 \
+    static HV_AVX2 void tile8_##NB(const float *x, const float *w, int kc, int cin, int cout, int ci0, int ci1,      \
+                                   float *y) {                                                                     \
+        __m256 acc[NB][2];                                                                                         \
+        HV_UNROLL                                                                                                  \
+        for (int j = 0; j < NB; j++)                                                                               \
+            HV_UNROLL                                                                                              \
+            for (int v = 0; v < 2; v++) acc[j][v] = _mm256_loadu_ps(y + (size_t)j * cout + 8 * v);                 \
+        for (int c = 0; c < kc; c++) {                                                                             \
+            const float *xc = x + (size_t)c * cin, *wc = w + (size_t)c * cin * cout;                               \
+            for (int ci = ci0; ci < ci1; ci++) {                                                                   \
+                __m256 w0 = _mm256_loadu_ps(wc + (size_t)ci * cout), w1 = _mm256_loadu_ps(wc + (size_t)ci * cout + 8); \
+                HV_UNROLL                                                                                          \
+                for (int j = 0; j < NB; j++) {                                                                     \
+                    __m256 xv = _mm256_broadcast_ss(xc + (size_t)j * cin + ci);                                    \
+                    acc[j][0] = _mm256_fmadd_ps(xv, w0, acc[j][0]);                                                \
+                    acc[j][1] = _mm256_fmadd_ps(xv, w1, acc[j][1]);                                                \
+                }                                                                                                  \
+            }                                                                                                      \
+        }                                                                                                          \
+        HV_UNROLL                                                                                                  \
+        for (int j = 0; j < NB; j++)                                                                               \
+            HV_UNROLL                                                                                              \
+            for (int v = 0; v < 2; v++) _mm256_storeu_ps(y + (size_t)j * cout + 8 * v, acc[j][v]);                 \
+    }
+
+#define HV_DW_TILE8(NB)                                                                                              \
+    static HV_AVX2 void dwtile8_##NB(const float *x, const float *dy, const int *runs, int nruns, int cin, int cout, \
+                                     float *dw) {                                                                  \
+        __m256 acc[NB][2];                                                                                         \
+        HV_UNROLL                                                                                                  \
+        for (int j = 0; j < NB; j++)                                                                               \
+            HV_UNROLL                                                                                              \
+            for (int v = 0; v < 2; v++) acc[j][v] = _mm256_loadu_ps(dw + (size_t)j * cout + 8 * v);                \
+        for (int r = 0; r < nruns; r++)                                                                            \
+        for (int wo = runs[2 * r]; wo < runs[2 * r + 1]; wo++) {                                                  \
+            __m256 g0 = _mm256_loadu_ps(dy + (size_t)wo * cout), g1 = _mm256_loadu_ps(dy + (size_t)wo * cout + 8);  \
+            HV_UNROLL                                                                                              \
+            for (int j = 0; j < NB; j++) {                                                                         \
+                __m256 xv = _mm256_broadcast_ss(x + (size_t)wo * cin + j);                                         \
+                acc[j][0] = _mm256_fmadd_ps(xv, g0, acc[j][0]);                                                    \
+                acc[j][1] = _mm256_fmadd_ps(xv, g1, acc[j][1]);                                                    \
+            }                                                                                                      \
+        }                                                                                                          \
+        HV_UNROLL                                                                                                  \
+        for (int j = 0; j < NB; j++)                                                                               \
+            HV_UNROLL                                                                                              \
+            for (int v = 0; v < 2; v++) _mm256_storeu_ps(dw + (size_t)j * cout + 8 * v, acc[j][v]);                \
+    }
+
+HV_TILE8(1) HV_TILE8(2) HV_TILE8(3) HV_TILE8(4) HV_TILE8(5) HV_TILE8(6)
+HV_DW_TILE8(1) HV_DW_TILE8(2) HV_DW_TILE8(3) HV_DW_TILE8(4) HV_DW_TILE8(5) HV_DW_TILE8(6)
+
+static const hv_tile_fn tiles8[] = {0, tile8_1, tile8_2, tile8_3, tile8_4, tile8_5, tile8_6};
+static const hv_dwtile_fn dwtiles8[] = {0, dwtile8_1, dwtile8_2, dwtile8_3, dwtile8_4, dwtile8_5, dwtile8_6};
+
+static const hv_tiles avx512_tiles = {4, {0, tiles1, tiles2, tiles3, tiles4}, {0, 16, 12, 8, 6}};
+static const hv_dwtiles avx512_dwtiles = {4, {0, dwtiles1, dwtiles2, dwtiles3, dwtiles4}, {0, 16, 12, 8, 6}};
+static const hv_tiles avx2_tiles = {1, {0, tiles8}, {0, 6}};
+static const hv_dwtiles avx2_dwtiles = {1, {0, dwtiles8}, {0, 6}};
+
+// AVX-512's tiles where the CPU has them, else AVX2's; asked once (a benign race: every thread stores the same value).
+static int wide = -1;
+
+void hv_conv_row(const float *const *rows, const float *const *weights, int entries, int kw, int cin, int cout,
+                 int width, int stride, int valid, int offset, const float *bias, float *y) {
+    if (wide < 0) wide = hv_direct_conv_available();
+    conv_row(wide ? &avx512_tiles : &avx2_tiles, rows, weights, entries, kw, cin, cout, width,
+             stride, valid, offset, bias, y);
+}
+
+void hv_conv_row_dw(const float *const *rows, float *const *dweights, int entries, int kw, int cin, int cout,
+                    int width, int stride, int valid, int offset, const float *dy) {
+    if (wide < 0) wide = hv_direct_conv_available();
+    conv_row_dw(wide ? &avx512_dwtiles : &avx2_dwtiles, rows, dweights, entries, kw, cin, cout,
+                width, stride, valid, offset, dy);
 }

@@ -7,8 +7,8 @@
 // The long rows are cut into segments whose outputs fit in L1.
 // The input gradient of a stride-1 conv is itself such a conv — of the zero-padded output gradient with the kernel
 // flipped in space and its channel axes swapped — and the weight gradient accumulates x ⊗ dy over the same rows
-// (over the same kept positions). Used where the CPU has AVX-512 and the channel counts are multiples of
-// 16 (`appliesForward`, `appliesBackward`); everything else, and every conv when `Conv3dTuning.direct` is off, goes
+// (over the same kept positions). Used where the CPU has AVX-512 (or AVX2 and FMA) and the channel counts are
+// multiples of 16 (`appliesForward`, `appliesBackward`); everything else, and every conv when `Conv3dTuning.direct` is off, goes
 // through im2col. Tests compare both paths with the naive reference and check the gradients by finite differences.
 import CKernels
 
@@ -19,16 +19,21 @@ public enum AVX512Kernels {
 }
 
 public enum Conv3dDirect {
-    /// Whether this CPU runs the kernels (AVX-512F).
-    public static var available: Bool { AVX512Kernels.available }
+    /// Whether this CPU runs the kernels: AVX-512F, or AVX2 with FMA (6 positions × 16 channels a tile in 256-bit
+    /// registers, where AVX-512's widest tile is 6 × 64).
+    public static let available: Bool = hv_conv_rows_available() != 0
 
-    /// Forward runs direct when the conv has unit strides, Cout is a multiple of 16 and frames are at least 8
-    /// positions wide: on narrower ones the kw − 1 dropped positions of every row cost more than im2col does
-    /// (4×4 planes: 1.5× the work; measured 0.5–0.6× im2col's speed there, docs/speed-training-step.md).
+    /// Forward runs direct when the conv has unit strides, Cout is a multiple of 16 and frames are at least
+    /// `minimumWidth` positions wide: on narrower ones the kw − 1 dropped positions of every row cost more than
+    /// im2col does (4×4 planes: 1.5× the work; measured 0.5–0.6× im2col's speed there, docs/speed-training-step.md).
     static func appliesForward(_ g: Conv3dGeometry, width: Int) -> Bool {
         Conv3dTuning.direct && available && g.stride == (1, 1, 1) && g.outChannels % 16 == 0
-            && g.kernel != (1, 1, 1) && g.padH < g.kernel.h && g.padW < g.kernel.w && width >= 8
+            && g.kernel != (1, 1, 1) && g.padH < g.kernel.h && g.padW < g.kernel.w && width >= minimumWidth
     }
+
+    /// 8 with AVX-512; 16 with AVX2, whose narrower tiles gain less from skipping the copies: on 8×8 planes they
+    /// ran at 0.88× / 0.93× im2col (64→64) and 0.99× / 1.00× (96→96), on 16×16 and wider at 1.02–2.05×.
+    public static let minimumWidth = AVX512Kernels.available ? 8 : 16
 
     /// Backward runs direct when forward would and Cin is a multiple of 16 too (it is dx's width).
     static func appliesBackward(_ g: Conv3dGeometry, width: Int) -> Bool {

@@ -150,7 +150,7 @@ final class ConvTests: XCTestCase {
     /// The direct kernels (stride 1, channel counts that are multiples of 16) against the naive reference, forward and
     /// backward: register tiles of every width (16, 32, 48, 64 and 80 output channels, frames cut into segments of whole
     /// rows or rows into parts),
-    /// frames narrower than 8 falling back,
+    /// frames narrower than `minimumWidth` falling back,
     /// zero and replicated temporal padding, a lookahead, and the even kernels with explicit spatial padding that
     /// `UpsampledConv3d`'s phases use; a channel count off the multiple of 16 falls back to im2col.
     func testDirectConvMatchesNaive() {
@@ -164,8 +164,8 @@ final class ConvTests: XCTestCase {
             ((3, 3, 3), .zero, 0, nil, 32, 80, [4, 5, 19, 32]),
             ((1, 3, 3), .replicate, 0, nil, 16, 48, [3, 4, 17, 16]),
             ((3, 1, 1), .replicate, 1, nil, 16, 32, [6, 3, 25, 16]),
-            ((2, 2, 2), .replicate, 0, (h: 1, w: 0), 16, 32, [4, 5, 11, 16]),
-            ((2, 2, 2), .replicate, 0, (h: 0, w: 1), 16, 64, [3, 6, 9, 16]),
+            ((2, 2, 2), .replicate, 0, (h: 1, w: 0), 16, 32, [4, 5, 17, 16]),
+            ((2, 2, 2), .replicate, 0, (h: 0, w: 1), 16, 64, [3, 6, 18, 16]),
             ((3, 3, 3), .replicate, 0, nil, 16, 64, [2, 12, 30, 16]), // frames cut into 3 segments of 4 rows
             ((3, 3, 3), .zero, 0, nil, 16, 80, [2, 3, 110, 16]),     // rows longer than a segment: cut in two
             ((3, 3, 3), .replicate, 0, nil, 24, 32, [3, 4, 9, 24]),   // backward falls back (Cin 24)
@@ -177,7 +177,7 @@ final class ConvTests: XCTestCase {
                                    outChannels: c.cout, temporalPadding: c.pad, lookahead: c.look)
             g.spatialPadding = c.spatial
             XCTAssertEqual(Conv3dDirect.appliesForward(g, width: c.x[2]),
-                           Conv3dDirect.available && c.cout % 16 == 0 && c.x[2] >= 8, "case \(i)")
+                           Conv3dDirect.available && c.cout % 16 == 0 && c.x[2] >= Conv3dDirect.minimumWidth, "case \(i)")
             let x = randomTensor(c.x, seed: 500 + UInt64(i))
             let w = randomTensor([c.k.0, c.k.1, c.k.2, c.cin, c.cout], seed: 600 + UInt64(i))
             let bias = randomTensor([c.cout], seed: 700 + UInt64(i))
@@ -204,7 +204,7 @@ final class ConvTests: XCTestCase {
         Conv3dTuning.direct = true
         var rng = SeededRandom(seed: 19)
         let layer = Conv3d(name: "c", inChannels: 16, outChannels: 16, kernel: (t: 3, h: 3, w: 3), rng: &rng)
-        assertBackwardMatchesFiniteDifferences(layer, randomTensor([3, 3, 8, 16], seed: 20), seed: 21)
+        assertBackwardMatchesFiniteDifferences(layer, randomTensor([2, 3, 16, 16], seed: 20), seed: 21)
     }
 
     /// The AMX path (bfloat16 operands, float32 sums) against the naive reference run on the same operands rounded
@@ -230,7 +230,7 @@ final class ConvTests: XCTestCase {
             ((3, 3, 3), .zero, 0, nil, 48, 80, [4, 5, 19, 48]),
             ((1, 3, 3), .replicate, 0, nil, 16, 48, [3, 4, 17, 16]),
             ((3, 1, 1), .replicate, 1, nil, 16, 32, [6, 3, 25, 16]),
-            ((2, 2, 2), .replicate, 0, (h: 1, w: 0), 16, 32, [4, 5, 11, 16]),
+            ((2, 2, 2), .replicate, 0, (h: 1, w: 0), 16, 32, [4, 5, 17, 16]),
             ((2, 2, 2), .replicate, 0, (h: 0, w: 1), 96, 64, [3, 6, 9, 96]),
             ((3, 3, 3), .zero, 0, nil, 16, 16, [2, 3, 150, 16]),      // rows longer than a chunk
             ((3, 3, 3), .replicate, 0, nil, 16, 32, [2, 21, 100, 16]),  // frames of 2 142 positions: dW by blocks

@@ -1,6 +1,6 @@
 // Hand-written CPU kernels the engine calls where OpenBLAS has no routine for the job. Each one is compiled for
 // AVX-512 through a function attribute and used only when the running CPU reports AVX-512F (hv_direct_conv_available);
-// elsewhere the engine keeps its im2col + SGEMM path.
+// the conv rows also in AVX2 (hv_conv_rows_available). Elsewhere the engine keeps its im2col + SGEMM path.
 #ifndef HV_KERNELS_H
 #define HV_KERNELS_H
 
@@ -8,6 +8,10 @@
 
 /// 1 when this CPU runs the AVX-512 kernels below, else 0.
 int hv_direct_conv_available(void);
+
+/// 1 when this CPU runs hv_conv_row and hv_conv_row_dw: AVX-512F, or AVX2 with FMA (a 256-bit version of the same
+/// tiles), else 0.
+int hv_conv_rows_available(void);
 
 /// One output row of a stride-1 convolution, channels-last, by direct summation with the outputs held in registers:
 ///   y[wo·cout + co] = bias[co] + Σ_e Σ_{c<kw} Σ_{ci<cin} rows[e][(wo + c)·cin + ci] · weights[e][(c·cin + ci)·cout + co]
