@@ -45,7 +45,7 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
 
 .PHONY: footage train-tokenizer train-tokenizer-v1 train-tokenizer-v2 save-tokenizer-v2 train-tokenizer-v3-l0 train-tokenizer-v3 \
   save-tokenizer-v3-l0 save-tokenizer-v3 train-tokenizer-v4-l0 train-tokenizer-v4 save-tokenizer-v4-l0 \
-  save-tokenizer-v4 train-tokenizer-v5-l0 train-tokenizer-v5 save-tokenizer-v5-l0 save-tokenizer-v5 train-tokenizer-v5-c128 save-tokenizer-v5-c128 train-single-v5-l0 train-single-v5 train-single-v5-c128 save-single-v5-l0 save-single-v5 save-single-v5-c128 train-tokenizer-c128 save-tokenizer-c128 train-tokenizer-c128-next save-tokenizer-c128-next \
+  save-tokenizer-v4 train-tokenizer-v5-l0 train-tokenizer-v5 save-tokenizer-v5-l0 save-tokenizer-v5 train-tokenizer-v6 save-tokenizer-v6 train-tokenizer-v5-c128 save-tokenizer-v5-c128 train-single-v5-l0 train-single-v5 train-single-v5-c128 save-single-v5-l0 save-single-v5 save-single-v5-c128 train-tokenizer-c128 save-tokenizer-c128 train-tokenizer-c128-next save-tokenizer-c128-next \
   train-tokenizer-b4 save-tokenizer-b4 train-single-c128 save-single-c128 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
 
 footage: build
@@ -190,6 +190,20 @@ save-tokenizer-v5-l0:
 
 save-tokenizer-v5:
 	$(call save_tokenizer_run,$(TOKENIZER_V5_RUN),$(TOKENIZER_V5_COMMITTED))
+
+# A second stage-2 cycle (experiment, not shipped): v5's stage 2 at the end of its schedule, trained again with the
+# same recipe on a fresh 16 000-step schedule (warm-up to 1e-4, cosine down), seed 13. A longer stage 1 was worth
+# 0.26 dB, where more steps at the floor rate were worth nothing (docs/tokenizer-journal.md); this asks whether a
+# second schedule at the full rate pays for the whole hierarchy. Continues models/tokenizer-v6-run when committed.
+TOKENIZER_V6_RUN ?= $(OUT)/tokenizer-v6-run
+TOKENIZER_V6_COMMITTED ?= models/tokenizer-v6-run
+TOKENIZER_V6_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_STEPS) --quantization-warmup 0 --seed 13
+V6_BASE = $(call run_or_committed,$(TOKENIZER_V5_RUN),$(TOKENIZER_V5_COMMITTED))
+train-tokenizer-v6: footage
+	$(call tokenizer_run,$(TOKENIZER_V6_RUN),$(TOKENIZER_V6_COMMITTED),--init $(V6_BASE),TOKENIZER_V6_RECIPE)
+
+save-tokenizer-v6:
+	$(call save_tokenizer_run,$(TOKENIZER_V6_RUN),$(TOKENIZER_V6_COMMITTED))
 
 # The paper's single-layer baseline (Fig. 4, `single2`: one 2^18 layer on 8×17×17) with v4's recipe and step counts:
 # stage 1 is v4's stage 1 (its one layer alone, hard codes, stopping where v4's did); stage 2 starts a fresh
