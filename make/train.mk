@@ -45,7 +45,7 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
 
 .PHONY: footage train-tokenizer train-tokenizer-v1 train-tokenizer-v2 save-tokenizer-v2 train-tokenizer-v3-l0 train-tokenizer-v3 \
   save-tokenizer-v3-l0 save-tokenizer-v3 train-tokenizer-v4-l0 train-tokenizer-v4 save-tokenizer-v4-l0 \
-  save-tokenizer-v4 train-tokenizer-v5-l0 train-tokenizer-v5 save-tokenizer-v5-l0 save-tokenizer-v5 train-tokenizer-v6 save-tokenizer-v6 train-tokenizer-v5-c128 save-tokenizer-v5-c128 train-single-v5-l0 train-single-v5 train-single-v5-c128 save-single-v5-l0 save-single-v5 save-single-v5-c128 train-tokenizer-c128 save-tokenizer-c128 train-tokenizer-c128-next save-tokenizer-c128-next \
+  save-tokenizer-v4 train-tokenizer-v5-l0 train-tokenizer-v5 save-tokenizer-v5-l0 save-tokenizer-v5 train-tokenizer-v6 save-tokenizer-v6 train-tokenizer-v6-c128 save-tokenizer-v6-c128 train-tokenizer-v5-c128 save-tokenizer-v5-c128 train-single-v5-l0 train-single-v5 train-single-v5-c128 save-single-v5-l0 save-single-v5 save-single-v5-c128 train-tokenizer-c128 save-tokenizer-c128 train-tokenizer-c128-next save-tokenizer-c128-next \
   train-tokenizer-b4 save-tokenizer-b4 train-single-c128 save-single-c128 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
 
 footage: build
@@ -204,6 +204,18 @@ train-tokenizer-v6: footage
 
 save-tokenizer-v6:
 	$(call save_tokenizer_run,$(TOKENIZER_V6_RUN),$(TOKENIZER_V6_COMMITTED))
+
+# v6's stage 3: the 128² stage of v5 (train-tokenizer-v5-c128's recipe, seed and stop at 6 750) from v6's stage 2,
+# so that v6 and the shipped v5 compare at equal stage-3 steps. Continues models/tokenizer-v6-c128-run when committed.
+TOKENIZER_V6_C128_RUN ?= $(OUT)/tokenizer-v6-c128-run
+TOKENIZER_V6_C128_COMMITTED ?= models/tokenizer-v6-c128-run
+V6_C128 = TOKENIZER_C128_RUN=$(TOKENIZER_V6_C128_RUN) TOKENIZER_C128_COMMITTED=$(TOKENIZER_V6_C128_COMMITTED) \
+  TOKENIZER_C128_STOP=$(TOKENIZER_V5_C128_STOP) TOKENIZER_V4_RUN=$(TOKENIZER_V6_RUN) TOKENIZER_V4_COMMITTED=$(TOKENIZER_V6_COMMITTED)
+train-tokenizer-v6-c128: footage
+	$(MAKE) train-tokenizer-c128 $(V6_C128)
+
+save-tokenizer-v6-c128:
+	$(MAKE) save-tokenizer-c128 $(V6_C128)
 
 # The paper's single-layer baseline (Fig. 4, `single2`: one 2^18 layer on 8×17×17) with v4's recipe and step counts:
 # stage 1 is v4's stage 1 (its one layer alone, hard codes, stopping where v4's did); stage 2 starts a fresh
