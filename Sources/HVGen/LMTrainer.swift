@@ -93,16 +93,15 @@ public final class LMTrainer {
         return LMStepReport(step: step, loss: loss, learningRate: lr, gradNorm: norm, captionsDropped: dropped)
     }
 
-    /// Per-layer NLL (bits/token) of every clip with its caption, no dropout, no update.
+    /// Per-layer NLL (bits/token) of every clip with its caption, no dropout, no update: forward only
+    /// (`GeneratorModel.bits`), a third of what scoring through the training pass cost.
     public func evaluate() throws -> [Double] {
-        var sums = [Double](repeating: 0, count: model.config.layers.count)
-        var rng = SeededRandom(seed: 0)
+        let layers = model.config.layers
+        var sums = [Double](repeating: 0, count: layers.count)
         for ex in data {
-            let l = try model.lossAndGradients([GeneratorExample(text: ex.caption, video: ex.video)], layerWeights: weights,
-                                               rng: &rng, train: false)
-            for m in sums.indices { sums[m] += l.bitsPerToken[m] / Double(data.count) }
+            let bits = try model.bits([GeneratorExample(text: ex.caption, video: ex.video)])[0]
+            for m in sums.indices { sums[m] += bits[m] / Double(layers[m].tokenCount) / Double(data.count) }
         }
-        model.zeroGrad()
         return sums
     }
 

@@ -70,6 +70,23 @@ final class CheckpointTests: XCTestCase {
         for (p, q) in zip(a.model.parameters, c.model.parameters) { XCTAssertEqual(p.value.array, q.value.array, p.name) }
     }
 
+    /// The trainer's final score (forward only) is the training pass's loss without dropout, layer by layer.
+    func testEvaluateMatchesTheTrainingPassWithoutDropout() throws {
+        var config = GeneratorConfig.tiny()
+        config.tokenDropout = 0.2; config.residualDropout = 0.1
+        let data = (0..<3).map { LMExample(caption: randomText(rows: 2, dim: config.textDim, seed: UInt64($0)), video: randomVideo(config, seed: UInt64(5 + $0))) }
+        let t = try LMTrainer(model: GeneratorModel(config: config, seed: 2), data: data, options: LMTrainingOptions())
+        let got = try t.evaluate()
+        var want = [Double](repeating: 0, count: config.layers.count), rng = SeededRandom(seed: 0)
+        for ex in data {
+            let l = try t.model.lossAndGradients([GeneratorExample(text: ex.caption, video: ex.video)],
+                                                 layerWeights: config.layers.map { _ in 1 }, rng: &rng, train: false)
+            for m in want.indices { want[m] += l.bitsPerToken[m] / 3 }
+        }
+        XCTAssertEqual(got.count, want.count)
+        for (g, w) in zip(got, want) { XCTAssertEqual(g, w, accuracy: 1e-4 * w); XCTAssertGreaterThan(g, 0.5) }
+    }
+
     /// A config.json written before `text_condition` existed reads as `tokens`; `sentence` round-trips and needs
     /// a one-row prefix.
     func testTextConditionDefaultsToTokensAndSentenceNeedsOneRow() throws {
