@@ -53,17 +53,17 @@ public final class SiLU: ElementwiseLayer {
     override func df(_ x: Float) -> Float { let s = sigmoidf(x); return s * (1 + x * (1 - s)) }
 
     // 16 lanes with ExpKernel's exp (relative error ≈ 2e-7 against expf); the tail uses the scalar forms.
-    // Swift runs SIMD16 division lane by lane (sixteen divss), so where the CPU has AVX-512 the lanes run in C
+    // Swift runs SIMD16 division lane by lane (sixteen divss), so where the CPU has AVX-512 or AVX2 the lanes run in C
     // (hv_silu_forward / hv_silu_backward: the same operations in the same order, bit-identical).
     override func forwardRun(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
         var i = 0
-        if AVX512Kernels.available { hv_silu_forward(x, y, n); i = n - n % 16 }
+        if ElementwiseKernels.available { hv_silu_forward(x, y, n); i = n - n % 16 }
         Self.forward(x, y, from: i, count: n)
     }
 
     override func backwardRun(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, count n: Int) {
         var i = 0
-        if AVX512Kernels.available { hv_silu_backward(x, dy, dx, n); i = n - n % 16 }
+        if ElementwiseKernels.available { hv_silu_backward(x, dy, dx, n); i = n - n % 16 }
         Self.backward(x, dy, dx, from: i, count: n)
     }
 

@@ -78,16 +78,16 @@ public final class AdamW {
 }
 
 /// The AdamW update of `count` elements: m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², w ← w − lr·(m/c1 / (√(v/c2) + ε)
-/// + decay·w), with c1, c2 the bias corrections. 16 lanes at a time (in C with AVX-512 where the CPU has it: Swift's
-/// SIMD16 division and square root run lane by lane); each lane does the scalar formula's operations in the same
-/// order (no fused multiply-add), so the result is bit-for-bit the scalar loop's.
+/// + decay·w), with c1, c2 the bias corrections. 16 lanes at a time (in C with AVX-512 or AVX2 where the CPU has it:
+/// Swift's SIMD16 division and square root run lane by lane); each lane does the scalar formula's operations in the
+/// same order (no fused multiply-add), so the result is bit-for-bit the scalar loop's.
 @inline(__always)
 func adamWUpdate(w: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
                  v: UnsafeMutablePointer<Float>, count n: Int, lr: Float, beta1 b1: Float, beta2 b2: Float,
                  c1: Float, c2: Float, eps: Float, decay: Float) {
     typealias V = SIMD16<Float>
     var i = 0
-    if AVX512Kernels.available {
+    if ElementwiseKernels.available {
         hv_adamw_update(w, g, m, v, n, lr, b1, b2, c1, c2, eps, decay)
         i = n - n % 16
     }

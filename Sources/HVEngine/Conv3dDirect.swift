@@ -18,6 +18,15 @@ public enum AVX512Kernels {
     public static let available: Bool = hv_direct_conv_available() != 0
 }
 
+/// The AdamW update and SiLU in C lanes (AVX-512, or AVX2 in two 8-lane halves), where Swift's SIMD16 division and
+/// square root run lane by lane.
+public enum ElementwiseKernels {
+    public static let supported: Bool = hv_elementwise_available() != 0
+    /// Off, the Swift lanes run (benchmarks time both: `hv-bench train --elementwise-ab`).
+    public static var enabled = true
+    public static var available: Bool { supported && enabled }
+}
+
 public enum Conv3dDirect {
     /// Whether this CPU runs the kernels: AVX-512F, or AVX2 with FMA (6 positions × 16 channels a tile in 256-bit
     /// registers, where AVX-512's widest tile is 6 × 64).

@@ -13,6 +13,10 @@ int hv_direct_conv_available(void);
 /// tiles), else 0.
 int hv_conv_rows_available(void);
 
+/// 1 when this CPU runs hv_adamw_update and the SiLU kernels in wide lanes (AVX-512F, or AVX2 in 8-lane halves of
+/// each 16), else 0.
+int hv_elementwise_available(void);
+
 /// One output row of a stride-1 convolution, channels-last, by direct summation with the outputs held in registers:
 ///   y[wo·cout + co] = bias[co] + Σ_e Σ_{c<kw} Σ_{ci<cin} rows[e][(wo + c)·cin + ci] · weights[e][(c·cin + ci)·cout + co]
 /// for wo < width and co < cout. Each entry e is one input row (a frame and row of the zero-padded input, offset so
@@ -32,13 +36,13 @@ void hv_conv_row_dw(const float *const *rows, float *const *dweights, int entrie
 
 /// The AdamW update of the first n − n mod 16 elements, each lane bit-for-bit the scalar formula
 ///   m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g·g;  w ← w − lr·((m/c1) / (√(v/c2) + ε) + decay·w)
-/// (no fused multiply-adds); the caller does the rest. AVX-512 only (hv_direct_conv_available).
+/// (no fused multiply-adds); the caller does the rest. AVX-512 or AVX2 (hv_elementwise_available); a no-op elsewhere.
 void hv_adamw_update(float *w, const float *g, float *m, float *v, long n, float lr, float beta1, float beta2,
                      float c1, float c2, float eps, float decay);
 
 /// SiLU over the first n − n mod 16 elements, each lane bit-for-bit the engine's SIMD16 form with ExpKernel's exp:
 ///   forward  y = x / (1 + exp(−x));  backward  dx = dy · s · (1 + x·(1 − s)), s = 1 / (1 + exp(−x)).
-/// AVX-512 only (hv_direct_conv_available).
+/// AVX-512 or AVX2 (hv_elementwise_available); a no-op elsewhere.
 void hv_silu_forward(const float *x, float *y, long n);
 void hv_silu_backward(const float *x, const float *dy, float *dx, long n);
 
