@@ -191,8 +191,8 @@ save-tokenizer-v5-l0:
 save-tokenizer-v5:
 	$(call save_tokenizer_run,$(TOKENIZER_V5_RUN),$(TOKENIZER_V5_COMMITTED))
 
-# A second stage-2 cycle (experiment, not shipped): v5's stage 2 at the end of its schedule, trained again with the
-# same recipe on a fresh 16 000-step schedule (warm-up to 1e-4, cosine down), seed 13. A longer stage 1 was worth
+# v6's stage 3, the shipped model's third stage: a second stage-2 cycle, v5's stage 2 at the end of its schedule
+# trained again with the same recipe on a fresh 16 000-step schedule (warm-up to 1e-4, cosine down), seed 13. A longer stage 1 was worth
 # 0.26 dB, where more steps at the floor rate were worth nothing (docs/tokenizer-journal.md); this asks whether a
 # second schedule at the full rate pays for the whole hierarchy. Continues models/tokenizer-v6-run when committed.
 TOKENIZER_V6_RUN ?= $(OUT)/tokenizer-v6-run
@@ -205,8 +205,9 @@ train-tokenizer-v6: footage
 save-tokenizer-v6:
 	$(call save_tokenizer_run,$(TOKENIZER_V6_RUN),$(TOKENIZER_V6_COMMITTED))
 
-# v6's stage 3: the 128² stage of v5 (train-tokenizer-v5-c128's recipe, seed and stop at 6 750) from v6's stage 2,
-# so that v6 and the shipped v5 compare at equal stage-3 steps. Continues models/tokenizer-v6-c128-run when committed.
+# v6's stage 4: the 128² stage of v5 (train-tokenizer-v5-c128's recipe, seed and stop at 6 750) from v6's stage 3,
+# so that v6 and v5 compare at equal 128² steps. Its step 6 750 is the shipped models/tokenizer (19.17 dB held out).
+# Continues models/tokenizer-v6-c128-run when committed.
 TOKENIZER_V6_C128_RUN ?= $(OUT)/tokenizer-v6-c128-run
 TOKENIZER_V6_C128_COMMITTED ?= models/tokenizer-v6-c128-run
 V6_C128 = TOKENIZER_C128_RUN=$(TOKENIZER_V6_C128_RUN) TOKENIZER_C128_COMMITTED=$(TOKENIZER_V6_C128_COMMITTED) \
@@ -252,7 +253,7 @@ train-tokenizer-c128: footage
 save-tokenizer-c128:
 	$(call save_tokenizer_run,$(TOKENIZER_C128_RUN),$(TOKENIZER_C128_COMMITTED))
 
-# v5's stage 3, the shipped model: stage 3's recipe (128² crops, a fresh 16 000-step schedule at 1e-5, seed 3) from
+# v5's stage 3 (shipped 2026-12-03 until v6): stage 3's recipe (128² crops, a fresh 16 000-step schedule at 1e-5, seed 3) from
 # v5's stage 2 (its run when it is here, else the committed models/tokenizer-v5-run), in folders of its own; continues
 # models/tokenizer-v5-c128-run when that is committed. It stops at the shipped step 6 750 (19.03 dB held out); empty
 # TOKENIZER_V5_C128_STOP to go on to the end of the schedule.
@@ -343,20 +344,22 @@ save-single-v5:
 save-single-v5-c128:
 	$(MAKE) save-single-c128 $(SINGLE_V5_C128)
 
-# The shipped checkpoint, reproduced from scratch stage by stage (v5's 16 000 + 16 000 steps at 64², ~2.5 h on one core
-# at 0.25–0.3 s a step in bfloat16 on AMX, then 6 750 at 128², ~1.5 h at 0.6–1.0 s; float32 elsewhere, 2–4× that) in run folders of its own, so that
-# runs continuing the committed checkpoints are never mistaken for it. The committed stages were resumed across
-# sessions with fresh optimizer moments, so a repro matches them step for step only up to their first stops.
+# The shipped checkpoint (v6), reproduced from scratch stage by stage: v5's stage 1 and stage 2 (16 000 + 16 000 steps
+# at 64²), v6's second stage-2 cycle (16 000 more), then 6 750 steps at 128² — ~4 h on one core at 0.25–0.3 s a
+# step in bfloat16 on AMX plus ~1.5 h at 128²; float32 elsewhere, 2–4× that. Each stage runs in a folder of its own,
+# so that runs continuing the committed checkpoints are never mistaken for it. The committed stages were resumed
+# across sessions with fresh optimizer moments, so a repro matches them step for step only up to their first stops.
 # `cp $(OUT)/tokenizer/* models/tokenizer/` ships it; the generator must then be retrained on its tokens (make
 # lm-shards train-lm).
 REPRO = TOKENIZER_V5_L0_RUN=$(OUT)/tokenizer-repro/l0-run TOKENIZER_V5_RUN=$(OUT)/tokenizer-repro/run \
-  TOKENIZER_V5_C128_RUN=$(OUT)/tokenizer-repro/c128-run \
-  TOKENIZER_V5_L0_COMMITTED= TOKENIZER_V5_COMMITTED= TOKENIZER_V5_C128_COMMITTED= \
+  TOKENIZER_V6_RUN=$(OUT)/tokenizer-repro/v6-run TOKENIZER_V6_C128_RUN=$(OUT)/tokenizer-repro/c128-run \
+  TOKENIZER_V5_L0_COMMITTED= TOKENIZER_V5_COMMITTED= TOKENIZER_V6_COMMITTED= TOKENIZER_V6_C128_COMMITTED= \
   TOKENIZER_V5_C128_STOP=$(TOKENIZER_V5_C128_SHIPPED_STOP)
 train-tokenizer: footage
 	$(MAKE) train-tokenizer-v5-l0 $(REPRO)
 	$(MAKE) train-tokenizer-v5 $(REPRO)
-	$(MAKE) train-tokenizer-v5-c128 $(REPRO)
+	$(MAKE) train-tokenizer-v6 $(REPRO)
+	$(MAKE) train-tokenizer-v6-c128 $(REPRO)
 	$(call save_tokenizer_run,$(OUT)/tokenizer-repro/c128-run,$(OUT)/tokenizer)
 
 save-tokenizer-v3-l0:
