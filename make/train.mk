@@ -192,9 +192,9 @@ save-tokenizer-v5:
 	$(call save_tokenizer_run,$(TOKENIZER_V5_RUN),$(TOKENIZER_V5_COMMITTED))
 
 # v6's stage 3, the shipped model's third stage: a second stage-2 cycle, v5's stage 2 at the end of its schedule
-# trained again with the same recipe on a fresh 16 000-step schedule (warm-up to 1e-4, cosine down), seed 13. A longer stage 1 was worth
-# 0.26 dB, where more steps at the floor rate were worth nothing (docs/tokenizer-journal.md); this asks whether a
-# second schedule at the full rate pays for the whole hierarchy. Continues models/tokenizer-v6-run when committed.
+# trained again with the same recipe on a fresh 16 000-step schedule (warm-up to 1e-4, cosine down), seed 13. A
+# longer stage 1 was worth 0.26 dB, where more steps at the floor rate were worth nothing (docs/tokenizer-journal.md);
+# a second schedule at the full rate paid 0.23 dB for the whole hierarchy. Continues models/tokenizer-v6-run when committed.
 TOKENIZER_V6_RUN ?= $(OUT)/tokenizer-v6-run
 TOKENIZER_V6_COMMITTED ?= models/tokenizer-v6-run
 TOKENIZER_V6_RECIPE = $(TOKENIZER_V3_COMMON) --steps $(TOKENIZER_V3_STEPS) --quantization-warmup 0 --seed 13
@@ -253,8 +253,8 @@ train-tokenizer-c128: footage
 save-tokenizer-c128:
 	$(call save_tokenizer_run,$(TOKENIZER_C128_RUN),$(TOKENIZER_C128_COMMITTED))
 
-# v5's stage 3 (shipped 2026-12-03 until v6): stage 3's recipe (128² crops, a fresh 16 000-step schedule at 1e-5, seed 3) from
-# v5's stage 2 (its run when it is here, else the committed models/tokenizer-v5-run), in folders of its own; continues
+# v5's stage 3 (shipped 2026-12-03 until v6): stage 3's recipe (128² crops, a fresh 16 000-step schedule at 1e-5,
+# seed 3) from v5's stage 2 (its run when it is here, else the committed models/tokenizer-v5-run), in folders of its own; continues
 # models/tokenizer-v5-c128-run when that is committed. It stops at the shipped step 6 750 (19.03 dB held out); empty
 # TOKENIZER_V5_C128_STOP to go on to the end of the schedule.
 TOKENIZER_V5_C128_RUN ?= $(OUT)/tokenizer-v5-c128-run
