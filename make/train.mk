@@ -344,9 +344,23 @@ save-single-v5:
 save-single-v5-c128:
 	$(MAKE) save-single-c128 $(SINGLE_V5_C128)
 
-# The shipped checkpoint (v6), reproduced from scratch stage by stage: v5's stage 1 and stage 2 (16 000 + 16 000 steps
-# at 64²), v6's second stage-2 cycle (16 000 more), then 6 750 steps at 128² — ~4 h on one core at 0.25–0.3 s a
-# step in bfloat16 on AMX plus ~1.5 h at 128²; float32 elsewhere, 2–4× that. Each stage runs in a folder of its own,
+# v7: v6's 128² stage continued on a lent H200 by the PyTorch twin (docs/gpu-run.md; the twin's packages: pip install
+# ./python): 831 steps of 16 crops of 64×128² at 1e-4 (warm-up 100 steps, cosine down to 1e-5), seed 11, stage 3's
+# losses, on the GPU kit's footage (make gpu-kit: stage 3's sources). The shipped run was laid out to fit 8 minutes
+# there (--fit-minutes); STEPS replays its schedule. GPU_DEVICE=cpu runs it on this machine's cores (hours).
+TOKENIZER_V7_GPU_RUN ?= $(OUT)/tokenizer-v7-gpu-run
+TOKENIZER_V7_GPU_INIT ?= $(TOKENIZER_V6_C128_COMMITTED)
+TOKENIZER_V7_GPU_STEPS ?= 831
+GPU_DEVICE ?= $(shell python3 -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")' 2>/dev/null || echo cpu)
+train-tokenizer-v7-gpu: gpu-kit
+	STEPS=$(TOKENIZER_V7_GPU_STEPS) BATCH=16 LR=1e-4 SEED=11 INIT='$(TOKENIZER_V7_GPU_INIT)' DEVICE=$(GPU_DEVICE) \
+	  WORK='$(TOKENIZER_V7_GPU_RUN).work' OUT='$(TOKENIZER_V7_GPU_RUN).parts' pipelines/gpu-train.sh
+	pipelines/gpu-train.sh --join '$(TOKENIZER_V7_GPU_RUN).parts' '$(TOKENIZER_V7_GPU_RUN)'
+
+# The shipped checkpoint (v7), reproduced from scratch stage by stage: v5's stage 1 and stage 2 (16 000 + 16 000 steps
+# at 64²), v6's second stage-2 cycle (16 000 more), 6 750 steps at 128², then v7's GPU stage — ~4 h on one core at
+# 0.25–0.3 s a step in bfloat16 on AMX plus ~1.5 h at 128²; float32 elsewhere, 2–4× that; the GPU stage took 7
+# minutes on an H200. Each stage runs in a folder of its own,
 # so that runs continuing the committed checkpoints are never mistaken for it. The committed stages were resumed
 # across sessions with fresh optimizer moments, so a repro matches them step for step only up to their first stops.
 # `cp $(OUT)/tokenizer/* models/tokenizer/` ships it; the generator must then be retrained on its tokens (make
@@ -354,13 +368,17 @@ save-single-v5-c128:
 REPRO = TOKENIZER_V5_L0_RUN=$(OUT)/tokenizer-repro/l0-run TOKENIZER_V5_RUN=$(OUT)/tokenizer-repro/run \
   TOKENIZER_V6_RUN=$(OUT)/tokenizer-repro/v6-run TOKENIZER_V6_C128_RUN=$(OUT)/tokenizer-repro/c128-run \
   TOKENIZER_V5_L0_COMMITTED= TOKENIZER_V5_COMMITTED= TOKENIZER_V6_COMMITTED= TOKENIZER_V6_C128_COMMITTED= \
-  TOKENIZER_V5_C128_STOP=$(TOKENIZER_V5_C128_SHIPPED_STOP)
+  TOKENIZER_V5_C128_STOP=$(TOKENIZER_V5_C128_SHIPPED_STOP) \
+  TOKENIZER_V7_GPU_INIT=$(OUT)/tokenizer-repro/c128-run TOKENIZER_V7_GPU_RUN=$(OUT)/tokenizer-repro/v7-gpu-run
 train-tokenizer: footage
 	$(MAKE) train-tokenizer-v5-l0 $(REPRO)
 	$(MAKE) train-tokenizer-v5 $(REPRO)
 	$(MAKE) train-tokenizer-v6 $(REPRO)
 	$(MAKE) train-tokenizer-v6-c128 $(REPRO)
-	$(call save_tokenizer_run,$(OUT)/tokenizer-repro/c128-run,$(OUT)/tokenizer)
+	$(MAKE) train-tokenizer-v7-gpu $(REPRO)
+	mkdir -p $(OUT)/tokenizer
+	cp $(OUT)/tokenizer-repro/v7-gpu-run/config.json $(OUT)/tokenizer-repro/v7-gpu-run/model.safetensors \
+	  $(OUT)/tokenizer-repro/v7-gpu-run/train.csv $(OUT)/tokenizer/
 
 save-tokenizer-v3-l0:
 	$(call save_tokenizer_run,$(TOKENIZER_V3_L0_RUN),$(TOKENIZER_V3_L0_COMMITTED))

@@ -5,7 +5,7 @@
 #   make gpu-kit                      # .gpukit/: the training footage, ~23 MiB (pipelines/gpu-kit.py)
 #   pipelines/device-tree.sh slim     # the committed run checkpoints leave the index, so the tree fits 64 MiB
 # then the device tool's `run`, with carry [".gpukit"], timeout_s 600:
-#   MINUTES=7 pipelines/gpu-train.sh
+#   MINUTES=8 pipelines/gpu-train.sh
 # and here, from the files that come back:
 #   pipelines/device-tree.sh restore
 #   pipelines/gpu-train.sh --join FILES_AT out/gpu-run     # then hv-train diagnose --model out/gpu-run …
@@ -32,9 +32,9 @@ if [ "${1:-}" = "--join" ]; then
 fi
 
 DEVICE=${DEVICE:-cuda}
-MINUTES=${MINUTES:-7}
-BATCH=${BATCH:-16}
-LR=${LR:-5e-5}
+MINUTES=${MINUTES:-8}
+BATCH=${BATCH:-64}
+LR=${LR:-1e-4}
 INIT=${INIT:-models/tokenizer}
 KIT=${KIT:-.gpukit}
 WORK=${WORK:-/tmp/gpu-train}
@@ -64,9 +64,14 @@ recipe=(--device "$DEVICE" --init "$INIT" --data $sources --heldout "$WORK"/data
 
 # --fit-minutes: the first PROBE_STEPS steps are timed, and the schedule is laid out over what fits in the minutes
 # left since this script started (less what unpacking took), with 8 % kept for evaluations and checkpoints.
-fit=$(python3 -c "print(max(0.05, $MINUTES - ($(date +%s) - $script_start) / 60))")
-python3 python/train_tokenizer.py "${recipe[@]}" --steps 100000 --fit-minutes "$fit" --fit-probe "$PROBE_STEPS" \
-    --out "$WORK/run"
+# STEPS instead lays it out over that many steps whatever they take (a repro of a fitted run: its train.csv's last step).
+if [ -n "${STEPS:-}" ]; then
+    python3 python/train_tokenizer.py "${recipe[@]}" --steps "$STEPS" --out "$WORK/run"
+else
+    fit=$(python3 -c "print(max(0.05, $MINUTES - ($(date +%s) - $script_start) / 60))")
+    python3 python/train_tokenizer.py "${recipe[@]}" --steps 100000 --fit-minutes "$fit" --fit-probe "$PROBE_STEPS" \
+        --out "$WORK/run"
+fi
 
 cp "$WORK/run/config.json" "$WORK/run/train.csv" "$OUT/"
 split -b 15M -d "$WORK/run/model.safetensors" "$OUT/model.safetensors.part-"

@@ -22,6 +22,7 @@ import random
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -296,6 +297,10 @@ def main(argv=None):
                              "hardness", "residual", "temporal"] + [f"{k}_L{m}" for m in range(len(names)) for k in ("entropy", "commit", "usage")]
                             + [f"psnr_top{k + 1}" for k in range(len(names))])
     stop = min(args.stop_at or o.steps, o.steps)
+    prefetch = ThreadPoolExecutor(max_workers=1)
+    copiers = ThreadPoolExecutor(max_workers=max(1, min(o.batch, os.cpu_count() or 1)))
+    if fixed is None:
+        pending = prefetch.submit(sampler.sample_batch, o.batch, model.config.frames_per_clip, o.crop, copiers)
     started = time.time()
     n_layers = len(model.config.layers)
     step_times, fitted = [], False
@@ -327,7 +332,9 @@ def main(argv=None):
             x = torch.stack([fixed] * o.batch).to(device)
         else:
             # Bytes travel to the device and become floats there: a quarter of the copy, and no CPU conversion.
-            u8 = np.stack([sampler.sample_pixels(frames, o.crop) for _ in range(o.batch)])
+            # The next batch is gathered while this step runs.
+            u8 = pending.result()
+            pending = prefetch.submit(sampler.sample_batch, o.batch, frames, o.crop, copiers)
             x = batch_to_tensor(torch.from_numpy(u8).to(device, non_blocking=True))
         opt.zero_grad(set_to_none=True)
         loss, recon, row = model_loss(model, x, o, finest, hardness, subtraction, mask_fraction)

@@ -60,6 +60,7 @@ for n in tiny tiny2x; do
         --checkpoint-every 1 --eval-every 1000 --bf16 off > "$W/hv-train-$n.log" 2>&1 || { cat "$W/hv-train-$n.log" >&2; fail "hv-train did not load the twin's $n checkpoint"; }
 done
 check grads "$W" tiny tiny2x || fail "one step's losses or gradients differ between hv-train and the twin (see above)"
+check batched "$W" || fail "the twin's batched loss terms or window gathering differ from their per-sample forms"
 
 # ---- 3. train_tokenizer.py under torchrun: its checkpoint in the Swift tools ---------------------------------------
 python3 -m torch.distributed.run --nproc_per_node 2 --master_port $((29500 + RANDOM % 500)) \
@@ -105,6 +106,12 @@ fi
 bash "$ROOT/pipelines/gpu-train.sh" --join "$W/gpu-out" "$W/gpu-joined" > /dev/null
 cmp -s "$W/gpu-joined/model.safetensors" "$W/gpu-work/run/model.safetensors" || fail "--join does not give back the run's weights"
 "$BIN/hv-encode" --model "$W/gpu-joined" "$W/c32.y4m" -o "$W/gpu.hvt" || fail "hv-encode did not read the GPU script's checkpoint"
+# STEPS replays a fitted run's schedule: exactly that many steps, no probe.
+(cd "$ROOT" && DEVICE=cpu INIT="$W/init-tiny" CROP=32 BATCH=2 STEPS=3 THREADS=1 KIT="$W/kit" \
+    OUT="$W/gpu-out-steps" WORK="$W/gpu-work-steps" bash pipelines/gpu-train.sh > "$W/gpu-train-steps.log" 2>&1) \
+    || { cat "$W/gpu-train-steps.log" >&2; fail "pipelines/gpu-train.sh with STEPS failed on the CPU"; }
+[ "$(tail -n 1 "$W/gpu-out-steps/train.csv" | cut -d, -f1)" = 3 ] && ! grep -q ' s a step: ' "$W/gpu-train-steps.log" \
+    || fail "STEPS=3 did not train exactly 3 steps without a probe"
 # device-tree.sh in a scratch repository: slim keeps models/tokenizer and the code in what travels, takes the other
 # checkpoints out of the index without touching the files, and restore leaves the repository as it was.
 R="$W/repo"; mkdir -p "$R/models/tokenizer" "$R/models/old-run" "$R/pipelines"

@@ -14,6 +14,9 @@
                                    of train.csv and every gradient tensor, read back from the Adam moments of
                                    train-state.safetensors (after one step m = (1 − β1)·g with g clipped)
     twin_check.py same-tokens A B  two .hvt files hold the same tokens
+    twin_check.py batched W        what a GPU step runs batched equals what it replaced, per sample: the LFQ terms
+                                   (values and gradients), the loss of a batch of two against its samples' mean, and
+                                   ClipSampler.sample_batch (on a thread pool) against sample_pixels' windows
 
 Tolerances (measured values are printed; see formats/twin.md):
 - tokens: at most 0.1 % of tokens differ, and every differing bit has |e| < 1e-4 in the twin (e: the normalised
@@ -34,7 +37,8 @@ from hitvideo import HierarchicalTokenizer, TokenizerConfig, checkpoint, save  #
 from hitvideo.config import PRESETS  # noqa: E402
 from hitvideo.hvt import read_hvt, write_hvt  # noqa: E402
 from hitvideo.tokens import frames_to_tensor, render_clips  # noqa: E402
-from hitvideo.training import Options, model_loss, pixels_to_tensor  # noqa: E402
+from hitvideo.model import lfq_losses  # noqa: E402
+from hitvideo.training import ClipSampler, Options, model_loss, pixels_to_tensor  # noqa: E402
 from hitvideo.y4m import read_y4m, write_y4m  # noqa: E402
 
 torch.set_num_threads(1)
@@ -217,6 +221,40 @@ def grads_of(w, name):
         check(False, f"{name}: hv-train's checkpoint loads strictly in the twin ({e})")
 
 
+def batched(w):
+    rel = lambda a, b: float((a - b).detach().norm() / b.detach().norm().clamp_min(1e-30))
+    for bits, shape in ((6, (3, 6, 2, 4, 4)), (20, (2, 20, 1, 2, 2))):   # exact codebook entropy, and bit marginals
+        e = torch.randn(*shape, generator=torch.Generator().manual_seed(bits), dtype=torch.float64)
+        e1, e2 = e.clone().requires_grad_(), e.clone().requires_grad_()
+        terms = lfq_losses(e1, per_sample=True)
+        sum(t.sum() * (k + 1) for k, t in enumerate(terms)).backward()
+        loop = [lfq_losses(e2[b:b + 1]) for b in range(shape[0])]
+        sum(t * (k + 1) for one in loop for k, t in enumerate(one)).backward()
+        worst = max(rel(terms[k], torch.stack([one[k] for one in loop])) for k in range(3))
+        print(f"lfq {bits} bits: batched against per-sample terms {worst:.1e}, gradients {rel(e1.grad, e2.grad):.1e}")
+        check(worst < 1e-12 and rel(e1.grad, e2.grad) < 1e-12, f"lfq {bits} bits: one batched pass = each sample's")
+    model = checkpoint.load(f"{w}/init-tiny2x")
+    frames, _ = read_y4m(f"{w}/c32.y4m")
+    cfg = model.config
+    x = torch.stack([pixels_to_tensor(frames[:cfg.frames_per_clip]),
+                     pixels_to_tensor(frames[::-1][:cfg.frames_per_clip].copy())])
+    o = Options(l2_weight=1, residual_weight=0.001, entropy_weight=0.005, commit_weight=0.05, perceptual_weight=0.2,
+                temporal_weight=0.3, adversarial_weight=0, truncation=0, progressive=(0,))
+    with torch.no_grad():
+        both = float(model_loss(model, x, o, 0, 1.0, 1.0)[0])
+        each = [float(model_loss(model, x[b:b + 1], o, 0, 1.0, 1.0)[0]) for b in range(2)]
+    print(f"loss of a batch of two {both:.7g}, mean of its samples' {np.mean(each):.7g}")
+    check(abs(both - np.mean(each)) <= 1e-5 * abs(both) and abs(each[0] - each[1]) > 1e-3,
+          "a batch's loss is the mean of its samples' losses (which differ)")
+    from concurrent.futures import ThreadPoolExecutor
+    a, b = ClipSampler([f"{w}/c256.y4m"], seed=5), ClipSampler([f"{w}/c256.y4m"], seed=5)
+    with ThreadPoolExecutor(4) as pool:
+        got = np.concatenate([a.sample_batch(3, 6, 64, pool), a.sample_batch(3, 6, 64)])
+    want = np.stack([b.sample_pixels(6, 64) for _ in range(6)])
+    check(got.shape == want.shape and np.array_equal(got, want) and len({w.tobytes() for w in want}) == 6,
+          "sample_batch (pool and not) draws sample_pixels' windows in its order")
+
+
 def same_tokens(a, b):
     ha, ca = read_hvt(a)
     hb, cb = read_hvt(b)
@@ -239,6 +277,6 @@ def kit_planes(a, b):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"setup": setup, "shipped": shipped, "grads": grads, "same-tokens": same_tokens,
+    {"setup": setup, "shipped": shipped, "grads": grads, "same-tokens": same_tokens, "batched": batched,
      "kit-planes": kit_planes}[cmd](*args)
     sys.exit(1 if failures else 0)

@@ -276,38 +276,43 @@ def _softplus_entropy(a):
 
 
 def _half_distribution(p):
-    """Product distribution over the 2^m codes of bits p [N, m], bit j of the code being bit j."""
-    d = torch.ones(p.shape[0], 1, dtype=p.dtype, device=p.device)
-    for j in range(p.shape[1]):
-        pj = p[:, j:j + 1]
-        d = torch.cat([d * (1 - pj), d * pj], dim=1)
+    """Product distribution over the 2^m codes of bits p [..., N, m], bit j of the code being bit j."""
+    d = torch.ones(*p.shape[:-1], 1, dtype=p.dtype, device=p.device)
+    for j in range(p.shape[-1]):
+        pj = p[..., j:j + 1]
+        d = torch.cat([d * (1 - pj), d * pj], dim=-1)
     return d
 
 
 EXACT_ENTROPY_LIMIT = 18
 
 
-def lfq_losses(e, temperature=1.0):
+def lfq_losses(e, temperature=1.0, per_sample=False):
     """LFQ auxiliary terms of e [B, bits, ...] (LFQ.swift): (commitment mean((e − sg(sign e))²), per-sample entropy
     E_n H(p_n), codebook entropy H(E_n p_n)); p(bit = +1) = σ(4·e/τ). The codebook entropy is exact for ≤ 18 bits
-    (low/high halves, one matrix product) and the sum of the bit marginals' entropies above."""
+    (low/high halves, one matrix product) and the sum of the bit marginals' entropies above. With `per_sample`
+    each term is a [B] vector over the batch's samples, each sample its own codebook distribution (as Swift, which
+    runs a batch's samples one at a time), in one batched pass: a loop over the samples made a GPU step wait on
+    kernel launches, not arithmetic (docs/gpu-run.md)."""
     bits = e.shape[1]
-    x = e.movedim(1, -1).reshape(-1, bits)
+    x = e.movedim(1, -1).reshape(e.shape[0] if per_sample else 1, -1, bits)
     q = torch.where(x > 0, 1.0, -1.0).detach()
-    commit = (x - q).pow(2).mean()
+    commit = (x - q).pow(2).mean(dim=(1, 2))
     k = 4.0 / temperature
     a = k * x
-    per_sample = _softplus_entropy(a).sum(dim=1).mean()
+    entropy = _softplus_entropy(a).sum(dim=2).mean(dim=1)
     p = torch.sigmoid(a)
     if bits <= EXACT_ENTROPY_LIMIT:
         lo = bits // 2
-        A, Bh = _half_distribution(p[:, :lo]), _half_distribution(p[:, lo:])
-        P = (A.t() @ Bh) / x.shape[0]
-        codebook = -(P * torch.log(P.clamp_min(1e-30))).sum()
+        A, Bh = _half_distribution(p[..., :lo]), _half_distribution(p[..., lo:])
+        P = torch.bmm(A.transpose(1, 2), Bh) / x.shape[1]
+        codebook = -(P * torch.log(P.clamp_min(1e-30))).sum(dim=(1, 2))
     else:
-        m = p.mean(dim=0)
-        codebook = -(m * torch.log(m.clamp_min(1e-12)) + (1 - m) * torch.log((1 - m).clamp_min(1e-12))).sum()
-    return commit, per_sample, codebook
+        m = p.mean(dim=1)
+        codebook = -(m * torch.log(m.clamp_min(1e-12)) + (1 - m) * torch.log((1 - m).clamp_min(1e-12))).sum(dim=1)
+    if per_sample:
+        return commit, entropy, codebook
+    return commit[0], entropy[0], codebook[0]
 
 
 class HierarchicalTokenizer(nn.Module):

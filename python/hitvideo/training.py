@@ -145,16 +145,17 @@ def set_learning_rate(opt, lr):
 
 def model_loss(model, x, o: Options, finest, hardness, subtraction, mask_fraction=0.0):
     """Loss of a batch x [B, 3, T, H, W] without the adversarial term → (loss, reconstruction, log dict). The LFQ
-    entropies are computed per sample and averaged, as Swift runs the samples of a batch one at a time."""
+    entropies are computed per sample and averaged, as Swift runs the samples of a batch one at a time; the image
+    losses are means over the batch, which equal the mean of the samples' means (samples are the same size)."""
     recon, stats = model(x, finest=finest, hardness=hardness, subtraction=subtraction,
                          mask_fraction=mask_fraction)
     l1 = (recon - x).abs().mean()
     l2 = (recon - x).pow(2).mean()
-    perceptual = torch.stack([gradient_l1(recon[b:b + 1], x[b:b + 1]) for b in range(x.shape[0])]).mean()
+    perceptual = gradient_l1(recon, x)
     loss = l1 + o.l2_weight * l2 + o.perceptual_weight * perceptual
     temporal = 0.0
     if o.temporal_weight > 0:
-        t = torch.stack([temporal_l1(recon[b:b + 1], x[b:b + 1]) for b in range(x.shape[0])]).mean()
+        t = temporal_l1(recon, x)
         loss = loss + o.temporal_weight * t
         temporal = t.item()
     log = {"l1": l1.item(), "perceptual": perceptual.item(), "residual": 0.0, "temporal": temporal,
@@ -163,10 +164,9 @@ def model_loss(model, x, o: Options, finest, hardness, subtraction, mask_fractio
         if s is None:
             continue
         # Per-sample LFQ terms (the batch's codebook distribution would otherwise mix samples).
-        e = s["pre"]
-        terms = [lfq_losses(e[b:b + 1], o.entropy_temperature) for b in range(e.shape[0])]
-        commit = torch.stack([t[0] for t in terms]).mean()
-        entropy = torch.stack([t[1] - t[2] for t in terms]).mean()
+        c, h, cb = lfq_losses(s["pre"], o.entropy_temperature, per_sample=True)
+        commit = c.mean()
+        entropy = (h - cb).mean()
         loss = loss + o.entropy_weight * entropy + o.commit_weight * commit + o.residual_weight * s["residual"]
         log["entropy"][m] = o.entropy_weight * entropy.item()
         log["commit"][m] = commit.item()
@@ -218,16 +218,38 @@ class ClipSampler:
 
     def sample_pixels(self, frames, crop):
         """The window `sample` converts, as uint8 [T, crop, crop, 3] (a batch of them can travel to a GPU as bytes)."""
+        return np.ascontiguousarray(self._window(*self._draw(frames, crop), frames, crop))
+
+    def sample_batch(self, n, frames, crop, pool=None):
+        """n windows, the same as n calls of sample_pixels (the same draws in the same order), as uint8
+        [n, T, crop, crop, 3]; `pool` (a concurrent.futures executor) copies them on its threads, since numpy
+        lets go of the GIL while it copies: on the H200's host one thread gathered 16 windows of 64×128² in 82 ms,
+        longer than the GPU's step, and 16 threads in 16 ms (docs/gpu-run.md)."""
+        draws = [self._draw(frames, crop) for _ in range(n)]
+        out = np.empty((n, frames, crop, crop, 3), dtype=np.uint8)
+
+        def fill(i):
+            out[i] = self._window(*draws[i], frames, crop)
+        if pool is None:
+            for i in range(n):
+                fill(i)
+        else:
+            list(pool.map(fill, range(n)))
+        return out
+
+    def _draw(self, frames, crop):
         v = self.pick_video()
         start = int(self.rng.integers(len(v) - frames + 1)) if len(v) > frames else 0
         H, W = v.shape[1:3]
         cy = int(self.rng.integers(H - crop + 1)) if H > crop else 0
         cx = int(self.rng.integers(W - crop + 1)) if W > crop else 0
+        return v, start, cy, cx, bool(self.rng.integers(2))
+
+    @staticmethod
+    def _window(v, start, cy, cx, flip, frames, crop):
         idx = np.minimum(np.arange(start, start + frames), len(v) - 1)
         c = v[idx, cy:cy + crop, cx:cx + crop]
-        if self.rng.integers(2):
-            c = c[:, :, ::-1]
-        return np.ascontiguousarray(c)
+        return c[:, :, ::-1] if flip else c
 
 
 def capped_weights(sources, kinds, max_share=0.25, kind_caps=(("cartoon", 0.10),)):
