@@ -344,6 +344,18 @@ save-single-v5:
 save-single-v5-c128:
 	$(MAKE) save-single-c128 $(SINGLE_V5_C128)
 
+# The `single` baseline's own second stage-2 cycle, v6's stage 3 recipe (a fresh 16 000-step schedule at the full
+# rate, seed 13) from the baseline's stage 2, so that Fig. 4 compares at v6's (and then v7's) budget; committed as
+# models/single-v6-run as it goes, resumed from there like every stage.
+SINGLE_V6_RUN ?= $(OUT)/single-v6-run
+SINGLE_V6_COMMITTED ?= models/single-v6-run
+SINGLE_V6_BASE = $(call run_or_committed,$(SINGLE_V5_RUN),$(SINGLE_V5_COMMITTED))
+train-single-v6: footage
+	$(call tokenizer_run,$(SINGLE_V6_RUN),$(SINGLE_V6_COMMITTED),--init $(SINGLE_V6_BASE),TOKENIZER_V6_RECIPE)
+
+save-single-v6:
+	$(call save_tokenizer_run,$(SINGLE_V6_RUN),$(SINGLE_V6_COMMITTED))
+
 # v7: v6's 128² stage continued on a lent H200 by the PyTorch twin (docs/gpu-run.md; the twin's packages: pip install
 # ./python): 831 steps of 16 crops of 64×128² at 1e-4 (warm-up 100 steps, cosine down to 1e-5), seed 11, stage 3's
 # losses, on the GPU kit's footage (make gpu-kit: stage 3's sources). The shipped run was laid out to fit 8 minutes
