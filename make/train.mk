@@ -46,7 +46,8 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
 .PHONY: footage train-tokenizer train-tokenizer-v1 train-tokenizer-v2 save-tokenizer-v2 train-tokenizer-v3-l0 train-tokenizer-v3 \
   save-tokenizer-v3-l0 save-tokenizer-v3 train-tokenizer-v4-l0 train-tokenizer-v4 save-tokenizer-v4-l0 \
   save-tokenizer-v4 train-tokenizer-v5-l0 train-tokenizer-v5 save-tokenizer-v5-l0 save-tokenizer-v5 train-tokenizer-v6 save-tokenizer-v6 train-tokenizer-v6-c128 save-tokenizer-v6-c128 train-tokenizer-v5-c128 save-tokenizer-v5-c128 train-single-v5-l0 train-single-v5 train-single-v5-c128 save-single-v5-l0 save-single-v5 save-single-v5-c128 train-tokenizer-c128 save-tokenizer-c128 train-tokenizer-c128-next save-tokenizer-c128-next \
-  train-tokenizer-b4 save-tokenizer-b4 train-single-c128 save-single-c128 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation
+  train-tokenizer-b4 save-tokenizer-b4 train-single-c128 save-single-c128 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation \
+  train-single-v6 save-single-v6 train-single-v6-c128 save-single-v6-c128 train-tokenizer-v7-gpu
 
 footage: build
 	pipelines/footage.sh $(BIN) $(FOOTAGE)
@@ -355,6 +356,18 @@ train-single-v6: footage
 
 save-single-v6:
 	$(call save_tokenizer_run,$(SINGLE_V6_RUN),$(SINGLE_V6_COMMITTED))
+
+# The baseline's 128² stage at v6's budget: v6's stage 4 recipe, seed and stop (6 750) from the baseline's second
+# cycle, so that it compares with models/tokenizer-v6-c128-run at equal steps (committed as models/single-v6-c128-run).
+SINGLE_V6_C128_RUN ?= $(OUT)/single-v6-c128-run
+SINGLE_V6_C128_COMMITTED ?= models/single-v6-c128-run
+SINGLE_V6_C128 = SINGLE_C128_RUN=$(SINGLE_V6_C128_RUN) SINGLE_C128_COMMITTED=$(SINGLE_V6_C128_COMMITTED) \
+  TOKENIZER_C128_STOP=$(TOKENIZER_V5_C128_STOP) SINGLE_V4_RUN=$(SINGLE_V6_RUN) SINGLE_V4_COMMITTED=$(SINGLE_V6_COMMITTED)
+train-single-v6-c128: footage
+	$(MAKE) train-single-c128 $(SINGLE_V6_C128)
+
+save-single-v6-c128:
+	$(MAKE) save-single-c128 $(SINGLE_V6_C128)
 
 # v7: v6's 128² stage continued on a lent H200 by the PyTorch twin (docs/gpu-run.md; the twin's packages: pip install
 # ./python): 831 steps of 16 crops of 64×128² at 1e-4 (warm-up 100 steps, cosine down to 1e-5), seed 11, stage 3's
