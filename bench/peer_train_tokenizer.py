@@ -29,6 +29,7 @@ threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 crop = int(sys.argv[2]) if len(sys.argv) > 2 else 64
 steps = int(sys.argv[3]) if len(sys.argv) > 3 else 5
 precision = sys.argv[4] if len(sys.argv) > 4 else "f32"
+frames = int(sys.argv[5]) if len(sys.argv) > 5 else crop
 
 try:
     os.sched_setaffinity(0, set(range(min(threads, os.cpu_count() or 1))))
@@ -206,7 +207,7 @@ no_decay = [p for n, p in model.named_parameters() if not n.endswith("conv.weigh
 opt = torch.optim.AdamW([{"params": decay, "weight_decay": 1e-4}, {"params": no_decay, "weight_decay": 0}],
                         lr=3e-4, betas=(0.9, 0.99), eps=1e-8)
 ema = [p.detach().clone() for p in params]
-clip = torch.rand(1, 3, crop, crop, crop) * 2 - 1
+clip = torch.rand(1, 3, frames, crop, crop) * 2 - 1
 
 
 def step():

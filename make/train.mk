@@ -47,7 +47,8 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
   save-tokenizer-v3-l0 save-tokenizer-v3 train-tokenizer-v4-l0 train-tokenizer-v4 save-tokenizer-v4-l0 \
   save-tokenizer-v4 train-tokenizer-v5-l0 train-tokenizer-v5 save-tokenizer-v5-l0 save-tokenizer-v5 train-tokenizer-v6 save-tokenizer-v6 train-tokenizer-v6-c128 save-tokenizer-v6-c128 train-tokenizer-v5-c128 save-tokenizer-v5-c128 train-single-v5-l0 train-single-v5 train-single-v5-c128 save-single-v5-l0 save-single-v5 save-single-v5-c128 train-tokenizer-c128 save-tokenizer-c128 train-tokenizer-c128-next save-tokenizer-c128-next \
   train-tokenizer-b4 save-tokenizer-b4 train-single-c128 save-single-c128 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation \
-  train-single-v6 save-single-v6 train-single-v6-c128 save-single-v6-c128 train-tokenizer-v7-gpu
+  train-single-v6 save-single-v6 train-single-v6-c128 save-single-v6-c128 train-tokenizer-v7-gpu \
+  train-tokenizer-v8 save-tokenizer-v8
 
 footage: build
 	pipelines/footage.sh $(BIN) $(FOOTAGE)
@@ -381,6 +382,22 @@ train-tokenizer-v7-gpu: gpu-kit
 	STEPS=$(TOKENIZER_V7_GPU_STEPS) BATCH=16 LR=1e-4 SEED=11 INIT='$(TOKENIZER_V7_GPU_INIT)' DEVICE=$(GPU_DEVICE) \
 	  WORK='$(TOKENIZER_V7_GPU_RUN).work' OUT='$(TOKENIZER_V7_GPU_RUN).parts' pipelines/gpu-train.sh
 	pipelines/gpu-train.sh --join '$(TOKENIZER_V7_GPU_RUN).parts' '$(TOKENIZER_V7_GPU_RUN)'
+
+# v8 candidate: v7 continued on this machine's cores with the GPU stage's shape — batches of 16 crops of 64×128² at
+# 1e-4 (warm-up 100 steps, cosine down to 1e-5), stage 4's losses, seed 17 — over TOKENIZER_V8_STEPS steps (~11 s a
+# step on two threads). EMA 0.995: at 16 crops a step, 0.999's thousand-step horizon would still hold half of v7's
+# weights at the end of a run this short. Continues models/tokenizer-v8-run when committed.
+TOKENIZER_V8_RUN ?= $(OUT)/tokenizer-v8-run
+TOKENIZER_V8_COMMITTED ?= models/tokenizer-v8-run
+TOKENIZER_V8_STEPS ?= 600
+TOKENIZER_V8_RECIPE = $(subst --ema 0.999,--ema 0.995,$(subst --checkpoint-every 250 --eval-every 250,--checkpoint-every 25 --eval-every 50,\
+  $(subst --crop 64 --lr $(TOKENIZER_V3_LR),--crop 128 --lr 1e-4,$(TOKENIZER_V3_COMMON)))) \
+  --batch 16 --steps $(TOKENIZER_V8_STEPS) --quantization-warmup 0 --seed 17
+train-tokenizer-v8: footage
+	$(call tokenizer_run,$(TOKENIZER_V8_RUN),$(TOKENIZER_V8_COMMITTED),--init models/tokenizer-v7-gpu-run,TOKENIZER_V8_RECIPE)
+
+save-tokenizer-v8:
+	$(call save_tokenizer_run,$(TOKENIZER_V8_RUN),$(TOKENIZER_V8_COMMITTED))
 
 # The shipped checkpoint (v7), reproduced from scratch stage by stage: v5's stage 1 and stage 2 (16 000 + 16 000 steps
 # at 64²), v6's second stage-2 cycle (16 000 more), 6 750 steps at 128², then v7's GPU stage — ~4 h on one core at

@@ -234,10 +234,14 @@ struct AllBenchCommand: ParsableCommand {
                      c.name, ref / Double(rounds), enc + 8 * ref / Double(rounds), video / (enc + 8 * ref / Double(rounds))))
     }
 
-    /// The small2 training step at 1 and 2 threads against PyTorch (`hv-bench train` has the knobs); where the CPU
-    /// has AMX, also with the convs in bfloat16 (what hv-train --bf16 trains with) against PyTorch's bfloat16 autocast.
+    /// The small2 training step at 1 and 2 threads against PyTorch (`hv-bench train` has the knobs), on the crop
+    /// shapes the recipes train on: 64² for the first three stages, then 64 frames of 128² (stage 4 onwards, 16 of
+    /// them a step since v8: a batch is that many steps' work in a row, so one crop a step times it). Where the CPU has
+    /// AMX, also with the convs in bfloat16 (what hv-train --bf16 trains with) against PyTorch's bfloat16 autocast.
     func benchTrain() throws {
-        try TrainBenchCommand.parse(["--peers", peers] + (Conv3dAMX.available ? ["--bf16-ab"] : [])).run()
+        let bf16 = Conv3dAMX.available ? ["--bf16-ab"] : []
+        try TrainBenchCommand.parse(["--peers", peers] + bf16).run()
+        try TrainBenchCommand.parse(["--peers", peers, "--crop", "128", "--frames", "64", "--steps", "3"] + bf16).run()
     }
 
     func benchMetrics() throws {

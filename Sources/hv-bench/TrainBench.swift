@@ -12,14 +12,16 @@ import HVTokenizer
 
 struct TrainBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "train",
-        abstract: "Time training steps of the small2 tokenizer (64-frame 64² crop) at 1 and 2 threads against PyTorch.")
+        abstract: "Time training steps of the small2 tokenizer (64-frame 64² crop by default) at 1 and 2 threads against PyTorch.")
 
     @Option(help: "Thread counts to time, comma-separated; each runs pinned to that many cores.")
     var threads: String = "1,2"
     @Option(help: "Timed steps per thread count (the median is reported), after two untimed warm-up steps.")
     var steps = 5
-    @Option(help: "Frames and square crop size of the synthetic clip.")
+    @Option(help: "Square crop size of the synthetic clip (the training recipe's --crop: 64 for stages 1–3, 128 after).")
     var crop = 64
+    @Option(help: "Frames of the synthetic clip (default: as many as --crop, the shape the bench has always timed; the training recipes use 64).")
+    var frames: Int?
     @Option(help: "Folder of the peer scripts.")
     var peers: String = "bench"
     @Flag(help: "Do not run the PyTorch peer.")
@@ -41,6 +43,7 @@ struct TrainBenchCommand: ParsableCommand {
 
     func validate() throws {
         guard steps > 0, crop >= 16, crop % 16 == 0 else { throw ValidationError("--steps must be positive and --crop a multiple of 16.") }
+        if let f = frames, f < 8 || f % 8 != 0 { throw ValidationError("--frames must be a positive multiple of 8.") }
         guard columnFloats > 0, minimumRows > 0 else { throw ValidationError("--column-floats and --minimum-rows must be positive.") }
         guard !threadCounts.isEmpty, threadCounts.allSatisfy({ $0 > 0 }) else {
             throw ValidationError("--threads needs positive thread counts, e.g. 1,2.")
@@ -52,6 +55,7 @@ struct TrainBenchCommand: ParsableCommand {
     }
 
     var threadCounts: [Int] { threads.split(separator: ",").compactMap { Int($0) } }
+    var clipFrames: Int { frames ?? crop }
 
     func run() throws {
         if let n = inProcess {
@@ -61,14 +65,14 @@ struct TrainBenchCommand: ParsableCommand {
             return
         }
         let parameters = (try? HierarchicalTokenizer(config: .small2).parameterCount) ?? 0
-        print("== hv-bench train: small2 tokenizer (\(parameters) parameters), \(crop)-frame \(crop)² synthetic clip, batch 1, v2 recipe; OpenBLAS core \(BLAS.coreName)")
+        print("== hv-bench train: small2 tokenizer (\(parameters) parameters), \(clipFrames)-frame \(crop)² synthetic clip, batch 1, v2 recipe; OpenBLAS core \(BLAS.coreName)")
         for n in threadCounts {
             guard let line = runChild(cores: n) else { print("threads \(n): the child run failed"); continue }
             let f = fields(line)
             let ms = f["ms"] ?? .nan
             var peer = "peer skipped"
             if !noPeer {
-                switch PeerScript.json("\(peers)/peer_train_tokenizer.py", ["\(n)", "\(crop)", "\(steps)"]) {
+                switch PeerScript.json("\(peers)/peer_train_tokenizer.py", ["\(n)", "\(crop)", "\(steps)", "f32", "\(clipFrames)"]) {
                 case .success(let obj):
                     if let pms = obj["ms_per_step"] as? Double {
                         let rss = obj["maxrss_mb"] as? Double ?? 0
@@ -92,7 +96,7 @@ struct TrainBenchCommand: ParsableCommand {
             if bf16Ab, let b = f["ms_b"] {
                 var peerB = "peer skipped"
                 if !noPeer {
-                    switch PeerScript.json("\(peers)/peer_train_tokenizer.py", ["\(n)", "\(crop)", "\(steps)", "bf16"]) {
+                    switch PeerScript.json("\(peers)/peer_train_tokenizer.py", ["\(n)", "\(crop)", "\(steps)", "bf16", "\(clipFrames)"]) {
                     case .success(let obj):
                         if let pms = obj["ms_per_step"] as? Double {
                             peerB = String(format: "PyTorch under bfloat16 autocast %.0f ms/step; ours/peer time %.2f", pms, b / pms)
@@ -116,7 +120,7 @@ struct TrainBenchCommand: ParsableCommand {
     func runChild(cores n: Int) -> String? {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        p.arguments = ["train", "--in-process", "\(n)", "--steps", "\(steps)", "--crop", "\(crop)"]
+        p.arguments = ["train", "--in-process", "\(n)", "--steps", "\(steps)", "--crop", "\(crop)", "--frames", "\(clipFrames)"]
             + ["--column-floats", "\(columnFloats)", "--minimum-rows", "\(minimumRows)"]
             + (gemmThresholdAb.map { ["--gemm-threshold-ab", "\($0)"] } ?? [])
             + (directConvAb ? ["--direct-conv-ab"] : []) + (elementwiseAb ? ["--elementwise-ab"] : []) + (bf16Ab ? ["--bf16-ab"] : [])
@@ -148,7 +152,7 @@ struct TrainBenchCommand: ParsableCommand {
         (Conv3dTuning.columnFloats, Conv3dTuning.minimumRows) = (columnFloats, minimumRows)
         let model = try HierarchicalTokenizer(config: .small2)
         let trainer = TokenizerTrainer(model: model, options: Self.recipe(crop: crop))
-        let clip = Tensor(shape: [crop, crop, crop, 3])
+        let clip = Tensor(shape: [clipFrames, crop, crop, 3])
         var rng = SeededRandom(seed: 4)
         for i in 0..<clip.count { clip[i] = rng.uniform() * 2 - 1 }
         let source = BenchClip(clip)

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Summarise `hv-train diagnose --json` output: the numbers issue 15 judges a tokenizer by, over all clips and by
+group of clips (city, cockatoo, diver: real footage; everything else: photo-motion clips).
+
+    hv-train diagnose --model models/tokenizer --json data/footage/heldout > heldout.json
+    pipelines/diagnose-summary.py heldout.json [more.json …]
+
+Per file: mean PSNR per layer prefix (coarsest first), box means, all layers − box means (mean, worst clip),
+bypassed quantiser, L0 shuffled − all, the worst channel's mean-colour error in levels, motion correlation, 64²
+tiles − whole frames; then each group's clip count, PSNR and − box.
+"""
+import json
+import statistics as st
+import sys
+
+
+def load(path):
+    rows = []
+    for line in open(path):
+        line = line.strip()
+        if line.startswith('{'):
+            d = json.loads(line)
+            if 'prefixPSNR' in d:
+                rows.append(d)
+    return rows
+
+
+def group(name):
+    n = name.lower()
+    for g in ('city', 'cockatoo', 'diver'):
+        if g in n:
+            return g
+    return 'photo'
+
+
+def main(paths):
+    for path in paths:
+        rows = load(path)
+        if not rows:
+            sys.exit(f"diagnose-summary: error: no clip rows in {path}")
+        last = [r['prefixPSNR'][-1] for r in rows]
+        gap = [a - r['boxMeanPSNR'] for a, r in zip(last, rows)]
+        colour = max(max(abs(x - y) for x, y in zip(r['reconColour'], r['sourceColour'])) for r in rows)
+        prefixes = [st.mean(r['prefixPSNR'][i] for r in rows) for i in range(len(rows[0]['prefixPSNR']))]
+        print(f"{path}: {len(rows)} clips; prefixes {' / '.join(f'{x:.2f}' for x in prefixes)}; "
+              f"box {st.mean(r['boxMeanPSNR'] for r in rows):.2f}; all − box {st.mean(gap):+.2f} (worst {min(gap):+.2f}); "
+              f"bypass {st.mean(r['bypassPSNR'] for r in rows):.2f}; "
+              f"shuffled − all {st.mean(r['shuffledL0PSNR'] - a for a, r in zip(last, rows)):+.2f}; "
+              f"colour max {colour:.1f}; motion {st.mean(r['motionCorrelation'] for r in rows):.2f}; "
+              f"tiles − all {st.mean(r['cropPSNR'] - a for a, r in zip(last, rows)):+.2f}")
+        groups = {}
+        for r, a, g in zip(rows, last, gap):
+            groups.setdefault(group(r['name']), []).append((a, g))
+        print('  ' + ', '.join(f"{k} ({len(v)}) {st.mean(a for a, _ in v):.2f} / {st.mean(g for _, g in v):+.2f}"
+                               for k, v in sorted(groups.items())))
+
+
+if __name__ == '__main__':
+    if len(sys.argv) < 2:
+        sys.exit("usage: diagnose-summary.py DIAGNOSE.json …")
+    main(sys.argv[1:])
