@@ -14,14 +14,27 @@ import statistics as st
 import sys
 
 
+def fail(message, code):
+    print(f"diagnose-summary: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
 def load(path):
     rows = []
-    for line in open(path):
-        line = line.strip()
-        if line.startswith('{'):
-            d = json.loads(line)
-            if 'prefixPSNR' in d:
-                rows.append(d)
+    try:
+        with open(path) as f:
+            for number, line in enumerate(f, 1):
+                line = line.strip()
+                if line.startswith('{'):
+                    d = json.loads(line)
+                    if 'prefixPSNR' in d:
+                        rows.append(d)
+    except FileNotFoundError:
+        fail(f"no such file: {path}", 66)
+    except OSError as e:
+        fail(f"cannot read {path}: {e.strerror}", 74)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        fail(f"{path}:{number}: not a JSON line of hv-train diagnose --json", 65)
     return rows
 
 
@@ -37,7 +50,7 @@ def main(paths):
     for path in paths:
         rows = load(path)
         if not rows:
-            sys.exit(f"diagnose-summary: error: no clip rows in {path}")
+            fail(f"no clip rows in {path} (expected hv-train diagnose --json output)", 65)
         last = [r['prefixPSNR'][-1] for r in rows]
         gap = [a - r['boxMeanPSNR'] for a, r in zip(last, rows)]
         colour = max(max(abs(x - y) for x, y in zip(r['reconColour'], r['sourceColour'])) for r in rows)
@@ -56,6 +69,19 @@ def main(paths):
 
 
 if __name__ == '__main__':
-    if len(sys.argv) < 2:
-        sys.exit("usage: diagnose-summary.py DIAGNOSE.json …")
-    main(sys.argv[1:])
+    try:
+        if len(sys.argv) < 2 or sys.argv[1] in ('-h', '--help'):
+            print(__doc__.strip() if len(sys.argv) > 1 else "usage: diagnose-summary.py DIAGNOSE.json …",
+                  file=sys.stdout if len(sys.argv) > 1 else sys.stderr)
+            sys.exit(0 if len(sys.argv) > 1 else 64)
+        try:
+            main(sys.argv[1:])
+        except (KeyError, TypeError, IndexError, ValueError) as e:
+            fail(f"a clip row lacks a field hv-train diagnose --json writes ({e!r})", 65)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): one line and 74, as the tools do; stdout is dropped so that the
+        # interpreter's own flush at exit does not fail again.
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        fail("write to 'stdout' failed: Broken pipe", 74)
