@@ -48,7 +48,7 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
   save-tokenizer-v4 train-tokenizer-v5-l0 train-tokenizer-v5 save-tokenizer-v5-l0 save-tokenizer-v5 train-tokenizer-v6 save-tokenizer-v6 train-tokenizer-v6-c128 save-tokenizer-v6-c128 train-tokenizer-v5-c128 save-tokenizer-v5-c128 train-single-v5-l0 train-single-v5 train-single-v5-c128 save-single-v5-l0 save-single-v5 save-single-v5-c128 train-tokenizer-c128 save-tokenizer-c128 train-tokenizer-c128-next save-tokenizer-c128-next \
   train-tokenizer-b4 save-tokenizer-b4 train-single-c128 save-single-c128 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation \
   train-single-v6 save-single-v6 train-single-v6-c128 save-single-v6-c128 train-tokenizer-v7-gpu \
-  train-tokenizer-v8 save-tokenizer-v8
+  train-tokenizer-v8 save-tokenizer-v8 train-tokenizer-v9 save-tokenizer-v9
 
 footage: build
 	pipelines/footage.sh $(BIN) $(FOOTAGE)
@@ -383,26 +383,39 @@ train-tokenizer-v7-gpu: gpu-kit
 	  WORK='$(TOKENIZER_V7_GPU_RUN).work' OUT='$(TOKENIZER_V7_GPU_RUN).parts' pipelines/gpu-train.sh
 	pipelines/gpu-train.sh --join '$(TOKENIZER_V7_GPU_RUN).parts' '$(TOKENIZER_V7_GPU_RUN)'
 
-# v8 candidate: v7 continued on this machine's cores with the GPU stage's shape — batches of 16 crops of 64×128² at
+# v8 (shipped as models/tokenizer since 2026-12-05): v7 continued on this machine's cores with the GPU stage's shape — batches of 16 crops of 64×128² at
 # 1e-4 (warm-up 100 steps, cosine down to 1e-5), stage 4's losses, seed 17 — over TOKENIZER_V8_STEPS steps (~11 s a
 # step on two threads). EMA 0.995: at 16 crops a step, 0.999's thousand-step horizon would still hold half of v7's
 # weights at the end of a run this short. Continues models/tokenizer-v8-run when committed.
 TOKENIZER_V8_RUN ?= $(OUT)/tokenizer-v8-run
 TOKENIZER_V8_COMMITTED ?= models/tokenizer-v8-run
 TOKENIZER_V8_STEPS ?= 600
-TOKENIZER_V8_RECIPE = $(subst --ema 0.999,--ema 0.995,$(subst --checkpoint-every 250 --eval-every 250,--checkpoint-every 25 --eval-every 50,\
-  $(subst --crop 64 --lr $(TOKENIZER_V3_LR),--crop 128 --lr 1e-4,$(TOKENIZER_V3_COMMON)))) \
-  --batch 16 --steps $(TOKENIZER_V8_STEPS) --quantization-warmup 0 --seed 17
+TOKENIZER_V8_INIT ?= models/tokenizer-v7-gpu-run
+TOKENIZER_B16_RECIPE = $(subst --ema 0.999,--ema 0.995,$(subst --checkpoint-every 250 --eval-every 250,--checkpoint-every 25 --eval-every 50,\
+  $(subst --crop 64 --lr $(TOKENIZER_V3_LR),--crop 128 --lr 1e-4,$(TOKENIZER_V3_COMMON)))) --batch 16 --quantization-warmup 0
+TOKENIZER_V8_RECIPE = $(TOKENIZER_B16_RECIPE) --steps $(TOKENIZER_V8_STEPS) --seed 17
 train-tokenizer-v8: footage
-	$(call tokenizer_run,$(TOKENIZER_V8_RUN),$(TOKENIZER_V8_COMMITTED),--init models/tokenizer-v7-gpu-run,TOKENIZER_V8_RECIPE)
+	$(call tokenizer_run,$(TOKENIZER_V8_RUN),$(TOKENIZER_V8_COMMITTED),--init $(TOKENIZER_V8_INIT),TOKENIZER_V8_RECIPE)
 
 save-tokenizer-v8:
 	$(call save_tokenizer_run,$(TOKENIZER_V8_RUN),$(TOKENIZER_V8_COMMITTED))
 
-# The shipped checkpoint (v7), reproduced from scratch stage by stage: v5's stage 1 and stage 2 (16 000 + 16 000 steps
-# at 64²), v6's second stage-2 cycle (16 000 more), 6 750 steps at 128², then v7's GPU stage — ~4 h on one core at
-# 0.25–0.3 s a step in bfloat16 on AMX plus ~1.5 h at 128²; float32 elsewhere, 2–4× that; the GPU stage took 7
-# minutes on an H200. Each stage runs in a folder of its own,
+# v9 candidate: a second batch-16 cycle, v8's recipe from v8 with its own crops (seed 19).
+TOKENIZER_V9_RUN ?= $(OUT)/tokenizer-v9-run
+TOKENIZER_V9_COMMITTED ?= models/tokenizer-v9-run
+TOKENIZER_V9_INIT ?= models/tokenizer-v8-run
+TOKENIZER_V9_STEPS ?= 600
+TOKENIZER_V9_RECIPE = $(TOKENIZER_B16_RECIPE) --steps $(TOKENIZER_V9_STEPS) --seed 19
+train-tokenizer-v9: footage
+	$(call tokenizer_run,$(TOKENIZER_V9_RUN),$(TOKENIZER_V9_COMMITTED),--init $(TOKENIZER_V9_INIT),TOKENIZER_V9_RECIPE)
+
+save-tokenizer-v9:
+	$(call save_tokenizer_run,$(TOKENIZER_V9_RUN),$(TOKENIZER_V9_COMMITTED))
+
+# The shipped checkpoint (v8), reproduced from scratch stage by stage: v5's stage 1 and stage 2 (16 000 + 16 000 steps
+# at 64²), v6's second stage-2 cycle (16 000 more), 6 750 steps at 128², v7's GPU stage, then v8's 600 batch-16
+# steps on the CPU — ~4 h on one core at 0.25–0.3 s a step in bfloat16 on AMX plus ~1.5 h at 128²; float32
+# elsewhere, 2–4× that; the GPU stage took 7 minutes on an H200, v8's stage 103 minutes on two cores. Each stage runs in a folder of its own,
 # so that runs continuing the committed checkpoints are never mistaken for it. The committed stages were resumed
 # across sessions with fresh optimizer moments, so a repro matches them step for step only up to their first stops.
 # `cp $(OUT)/tokenizer/* models/tokenizer/` ships it; the generator must then be retrained on its tokens (make
@@ -411,16 +424,16 @@ REPRO = TOKENIZER_V5_L0_RUN=$(OUT)/tokenizer-repro/l0-run TOKENIZER_V5_RUN=$(OUT
   TOKENIZER_V6_RUN=$(OUT)/tokenizer-repro/v6-run TOKENIZER_V6_C128_RUN=$(OUT)/tokenizer-repro/c128-run \
   TOKENIZER_V5_L0_COMMITTED= TOKENIZER_V5_COMMITTED= TOKENIZER_V6_COMMITTED= TOKENIZER_V6_C128_COMMITTED= \
   TOKENIZER_V5_C128_STOP=$(TOKENIZER_V5_C128_SHIPPED_STOP) \
-  TOKENIZER_V7_GPU_INIT=$(OUT)/tokenizer-repro/c128-run TOKENIZER_V7_GPU_RUN=$(OUT)/tokenizer-repro/v7-gpu-run
+  TOKENIZER_V7_GPU_INIT=$(OUT)/tokenizer-repro/c128-run TOKENIZER_V7_GPU_RUN=$(OUT)/tokenizer-repro/v7-gpu-run \
+  TOKENIZER_V8_INIT=$(OUT)/tokenizer-repro/v7-gpu-run TOKENIZER_V8_RUN=$(OUT)/tokenizer-repro/v8-run TOKENIZER_V8_COMMITTED=
 train-tokenizer: footage
 	$(MAKE) train-tokenizer-v5-l0 $(REPRO)
 	$(MAKE) train-tokenizer-v5 $(REPRO)
 	$(MAKE) train-tokenizer-v6 $(REPRO)
 	$(MAKE) train-tokenizer-v6-c128 $(REPRO)
 	$(MAKE) train-tokenizer-v7-gpu $(REPRO)
-	mkdir -p $(OUT)/tokenizer
-	cp $(OUT)/tokenizer-repro/v7-gpu-run/config.json $(OUT)/tokenizer-repro/v7-gpu-run/model.safetensors \
-	  $(OUT)/tokenizer-repro/v7-gpu-run/train.csv $(OUT)/tokenizer/
+	$(MAKE) train-tokenizer-v8 $(REPRO)
+	$(MAKE) save-tokenizer-v8 $(REPRO) TOKENIZER_V8_COMMITTED=$(OUT)/tokenizer
 
 save-tokenizer-v3-l0:
 	$(call save_tokenizer_run,$(TOKENIZER_V3_L0_RUN),$(TOKENIZER_V3_L0_COMMITTED))
