@@ -18,7 +18,8 @@ build: deps
 	$(SWIFT) build $(SWIFT_FLAGS)
 
 # test-pipelines, test-slurm, test-webdataset (pipelines/pretokenize.mk): the pretokenization pipeline killed with
-# kill -9 and resumed; the Slurm array and merge job on a one-node cluster; the shards read by PyPI webdataset.
+# kill -9 and resumed, and lm-data/eval-gen after a tokenizer change; the Slurm array and merge job on a one-node
+# cluster; the shards read by PyPI webdataset.
 # test-hostile (make/hostile.mk): every tool's error contract on hostile input.
 # test-twin (make/twin.mk): the PyTorch twin (python/) against hv-encode, hv-render and hv-train.
 test: build test-pipelines test-slurm test-webdataset test-hostile test-twin

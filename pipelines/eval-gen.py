@@ -16,9 +16,13 @@ of sources. Prints markdown tables (per guidance scale: hits, hit rate, chance, 
 then every prompt at each scale) and writes OUT_DIR/eval-gen.json. With --heldout, the clips below that folder
 (y4m, never trained on) are encoded with the tokenizer into OUT_DIR/heldout/ and the generator's bits per token per
 layer on them, under the null text, are printed beside the same on its training token files (`hv-train lm-bits`):
-how much better it predicts what it saw than video it did not. Needs numpy.
+how much better it predicts what it saw than video it did not. OUT_DIR/models.json names the tokenizer and
+generator that made what is in OUT_DIR; --reuse keeps renders and samples only under the same two, and a run with
+others first removes what the earlier ones made. Needs numpy.
 """
 import argparse
+import glob
+import hashlib
 import json
 import os
 import re
@@ -37,6 +41,42 @@ def source_of(file_name):
     return re.sub(r"-v\d+$", "", stem)
 
 
+def models_stamp(bin_dir, tokenizer, generator):
+    """What the outputs depend on: the tokenizer's identity (as .hvt headers carry it) and the generator's bytes."""
+    digest = hashlib.sha256()
+    for name in ("config.json", "model.safetensors"):
+        try:
+            with open(os.path.join(generator, name), "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as e:
+            die(f"--generator {generator}: cannot read {name}: {e.strerror}", 66)
+    identity = run_output(bin_dir, "hv-encode", "--model", tokenizer, "--print-identity").strip()
+    return {"tokenizer": identity, "generator": digest.hexdigest()}
+
+
+def claim(out, stamp):
+    """Makes OUT_DIR the outputs of `stamp`'s models: when models.json names others (or is missing), the renders,
+    samples, encoded held-out clips and results they left are removed, so that --reuse cannot read them."""
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "models.json")
+    try:
+        with open(path) as f:
+            if json.load(f) == stamp:
+                return
+    except (OSError, ValueError):
+        pass
+    made = [p for pattern in ("recon/*.y4m", "heldout/*.hvt", "*.hvt", "*.y4m", "eval-gen*.json")
+            for p in glob.glob(os.path.join(out, pattern))]
+    if made:
+        print(f"eval-gen: {out}: removing {len(made)} files that another tokenizer or generator made", file=sys.stderr)
+    for p in made:
+        os.remove(p)
+    with open(path + ".tmp", "w") as f:
+        json.dump(stamp, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
 def main():
     ap = argparse.ArgumentParser(description="Paraphrased prompts: does the nearest training window come from the "
                                  "prompt's source?")
@@ -53,7 +93,8 @@ def main():
     ap.add_argument("--temperature", default="1", help="hv-gen's --temperature: one value, or one per layer, coarse first")
     ap.add_argument("--rerank", type=int, default=1, help="hv-gen's --rerank: drafts of the coarse layers per sample")
     ap.add_argument("--heldout", help="folder of held-out y4m clips: print bits per token on them and on the training clips")
-    ap.add_argument("--reuse", action="store_true", help="keep renders already in OUT_DIR")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep renders and samples already in OUT_DIR (when the same tokenizer and generator made them)")
     a = ap.parse_args()
     # A scale is one number, or one per generated layer joined by '/' (7.5/7.5/1: hv-gen --cfg 7.5,7.5,1).
     scales = a.cfg.split(",")
@@ -65,6 +106,7 @@ def main():
 
     files = read_tsv(os.path.join(a.lm_data, "clips.tsv"), "FILE.hvt<TAB>CAPTION")
     prompts = read_tsv(a.prompts, "SOURCE<TAB>PROMPT")
+    claim(a.out, models_stamp(a.bin_dir, a.tokenizer, a.generator))
     os.makedirs(os.path.join(a.out, "recon"), exist_ok=True)
     windows, owners = [], []
     # A file listed once per phrasing of its caption is one set of windows.

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Tokenizes the captioned training footage for the text-to-video generator:
-#   pipelines/lm-data.sh BIN_DIR TOKENIZER_DIR FOOTAGE_DIR OUT_DIR
+#   pipelines/lm-data.sh BIN_DIR TOKENIZER_DIR FOOTAGE_DIR OUT_DIR [NAME...]
 # For each NAME<TAB>CAPTION line of pipelines/captions.tsv: FOOTAGE_DIR/train/SOURCE/NAME.y4m → hv-encode →
 # OUT_DIR/NAME.hvt; a NAME that is a photograph (pipelines/photo-clips.sh made NAME-v0.y4m … from it) gives one
 # token file per clip, captioned CAPTION plus the clip's framing and camera motion as SOURCE/.motions.tsv records
 # them ("…, a close-up, slowly zooming in"). Then OUT_DIR/clips.tsv with one 'FILE.hvt<TAB>CAPTION' line per file
-# (what `hv-train lm --clips` reads). Idempotent: token files that exist are kept (hv-encode writes through a
-# temporary file, so an interrupted run leaves no partial file behind).
+# (what `hv-train lm --clips` reads). Idempotent: a token file that exists is kept when TOKENIZER_DIR made it
+# (its header's tokenizer identity) and encoded again otherwise, so shipping a new tokenizer cannot leave the old
+# one's tokens behind (hv-encode writes through a temporary file, so an interrupted run leaves no partial file).
+# NAMEs keep only those lines of captions.tsv; none: every line.
 #
 #   pipelines/lm-data.sh --metadata FOOTAGE_DIR CSV [NAME...]
 # The same training sources and captions as a metadata file for `hv-manifest add --metadata CSV --video-dir
@@ -21,9 +23,13 @@ if [ "${1:-}" = --metadata ]; then
     list=$CSV.tmp.$$
     trap 'rm -f "$list"' EXIT
 else
-    [ $# -eq 4 ] || { echo "usage: pipelines/lm-data.sh BIN_DIR TOKENIZER_DIR FOOTAGE_DIR OUT_DIR" >&2; exit 64; }
-    MODE=encode; BIN=$1; MODEL=$2; FOOTAGE=$3; OUT=$4; ONLY="  "
+    [ $# -ge 4 ] || { echo "usage: pipelines/lm-data.sh BIN_DIR TOKENIZER_DIR FOOTAGE_DIR OUT_DIR [NAME...]" >&2; exit 64; }
+    MODE=encode; BIN=$1; MODEL=$2; FOOTAGE=$3; OUT=$4; shift 4; ONLY=" $* "
     list=$OUT/clips.tsv.tmp
+    # hv-encode prints NAME@SHA256; hv-info prints the header's 'tokenizer: NAME SHA256'.
+    identity=$("$BIN/hv-encode" --model "$MODEL" --print-identity) \
+        || { echo "lm-data: error: cannot load the tokenizer in '$MODEL'" >&2; exit 66; }
+    stale=0
 fi
 CAPTIONS=$(dirname "$0")/captions.tsv
 mkdir -p "$OUT"
@@ -46,7 +52,17 @@ emit() {  # id y4m caption
         local q=${3//\"/\"\"}
         printf '%s,%s,"%s"\n' "$1" "${2#"$FOOTAGE"/}" "$q" >> "$list"
     else
-        [ -s "$OUT/$1.hvt" ] || "$BIN/hv-encode" "$2" --model "$MODEL" -o "$OUT/$1.hvt"
+        if [ -s "$OUT/$1.hvt" ]; then
+            local made
+            # An unreadable file counts as stale too.
+            made=$("$BIN/hv-info" "$OUT/$1.hvt" 2>/dev/null | awk '$1 == "tokenizer:" { print $2 "@" $3; exit }') || made=
+            if [ "$made" != "$identity" ]; then
+                stale=$((stale + 1))
+                "$BIN/hv-encode" "$2" --model "$MODEL" -o "$OUT/$1.hvt"
+            fi
+        else
+            "$BIN/hv-encode" "$2" --model "$MODEL" -o "$OUT/$1.hvt"
+        fi
         printf '%s.hvt\t%s\n' "$1" "$3" >> "$list"
     fi
 }
@@ -78,4 +94,5 @@ if [ $MODE = metadata ]; then
     exit 0
 fi
 mv "$list" "$OUT/clips.tsv"
+[ $stale = 0 ] || echo "lm-data: encoded $stale token files again: another tokenizer had made them" >&2
 echo "lm-data: $(wc -l < "$OUT/clips.tsv") captioned token files in $OUT"

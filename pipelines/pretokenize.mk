@@ -194,9 +194,11 @@ bench-pretokenize-real: bench-pretokenize
 
 # kill -9 midway then resume, finished re-run, two shard ranges, a frozen-token fine-tune of the tokenizer
 # (Tests/pipelines/test-pretokenize.sh), with the shipped tokenizer; TEST_PRETOK_TOKENIZER= (empty): a throwaway tiny one.
+# Then the generator's data against a changed tokenizer (Tests/pipelines/test-lm-data.sh, tiny models, seconds).
 TEST_PRETOK_TOKENIZER ?= models/tokenizer
 test-pipelines: build
 	Tests/pipelines/test-pretokenize.sh '$(BIN)' '$(TEST_PRETOK_TOKENIZER)'
+	Tests/pipelines/test-lm-data.sh '$(BIN)'
 
 # pipelines/slurm/ on a real one-node Slurm cluster started for the test (Tests/pipelines/test-slurm.sh, 30 s to
 # a minute): one task killed with kill -9, the node set down once, merge, resubmit list, tokens compared with a

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The generator's data cannot outlive its tokenizer (a few seconds, tiny models):
+#   Tests/pipelines/test-lm-data.sh BIN_DIR
+# pipelines/lm-data.sh keeps a token file that the same tokenizer made and encodes it again when another one made
+# it; pipelines/eval-gen.py's claim() removes what another tokenizer or generator left in its output folder (that
+# part needs numpy, as eval-gen does, and is skipped with a reason without it).
+set -euo pipefail
+BIN=$(cd "$1" && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "test-lm-data: FAIL: $*" >&2; exit 1; }
+
+# Two tiny tokenizers (32², 8-frame clips) that differ only in their seed, so in their identity.
+"$ROOT/Tests/pipelines/tiny-setup.sh" "$BIN" "$T/setup" 1 2 >/dev/null
+"$BIN/hv-decode" "$T/setup/videos/v00.mp4" --size 32 --fps 8 --frames 16 -o "$T/a.y4m"
+"$BIN/hv-train" tokenizer --preset tiny --crop 32 --steps 2 --seed 5 --data "$T/a.y4m" --out "$T/run2" >/dev/null 2>&1
+"$BIN/hv-train" export --from "$T/run2" --to "$T/tok2" --storage f32 >/dev/null
+id1=$("$BIN/hv-encode" --model "$T/setup/tok" --print-identity)
+id2=$("$BIN/hv-encode" --model "$T/tok2" --print-identity)
+[ "$id1" != "$id2" ] || fail "the two tokenizers share the identity $id1"
+
+# One captioned training video of captions.tsv ('balle', every phrasing of it).
+mkdir -p "$T/footage/train/src"
+cp "$T/a.y4m" "$T/footage/train/src/balle.y4m"
+made() { "$BIN/hv-info" "$T/lm/balle.hvt" | awk '$1 == "tokenizer:" { print $2 "@" $3 }'; }
+
+"$ROOT/pipelines/lm-data.sh" "$BIN" "$T/setup/tok" "$T/footage" "$T/lm" balle > /dev/null
+[ "$(made)" = "$id1" ] || fail "first run: balle.hvt made by '$(made)', not $id1"
+phrasings=$(awk -F'\t' '$1 == "balle"' "$ROOT/pipelines/captions.tsv" | wc -l)
+[ "$(wc -l < "$T/lm/clips.tsv")" = "$phrasings" ] || fail "clips.tsv lists $(wc -l < "$T/lm/clips.tsv") lines, not $phrasings"
+
+# The same tokenizer again: the file is kept as it is.
+touch -d '2001-01-01' "$T/lm/balle.hvt"
+"$ROOT/pipelines/lm-data.sh" "$BIN" "$T/setup/tok" "$T/footage" "$T/lm" balle > /dev/null 2> "$T/err"
+[ "$(stat -c %Y "$T/lm/balle.hvt")" = "$(date -d '2001-01-01' +%s)" ] || fail "the same tokenizer encoded balle.hvt again"
+! grep -q 'again' "$T/err" || fail "the same tokenizer reported stale files: $(cat "$T/err")"
+
+# Another tokenizer: encoded again, said once on stderr, and its tokens render with it.
+"$ROOT/pipelines/lm-data.sh" "$BIN" "$T/tok2" "$T/footage" "$T/lm" balle > /dev/null 2> "$T/err"
+[ "$(made)" = "$id2" ] || fail "after the tokenizer changed, balle.hvt is still made by '$(made)'"
+grep -q 'encoded 1 token files again' "$T/err" || fail "no note of the re-encoding on stderr: $(cat "$T/err")"
+"$BIN/hv-render" "$T/lm/balle.hvt" --model "$T/tok2" -o "$T/r.y4m"
+
+# An unreadable token file is encoded again too.
+printf 'not a token file' > "$T/lm/balle.hvt"
+"$ROOT/pipelines/lm-data.sh" "$BIN" "$T/tok2" "$T/footage" "$T/lm" balle > /dev/null 2>&1
+[ "$(made)" = "$id2" ] || fail "a damaged balle.hvt was kept"
+
+# A tokenizer folder that holds none: one line, exit 66.
+rc=0; "$ROOT/pipelines/lm-data.sh" "$BIN" "$T/none" "$T/footage" "$T/lm" balle > /dev/null 2> "$T/err" || rc=$?
+[ $rc = 66 ] || fail "a missing tokenizer exited $rc, not 66"
+
+if python3 -c 'import numpy' 2>/dev/null; then
+    mkdir -p "$T/gen" "$T/out/recon" "$T/out/heldout"
+    echo '{}' > "$T/gen/config.json"; echo one > "$T/gen/model.safetensors"
+    touch "$T/out/recon/a.y4m" "$T/out/heldout/b.hvt" "$T/out/cfg2.5-00-tree.hvt" "$T/out/cfg2.5-00-tree.y4m" "$T/out/eval-gen.json" "$T/out/notes.txt"
+    python3 - "$ROOT/pipelines/eval-gen.py" "$BIN" "$T" <<'EOF'
+import importlib.util, os, sys
+spec = importlib.util.spec_from_file_location("eval_gen", sys.argv[1])
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+bin_dir, t = sys.argv[2], sys.argv[3]
+out = os.path.join(t, "out")
+def present():
+    return sorted(os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out) for f in fs)
+first = m.models_stamp(bin_dir, os.path.join(t, "setup/tok"), os.path.join(t, "gen"))
+m.claim(out, first)            # no models.json yet: nothing in it can be trusted
+assert present() == ["models.json", "notes.txt"], present()
+open(os.path.join(out, "recon/a.y4m"), "w").close()
+m.claim(out, m.models_stamp(bin_dir, os.path.join(t, "setup/tok"), os.path.join(t, "gen")))
+assert "recon/a.y4m" in present(), "the same models must keep their renders"
+with open(os.path.join(t, "gen/model.safetensors"), "w") as f:
+    f.write("two")
+m.claim(out, m.models_stamp(bin_dir, os.path.join(t, "setup/tok"), os.path.join(t, "gen")))
+assert "recon/a.y4m" not in present(), "another generator must not reuse the renders"
+open(os.path.join(out, "recon/a.y4m"), "w").close()
+m.claim(out, m.models_stamp(bin_dir, os.path.join(t, "tok2"), os.path.join(t, "gen")))
+assert present() == ["models.json", "notes.txt"], present()
+EOF
+else
+    echo "test-lm-data: eval-gen part skipped: python3 lacks numpy" >&2
+fi
+echo "test-lm-data: ok"
