@@ -383,9 +383,9 @@ train-tokenizer-v7-gpu: gpu-kit
 	  WORK='$(TOKENIZER_V7_GPU_RUN).work' OUT='$(TOKENIZER_V7_GPU_RUN).parts' pipelines/gpu-train.sh
 	pipelines/gpu-train.sh --join '$(TOKENIZER_V7_GPU_RUN).parts' '$(TOKENIZER_V7_GPU_RUN)'
 
-# v8 (shipped as models/tokenizer since 2026-12-05): v7 continued on this machine's cores with the GPU stage's shape — batches of 16 crops of 64×128² at
-# 1e-4 (warm-up 100 steps, cosine down to 1e-5), stage 4's losses, seed 17 — over TOKENIZER_V8_STEPS steps (~11 s a
-# step on two threads). EMA 0.995: at 16 crops a step, 0.999's thousand-step horizon would still hold half of v7's
+# v8 (shipped as models/tokenizer since 2026-12-05): v7 continued on this machine's cores with the GPU stage's
+# shape — batches of 16 crops of 64×128² at 1e-4 (warm-up 100 steps, cosine down to 1e-5), stage 4's losses, seed 17
+# — over TOKENIZER_V8_STEPS steps (~11 s a step on two threads). EMA 0.995: at 16 crops a step, 0.999's thousand-step horizon would still hold half of v7's
 # weights at the end of a run this short. Continues models/tokenizer-v8-run when committed.
 TOKENIZER_V8_RUN ?= $(OUT)/tokenizer-v8-run
 TOKENIZER_V8_COMMITTED ?= models/tokenizer-v8-run
@@ -416,8 +416,8 @@ save-tokenizer-v9:
 # The shipped checkpoint (v8), reproduced from scratch stage by stage: v5's stage 1 and stage 2 (16 000 + 16 000 steps
 # at 64²), v6's second stage-2 cycle (16 000 more), 6 750 steps at 128², v7's GPU stage, then v8's 600 batch-16
 # steps on the CPU — ~4 h on one core at 0.25–0.3 s a step in bfloat16 on AMX plus ~1.5 h at 128²; float32
-# elsewhere, 2–4× that; the GPU stage took 7 minutes on an H200, v8's stage 103 minutes on two cores. Each stage runs in a folder of its own,
-# so that runs continuing the committed checkpoints are never mistaken for it. The committed stages were resumed
+# elsewhere, 2–4× that; the GPU stage took 7 minutes on an H200, v8's stage 103 minutes on two cores. Each stage
+# runs in a folder of its own, so that runs continuing the committed checkpoints are never mistaken for it. The committed stages were resumed
 # across sessions with fresh optimizer moments, so a repro matches them step for step only up to their first stops.
 # `cp $(OUT)/tokenizer/* models/tokenizer/` ships it; the generator must then be retrained on its tokens (make
 # lm-shards train-lm).
@@ -434,7 +434,7 @@ train-tokenizer: footage
 	$(MAKE) train-tokenizer-v6-c128 $(REPRO)
 	$(MAKE) train-tokenizer-v7-gpu $(REPRO)
 	$(MAKE) train-tokenizer-v8 $(REPRO)
-	$(MAKE) save-tokenizer-v8 $(REPRO) TOKENIZER_V8_COMMITTED=$(OUT)/tokenizer
+	$(call save_tokenizer_run,$(OUT)/tokenizer-repro/v8-run,$(OUT)/tokenizer)
 
 save-tokenizer-v3-l0:
 	$(call save_tokenizer_run,$(TOKENIZER_V3_L0_RUN),$(TOKENIZER_V3_L0_COMMITTED))

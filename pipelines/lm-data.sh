@@ -30,6 +30,7 @@ else
     identity=$("$BIN/hv-encode" --model "$MODEL" --print-identity) \
         || { echo "lm-data: error: cannot load the tokenizer in '$MODEL'" >&2; exit 66; }
     stale=0
+    declare -A checked
 fi
 CAPTIONS=$(dirname "$0")/captions.tsv
 mkdir -p "$OUT"
@@ -52,16 +53,17 @@ emit() {  # id y4m caption
         local q=${3//\"/\"\"}
         printf '%s,%s,"%s"\n' "$1" "${2#"$FOOTAGE"/}" "$q" >> "$list"
     else
-        if [ -s "$OUT/$1.hvt" ]; then
-            local made
-            # An unreadable file counts as stale too.
-            made=$("$BIN/hv-info" "$OUT/$1.hvt" 2>/dev/null | awk '$1 == "tokenizer:" { print $2 "@" $3; exit }') || made=
-            if [ "$made" != "$identity" ]; then
-                stale=$((stale + 1))
-                "$BIN/hv-encode" "$2" --model "$MODEL" -o "$OUT/$1.hvt"
+        # Once per file, though it is listed once per phrasing of its caption.
+        if [ -z "${checked[$1]:-}" ]; then
+            checked[$1]=1
+            local made=
+            if [ -s "$OUT/$1.hvt" ]; then
+                # An unreadable file counts as stale too. awk reads to the end: leaving early would break hv-info's
+                # pipe on a long file's clip table, and its failure would read as stale.
+                made=$("$BIN/hv-info" "$OUT/$1.hvt" 2>/dev/null | awk '$1 == "tokenizer:" && !seen { print $2 "@" $3; seen = 1 }') || made=
+                [ "$made" = "$identity" ] || stale=$((stale + 1))
             fi
-        else
-            "$BIN/hv-encode" "$2" --model "$MODEL" -o "$OUT/$1.hvt"
+            [ "$made" = "$identity" ] || "$BIN/hv-encode" "$2" --model "$MODEL" -o "$OUT/$1.hvt"
         fi
         printf '%s.hvt\t%s\n' "$1" "$3" >> "$list"
     fi

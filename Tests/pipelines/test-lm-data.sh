@@ -20,9 +20,12 @@ id1=$("$BIN/hv-encode" --model "$T/setup/tok" --print-identity)
 id2=$("$BIN/hv-encode" --model "$T/tok2" --print-identity)
 [ "$id1" != "$id2" ] || fail "the two tokenizers share the identity $id1"
 
-# One captioned training video of captions.tsv ('balle', every phrasing of it).
+# One captioned training video of captions.tsv ('balle', every phrasing of it), 200 clips long: hv-info's table of
+# it outruns a pipe's buffer, as a long video's does.
 mkdir -p "$T/footage/train/src"
-cp "$T/a.y4m" "$T/footage/train/src/balle.y4m"
+ffmpeg -nostdin -v error -f lavfi -i testsrc=size=32x32:rate=8:duration=200 -pix_fmt yuv420p -c:v libx264 \
+    -preset ultrafast "$T/long.mp4"
+"$BIN/hv-decode" "$T/long.mp4" --size 32 --fps 8 -o "$T/footage/train/src/balle.y4m"
 made() { "$BIN/hv-info" "$T/lm/balle.hvt" | awk '$1 == "tokenizer:" { print $2 "@" $3 }'; }
 
 "$ROOT/pipelines/lm-data.sh" "$BIN" "$T/setup/tok" "$T/footage" "$T/lm" balle > /dev/null
