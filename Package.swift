@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "HVTokenizer", dependencies: ["HVCore", "HVEngine", "HVFormat", "HVMedia"]),
         .target(name: "HVMetrics", dependencies: ["HVCore", "HVMedia"]),
         .target(name: "HVText", dependencies: ["HVCore", "HVEngine"]),
-        .target(name: "HVGen", dependencies: ["HVCore", "HVEngine", "HVFormat"]),
+        .target(name: "HVGen", dependencies: ["HVCore", "HVEngine", "HVFormat", "HVText"]),
         .target(name: "HVManifest", dependencies: ["HVCore", "HVFormat", .product(name: "GRDB", package: "GRDB.swift")]),
 
         // Tests by module.

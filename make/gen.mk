@@ -66,7 +66,8 @@ gen-demo:
 # Does the text steer the generator? Every prompt of pipelines/eval-prompts.tsv (paraphrases of training captions,
 # never trained on) at each guidance scale of EVAL_GEN_CFG, EVAL_GEN_SEEDS samples each: a hit when the nearest of
 # the generator's training windows (rendered with the shipped tokenizer) is the paraphrased caption's source
-# (pipelines/eval-gen.py; needs numpy). About 12 s a sample on one core, plus one render of every training clip.
+# (pipelines/eval-gen.py; needs numpy). About 12 s a sample on one core, plus one render of every training clip,
+# made once per tokenizer and kept in LM_DATA/recon/ for every generator evaluated on the same data.
 # Then the generator's bits per token per layer (null text) on the held-out clips of EVAL_GEN_HELDOUT against its
 # training clips (`hv-train lm-bits`; a few minutes).
 # Samples are kept (--reuse) in a folder per generator, so evaluating another LM_OUT never reads the last one's.

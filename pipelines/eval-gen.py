@@ -6,7 +6,9 @@
         [--temperature T[,T...]] [--rerank N] [--heldout FOOTAGE/heldout] [--reuse]
 
 LM_DATA_DIR is what the generator was trained on (`make lm-data`: clips.tsv and one FILE.hvt per video or photo
-clip). Its token files are rendered once with the tokenizer and cut into 64-frame windows, each owned by its source
+clip). Its token files are rendered once with the tokenizer (into LM_DATA_DIR/recon/, shared by every generator
+evaluated on them; tokenizer.txt there names the tokenizer, and another one's renders are removed before any is
+reused) and cut into 64-frame windows, each owned by its source
 (a video's name; for a photograph's clips NAME-vK, the photograph NAME). For every prompt (SOURCE<TAB>PROMPT, a
 paraphrase of SOURCE's caption that training never saw) and every guidance scale, `hv-gen --samples SEEDS` makes
 clips that are rendered with the same tokenizer; a clip is a **hit** when its nearest training window (luma MSE)
@@ -17,8 +19,8 @@ then every prompt at each scale) and writes OUT_DIR/eval-gen.json. With --heldou
 (y4m, never trained on) are encoded with the tokenizer into OUT_DIR/heldout/ and the generator's bits per token per
 layer on them, under the null text, are printed beside the same on its training token files (`hv-train lm-bits`):
 how much better it predicts what it saw than video it did not. OUT_DIR/models.json names the tokenizer and
-generator that made what is in OUT_DIR; --reuse keeps renders and samples only under the same two, and a run with
-others first removes what the earlier ones made. Needs numpy.
+generator that made what is in OUT_DIR; --reuse keeps samples only under the same two, and a run with others first
+removes what the earlier ones made. Needs numpy.
 """
 import argparse
 import glob
@@ -77,6 +79,28 @@ def claim(out, stamp):
     os.replace(path + ".tmp", path)
 
 
+def claim_renders(recon, identity):
+    """Makes RECON (LM_DATA/recon) the renders of the tokenizer `identity`: renders of the training token files
+    depend on the tokenizer alone, so every generator trained on them shares one set; another tokenizer's are
+    removed first."""
+    os.makedirs(recon, exist_ok=True)
+    path = os.path.join(recon, "tokenizer.txt")
+    try:
+        with open(path) as f:
+            if f.read().strip() == identity:
+                return
+    except OSError:
+        pass
+    made = glob.glob(os.path.join(recon, "*.y4m"))
+    if made:
+        print(f"eval-gen: {recon}: removing {len(made)} renders that another tokenizer made", file=sys.stderr)
+    for p in made:
+        os.remove(p)
+    with open(path + ".tmp", "w") as f:
+        f.write(identity + "\n")
+    os.replace(path + ".tmp", path)
+
+
 def main():
     ap = argparse.ArgumentParser(description="Paraphrased prompts: does the nearest training window come from the "
                                  "prompt's source?")
@@ -106,12 +130,14 @@ def main():
 
     files = read_tsv(os.path.join(a.lm_data, "clips.tsv"), "FILE.hvt<TAB>CAPTION")
     prompts = read_tsv(a.prompts, "SOURCE<TAB>PROMPT")
-    claim(a.out, models_stamp(a.bin_dir, a.tokenizer, a.generator))
-    os.makedirs(os.path.join(a.out, "recon"), exist_ok=True)
+    stamp = models_stamp(a.bin_dir, a.tokenizer, a.generator)
+    claim(a.out, stamp)
+    recon = os.path.join(a.lm_data, "recon")
+    claim_renders(recon, stamp["tokenizer"])
     windows, owners = [], []
     # A file listed once per phrasing of its caption is one set of windows.
     for name in dict.fromkeys(n for n, _ in files):
-        y4m = os.path.join(a.out, "recon", os.path.splitext(os.path.basename(name))[0] + ".y4m")
+        y4m = os.path.join(recon, os.path.splitext(os.path.basename(name))[0] + ".y4m")
         if not (a.reuse and os.path.exists(y4m)):
             run(a.bin_dir, "hv-render", os.path.join(a.lm_data, name), "--model", a.tokenizer, "-o", y4m)
         w = cut(read_y4m_luma(y4m))

@@ -46,7 +46,11 @@ public final class Generator {
         }
         // Prefill: the text prefix of every batch item.
         x.resize([b, tl, c])
-        for (i, t) in texts.enumerated() { model.embedText(t, into: x.data + i * tl * c) }
+        let condition = texts.map { model.conditionVector($0) }
+        for (i, t) in texts.enumerated() {
+            model.embedText(t, into: x.data + i * tl * c)
+            if let v = condition[i] { model.addCondition(v, to: x.data + i * tl * c, rows: tl) }
+        }
         guard total > 0 else { return [] }
         try advance(position: 0, nextLayer: 0)
         var out: [UInt32] = []
@@ -61,7 +65,10 @@ public final class Generator {
             progress?(n + 1)
             if n + 1 == total { break }
             x.resize([b, 1, c])
-            for i in 0..<b { model.embedCode(code, layer: m, into: x.data + i * c) }
+            for i in 0..<b {
+                model.embedCode(code, layer: m, into: x.data + i * c)
+                if let v = condition[i] { model.addCondition(v, to: x.data + i * c, rows: 1) }
+            }
             try advance(position: tl + n, nextLayer: model.layout.layer(ofVideoToken: n + 1).layer)
         }
         return out

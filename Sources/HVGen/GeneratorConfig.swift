@@ -52,6 +52,12 @@ public struct GeneratorConfig: Codable, Equatable, Sendable {
     public var captionDropout: Float
     /// What of the caption the prefix holds (absent in older config.json files: `tokens`).
     public var textCondition: TextCondition
+    /// Also add a projection of the caption's sentence embedding (its states mean-pooled and L2-normalised) to the
+    /// input of every position, text and video; the null text adds a learned vector instead. The prefix reaches a
+    /// token only through attention, whose pull on the coarse codes measured a third of a bit a token; this path
+    /// reaches every token directly, and the sentence embedding places paraphrases next to their caption.
+    /// Absent in older config.json files: false (and written only when true).
+    public var sentenceBias: Bool
 
     /// `tokens`: the text encoder's per-token states, truncated or padded to `textLength` (the paper).
     /// `sentence`: one row, the caption's sentence embedding (MiniLM mean-pooled and L2-normalised, the vector the
@@ -65,7 +71,7 @@ public struct GeneratorConfig: Codable, Equatable, Sendable {
         case name, layers, textLength = "text_length", textDim = "text_dim", width, depth, heads
         case ffnHidden = "ffn_hidden", groupBits = "group_bits", ropeBase = "rope_base", normEps = "norm_eps"
         case residualDropout = "residual_dropout", ffnDropout = "ffn_dropout", tokenDropout = "token_dropout"
-        case captionDropout = "caption_dropout", textCondition = "text_condition"
+        case captionDropout = "caption_dropout", textCondition = "text_condition", sentenceBias = "sentence_bias"
     }
 
     public init(from decoder: Decoder) throws {
@@ -86,17 +92,33 @@ public struct GeneratorConfig: Codable, Equatable, Sendable {
         tokenDropout = try c.decode(Float.self, forKey: .tokenDropout)
         captionDropout = try c.decode(Float.self, forKey: .captionDropout)
         textCondition = try c.decodeIfPresent(TextCondition.self, forKey: .textCondition) ?? .tokens
+        sentenceBias = try c.decodeIfPresent(Bool.self, forKey: .sentenceBias) ?? false
+    }
+
+    /// Writes every key, `sentence_bias` only when true, so that the config.json of a model without it stays the
+    /// bytes it was (a generator's files are compared and hashed).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name); try c.encode(layers, forKey: .layers)
+        try c.encode(textLength, forKey: .textLength); try c.encode(textDim, forKey: .textDim)
+        try c.encode(width, forKey: .width); try c.encode(depth, forKey: .depth); try c.encode(heads, forKey: .heads)
+        try c.encode(ffnHidden, forKey: .ffnHidden); try c.encode(groupBits, forKey: .groupBits)
+        try c.encode(ropeBase, forKey: .ropeBase); try c.encode(normEps, forKey: .normEps)
+        try c.encode(residualDropout, forKey: .residualDropout); try c.encode(ffnDropout, forKey: .ffnDropout)
+        try c.encode(tokenDropout, forKey: .tokenDropout); try c.encode(captionDropout, forKey: .captionDropout)
+        try c.encode(textCondition, forKey: .textCondition)
+        if sentenceBias { try c.encode(true, forKey: .sentenceBias) }
     }
 
     public init(name: String, layers: [GenLayerSpec], textLength: Int, textDim: Int = 384, width: Int, depth: Int,
                 heads: Int, ffnHidden: Int, groupBits: Int = 6, ropeBase: Double = 10_000, normEps: Float = 1e-5,
                 residualDropout: Float = 0, ffnDropout: Float = 0, tokenDropout: Float = 0, captionDropout: Float = 0.1,
-                textCondition: TextCondition = .tokens) {
+                textCondition: TextCondition = .tokens, sentenceBias: Bool = false) {
         self.name = name; self.layers = layers; self.textLength = textLength; self.textDim = textDim
         self.width = width; self.depth = depth; self.heads = heads; self.ffnHidden = ffnHidden
         self.groupBits = groupBits; self.ropeBase = ropeBase; self.normEps = normEps
         self.residualDropout = residualDropout; self.ffnDropout = ffnDropout; self.tokenDropout = tokenDropout
-        self.captionDropout = captionDropout; self.textCondition = textCondition
+        self.captionDropout = captionDropout; self.textCondition = textCondition; self.sentenceBias = sentenceBias
     }
 
     /// The tokenizer's four layers (paper Table 4 geometry), most compressed first.
@@ -192,6 +214,7 @@ public struct GeneratorConfig: Codable, Equatable, Sendable {
         for m in layers.indices { n += layers[m].bits * c + c * headOutputs(ofLayer: m) + headOutputs(ofLayer: m) }
         n += depth * (2 * c + 4 * c * c + 3 * c * ffnHidden)
         n += c                                             // final norm
+        if sentenceBias { n += textDim * c + c + c }       // sentence projection + bias, null sentence
         return n
     }
 

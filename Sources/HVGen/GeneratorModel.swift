@@ -6,6 +6,7 @@
 // textLength−1+n predicts video token n. Weight names are the checkpoint keys (formats/generator.md).
 import Foundation
 import HVEngine
+import HVText
 
 /// One training (or scoring) sequence: caption states (nil = the null text) and the whole video part.
 public struct GeneratorExample {
@@ -39,6 +40,9 @@ public final class GeneratorModel: ParameterOwner {
     let finalNorm: RMSNorm
     let headProj: [Linear]
     let rope: RoPE
+    /// With `sentence_bias`: `text.sentence` [C, textDim] + bias, `text.null_sentence` [C] (GeneratorConfig).
+    let sentenceProj: Linear?
+    let nullSentence: Parameter?
 
     public let parameters: [Parameter]
 
@@ -67,13 +71,46 @@ public final class GeneratorModel: ParameterOwner {
         }
         rope = RoPE(headDim: config.headDim, axes: 3, base: config.ropeBase)
         rope.setPositions(layout.coordinates, count: config.sequenceLength)
+        // Drawn last, so that the other weights of a seed are those of the same model without it.
+        if config.sentenceBias {
+            sentenceProj = Linear(name: "text.sentence", inFeatures: config.textDim, outFeatures: c, rng: &rng)
+            let p = Parameter("text.null_sentence", shape: [c])
+            p.value.randomNormal(std: 0.02, rng: &rng)
+            nullSentence = p
+        } else {
+            sentenceProj = nil; nullSentence = nil
+        }
         var ps = textProj.parameters + [nullText, textPad]
         for p in bitProj { ps += p.parameters }
         ps.append(layerEmbed)
         for b in blocks { ps += b.parameters }
         ps += finalNorm.parameters
         for h in headProj { ps += h.parameters }
+        if let sentenceProj, let nullSentence { ps += sentenceProj.parameters + [nullSentence] }
         parameters = ps
+    }
+
+    // MARK: - Sentence bias
+
+    /// The vector `sentence_bias` adds to every position of a sequence with these caption states (nil: the null
+    /// text), [C]; nil when the model has no sentence bias.
+    func conditionVector(_ states: Tensor?) -> [Float]? {
+        guard let sentenceProj, let nullSentence else { return nil }
+        let c = config.width
+        guard let states else { return Array(UnsafeBufferPointer(start: nullSentence.value.data, count: c)) }
+        let s = MiniLMEncoder.meanPoolNormalize(states)
+        var y = [Float](repeating: 0, count: c)
+        s.withUnsafeBufferPointer { sp in y.withUnsafeMutableBufferPointer { yp in
+            linearForward(x: sp.baseAddress!, weight: sentenceProj.weight.value.data, bias: sentenceProj.bias!.value.data,
+                          y: yp.baseAddress!, rows: 1, inFeatures: config.textDim, outFeatures: c)
+        } }
+        return y
+    }
+
+    /// dst[r, :] += v for `rows` rows of width C.
+    func addCondition(_ v: [Float], to dst: UnsafeMutablePointer<Float>, rows: Int) {
+        let c = config.width
+        for r in 0..<rows { let row = dst + r * c; for q in 0..<c { row[q] += v[q] } }
     }
 
     // MARK: - Embedding
@@ -109,7 +146,7 @@ public final class GeneratorModel: ParameterOwner {
     // MARK: - Whole-sequence forward (training, scoring, reference for the KV cache)
 
     private let input = Tensor(shape: [0])
-    private let textRows = Tensor(shape: [0])
+    private let textRows = Tensor(shape: [0]), sentenceRows = Tensor(shape: [0])
     private var textUsed: [(b: Int, rows: Int)] = []
     private var signTensors: [Tensor] = []
     private var headInputs: [Tensor] = []
@@ -166,6 +203,22 @@ public final class GeneratorModel: ParameterOwner {
                 let dst = input.data + (i * s + tl + lo + j) * c, src = y.data + (i * n + j) * c
                 for q in 0..<c { dst[q] = src[q] + e[q] }
             } }
+        }
+        if let sentenceProj {
+            // Captions' sentence vectors through one GEMM (kept for backward); the null text adds its own vector.
+            let texts = batch.indices.filter { batch[$0].text != nil }
+            sentenceRows.resize([texts.count, config.textDim])
+            for (k, i) in texts.enumerated() {
+                let v = MiniLMEncoder.meanPoolNormalize(batch[i].text!)
+                (sentenceRows.data + k * config.textDim).update(from: v, count: config.textDim)
+            }
+            let y = texts.isEmpty ? nil : sentenceProj.forward(sentenceRows)
+            var k = 0
+            for (i, ex) in batch.enumerated() {
+                let v: UnsafeMutablePointer<Float>
+                if ex.text == nil { v = nullSentence!.value.data } else { v = y!.data + k * c; k += 1 }
+                for r in 0..<s { let row = input.data + (i * s + r) * c; for q in 0..<c { row[q] += v[q] } }
+            }
         }
         return input
     }
@@ -267,10 +320,21 @@ public final class GeneratorModel: ParameterOwner {
         return GeneratorLoss(loss: Float(loss), bitsPerToken: bits)
     }
 
-    private let dText = Tensor(shape: [0]), dVideo = Tensor(shape: [0])
+    private let dText = Tensor(shape: [0]), dVideo = Tensor(shape: [0]), dSentence = Tensor(shape: [0])
 
     private func backwardEmbedding(_ dx: Tensor, batch: [GeneratorExample], length s: Int) {
         let c = config.width, tl = config.textLength
+        if let sentenceProj, let nullSentence {
+            // Every position's gradient, summed per sequence, is the gradient of its added vector.
+            dSentence.resize([sentenceRows.shape[0], c]); dSentence.zero()
+            var k = 0
+            for (i, ex) in batch.enumerated() {
+                let g: UnsafeMutablePointer<Float>
+                if ex.text == nil { g = nullSentence.grad.data } else { g = dSentence.data + k * c; k += 1 }
+                for r in 0..<s { let row = dx.data + (i * s + r) * c; for q in 0..<c { g[q] += row[q] } }
+            }
+            if k > 0 { _ = sentenceProj.backward(dSentence) }
+        }
         // Text rows: projected caption rows -> textProj; pad rows -> text.pad; null -> text.null.
         var k = 0
         dText.resize([textRows.shape[0], c])

@@ -142,12 +142,17 @@ struct AllBenchCommand: ParsableCommand {
     }
 
     func benchConv(sgemm: Double) throws {
-        // The first three: layers of a 256² clip; the rest: the 3×3×3 layers of `small2` on a 64-frame 64² training crop.
-        let shapes: [(String, Int, Int, Int, Int)] = [("3to64_16x128x128", 3, 64, 16, 128), ("64to64_8x64x64", 64, 64, 8, 64), ("128to128_8x32x32", 128, 128, 8, 32),
-                                                      ("32to32_32x16x16", 32, 32, 32, 16), ("48to48_32x16x16", 48, 48, 32, 16), ("64to64_16x8x8", 64, 64, 16, 8),
-                                                      ("96to96_16x8x8", 96, 96, 16, 8), ("192to192_8x4x4", 192, 192, 8, 4)]
+        // The three bench shapes; then the 3×3×3 layers of `small2` (encoder 32, 64, 128 channels, decoder
+        // 192, 96, 48) on a 64-frame 64² crop (the first stages), on the 64×128² crop the later stages train on,
+        // and on a whole 64×256² clip (encoding and rendering).
+        var shapes: [(String, Int, Int, Int, Int)] = [("3to64_16x128x128", 3, 64, 16, 128), ("64to64_8x64x64", 64, 64, 8, 64), ("128to128_8x32x32", 128, 128, 8, 32)]
+        for s in [16, 32, 64] {    // the latent grid's side is the crop's / 16, the first stage's the crop's / 4
+            for (c, t, side) in [(32, 32, s), (48, 32, s), (64, 16, s / 2), (96, 16, s / 2), (128, 8, s / 4), (192, 8, s / 4)] {
+                shapes.append(("\(c)to\(c)_\(t)x\(side)x\(side)", c, c, t, side))
+            }
+        }
         var peer: [String: (Double, Double)] = [:]
-        if let lines = peerLines("peer_conv.py", ["\(BLAS.threads)"]) {
+        if let lines = peerLines("peer_conv.py", ["\(BLAS.threads)", "f32"] + shapes.map { "\($0.0):\($0.1):\($0.2):\($0.3):\($0.4)" }) {
             for l in lines { let p = l.split(separator: " "); if p.count == 3 { peer[String(p[0])] = (Double(p[1])!, Double(p[2])!) } }
         } else {
             print("conv3d peer: SKIPPED — PyTorch is not installed (pip install torch==2.13.0+cpu to compare)")
@@ -194,7 +199,7 @@ struct AllBenchCommand: ParsableCommand {
         guard !amx.isEmpty else { print("conv3d bfloat16 (AMX): this CPU has no AMX tiles"); return }
         // Shapes the AMX row kernels do not take (fewer than 16 input channels) stay float32 in training: left out.
         var peerB: [String: (Double, Double)] = [:]
-        if let lines = peerLines("peer_conv.py", ["\(BLAS.threads)", "bf16"]) {
+        if let lines = peerLines("peer_conv.py", ["\(BLAS.threads)", "bf16"] + shapes.map { "\($0.0):\($0.1):\($0.2):\($0.3):\($0.4)" }) {
             for l in lines { let p = l.split(separator: " "); if p.count == 3 { peerB[String(p[0])] = (Double(p[1])!, Double(p[2])!) } }
         }
         print("conv3d k3, bfloat16 on AMX  fwd GFLOP/s  bwd GFLOP/s   vs our float32 fwd/bwd   torch bfloat16 fwd/bwd ratio (>1: we are faster)")

@@ -55,6 +55,9 @@ struct TrainLM: ParsableCommand {
     @Option(name: .customLong("text-condition"), help: "What of the caption the prefix holds: tokens (per-token states, the preset's length) or sentence (one row: the sentence embedding).")
     var textCondition: GeneratorConfig.TextCondition?
 
+    @Flag(name: .customLong("sentence-bias"), help: "Also add the caption's sentence embedding, projected, to every position's input (config sentence_bias; formats/generator.md).")
+    var sentenceBias = false
+
     @Option(help: "Checkpoint folder to write (and to resume from with --resume).")
     var out: String = GeneratorCheckpoint.defaultDirectory
 
@@ -197,6 +200,7 @@ struct TrainLM: ParsableCommand {
             c.layers = try GeneratorConfig.layers(from: header, keep: layers?.layers)
             if let t = textCondition { c.textCondition = t; if t == .sentence { c.textLength = 1 } }
             if let t = textLength { c.textLength = t }
+            if sentenceBias { c.sentenceBias = true }
             if let p = captionDropout { c.captionDropout = p }
             if let p = tokenDropout { c.tokenDropout = p }
             model = try GeneratorModel(config: c, seed: seed)

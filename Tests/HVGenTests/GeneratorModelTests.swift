@@ -32,11 +32,17 @@ final class GeneratorModelTests: XCTestCase {
         try checkKVCacheLogits(half: true, tolerance: 3e-3)
     }
 
-    private func checkKVCacheLogits(half: Bool, tolerance: Float) throws {
+    /// The same with `sentence_bias`: the caption's vector and the null text's are added to every row the cache
+    /// sees as they are to the whole sequence.
+    func testKVCacheLogitsEqualFullRecomputationWithSentenceBias() throws {
+        var config = GeneratorConfig.tiny(); config.sentenceBias = true
+        try checkKVCacheLogits(half: false, tolerance: 1e-4, config: config)
+    }
+
+    private func checkKVCacheLogits(half: Bool, tolerance: Float, config: GeneratorConfig = .tiny()) throws {
         let saved = KVCache.halfByDefault
         KVCache.halfByDefault = half
         defer { KVCache.halfByDefault = saved }
-        let config = GeneratorConfig.tiny()
         let model = try GeneratorModel(config: config, seed: 3)
         let text = randomText(rows: 3, dim: config.textDim, seed: 1)
         let video = randomVideo(config, seed: 2)
@@ -74,7 +80,16 @@ final class GeneratorModelTests: XCTestCase {
     /// Analytic gradients of the weighted loss against central finite differences (in Double-free float32, so
     /// a loose relative tolerance on the largest gradients of a few tensors).
     func testGradientsMatchFiniteDifferences() throws {
-        let config = GeneratorConfig.tiny()
+        try checkGradients(config: .tiny(), extra: [])
+    }
+
+    /// The sentence bias's projection and null vector, and what it changes elsewhere, by finite differences.
+    func testGradientsMatchFiniteDifferencesWithSentenceBias() throws {
+        var config = GeneratorConfig.tiny(); config.sentenceBias = true
+        try checkGradients(config: config, extra: ["text.sentence.weight", "text.sentence.bias", "text.null_sentence"])
+    }
+
+    private func checkGradients(config: GeneratorConfig, extra: [String]) throws {
         let model = try GeneratorModel(config: config, seed: 5)
         let batch = [GeneratorExample(text: randomText(rows: 2, dim: config.textDim, seed: 7), video: randomVideo(config, seed: 8)),
                      GeneratorExample(text: nil, video: randomVideo(config, seed: 9))]
@@ -86,7 +101,7 @@ final class GeneratorModelTests: XCTestCase {
         model.zeroGrad()
         _ = try loss()
         let names = ["text.proj.weight", "text.null", "text.pad", "video.0.bits.weight", "video.layer_embed",
-                     "layers.0.attn.qkv.weight", "layers.1.ffn.down.weight", "layers.0.attn_norm.weight", "head.1.bias"]
+                     "layers.0.attn.qkv.weight", "layers.1.ffn.down.weight", "layers.0.attn_norm.weight", "head.1.bias"] + extra
         let grads = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0.grad.clone()) })
         for name in names {
             guard let p = model.parameters.first(where: { $0.name == name }) else { return XCTFail("no parameter \(name)") }
@@ -154,9 +169,11 @@ final class GeneratorModelTests: XCTestCase {
 
     /// The configuration's formula equals the built model's count; `paper` is Table 2's 3.1B-class model.
     func testParameterCounts() throws {
-        for c in [GeneratorConfig.tiny(), GeneratorConfig.small] {
+        var biased = GeneratorConfig.small; biased.sentenceBias = true
+        for c in [GeneratorConfig.tiny(), GeneratorConfig.small, biased] {
             XCTAssertEqual(try GeneratorModel(config: c).parameterCount, c.parameterCount, c.name)
         }
+        XCTAssertEqual(biased.parameterCount - GeneratorConfig.small.parameterCount, 384 * 256 + 2 * 256)
         let paper = GeneratorConfig.paper
         XCTAssertEqual(paper.depth, 24); XCTAssertEqual(paper.width, 3200); XCTAssertEqual(paper.heads, 32)
         XCTAssertEqual(paper.textLength, 120)
@@ -170,6 +187,26 @@ final class GeneratorModelTests: XCTestCase {
         let back = try JSONDecoder().decode(GeneratorConfig.self, from: c.jsonData())
         XCTAssertEqual(back, c)
         XCTAssertTrue(String(decoding: try c.jsonData(), as: UTF8.self).contains("\"text_length\""))
+        XCTAssertFalse(String(decoding: try c.jsonData(), as: UTF8.self).contains("sentence_bias"),
+                       "a model without the sentence bias keeps the config.json it had")
+        var b = c; b.sentenceBias = true
+        XCTAssertEqual(try JSONDecoder().decode(GeneratorConfig.self, from: b.jsonData()), b)
+    }
+
+    /// With the sentence bias the caption reaches the first prediction through its sentence vector too: two
+    /// captions with the same first rows but different later rows (beyond text_length) give different logits.
+    /// Without it they give the same, since the prefix holds only the first text_length rows.
+    func testSentenceBiasSeesTheWholeCaption() throws {
+        for bias in [false, true] {
+            var config = GeneratorConfig.tiny(textLength: 2); config.sentenceBias = bias
+            let model = try GeneratorModel(config: config, seed: 3)
+            let video = randomVideo(config, seed: 2)
+            let a = randomText(rows: 4, dim: config.textDim, seed: 1), b = a.clone()
+            for i in (2 * config.textDim)..<(4 * config.textDim) { b[i] += 1 }
+            let la = try model.logits([GeneratorExample(text: a, video: video)])[0].array
+            let lb = try model.logits([GeneratorExample(text: b, video: video)])[0].array
+            if bias { XCTAssertNotEqual(la, lb) } else { XCTAssertEqual(la, lb) }
+        }
     }
 
     func testBadConfigsAreRefused() {

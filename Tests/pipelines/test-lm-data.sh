@@ -2,7 +2,8 @@
 # The generator's data cannot outlive its tokenizer (a few seconds, tiny models):
 #   Tests/pipelines/test-lm-data.sh BIN_DIR
 # pipelines/lm-data.sh keeps a token file that the same tokenizer made and encodes it again when another one made
-# it; pipelines/eval-gen.py's claim() removes what another tokenizer or generator left in its output folder (that
+# it; pipelines/eval-gen.py's claim() removes what another tokenizer or generator left in its output folder, and
+# claim_renders() the training clips' renders of another tokenizer (that
 # part needs numpy, as eval-gen does, and is skipped with a reason without it).
 set -euo pipefail
 BIN=$(cd "$1" && pwd)
@@ -79,6 +80,15 @@ assert "recon/a.y4m" not in present(), "another generator must not reuse the ren
 open(os.path.join(out, "recon/a.y4m"), "w").close()
 m.claim(out, m.models_stamp(bin_dir, os.path.join(t, "tok2"), os.path.join(t, "gen")))
 assert present() == ["models.json", "notes.txt"], present()
+# The training clips' renders (LM_DATA/recon) are shared by every generator, and kept per tokenizer.
+recon = os.path.join(t, "lm-recon")
+m.claim_renders(recon, first["tokenizer"])
+open(os.path.join(recon, "a.y4m"), "w").close()
+m.claim_renders(recon, first["tokenizer"])
+assert os.path.exists(os.path.join(recon, "a.y4m")), "the same tokenizer must keep its renders"
+m.claim_renders(recon, "other@" + "0" * 64)
+assert sorted(os.listdir(recon)) == ["tokenizer.txt"], os.listdir(recon)
+assert open(os.path.join(recon, "tokenizer.txt")).read().strip() == "other@" + "0" * 64
 EOF
 else
     echo "test-lm-data: eval-gen part skipped: python3 lacks numpy" >&2
