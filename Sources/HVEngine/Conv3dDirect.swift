@@ -35,22 +35,31 @@ public enum Conv3dDirect {
     /// Forward runs direct when the conv has unit strides, Cout is a multiple of 16 and frames are at least
     /// `minimumWidth` positions wide: on narrower ones the kw − 1 dropped positions of every row cost more than
     /// im2col does (4×4 planes: 1.5× the work; measured 0.5–0.6× im2col's speed there, docs/speed-training-step.md).
+    /// Inputs of `maximumChannels` or more go to im2col too: `small2`'s 192→192 decoder convs ran direct at 0.65–0.92×
+    /// im2col's speed on 8×8² and 8×16² planes (2026-12-05, one and two threads; level on 8×4²), where 128 channels and
+    /// fewer are 1.0–1.9× faster direct.
     static func appliesForward(_ g: Conv3dGeometry, width: Int) -> Bool {
         Conv3dTuning.direct && available && g.stride == (1, 1, 1) && g.outChannels % 16 == 0
             && g.kernel != (1, 1, 1) && g.padH < g.kernel.h && g.padW < g.kernel.w && width >= minimumWidth
+            && g.inChannels < maximumChannels
     }
+
+    public static let maximumChannels = 192
 
     /// 8 with AVX-512; 16 with AVX2, whose narrower tiles gain less from skipping the copies: on 8×8 planes they
     /// ran at 0.88× / 0.93× im2col (64→64) and 0.99× / 1.00× (96→96), on 16×16 and wider at 1.02–2.05×.
     public static let minimumWidth = AVX512Kernels.available ? 8 : 16
 
-    /// Backward runs direct when forward would and Cin is a multiple of 16 too (it is dx's width).
+    /// Backward runs direct when forward would and Cin is a multiple of 16 too (it is dx's width), and Cout (dx's
+    /// input width) is below `maximumChannels` as well.
     static func appliesBackward(_ g: Conv3dGeometry, width: Int) -> Bool {
-        appliesForward(g, width: width) && g.inChannels % 16 == 0
+        appliesForward(g, width: width) && g.inChannels % 16 == 0 && g.outChannels < maximumChannels
     }
 
-    /// Positions per segment of a long row: its outputs (`channels` wide) take about 32 KB.
-    static func segment(channels: Int) -> Int { min(384, max(48, 8192 / channels)) }
+    /// Positions per segment of a long row: its outputs (`channels` wide) take about 256 KB, in L2, so that each
+    /// pass of weights serves more outputs. Against 32 KB segments (2026-12-05, one and two threads, alternating
+    /// runs): 192→192 over 8×8² and 8×16² 1.10–1.30× faster, every other shape of `small2` level within noise.
+    static func segment(channels: Int) -> Int { min(384, max(48, 65536 / channels)) }
 
     /// The segments of a frame's long row of `rowLength` positions (whole rows of `stride`): as many whole rows as
     /// fit in `segment(channels:)` positions, or, where one row is longer, equal parts of a row. Segments never

@@ -34,6 +34,9 @@ struct AllBenchCommand: ParsableCommand {
     @Option(help: "Folder of the peer scripts.")
     var peers: String = "bench"
 
+    @Option(name: .customLong("conv-shapes"), help: "Time only the conv shapes whose name contains this text, e.g. 192to192 or 8x16x16.")
+    var convShapes: String?
+
     static let sectionNames = ["gemm", "conv", "tokenizer", "train", "metrics", "seq", "text", "color"]
 
     func validate() throws {
@@ -151,6 +154,7 @@ struct AllBenchCommand: ParsableCommand {
                 shapes.append(("\(c)to\(c)_\(t)x\(side)x\(side)", c, c, t, side))
             }
         }
+        if let f = convShapes { shapes = shapes.filter { $0.0.contains(f) } }
         var peer: [String: (Double, Double)] = [:]
         if let lines = peerLines("peer_conv.py", ["\(BLAS.threads)", "f32"] + shapes.map { "\($0.0):\($0.1):\($0.2):\($0.3):\($0.4)" }) {
             for l in lines { let p = l.split(separator: " "); if p.count == 3 { peer[String(p[0])] = (Double(p[1])!, Double(p[2])!) } }
