@@ -47,7 +47,7 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
   save-tokenizer-v3-l0 save-tokenizer-v3 train-tokenizer-v4-l0 train-tokenizer-v4 save-tokenizer-v4-l0 \
   save-tokenizer-v4 train-tokenizer-v5-l0 train-tokenizer-v5 save-tokenizer-v5-l0 save-tokenizer-v5 train-tokenizer-v6 save-tokenizer-v6 train-tokenizer-v6-c128 save-tokenizer-v6-c128 train-tokenizer-v5-c128 save-tokenizer-v5-c128 train-single-v5-l0 train-single-v5 train-single-v5-c128 save-single-v5-l0 save-single-v5 save-single-v5-c128 train-tokenizer-c128 save-tokenizer-c128 train-tokenizer-c128-next save-tokenizer-c128-next \
   train-tokenizer-b4 save-tokenizer-b4 train-single-c128 save-single-c128 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation \
-  train-single-v6 save-single-v6 train-single-v6-c128 save-single-v6-c128 train-tokenizer-v7-gpu \
+  train-single-v6 save-single-v6 train-single-v6-c128 save-single-v6-c128 train-single-v7 save-single-v7 train-tokenizer-v7-gpu \
   train-tokenizer-v8 save-tokenizer-v8 train-tokenizer-v9 save-tokenizer-v9
 
 footage: build
@@ -369,6 +369,22 @@ train-single-v6-c128: footage
 
 save-single-v6-c128:
 	$(MAKE) save-single-c128 $(SINGLE_V6_C128)
+
+# The baseline's stand-in for v7's GPU stage, for Fig. 4 at v7's (and then v8's) budget: the same number of steps of
+# 16 crops of 64×128² (831, seed 11) from the baseline's 128² stage, on this machine's cores with v8's batch-16
+# recipe (TOKENIZER_B16_RECIPE: hv-train, not the PyTorch twin; EMA 0.995), from the exported checkpoint as v8 was
+# (SINGLE_V7_INIT). Committed as models/single-v7-run as it
+# goes (about 10 s a step on two threads, so it spans sessions).
+SINGLE_V7_RUN ?= $(OUT)/single-v7-run
+SINGLE_V7_COMMITTED ?= models/single-v7-run
+SINGLE_V7_STEPS ?= 831
+SINGLE_V7_INIT ?= $(SINGLE_V6_C128_COMMITTED)
+SINGLE_V7_RECIPE = $(TOKENIZER_B16_RECIPE) --steps $(SINGLE_V7_STEPS) --seed 11
+train-single-v7: footage
+	$(call tokenizer_run,$(SINGLE_V7_RUN),$(SINGLE_V7_COMMITTED),--init $(SINGLE_V7_INIT),SINGLE_V7_RECIPE)
+
+save-single-v7:
+	$(call save_tokenizer_run,$(SINGLE_V7_RUN),$(SINGLE_V7_COMMITTED))
 
 # v7: v6's 128² stage continued on a lent H200 by the PyTorch twin (docs/gpu-run.md; the twin's packages: pip install
 # ./python): 831 steps of 16 crops of 64×128² at 1e-4 (warm-up 100 steps, cosine down to 1e-5), seed 11, stage 3's
