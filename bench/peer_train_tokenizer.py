@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Peer for `hv-bench train`: one training step of the small2 tokenizer in PyTorch (CPU), timed like ours.
 
-Usage: peer_train_tokenizer.py THREADS [CROP] [STEPS] [f32|bf16]. bf16 runs the model's forward under
+Usage: peer_train_tokenizer.py THREADS [CROP] [STEPS] [f32|bf16] [FRAMES] [BATCH]. BATCH crops a step run forward and
+backward in turn, their gradients averaged, before one update (hv-train --batch). bf16 runs the model's forward under
 torch.autocast("cpu", dtype=torch.bfloat16) (oneDNN's bfloat16 convolutions, on AMX where the CPU has it; the
 losses and the optimiser stay float32): the peer of `hv-bench train --bf16-ab`. Pins itself to the first THREADS cores and uses
 torch.set_num_threads(THREADS). Prints one JSON line: ms_per_step (median of STEPS after two warm-up steps),
@@ -30,6 +31,7 @@ crop = int(sys.argv[2]) if len(sys.argv) > 2 else 64
 steps = int(sys.argv[3]) if len(sys.argv) > 3 else 5
 precision = sys.argv[4] if len(sys.argv) > 4 else "f32"
 frames = int(sys.argv[5]) if len(sys.argv) > 5 else crop
+batch = int(sys.argv[6]) if len(sys.argv) > 6 else 1
 
 try:
     os.sched_setaffinity(0, set(range(min(threads, os.cpu_count() or 1))))
@@ -212,11 +214,12 @@ clip = torch.rand(1, 3, frames, crop, crop) * 2 - 1
 
 def step():
     opt.zero_grad(set_to_none=False)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-        recon, aux = model(clip)
-    recon, aux = recon.float(), aux.float()
-    loss = (recon - clip).abs().mean() + (recon - clip).pow(2).mean() + 0.2 * gradient_l1(recon, clip) + aux
-    loss.backward()
+    for _ in range(batch):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            recon, aux = model(clip)
+        recon, aux = recon.float(), aux.float()
+        loss = (recon - clip).abs().mean() + (recon - clip).pow(2).mean() + 0.2 * gradient_l1(recon, clip) + aux
+        (loss / batch).backward()
     torch.nn.utils.clip_grad_norm_(params, 1.0)
     opt.step()
     with torch.no_grad():

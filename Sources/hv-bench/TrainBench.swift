@@ -22,6 +22,8 @@ struct TrainBenchCommand: ParsableCommand {
     var crop = 64
     @Option(help: "Frames of the synthetic clip (default: as many as --crop, the shape the bench has always timed; the training recipes use 64).")
     var frames: Int?
+    @Option(help: "Crops per step: each runs forward and backward in turn, their gradients averaged, then one update (hv-train --batch; the recipes since v8 use 16).")
+    var batch = 1
     @Option(help: "Folder of the peer scripts.")
     var peers: String = "bench"
     @Flag(help: "Do not run the PyTorch peer.")
@@ -42,6 +44,7 @@ struct TrainBenchCommand: ParsableCommand {
     var bf16Ab = false
 
     func validate() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1.") }
         guard steps > 0, crop >= 16, crop % 16 == 0 else { throw ValidationError("--steps must be positive and --crop a multiple of 16.") }
         if let f = frames, f < 8 || f % 8 != 0 { throw ValidationError("--frames must be a positive multiple of 8.") }
         guard columnFloats > 0, minimumRows > 0 else { throw ValidationError("--column-floats and --minimum-rows must be positive.") }
@@ -65,14 +68,14 @@ struct TrainBenchCommand: ParsableCommand {
             return
         }
         let parameters = (try? HierarchicalTokenizer(config: .small2).parameterCount) ?? 0
-        print("== hv-bench train: small2 tokenizer (\(parameters) parameters), \(clipFrames)-frame \(crop)² synthetic clip, batch 1, v2 recipe; OpenBLAS core \(BLAS.coreName)")
+        print("== hv-bench train: small2 tokenizer (\(parameters) parameters), \(clipFrames)-frame \(crop)² synthetic clip, batch \(batch), v2 recipe; OpenBLAS core \(BLAS.coreName)")
         for n in threadCounts {
             guard let line = runChild(cores: n) else { print("threads \(n): the child run failed"); continue }
             let f = fields(line)
             let ms = f["ms"] ?? .nan
             var peer = "peer skipped"
             if !noPeer {
-                switch PeerScript.json("\(peers)/peer_train_tokenizer.py", ["\(n)", "\(crop)", "\(steps)", "f32", "\(clipFrames)"]) {
+                switch PeerScript.json("\(peers)/peer_train_tokenizer.py", ["\(n)", "\(crop)", "\(steps)", "f32", "\(clipFrames)", "\(batch)"]) {
                 case .success(let obj):
                     if let pms = obj["ms_per_step"] as? Double {
                         let rss = obj["maxrss_mb"] as? Double ?? 0
@@ -96,7 +99,7 @@ struct TrainBenchCommand: ParsableCommand {
             if bf16Ab, let b = f["ms_b"] {
                 var peerB = "peer skipped"
                 if !noPeer {
-                    switch PeerScript.json("\(peers)/peer_train_tokenizer.py", ["\(n)", "\(crop)", "\(steps)", "bf16", "\(clipFrames)"]) {
+                    switch PeerScript.json("\(peers)/peer_train_tokenizer.py", ["\(n)", "\(crop)", "\(steps)", "bf16", "\(clipFrames)", "\(batch)"]) {
                     case .success(let obj):
                         if let pms = obj["ms_per_step"] as? Double {
                             peerB = String(format: "PyTorch under bfloat16 autocast %.0f ms/step; ours/peer time %.2f", pms, b / pms)
@@ -120,7 +123,7 @@ struct TrainBenchCommand: ParsableCommand {
     func runChild(cores n: Int) -> String? {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        p.arguments = ["train", "--in-process", "\(n)", "--steps", "\(steps)", "--crop", "\(crop)", "--frames", "\(clipFrames)"]
+        p.arguments = ["train", "--in-process", "\(n)", "--steps", "\(steps)", "--crop", "\(crop)", "--frames", "\(clipFrames)", "--batch", "\(batch)"]
             + ["--column-floats", "\(columnFloats)", "--minimum-rows", "\(minimumRows)"]
             + (gemmThresholdAb.map { ["--gemm-threshold-ab", "\($0)"] } ?? [])
             + (directConvAb ? ["--direct-conv-ab"] : []) + (elementwiseAb ? ["--elementwise-ab"] : []) + (bf16Ab ? ["--bf16-ab"] : [])
@@ -151,7 +154,7 @@ struct TrainBenchCommand: ParsableCommand {
         pinToFirstCores(cores)
         (Conv3dTuning.columnFloats, Conv3dTuning.minimumRows) = (columnFloats, minimumRows)
         let model = try HierarchicalTokenizer(config: .small2)
-        let trainer = TokenizerTrainer(model: model, options: Self.recipe(crop: crop))
+        let trainer = TokenizerTrainer(model: model, options: Self.recipe(crop: crop, batch: batch))
         let clip = Tensor(shape: [clipFrames, crop, crop, 3])
         var rng = SeededRandom(seed: 4)
         for i in 0..<clip.count { clip[i] = rng.uniform() * 2 - 1 }
@@ -198,9 +201,9 @@ struct TrainBenchCommand: ParsableCommand {
 
     /// The v2 recipe's options (make/train.mk), except that every step trains all four layers (no truncated
     /// steps), so that each timed step does the same work: the most expensive step of a real run.
-    static func recipe(crop: Int) -> TokenizerTrainingOptions {
+    static func recipe(crop: Int, batch: Int = 1) -> TokenizerTrainingOptions {
         var o = TokenizerTrainingOptions()
-        o.crop = crop; o.batch = 1; o.steps = 16000; o.learningRate = 3e-4
+        o.crop = crop; o.batch = batch; o.steps = 16000; o.learningRate = 3e-4
         o.l2Weight = 1; o.entropyWeight = 0.005; o.commitWeight = 0.05; o.perceptualWeight = 0.2
         o.progressiveSchedule = [0, 0, 0]; o.quantizationWarmup = 0.3; o.adversarialWeight = 0
         o.truncationProbability = 0; o.residualWeight = 0.001; o.emaDecay = 0.999
