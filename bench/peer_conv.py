@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Peer timings for hv-bench: PyTorch CPU conv3d forward and backward on the tokenizer's layer shapes.
 Prints one line per shape: name fwd_seconds bwd_seconds. Uses the same thread count as hv-bench (2).
-Usage: peer_conv.py [THREADS] [f32|bf16] [NAME:CIN:COUT:T:S ...]; bf16 times the convs on bfloat16 tensors (oneDNN's
-bfloat16 kernels, on AMX where the CPU has it), the peer of hv-bench's AMX column. Shapes given (hv-bench passes its
-own list) replace the default list: a 3×3×3 causal conv from CIN to COUT channels on T frames of S×S."""
+Usage: peer_conv.py THREADS f32|bf16 NAME:CIN:COUT:T:S ...; bf16 times the convs on bfloat16 tensors (oneDNN's
+bfloat16 kernels, on AMX where the CPU has it), the peer of hv-bench's AMX column. Each shape (hv-bench passes its
+own list) is a 3×3×3 causal conv from CIN to COUT channels on T frames of S×S."""
 import sys
 import time
 
@@ -15,11 +15,7 @@ except ImportError:
 
 torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
 dtype = torch.bfloat16 if len(sys.argv) > 2 and sys.argv[2] == "bf16" else torch.float32
-shapes = [("3to64_16x128x128", 3, 64, 16, 128), ("64to64_8x64x64", 64, 64, 8, 64), ("128to128_8x32x32", 128, 128, 8, 32),
-          ("32to32_32x16x16", 32, 32, 32, 16), ("48to48_32x16x16", 48, 48, 32, 16), ("64to64_16x8x8", 64, 64, 16, 8),
-          ("96to96_16x8x8", 96, 96, 16, 8), ("192to192_8x4x4", 192, 192, 8, 4)]
-if len(sys.argv) > 3:
-    shapes = [(n, int(a), int(b), int(c), int(d)) for n, a, b, c, d in (arg.split(":") for arg in sys.argv[3:])]
+shapes = [(n, int(a), int(b), int(c), int(d)) for n, a, b, c, d in (arg.split(":") for arg in sys.argv[3:])]
 for name, cin, cout, t, s in shapes:
     x = torch.randn(1, cin, t + 2, s, s, dtype=dtype, requires_grad=True)  # causal: 2 frames of past padding
     conv = torch.nn.Conv3d(cin, cout, 3, padding=(0, 1, 1), dtype=dtype)

@@ -83,7 +83,10 @@ def claim_renders(recon, identity):
     """Makes RECON (LM_DATA/recon) the renders of the tokenizer `identity`: renders of the training token files
     depend on the tokenizer alone, so every generator trained on them shares one set; another tokenizer's are
     removed first."""
-    os.makedirs(recon, exist_ok=True)
+    try:
+        os.makedirs(recon, exist_ok=True)
+    except OSError as e:
+        die(f"cannot make {recon} for the training clips' renders: {e.strerror}", 74)
     path = os.path.join(recon, "tokenizer.txt")
     try:
         with open(path) as f:

@@ -108,7 +108,7 @@ public final class GeneratorModel: ParameterOwner {
     }
 
     /// dst[r, :] += v for `rows` rows of width C.
-    func addCondition(_ v: [Float], to dst: UnsafeMutablePointer<Float>, rows: Int) {
+    func addCondition(_ v: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, rows: Int) {
         let c = config.width
         for r in 0..<rows { let row = dst + r * c; for q in 0..<c { row[q] += v[q] } }
     }
@@ -217,7 +217,7 @@ public final class GeneratorModel: ParameterOwner {
             for (i, ex) in batch.enumerated() {
                 let v: UnsafeMutablePointer<Float>
                 if ex.text == nil { v = nullSentence!.value.data } else { v = y!.data + k * c; k += 1 }
-                for r in 0..<s { let row = input.data + (i * s + r) * c; for q in 0..<c { row[q] += v[q] } }
+                addCondition(v, to: input.data + i * s * c, rows: s)
             }
         }
         return input

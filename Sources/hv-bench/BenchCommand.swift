@@ -155,8 +155,9 @@ struct AllBenchCommand: ParsableCommand {
             }
         }
         if let f = convShapes { shapes = shapes.filter { $0.0.contains(f) } }
+        let shapeArgs = shapes.map { "\($0.0):\($0.1):\($0.2):\($0.3):\($0.4)" }     // the peer times the same list
         var peer: [String: (Double, Double)] = [:]
-        if let lines = peerLines("peer_conv.py", ["\(BLAS.threads)", "f32"] + shapes.map { "\($0.0):\($0.1):\($0.2):\($0.3):\($0.4)" }) {
+        if let lines = peerLines("peer_conv.py", ["\(BLAS.threads)", "f32"] + shapeArgs) {
             for l in lines { let p = l.split(separator: " "); if p.count == 3 { peer[String(p[0])] = (Double(p[1])!, Double(p[2])!) } }
         } else {
             print("conv3d peer: SKIPPED — PyTorch is not installed (pip install torch==2.13.0+cpu to compare)")
@@ -203,7 +204,7 @@ struct AllBenchCommand: ParsableCommand {
         guard !amx.isEmpty else { print("conv3d bfloat16 (AMX): this CPU has no AMX tiles"); return }
         // Shapes the AMX row kernels do not take (fewer than 16 input channels) stay float32 in training: left out.
         var peerB: [String: (Double, Double)] = [:]
-        if let lines = peerLines("peer_conv.py", ["\(BLAS.threads)", "bf16"] + shapes.map { "\($0.0):\($0.1):\($0.2):\($0.3):\($0.4)" }) {
+        if let lines = peerLines("peer_conv.py", ["\(BLAS.threads)", "bf16"] + shapeArgs) {
             for l in lines { let p = l.split(separator: " "); if p.count == 3 { peerB[String(p[0])] = (Double(p[1])!, Double(p[2])!) } }
         }
         print("conv3d k3, bfloat16 on AMX  fwd GFLOP/s  bwd GFLOP/s   vs our float32 fwd/bwd   torch bfloat16 fwd/bwd ratio (>1: we are faster)")
