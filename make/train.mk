@@ -47,7 +47,7 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
   save-tokenizer-v3-l0 save-tokenizer-v3 train-tokenizer-v4-l0 train-tokenizer-v4 save-tokenizer-v4-l0 \
   save-tokenizer-v4 train-tokenizer-v5-l0 train-tokenizer-v5 save-tokenizer-v5-l0 save-tokenizer-v5 train-tokenizer-v6 save-tokenizer-v6 train-tokenizer-v6-c128 save-tokenizer-v6-c128 train-tokenizer-v5-c128 save-tokenizer-v5-c128 train-single-v5-l0 train-single-v5 train-single-v5-c128 save-single-v5-l0 save-single-v5 save-single-v5-c128 train-tokenizer-c128 save-tokenizer-c128 train-tokenizer-c128-next save-tokenizer-c128-next \
   train-tokenizer-b4 save-tokenizer-b4 train-single-c128 save-single-c128 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation \
-  train-single-v6 save-single-v6 train-single-v6-c128 save-single-v6-c128 train-single-v7 save-single-v7 train-tokenizer-v7-gpu \
+  train-single-v6 save-single-v6 train-single-v6-c128 save-single-v6-c128 train-single-v7 save-single-v7 train-single-v8 save-single-v8 train-tokenizer-v7-gpu \
   train-tokenizer-v8 save-tokenizer-v8 train-tokenizer-v9 save-tokenizer-v9
 
 footage: build
@@ -385,6 +385,18 @@ train-single-v7: footage
 
 save-single-v7:
 	$(call save_tokenizer_run,$(SINGLE_V7_RUN),$(SINGLE_V7_COMMITTED))
+
+# Then v8's CPU stage on the baseline: v8's recipe and steps (600 steps of 16 crops of 64×128², seed 17) from the
+# baseline's v7 stand-in, so that both sides of Fig. 4 have had the same steps, shapes and recipe.
+SINGLE_V8_RUN ?= $(OUT)/single-v8-run
+SINGLE_V8_COMMITTED ?= models/single-v8-run
+SINGLE_V8_INIT ?= $(SINGLE_V7_COMMITTED)
+SINGLE_V8_RECIPE = $(TOKENIZER_B16_RECIPE) --steps $(TOKENIZER_V8_STEPS) --seed 17
+train-single-v8: footage
+	$(call tokenizer_run,$(SINGLE_V8_RUN),$(SINGLE_V8_COMMITTED),--init $(SINGLE_V8_INIT),SINGLE_V8_RECIPE)
+
+save-single-v8:
+	$(call save_tokenizer_run,$(SINGLE_V8_RUN),$(SINGLE_V8_COMMITTED))
 
 # v7: v6's 128² stage continued on a lent H200 by the PyTorch twin (docs/gpu-run.md; the twin's packages: pip install
 # ./python): 831 steps of 16 crops of 64×128² at 1e-4 (warm-up 100 steps, cosine down to 1e-5), seed 11, stage 3's

@@ -3,6 +3,8 @@
 // idle threads do spin (sched_yield) for a while after a call, and every split waits for its slower half,
 // so a core shared with another job makes two threads slower than one (docs/speed-training-step.md). Each chunk
 // runs in the caller's floating-point mode (Denormals.swift): pool threads keep whatever mode they had.
+import CKernels
+import COpenBLAS
 import Dispatch
 import Foundation
 import HVCore
@@ -12,7 +14,11 @@ public enum Parallel {
     /// `activeProcessorCount` counts the machine's cores, also under `taskset -c 0`, which would split every loop
     /// in two chunks that then take turns on the one allowed core; the affinity mask says how many can really run
     /// at once. HV_THREADS=1 is what `make -jN pretokenize` gives each clip's tools: N processes on N cores.
-    public static let workers: Int = Threads.capped(allowedCores())
+    /// Inside `independent`'s jobs it is 1.
+    public static var workers: Int { hv_thread_worker_cap() == 1 ? 1 : cores }
+
+    /// The cores this process may run on, at most HV_THREADS, whatever thread asks.
+    public static let cores: Int = Threads.capped(allowedCores())
 
     static func allowedCores() -> Int {
         let online = max(1, ProcessInfo.processInfo.activeProcessorCount)
@@ -45,6 +51,25 @@ public enum Parallel {
         let mode = Denormals.currentMode
         DispatchQueue.concurrentPerform(iterations: iterations) { i in
             Denormals.adopt(mode)
+            body(i)
+        }
+    }
+
+    /// Runs `body(0)` … `body(n − 1)` at once, each on its own thread with every engine loop and BLAS call inside it
+    /// kept on that thread: for independent jobs of the same size (a step's crops, each on its own copy of a model),
+    /// which run side by side on one core each with no waits between them, where splitting every layer of each job
+    /// over the cores makes both wait at every layer for the slower half. `n` should not exceed `cores`.
+    /// OpenBLAS runs single-threaded meanwhile (its thread count is process-wide: no other thread should call BLAS).
+    public static func independent(_ n: Int, _ body: (Int) -> Void) {
+        if n <= 0 { return }
+        if n == 1 { body(0); return }
+        let blasThreads = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(blasThreads) }
+        perform(n) { i in
+            let saved = hv_thread_worker_cap()
+            hv_set_thread_worker_cap(1)
+            defer { hv_set_thread_worker_cap(saved) }
             body(i)
         }
     }

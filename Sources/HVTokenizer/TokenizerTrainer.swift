@@ -66,6 +66,10 @@ public struct TokenizerTrainingOptions: Codable, Sendable {
         public var prefix: String, scale: Float
         public init(prefix: String, scale: Float) { self.prefix = prefix; self.scale = scale }
     }
+    /// Copies of the model that train a step's crops side by side, one core each, their gradients summed before the
+    /// update (0: one per core, at most `batch`; 1: every crop in turn on all cores). Steps with the adversarial
+    /// loss, refinement or mask training run their crops in turn whatever this says.
+    public var replicas = 0
     public var seed: UInt64 = 1
     public var logEvery = 10
     public var evalEvery = 200
@@ -113,9 +117,19 @@ public final class TokenizerTrainer {
     /// EMA of `trained` (empty when off). While `withAveragedWeights` runs, it holds the raw weights instead.
     private var ema: [Tensor] = []
 
-    private let x = Tensor(shape: [0])
-    private let dRecon = Tensor(shape: [0])
-    private let dL2 = Tensor(shape: [0])
+    /// A crop's input and output-gradient buffers; one per model that trains crops side by side.
+    final class Lane {
+        let x = Tensor(shape: [0])
+        let dRecon = Tensor(shape: [0])
+        let dL2 = Tensor(shape: [0])
+    }
+    private let lanes: [Lane]
+    /// The models beside `model` (its copies, weights synchronised at every step), one per further lane.
+    private let copies: [HierarchicalTokenizer]
+    /// Models that ran crops side by side in the last step (1: in turn).
+    public private(set) var lastStepReplicas = 1
+    private var x: Tensor { lanes[0].x }
+    private var dRecon: Tensor { lanes[0].dRecon }
     private let dLogits = Tensor(shape: [0])
     private let dLogits2 = Tensor(shape: [0])
     private let fakeCopy = Tensor(shape: [0])
@@ -133,6 +147,14 @@ public final class TokenizerTrainer {
                               totalSteps: options.steps, floorFraction: options.minLearningRateFraction)
         rng = SeededRandom(seed: options.seed)
         if options.emaDecay > 0 { ema = trained.map { $0.value.clone() } }
+        let replicas = options.replicas > 0 ? options.replicas : min(Parallel.cores, options.batch)
+        lanes = (0..<max(1, min(replicas, options.batch))).map { _ in Lane() }
+        copies = lanes.dropFirst().map { _ in
+            // Random weights, overwritten from `model` before each step that uses them.
+            let copy = try! HierarchicalTokenizer(config: model.config)   // cannot throw: `model` was built from it
+            precondition(copy.parameters.map(\.name) == model.parameters.map(\.name))
+            return copy
+        }
     }
 
     /// Runs `body` with the model holding its averaged weights (as they are, when EMA is off).
@@ -195,7 +217,37 @@ public final class TokenizerTrainer {
         row.hardness = hardness
         let subtraction: Float = o.subtractionRamp > 0 ? min(1, Float(step) / Float(o.subtractionRamp)) : 1
         var discSteps = 0
-        for _ in 0..<o.batch {
+        let sideBySide = lanes.count > 1 && !adversarial && o.refineRounds == 0 && !o.maskTraining
+        lastStepReplicas = sideBySide ? lanes.count : 1
+        if sideBySide {
+            // Rounds of one crop per lane, drawn in the order the crops-in-turn loop draws them; each lane's model
+            // accumulates its crops' gradients, which are summed into `model`'s after the last round.
+            for c in copies {
+                for (p, q) in zip(model.parameters, c.parameters) { q.value.copy(from: p.value) }
+                c.zeroGrad()
+            }
+            let models = [model] + copies
+            var done = 0
+            while done < o.batch {
+                let n = min(lanes.count, o.batch - done)
+                for k in 0..<n { data.sample(into: lanes[k].x, frames: frames, crop: o.crop, rng: &rng) }
+                var results = [CropLosses](repeating: CropLosses(layers: model.config.layers.count), count: n)
+                results.withUnsafeMutableBufferPointer { out in
+                    let out = out.baseAddress!
+                    Parallel.independent(n) { k in
+                        var unused = SeededRandom(seed: 0)   // the forward draws only for masking, which is off here
+                        out[k] = cropPass(models[k], lanes[k], finest: finest, hardness: hardness,
+                                          subtraction: subtraction, maskFraction: 0, refined: nil, rng: &unused)
+                    }
+                }
+                for r in results { r.add(to: &row) }
+                done += n
+            }
+            for c in copies {
+                for (p, q) in zip(model.parameters, c.parameters) { addInPlace(p.grad, q.grad) }
+            }
+        }
+        for _ in 0..<(sideBySide ? 0 : o.batch) {
             data.sample(into: x, frames: frames, crop: o.crop, rng: &rng)
             // Mask training: half of the steps mask a random 50–85 % of the dense tokens.
             let maskFraction: Float = o.maskTraining && finest == 0 && rng.uniform() < 0.5 ? 0.5 + 0.35 * rng.uniform() : 0
@@ -206,33 +258,13 @@ public final class TokenizerTrainer {
                 refined = .init(indices: r[0], weight: o.refineTargetWeight * inv, margin: o.refineTargetMargin)
                 row.refineGain += Float(10 * log10(st.mseBefore / max(st.mseAfter, 1e-12))) * inv
             }
-            let (recon, stats) = model.forward(x, finest: finest, entropyWeight: o.entropyWeight * inv,
-                                               commitWeight: o.commitWeight * inv, temperature: o.entropyTemperature,
-                                               maskFraction: maskFraction, hardness: hardness,
-                                               residualWeight: o.residualWeight * inv, subtraction: subtraction,
-                                               layer0Targets: refined, rng: &rng)
-            dRecon.resize(recon.shape); dRecon.zero()
-            row.l1 += l1Loss(pred: recon, target: x, grad: dRecon) * inv
-            if o.l2Weight > 0 {
-                dL2.resize(recon.shape)
-                _ = l2Loss(pred: recon, target: x, grad: dL2)   // only its gradient is used; train.csv logs L1
-                axpy(o.l2Weight, dL2, dRecon)
-            }
-            if inv != 1 { dRecon.scale(by: inv) }
-            row.perceptual += GradientLoss.compute(pred: recon, target: x, weight: o.perceptualWeight * inv, grad: dRecon) * inv
-            if o.temporalWeight > 0 {
-                row.temporal += GradientLoss.temporal(pred: recon, target: x, weight: o.temporalWeight * inv, grad: dRecon) * inv
-            }
-            for (m, s) in stats.enumerated() {
-                guard let s else { continue }
-                row.entropy[m] += s.entropyLoss * inv
-                row.commit[m] += s.commitLoss * inv
-                row.residual += s.residualLoss
-                row.usage[m] = max(row.usage[m], Set(s.indices).count)
-            }
-            if adversarial {
+            var fake: Tensor? = nil
+            let losses = cropPass(model, lanes[0], finest: finest, hardness: hardness, subtraction: subtraction,
+                                  maskFraction: maskFraction, refined: refined, rng: &rng) { recon in
+                guard adversarial else { return }
                 // Generator: push D(recon) up. D's parameter gradients from this pass are discarded below.
                 fakeCopy.copy(from: recon)
+                fake = fakeCopy
                 let logits = discriminator.forward(fakeCopy)
                 dLogits.resize(logits.shape)
                 row.adversarialG += hingeGeneratorLoss(fakeLogits: logits, grad: dLogits) * inv
@@ -240,8 +272,8 @@ public final class TokenizerTrainer {
                 let dFake = discriminator.backward(dLogits)
                 addInPlace(dRecon, dFake)
             }
-            model.backward(dRecon, throughTokens: !o.freezeTokens)
-            if adversarial {
+            losses.add(to: &row)
+            if let fakeCopy = fake {
                 // Discriminator: real clip vs the (detached) reconstruction.
                 discriminator.zeroGrad()
                 let realLogits = discriminator.forward(x).clone()
@@ -265,6 +297,61 @@ public final class TokenizerTrainer {
         }
         step += 1
         return row
+    }
+
+    /// One crop's share of a step's log row (already divided by the batch).
+    struct CropLosses {
+        var l1: Float = 0, perceptual: Float = 0, temporal: Float = 0, residual: Float = 0
+        var entropy: [Float], commit: [Float], usage: [Int]
+        init(layers: Int) {
+            entropy = [Float](repeating: 0, count: layers); commit = entropy
+            usage = [Int](repeating: 0, count: layers)
+        }
+        func add(to row: inout TrainingLogRow) {
+            row.l1 += l1; row.perceptual += perceptual; row.temporal += temporal; row.residual += residual
+            for m in entropy.indices {
+                row.entropy[m] += entropy[m]; row.commit[m] += commit[m]
+                row.usage[m] = max(row.usage[m], usage[m])
+            }
+        }
+    }
+
+    /// Forward, losses and backward of the crop in `lane.x` on `m`, its parameter gradients (weighted 1/batch) added
+    /// to what `m` holds. `beforeBackward` sees the reconstruction and may add to `lane.dRecon` (the adversarial term).
+    private func cropPass(_ m: HierarchicalTokenizer, _ lane: Lane, finest: Int, hardness: Float, subtraction: Float,
+                          maskFraction: Float, refined: HierarchicalTokenizer.CodeTargets?, rng: inout SeededRandom,
+                          beforeBackward: (Tensor) -> Void = { _ in }) -> CropLosses {
+        let o = options
+        let inv = 1 / Float(o.batch)
+        let x = lane.x, dRecon = lane.dRecon
+        let (recon, stats) = m.forward(x, finest: finest, entropyWeight: o.entropyWeight * inv,
+                                       commitWeight: o.commitWeight * inv, temperature: o.entropyTemperature,
+                                       maskFraction: maskFraction, hardness: hardness,
+                                       residualWeight: o.residualWeight * inv, subtraction: subtraction,
+                                       layer0Targets: refined, rng: &rng)
+        var losses = CropLosses(layers: m.config.layers.count)
+        dRecon.resize(recon.shape); dRecon.zero()
+        losses.l1 = l1Loss(pred: recon, target: x, grad: dRecon) * inv
+        if o.l2Weight > 0 {
+            lane.dL2.resize(recon.shape)
+            _ = l2Loss(pred: recon, target: x, grad: lane.dL2)   // only its gradient is used; train.csv logs L1
+            axpy(o.l2Weight, lane.dL2, dRecon)
+        }
+        if inv != 1 { dRecon.scale(by: inv) }
+        losses.perceptual = GradientLoss.compute(pred: recon, target: x, weight: o.perceptualWeight * inv, grad: dRecon) * inv
+        if o.temporalWeight > 0 {
+            losses.temporal = GradientLoss.temporal(pred: recon, target: x, weight: o.temporalWeight * inv, grad: dRecon) * inv
+        }
+        for (k, s) in stats.enumerated() {
+            guard let s else { continue }
+            losses.entropy[k] = s.entropyLoss * inv
+            losses.commit[k] = s.commitLoss * inv
+            losses.residual += s.residualLoss
+            losses.usage[k] = Set(s.indices).count
+        }
+        beforeBackward(recon)
+        m.backward(dRecon, throughTokens: !o.freezeTokens)
+        return losses
     }
 
     /// Held-out PSNR when decoding from the coarsest layer only, then adding each denser layer.

@@ -24,6 +24,10 @@ struct TrainBenchCommand: ParsableCommand {
     var frames: Int?
     @Option(help: "Crops per step: each runs forward and backward in turn, their gradients averaged, then one update (hv-train --batch; the recipes since v8 use 16).")
     var batch = 1
+    @Option(help: "Copies of the model that train a step's crops side by side (hv-train --replicas; 0: one per core, at most --batch).")
+    var replicas = 0
+    @Flag(help: "Also time steps with each crop in turn on all the cores (--replicas 1), alternating step by step with --replicas, and print both.")
+    var replicasAb = false
     @Option(help: "Folder of the peer scripts.")
     var peers: String = "bench"
     @Flag(help: "Do not run the PyTorch peer.")
@@ -45,6 +49,7 @@ struct TrainBenchCommand: ParsableCommand {
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1.") }
+        guard replicas >= 0 else { throw ValidationError("--replicas must be 0 (one per core) or more.") }
         guard steps > 0, crop >= 16, crop % 16 == 0 else { throw ValidationError("--steps must be positive and --crop a multiple of 16.") }
         if let f = frames, f < 8 || f % 8 != 0 { throw ValidationError("--frames must be a positive multiple of 8.") }
         guard columnFloats > 0, minimumRows > 0 else { throw ValidationError("--column-floats and --minimum-rows must be positive.") }
@@ -52,8 +57,8 @@ struct TrainBenchCommand: ParsableCommand {
             throw ValidationError("--threads needs positive thread counts, e.g. 1,2.")
         }
         if let n = inProcess, n <= 0 { throw ValidationError("--in-process needs a positive core count.") }
-        if [gemmThresholdAb != nil, directConvAb, elementwiseAb, bf16Ab].filter({ $0 }).count > 1 {
-            throw ValidationError("--gemm-threshold-ab, --direct-conv-ab, --elementwise-ab and --bf16-ab each alternate with the default; use one at a time.")
+        if [gemmThresholdAb != nil, directConvAb, elementwiseAb, bf16Ab, replicasAb].filter({ $0 }).count > 1 {
+            throw ValidationError("--gemm-threshold-ab, --direct-conv-ab, --elementwise-ab, --bf16-ab and --replicas-ab each alternate with the default; use one at a time.")
         }
     }
 
@@ -112,6 +117,10 @@ struct TrainBenchCommand: ParsableCommand {
                 print(String(format: "threads %ld: convs on AMX tiles in bfloat16: %.0f ms/step, %.3f of the float32 steps%@; %@",
                              n, b, b / ms, Conv3dAMX.available ? "" : " (no AMX on this CPU: the same path)", peerB))
             }
+            if replicasAb, let b = f["ms_b"] {
+                print(String(format: "threads %ld: each crop in turn on all cores (--replicas 1): %.0f ms/step, %.3f of the steps side by side",
+                             n, b, b / ms))
+            }
             if let t = gemmThresholdAb, let b = f["ms_b"] {
                 print(String(format: "threads %ld: single-threaded GEMMs below %ld MACs: %.0f ms/step, %.3f of the steps without",
                              n, t, b, b / ms))
@@ -123,10 +132,11 @@ struct TrainBenchCommand: ParsableCommand {
     func runChild(cores n: Int) -> String? {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        p.arguments = ["train", "--in-process", "\(n)", "--steps", "\(steps)", "--crop", "\(crop)", "--frames", "\(clipFrames)", "--batch", "\(batch)"]
+        p.arguments = ["train", "--in-process", "\(n)", "--steps", "\(steps)", "--crop", "\(crop)", "--frames", "\(clipFrames)", "--batch", "\(batch)", "--replicas", "\(replicas)"]
             + ["--column-floats", "\(columnFloats)", "--minimum-rows", "\(minimumRows)"]
             + (gemmThresholdAb.map { ["--gemm-threshold-ab", "\($0)"] } ?? [])
             + (directConvAb ? ["--direct-conv-ab"] : []) + (elementwiseAb ? ["--elementwise-ab"] : []) + (bf16Ab ? ["--bf16-ab"] : [])
+            + (replicasAb ? ["--replicas-ab"] : [])
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_NUM_THREADS"] = "\(n)"
         p.environment = env
@@ -154,7 +164,11 @@ struct TrainBenchCommand: ParsableCommand {
         pinToFirstCores(cores)
         (Conv3dTuning.columnFloats, Conv3dTuning.minimumRows) = (columnFloats, minimumRows)
         let model = try HierarchicalTokenizer(config: .small2)
-        let trainer = TokenizerTrainer(model: model, options: Self.recipe(crop: crop, batch: batch))
+        var options = Self.recipe(crop: crop, batch: batch)
+        options.replicas = replicas
+        let trainer = TokenizerTrainer(model: model, options: options)
+        options.replicas = 1
+        let inTurn = replicasAb ? TokenizerTrainer(model: model, options: options) : nil
         let clip = Tensor(shape: [clipFrames, crop, crop, 3])
         var rng = SeededRandom(seed: 4)
         for i in 0..<clip.count { clip[i] = rng.uniform() * 2 - 1 }
@@ -182,6 +196,10 @@ struct TrainBenchCommand: ParsableCommand {
                 ElementwiseKernels.enabled = false
                 timesB.append(timed())
                 ElementwiseKernels.enabled = true
+            } else if let inTurn {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                _ = inTurn.trainStep(source: source)
+                timesB.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
             } else if bf16Ab {
                 trainer.bf16Convs = true
                 timesB.append(timed())

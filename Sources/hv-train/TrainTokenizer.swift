@@ -115,6 +115,10 @@ struct TrainTokenizer: ParsableCommand {
     @Option(help: "Clips per optimisation step.")
     var batch: Int = 1
 
+    @Option(help: ArgumentHelp("Copies of the model that train a step's crops side by side, one core each (0: one per core, at most --batch; 1: each crop in turn on all cores).",
+                               discussion: "Two crops on two cores each run at one core's speed, where one crop split over both waits at every layer for the slower half (docs/speed-training-step.md). Each copy holds its own activations and gradients (0.9 GB more resident at the 64×128² crops of the batch-16 recipe). Steps with the adversarial loss, refinement or mask training run their crops in turn."))
+    var replicas: Int = 0
+
     @Option(help: "Peak learning rate.")
     var lr: Float = 4e-4
 
@@ -191,6 +195,7 @@ struct TrainTokenizer: ParsableCommand {
             throw ValidationError("--bf16 on needs AMX bfloat16 tiles, which this CPU or kernel does not offer; use auto or off.")
         }
         guard steps > 0, crop > 0, batch > 0 else { throw ValidationError("--steps, --crop and --batch must be positive.") }
+        guard replicas >= 0 else { throw ValidationError("--replicas must be 0 (one per core) or more.") }
         if let stopAt { guard stopAt > 0 && stopAt <= steps else { throw ValidationError("--stop-at must be in 1...--steps.") } }
         guard refineRounds >= 0 && refineTargetWeight >= 0 else {
             throw ValidationError("--refine-rounds and --refine-target-weight must not be negative.")
@@ -288,7 +293,7 @@ struct TrainTokenizer: ParsableCommand {
     func run() throws {
 
         var options = TokenizerTrainingOptions()
-        options.steps = steps; options.crop = crop; options.batch = batch; options.learningRate = lr
+        options.steps = steps; options.crop = crop; options.batch = batch; options.replicas = replicas; options.learningRate = lr
         options.perceptualWeight = perceptualWeight; options.l2Weight = l2Weight; options.temporalWeight = temporalWeight
         options.adversarialWeight = adversarialWeight
         options.adversarialStart = adversarialStart; options.entropyWeight = entropyWeight

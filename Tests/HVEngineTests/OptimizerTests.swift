@@ -1,5 +1,6 @@
 // AdamW against PyTorch (Golden/seq_adamw.safetensors), exact resume through a checkpoint, gradient clipping
 // and the warm-up + cosine schedule; ported from engine-seq to the engine's AdamW/LRSchedule API.
+import Foundation
 import XCTest
 @testable import HVEngine
 
@@ -150,6 +151,25 @@ final class OptimizerTests: XCTestCase {
         XCTAssertLessThanOrEqual(Parallel.workers, ProcessInfo.processInfo.activeProcessorCount)
         let sum = Parallel.sum(100_000, minChunk: 1000) { r in Double(r.reduce(0, +)) }
         XCTAssertEqual(sum, Double(99_999 * 100_000 / 2))
+    }
+
+    func testIndependentJobsEachKeepTheirLoopsOnTheirOwnThread() throws {
+        try XCTSkipUnless(Parallel.cores >= 2, "one core")
+        var seen = [Int](repeating: -1, count: 2), threads = [String](repeating: "", count: 2)
+        seen.withUnsafeMutableBufferPointer { s in
+            threads.withUnsafeMutableBufferPointer { t in
+                let s = s.baseAddress!, t = t.baseAddress!
+                Parallel.independent(2) { i in
+                    s[i] = Parallel.workers
+                    t[i] = "\(pthread_self())"
+                    // A loop inside a job runs on the job's thread, chunk by chunk.
+                    Parallel.forEach(8) { _ in if "\(pthread_self())" != t[i] { t[i] = "moved" } }
+                }
+            }
+        }
+        XCTAssertEqual(seen, [1, 1])
+        XCTAssertFalse(threads.contains("moved"))
+        XCTAssertEqual(Parallel.workers, Parallel.cores, "the cap ends with the jobs")
     }
 
     func testWarmupThenCosineToFloor() {

@@ -6,6 +6,11 @@
 
 #include <stdint.h>
 
+/// This thread's cap on the engine's parallel loops (0: none). `Parallel.independent` sets it to 1 on each thread
+/// it runs a job on, so that every loop inside the job stays on that job's core.
+int hv_thread_worker_cap(void);
+void hv_set_thread_worker_cap(int cap);
+
 /// 1 when this CPU runs the AVX-512 kernels below, else 0.
 int hv_direct_conv_available(void);
 
