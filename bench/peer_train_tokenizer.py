@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Peer for `hv-bench train`: one training step of the small2 tokenizer in PyTorch (CPU), timed like ours.
 
-Usage: peer_train_tokenizer.py THREADS [CROP] [STEPS] [f32|bf16] [FRAMES] [BATCH]. BATCH crops a step run forward and
-backward in turn, their gradients averaged, before one update (hv-train --batch). bf16 runs the model's forward under
+Usage: peer_train_tokenizer.py THREADS [CROP] [STEPS] [f32|bf16] [FRAMES] [BATCH] [MICRO]. BATCH crops a step run
+forward and backward MICRO at a time (stacked on the batch axis of one tensor, PyTorch's own way to put a batch on
+its threads; default 1: in turn), their gradients averaged, before one update (hv-train --batch). bf16 runs the model's forward under
 torch.autocast("cpu", dtype=torch.bfloat16) (oneDNN's bfloat16 convolutions, on AMX where the CPU has it; the
 losses and the optimiser stay float32): the peer of `hv-bench train --bf16-ab`. Pins itself to the first THREADS cores and uses
 torch.set_num_threads(THREADS). Prints one JSON line: ms_per_step (median of STEPS after two warm-up steps),
@@ -32,6 +33,7 @@ steps = int(sys.argv[3]) if len(sys.argv) > 3 else 5
 precision = sys.argv[4] if len(sys.argv) > 4 else "f32"
 frames = int(sys.argv[5]) if len(sys.argv) > 5 else crop
 batch = int(sys.argv[6]) if len(sys.argv) > 6 else 1
+micro = max(1, min(batch, int(sys.argv[7]) if len(sys.argv) > 7 else 1))
 
 try:
     os.sched_setaffinity(0, set(range(min(threads, os.cpu_count() or 1))))
@@ -209,17 +211,21 @@ no_decay = [p for n, p in model.named_parameters() if not n.endswith("conv.weigh
 opt = torch.optim.AdamW([{"params": decay, "weight_decay": 1e-4}, {"params": no_decay, "weight_decay": 0}],
                         lr=3e-4, betas=(0.9, 0.99), eps=1e-8)
 ema = [p.detach().clone() for p in params]
-clip = torch.rand(1, 3, frames, crop, crop) * 2 - 1
+clips = torch.rand(micro, 3, frames, crop, crop) * 2 - 1
 
 
 def step():
     opt.zero_grad(set_to_none=False)
-    for _ in range(batch):
+    done = 0
+    while done < batch:
+        n = min(micro, batch - done)
+        clip = clips[:n]
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
             recon, aux = model(clip)
         recon, aux = recon.float(), aux.float()
         loss = (recon - clip).abs().mean() + (recon - clip).pow(2).mean() + 0.2 * gradient_l1(recon, clip) + aux
-        (loss / batch).backward()
+        (loss * n / batch).backward()
+        done += n
     torch.nn.utils.clip_grad_norm_(params, 1.0)
     opt.step()
     with torch.no_grad():
@@ -247,6 +253,6 @@ for _ in range(steps):
     step()
     times.append((time.perf_counter() - t0) * 1000)
 times.sort()
-print(json.dumps({"ms_per_step": times[len(times) // 2], "min_ms": times[0], "threads": threads, "precision": precision,
+print(json.dumps({"ms_per_step": times[len(times) // 2], "min_ms": times[0], "threads": threads, "precision": precision, "micro": micro,
                   "maxrss_mb": peak_rss_mib(),
                   "params": sum(p.numel() for p in params)}))

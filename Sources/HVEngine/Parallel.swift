@@ -15,7 +15,10 @@ public enum Parallel {
     /// in two chunks that then take turns on the one allowed core; the affinity mask says how many can really run
     /// at once. HV_THREADS=1 is what `make -jN pretokenize` gives each clip's tools: N processes on N cores.
     /// Inside `independent`'s jobs it is 1.
-    public static var workers: Int { hv_thread_worker_cap() == 1 ? 1 : cores }
+    public static var workers: Int {
+        let cap = Int(hv_thread_worker_cap())
+        return cap > 0 ? min(cap, cores) : cores
+    }
 
     /// The cores this process may run on, at most HV_THREADS, whatever thread asks.
     public static let cores: Int = Threads.capped(allowedCores())

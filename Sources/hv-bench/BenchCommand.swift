@@ -246,12 +246,13 @@ struct AllBenchCommand: ParsableCommand {
 
     /// The small2 training step at 1 and 2 threads against PyTorch (`hv-bench train` has the knobs), on the crop
     /// shapes the recipes train on: 64² for the first three stages, then 64 frames of 128² (stage 4 onwards, 16 of
-    /// them a step since v8: a batch is that many steps' work in a row, so one crop a step times it). Where the CPU has
-    /// AMX, also with the convs in bfloat16 (what hv-train --bf16 trains with) against PyTorch's bfloat16 autocast.
+    /// them a step since v8). The second is timed two crops a step: two cores train them side by side
+    /// (`--replicas`), so a step of 16 is eight such pairs and one update. Where the CPU has AMX, also with the convs
+    /// in bfloat16 (what hv-train --bf16 trains with) against PyTorch's bfloat16 autocast.
     func benchTrain() throws {
         let bf16 = Conv3dAMX.available ? ["--bf16-ab"] : []
         try TrainBenchCommand.parse(["--peers", peers] + bf16).run()
-        try TrainBenchCommand.parse(["--peers", peers, "--crop", "128", "--frames", "64", "--steps", "3"] + bf16).run()
+        try TrainBenchCommand.parse(["--peers", peers, "--crop", "128", "--frames", "64", "--steps", "3", "--batch", "2"] + bf16).run()
     }
 
     func benchMetrics() throws {

@@ -93,6 +93,21 @@ struct TrainBenchCommand: ParsableCommand {
             }
             print(String(format: "threads %ld: %.0f ms/step (median of %ld, min %.0f), peak resident %.0f MB, %ld workers; %@",
                          n, ms, steps, f["min_ms"] ?? .nan, f["maxrss_mb"] ?? .nan, Int(f["workers"] ?? 0), peer))
+            if !noPeer && batch > 1 && n > 1 {
+                // PyTorch's own way to put a batch on several threads: crops stacked on the batch axis, one tensor
+                // of n crops a pass (the same memory per core as our copies side by side).
+                let stacked = min(n, batch)
+                switch PeerScript.json("\(peers)/peer_train_tokenizer.py", ["\(n)", "\(crop)", "\(steps)", "f32", "\(clipFrames)", "\(batch)", "\(stacked)"]) {
+                case .success(let obj):
+                    if let pms = obj["ms_per_step"] as? Double {
+                        print(String(format: "threads %ld: PyTorch with %ld crops stacked a pass: %.0f ms/step, %.0f MB; ours/peer time %.2f",
+                                     n, stacked, pms, obj["maxrss_mb"] as? Double ?? 0, ms / pms))
+                    } else {
+                        print("threads \(n): PyTorch with \(stacked) crops stacked: SKIPPED — \(obj["skip"] as? String ?? "no ms_per_step in its output")")
+                    }
+                case .failure(let e): print("threads \(n): PyTorch with \(stacked) crops stacked: SKIPPED — \(e.reason)")
+                }
+            }
             if directConvAb, let b = f["ms_b"] {
                 print(String(format: "threads %ld: every conv through im2col: %.0f ms/step, %.3f of the steps without",
                              n, b, b / ms))
