@@ -67,13 +67,12 @@ public final class AttentionWorkspace {
 func forEachHead(_ items: Int, _ body: (Int, Int) -> Void) {
     let workers = Swift.min(Parallel.workers, items)
     if workers <= 1 { for i in 0..<items { body(i, 0) }; return }
-    let saved = openblas_get_num_threads()
-    openblas_set_num_threads(1)
     let per = (items + workers - 1) / workers
-    Parallel.perform(workers) { w in
-        for i in (w * per)..<Swift.min(items, (w + 1) * per) { body(i, w) }
+    BLAS.singleThreaded {
+        Parallel.perform(workers) { w in
+            for i in (w * per)..<Swift.min(items, (w + 1) * per) { body(i, w) }
+        }
     }
-    openblas_set_num_threads(saved)
 }
 
 /// o = softmax(q·kᵀ·scale + causal mask)·v; lse (optional, [B, H, queries]) receives each row's log-sum-exp.

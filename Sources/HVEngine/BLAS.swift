@@ -30,13 +30,19 @@ public enum BLAS {
                             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
             }
         }
-        if m * n * k < singleThreadBelowMACs, case let t = openblas_get_num_threads(), t > 1 {
-            openblas_set_num_threads(1)
-            call()
-            openblas_set_num_threads(t)
-        } else {
-            call()
-        }
+        if m * n * k < singleThreadBelowMACs { singleThreaded(call) } else { call() }
+    }
+
+    /// Runs `body` with OpenBLAS on one thread, restoring its thread count after. OpenBLAS's count is process-wide,
+    /// so this is for callers that run their own workers (one BLAS stream per core) or whose products are too small
+    /// to split; no other thread should start a BLAS call meanwhile expecting the configured count.
+    @inline(__always)
+    public static func singleThreaded<T>(_ body: () throws -> T) rethrows -> T {
+        let saved = openblas_get_num_threads()
+        if saved <= 1 { return try body() }
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(saved) }
+        return try body()
     }
 
     /// GEMMs with fewer multiply-adds than this run on one OpenBLAS thread even when more are configured (0: never):

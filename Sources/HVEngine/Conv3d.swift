@@ -346,12 +346,11 @@ public func conv3dBackward(x: Tensor, weight: Tensor, geometry g: Conv3dGeometry
 /// that run on their own cores with OpenBLAS single-threaded inside: one im2col + SGEMM stream per core and no
 /// fork-join inside each chunk, where OpenBLAS splitting every small chunk GEMM over both cores scaled poorly.
 func conv3dChunkBlocks(chunks: Int, chunk: Int, frames: Int, workers: Int, _ body: (Int, Int, Int) -> Void) {
-    let saved = openblas_get_num_threads()
-    openblas_set_num_threads(1)
-    defer { openblas_set_num_threads(saved) }
-    Parallel.perform(workers) { w in
-        for c in (w * chunks / workers)..<((w + 1) * chunks / workers) {
-            body(w, c * chunk, min(frames, (c + 1) * chunk))
+    BLAS.singleThreaded {
+        Parallel.perform(workers) { w in
+            for c in (w * chunks / workers)..<((w + 1) * chunks / workers) {
+                body(w, c * chunk, min(frames, (c + 1) * chunk))
+            }
         }
     }
 }

@@ -66,14 +66,13 @@ public enum Parallel {
     public static func independent(_ n: Int, _ body: (Int) -> Void) {
         if n <= 0 { return }
         if n == 1 { body(0); return }
-        let blasThreads = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(blasThreads) }
-        perform(n) { i in
-            let saved = hv_thread_worker_cap()
-            hv_set_thread_worker_cap(1)
-            defer { hv_set_thread_worker_cap(saved) }
-            body(i)
+        BLAS.singleThreaded {
+            perform(n) { i in
+                let saved = hv_thread_worker_cap()
+                hv_set_thread_worker_cap(1)
+                defer { hv_set_thread_worker_cap(saved) }
+                body(i)
+            }
         }
     }
 

@@ -246,46 +246,47 @@ public final class TokenizerTrainer {
             for c in copies {
                 for (p, q) in zip(model.parameters, c.parameters) { addInPlace(p.grad, q.grad) }
             }
-        }
-        for _ in 0..<(sideBySide ? 0 : o.batch) {
-            data.sample(into: x, frames: frames, crop: o.crop, rng: &rng)
-            // Mask training: half of the steps mask a random 50–85 % of the dense tokens.
-            let maskFraction: Float = o.maskTraining && finest == 0 && rng.uniform() < 0.5 ? 0.5 + 0.35 * rng.uniform() : 0
-            var refined: HierarchicalTokenizer.CodeTargets? = nil
-            if o.refineRounds > 0 && finest == 0 && maskFraction == 0 {
-                let idx = model.encode(x)
-                let (r, st) = model.refine(x, indices: idx, count: frames, options: CodeRefinement(rounds: o.refineRounds))
-                refined = .init(indices: r[0], weight: o.refineTargetWeight * inv, margin: o.refineTargetMargin)
-                row.refineGain += Float(10 * log10(st.mseBefore / max(st.mseAfter, 1e-12))) * inv
-            }
-            var fake: Tensor? = nil
-            let losses = cropPass(model, lanes[0], finest: finest, hardness: hardness, subtraction: subtraction,
-                                  maskFraction: maskFraction, refined: refined, rng: &rng) { recon in
-                guard adversarial else { return }
-                // Generator: push D(recon) up. D's parameter gradients from this pass are discarded below.
-                fakeCopy.copy(from: recon)
-                fake = fakeCopy
-                let logits = discriminator.forward(fakeCopy)
-                dLogits.resize(logits.shape)
-                row.adversarialG += hingeGeneratorLoss(fakeLogits: logits, grad: dLogits) * inv
-                dLogits.scale(by: o.adversarialWeight * inv)
-                let dFake = discriminator.backward(dLogits)
-                addInPlace(dRecon, dFake)
-            }
-            losses.add(to: &row)
-            if let fakeCopy = fake {
-                // Discriminator: real clip vs the (detached) reconstruction.
-                discriminator.zeroGrad()
-                let realLogits = discriminator.forward(x).clone()
-                let fakeLogits = discriminator.forward(fakeCopy).clone()
-                dLogits.resize(realLogits.shape); dLogits2.resize(fakeLogits.shape)
-                row.adversarialD += hingeDiscriminatorLoss(realLogits: realLogits, fakeLogits: fakeLogits,
-                                                           gradReal: dLogits, gradFake: dLogits2) * inv
-                _ = discriminator.forward(x)
-                _ = discriminator.backward(dLogits)
-                _ = discriminator.forward(fakeCopy)
-                _ = discriminator.backward(dLogits2)
-                discSteps += 1
+        } else {
+            for _ in 0..<o.batch {
+                data.sample(into: x, frames: frames, crop: o.crop, rng: &rng)
+                // Mask training: half of the steps mask a random 50–85 % of the dense tokens.
+                let maskFraction: Float = o.maskTraining && finest == 0 && rng.uniform() < 0.5 ? 0.5 + 0.35 * rng.uniform() : 0
+                var refined: HierarchicalTokenizer.CodeTargets? = nil
+                if o.refineRounds > 0 && finest == 0 && maskFraction == 0 {
+                    let idx = model.encode(x)
+                    let (r, st) = model.refine(x, indices: idx, count: frames, options: CodeRefinement(rounds: o.refineRounds))
+                    refined = .init(indices: r[0], weight: o.refineTargetWeight * inv, margin: o.refineTargetMargin)
+                    row.refineGain += Float(10 * log10(st.mseBefore / max(st.mseAfter, 1e-12))) * inv
+                }
+                var fake: Tensor? = nil
+                let losses = cropPass(model, lanes[0], finest: finest, hardness: hardness, subtraction: subtraction,
+                                      maskFraction: maskFraction, refined: refined, rng: &rng) { recon in
+                    guard adversarial else { return }
+                    // Generator: push D(recon) up. D's parameter gradients from this pass are discarded below.
+                    fakeCopy.copy(from: recon)
+                    fake = fakeCopy
+                    let logits = discriminator.forward(fakeCopy)
+                    dLogits.resize(logits.shape)
+                    row.adversarialG += hingeGeneratorLoss(fakeLogits: logits, grad: dLogits) * inv
+                    dLogits.scale(by: o.adversarialWeight * inv)
+                    let dFake = discriminator.backward(dLogits)
+                    addInPlace(dRecon, dFake)
+                }
+                losses.add(to: &row)
+                if let fakeCopy = fake {
+                    // Discriminator: real clip vs the (detached) reconstruction.
+                    discriminator.zeroGrad()
+                    let realLogits = discriminator.forward(x).clone()
+                    let fakeLogits = discriminator.forward(fakeCopy).clone()
+                    dLogits.resize(realLogits.shape); dLogits2.resize(fakeLogits.shape)
+                    row.adversarialD += hingeDiscriminatorLoss(realLogits: realLogits, fakeLogits: fakeLogits,
+                                                               gradReal: dLogits, gradFake: dLogits2) * inv
+                    _ = discriminator.forward(x)
+                    _ = discriminator.backward(dLogits)
+                    _ = discriminator.forward(fakeCopy)
+                    _ = discriminator.backward(dLogits2)
+                    discSteps += 1
+                }
             }
         }
         row.gradNorm = clipGradNorm(trained, maxNorm: o.gradClip)
