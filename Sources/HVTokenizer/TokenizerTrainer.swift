@@ -23,6 +23,8 @@ public struct TokenizerTrainingOptions: Codable, Sendable {
     /// Weight of the temporal-difference L1 (`GradientLoss.temporal`): charges a render whose frame-to-frame
     /// change differs from the source's, which per-frame losses leave free (motion inside a latent step).
     public var temporalWeight: Float = 0
+    /// Weight of the mean-colour L1 (`ColourLoss`): each channel's mean over the crop against the source's.
+    public var colourWeight: Float = 0
     public var entropyWeight: Float = 0.02
     public var commitWeight: Float = 0.25
     public var entropyTemperature: Float = 1.0
@@ -96,6 +98,8 @@ public struct TrainingLogRow {
     public var residual: Float = 0
     /// The unweighted temporal-difference L1 (0 when its weight is 0); train.csv column `temporal`.
     public var temporal: Float = 0
+    /// The unweighted mean-colour L1 (0 when its weight is 0); train.csv column `colour`.
+    public var colour: Float = 0
     /// dB the refinement gained over the encoder's codes on this step's samples (0 when it is off; progress line only).
     public var refineGain: Float = 0
     public var heldOutPSNR: [Double]?
@@ -302,14 +306,15 @@ public final class TokenizerTrainer {
 
     /// One crop's share of a step's log row (already divided by the batch).
     struct CropLosses {
-        var l1: Float = 0, perceptual: Float = 0, temporal: Float = 0, residual: Float = 0
+        var l1: Float = 0, perceptual: Float = 0, temporal: Float = 0, colour: Float = 0, residual: Float = 0
         var entropy: [Float], commit: [Float], usage: [Int]
         init(layers: Int) {
             entropy = [Float](repeating: 0, count: layers); commit = entropy
             usage = [Int](repeating: 0, count: layers)
         }
         func add(to row: inout TrainingLogRow) {
-            row.l1 += l1; row.perceptual += perceptual; row.temporal += temporal; row.residual += residual
+            row.l1 += l1; row.perceptual += perceptual; row.temporal += temporal; row.colour += colour
+            row.residual += residual
             for m in entropy.indices {
                 row.entropy[m] += entropy[m]; row.commit[m] += commit[m]
                 row.usage[m] = max(row.usage[m], usage[m])
@@ -342,6 +347,9 @@ public final class TokenizerTrainer {
         losses.perceptual = GradientLoss.compute(pred: recon, target: x, weight: o.perceptualWeight * inv, grad: dRecon) * inv
         if o.temporalWeight > 0 {
             losses.temporal = GradientLoss.temporal(pred: recon, target: x, weight: o.temporalWeight * inv, grad: dRecon) * inv
+        }
+        if o.colourWeight > 0 {
+            losses.colour = ColourLoss.compute(pred: recon, target: x, weight: o.colourWeight * inv, grad: dRecon) * inv
         }
         for (k, s) in stats.enumerated() {
             guard let s else { continue }

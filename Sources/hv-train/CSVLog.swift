@@ -10,7 +10,7 @@ final class CSVLog {
     init(path: String, layers: Int, append: Bool) throws {
         self.layers = layers
         var header = ["step", "seconds", "lr", "finest_layer", "l1", "perceptual", "adv_g", "adv_d", "grad_norm", "hardness",
-                      "residual", "temporal"]
+                      "residual", "temporal", "colour"]
         for m in 0..<layers { header += ["entropy_L\(m)", "commit_L\(m)", "usage_L\(m)"] }
         for k in 0..<layers { header.append("psnr_top\(k + 1)") }
         let exists = FileManager.default.fileExists(atPath: path)
@@ -56,7 +56,7 @@ final class CSVLog {
     func append(_ r: TrainingLogRow) throws {
         var cols = ["\(r.step + 1)", String(format: "%.3f", r.seconds), "\(r.learningRate)", "\(r.finest)",
                     "\(r.l1)", "\(r.perceptual)", "\(r.adversarialG)", "\(r.adversarialD)", "\(r.gradNorm)", "\(r.hardness)",
-                    "\(r.residual)", "\(r.temporal)"]
+                    "\(r.residual)", "\(r.temporal)", "\(r.colour)"]
         for m in 0..<layers { cols += ["\(r.entropy[m])", "\(r.commit[m])", "\(r.usage[m])"] }
         for k in 0..<layers { cols.append(r.heldOutPSNR.map { String(format: "%.3f", $0[k]) } ?? "") }
         handle.write(Data((cols.joined(separator: ",") + "\n").utf8))

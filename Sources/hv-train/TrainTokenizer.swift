@@ -20,7 +20,7 @@ struct TrainTokenizer: ParsableCommand {
         and train.csv, whose columns are: step, seconds (that step's time), lr, finest_layer (the densest
         layer decoded that step), l1, perceptual, adv_g, adv_d, grad_norm, hardness (soft-to-hard quantisation,
         1 = hard), residual (the weighted residual-matching loss), temporal (the unweighted temporal-difference L1; 0 when
-        --temporal-weight is 0), entropy/commit/usage per layer (usage: distinct
+        --temporal-weight is 0), colour (the unweighted mean-colour L1; 0 when --colour-weight is 0), entropy/commit/usage per layer (usage: distinct
         codes in the step's crop), and psnr_top1…psnr_topN (held-out PSNR decoding from the coarsest 1…N layers,
         on evaluation steps only). A log from an older hv-train gains the new columns, empty, on --resume.
         """)
@@ -131,6 +131,9 @@ struct TrainTokenizer: ParsableCommand {
     @Option(help: "Weight of the temporal-difference L1 (frame-to-frame change against the source's, at three scales).")
     var temporalWeight: Float = 0
 
+    @Option(help: "Weight of the mean-colour L1: each channel's mean over the crop against the source's (a saturated clip's colour is worth little of its squared error).")
+    var colourWeight: Float = 0
+
     @Option(help: "Rounds of decoder-guided refinement of each sample's layer-0 codes before its training pass (as hv-encode --refine): the decoder learns from the refined codes. 0: off.")
     var refineRounds: Int = 0
 
@@ -200,8 +203,8 @@ struct TrainTokenizer: ParsableCommand {
         guard refineRounds >= 0 && refineTargetWeight >= 0 else {
             throw ValidationError("--refine-rounds and --refine-target-weight must not be negative.")
         }
-        guard temporalWeight >= 0 && l2Weight >= 0 && perceptualWeight >= 0 else {
-            throw ValidationError("--temporal-weight, --l2-weight and --perceptual-weight must not be negative.")
+        guard temporalWeight >= 0 && l2Weight >= 0 && perceptualWeight >= 0 && colourWeight >= 0 else {
+            throw ValidationError("--temporal-weight, --colour-weight, --l2-weight and --perceptual-weight must not be negative.")
         }
         guard ema >= 0 && ema < 1 else { throw ValidationError("--ema must be in [0, 1).") }
         guard snapshotEvery >= 0 else { throw ValidationError("--snapshot-every must be 0 (off) or positive.") }
@@ -295,6 +298,7 @@ struct TrainTokenizer: ParsableCommand {
         var options = TokenizerTrainingOptions()
         options.steps = steps; options.crop = crop; options.batch = batch; options.replicas = replicas; options.learningRate = lr
         options.perceptualWeight = perceptualWeight; options.l2Weight = l2Weight; options.temporalWeight = temporalWeight
+        options.colourWeight = colourWeight
         options.adversarialWeight = adversarialWeight
         options.adversarialStart = adversarialStart; options.entropyWeight = entropyWeight
         options.maskTraining = maskTraining; options.seed = seed; options.commitWeight = commitWeight

@@ -36,6 +36,24 @@ final class TrainCLITests: XCTestCase {
         XCTAssertNotNil(Double(last[last.count - 1]), String(last.joined(separator: ",")))
     }
 
+    /// `--colour-weight` trains with the mean-colour term and logs it in train.csv's `colour` column (0 without it);
+    /// a negative weight is a usage error.
+    func testColourWeightIsLogged() throws {
+        try makeVideos()
+        func colour(_ out: String, _ extra: [String]) throws -> Double {
+            let r = try Tools.run("hv-train", trainArgs(out) + ["--data", dir + "/v"] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let rows = try csvRows(out)
+            let column = try XCTUnwrap(rows[0].split(separator: ",").firstIndex(of: "colour"), rows[0])
+            return try XCTUnwrap(Double(rows[1].split(separator: ",", omittingEmptySubsequences: false)[column]))
+        }
+        XCTAssertGreaterThan(try colour("on", ["--colour-weight", "0.5"]), 0)
+        XCTAssertEqual(try colour("off", []), 0)
+        let bad = try Tools.run("hv-train", trainArgs("bad") + ["--data", dir + "/v", "--colour-weight", "-1"])
+        XCTAssertEqual(bad.status, 64, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("--colour-weight"), bad.stderr)
+    }
+
     /// `--bf16`: a bad value is the parser's usage error; `on` trains where the CPU has AMX tiles (and says so) and is
     /// a usage error naming AMX where it has not; `off` trains in float32 without the note.
     func testBF16OptionRunsOrIsRefusedByTheCPU() throws {

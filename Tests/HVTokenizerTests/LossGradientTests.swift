@@ -61,6 +61,31 @@ final class LossGradientTests: XCTestCase {
         }
     }
 
+    func testColourLossMatchesFiniteDifferences() {
+        check("colour", shape: [3, 4, 5, 3], weight: 0.6) { p, t, g in
+            ColourLoss.compute(pred: p, target: t, weight: 0.6, grad: g)
+        }
+    }
+
+    /// The colour term charges a render whose channel means are off, by the offset, and not one whose pixels are
+    /// wrong in ways that cancel over the crop.
+    func testColourLossChargesAnOffsetNotDetail() {
+        let shape = [4, 8, 8, 3]
+        let source = randomClip(shape, seed: 5), offset = Tensor(shape: shape), swapped = Tensor(shape: shape)
+        offset.copy(from: source); swapped.copy(from: source)
+        for i in stride(from: 1, to: offset.count, by: 3) { offset[i] += 0.04 }   // the green channel
+        // Detail moved, means kept: each pair of neighbouring pixels swaps its values.
+        for i in stride(from: 0, to: swapped.count - 3, by: 6) { for k in 0..<3 {
+            swapped[i + k] = source[i + 3 + k]; swapped[i + 3 + k] = source[i + k]
+        } }
+        let g = Tensor(shape: shape)
+        XCTAssertEqual(ColourLoss.compute(pred: offset, target: source, weight: 1, grad: g), 0.04, accuracy: 1e-5)
+        XCTAssertGreaterThan(g[1], 0)
+        XCTAssertEqual(g[0], 0)
+        g.zero()
+        XCTAssertEqual(ColourLoss.compute(pred: swapped, target: source, weight: 1, grad: g), 0, accuracy: 1e-6)
+    }
+
     func testTemporalLossMatchesFiniteDifferences() {
         check("temporal", shape: [3, 4, 4, 1], weight: 1.3) { p, t, g in
             GradientLoss.temporal(pred: p, target: t, weight: 1.3, grad: g)
