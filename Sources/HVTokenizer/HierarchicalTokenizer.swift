@@ -33,6 +33,11 @@ public final class HierarchicalTokenizer: ParameterOwner {
     private var active: [Int] = []
     /// Token positions of layer 0 replaced by the learned mask embedding in the last forward (mask training).
     private var trainingMask: [Bool]? = nil
+    /// Whether `trainingMask`'s positions hold their predecessors' codes (`repeatMaskRatio`) rather than the mask
+    /// embedding.
+    private var trainingMaskRepeats = false
+    /// Tokens per latent frame of layer 0 in the last forward (what a repeated code's predecessor is behind it).
+    private var trainingMaskPlane = 0
     private let zhat = Tensor(shape: [0])
     private let dz = Tensor(shape: [0])
 
@@ -105,6 +110,11 @@ public final class HierarchicalTokenizer: ParameterOwner {
     /// by the learned mask embedding, which then receives their gradient (mask training for the `learned`
     /// strategy of hv-mask).
     ///
+    /// With `repeatMaskRatio` > 0 (and no `maskFraction`), layer 0 is masked as `hv-mask --strategy repeat --ratio R`
+    /// masks a stream — the tokens whose code differs from the previous latent frame's in fewer bits than the crop's
+    /// mean (or none), at most R of them, a `maskSeed`-seeded subset beyond that — and each masked token takes its
+    /// predecessor's code, as the renderer fills them. The gradient of a masked position goes to the code it copies.
+    ///
     /// `residualWeight` > 0 adds `residualWeight · mean((u_m − sg(r_m))²)` for every active layer: each layer's
     /// contribution is pulled towards the residual it quantises, so that the partial sums u₃, u₃+u₂, … approach
     /// the latent step by step (the property residual VQ has by construction, which our expanding up paths
@@ -119,6 +129,7 @@ public final class HierarchicalTokenizer: ParameterOwner {
     public func forward(_ x: Tensor, finest: Int, entropyWeight: Float, commitWeight: Float,
                         temperature: Float = 1.0, maskFraction: Float = 0, hardness: Float = 1,
                         residualWeight: Float = 0, subtraction: Float = 1, layer0Targets: CodeTargets? = nil,
+                        repeatMaskRatio: Float = 0, maskSeed: UInt64 = 0,
                         rng: inout SeededRandom) -> (Tensor, [LayerStats?]) {
         let z = encoder.forward(x)
         zhat.resize(z.shape); zhat.zero()
@@ -155,6 +166,20 @@ public final class HierarchicalTokenizer: ParameterOwner {
             }
             stats[m] = s
             trainingMask = nil
+            trainingMaskRepeats = false
+            if m == 0 && maskFraction == 0 && repeatMaskRatio > 0 {
+                let bits = layer.bits, plane = e.shape[1] * e.shape[2]
+                var random = MaskRandom(seed: maskSeed)
+                let mask = TokenMasking.mask(s.indices, gridT: e.shape[0], plane: plane, ratio: Double(repeatMaskRatio),
+                                             rng: &random)
+                // Ascending, so that a run of masked tokens all take the code of the last kept one before it.
+                for (i, masked) in mask.enumerated() where masked {
+                    for b in 0..<bits { q[i * bits + b] = q[(i - plane) * bits + b] }
+                }
+                trainingMask = mask
+                trainingMaskRepeats = true
+                trainingMaskPlane = plane
+            }
             if m == 0 && maskFraction > 0 {
                 let bits = layer.bits, plane = e.shape[1] * e.shape[2], n = e.count / bits
                 var mask = [Bool](repeating: false, count: n)
@@ -205,7 +230,14 @@ public final class HierarchicalTokenizer: ParameterOwner {
             let du = residualGrads[m]
             if du.count > 0 { addInPlace(du, dzhat) }   // u feeds both ẑ and the residual loss
             let dq = layer.expandBackward(du.count > 0 ? du : dzhat)
-            if m == 0, let mask = trainingMask {
+            if m == 0, let mask = trainingMask, trainingMaskRepeats {
+                // A repeated code's gradient goes to the code it copies; descending, so a run's gradients reach
+                // its last kept token.
+                let bits = layer.bits, plane = trainingMaskPlane
+                for i in mask.indices.reversed() where mask[i] {
+                    for b in 0..<bits { dq[(i - plane) * bits + b] += dq[i * bits + b]; dq[i * bits + b] = 0 }
+                }
+            } else if m == 0, let mask = trainingMask {
                 // Masked positions: the gradient belongs to the mask embedding, not to the encoder.
                 let bits = layer.bits
                 for (i, masked) in mask.enumerated() where masked {

@@ -42,6 +42,10 @@ public struct TokenizerTrainingOptions: Codable, Sendable {
     public var residualWeight: Float = 0
     /// Train the learned mask embedding by masking dense tokens at random (for `hv-mask --strategy learned`).
     public var maskTraining = false
+    /// Probability per crop (steps that decode every layer) of masking layer 0 as `hv-mask --strategy repeat
+    /// --ratio 0.85` does, each masked token taking its predecessor's code: the decoder learns to render masked
+    /// streams, the encoder that its codes may be reused. 0: off.
+    public var repeatMaskTraining: Float = 0
     /// Train only the render side (`HierarchicalTokenizer.renderParameters`: the densest layer's up path, the mask
     /// embeddings, the decoder): everything that decides tokens stays as loaded, so every clip's tokens stay what
     /// they were (pretokenized data and a generator trained on them stay valid) while decoding improves.
@@ -222,6 +226,7 @@ public final class TokenizerTrainer {
         let subtraction: Float = o.subtractionRamp > 0 ? min(1, Float(step) / Float(o.subtractionRamp)) : 1
         var discSteps = 0
         let sideBySide = lanes.count > 1 && !adversarial && o.refineRounds == 0 && !o.maskTraining
+            && o.repeatMaskTraining == 0
         lastStepReplicas = sideBySide ? lanes.count : 1
         if sideBySide {
             // Rounds of one crop per lane, drawn in the order the crops-in-turn loop draws them; each lane's model
@@ -262,9 +267,14 @@ public final class TokenizerTrainer {
                     refined = .init(indices: r[0], weight: o.refineTargetWeight * inv, margin: o.refineTargetMargin)
                     row.refineGain += Float(10 * log10(st.mseBefore / max(st.mseAfter, 1e-12))) * inv
                 }
+                // Drawn only when the option is on, so that runs without it draw the same crops as before.
+                let repeatMask = o.repeatMaskTraining > 0 && finest == 0 && maskFraction == 0 && refined == nil
+                    && rng.uniform() < o.repeatMaskTraining
+                let maskSeed = repeatMask ? rng.next() : 0
                 var fake: Tensor? = nil
                 let losses = cropPass(model, lanes[0], finest: finest, hardness: hardness, subtraction: subtraction,
-                                      maskFraction: maskFraction, refined: refined, rng: &rng) { recon in
+                                      maskFraction: maskFraction, refined: refined,
+                                      repeatMaskRatio: repeatMask ? 0.85 : 0, maskSeed: maskSeed, rng: &rng) { recon in
                     guard adversarial else { return }
                     // Generator: push D(recon) up. D's parameter gradients from this pass are discarded below.
                     fakeCopy.copy(from: recon)
@@ -325,7 +335,8 @@ public final class TokenizerTrainer {
     /// Forward, losses and backward of the crop in `lane.x` on `m`, its parameter gradients (weighted 1/batch) added
     /// to what `m` holds. `beforeBackward` sees the reconstruction and may add to `lane.dRecon` (the adversarial term).
     private func cropPass(_ m: HierarchicalTokenizer, _ lane: Lane, finest: Int, hardness: Float, subtraction: Float,
-                          maskFraction: Float, refined: HierarchicalTokenizer.CodeTargets?, rng: inout SeededRandom,
+                          maskFraction: Float, refined: HierarchicalTokenizer.CodeTargets?,
+                          repeatMaskRatio: Float = 0, maskSeed: UInt64 = 0, rng: inout SeededRandom,
                           beforeBackward: (Tensor) -> Void = { _ in }) -> CropLosses {
         let o = options
         let inv = 1 / Float(o.batch)
@@ -334,7 +345,8 @@ public final class TokenizerTrainer {
                                        commitWeight: o.commitWeight * inv, temperature: o.entropyTemperature,
                                        maskFraction: maskFraction, hardness: hardness,
                                        residualWeight: o.residualWeight * inv, subtraction: subtraction,
-                                       layer0Targets: refined, rng: &rng)
+                                       layer0Targets: refined, repeatMaskRatio: repeatMaskRatio, maskSeed: maskSeed,
+                                       rng: &rng)
         var losses = CropLosses(layers: m.config.layers.count)
         dRecon.resize(recon.shape); dRecon.zero()
         losses.l1 = l1Loss(pred: recon, target: x, grad: dRecon) * inv

@@ -170,6 +170,9 @@ struct TrainTokenizer: ParsableCommand {
     @Flag(help: "Mask dense tokens at random during training so the learned mask embedding is trained.")
     var maskTraining = false
 
+    @Option(help: "Probability per crop of masking the dense layer as 'hv-mask --strategy repeat --ratio 0.85' does (each masked token takes its predecessor's code), so the model learns to render masked streams. 0: off.")
+    var repeatMaskTraining: Float = 0
+
     @Option(help: "Decay of the exponential moving average of the weights that evaluation and checkpoints use (e.g. 0.999); 0: off, the last step's weights.")
     var ema: Float = 0
 
@@ -207,6 +210,9 @@ struct TrainTokenizer: ParsableCommand {
             throw ValidationError("--temporal-weight, --colour-weight, --l2-weight and --perceptual-weight must not be negative.")
         }
         guard ema >= 0 && ema < 1 else { throw ValidationError("--ema must be in [0, 1).") }
+        guard repeatMaskTraining >= 0 && repeatMaskTraining <= 1 else {
+            throw ValidationError("--repeat-mask-training is a probability in [0, 1].")
+        }
         guard snapshotEvery >= 0 else { throw ValidationError("--snapshot-every must be 0 (off) or positive.") }
         guard !data.isEmpty || manifest != nil else { throw ValidationError("Give training videos with --data or --manifest.") }
         guard [resume, initFrom != nil, growFrom != nil].filter({ $0 }).count <= 1 else {
@@ -301,7 +307,7 @@ struct TrainTokenizer: ParsableCommand {
         options.colourWeight = colourWeight
         options.adversarialWeight = adversarialWeight
         options.adversarialStart = adversarialStart; options.entropyWeight = entropyWeight
-        options.maskTraining = maskTraining; options.seed = seed; options.commitWeight = commitWeight
+        options.maskTraining = maskTraining; options.repeatMaskTraining = repeatMaskTraining; options.seed = seed; options.commitWeight = commitWeight
         options.truncationProbability = truncation
         options.residualWeight = residualWeight
         options.refineRounds = refineRounds; options.refineTargetWeight = refineTargetWeight

@@ -158,6 +158,35 @@ final class CodeRefinementTests: XCTestCase {
         }
     }
 
+    /// Repeat-mask training renders what `hv-render` renders of the stream `hv-mask --strategy repeat` writes: the
+    /// same mask (same rule, ratio and seed) and each masked token's predecessor's code.
+    func testRepeatMaskTrainingForwardIsTheMaskedStreamsRender() throws {
+        let m = try HierarchicalTokenizer(config: .tiny, seed: 3)
+        // Noise, so that some masked tokens differ from their predecessors (the moving square's all equal them).
+        let x = Tensor(shape: [8, 32, 32, 3])
+        var noise = SeededRandom(seed: 4)
+        for i in 0..<x.count { x[i] = noise.uniform() * 2 - 1 }
+        let idx = m.encode(x)
+        let plane = 16
+        var random = MaskRandom(seed: 9)
+        let mask = TokenMasking.mask(idx[0], gridT: idx[0].count / plane, plane: plane, ratio: 0.85, rng: &random)
+        XCTAssertTrue(mask.indices.contains { mask[$0] && idx[0][$0] != idx[0][$0 - plane] }, "no masked token differs")
+        let masks: [[Bool]?] = [mask] + idx.dropFirst().map { _ in nil }
+        let expected = m.decode(indices: idx.map { Optional($0) }, masks: masks, strategy: .repeatPrevious,
+                                frames: 8, height: 32, width: 32).clone()
+        let plain = m.decode(indices: idx.map { Optional($0) }, frames: 8, height: 32, width: 32).clone()
+        var rng = SeededRandom(seed: 1)
+        let (recon, stats) = m.forward(x, finest: 0, entropyWeight: 0, commitWeight: 0, repeatMaskRatio: 0.85,
+                                       maskSeed: 9, rng: &rng)
+        XCTAssertEqual(stats[0]!.indices, idx[0], "the stats keep the encoder's codes")
+        var worst: Float = 0, moved: Float = 0
+        for i in 0..<recon.count {
+            worst = max(worst, abs(recon[i] - expected[i])); moved = max(moved, abs(plain[i] - expected[i]))
+        }
+        XCTAssertLessThan(worst, 1e-5)
+        XCTAssertGreaterThan(moved, 1e-3, "the mask changed nothing to render")
+    }
+
     /// Training on refined codes (`--refine-rounds`): the decoder is fed the targets, and the hinge that pulls the
     /// encoder towards their signs has the gradient finite differences give (the reconstruction's gradient set to
     /// zero, so the encoder learns from the hinge alone; coarse codes are piecewise constant, as their stop-gradient says).

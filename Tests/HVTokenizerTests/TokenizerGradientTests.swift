@@ -4,6 +4,7 @@
 // activations) so that the loss is smooth in every parameter.
 import XCTest
 import HVEngine
+import HVFormat
 @testable import HVTokenizer
 
 final class TokenizerGradientTests: XCTestCase {
@@ -57,6 +58,14 @@ final class TokenizerGradientTests: XCTestCase {
     /// The v2 architecture (RMSNorm, colour shortcuts, wider decoder): every parameter on the coarsest path, and
     /// the norms' weights, checked with the zero-initialised branches moved off zero (at zero the encoder's
     /// gradients vanish and the check would pass trivially).
+    /// Layer 0 masked as `hv-mask --strategy repeat` masks a stream (`repeatMaskRatio`): each masked token's code is
+    /// its predecessor's, so its gradient belongs to the code it copies — layer 0's down path sees it there. (The
+    /// mask depends only on the codes' signs, which these small steps do not flip.)
+    func testRepeatMaskedLayerZeroMatchesFiniteDifferences() throws {
+        try check(finest: 0, repeatMaskRatio: 0.85, names: ["hierarchy.0.down", "hierarchy.0.up_proj", "hierarchy.0.up_conv",
+                                                             "decoder.conv_in", "decoder.head"])
+    }
+
     func testV2ArchitectureMatchesFiniteDifferences() throws {
         try check(config: .tiny2, finest: 1, names: ["encoder.stem", "encoder.stage0.block0.conv1", "encoder.stage0.block0.conv2",
                                                      "encoder.stage0.block0.norm1", "encoder.stage0.down", "encoder.norm_out",
@@ -75,23 +84,31 @@ final class TokenizerGradientTests: XCTestCase {
         return (m, x)
     }
 
-    func check(config: TokenizerConfig = .tiny, finest: Int, residualWeight: Float = 0, names: [String]) throws {
+    func check(config: TokenizerConfig = .tiny, finest: Int, residualWeight: Float = 0, repeatMaskRatio: Float = 0,
+               names: [String]) throws {
         var rng = SeededRandom(seed: 11)
         let (m, x) = try tinyModelAndClip(config: config, seed: 3, rng: &rng)
+        if repeatMaskRatio > 0 {
+            let idx = m.encode(x)[0], plane = idx.count / (config.framesPerClip / config.totalDown.t)
+            var random = MaskRandom(seed: 5)
+            let mask = TokenMasking.mask(idx, gridT: idx.count / plane, plane: plane, ratio: Double(repeatMaskRatio), rng: &random)
+            XCTAssertTrue(mask.contains(true), "nothing masked: the check would not see the repeated codes")
+        }
         // Loss = Σ recon · w for a fixed random w, so d(loss)/d(recon) = w.
         let w = Tensor(shape: x.shape)
         for i in 0..<w.count { w[i] = rng.uniform() * 2 - 1 }
         func loss() -> Double {
             var r = SeededRandom(seed: 0)
             let (y, stats) = m.forward(x, finest: finest, entropyWeight: 0, commitWeight: 0, hardness: 0,
-                                       residualWeight: residualWeight, rng: &r)
+                                       residualWeight: residualWeight, repeatMaskRatio: repeatMaskRatio, maskSeed: 5, rng: &r)
             var s: Double = 0
             for i in 0..<y.count { s += Double(y[i]) * Double(w[i]) }
             return s + stats.reduce(0) { $0 + Double($1?.residualLoss ?? 0) }
         }
         m.zeroGrad()
         var r = SeededRandom(seed: 0)
-        _ = m.forward(x, finest: finest, entropyWeight: 0, commitWeight: 0, hardness: 0, residualWeight: residualWeight, rng: &r)
+        _ = m.forward(x, finest: finest, entropyWeight: 0, commitWeight: 0, hardness: 0, residualWeight: residualWeight,
+                      repeatMaskRatio: repeatMaskRatio, maskSeed: 5, rng: &r)
         m.backward(w)
         var checked = 0
         for p in m.parameters where names.contains(where: { p.name.hasPrefix($0) && p.name.hasSuffix("weight") }) {
