@@ -31,13 +31,10 @@ public final class HierarchicalTokenizer: ParameterOwner {
     /// d(residual loss)/d(u_m) of the last forward (empty when the loss is off).
     private var residualGrads: [Tensor] = []
     private var active: [Int] = []
-    /// Token positions of layer 0 replaced by the learned mask embedding in the last forward (mask training).
-    private var trainingMask: [Bool]? = nil
-    /// Whether `trainingMask`'s positions hold their predecessors' codes (`repeatMaskRatio`) rather than the mask
-    /// embedding.
-    private var trainingMaskRepeats = false
-    /// Tokens per latent frame of layer 0 in the last forward (what a repeated code's predecessor is behind it).
-    private var trainingMaskPlane = 0
+    /// Token positions of layer 0 masked in the last forward, and what they were filled with: the learned mask
+    /// embedding (mask training), or their predecessors' codes one latent frame of `plane` tokens back (repeat).
+    private enum TrainingMask { case embedding([Bool]), repeated([Bool], plane: Int) }
+    private var trainingMask: TrainingMask? = nil
     private let zhat = Tensor(shape: [0])
     private let dz = Tensor(shape: [0])
 
@@ -166,7 +163,6 @@ public final class HierarchicalTokenizer: ParameterOwner {
             }
             stats[m] = s
             trainingMask = nil
-            trainingMaskRepeats = false
             if m == 0 && maskFraction == 0 && repeatMaskRatio > 0 {
                 let bits = layer.bits, plane = e.shape[1] * e.shape[2]
                 var random = MaskRandom(seed: maskSeed)
@@ -176,9 +172,7 @@ public final class HierarchicalTokenizer: ParameterOwner {
                 for (i, masked) in mask.enumerated() where masked {
                     for b in 0..<bits { q[i * bits + b] = q[(i - plane) * bits + b] }
                 }
-                trainingMask = mask
-                trainingMaskRepeats = true
-                trainingMaskPlane = plane
+                trainingMask = .repeated(mask, plane: plane)
             }
             if m == 0 && maskFraction > 0 {
                 let bits = layer.bits, plane = e.shape[1] * e.shape[2], n = e.count / bits
@@ -187,7 +181,7 @@ public final class HierarchicalTokenizer: ParameterOwner {
                     mask[i] = true
                     for b in 0..<bits { q[i * bits + b] = maskEmbeddings[0].value[b] }
                 }
-                trainingMask = mask
+                trainingMask = .embedding(mask)
             }
             let u = layer.expand(q)
             let du = residualGrads[m]
@@ -230,14 +224,14 @@ public final class HierarchicalTokenizer: ParameterOwner {
             let du = residualGrads[m]
             if du.count > 0 { addInPlace(du, dzhat) }   // u feeds both ẑ and the residual loss
             let dq = layer.expandBackward(du.count > 0 ? du : dzhat)
-            if m == 0, let mask = trainingMask, trainingMaskRepeats {
+            if m == 0, case .repeated(let mask, let plane) = trainingMask {
                 // A repeated code's gradient goes to the code it copies; descending, so a run's gradients reach
                 // its last kept token.
-                let bits = layer.bits, plane = trainingMaskPlane
+                let bits = layer.bits
                 for i in mask.indices.reversed() where mask[i] {
                     for b in 0..<bits { dq[(i - plane) * bits + b] += dq[i * bits + b]; dq[i * bits + b] = 0 }
                 }
-            } else if m == 0, let mask = trainingMask {
+            } else if m == 0, case .embedding(let mask) = trainingMask {
                 // Masked positions: the gradient belongs to the mask embedding, not to the encoder.
                 let bits = layer.bits
                 for (i, masked) in mask.enumerated() where masked {

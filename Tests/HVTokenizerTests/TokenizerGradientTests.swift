@@ -55,9 +55,6 @@ final class TokenizerGradientTests: XCTestCase {
         XCTAssertLessThan(last, 0.9 * first, "residual loss \(first) → \(last)")
     }
 
-    /// The v2 architecture (RMSNorm, colour shortcuts, wider decoder): every parameter on the coarsest path, and
-    /// the norms' weights, checked with the zero-initialised branches moved off zero (at zero the encoder's
-    /// gradients vanish and the check would pass trivially).
     /// Layer 0 masked as `hv-mask --strategy repeat` masks a stream (`repeatMaskRatio`): each masked token's code is
     /// its predecessor's, so its gradient belongs to the code it copies — layer 0's down path sees it there. (The
     /// mask depends only on the codes' signs, which these small steps do not flip.)
@@ -66,6 +63,9 @@ final class TokenizerGradientTests: XCTestCase {
                                                              "decoder.conv_in", "decoder.head"])
     }
 
+    /// The v2 architecture (RMSNorm, colour shortcuts, wider decoder): every parameter on the coarsest path, and
+    /// the norms' weights, checked with the zero-initialised branches moved off zero (at zero the encoder's
+    /// gradients vanish and the check would pass trivially).
     func testV2ArchitectureMatchesFiniteDifferences() throws {
         try check(config: .tiny2, finest: 1, names: ["encoder.stem", "encoder.stage0.block0.conv1", "encoder.stage0.block0.conv2",
                                                      "encoder.stage0.block0.norm1", "encoder.stage0.down", "encoder.norm_out",
