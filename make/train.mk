@@ -490,14 +490,14 @@ eval-tokenizer-report: footage
 eval-single: footage
 	pipelines/evaluate-tokenizer.sh $(BIN) $(SINGLE_RUN) $(OUT)/eval-single $(HELDOUT)
 
-# The generation half of the Fig. 4 ablation: a generator trained on the single baseline's tokens (stage 3 at the
-# shipped v5's step, models/single-v5-c128-run; SINGLE_TOKENIZER=models/single-c128-run SINGLE_TAG=single-c128 for
-# the v4-era pair) through the same pipeline and recipe as the shipped generator (make lm-shards, make train-lm:
+# The generation half of the Fig. 4 ablation: a generator trained on the single baseline's tokens (at the shipped
+# v8's budget, models/single-v8-run; SINGLE_TOKENIZER=models/single-v5-c128-run SINGLE_TAG=single-v5-c128 for the
+# v5-era pair, models/single-c128-run and single-c128 for the v4-era one) through the same pipeline and recipe as the shipped generator (make lm-shards, make train-lm:
 # LM_CONFIG, LM_STEPS; it resumes an interrupted run), then text-to-video from every training video's caption with
 # both pairs, compared with the training footage and with each tokenizer's own reconstruction of it
 # (pipelines/compare-generation.py; needs numpy). About 15 + 45 + 25 minutes on one core.
-SINGLE_TOKENIZER ?= $(SINGLE_V5_C128_COMMITTED)
-SINGLE_TAG ?= single-v5-c128
+SINGLE_TOKENIZER ?= $(SINGLE_V8_COMMITTED)
+SINGLE_TAG ?= single-v8
 SINGLE_SHARDS_DIR ?= $(OUT)/lm-shards-$(SINGLE_TAG)
 SINGLE_LM_DATA ?= $(OUT)/lm-$(SINGLE_TAG)
 SINGLE_GENERATOR ?= $(OUT)/generator-$(SINGLE_TAG)

@@ -8,14 +8,27 @@ import HVFormat
 
 /// One training clip: the states [len, textDim] of each caption it is known by and its video codes (sequence
 /// order, config.videoTokens). A step trains on one of the captions, drawn uniformly; evaluation uses the first.
+/// `source` names what the clip was cut from (a video, or the photograph of a photo-motion clip): with
+/// `LMTrainingOptions.balanceSources` every source is drawn equally often, however many clips it gave.
 public struct LMExample {
     public var captions: [Tensor]
     public var video: [UInt32]
+    public var source: String
     public var caption: Tensor { captions[0] }
-    public init(caption: Tensor, video: [UInt32]) { captions = [caption]; self.video = video }
-    public init(captions: [Tensor], video: [UInt32]) {
+    public init(caption: Tensor, video: [UInt32], source: String = "") { self.init(captions: [caption], video: video, source: source) }
+    public init(captions: [Tensor], video: [UInt32], source: String = "") {
         precondition(!captions.isEmpty, "a training clip needs a caption")
-        self.captions = captions; self.video = video
+        self.captions = captions; self.video = video; self.source = source
+    }
+
+    /// What a clip named by a token file, path or manifest video key was cut from: the video, or for a
+    /// photo-motion clip NAME-vK (pipelines/photo-clips.sh) the photograph NAME, whose clips are one source
+    /// however they were framed.
+    public static func source(ofClipNamed name: String) -> String {
+        let base = (name as NSString).lastPathComponent
+        let stem = base.hasSuffix(".hvt") || base.hasSuffix(".y4m") ? String(base.dropLast(4)) : base
+        guard let r = stem.range(of: "-v[0-9]+$", options: .regularExpression) else { return stem }
+        return String(stem[..<r.lowerBound])
     }
 }
 
@@ -31,6 +44,10 @@ public struct LMTrainingOptions: Sendable {
     /// Per sequence layer (config order); nil = all 1.
     public var layerWeights: [Float]? = nil
     public var seed: UInt64 = 0
+    /// Draw a source uniformly, then one of its clips, instead of a clip uniformly: a video cut into many clips
+    /// (the cartoon gives a quarter of the generator's clips) then weighs no more in training than a photograph's
+    /// few, so it does not become the unconditional distribution's mode.
+    public var balanceSources = false
     public init() {}
 }
 
@@ -50,6 +67,8 @@ public final class LMTrainer {
     /// Steps completed.
     public var step = 0
     let weights: [Float]
+    /// Indices into `data` per source, sources in order of first appearance (balanced draws only).
+    let sourceClips: [[Int]]
 
     public init(model: GeneratorModel, data: [LMExample], options: LMTrainingOptions) throws {
         guard !data.isEmpty else { throw GenError.badTokens(reason: "no training clips") }
@@ -63,6 +82,14 @@ public final class LMTrainer {
         }
         guard options.batchSize >= 1, options.steps >= 1 else { throw GenError.badOption(reason: "--steps and --batch must be at least 1") }
         self.model = model; self.data = data; self.options = options; weights = w
+        var bySource: [String: Int] = [:]
+        var groups: [[Int]] = []
+        if options.balanceSources {
+            for (i, ex) in data.enumerated() {
+                if let g = bySource[ex.source] { groups[g].append(i) } else { bySource[ex.source] = groups.count; groups.append([i]) }
+            }
+        }
+        sourceClips = groups
         optimizer = AdamW(parameters: model.parameters, learningRate: options.learningRate, weightDecay: options.weightDecay)
     }
 
@@ -77,7 +104,7 @@ public final class LMTrainer {
         var batch: [GeneratorExample] = []
         var dropped = 0
         for _ in 0..<options.batchSize {
-            let ex = data[Int(rng.next() % UInt64(data.count))]
+            let ex = data[drawClip(&rng)]
             // Drawn only when there is a choice, so that one-caption data trains exactly as before.
             let text = ex.captions.count > 1 ? ex.captions[Int(rng.next() % UInt64(ex.captions.count))] : ex.caption
             let drop = rng.uniform() < model.config.captionDropout
@@ -91,6 +118,13 @@ public final class LMTrainer {
         optimizer.step(learningRate: lr)
         step += 1
         return LMStepReport(step: step, loss: loss, learningRate: lr, gradNorm: norm, captionsDropped: dropped)
+    }
+
+    /// The index of a training clip: uniform over clips, or over sources then their clips.
+    func drawClip(_ rng: inout SeededRandom) -> Int {
+        guard options.balanceSources else { return Int(rng.next() % UInt64(data.count)) }
+        let clips = sourceClips[Int(rng.next() % UInt64(sourceClips.count))]
+        return clips[Int(rng.next() % UInt64(clips.count))]
     }
 
     /// Per-layer NLL (bits/token) of every clip with its caption, no dropout, no update: forward only

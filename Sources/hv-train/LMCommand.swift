@@ -25,7 +25,9 @@ struct TrainLM: ParsableCommand {
           --shards PATH    token shards as 'hv-manifest pack' (make pretokenize) writes them: a SPLIT/index.json,
                            a split folder, or the pack folder (its train/index.json). Each sample's KEY.hvt is
                            trained on with its KEY.json captions; tokens must be unmasked (MASK_FLAGS='--ratio 0').
-        A clip with several captions (phrasings) trains on one of them per step, drawn uniformly.
+        A clip with several captions (phrasings) trains on one of them per step, drawn uniformly. A step draws
+        its clips uniformly, or with --balance-sources a source uniformly and then one of its clips (a source is
+        a video, or a photograph whose motion clips are named NAME-vK).
         The generator conditions on the caption's per-token MiniLM states (--text-condition tokens), or on its
         sentence embedding, the vector of KEY.txtemb.npy (--text-condition sentence): each distinct caption is
         encoded once and kept in --text-cache (default with --shards: text-states/ in the pack folder), so a
@@ -94,6 +96,9 @@ struct TrainLM: ParsableCommand {
     @Option(help: "Random seed (initialisation, batches, dropouts).")
     var seed: UInt64 = 0
 
+    @Flag(name: .customLong("balance-sources"), help: "Draw every source equally often: a source uniformly, then one of its clips (a source is a video, or the photograph whose clips are named NAME-vK).")
+    var balanceSources = false
+
     @Option(name: .customLong("text-encoder"), help: "Text encoder folder ('make text-encoder' fetches it).")
     var textEncoder: String = "models/text-encoder"
 
@@ -131,7 +136,8 @@ struct TrainLM: ParsableCommand {
     }
 
     /// A token file's header and clips, with the captions it is trained on (the first is its caption).
-    typealias TokenFile = (header: HVTHeader, clips: [HVTClip], captions: [String], name: String)
+    typealias TokenFile = (header: HVTHeader, clips: [HVTClip], captions: [String], name: String, source: String)
+
 
     /// The files of the caption list, in list order; a file listed on several lines is read once and trained on
     /// with each line's caption (several phrasings of one clip).
@@ -147,7 +153,7 @@ struct TrainLM: ParsableCommand {
             let reader = try HVTReader(fileDescriptor: input.descriptor, name: input.displayName)
             var cs: [HVTClip] = []
             while let c = try reader.nextClip() { cs.append(c) }
-            return (reader.header, cs, captions[path]!, path)
+            return (reader.header, cs, captions[path]!, path, LMExample.source(ofClipNamed: path))
         }
     }
 
@@ -165,7 +171,7 @@ struct TrainLM: ParsableCommand {
             let reader = try HVTReader(bytes: s.hvt, name: name)
             var cs: [HVTClip] = []
             while let c = try reader.nextClip() { cs.append(c) }
-            return (reader.header, cs, captions, name)
+            return (reader.header, cs, captions, name, LMExample.source(ofClipNamed: s.info.video))
         }
     }
 
@@ -231,14 +237,15 @@ struct TrainLM: ParsableCommand {
                 cfg.textCondition == .sentence ? MiniLMEncoder.sentenceState($0) : $0
             }
             next += f.captions.count
-            for video in v { data.append(LMExample(captions: conditions, video: video)) }
+            for video in v { data.append(LMExample(captions: conditions, video: video, source: f.source)) }
         }
         let phrasings = files.count == allCaptions.count ? "" : " (\(allCaptions.count) captions of \(files.count) token files)"
-        Console.note("hv-train lm: \(data.count) clips\(phrasings), \(cfg.name) model \(cfg.parameterCount) parameters, \(cfg.sequenceLength) positions, layers \(cfg.layers.map(\.name).joined(separator: ","))")
+        let sources = balanceSources ? ", \(Set(data.map(\.source)).count) sources drawn equally" : ""
+        Console.note("hv-train lm: \(data.count) clips\(phrasings)\(sources), \(cfg.name) model \(cfg.parameterCount) parameters, \(cfg.sequenceLength) positions, layers \(cfg.layers.map(\.name).joined(separator: ","))")
         // 4. Train.
         var o = LMTrainingOptions()
         o.steps = steps; o.batchSize = batch; o.learningRate = lr; o.warmupSteps = warmup; o.weightDecay = weightDecay
-        o.clipNorm = clipNorm; o.seed = seed
+        o.clipNorm = clipNorm; o.seed = seed; o.balanceSources = balanceSources
         o.layerWeights = layerWeights.flatMap(numbers).map { $0.map(Float.init) }
         let trainer = try LMTrainer(model: model, data: data, options: o)
         if resuming, try trainer.resume(from: out) { Console.note("hv-train lm: resuming at step \(trainer.step)") }

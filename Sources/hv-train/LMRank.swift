@@ -66,20 +66,13 @@ struct LMRank: ParsableCommand {
             identity = header.tokenizer
             if found[source] == nil, let clip { found[source] = (caption, clip) }
         }
-        func stripClip(_ name: String) -> String {
-            guard let r = name.range(of: #"-v[0-9]+$"#, options: .regularExpression) else { return name }
-            return String(name[..<r.lowerBound])
-        }
         if let clips {
-            for (header, cs, captions, path) in try TrainLM().filesOfClipList(clips) {
-                let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-                try add(stripClip(stem), captions[0], header, cs.first, path)
-            }
+            for f in try TrainLM().filesOfClipList(clips) { try add(f.source, f.captions[0], f.header, f.clips.first, f.name) }
         } else if let shards {
             for s in try TokenShards.read(index: try TokenShards.indexPath(shards)).samples {
                 let name = "sample \(s.key) of \(s.shard)"
                 let reader = try HVTReader(bytes: s.hvt, name: name)
-                try add(stripClip(s.info.video), s.info.caption ?? "", reader.header, try reader.nextClip(), name)
+                try add(LMExample.source(ofClipNamed: s.info.video), s.info.caption ?? "", reader.header, try reader.nextClip(), name)
             }
         }
         guard let identity, !found.isEmpty else { throw GenError.badTokens(reason: "no token files with clips were given") }

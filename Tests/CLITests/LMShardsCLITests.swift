@@ -107,6 +107,15 @@ final class LMShardsCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("1 from \(shards)/text-states, 1 encoded") && r.stderr.contains("hv-train: warning: "), r.stderr)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/g4/model.safetensors")),
                        try Data(contentsOf: URL(fileURLWithPath: dir + "/g1/model.safetensors")))
+        // Balanced draws: the shards' video keys and the list's file names give the same sources, so the same
+        // batches.
+        let balanced = ["--balance-sources", "--steps", "6"]
+        r = try train(["--shards", shards], out: dir + "/g5", encoder: encoder, extra: balanced)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("2 clips, 2 sources drawn equally"), r.stderr)
+        r = try train(["--clips", clips], out: dir + "/g6", encoder: encoder, extra: balanced)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try losses(dir + "/g5"), try losses(dir + "/g6"), "same sources, same batches")
     }
 
     /// A video with two captions trains on both: the shards carry both (KEY.json `captions`), train exactly as a

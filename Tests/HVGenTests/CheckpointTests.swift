@@ -70,6 +70,31 @@ final class CheckpointTests: XCTestCase {
         for (p, q) in zip(a.model.parameters, c.model.parameters) { XCTAssertEqual(p.value.array, q.value.array, p.name) }
     }
 
+    /// With balanced draws each source comes up about equally often however many clips it gave; without, a
+    /// source comes up in proportion to its clips. Photo-motion clips NAME-vK are photograph NAME's.
+    func testBalancedDrawsWeighSourcesEqually() throws {
+        let config = GeneratorConfig.tiny()
+        let text = randomText(rows: 2, dim: config.textDim, seed: 1), video = randomVideo(config, seed: 2)
+        let names = (0..<8).map { "bbb/bbb-\($0)" } + ["aqua-v0.hvt", "aqua-v1.hvt", "tree.hvt"]
+        let data = names.map { LMExample(caption: text, video: video, source: LMExample.source(ofClipNamed: $0)) }
+        XCTAssertEqual(Set(data.map(\.source)), ["bbb-0", "bbb-1", "bbb-2", "bbb-3", "bbb-4", "bbb-5", "bbb-6", "bbb-7", "aqua", "tree"])
+        XCTAssertEqual(LMExample.source(ofClipNamed: "out/lm/hubble-deep-field-v12.hvt"), "hubble-deep-field")
+        XCTAssertEqual(LMExample.source(ofClipNamed: "kivy-v2x"), "kivy-v2x")
+        // Eight clips of one video, two of a photograph, one of another video.
+        let grouped = data.enumerated().map { i, ex in LMExample(caption: text, video: video, source: i < 8 ? "bbb" : ex.source) }
+        func shares(balanced: Bool) throws -> [String: Double] {
+            var o = LMTrainingOptions(); o.balanceSources = balanced
+            let t = try LMTrainer(model: GeneratorModel(config: config, seed: 1), data: grouped, options: o)
+            var rng = SeededRandom(seed: 7), counts: [String: Double] = [:]
+            for _ in 0..<3000 { counts[grouped[t.drawClip(&rng)].source, default: 0] += 1 / 3000 }
+            return counts
+        }
+        let even = try shares(balanced: true), uniform = try shares(balanced: false)
+        for s in ["bbb", "aqua", "tree"] { XCTAssertEqual(even[s] ?? 0, 1.0 / 3, accuracy: 0.04, s) }
+        XCTAssertEqual(uniform["bbb"] ?? 0, 8.0 / 11, accuracy: 0.04)
+        XCTAssertEqual(uniform["tree"] ?? 0, 1.0 / 11, accuracy: 0.03)
+    }
+
     /// The trainer's final score (forward only) is the training pass's loss without dropout, layer by layer.
     func testEvaluateMatchesTheTrainingPassWithoutDropout() throws {
         var config = GeneratorConfig.tiny()
