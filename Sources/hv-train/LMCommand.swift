@@ -138,7 +138,6 @@ struct TrainLM: ParsableCommand {
     /// A token file's header and clips, with the captions it is trained on (the first is its caption).
     typealias TokenFile = (header: HVTHeader, clips: [HVTClip], captions: [String], name: String, source: String)
 
-
     /// The files of the caption list, in list order; a file listed on several lines is read once and trained on
     /// with each line's caption (several phrasings of one clip).
     func filesOfClipList(_ list: String) throws -> [TokenFile] {
