@@ -15,7 +15,8 @@
 #   make -f pipelines/pretokenize.mk pretokenize BIN=.build/release MANIFEST=... TOKENS=...
 # Resumable: a clip's .hvt appears only complete (rename) and is recorded in the manifest after that, so a
 # re-run after `kill -9` redoes only the clips the manifest still lists as pending (an .hvt already there is
-# verified and recorded, not re-encoded); stale *.tmp.PID files of dead processes are removed.
+# verified and recorded, not re-encoded); stale *.tmp.PID files of dead processes are removed, before the clips
+# and again after them (a killed predecessor's process may still be exiting when a new run starts).
 SHELL := /bin/bash
 PRETOK_MK := $(lastword $(MAKEFILE_LIST))
 OUT ?= out
@@ -95,6 +96,7 @@ pretokenize:
 	    || { echo "pretokenize: error: some clips failed (hv-manifest list '$(MANIFEST)' --failed; after fixing: hv-manifest reset '$(MANIFEST)' and re-run)" >&2; exit 1; }; \
 	fi; \
 	rm -f "$$list"; \
+	clean_stale '$(TOKENS)/clips'; \
 	nf=$$('$(BIN)'/hv-manifest list '$(MANIFEST)' --failed $$sel | wc -l); \
 	[ "$$nf" = 0 ] || echo "pretokenize: warning: $$nf clips failed in an earlier run and were skipped (hv-manifest list '$(MANIFEST)' --failed; hv-manifest reset '$(MANIFEST)' retries them)" >&2
 	+@$(if $(filter 1,$(PACK)),$(PRETOK_SUBMAKE) pack-shards,echo "pretokenize: PACK=$(PACK): not packing")

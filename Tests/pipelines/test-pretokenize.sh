@@ -104,8 +104,22 @@ run_and_kill() {  # DB TOKENS LOG MIN_DONE MAX_DELAY_MS: start -j2, kill -9 the 
     sleep "0.$(printf '%03d' $((RANDOM % delay)))"
     kill -9 -- "-$jobs_pid" 2>/dev/null || true
     wait "$jobs_pid" 2>/dev/null || true
+    # A SIGKILLed process can take a while to exit on a loaded machine; until it has, its temporary file belongs
+    # to a live process, which the next run rightly leaves alone.
+    waited=0
+    while group_alive "$jobs_pid" && [ $waited -lt 200 ]; do sleep 0.05; waited=$((waited + 1)); done
+    group_alive "$jobs_pid" && fail "the killed run's processes were still alive 10 s after kill -9"
     jobs_pid=
-    sleep 0.2   # let the killed group's processes disappear
+}
+
+group_alive() {  # PGID: does a process of this group still run (zombies excepted)?
+    local pgid=$1 s l
+    for s in /proc/[0-9]*/stat; do
+        l=$(< "$s") 2>/dev/null || continue
+        l=${l##*) }; set -- $l   # the fields after "(comm) ": state ppid pgrp ...
+        [ "$3" = "$pgid" ] && [ "$1" != Z ] && return 0
+    done
+    return 1
 }
 
 # ---- 1. kill -9 midway, resume -----------------------------------------------------------------------------
