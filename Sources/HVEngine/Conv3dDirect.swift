@@ -36,15 +36,17 @@ public enum Conv3dDirect {
     /// `minimumWidth` positions wide: on narrower ones the kw − 1 dropped positions of every row cost more than
     /// im2col does (4×4 planes: 1.5× the work; measured 0.5–0.6× im2col's speed there, docs/speed-training-step.md).
     /// Inputs of `maximumChannels` or more go to im2col too: `small2`'s 192→192 decoder convs ran direct at 0.65–0.92×
-    /// im2col's speed on 8×8² and 8×16² planes (2026-12-05, one and two threads; level on 8×4²), where 128 channels and
-    /// fewer are 1.0–1.9× faster direct.
+    /// im2col's speed on 8×8² and 8×16² planes (2026-12-05, Intel with AVX-512, one and two threads; level on 8×4²),
+    /// where 128 channels and fewer are 1.0–1.9× faster direct. With AVX2 the limit is 128: on the AMD EPYC of
+    /// 2026-12-05 (two threads, three runs) 128→128 ran direct at 0.90–0.93× / 0.80–0.89× (forward / backward)
+    /// im2col's speed on 8×16² and 0.98–1.05× / 0.82–0.89× on 8×32², while 96→96 ran at 1.11–1.18× / 1.02–1.08×.
     static func appliesForward(_ g: Conv3dGeometry, width: Int) -> Bool {
         Conv3dTuning.direct && available && g.stride == (1, 1, 1) && g.outChannels % 16 == 0
             && g.kernel != (1, 1, 1) && g.padH < g.kernel.h && g.padW < g.kernel.w && width >= minimumWidth
             && g.inChannels < maximumChannels
     }
 
-    public static let maximumChannels = 192
+    public static let maximumChannels = AVX512Kernels.available ? 192 : 128
 
     /// 8 with AVX-512; 16 with AVX2, whose narrower tiles gain less from skipping the copies: on 8×8 planes they
     /// ran at 0.88× / 0.93× im2col (64→64) and 0.99× / 1.00× (96→96), on 16×16 and wider at 1.02–2.05×.
