@@ -75,10 +75,12 @@ EVAL_GEN_CFG ?= 1,2.5,5,7.5,10
 EVAL_GEN_SEEDS ?= 2
 EVAL_GEN_TEMPERATURE ?= 1
 EVAL_GEN_RERANK ?= 1
+# Captions --rerank's drafts are weighed against (hv-gen --contrast); empty: the null text.
+EVAL_GEN_CONTRAST ?=
 EVAL_GEN_DIR ?= $(OUT)/eval-gen-$(notdir $(LM_OUT))
 # Held-out clips (never trained on) whose bits per token are printed beside the training clips'; empty: skipped.
 EVAL_GEN_HELDOUT ?= $(FOOTAGE)/heldout
 eval-gen: build $(LM_DATA)/clips.tsv
 	pipelines/eval-gen.py $(BIN) $(LM_DATA) $(EVAL_GEN_DIR) --generator $(LM_OUT) --tokenizer models/tokenizer \
-		--cfg $(EVAL_GEN_CFG) --seeds $(EVAL_GEN_SEEDS) --temperature $(EVAL_GEN_TEMPERATURE) --rerank $(EVAL_GEN_RERANK) --reuse \
+		--cfg $(EVAL_GEN_CFG) --seeds $(EVAL_GEN_SEEDS) --temperature $(EVAL_GEN_TEMPERATURE) --rerank $(EVAL_GEN_RERANK) $(if $(EVAL_GEN_CONTRAST),--contrast $(EVAL_GEN_CONTRAST)) --reuse \
 		$(if $(EVAL_GEN_HELDOUT),--heldout $(EVAL_GEN_HELDOUT))

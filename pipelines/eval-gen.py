@@ -119,6 +119,7 @@ def main():
                     help="guidance scales, comma-separated; one per layer (coarse first) joined by '/', e.g. 7.5/7.5/1")
     ap.add_argument("--temperature", default="1", help="hv-gen's --temperature: one value, or one per layer, coarse first")
     ap.add_argument("--rerank", type=int, default=1, help="hv-gen's --rerank: drafts of the coarse layers per sample")
+    ap.add_argument("--contrast", help="hv-gen's --contrast: captions the drafts are weighed against (with --rerank)")
     ap.add_argument("--heldout", help="folder of held-out y4m clips: print bits per token on them and on the training clips")
     ap.add_argument("--reuse", action="store_true",
                     help="keep renders and samples already in OUT_DIR (when the same tokenizer and generator made them)")
@@ -157,14 +158,14 @@ def main():
 
     # Samples of non-default settings get a file-name tag of their own, so --reuse never mixes settings.
     tag = ("" if a.temperature == "1" else "t" + a.temperature.replace(",", "_") + "-") + \
-        ("" if a.rerank == 1 else f"r{a.rerank}-")
+        ("" if a.rerank == 1 else f"r{a.rerank}-") + ("" if not a.contrast else "c-")
     results = []
     for g in scales:
         for i, (src, prompt) in enumerate(prompts):
             stem = os.path.join(a.out, f"{tag}cfg{g.replace('/', '_')}-{i:02d}-{src}")
             if not (a.reuse and os.path.exists(stem + ".y4m")):
                 run(a.bin_dir, "hv-gen", prompt, "--samples", str(a.seeds), "--cfg", g.replace("/", ","), "--temperature",
-                    a.temperature, "--rerank", str(a.rerank), "--model", a.generator, "--tokenizer", a.tokenizer, "-o", stem + ".hvt")
+                    a.temperature, "--rerank", str(a.rerank), *(["--contrast", a.contrast] if a.contrast else []), "--model", a.generator, "--tokenizer", a.tokenizer, "-o", stem + ".hvt")
                 run(a.bin_dir, "hv-render", stem + ".hvt", "--model", a.tokenizer, "-o", stem + ".y4m")
             frames = read_y4m_luma(stem + ".y4m")
             for s in range(a.seeds):
@@ -194,7 +195,7 @@ def main():
     # Through a temporary file, so that an interrupted run leaves no partial JSON behind.
     path = os.path.join(a.out, f"eval-gen-{tag[:-1]}.json" if tag else "eval-gen.json")
     with open(path + ".tmp", "w") as f:
-        json.dump({"sources": len(sources), "temperature": a.temperature, "rerank": a.rerank, "summary": summary,
+        json.dump({"sources": len(sources), "temperature": a.temperature, "rerank": a.rerank, "contrast": a.contrast, "summary": summary,
                    "bits_per_token": bits, "samples": results}, f, indent=1)
     os.replace(path + ".tmp", path)
 

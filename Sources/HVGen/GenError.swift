@@ -12,6 +12,7 @@ public enum GenError: ToolReportable, Equatable {
     case badTokens(reason: String)
     case layerMismatch(reason: String)
     case badOption(reason: String)
+    case badCaptions(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -25,6 +26,7 @@ public enum GenError: ToolReportable, Equatable {
         case let .badTokens(r): return "token data is unusable: \(r)"
         case let .layerMismatch(r): return "the generator and the token layers do not match: \(r)"
         case let .badOption(r): return r
+        case let .badCaptions(p, r): return "caption file '\(p)' is unusable: \(r)"
         }
     }
 
@@ -32,7 +34,7 @@ public enum GenError: ToolReportable, Equatable {
         switch self {
         case .missingCheckpoint: return SysExit.noInput
         case .emptyPrompt, .promptTooLong, .badOption: return SysExit.usage
-        case .badConfig, .badCheckpoint, .promptNotUTF8, .badTokens, .layerMismatch: return SysExit.dataError
+        case .badConfig, .badCheckpoint, .badCaptions, .promptNotUTF8, .badTokens, .layerMismatch: return SysExit.dataError
         }
     }
 }

@@ -87,12 +87,17 @@ public final class Generator {
     }
 
     /// A clip whose leading `layers` layers (the coarse ones, which set the scene) are the best of `candidates`
-    /// drafts: each draft is sampled as `sample` would, and scored by how much better the prompt explains its codes
-    /// than the null text does, Σ log p(code | text) − log p(code | null) — the generator's own classifier of
-    /// prompts, which ranks a paraphrase's source first more often than its samples land on it (`hv-train
-    /// lm-rank`). The rest of the clip is then sampled after the kept draft. Costs `candidates` drafts of the
-    /// leading layers (16 + 128 tokens for L3 and L2) on top of one clip. Returns the codes and every draft's score.
-    public func sampleReranked(text: Tensor, options: SamplingOptions, candidates: Int, layers k: Int, count: Int? = nil,
+    /// drafts, each sampled as `sample` would. Without `contrast`, a draft scores how much better the prompt explains
+    /// its codes than the null text does, Σ log p(code | text) − log p(code | null) — the quantity `hv-train lm-rank`
+    /// ranks sources by, but on drafts it favours the odd ones the null text finds unlikely. With `contrast` (other
+    /// captions, e.g. the training captions), a draft scores the generator's posterior that the prompt rather than
+    /// one of them wrote it: log p(d | text) − log Σ_c p(d | c) over the prompt and every contrast caption, equal
+    /// priors. A draft of another caption's scene scores low because that caption explains it better, an odd draft
+    /// because nothing explains it better than anything else. The rest of the clip is then sampled after the kept
+    /// draft. Costs `candidates` drafts of the leading layers (16 + 128 tokens for L3 and L2) over a batch of
+    /// 2 + contrast.count texts, on top of one clip. Returns the codes and every draft's score (nats).
+    public func sampleReranked(text: Tensor, options: SamplingOptions, candidates: Int, layers k: Int,
+                               contrast: [Tensor] = [], count: Int? = nil,
                                progress: ((Int) -> Void)? = nil) throws -> (codes: [UInt32], scores: [Double]) {
         try options.validate()
         guard candidates >= 1, k >= 1, k <= config.layers.count else {
@@ -102,15 +107,17 @@ public final class Generator {
         let lead = min(total, config.layers.prefix(k).reduce(0) { $0 + $1.tokenCount })
         let codes = CodeDraw(model: model, options: options)
         var best: [UInt32] = [], scores: [Double] = []
+        // Row 0 the prompt, row 1 the null text (guidance, and the score without contrast), then the contrast.
+        let texts: [Tensor?] = [text, nil] + contrast.map { $0 }
         for _ in 0..<candidates {
-            // A draft needs the null text's row to be scored, even where nothing is guided.
-            var score = 0.0
-            let draft = try decode(texts: [text, nil], count: lead) { _, m, logits in
+            var nll = [Double](repeating: 0, count: texts.count)
+            let draft = try decode(texts: texts, count: lead) { _, m, logits in
                 let head = model.heads[m]
                 let code = codes.next(layer: m, logits: logits, guided: true)
-                score += head.nll(logits.data + head.outputs, code: code) - head.nll(logits.data, code: code)
+                for i in nll.indices { nll[i] += head.nll(logits.data + i * head.outputs, code: code) }
                 return code
             }
+            let score = contrast.isEmpty ? nll[1] - nll[0] : Generator.posterior(nll: nll)
             if scores.isEmpty || score > scores.max()! { best = draft }
             scores.append(score)
         }
@@ -119,6 +126,30 @@ public final class Generator {
             n < lead ? best[n] : codes.next(layer: m, logits: logits, guided: options.guided)
         }
         return (clip, scores)
+    }
+
+    /// The captions of a contrast file's text: NAME<TAB>CAPTION lines, the first caption of each NAME (as
+    /// pipelines/captions.tsv lists a source's phrasings, one source one class), or else one caption a line;
+    /// blank lines and '#' comments skipped.
+    public static func contrastCaptions(_ text: String) -> [String] {
+        var seen = Set<String>(), captions: [String] = []
+        for line in text.split(whereSeparator: \.isNewline) {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            if t.isEmpty || t.hasPrefix("#") { continue }
+            let parts = t.split(separator: "\t", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let (name, caption) = parts.count == 2 ? (parts[0], parts[1]) : (t, t)
+            if caption.isEmpty || !seen.insert(name).inserted { continue }
+            captions.append(caption)
+        }
+        return captions
+    }
+
+    /// log p(prompt | draft) with equal priors over the prompt (nll[0]) and the contrast captions (nll[2...]):
+    /// −nll[0] − log Σ exp(−nll[c]), computed from the largest term so that hundreds of nats do not underflow.
+    static func posterior(nll: [Double]) -> Double {
+        let others = [nll[0]] + nll.dropFirst(2)
+        let m = others.min()!
+        return -nll[0] - (-m + log(others.reduce(0) { $0 + exp(m - $1) }))
     }
 }
 

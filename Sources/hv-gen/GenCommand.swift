@@ -49,6 +49,11 @@ struct GenCommand: ParsableCommand {
     @Option(name: .customLong("rerank-layers"), help: "How many leading (coarse) layers --rerank drafts.")
     var rerankLayers: Int = 2
 
+    @Option(help: ArgumentHelp("Captions to weigh --rerank's drafts against (a file: NAME<TAB>CAPTION or one caption a line).",
+                               discussion: "A draft then scores the generator's posterior that the prompt, rather than one of these captions, wrote it: log p(codes | prompt) − log Σ p(codes | caption) over the prompt and every caption. The generator's training captions (pipelines/captions.tsv for the shipped one; the first caption of each NAME is used) make a draft of another scene lose to its own caption. Each caption adds one row to the drafts' batch.",
+                               valueName: "file"))
+    var contrast: String?
+
     @Option(help: "Random seed; the same seed gives the same tokens.")
     var seed: UInt64 = 0
 
@@ -74,6 +79,7 @@ struct GenCommand: ParsableCommand {
         if samples < 1 { throw ValidationError("--samples must be at least 1") }
         if rerank < 1 || rerank > 1000 { throw ValidationError("--rerank must be in 1...1000") }
         if rerankLayers < 1 { throw ValidationError("--rerank-layers must be at least 1") }
+        if contrast != nil && rerank < 2 { throw ValidationError("--contrast weighs --rerank's drafts; give --rerank 2 or more") }
         if let k = topK, k < 1 { throw ValidationError("--top-k must be at least 1") }
         if let p = topP, !(p > 0 && p <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
     }
@@ -90,6 +96,7 @@ struct GenCommand: ParsableCommand {
 
     func run() throws {
         try GenCommand.checkPrompt(prompt)
+        let contrastTexts = try contrast.map(GenCommand.contrastCaptions) ?? []
         let t = temperature.values, g = cfg.values
         let options = SamplingOptions(cfgScale: g.last!, layerCfgScales: g.count > 1 ? g : nil, temperature: t.last!,
                                       layerTemperatures: t.count > 1 ? t : nil, topK: topK, topP: topP, seed: seed)
@@ -112,6 +119,9 @@ struct GenCommand: ParsableCommand {
         let encoder = try MiniLMEncoder(modelDirectory: textEncoder ?? ShippedModels.locate("models/text-encoder"))
         let tokenStates = encoder.hiddenStates([prompt])[0]
         let states = gen.config.textCondition == .sentence ? MiniLMEncoder.sentenceState(tokenStates) : tokenStates
+        let contrastStates = contrastTexts.isEmpty ? [] : encoder.hiddenStates(contrastTexts).map {
+            gen.config.textCondition == .sentence ? MiniLMEncoder.sentenceState($0) : $0
+        }
 
         var header = tok.hvtHeader(source: "hv-gen: \(String(prompt.prefix(200)))", layers: present)
         header.source = String(header.source.utf8.prefix(HVTLayout.maxSourceBytes)) ?? "hv-gen"
@@ -128,13 +138,42 @@ struct GenCommand: ParsableCommand {
             }
             let video = rerank > 1
                 ? try generator.sampleReranked(text: states, options: o, candidates: rerank, layers: min(rerankLayers, k),
-                                               count: count, progress: report).codes
+                                               contrast: contrastStates, count: count, progress: report).codes
                 : try generator.sample(text: states, options: o, count: count, progress: report)
             try writer.write(gen.layout.clip(from: video, tokenizerLayers: fullHeader.layers.count, frameCount: fullHeader.framesPerClip))
         }
         try writer.finish()
         try out.commit()
         progress.finish("\(samples) clip(s), \(count) tokens each, \(String(format: "%.1f", progress.elapsed)) s")
+    }
+}
+
+extension GenCommand {
+    /// Most captions --contrast reads: each is one row of every draft's batch.
+    static let maxContrastCaptions = 1000
+    static let maxContrastBytes = 1 << 20
+
+    /// --contrast's captions (`Generator.contrastCaptions`), read from a file.
+    static func contrastCaptions(_ path: String) throws -> [String] {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw FileError.cannotOpen(path: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
+        }
+        // A regular file of bounded size: a device or a pipe named here must not be read without end.
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        guard attributes?[.type] as? FileAttributeType == .typeRegular else {
+            throw GenError.badCaptions(path: path, reason: "not a regular file")
+        }
+        if let size = attributes?[.size] as? Int, size > maxContrastBytes {
+            throw GenError.badCaptions(path: path, reason: "\(size) bytes; the limit is \(maxContrastBytes)")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else { throw FileError.readFailed(path: path, reason: "cannot read it") }
+        guard let text = String(data: data, encoding: .utf8) else { throw GenError.badCaptions(path: path, reason: "not UTF-8 text") }
+        let captions = Generator.contrastCaptions(text)
+        if captions.isEmpty { throw GenError.badCaptions(path: path, reason: "it holds no caption") }
+        if captions.count > maxContrastCaptions {
+            throw GenError.badCaptions(path: path, reason: "\(captions.count) captions; the limit is \(maxContrastCaptions)")
+        }
+        return captions
     }
 }
 

@@ -53,6 +53,21 @@ final class GenCLITests: XCTestCase {
         }
     }
 
+    /// --contrast's file is checked before any model is loaded: missing 66, without captions 65, and it needs
+    /// --rerank 2 or more (64).
+    func testBadContrastFilesAreRefused() throws {
+        let missing = dir + "/no-model"
+        try "# only a comment\n\n".write(toFile: dir + "/empty.tsv", atomically: true, encoding: .utf8)
+        for (args, code, words) in [(["--rerank", "4", "--contrast", dir + "/none.tsv"], Int32(66), "none.tsv"),
+                                    (["--rerank", "4", "--contrast", dir + "/empty.tsv"], 65, "no caption"),
+                                    (["--contrast", dir + "/empty.tsv"], 64, "--rerank")] {
+            let r = try Tools.run("hv-gen", ["waves", "--model", missing] + args)
+            XCTAssertEqual(r.status, code, r.stderr)
+            XCTAssertTrue(r.stderr.hasPrefix("hv-gen: error: ") && r.stderr.contains(words), r.stderr)
+            XCTAssertTrue(r.stdout.isEmpty)
+        }
+    }
+
     /// Trains a tiny generator on tiny-tokenizer tokens for a few steps, then generates, reads and renders.
     func testTrainGenerateRenderPipeline() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -118,6 +133,12 @@ final class GenCLITests: XCTestCase {
         try r.stdout.write(to: URL(fileURLWithPath: dir + "/g.hvt"))
         r = try Tools.run("hv-render", ["--model", tok, dir + "/g.hvt", "-o", dir + "/g.y4m"])
         XCTAssertEqual(r.status, 0, r.stderr)
+        // Drafts of the coarse layer weighed against captions (NAME<TAB>CAPTION, the first of each NAME used).
+        try "# captions\na\ta pattern of coloured bars\na\tanother phrasing\nb\ta dark forest at night\n"
+            .write(toFile: dir + "/contrast.tsv", atomically: true, encoding: .utf8)
+        r = try Tools.run("hv-gen", args + ["--rerank", "3", "--rerank-layers", "1", "--contrast", dir + "/contrast.tsv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertNotNil(try HVTReader(bytes: [UInt8](r.stdout)).nextClip())
         // Coarse layer only: layer 0 is absent from the header and the clip.
         r = try Tools.run("hv-gen", args + ["--layers", "1", "-o", dir + "/c.hvt"])
         XCTAssertEqual(r.status, 0, r.stderr)

@@ -181,6 +181,43 @@ final class SamplingTests: XCTestCase {
         XCTAssertThrowsError(try gen.sampleReranked(text: text, options: o, candidates: 2, layers: config.layers.count + 1))
     }
 
+    /// Drafts weighed against contrast captions: the kept draft's score, recomputed here by teacher forcing, is the
+    /// posterior of the prompt among itself and the contrast, log p(d | text) − log Σ_c p(d | c); a contrast that is
+    /// the prompt itself makes every draft's posterior one half.
+    func testContrastRerankScoresThePromptsPosterior() throws {
+        let (config, gen, text) = try tinyGenerator(seed: 4, textSeed: 3)
+        let others = [randomText(rows: 2, dim: config.textDim, seed: 21), randomText(rows: 3, dim: config.textDim, seed: 22)]
+        let o = SamplingOptions(cfgScale: 2, temperature: 1, seed: 7)
+        let (codes, scores) = try gen.sampleReranked(text: text, options: o, candidates: 5, layers: 2, contrast: others)
+        XCTAssertEqual(scores.count, 5)
+        XCTAssertEqual(codes.count, config.videoTokens)
+        XCTAssertTrue(scores.allSatisfy { $0 < 0 }, "\(scores)")
+        let lead = config.layers[0].tokenCount + config.layers[1].tokenCount
+        var nll = [Double](repeating: 0, count: 3)
+        _ = try gen.decode(texts: [text] + others, count: lead) { n, m, logits in
+            let head = gen.model.heads[m]
+            for i in 0..<3 { nll[i] += head.nll(logits.data + i * head.outputs, code: codes[n]) }
+            return codes[n]
+        }
+        let posterior = -nll[0] - log(nll.map { exp(-$0) }.reduce(0, +))
+        XCTAssertEqual(posterior, scores.max()!, accuracy: 1e-3)
+        XCTAssertGreaterThan(scores.max()!, scores.min()!)
+        // The same draws as the null-text score (the contrast rows do not touch the random stream), another choice.
+        let plain = try gen.sampleReranked(text: text, options: o, candidates: 5, layers: 2)
+        XCTAssertEqual(plain.scores.count, 5)
+        let twin = try gen.sampleReranked(text: text, options: o, candidates: 4, layers: 1, contrast: [text])
+        for s in twin.scores { XCTAssertEqual(s, -log(2.0), accuracy: 1e-3) }
+        XCTAssertEqual(Generator.posterior(nll: [3, 50, 3, 3]), -log(3.0), accuracy: 1e-12)
+        XCTAssertEqual(Generator.posterior(nll: [900, 0, 1000]), -log1p(exp(-100.0)), accuracy: 1e-12)
+        XCTAssertEqual(Generator.posterior(nll: [1000, 0, 900]), -100 - log1p(exp(-100.0)), accuracy: 1e-9)
+    }
+
+    func testContrastCaptionsTakeEachNamesFirst() {
+        let text = "# captions\nbus\ta red bus\nbus\ta bus, red\n\n  sea\t calm waves \na plain line\nsea\tagain\n"
+        XCTAssertEqual(Generator.contrastCaptions(text), ["a red bus", "calm waves", "a plain line"])
+        XCTAssertEqual(Generator.contrastCaptions("# nothing\n \n"), [])
+    }
+
     func testBadSamplingOptionsAreRefused() {
         XCTAssertThrowsError(try SamplingOptions(temperature: -1).validate())
         XCTAssertThrowsError(try SamplingOptions(topK: 0).validate())
