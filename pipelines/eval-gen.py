@@ -120,6 +120,8 @@ def main():
     ap.add_argument("--temperature", default="1", help="hv-gen's --temperature: one value, or one per layer, coarse first")
     ap.add_argument("--rerank", type=int, default=1, help="hv-gen's --rerank: drafts of the coarse layers per sample")
     ap.add_argument("--contrast", help="hv-gen's --contrast: captions the drafts are weighed against (with --rerank)")
+    ap.add_argument("--top-k", type=int, help="hv-gen's --top-k: keep the K most likely classes of each head group")
+    ap.add_argument("--top-p", type=float, help="hv-gen's --top-p: nucleus of each head group")
     ap.add_argument("--heldout", help="folder of held-out y4m clips: print bits per token on them and on the training clips")
     ap.add_argument("--reuse", action="store_true",
                     help="keep renders and samples already in OUT_DIR (when the same tokenizer and generator made them)")
@@ -158,14 +160,17 @@ def main():
 
     # Samples of non-default settings get a file-name tag of their own, so --reuse never mixes settings.
     tag = ("" if a.temperature == "1" else "t" + a.temperature.replace(",", "_") + "-") + \
-        ("" if a.rerank == 1 else f"r{a.rerank}-") + ("" if not a.contrast else "c-")
+        ("" if a.rerank == 1 else f"r{a.rerank}-") + ("" if not a.contrast else "c-") + \
+        ("" if a.top_k is None else f"k{a.top_k}-") + ("" if a.top_p is None else f"p{a.top_p:g}-")
     results = []
     for g in scales:
         for i, (src, prompt) in enumerate(prompts):
             stem = os.path.join(a.out, f"{tag}cfg{g.replace('/', '_')}-{i:02d}-{src}")
             if not (a.reuse and os.path.exists(stem + ".y4m")):
                 run(a.bin_dir, "hv-gen", prompt, "--samples", str(a.seeds), "--cfg", g.replace("/", ","), "--temperature",
-                    a.temperature, "--rerank", str(a.rerank), *(["--contrast", a.contrast] if a.contrast else []), "--model", a.generator, "--tokenizer", a.tokenizer, "-o", stem + ".hvt")
+                    a.temperature, "--rerank", str(a.rerank), *(["--contrast", a.contrast] if a.contrast else []),
+                    *(["--top-k", str(a.top_k)] if a.top_k is not None else []), *(["--top-p", f"{a.top_p:g}"] if a.top_p is not None else []),
+                    "--model", a.generator, "--tokenizer", a.tokenizer, "-o", stem + ".hvt")
                 run(a.bin_dir, "hv-render", stem + ".hvt", "--model", a.tokenizer, "-o", stem + ".y4m")
             frames = read_y4m_luma(stem + ".y4m")
             for s in range(a.seeds):
@@ -195,7 +200,7 @@ def main():
     # Through a temporary file, so that an interrupted run leaves no partial JSON behind.
     path = os.path.join(a.out, f"eval-gen-{tag[:-1]}.json" if tag else "eval-gen.json")
     with open(path + ".tmp", "w") as f:
-        json.dump({"sources": len(sources), "temperature": a.temperature, "rerank": a.rerank, "contrast": a.contrast, "summary": summary,
+        json.dump({"sources": len(sources), "temperature": a.temperature, "rerank": a.rerank, "contrast": a.contrast, "top_k": a.top_k, "top_p": a.top_p, "summary": summary,
                    "bits_per_token": bits, "samples": results}, f, indent=1)
     os.replace(path + ".tmp", path)
 

@@ -2,14 +2,28 @@
 // (hv_kernels.h). At the end of a clip every decoded token reads the whole cache — 2 480 positions × 256 floats ×
 // keys and values × the CFG batch of two × 4 blocks, 40 MB in float32 — so decoding is bound by memory traffic;
 // IEEE half (10 mantissa bits, against bfloat16's 7) halves it. The softmax between the two passes stays in the
-// engine's float32 code.
+// engine's float32 code. AVX-512, or AVX2 with FMA and F16C (8 lanes a register, the same arithmetic): each public
+// function takes the widest the CPU has.
 #include "hv_kernels.h"
 #include <immintrin.h>
 #include <stddef.h>
 
 #define HV_AVX512 __attribute__((target("avx512f,fma")))
+#define HV_AVX2 __attribute__((target("avx2,fma,f16c")))
 
-HV_AVX512 void hv_f32_to_f16(const float *x, uint16_t *y, long n) {
+int hv_kv_half_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") ||
+           (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"));
+}
+
+static int wide512(void) {
+    static int wide = -1;
+    if (wide < 0) { __builtin_cpu_init(); wide = __builtin_cpu_supports("avx512f") ? 1 : 0; }
+    return wide;
+}
+
+HV_AVX512 static void f32_to_f16_512(const float *x, uint16_t *y, long n) {
     long i = 0;
     for (; i + 16 <= n; i += 16)
         _mm256_storeu_si256((__m256i *)(y + i), _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
@@ -21,7 +35,7 @@ HV_AVX512 void hv_f32_to_f16(const float *x, uint16_t *y, long n) {
     }
 }
 
-HV_AVX512 void hv_f16_to_f32(const uint16_t *x, float *y, long n) {
+HV_AVX512 static void f16_to_f32_512(const uint16_t *x, float *y, long n) {
     long i = 0;
     for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))));
     for (; i < n; i++) {
@@ -31,8 +45,8 @@ HV_AVX512 void hv_f16_to_f32(const uint16_t *x, float *y, long n) {
 }
 
 // Four positions at a time, so that four independent FMA chains cover the FMA latency.
-HV_AVX512 void hv_attend_scores_f16(const float *q, const uint16_t *k, int n, int heads, int head_dim, long row_stride,
-                                    float *scores) {
+HV_AVX512 static void attend_scores_512(const float *q, const uint16_t *k, int n, int heads, int head_dim,
+                                        long row_stride, float *scores) {
     for (int h = 0; h < heads; h++) {
         const float *qh = q + (size_t)h * head_dim;
         const uint16_t *kh = k + (size_t)h * head_dim;
@@ -65,8 +79,8 @@ HV_AVX512 void hv_attend_scores_f16(const float *q, const uint16_t *k, int n, in
 }
 
 // The output of a head stays in registers (head_dim ≤ 128: at most 8 zmm) for the whole pass over the positions.
-HV_AVX512 void hv_attend_values_f16(const float *p, const uint16_t *v, int n, int heads, int head_dim, long row_stride,
-                                    float *o) {
+HV_AVX512 static void attend_values_512(const float *p, const uint16_t *v, int n, int heads, int head_dim,
+                                        long row_stride, float *o) {
     for (int h = 0; h < heads; h++) {
         const uint16_t *vh = v + (size_t)h * head_dim;
         const float *ph = p + (size_t)h * n;
@@ -84,4 +98,98 @@ HV_AVX512 void hv_attend_values_f16(const float *p, const uint16_t *v, int n, in
             for (int u = 0; u < w / 16; u++) _mm512_storeu_ps(oh + d0 + 16 * u, acc[u]);
         }
     }
+}
+
+HV_AVX2 static void f32_to_f16_256(const float *x, uint16_t *y, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) y[i] = (uint16_t)_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(x[i]), _MM_FROUND_TO_NEAREST_INT), 0);
+}
+
+HV_AVX2 static void f16_to_f32_256(const uint16_t *x, float *y, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+    for (; i < n; i++) y[i] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(x[i])));
+}
+
+HV_AVX2 static inline float hsum256(__m256 a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+#define HV_LOADH(r) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r)))
+
+HV_AVX2 static void attend_scores_256(const float *q, const uint16_t *k, int n, int heads, int head_dim,
+                                      long row_stride, float *scores) {
+    for (int h = 0; h < heads; h++) {
+        const float *qh = q + (size_t)h * head_dim;
+        const uint16_t *kh = k + (size_t)h * head_dim;
+        float *s = scores + (size_t)h * n;
+        int j = 0;
+        for (; j + 4 <= n; j += 4) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            const uint16_t *r0 = kh + (size_t)j * row_stride, *r1 = r0 + row_stride, *r2 = r1 + row_stride,
+                           *r3 = r2 + row_stride;
+            for (int d = 0; d < head_dim; d += 8) {
+                __m256 qv = _mm256_loadu_ps(qh + d);
+                a0 = _mm256_fmadd_ps(qv, HV_LOADH(r0 + d), a0);
+                a1 = _mm256_fmadd_ps(qv, HV_LOADH(r1 + d), a1);
+                a2 = _mm256_fmadd_ps(qv, HV_LOADH(r2 + d), a2);
+                a3 = _mm256_fmadd_ps(qv, HV_LOADH(r3 + d), a3);
+            }
+            s[j] = hsum256(a0);
+            s[j + 1] = hsum256(a1);
+            s[j + 2] = hsum256(a2);
+            s[j + 3] = hsum256(a3);
+        }
+        for (; j < n; j++) {
+            __m256 a = _mm256_setzero_ps();
+            const uint16_t *r = kh + (size_t)j * row_stride;
+            for (int d = 0; d < head_dim; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(qh + d), HV_LOADH(r + d), a);
+            s[j] = hsum256(a);
+        }
+    }
+}
+
+// Eight accumulators (64 outputs of a head) in registers per pass over the positions: AVX2 has 16 ymm registers.
+HV_AVX2 static void attend_values_256(const float *p, const uint16_t *v, int n, int heads, int head_dim,
+                                      long row_stride, float *o) {
+    for (int h = 0; h < heads; h++) {
+        const uint16_t *vh = v + (size_t)h * head_dim;
+        const float *ph = p + (size_t)h * n;
+        float *oh = o + (size_t)h * head_dim;
+        for (int d0 = 0; d0 < head_dim; d0 += 64) {
+            int w = head_dim - d0 < 64 ? head_dim - d0 : 64;
+            __m256 acc[8];
+            for (int u = 0; u < 8; u++) acc[u] = _mm256_setzero_ps();
+            for (int j = 0; j < n; j++) {
+                __m256 pj = _mm256_set1_ps(ph[j]);
+                const uint16_t *r = vh + (size_t)j * row_stride + d0;
+                for (int u = 0; u < w / 8; u++) acc[u] = _mm256_fmadd_ps(pj, HV_LOADH(r + 8 * u), acc[u]);
+            }
+            for (int u = 0; u < w / 8; u++) _mm256_storeu_ps(oh + d0 + 8 * u, acc[u]);
+        }
+    }
+}
+
+void hv_f32_to_f16(const float *x, uint16_t *y, long n) {
+    if (wide512()) f32_to_f16_512(x, y, n); else f32_to_f16_256(x, y, n);
+}
+
+void hv_f16_to_f32(const uint16_t *x, float *y, long n) {
+    if (wide512()) f16_to_f32_512(x, y, n); else f16_to_f32_256(x, y, n);
+}
+
+void hv_attend_scores_f16(const float *q, const uint16_t *k, int n, int heads, int head_dim, long row_stride,
+                          float *scores) {
+    if (wide512()) attend_scores_512(q, k, n, heads, head_dim, row_stride, scores);
+    else attend_scores_256(q, k, n, heads, head_dim, row_stride, scores);
+}
+
+void hv_attend_values_f16(const float *p, const uint16_t *v, int n, int heads, int head_dim, long row_stride,
+                          float *o) {
+    if (wide512()) attend_values_512(p, v, n, heads, head_dim, row_stride, o);
+    else attend_values_256(p, v, n, heads, head_dim, row_stride, o);
 }

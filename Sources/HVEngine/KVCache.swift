@@ -8,14 +8,15 @@ public final class KVCache {
     /// [B, capacity, heads, headDim]; rows 0..<count are valid.
     public let keys: Tensor, values: Tensor
     /// IEEE half-precision copies of `keys` and `values` (same layout), kept when the cache was made with `half`
-    /// on a CPU with the AVX-512 kernels and headDim a multiple of 16. One-query attention — every decoding step
+    /// on a CPU with the half kernels (AVX-512, or AVX2 with F16C) and headDim a multiple of 16. One-query attention — every decoding step
     /// after the prompt — reads these instead: late in a clip each token reads the whole cache, and half the
     /// bytes is most of half the time. Queries, scores and sums stay float32.
     public let halfKeys: UnsafeMutablePointer<UInt16>?, halfValues: UnsafeMutablePointer<UInt16>?
     public private(set) var count = 0
 
     /// Whether a cache made with `half: true` and this head size keeps half-precision copies on this CPU.
-    public static func halfAvailable(headDim: Int) -> Bool { AVX512Kernels.available && headDim % 16 == 0 }
+    public static func halfAvailable(headDim: Int) -> Bool { kernels && headDim % 16 == 0 }
+    private static let kernels = hv_kv_half_available() != 0
 
     /// What the generator's decoder asks for (`half`); off, it decodes from the float32 rows alone (tests compare
     /// the two, benchmarks time both).

@@ -70,7 +70,7 @@ struct GenBenchCommand: ParsableCommand {
             return (codes, Double(n) / kvSeconds)
         }
         let halfCache = KVCache.halfAvailable(headDim: c.headDim)
-        if !halfCache { print("kv cache: float32 rows only (no AVX-512, or a head size that is not a multiple of 16)") }
+        if !halfCache { print("kv cache: float32 rows only (no AVX-512 or AVX2 with F16C, or a head size that is not a multiple of 16)") }
         if halfCache { _ = try decodeClip(half: false) }
         let (codes, tokensPerSecond) = try decodeClip(half: halfCache)
         pytorchPeer(c, prefixRows: text.shape[0], ourTokensPerSecond: tokensPerSecond)

@@ -1,4 +1,5 @@
 import CKernels
+import HVCore
 import XCTest
 @testable import HVEngine
 
@@ -122,8 +123,26 @@ final class AttentionTests: XCTestCase {
     /// the float32 path run on the same rows rounded to half (the reference: 1e-5 relative; only summation order
     /// differs), and against the float32 rows themselves (the cost of the rounding, a few 1e-4).
     func testOneQueryAttentionOverHalfCacheMatchesFloat() throws {
-        let B = 2, S = 37, H = 3, D = 32, row = H * D
-        try XCTSkipUnless(KVCache.halfAvailable(headDim: D), "no AVX-512 on this CPU")
+        // 32: one register block; 128: two of the AVX2 values kernel's 64-wide blocks.
+        for D in [32, 128] { try checkHalfCacheAttention(headDim: D) }
+    }
+
+    /// The kernels' float ↔ half conversions against HVCore's integer-only reference, on a length that leaves a tail
+    /// after the vector loop.
+    func testHalfConversionsMatchTheReference() throws {
+        try XCTSkipUnless(KVCache.halfAvailable(headDim: 16), "no half-precision KV kernels on this CPU (AVX-512, or AVX2 with F16C)")
+        let x: [Float] = SeqGradCheck.randoms(45, seed: 7).enumerated().map { $0.element * Float(1 << ($0.offset % 12)) } + [0, -0.0, 65504, 1e-6]
+        var h = [UInt16](repeating: 0, count: x.count)
+        hv_f32_to_f16(x, &h, x.count)
+        XCTAssertEqual(h, x.map(HalfFloat.bits))
+        var back = [Float](repeating: 0, count: x.count)
+        hv_f16_to_f32(h, &back, x.count)
+        XCTAssertEqual(back, h.map(HalfFloat.float))
+    }
+
+    func checkHalfCacheAttention(headDim D: Int) throws {
+        let B = 2, S = 37, H = 3, row = H * D
+        try XCTSkipUnless(KVCache.halfAvailable(headDim: D), "no half-precision KV kernels on this CPU (AVX-512, or AVX2 with F16C)")
         let q = Tensor(seq: [B, S, H, D], SeqGradCheck.randoms(B * S * row, seed: 31))
         let k = Tensor(seq: [B, S, H, D], SeqGradCheck.randoms(B * S * row, seed: 32))
         let v = Tensor(seq: [B, S, H, D], SeqGradCheck.randoms(B * S * row, seed: 33))

@@ -28,7 +28,7 @@ final class GeneratorModelTests: XCTestCase {
     /// The same with the cache's half-precision copies, which every decoding step reads where the CPU allows
     /// (tiny's head size is 16): the rounding of keys and values costs a few 1e-4 of the logits.
     func testHalfKVCacheLogitsStayCloseToFullRecomputation() throws {
-        try XCTSkipUnless(KVCache.halfAvailable(headDim: GeneratorConfig.tiny().headDim), "no AVX-512 on this CPU")
+        try XCTSkipUnless(KVCache.halfAvailable(headDim: GeneratorConfig.tiny().headDim), "no half-precision KV kernels on this CPU (AVX-512, or AVX2 with F16C)")
         try checkKVCacheLogits(half: true, tolerance: 3e-3)
     }
 

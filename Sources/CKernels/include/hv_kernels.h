@@ -51,6 +51,9 @@ void hv_adamw_update(float *w, const float *g, float *m, float *v, long n, float
 void hv_silu_forward(const float *x, float *y, long n);
 void hv_silu_backward(const float *x, const float *dy, float *dx, long n);
 
+/// Whether the half-precision KV-cache functions below run on this CPU: AVX-512F, or AVX2 with FMA and F16C.
+int hv_kv_half_available(void);
+
 /// IEEE half-precision copies (round to nearest even) and back, n elements.
 void hv_f32_to_f16(const float *x, uint16_t *y, long n);
 void hv_f16_to_f32(const uint16_t *x, float *y, long n);
