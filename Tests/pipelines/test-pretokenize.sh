@@ -115,7 +115,7 @@ run_and_kill() {  # DB TOKENS LOG MIN_DONE MAX_DELAY_MS: start -j2, kill -9 the 
 group_alive() {  # PGID: does a process of this group still run (zombies excepted)?
     local pgid=$1 s l
     for s in /proc/[0-9]*/stat; do
-        l=$(< "$s") 2>/dev/null || continue
+        { read -r l < "$s"; } 2>/dev/null || continue   # the process may be gone since the glob
         l=${l##*) }; set -- $l   # the fields after "(comm) ": state ppid pgrp ...
         [ "$3" = "$pgid" ] && [ "$1" != Z ] && return 0
     done
