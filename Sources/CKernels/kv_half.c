@@ -12,14 +12,13 @@
 #define HV_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 int hv_kv_half_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") ||
+    return hv_direct_conv_available() ||
            (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"));
 }
 
 static int wide512(void) {
     static int wide = -1;
-    if (wide < 0) { __builtin_cpu_init(); wide = __builtin_cpu_supports("avx512f") ? 1 : 0; }
+    if (wide < 0) wide = hv_direct_conv_available();
     return wide;
 }
 
