@@ -14,8 +14,9 @@ paraphrase of SOURCE's caption that training never saw) and every guidance scale
 clips that are rendered with the same tokenizer; a clip is a **hit** when its nearest training window (luma MSE)
 belongs to SOURCE. Comparing with the tokenizer's reconstructions rather than the footage leaves the tokenizer's
 quality out: the question is only whether the generator brings back the right source. Chance is one in the number
-of sources. Prints markdown tables (per guidance scale: hits, hit rate, chance, mean nearest PSNR, median motion;
-then every prompt at each scale) and writes OUT_DIR/eval-gen.json. With --heldout, the clips below that folder
+of sources. Prints markdown tables (per guidance scale: hits, hit rate, chance, mean nearest PSNR, median motion,
+and the share of a sample's L3 and L2 codes equal to its nearest training clip's, in token space; then every
+prompt at each scale) and writes OUT_DIR/eval-gen.json. With --heldout, the clips below that folder
 (y4m, never trained on) are encoded with the tokenizer into OUT_DIR/heldout/ and the generator's bits per token per
 layer on them, under the null text, are printed beside the same on its training token files (`hv-train lm-bits`):
 how much better it predicts what it saw than video it did not. OUT_DIR/models.json names the tokenizer and
@@ -104,6 +105,32 @@ def claim_renders(recon, identity):
     os.replace(path + ".tmp", path)
 
 
+SCENE_LAYERS = ("L3", "L2")
+
+
+def scene_codes(path):
+    """The coarse layers' codes of every clip of a .hvt file: [{"L3": int64[positions], "L2": ...}, ...]."""
+    sys.path.insert(0, os.path.join(HERE, "..", "formats"))
+    from hvt_reader import HVTError, read_hvt
+    try:
+        _, clips = read_hvt(path)
+    except (OSError, HVTError) as e:
+        die(f"cannot read the codes of {path}: {e}", 65)
+    return [{n: c["layers"][n].reshape(-1).astype(np.int64) for n in SCENE_LAYERS if n in c["layers"]} for c in clips]
+
+
+def codes_shared(training, sample):
+    """Per coarse layer, the share of a sample's positions whose code equals the nearest training clip's there
+    (nearest: fewest differing bits over the layer). A generator that draws its data's scenes scores near 1; a
+    patchwork of codes from several clips, or codes no clip has, scores near 0."""
+    shared = {}
+    for n, codes in sample.items():
+        bits = np.unpackbits(np.bitwise_xor(training[n], codes[None]).view(np.uint8)).reshape(*training[n].shape, 64).sum(-1)
+        j = int(np.argmin(bits.sum(1)))
+        shared[n] = float(np.mean(bits[j] == 0))
+    return shared
+
+
 def main():
     ap = argparse.ArgumentParser(description="Paraphrased prompts: does the nearest training window come from the "
                                  "prompt's source?")
@@ -154,6 +181,12 @@ def main():
         if src not in sources:
             die(f"{a.prompts}: source {src!r} is not in {a.lm_data}/clips.tsv", 65)
     windows = np.stack(windows).astype(np.float32)
+    training_codes = {}
+    for name in dict.fromkeys(n for n, _ in files):
+        for clip in scene_codes(os.path.join(a.lm_data, name)):
+            for n, c in clip.items():
+                training_codes.setdefault(n, []).append(c)
+    training_codes = {n: np.stack(c) for n, c in training_codes.items()}
     chance = 1 / len(sources)
     print(f"{len(windows)} training windows from {len(set(n for n, _ in files))} token files of {len(sources)} sources; "
           f"{len(prompts)} prompts × {a.seeds} seeds; chance {chance:.3f}")
@@ -173,23 +206,28 @@ def main():
                     "--model", a.generator, "--tokenizer", a.tokenizer, "-o", stem + ".hvt")
                 run(a.bin_dir, "hv-render", stem + ".hvt", "--model", a.tokenizer, "-o", stem + ".y4m")
             frames = read_y4m_luma(stem + ".y4m")
+            sample_codes = scene_codes(stem + ".hvt")
             for s in range(a.seeds):
                 clip = frames[s * CLIP:(s + 1) * CLIP].astype(np.float32)
                 k, p = nearest(windows, clip)
                 results.append({"cfg": g, "source": src, "prompt": prompt, "seed": s, "nearest": owners[k],
-                                "psnr": round(p, 3), "hit": owners[k] == src, "motion": round(motion(clip), 3)})
+                                "psnr": round(p, 3), "hit": owners[k] == src, "motion": round(motion(clip), 3),
+                                "codes_shared": codes_shared(training_codes, sample_codes[s])})
 
-    print("\n| cfg | hits | hit rate | chance | mean nearest PSNR dB (luma) | median motion |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    layers = [n for n in SCENE_LAYERS if n in training_codes]
+    print("\n| cfg | hits | hit rate | chance | mean nearest PSNR dB (luma) | median motion | "
+          + " / ".join(layers) + " codes as the nearest training clip's |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     summary = []
     for g in scales:
         r = [x for x in results if x["cfg"] == g]
         hits = sum(x["hit"] for x in r)
         summary.append({"cfg": g, "hits": hits, "samples": len(r), "hit_rate": hits / len(r), "chance": chance,
                         "nearest_psnr": float(np.mean([x["psnr"] for x in r])),
-                        "motion": float(np.median([x["motion"] for x in r]))})
+                        "motion": float(np.median([x["motion"] for x in r])),
+                        "codes_shared": {n: float(np.mean([x["codes_shared"][n] for x in r])) for n in layers}})
         print(f"| {g} | {hits}/{len(r)} | {hits / len(r):.2f} | {chance:.3f} | {summary[-1]['nearest_psnr']:.2f} "
-              f"| {summary[-1]['motion']:.2f} |")
+              f"| {summary[-1]['motion']:.2f} | " + " / ".join(f"{summary[-1]['codes_shared'][n]:.2f}" for n in layers) + " |")
     print("\n| source | prompt | " + " | ".join(f"cfg {g}: nearest (seeds)" for g in scales) + " |")
     print("|" + " --- |" * (2 + len(scales)))
     for src, prompt in prompts:

@@ -60,6 +60,9 @@ struct TrainLM: ParsableCommand {
     @Flag(name: .customLong("sentence-bias"), help: "Also add the caption's sentence embedding, projected, to every position's input (config sentence_bias; formats/generator.md).")
     var sentenceBias = false
 
+    @Option(name: .customLong("group-bits"), help: "Bits per softmax group of the factorised head (1...12; the preset's 6 by default). 12 predicts each 12-bit L3 code jointly, and every finer layer in two groups (formats/generator.md).")
+    var groupBits: Int?
+
     @Option(help: "Checkpoint folder to write (and to resume from with --resume).")
     var out: String = GeneratorCheckpoint.defaultDirectory
 
@@ -117,6 +120,7 @@ struct TrainLM: ParsableCommand {
         if steps < 1 || batch < 1 || logEvery < 1 || checkpointEvery < 1 { throw ValidationError("--steps, --batch, --log-every and --checkpoint-every must be at least 1") }
         if !(lr > 0) { throw ValidationError("--lr must be positive") }
         if let t = textLength, t < 1 { throw ValidationError("--text-length must be at least 1") }
+        if let g = groupBits, !(1...12).contains(g) { throw ValidationError("--group-bits must be 1...12") }
         if let w = layerWeights, numbers(w) == nil { throw ValidationError("--layer-weights takes comma-separated numbers") }
     }
 
@@ -206,6 +210,7 @@ struct TrainLM: ParsableCommand {
             if let t = textCondition { c.textCondition = t; if t == .sentence { c.textLength = 1 } }
             if let t = textLength { c.textLength = t }
             if sentenceBias { c.sentenceBias = true }
+            if let g = groupBits { c.groupBits = g }
             if let p = captionDropout { c.captionDropout = p }
             if let p = tokenDropout { c.tokenDropout = p }
             model = try GeneratorModel(config: c, seed: seed)

@@ -163,5 +163,20 @@ final class GenCLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         r = try Tools.run("hv-train", ["lm", "--clips", dir + "/clips.tsv", "--config", "tiny", "--text-condition", "words", "--out", sentence])
         XCTAssertEqual(r.status, 64, r.stderr)
+
+        // A head whose groups are wider than the preset's: recorded in config.json and sampled by hv-gen.
+        let wide = dir + "/gen-wide"
+        r = try Tools.run("hv-train", ["lm", "--clips", dir + "/clips.tsv", "--config", "tiny", "--steps", "2",
+                                       "--group-bits", "12", "--out", wide, "--text-encoder", textEncoder])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let wideConfig = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: wide + "/config.json"))) as! [String: Any]
+        XCTAssertEqual(wideConfig["group_bits"] as? Int, 12)
+        r = try Tools.run("hv-gen", ["a test pattern", "--model", wide, "--tokenizer", tok, "--text-encoder", textEncoder, "-o", dir + "/w.hvt"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for bad in ["0", "13"] {
+            r = try Tools.run("hv-train", ["lm", "--clips", dir + "/clips.tsv", "--config", "tiny", "--group-bits", bad, "--out", wide])
+            XCTAssertEqual(r.status, 64, r.stderr)
+            XCTAssertTrue(r.stderr.contains("--group-bits"), r.stderr)
+        }
     }
 }

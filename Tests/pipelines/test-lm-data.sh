@@ -89,6 +89,13 @@ assert os.path.exists(os.path.join(recon, "a.y4m")), "the same tokenizer must ke
 m.claim_renders(recon, "other@" + "0" * 64)
 assert sorted(os.listdir(recon)) == ["tokenizer.txt"], os.listdir(recon)
 assert open(os.path.join(recon, "tokenizer.txt")).read().strip() == "other@" + "0" * 64
+# Codes shared with the nearest training clip (fewest differing bits): a training clip's own codes share all,
+# a patchwork of two clips half (its nearer clip's half), and one flipped bit at every position none.
+import numpy as np
+train = {"L3": np.array([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]], dtype=np.int64)}
+assert m.codes_shared(train, {"L3": train["L3"][1].copy()}) == {"L3": 1.0}
+assert m.codes_shared(train, {"L3": np.array([1, 2, 7, 8])}) == {"L3": 0.5}
+assert m.codes_shared(train, {"L3": train["L3"][2] ^ 16}) == {"L3": 0.0}
 EOF
 else
     echo "test-lm-data: eval-gen part skipped: python3 lacks numpy" >&2
