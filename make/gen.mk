@@ -18,8 +18,10 @@ LM_SOURCES ?=
 LM_DATA ?= $(OUT)/lm
 LM_CLIPS ?=
 LM_CONFIG ?= small
-LM_STEPS ?= 2000
+LM_STEPS ?= 4000
 LM_OUT ?= models/generator
+# The shipped generator's recipe: every source drawn equally often (docs/gen.md, "Every source drawn equally").
+LM_RECIPE ?= --balance-sources
 # Extra options, e.g. LM_FLAGS="--layers 3,2 --resume".
 LM_FLAGS ?=
 TEXT_ENCODER_DIR ?= models/text-encoder
@@ -48,7 +50,7 @@ $(LM_SHARDS)/train/index.json:
 train-lm: $(if $(LM_CLIPS),$(LM_CLIPS),$(LM_SHARDS)/train/index.json)
 	$(SWIFT) build $(SWIFT_FLAGS) --product hv-train
 	$(BIN)/hv-train lm $(if $(LM_CLIPS),--clips $(LM_CLIPS),--shards $(LM_SHARDS)) --config $(LM_CONFIG) --steps $(LM_STEPS) \
-		--out $(LM_OUT) --text-encoder $(TEXT_ENCODER_DIR) $(LM_FLAGS)
+		--out $(LM_OUT) --text-encoder $(TEXT_ENCODER_DIR) $(LM_RECIPE) $(LM_FLAGS)
 
 bench: bench-gen
 # At one thread (one core, one BLAS thread) and at every core, PyTorch at the same count each time.
