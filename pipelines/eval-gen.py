@@ -110,7 +110,9 @@ SCENE_LAYERS = ("L3", "L2")
 
 def scene_codes(path):
     """The coarse layers' codes of every clip of a .hvt file: [{"L3": int64[positions], "L2": ...}, ...]."""
-    sys.path.insert(0, os.path.join(HERE, "..", "formats"))
+    formats = os.path.join(HERE, "..", "formats")
+    if formats not in sys.path:
+        sys.path.insert(0, formats)
     from hvt_reader import HVTError, read_hvt
     try:
         _, clips = read_hvt(path)
