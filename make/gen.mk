@@ -52,13 +52,6 @@ train-lm: $(if $(LM_CLIPS),$(LM_CLIPS),$(LM_SHARDS)/train/index.json)
 	$(BIN)/hv-train lm $(if $(LM_CLIPS),--clips $(LM_CLIPS),--shards $(LM_SHARDS)) --config $(LM_CONFIG) --steps $(LM_STEPS) \
 		--out $(LM_OUT) --text-encoder $(TEXT_ENCODER_DIR) $(LM_RECIPE) $(LM_FLAGS)
 
-# The shipped generator's run continued to 8 000 steps (a warm restart: the cosine schedule recomputed over 8 000
-# steps from a 1e-3 peak, so step 4 000 resumes at 5.5e-4). Resumes models/generator-8k-run where it stopped; from a
-# clean clone without that folder it trains the 8 000 steps from scratch.
-.PHONY: train-lm-8k
-train-lm-8k:
-	+$(MAKE) train-lm LM_OUT=models/generator-8k-run LM_STEPS=8000 LM_FLAGS='--resume --lr 1e-3'
-
 bench: bench-gen
 # At one thread (one core, one BLAS thread) and at every core, PyTorch at the same count each time.
 bench-gen:

@@ -120,55 +120,70 @@ HV_AVX2 static inline float hsum256(__m256 a) {
 
 #define HV_LOADH(r) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r)))
 
+// Sum each of eight accumulators across its lanes: lane t of the result is a[t]'s total.
+HV_AVX2 static inline __m256 hsum8x8(const __m256 a[8]) {
+    __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+    __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));
+    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+// The cache is walked in position order, eight rows at a time and every head of those rows before the next eight,
+// so that memory sees one forward stream (a head-by-head walk reads a quarter of every row, four times over). Eight positions' FMA chains cover the FMA latency; one transposing reduction replaces
+// eight horizontal sums.
 HV_AVX2 static void attend_scores_256(const float *q, const uint16_t *k, int n, int heads, int head_dim,
                                       long row_stride, float *scores) {
-    for (int h = 0; h < heads; h++) {
-        const float *qh = q + (size_t)h * head_dim;
-        const uint16_t *kh = k + (size_t)h * head_dim;
-        float *s = scores + (size_t)h * n;
-        int j = 0;
-        for (; j + 4 <= n; j += 4) {
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            const uint16_t *r0 = kh + (size_t)j * row_stride, *r1 = r0 + row_stride, *r2 = r1 + row_stride,
-                           *r3 = r2 + row_stride;
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const uint16_t *rows = k + (size_t)j * row_stride;
+        for (int h = 0; h < heads; h++) {
+            const float *qh = q + (size_t)h * head_dim;
+            const uint16_t *r = rows + (size_t)h * head_dim;
+            __m256 a[8];
+            for (int t = 0; t < 8; t++) a[t] = _mm256_setzero_ps();
             for (int d = 0; d < head_dim; d += 8) {
                 __m256 qv = _mm256_loadu_ps(qh + d);
-                a0 = _mm256_fmadd_ps(qv, HV_LOADH(r0 + d), a0);
-                a1 = _mm256_fmadd_ps(qv, HV_LOADH(r1 + d), a1);
-                a2 = _mm256_fmadd_ps(qv, HV_LOADH(r2 + d), a2);
-                a3 = _mm256_fmadd_ps(qv, HV_LOADH(r3 + d), a3);
+                for (int t = 0; t < 8; t++) a[t] = _mm256_fmadd_ps(qv, HV_LOADH(r + t * row_stride + d), a[t]);
             }
-            s[j] = hsum256(a0);
-            s[j + 1] = hsum256(a1);
-            s[j + 2] = hsum256(a2);
-            s[j + 3] = hsum256(a3);
+            _mm256_storeu_ps(scores + (size_t)h * n + j, hsum8x8(a));
         }
-        for (; j < n; j++) {
+    }
+    for (; j < n; j++) {
+        const uint16_t *row = k + (size_t)j * row_stride;
+        for (int h = 0; h < heads; h++) {
+            const float *qh = q + (size_t)h * head_dim;
             __m256 a = _mm256_setzero_ps();
-            const uint16_t *r = kh + (size_t)j * row_stride;
-            for (int d = 0; d < head_dim; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(qh + d), HV_LOADH(r + d), a);
-            s[j] = hsum256(a);
+            for (int d = 0; d < head_dim; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(qh + d), HV_LOADH(row + h * head_dim + d), a);
+            scores[(size_t)h * n + j] = hsum256(a);
         }
     }
 }
 
-// Eight accumulators (64 outputs of a head) in registers per pass over the positions: AVX2 has 16 ymm registers.
+// Position order again, the whole row (every head) per step: the outputs, heads × head_dim floats, stay in L1 and
+// take two positions per load and store.
 HV_AVX2 static void attend_values_256(const float *p, const uint16_t *v, int n, int heads, int head_dim,
                                       long row_stride, float *o) {
-    for (int h = 0; h < heads; h++) {
-        const uint16_t *vh = v + (size_t)h * head_dim;
-        const float *ph = p + (size_t)h * n;
-        float *oh = o + (size_t)h * head_dim;
-        for (int d0 = 0; d0 < head_dim; d0 += 64) {
-            int w = head_dim - d0 < 64 ? head_dim - d0 : 64;
-            __m256 acc[8];
-            for (int u = 0; u < 8; u++) acc[u] = _mm256_setzero_ps();
-            for (int j = 0; j < n; j++) {
-                __m256 pj = _mm256_set1_ps(ph[j]);
-                const uint16_t *r = vh + (size_t)j * row_stride + d0;
-                for (int u = 0; u < w / 8; u++) acc[u] = _mm256_fmadd_ps(pj, HV_LOADH(r + 8 * u), acc[u]);
+    const int width = heads * head_dim;
+    for (int i = 0; i < width; i++) o[i] = 0;
+    int j = 0;
+    for (; j + 2 <= n; j += 2) {
+        const uint16_t *r0 = v + (size_t)j * row_stride, *r1 = r0 + row_stride;
+        for (int h = 0; h < heads; h++) {
+            __m256 p0 = _mm256_set1_ps(p[(size_t)h * n + j]), p1 = _mm256_set1_ps(p[(size_t)h * n + j + 1]);
+            float *oh = o + (size_t)h * head_dim;
+            const uint16_t *a = r0 + (size_t)h * head_dim, *b = r1 + (size_t)h * head_dim;
+            for (int d = 0; d < head_dim; d += 8) {
+                __m256 acc = _mm256_fmadd_ps(p0, HV_LOADH(a + d), _mm256_loadu_ps(oh + d));
+                _mm256_storeu_ps(oh + d, _mm256_fmadd_ps(p1, HV_LOADH(b + d), acc));
             }
-            for (int u = 0; u < w / 8; u++) _mm256_storeu_ps(oh + d0 + 8 * u, acc[u]);
+        }
+    }
+    for (; j < n; j++) {
+        const uint16_t *r = v + (size_t)j * row_stride;
+        for (int h = 0; h < heads; h++) {
+            __m256 pj = _mm256_set1_ps(p[(size_t)h * n + j]);
+            float *oh = o + (size_t)h * head_dim;
+            for (int d = 0; d < head_dim; d += 8)
+                _mm256_storeu_ps(oh + d, _mm256_fmadd_ps(pj, HV_LOADH(r + h * head_dim + d), _mm256_loadu_ps(oh + d)));
         }
     }
 }

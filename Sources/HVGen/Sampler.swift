@@ -7,7 +7,8 @@ import Foundation
 import HVEngine
 
 public struct SamplingOptions: Equatable, Sendable {
-    /// Guidance scale; 1 uses the conditional logits alone (no unconditional pass).
+    /// Guidance scale; 1 uses the conditional logits alone (no unconditional pass). The default, 2.5, is where the
+    /// shipped generator's samples land on the prompt's scene most often (docs/gen.md; the paper uses 7.5).
     public var cfgScale: Float
     /// Guidance scales per generated layer, coarse first, overriding `cfgScale` as `layerTemperatures` does
     /// `temperature`: the text moves the coarse layers' logits by little, and guiding the fine layers as hard breaks
@@ -25,7 +26,7 @@ public struct SamplingOptions: Equatable, Sendable {
     public var topP: Float?
     public var seed: UInt64
 
-    public init(cfgScale: Float = 7.5, layerCfgScales: [Float]? = nil, temperature: Float = 1,
+    public init(cfgScale: Float = 2.5, layerCfgScales: [Float]? = nil, temperature: Float = 1,
                 layerTemperatures: [Float]? = nil, topK: Int? = nil, topP: Float? = nil, seed: UInt64 = 0) {
         self.cfgScale = cfgScale; self.layerCfgScales = layerCfgScales
         self.temperature = temperature; self.layerTemperatures = layerTemperatures

@@ -123,7 +123,7 @@ final class AttentionTests: XCTestCase {
     /// the float32 path run on the same rows rounded to half (the reference: 1e-5 relative; only summation order
     /// differs), and against the float32 rows themselves (the cost of the rounding, a few 1e-4).
     func testOneQueryAttentionOverHalfCacheMatchesFloat() throws {
-        // 32: one register block; 128: two of the AVX2 values kernel's 64-wide blocks.
+        // 32 and 128: under and at the AVX-512 values kernel's 128-wide register block.
         for D in [32, 128] { try checkHalfCacheAttention(headDim: D) }
     }
 
