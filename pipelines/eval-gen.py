@@ -35,7 +35,9 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "formats"))  # hvt_reader, for the samples' and clips' codes
 from genlib import CLIP, cut, die, motion, nearest, read_tsv, read_y4m_luma, run, run_output  # noqa: E402
+from hvt_reader import HVTError, read_hvt  # noqa: E402
 
 
 def source_of(file_name):
@@ -110,10 +112,6 @@ SCENE_LAYERS = ("L3", "L2")
 
 def scene_codes(path):
     """The coarse layers' codes of every clip of a .hvt file: [{"L3": int64[positions], "L2": ...}, ...]."""
-    formats = os.path.join(HERE, "..", "formats")
-    if formats not in sys.path:
-        sys.path.insert(0, formats)
-    from hvt_reader import HVTError, read_hvt
     try:
         _, clips = read_hvt(path)
     except (OSError, HVTError) as e:

@@ -128,8 +128,8 @@ HV_AVX2 static inline __m256 hsum8x8(const __m256 a[8]) {
 }
 
 // The cache is walked in position order, eight rows at a time and every head of those rows before the next eight,
-// so that memory sees one forward stream (a head-by-head walk reads a quarter of every row, four times over). Eight positions' FMA chains cover the FMA latency; one transposing reduction replaces
-// eight horizontal sums.
+// so that memory sees one forward stream (a head-by-head walk reads a quarter of every row, four times over).
+// Eight positions' FMA chains cover the FMA latency; one transposing reduction replaces eight horizontal sums.
 HV_AVX2 static void attend_scores_256(const float *q, const uint16_t *k, int n, int heads, int head_dim,
                                       long row_stride, float *scores) {
     int j = 0;

@@ -30,7 +30,7 @@ struct GenCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Classifier-free guidance scale; 1 disables guidance.",
                                discussion: "2.5 rather than the paper's 7.5: the shipped generator's samples land on the prompt's scene most often there (11 of 52 paraphrased prompts against 6 at 7.5; docs/gen.md). A comma-separated list gives one per generated layer, coarse first, as --temperature does: 2.5,2.5,1 guides layers 3 and 2 and leaves the fine layers unguided."))
-    var cfg: PerLayerValues = PerLayerValues([2.5])
+    var cfg: PerLayerValues = PerLayerValues([SamplingOptions().cfgScale])
 
     @Option(help: ArgumentHelp("Sampling temperature; 0 picks the most likely code.",
                                discussion: "A comma-separated list gives one per generated layer, coarse first (3,2,1,0); layers past its end take its last value: 0,0.5,1 samples layer 3 greedily, layer 2 at 0.5 and the fine layers at 1."))
