@@ -22,6 +22,13 @@ LM_STEPS ?= 4000
 LM_OUT ?= models/generator
 # The shipped generator's recipe: every source drawn equally often (docs/gen.md, "Every source drawn equally").
 LM_RECIPE ?= --balance-sources
+# Its second stage: the same run, weights and AdamW moments, continued to LM_STEPS2 steps, the cosine schedule
+# recomputed over them from a 1e-3 peak (docs/gen.md, "Twice the steps" and "The scene is drawn, then lost");
+# LM_STEPS2= stops after the first stage. Then sampling.json, the settings this generator samples best with
+# (formats/generator.md), which hv-gen uses unless told otherwise.
+LM_STEPS2 ?= 8000
+LM_RECIPE2 ?= --lr 1e-3
+LM_SAMPLING ?= {"cfg": [1], "temperature": [0.5], "note": "make eval-gen, 26 paraphrases x 2 seeds, 2026-12-05: docs/gen.md"}
 # Extra options, e.g. LM_FLAGS="--layers 3,2 --resume".
 LM_FLAGS ?=
 TEXT_ENCODER_DIR ?= models/text-encoder
@@ -51,6 +58,9 @@ train-lm: $(if $(LM_CLIPS),$(LM_CLIPS),$(LM_SHARDS)/train/index.json)
 	$(SWIFT) build $(SWIFT_FLAGS) --product hv-train
 	$(BIN)/hv-train lm $(if $(LM_CLIPS),--clips $(LM_CLIPS),--shards $(LM_SHARDS)) --config $(LM_CONFIG) --steps $(LM_STEPS) \
 		--out $(LM_OUT) --text-encoder $(TEXT_ENCODER_DIR) $(LM_RECIPE) $(LM_FLAGS)
+	$(if $(LM_STEPS2),$(BIN)/hv-train lm $(if $(LM_CLIPS),--clips $(LM_CLIPS),--shards $(LM_SHARDS)) --config $(LM_CONFIG) \
+		--steps $(LM_STEPS2) --resume --out $(LM_OUT) --text-encoder $(TEXT_ENCODER_DIR) $(LM_RECIPE) $(LM_RECIPE2) $(LM_FLAGS))
+	$(if $(LM_STEPS2),echo '$(LM_SAMPLING)' > $(LM_OUT)/sampling.json)
 
 bench: bench-gen
 # At one thread (one core, one BLAS thread) and at every core, PyTorch at the same count each time.
@@ -75,14 +85,19 @@ gen-demo:
 # Samples are kept (--reuse) in a folder per generator, so evaluating another LM_OUT never reads the last one's.
 EVAL_GEN_CFG ?= 1,2.5,5,7.5,10
 EVAL_GEN_SEEDS ?= 2
-EVAL_GEN_TEMPERATURE ?= 1
+# Seeds EVAL_GEN_FIRST_SEED.. instead of 0..: fresh samples to confirm settings chosen on the first ones.
+EVAL_GEN_FIRST_SEED ?= 0
+# The shipped generator's sampling.json temperature (eval-gen passes --cfg and --temperature explicitly).
+EVAL_GEN_TEMPERATURE ?= 0.5
 EVAL_GEN_RERANK ?= 1
 # Captions --rerank's drafts are weighed against (hv-gen --contrast); empty: the null text.
 EVAL_GEN_CONTRAST ?=
+# A manifest (e.g. $(LM_SHARDS_DIR)/manifest.db): sample each prompt's nearest stored caption instead (eval-gen --snap).
+EVAL_GEN_SNAP ?=
 EVAL_GEN_DIR ?= $(OUT)/eval-gen-$(notdir $(LM_OUT))
 # Held-out clips (never trained on) whose bits per token are printed beside the training clips'; empty: skipped.
 EVAL_GEN_HELDOUT ?= $(FOOTAGE)/heldout
 eval-gen: build $(LM_DATA)/clips.tsv
 	pipelines/eval-gen.py $(BIN) $(LM_DATA) $(EVAL_GEN_DIR) --generator $(LM_OUT) --tokenizer models/tokenizer \
-		--cfg $(EVAL_GEN_CFG) --seeds $(EVAL_GEN_SEEDS) --temperature $(EVAL_GEN_TEMPERATURE) --rerank $(EVAL_GEN_RERANK) $(if $(EVAL_GEN_CONTRAST),--contrast $(EVAL_GEN_CONTRAST)) --reuse \
+		--cfg $(EVAL_GEN_CFG) --seeds $(EVAL_GEN_SEEDS) --first-seed $(EVAL_GEN_FIRST_SEED) --temperature $(EVAL_GEN_TEMPERATURE) --rerank $(EVAL_GEN_RERANK) $(if $(EVAL_GEN_CONTRAST),--contrast $(EVAL_GEN_CONTRAST)) $(if $(EVAL_GEN_SNAP),--snap $(EVAL_GEN_SNAP)) --reuse \
 		$(if $(EVAL_GEN_HELDOUT),--heldout $(EVAL_GEN_HELDOUT))

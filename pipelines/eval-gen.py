@@ -3,7 +3,7 @@
 
     pipelines/eval-gen.py BIN_DIR LM_DATA_DIR OUT_DIR [--prompts pipelines/eval-prompts.tsv]
         [--tokenizer models/tokenizer] [--generator models/generator] [--seeds 2] [--cfg 1,2.5,5,7.5,10]
-        [--temperature T[,T...]] [--rerank N] [--heldout FOOTAGE/heldout] [--reuse]
+        [--temperature T[,T...]] [--rerank N] [--snap MANIFEST] [--heldout FOOTAGE/heldout] [--reuse]
 
 LM_DATA_DIR is what the generator was trained on (`make lm-data`: clips.tsv and one FILE.hvt per video or photo
 clip). Its token files are rendered once with the tokenizer (into LM_DATA_DIR/recon/, shared by every generator
@@ -16,7 +16,11 @@ belongs to SOURCE. Comparing with the tokenizer's reconstructions rather than th
 quality out: the question is only whether the generator brings back the right source. Chance is one in the number
 of sources. Prints markdown tables (per guidance scale: hits, hit rate, chance, mean nearest PSNR, median motion,
 and the share of a sample's L3 and L2 codes equal to its nearest training clip's, in token space; then every
-prompt at each scale) and writes OUT_DIR/eval-gen.json. With --heldout, the clips below that folder
+prompt at each scale) and writes OUT_DIR/eval-gen.json. Beside the luma hit, a sample's L3 and L2 codes are
+matched to their nearest training clip: whether that clip is SOURCE's says if the scene was right in token space
+before the finer layers were drawn. With --snap MANIFEST each prompt is first replaced by its nearest stored
+caption (`hv-manifest search`, MiniLM sentence embeddings): the hit rate of a prompt read through the captions the
+generator was trained on, a system around the model, reported apart from the model's own. With --heldout, the clips below that folder
 (y4m, never trained on) are encoded with the tokenizer into OUT_DIR/heldout/ and the generator's bits per token per
 layer on them, under the null text, are printed beside the same on its training token files (`hv-train lm-bits`):
 how much better it predicts what it saw than video it did not. OUT_DIR/models.json names the tokenizer and
@@ -119,16 +123,22 @@ def scene_codes(path):
     return [{n: c["layers"][n].reshape(-1).astype(np.int64) for n in SCENE_LAYERS if n in c["layers"]} for c in clips]
 
 
-def codes_shared(training, sample):
-    """Per coarse layer, the share of a sample's positions whose code equals the nearest training clip's there
-    (nearest: fewest differing bits over the layer). A generator that draws its data's scenes scores near 1; a
-    patchwork of codes from several clips, or codes no clip has, scores near 0."""
-    shared = {}
+def nearest_codes(training, sample):
+    """Per coarse layer, the nearest training clip (fewest differing bits over the layer) and the share of the
+    sample's positions whose code equals that clip's there: {"L3": (clip index, share), ...}."""
+    out = {}
     for n, codes in sample.items():
         bits = np.unpackbits(np.bitwise_xor(training[n], codes[None]).view(np.uint8)).reshape(*training[n].shape, 64).sum(-1)
         j = int(np.argmin(bits.sum(1)))
-        shared[n] = float(np.mean(bits[j] == 0))
-    return shared
+        out[n] = (j, float(np.mean(bits[j] == 0)))
+    return out
+
+
+def codes_shared(training, sample):
+    """Per coarse layer, the share of a sample's positions whose code equals the nearest training clip's there. A
+    generator that draws its data's scenes scores near 1; a patchwork of codes from several clips, or codes no clip
+    has, scores near 0."""
+    return {n: share for n, (_, share) in nearest_codes(training, sample).items()}
 
 
 def main():
@@ -142,6 +152,8 @@ def main():
     ap.add_argument("--tokenizer", default="models/tokenizer")
     ap.add_argument("--generator", default="models/generator")
     ap.add_argument("--seeds", type=int, default=2, help="samples per prompt and scale (seeds 0..N-1)")
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="seeds FIRST..FIRST+N-1 instead: fresh samples to confirm settings chosen on seeds 0..N-1")
     ap.add_argument("--cfg", default="1,2.5,5,7.5,10",
                     help="guidance scales, comma-separated; one per layer (coarse first) joined by '/', e.g. 7.5/7.5/1")
     ap.add_argument("--temperature", default="1", help="hv-gen's --temperature: one value, or one per layer, coarse first")
@@ -149,6 +161,8 @@ def main():
     ap.add_argument("--contrast", help="hv-gen's --contrast: captions the drafts are weighed against (with --rerank)")
     ap.add_argument("--top-k", type=int, help="hv-gen's --top-k: keep the K most likely classes of each head group")
     ap.add_argument("--top-p", type=float, help="hv-gen's --top-p: nucleus of each head group")
+    ap.add_argument("--snap", metavar="MANIFEST",
+                    help="sample each prompt's nearest stored caption in MANIFEST (hv-manifest search) instead of the prompt")
     ap.add_argument("--heldout", help="folder of held-out y4m clips: print bits per token on them and on the training clips")
     ap.add_argument("--reuse", action="store_true",
                     help="keep renders and samples already in OUT_DIR (when the same tokenizer and generator made them)")
@@ -158,8 +172,8 @@ def main():
     if not all(re.fullmatch(r"\d+(\.\d*)?(/\d+(\.\d*)?)*", g) for g in scales):
         die(f"--cfg takes numbers such as 1,2.5,7.5 (or per-layer lists such as 7.5/7.5/1), not {a.cfg!r}", 64)
     scales = [g if "/" in g else f"{float(g):g}" for g in scales]
-    if a.seeds < 1 or not scales:
-        die("--seeds must be at least 1 and --cfg must name a scale", 64)
+    if a.seeds < 1 or a.first_seed < 0 or not scales:
+        die("--seeds must be at least 1, --first-seed at least 0, and --cfg must name a scale", 64)
 
     files = read_tsv(os.path.join(a.lm_data, "clips.tsv"), "FILE.hvt<TAB>CAPTION")
     prompts = read_tsv(a.prompts, "SOURCE<TAB>PROMPT")
@@ -181,11 +195,12 @@ def main():
         if src not in sources:
             die(f"{a.prompts}: source {src!r} is not in {a.lm_data}/clips.tsv", 65)
     windows = np.stack(windows).astype(np.float32)
-    training_codes = {}
+    training_codes, code_owners = {}, []
     for name in dict.fromkeys(n for n, _ in files):
         for clip in scene_codes(os.path.join(a.lm_data, name)):
             for n, c in clip.items():
                 training_codes.setdefault(n, []).append(c)
+            code_owners.append(source_of(name))
     training_codes = {n: np.stack(c) for n, c in training_codes.items()}
     chance = 1 / len(sources)
     print(f"{len(windows)} training windows from {len(set(n for n, _ in files))} token files of {len(sources)} sources; "
@@ -194,13 +209,15 @@ def main():
     # Samples of non-default settings get a file-name tag of their own, so --reuse never mixes settings.
     tag = ("" if a.temperature == "1" else "t" + a.temperature.replace(",", "_") + "-") + \
         ("" if a.rerank == 1 else f"r{a.rerank}-") + ("" if not a.contrast else "c-") + \
-        ("" if a.top_k is None else f"k{a.top_k}-") + ("" if a.top_p is None else f"p{a.top_p:g}-")
+        ("" if a.top_k is None else f"k{a.top_k}-") + ("" if a.top_p is None else f"p{a.top_p:g}-") + \
+        ("" if not a.snap else "snap-") + ("" if a.first_seed == 0 else f"s{a.first_seed}-")
+    sampled = {p: snap_caption(a.bin_dir, a.snap, p) if a.snap else p for _, p in prompts}
     results = []
     for g in scales:
         for i, (src, prompt) in enumerate(prompts):
             stem = os.path.join(a.out, f"{tag}cfg{g.replace('/', '_')}-{i:02d}-{src}")
             if not (a.reuse and os.path.exists(stem + ".y4m")):
-                run(a.bin_dir, "hv-gen", prompt, "--samples", str(a.seeds), "--cfg", g.replace("/", ","), "--temperature",
+                run(a.bin_dir, "hv-gen", sampled[prompt], "--samples", str(a.seeds), "--seed", str(a.first_seed), "--cfg", g.replace("/", ","), "--temperature",
                     a.temperature, "--rerank", str(a.rerank), *(["--contrast", a.contrast] if a.contrast else []),
                     *(["--top-k", str(a.top_k)] if a.top_k is not None else []), *(["--top-p", f"{a.top_p:g}"] if a.top_p is not None else []),
                     "--model", a.generator, "--tokenizer", a.tokenizer, "-o", stem + ".hvt")
@@ -210,14 +227,18 @@ def main():
             for s in range(a.seeds):
                 clip = frames[s * CLIP:(s + 1) * CLIP].astype(np.float32)
                 k, p = nearest(windows, clip)
-                results.append({"cfg": g, "source": src, "prompt": prompt, "seed": s, "nearest": owners[k],
+                near = nearest_codes(training_codes, sample_codes[s])
+                results.append({"cfg": g, "source": src, "prompt": prompt, "sampled": sampled[prompt], "seed": a.first_seed + s, "nearest": owners[k],
                                 "psnr": round(p, 3), "hit": owners[k] == src, "motion": round(motion(clip), 3),
-                                "codes_shared": codes_shared(training_codes, sample_codes[s])})
+                                "codes_shared": {n: share for n, (_, share) in near.items()},
+                                # The scene in token space: whose clip the coarse codes are nearest to.
+                                "codes_nearest": {n: code_owners[j] for n, (j, _) in near.items()}})
 
     layers = [n for n in SCENE_LAYERS if n in training_codes]
     print("\n| cfg | hits | hit rate | chance | mean nearest PSNR dB (luma) | median motion | "
-          + " / ".join(layers) + " codes as the nearest training clip's |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+          + " / ".join(layers) + " codes as the nearest training clip's | " + " / ".join(layers)
+          + " codes nearest the prompt's source |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     summary = []
     for g in scales:
         r = [x for x in results if x["cfg"] == g]
@@ -225,9 +246,11 @@ def main():
         summary.append({"cfg": g, "hits": hits, "samples": len(r), "hit_rate": hits / len(r), "chance": chance,
                         "nearest_psnr": float(np.mean([x["psnr"] for x in r])),
                         "motion": float(np.median([x["motion"] for x in r])),
-                        "codes_shared": {n: float(np.mean([x["codes_shared"][n] for x in r])) for n in layers}})
+                        "codes_shared": {n: float(np.mean([x["codes_shared"][n] for x in r])) for n in layers},
+                        "code_hits": {n: sum(x["codes_nearest"][n] == x["source"] for x in r) for n in layers}})
         print(f"| {g} | {hits}/{len(r)} | {hits / len(r):.2f} | {chance:.3f} | {summary[-1]['nearest_psnr']:.2f} "
-              f"| {summary[-1]['motion']:.2f} | " + " / ".join(f"{summary[-1]['codes_shared'][n]:.2f}" for n in layers) + " |")
+              f"| {summary[-1]['motion']:.2f} | " + " / ".join(f"{summary[-1]['codes_shared'][n]:.2f}" for n in layers)
+              + " | " + " / ".join(f"{summary[-1]['code_hits'][n]}/{len(r)}" for n in layers) + " |")
     print("\n| source | prompt | " + " | ".join(f"cfg {g}: nearest (seeds)" for g in scales) + " |")
     print("|" + " --- |" * (2 + len(scales)))
     for src, prompt in prompts:
@@ -238,9 +261,18 @@ def main():
     # Through a temporary file, so that an interrupted run leaves no partial JSON behind.
     path = os.path.join(a.out, f"eval-gen-{tag[:-1]}.json" if tag else "eval-gen.json")
     with open(path + ".tmp", "w") as f:
-        json.dump({"sources": len(sources), "temperature": a.temperature, "rerank": a.rerank, "contrast": a.contrast, "top_k": a.top_k, "top_p": a.top_p, "summary": summary,
+        json.dump({"sources": len(sources), "snap": a.snap, "temperature": a.temperature, "rerank": a.rerank, "contrast": a.contrast, "top_k": a.top_k, "top_p": a.top_p, "summary": summary,
                    "bits_per_token": bits, "samples": results}, f, indent=1)
     os.replace(path + ".tmp", path)
+
+
+def snap_caption(bin_dir, manifest, prompt):
+    """The stored caption of MANIFEST nearest to the prompt (cosine of MiniLM sentence embeddings)."""
+    out = run_output(bin_dir, "hv-manifest", "search", manifest, prompt, "-k", "1", "--json").strip()
+    try:
+        return json.loads(out.splitlines()[0])["caption"]
+    except (IndexError, ValueError, KeyError):
+        die(f"--snap {manifest}: no stored caption embedding to match {prompt!r} ('hv-manifest embed' first)", 65)
 
 
 def heldout_bits(a, training):

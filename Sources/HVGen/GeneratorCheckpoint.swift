@@ -10,6 +10,8 @@ public enum GeneratorCheckpoint {
     public static let configFile = "config.json"
     public static let weightsFile = "model.safetensors"
     public static let trainStateFile = "train-state.safetensors"
+    /// Optional: the sampling settings measured best for these weights (`SamplingDefaults`).
+    public static let samplingFile = "sampling.json"
     /// `__metadata__` of model.safetensors.
     public static let formatName = "hitvideo-generator"
     public static let formatVersion = "1"
@@ -60,6 +62,24 @@ public enum GeneratorCheckpoint {
         return (model, id)
     }
 
+    /// The checkpoint's sampling settings, nil when it has no sampling.json. Values are checked as the command
+    /// line's are (finite, ≥ 0, at most one per generated layer).
+    public static func samplingDefaults(in dir: String) throws -> SamplingDefaults? {
+        let p = path(dir, samplingFile)
+        guard FileManager.default.fileExists(atPath: p) else { return nil }
+        let d: SamplingDefaults
+        do { d = try JSONDecoder().decode(SamplingDefaults.self, from: Data(contentsOf: URL(fileURLWithPath: p))) }
+        catch { throw GenError.badCheckpoint(path: p, reason: "not a sampling file (\(error))") }
+        let layers = try config(in: dir).layers.count
+        for (key, v) in [("cfg", d.cfg), ("temperature", d.temperature)] {
+            guard let v else { continue }
+            guard !v.isEmpty, v.count <= layers, v.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                throw GenError.badCheckpoint(path: p, reason: "'\(key)' must list 1 to \(layers) finite numbers ≥ 0, coarse layer first")
+            }
+        }
+        return d
+    }
+
     /// Saves the optimizer state and the step count beside the weights.
     public static func saveTrainState(_ optimizer: AdamW, step: Int, to dir: String) throws {
         try SafeTensors.save(optimizer.stateTensors(prefix: "adamw."), dtype: .f32,
@@ -76,5 +96,16 @@ public enum GeneratorCheckpoint {
             throw GenError.badCheckpoint(path: p, reason: "its metadata has no step")
         }
         return s
+    }
+}
+
+/// sampling.json (formats/generator.md): what `hv-gen` samples with when its --cfg or --temperature is not given,
+/// one value or one per generated layer, coarse first; `note` says where the values were measured.
+public struct SamplingDefaults: Codable, Equatable {
+    public var cfg: [Float]?
+    public var temperature: [Float]?
+    public var note: String?
+    public init(cfg: [Float]? = nil, temperature: [Float]? = nil, note: String? = nil) {
+        self.cfg = cfg; self.temperature = temperature; self.note = note
     }
 }

@@ -96,6 +96,15 @@ struct TrainLM: ParsableCommand {
     @Option(name: .customLong("token-dropout"), help: "Probability of blanking an input video token.")
     var tokenDropout: Float?
 
+    @Option(name: .customLong("word-dropout"), help: "Also train on shortened phrasings of every caption: each word kept with probability 1 - RATE, encoded by the text encoder like any caption (0: off).")
+    var wordDropout: Float = 0
+
+    @Option(name: .customLong("word-variants"), help: "Shortened phrasings per caption with --word-dropout.")
+    var wordVariants: Int = 3
+
+    @Option(name: .customLong("holdout-prompts"), help: "SOURCE<TAB>PROMPT list (e.g. pipelines/eval-prompts.tsv): no shortened phrasing that shares 60% or more of its words with one of these prompts is trained on.")
+    var holdoutPrompts: String?
+
     @Option(help: "Random seed (initialisation, batches, dropouts).")
     var seed: UInt64 = 0
 
@@ -121,6 +130,8 @@ struct TrainLM: ParsableCommand {
         if !(lr > 0) { throw ValidationError("--lr must be positive") }
         if let t = textLength, t < 1 { throw ValidationError("--text-length must be at least 1") }
         if let g = groupBits, !(1...12).contains(g) { throw ValidationError("--group-bits must be 1...12") }
+        if !(wordDropout >= 0 && wordDropout < 1) { throw ValidationError("--word-dropout must be in [0, 1)") }
+        if wordVariants < 1 { throw ValidationError("--word-variants must be at least 1") }
         if let w = layerWeights, numbers(w) == nil { throw ValidationError("--layer-weights takes comma-separated numbers") }
     }
 
@@ -182,7 +193,7 @@ struct TrainLM: ParsableCommand {
         // 1. Token files and their captions.
         var cacheDir = textCache
         var shardIndex: String?
-        let files: [TokenFile]
+        var files: [TokenFile]
         if let shards {
             let index = try TokenShards.indexPath(shards)
             if cacheDir == nil {
@@ -194,6 +205,16 @@ struct TrainLM: ParsableCommand {
             shardIndex = index
         } else {
             files = try filesOfClipList(clips!)
+        }
+        if wordDropout > 0 {
+            let avoid = try holdoutPrompts.map { try readTabList($0, form: "SOURCE<TAB>PROMPT").map(\.1) } ?? []
+            var avoided = 0
+            files = files.map { f in
+                let v = CaptionVariants.withVariants(f.captions, count: wordVariants, dropRate: wordDropout, seed: seed, avoid: avoid)
+                avoided += v.avoided
+                return (f.header, f.clips, v.captions, f.name, f.source)
+            }
+            if !avoid.isEmpty { Console.note("hv-train lm: \(avoided) shortened phrasings left out for coming near a held-out prompt") }
         }
         for f in files.dropFirst() where f.header.tokenizer != files[0].header.tokenizer {
             throw GenError.layerMismatch(reason: "\(f.name) was made by \(f.header.tokenizer), \(files[0].name) by \(files[0].header.tokenizer)")

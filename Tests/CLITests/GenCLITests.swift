@@ -151,6 +151,39 @@ final class GenCLITests: XCTestCase {
         r = try Tools.run("hv-gen", args + ["--layers", "0"])
         XCTAssertEqual(r.status, 64, r.stderr)
 
+        // sampling.json: its settings are hv-gen's defaults for this generator, the command line overrides them,
+        // and a bad one is a one-line error (65). Greedy everywhere is one draw whatever the seed.
+        let greedy = try Tools.run("hv-gen", args + ["--temperature", "0", "--cfg", "2"])
+        XCTAssertEqual(greedy.status, 0, greedy.stderr)
+        let sampled = try Tools.run("hv-gen", args)
+        XCTAssertNotEqual(sampled.stdout, greedy.stdout, "temperature 1 drew the greedy codes: the test cannot tell")
+        try #"{"cfg": [2], "temperature": [0], "note": "test"}"#.write(toFile: gen + "/sampling.json", atomically: true, encoding: .utf8)
+        r = try Tools.run("hv-gen", args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, greedy.stdout, "sampling.json was not used")
+        r = try Tools.run("hv-gen", args + ["--temperature", "1", "--cfg", "2.5"])
+        XCTAssertEqual(r.stdout, sampled.stdout, "the command line must override sampling.json")
+        for bad in [#"{"temperature": [-1]}"#, #"{"cfg": []}"#, #"{"cfg": [1, 1, 1]}"#, "not json"] {
+            try bad.write(toFile: gen + "/sampling.json", atomically: true, encoding: .utf8)
+            r = try Tools.run("hv-gen", args)
+            XCTAssertEqual(r.status, 65, "\(bad): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasPrefix("hv-gen: error: ") && r.stderr.contains("sampling.json"), r.stderr)
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        }
+        try FileManager.default.removeItem(atPath: gen + "/sampling.json")
+
+        // Word dropout: shortened phrasings join the captions (the note counts them) and a held-out prompt list
+        // keeps the ones near its prompts out; a rate outside [0, 1) is a usage error.
+        try "a\ta colourful test pattern with shapes\n".write(toFile: dir + "/held.tsv", atomically: true, encoding: .utf8)
+        r = try Tools.run("hv-train", ["lm", "--clips", dir + "/clips.tsv", "--config", "tiny", "--steps", "1", "--out", dir + "/gen-wd",
+                                       "--text-encoder", textEncoder, "--word-dropout", "0.3", "--word-variants", "4",
+                                       "--holdout-prompts", dir + "/held.tsv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("shortened phrasings left out for coming near a held-out prompt"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("captions of 1 token files"), r.stderr)
+        r = try Tools.run("hv-train", ["lm", "--clips", dir + "/clips.tsv", "--config", "tiny", "--out", dir + "/gen-wd", "--word-dropout", "1"])
+        XCTAssertEqual(r.status, 64, r.stderr)
+
         // Conditioned on the sentence embedding: a one-row prefix, recorded in config.json and used by hv-gen.
         let sentence = dir + "/gen-sentence"
         r = try Tools.run("hv-train", ["lm", "--clips", dir + "/clips.tsv", "--config", "tiny", "--steps", "2",

@@ -96,6 +96,24 @@ train = {"L3": np.array([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]], dtype=np.
 assert m.codes_shared(train, {"L3": train["L3"][1].copy()}) == {"L3": 1.0}
 assert m.codes_shared(train, {"L3": np.array([1, 2, 7, 8])}) == {"L3": 0.5}
 assert m.codes_shared(train, {"L3": train["L3"][2] ^ 16}) == {"L3": 0.0}
+# ... and which clip that is: the scene a sample's coarse codes come from.
+assert m.nearest_codes(train, {"L3": np.array([9, 10, 11, 0])}) == {"L3": (2, 0.75)}
+assert m.nearest_codes(train, {"L3": train["L3"][0] ^ 1}) == {"L3": (0, 0.0)}
+# --snap reads the nearest caption from `hv-manifest search --json` (a stand-in tool here, answering from a file);
+# a manifest without embeddings answers nothing, which is a one-line error (65), not a traceback.
+fake = os.path.join(t, "fakebin"); os.makedirs(fake, exist_ok=True)
+with open(os.path.join(fake, "hv-manifest"), "w") as f:
+    f.write('#!/bin/sh\n[ "$1 $4 $5 $6" = "search -k 1 --json" ] || exit 64\ncat "$2"\n')
+os.chmod(os.path.join(fake, "hv-manifest"), 0o755)
+answer = os.path.join(t, "answer.jsonl")
+with open(answer, "w") as f:
+    f.write('{"caption":"a kite in a deep blue sky","caption_id":3,"clips":[1],"rank":1,"score":0.8,"video":"kite-v2"}\n')
+assert m.snap_caption(fake, answer, "a bright kite high up") == "a kite in a deep blue sky"
+open(answer, "w").close()
+try:
+    m.snap_caption(fake, answer, "a bright kite high up"); raise AssertionError("no caption must stop eval-gen")
+except SystemExit as e:
+    assert e.code == 65, e.code
 EOF
 else
     echo "test-lm-data: eval-gen part skipped: python3 lacks numpy" >&2
