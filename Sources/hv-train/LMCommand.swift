@@ -132,6 +132,7 @@ struct TrainLM: ParsableCommand {
         if let g = groupBits, !(1...12).contains(g) { throw ValidationError("--group-bits must be 1...12") }
         if !(wordDropout >= 0 && wordDropout < 1) { throw ValidationError("--word-dropout must be in [0, 1)") }
         if wordVariants < 1 { throw ValidationError("--word-variants must be at least 1") }
+        if holdoutPrompts != nil && !(wordDropout > 0) { throw ValidationError("--holdout-prompts only filters --word-dropout's phrasings; give --word-dropout RATE too") }
         if let w = layerWeights, numbers(w) == nil { throw ValidationError("--layer-weights takes comma-separated numbers") }
     }
 
@@ -208,11 +209,16 @@ struct TrainLM: ParsableCommand {
         }
         if wordDropout > 0 {
             let avoid = try holdoutPrompts.map { try readTabList($0, form: "SOURCE<TAB>PROMPT").map(\.1) } ?? []
-            var avoided = 0
+            // Many token files share a caption list (a video's clips, a photograph's clips): vary each list once, and
+            // count what the prompts kept out once per distinct phrasing, not per file.
+            var varied: [[String]: [String]] = [:], avoided = 0
             files = files.map { f in
-                let v = CaptionVariants.withVariants(f.captions, count: wordVariants, dropRate: wordDropout, seed: seed, avoid: avoid)
-                avoided += v.avoided
-                return (f.header, f.clips, v.captions, f.name, f.source)
+                if varied[f.captions] == nil {
+                    let v = CaptionVariants.withVariants(f.captions, count: wordVariants, dropRate: wordDropout, seed: seed, avoid: avoid)
+                    varied[f.captions] = v.captions
+                    avoided += v.avoided
+                }
+                return (f.header, f.clips, varied[f.captions]!, f.name, f.source)
             }
             if !avoid.isEmpty { Console.note("hv-train lm: \(avoided) shortened phrasings left out for coming near a held-out prompt") }
         }

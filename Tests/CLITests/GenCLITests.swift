@@ -173,7 +173,7 @@ final class GenCLITests: XCTestCase {
         try FileManager.default.removeItem(atPath: gen + "/sampling.json")
 
         // Word dropout: shortened phrasings join the captions (the note counts them) and a held-out prompt list
-        // keeps the ones near its prompts out; a rate outside [0, 1) is a usage error.
+        // keeps the ones near its prompts out; a rate outside [0, 1) is a usage error, and so is a prompt list without it.
         try "a\ta colourful test pattern with shapes\n".write(toFile: dir + "/held.tsv", atomically: true, encoding: .utf8)
         r = try Tools.run("hv-train", ["lm", "--clips", dir + "/clips.tsv", "--config", "tiny", "--steps", "1", "--out", dir + "/gen-wd",
                                        "--text-encoder", textEncoder, "--word-dropout", "0.3", "--word-variants", "4",
@@ -183,6 +183,11 @@ final class GenCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("captions of 1 token files"), r.stderr)
         r = try Tools.run("hv-train", ["lm", "--clips", dir + "/clips.tsv", "--config", "tiny", "--out", dir + "/gen-wd", "--word-dropout", "1"])
         XCTAssertEqual(r.status, 64, r.stderr)
+        // A prompt list with nothing to filter would be silently ignored: refused instead.
+        r = try Tools.run("hv-train", ["lm", "--clips", dir + "/clips.tsv", "--config", "tiny", "--out", dir + "/gen-wd",
+                                       "--holdout-prompts", dir + "/held.tsv"])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.contains("--word-dropout"), r.stderr)
 
         // Conditioned on the sentence embedding: a one-row prefix, recorded in config.json and used by hv-gen.
         let sentence = dir + "/gen-sentence"
