@@ -63,11 +63,11 @@ train-lm: $(if $(LM_CLIPS),$(LM_CLIPS),$(LM_SHARDS)/train/index.json)
 	$(if $(LM_STEPS2),echo '$(LM_SAMPLING)' > $(LM_OUT)/sampling.json)
 
 bench: bench-gen
-# At one thread (one core, one BLAS thread) and at every core, PyTorch at the same count each time.
+# At one thread (one core, one BLAS thread) and at every core, PyTorch at the same count each time; without
+# guidance (one row: the shipped generator's sampling.json, cfg 1) and with the paper's (two rows, cfg 7.5).
 bench-gen:
 	$(SWIFT) build $(SWIFT_FLAGS) --product hv-bench
-	OPENBLAS_NUM_THREADS=1 taskset -c 0 $(BIN)/hv-bench gen
-	$(BIN)/hv-bench gen
+	for cfg in 1 7.5; do OPENBLAS_NUM_THREADS=1 taskset -c 0 $(BIN)/hv-bench gen --cfg $$cfg && $(BIN)/hv-bench gen --cfg $$cfg || exit; done
 
 # Generate one clip from GEN_PROMPT with the trained model and render it.
 gen-demo:
