@@ -61,6 +61,19 @@ public final class Linear: ParameterOwner {
         return output
     }
 
+    /// The same with `half`, this layer's half-precision weight, for inputs of at most `HalfWeight.maxRows` rows (a
+    /// decoding step); anything else, or nil, runs the float32 product.
+    public func forward(_ x: Tensor, half: HalfWeight?) -> Tensor {
+        let n = x.count / inFeatures
+        guard let half, n <= HalfWeight.maxRows, half.inFeatures == inFeatures, half.outFeatures == outFeatures else {
+            return forward(x)
+        }
+        output.resize(Array(x.shape.dropLast()) + [outFeatures])
+        half.forward(x: x.data, rows: n, bias: bias?.value.data, y: output.data)
+        input = x
+        return output
+    }
+
     /// dy: [..., out] -> layer-owned dx [..., in]; accumulates into weight.grad and bias.grad.
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = input else { return gradInput }

@@ -132,19 +132,27 @@ final class DecoderBlock: ParameterOwner {
 
     /// Decoding: x [B, n, C] holds the rows at sequence positions `position`..<position+n (already past rows
     /// are in `cache`); appends their keys and values -> block-owned [B, n, C]. No dropout.
-    func step(_ x: Tensor, rope: RoPE, cache: KVCache, position: Int) throws -> Tensor {
+    /// `half`: the projections' half-precision copies (`halfWeights()`), used where a step has few rows.
+    func step(_ x: Tensor, rope: RoPE, cache: KVCache, position: Int, half: HalfWeights? = nil) throws -> Tensor {
         let b = x.shape[0], n = x.shape[1]
         let h = attnNorm.forward(x)
-        splitQKV(qkv.forward(h), b: b, s: n, rope: rope, offset: position)
+        splitQKV(qkv.forward(h, half: half?.qkv), b: b, s: n, rope: rope, offset: position)
         try cache.append(keys: k, values: v)
         let a = attention.forward(q: q, cache: cache)
         a.reshape([b, n, width])
-        let o = attnOut.forward(a)
+        let o = attnOut.forward(a, half: half?.attnOut)
         x1.resize(x.shape)
         for i in 0..<x.count { x1[i] = x[i] + o[i] }
-        let f = down.forward(swiglu.forward(gateUp.forward(ffnNorm.forward(x1))))
+        let f = down.forward(swiglu.forward(gateUp.forward(ffnNorm.forward(x1), half: half?.gateUp)), half: half?.down)
         x2.resize(x.shape)
         for i in 0..<x.count { x2[i] = x1[i] + f[i] }
         return x2
+    }
+
+    /// Half-precision snapshots of the four projections for decoding; nil where the CPU lacks the kernel.
+    struct HalfWeights { let qkv, attnOut, gateUp, down: HalfWeight? }
+
+    func halfWeights() -> HalfWeights {
+        HalfWeights(qkv: HalfWeight(qkv), attnOut: HalfWeight(attnOut), gateUp: HalfWeight(gateUp), down: HalfWeight(down))
     }
 }

@@ -9,6 +9,13 @@ public final class Generator {
     public let model: GeneratorModel
     private let x = Tensor(shape: [0]), hidden = Tensor(shape: [0]), logitRows = Tensor(shape: [0])
     private var caches: [KVCache] = []
+    /// Half-precision copies of the projections, made afresh by every `decode` (the model may have trained since).
+    private var halfBlocks: [DecoderBlock.HalfWeights?] = [], halfHeads: [HalfWeight?] = []
+
+    /// Whether decoding multiplies by half-precision copies of the weights (where the CPU has the kernel): a
+    /// decoding step reads every weight once per token, so it is bound by their bytes. Tests and `hv-bench gen`
+    /// turn it off to compare with float32.
+    public static var halfWeightsByDefault = true
 
     public init(model: GeneratorModel) { self.model = model }
 
@@ -18,15 +25,21 @@ public final class Generator {
     /// writes head-`m` logits of each batch item's last row into `logitRows` [B, outputs_m].
     private func advance(position: Int, nextLayer m: Int) throws {
         var h = x
-        for (blk, cache) in zip(model.blocks, caches) { h = try blk.step(h, rope: model.rope, cache: cache, position: position) }
+        for (i, (blk, cache)) in zip(model.blocks, caches).enumerated() {
+            h = try blk.step(h, rope: model.rope, cache: cache, position: position, half: halfBlocks.isEmpty ? nil : halfBlocks[i])
+        }
         let b = h.shape[0], n = h.shape[1], c = config.width
         hidden.resize([b, c])
         for i in 0..<b { (hidden.data + i * c).update(from: h.data + (i * n + n - 1) * c, count: c) }
         let normed = model.finalNorm.forward(hidden)
         let outs = model.heads[m].outputs
         logitRows.resize([b, outs])
-        linearForward(x: normed.data, weight: model.headProj[m].weight.value.data, bias: model.headProj[m].bias!.value.data,
-                      y: logitRows.data, rows: b, inFeatures: c, outFeatures: outs)
+        if !halfHeads.isEmpty, let half = halfHeads[m], b <= HalfWeight.maxRows {
+            half.forward(x: normed.data, rows: b, bias: model.headProj[m].bias!.value.data, y: logitRows.data)
+        } else {
+            linearForward(x: normed.data, weight: model.headProj[m].weight.value.data, bias: model.headProj[m].bias!.value.data,
+                          y: logitRows.data, rows: b, inFeatures: c, outFeatures: outs)
+        }
     }
 
     /// Decodes `count` video tokens (default all) for each of the batch's texts (nil = null text). After each
@@ -39,6 +52,10 @@ public final class Generator {
         let capacity = tl + max(total - 1, 0)
         caches = model.blocks.map { _ in KVCache(batch: b, capacity: max(capacity, 1), heads: config.heads, headDim: config.headDim,
                                                          half: KVCache.halfByDefault) }
+        let half = Generator.halfWeightsByDefault && b <= HalfWeight.maxRows
+        halfBlocks = half ? model.blocks.map { $0.halfWeights() } : []
+        halfHeads = half ? model.headProj.map { HalfWeight($0) } : []
+        defer { halfBlocks = []; halfHeads = [] }
         for t in texts {
             if let t, t.shape.count != 2 || t.shape[1] != config.textDim {
                 throw GenError.badTokens(reason: "caption states must be [length, \(config.textDim)]")

@@ -210,7 +210,7 @@ struct TrainLM: ParsableCommand {
         if wordDropout > 0 {
             let avoid = try holdoutPrompts.map { try readTabList($0, form: "SOURCE<TAB>PROMPT").map(\.1) } ?? []
             // Many token files share a caption list (a video's clips, a photograph's clips): vary each list once, and
-            // count what the prompts kept out once per distinct phrasing, not per file.
+            // count what the prompts kept out once per list, not once per file.
             var varied: [[String]: [String]] = [:], avoided = 0
             files = files.map { f in
                 if varied[f.captions] == nil {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import HVEngine
+import HVCore
 
 /// Finite-difference checks of every transformer op's backward (loss = Σ y·r with a fixed random r,
 /// so dy = r), in Double via the numeric helper; tolerances stated per check.
@@ -36,6 +37,35 @@ final class TransformerOpsTests: XCTestCase {
         let g1 = lin.weight.grad.array
         _ = lin.backward(Tensor(seq: [2, 3, 4], r))
         for (a, b) in zip(lin.weight.grad.array, g1) { XCTAssertEqual(a, 2 * b, accuracy: 1e-5) }
+    }
+
+    /// The half-precision product of decoding against a naive double-precision one over the same rounded weights:
+    /// one to three rows (the kernel pairs rows, so an odd count takes its single-row path too), output counts that
+    /// leave a tail after the four-row blocks, and the split of output rows over the workers (a large `out`).
+    func testHalfWeightProductMatchesNaiveReference() throws {
+        try XCTSkipUnless(HalfWeight.available, "no half-precision product on this CPU (AVX2 with FMA and F16C)")
+        var rng = SeededRandom(seed: 11)
+        for (inF, outF) in [(8, 5), (24, 13), (688, 7), (64, 4099)] {
+            let lin = Linear(name: "fc", inFeatures: inF, outFeatures: outF, rng: &rng)
+            let half = try XCTUnwrap(HalfWeight(lin))
+            let rounded = lin.weight.value.array.map { HalfFloat.float(HalfFloat.bits($0)) }
+            XCTAssertNotEqual(rounded, lin.weight.value.array, "the rounding must change the weight")
+            for rows in 1...3 {
+                let xs = SeqGradCheck.randoms(rows * inF, seed: UInt64(rows + inF))
+                let y = lin.forward(Tensor(seq: [rows, inF], xs), half: half).array
+                for i in 0..<rows { for o in 0..<outF {
+                    var s = Double(lin.bias!.value[o])
+                    for k in 0..<inF { s += Double(xs[i * inF + k]) * Double(rounded[o * inF + k]) }
+                    XCTAssertEqual(Double(y[i * outF + o]), s, accuracy: 1e-5 * (1 + abs(s)), "in \(inF) out \(outF) row \(i).\(o)")
+                } }
+            }
+        }
+        // Past HalfWeight.maxRows, and for a weight it cannot take, the float32 product runs.
+        let lin = Linear(name: "fc", inFeatures: 16, outFeatures: 3, rng: &rng)
+        let x = Tensor(seq: [HalfWeight.maxRows + 1, 16], SeqGradCheck.randoms((HalfWeight.maxRows + 1) * 16, seed: 5))
+        let exact = lin.forward(x).array
+        XCTAssertEqual(lin.forward(x, half: HalfWeight(lin)).array, exact)
+        XCTAssertNil(HalfWeight(Linear(name: "odd", inFeatures: 12, outFeatures: 3, rng: &rng)))
     }
 
     func testLayerNormAndRMSNormGradients() {

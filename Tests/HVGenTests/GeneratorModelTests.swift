@@ -32,6 +32,16 @@ final class GeneratorModelTests: XCTestCase {
         try checkKVCacheLogits(half: true, tolerance: 3e-3)
     }
 
+    /// And with the projections' half-precision copies as well (what hv-gen decodes with where the CPU allows):
+    /// weights rounded to 11 significant bits move the logits by about 1e-3 of their scale.
+    func testHalfWeightsLogitsStayCloseToFullRecomputation() throws {
+        try XCTSkipUnless(HalfWeight.available && KVCache.halfAvailable(headDim: GeneratorConfig.tiny().headDim),
+                          "no half-precision kernels on this CPU (AVX2 with FMA and F16C)")
+        let err = try checkKVCacheLogits(half: true, halfWeights: true, tolerance: 1e-2)
+        let cacheOnly = try checkKVCacheLogits(half: true, tolerance: 3e-3)
+        XCTAssertNotEqual(err, cacheOnly, "the half weights must be what the decoder multiplied by")
+    }
+
     /// The same with `sentence_bias`: the caption's vector and the null text's are added to every row the cache
     /// sees as they are to the whole sequence.
     func testKVCacheLogitsEqualFullRecomputationWithSentenceBias() throws {
@@ -39,10 +49,13 @@ final class GeneratorModelTests: XCTestCase {
         try checkKVCacheLogits(half: false, tolerance: 1e-4, config: config)
     }
 
-    private func checkKVCacheLogits(half: Bool, tolerance: Float, config: GeneratorConfig = .tiny()) throws {
-        let saved = KVCache.halfByDefault
-        KVCache.halfByDefault = half
-        defer { KVCache.halfByDefault = saved }
+    /// Returns the largest difference from the recomputation.
+    @discardableResult
+    private func checkKVCacheLogits(half: Bool, halfWeights: Bool = false, tolerance: Float,
+                                    config: GeneratorConfig = .tiny()) throws -> Float {
+        let saved = (KVCache.halfByDefault, Generator.halfWeightsByDefault)
+        (KVCache.halfByDefault, Generator.halfWeightsByDefault) = (half, halfWeights)
+        defer { (KVCache.halfByDefault, Generator.halfWeightsByDefault) = saved }
         let model = try GeneratorModel(config: config, seed: 3)
         let text = randomText(rows: 3, dim: config.textDim, seed: 1)
         let video = randomVideo(config, seed: 2)
@@ -61,6 +74,7 @@ final class GeneratorModelTests: XCTestCase {
         }
         XCTAssertEqual(steps, config.videoTokens)
         XCTAssertLessThan(maxErr, tolerance * max(1, maxAbs), "KV-cache logits differ from recomputation by \(maxErr)")
+        return maxErr
     }
 
     /// The recomputation itself must depend on earlier tokens (else the test above would be vacuous).

@@ -68,6 +68,13 @@ void hv_attend_scores_f16(const float *q, const uint16_t *k, int n, int heads, i
 void hv_attend_values_f16(const float *p, const uint16_t *v, int n, int heads, int head_dim, long row_stride,
                           float *o);
 
+/// Whether hv_gemv_f16 runs on this CPU: AVX2 with FMA and F16C.
+int hv_gemv_f16_available(void);
+
+/// y[r·out + o] = Σ_k x[r·in + k] · w[o·in + k] for r < rows and lo ≤ o < hi: `rows` float32 rows (row stride `in`)
+/// times a half-precision weight [out, in] (torch.nn.Linear's layout), transposed. `in` must be a multiple of 8.
+void hv_gemv_f16(const float *x, int rows, const uint16_t *w, long out, long in, float *y, long lo, long hi);
+
 /// Multiply-add throughput of the calling thread, in FLOP/s, over `iterations` rounds of 12 independent 512-bit
 /// accumulators: `bf16` 0 times vfmadd231ps (16 float multiply-adds an instruction), 1 times vdpbf16ps (32 bfloat16
 /// products summed in pairs into 16 floats). 0 when the CPU lacks the instruction. What `hv-bench` measures to say
