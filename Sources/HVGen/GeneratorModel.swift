@@ -26,7 +26,7 @@ public struct GeneratorLoss {
 }
 
 public final class GeneratorModel: ParameterOwner {
-    public let config: GeneratorConfig
+    public private(set) var config: GeneratorConfig
     public let layout: SequenceLayout
     public let heads: [FactorisedHead]
     /// `text.proj` [C, textDim] + bias; `text.null` [textLength, C]; `text.pad` [C].
@@ -365,5 +365,17 @@ public final class GeneratorModel: ParameterOwner {
             } }
             _ = bitProj[m].backward(dVideo)
         }
+    }
+}
+
+extension GeneratorModel {
+    /// Sets the rates that only training reads (caption and video-token dropout), e.g. when a resumed run changes
+    /// them; the weights and every shape stay as they are. Rates must be in [0, 1).
+    public func setTrainingDropouts(caption: Float? = nil, token: Float? = nil) throws {
+        for p in [caption, token].compactMap({ $0 }) where !(p >= 0 && p < 1) {
+            throw GenError.badOption(reason: "a dropout rate must be in [0, 1), not \(p)")
+        }
+        if let caption { config.captionDropout = caption }
+        if let token { config.tokenDropout = token }
     }
 }

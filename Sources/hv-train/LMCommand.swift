@@ -131,6 +131,9 @@ struct TrainLM: ParsableCommand {
         if let t = textLength, t < 1 { throw ValidationError("--text-length must be at least 1") }
         if let g = groupBits, !(1...12).contains(g) { throw ValidationError("--group-bits must be 1...12") }
         if !(wordDropout >= 0 && wordDropout < 1) { throw ValidationError("--word-dropout must be in [0, 1)") }
+        for (name, p) in [("--caption-dropout", captionDropout), ("--token-dropout", tokenDropout)] {
+            if let p, !(p >= 0 && p < 1) { throw ValidationError("\(name) must be in [0, 1)") }
+        }
         if wordVariants < 1 { throw ValidationError("--word-variants must be at least 1") }
         if holdoutPrompts != nil && !(wordDropout > 0) { throw ValidationError("--holdout-prompts only filters --word-dropout's phrasings; give --word-dropout RATE too") }
         if let w = layerWeights, numbers(w) == nil { throw ValidationError("--layer-weights takes comma-separated numbers") }
@@ -231,6 +234,8 @@ struct TrainLM: ParsableCommand {
         let model: GeneratorModel
         if resuming {
             model = try GeneratorCheckpoint.load(from: out).model
+            // Dropout rates are training settings, not shapes: a resumed run may change them.
+            try model.setTrainingDropouts(caption: captionDropout, token: tokenDropout)
         } else {
             var c = config.config
             c.layers = try GeneratorConfig.layers(from: header, keep: layers?.layers)

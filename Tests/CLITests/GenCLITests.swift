@@ -91,12 +91,25 @@ final class GenCLITests: XCTestCase {
         let csv = try String(contentsOfFile: gen + "/train-lm.csv", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(csv.count, 5)
         XCTAssertTrue(csv[0].hasPrefix("step,seconds,lr,loss") && csv[0].hasSuffix("bits_L1,bits_L0"), String(csv[0]))
-        // Resume continues to step 6 and appends two rows.
+        // Resume continues to step 6 and appends two rows; a dropout rate given with it is the resumed run's (a
+        // training setting, recorded in config.json), not silently the first run's.
+        func tokenDropout() throws -> Double? {
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: gen + "/config.json")))
+            return (json as? [String: Any])?["token_dropout"] as? Double
+        }
+        XCTAssertEqual(try tokenDropout(), 0)
         r = try Tools.run("hv-train", ["lm", "--clips", dir + "/clips.tsv", "--config", "tiny", "--steps", "6", "--log-every", "1",
-                                       "--out", gen, "--text-encoder", textEncoder, "--resume"])
+                                       "--out", gen, "--text-encoder", textEncoder, "--resume", "--token-dropout", "0.25"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("resuming at step 4"), r.stderr)
         XCTAssertEqual(try String(contentsOfFile: gen + "/train-lm.csv", encoding: .utf8).split(separator: "\n").count, 7)
+        XCTAssertEqual(try tokenDropout(), 0.25)
+        for bad in [["--token-dropout", "1"], ["--caption-dropout", "-0.1"]] {
+            r = try Tools.run("hv-train", ["lm", "--clips", dir + "/clips.tsv", "--config", "tiny", "--steps", "6", "--out", gen,
+                                           "--text-encoder", textEncoder, "--resume"] + bad)
+            XCTAssertEqual(r.status, 64, "\(bad): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(bad[0]), r.stderr)
+        }
 
         // lm-rank: the one source ranks first under any prompt; a prompt for a source without clips is refused.
         try "a\ta pattern of coloured bars\n".write(toFile: dir + "/prompts.tsv", atomically: true, encoding: .utf8)
