@@ -32,14 +32,9 @@ public final class Generator {
         hidden.resize([b, c])
         for i in 0..<b { (hidden.data + i * c).update(from: h.data + (i * n + n - 1) * c, count: c) }
         let normed = model.finalNorm.forward(hidden)
-        let outs = model.heads[m].outputs
-        logitRows.resize([b, outs])
-        if !halfHeads.isEmpty, let half = halfHeads[m], b <= HalfWeight.maxRows {
-            half.forward(x: normed.data, rows: b, bias: model.headProj[m].bias!.value.data, y: logitRows.data)
-        } else {
-            linearForward(x: normed.data, weight: model.headProj[m].weight.value.data, bias: model.headProj[m].bias!.value.data,
-                          y: logitRows.data, rows: b, inFeatures: c, outFeatures: outs)
-        }
+        let logits = model.headProj[m].forward(normed, half: halfHeads.isEmpty ? nil : halfHeads[m])
+        logitRows.resize(logits.shape)
+        logitRows.data.update(from: logits.data, count: logits.count)
     }
 
     /// Decodes `count` video tokens (default all) for each of the batch's texts (nil = null text). After each

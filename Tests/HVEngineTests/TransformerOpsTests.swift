@@ -41,15 +41,19 @@ final class TransformerOpsTests: XCTestCase {
 
     /// The half-precision product of decoding against a naive double-precision one over the same rounded weights:
     /// one to three rows (the kernel pairs rows, so an odd count takes its single-row path too), output counts that
-    /// leave a tail after the four-row blocks, and the split of output rows over the workers (a large `out`).
+    /// leave a tail after the four-row blocks, and the split of output rows over the workers (a product past
+    /// `macsPerChunk`, split inside a four-row block).
     func testHalfWeightProductMatchesNaiveReference() throws {
         try XCTSkipUnless(HalfWeight.available, "no half-precision product on this CPU (AVX2 with FMA and F16C)")
         var rng = SeededRandom(seed: 11)
-        for (inF, outF) in [(8, 5), (24, 13), (688, 7), (64, 4099)] {
+        for (inF, outF) in [(8, 5), (24, 13), (688, 7), (64, 33_001)] {
             let lin = Linear(name: "fc", inFeatures: inF, outFeatures: outF, rng: &rng)
             let half = try XCTUnwrap(HalfWeight(lin))
             let rounded = lin.weight.value.array.map { HalfFloat.float(HalfFloat.bits($0)) }
             XCTAssertNotEqual(rounded, lin.weight.value.array, "the rounding must change the weight")
+            if inF * outF >= 2 * HalfWeight.macsPerChunk {
+                XCTAssertGreaterThan(Parallel.workers, 1, "the split needs two workers to be exercised")
+            }
             for rows in 1...3 {
                 let xs = SeqGradCheck.randoms(rows * inF, seed: UInt64(rows + inF))
                 let y = lin.forward(Tensor(seq: [rows, inF], xs), half: half).array
