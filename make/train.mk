@@ -48,7 +48,7 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
   save-tokenizer-v4 train-tokenizer-v5-l0 train-tokenizer-v5 save-tokenizer-v5-l0 save-tokenizer-v5 train-tokenizer-v6 save-tokenizer-v6 train-tokenizer-v6-c128 save-tokenizer-v6-c128 train-tokenizer-v5-c128 save-tokenizer-v5-c128 train-single-v5-l0 train-single-v5 train-single-v5-c128 save-single-v5-l0 save-single-v5 save-single-v5-c128 train-tokenizer-c128 save-tokenizer-c128 train-tokenizer-c128-next save-tokenizer-c128-next \
   train-tokenizer-b4 save-tokenizer-b4 train-single-c128 save-single-c128 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation \
   train-single-v6 save-single-v6 train-single-v6-c128 save-single-v6-c128 train-single-v7 save-single-v7 train-single-v8 save-single-v8 train-tokenizer-v7-gpu \
-  train-tokenizer-v8 save-tokenizer-v8 train-tokenizer-v9 save-tokenizer-v9
+  train-tokenizer-v8 save-tokenizer-v8 train-tokenizer-v9 save-tokenizer-v9 train-tokenizer-v8m save-tokenizer-v8m
 
 footage: build
 	pipelines/footage.sh $(BIN) $(FOOTAGE)
@@ -440,6 +440,22 @@ train-tokenizer-v9: footage
 
 save-tokenizer-v9:
 	$(call save_tokenizer_run,$(TOKENIZER_V9_RUN),$(TOKENIZER_V9_COMMITTED))
+
+# v8m: v8's tokens with a decoder tuned for masked streams. A frozen-token fine-tune of v8 (--freeze-tokens: every
+# clip keeps v8's tokens, so pretokenized shards and the generator stay valid) with v8's batch-16 recipe, half of the
+# crops' layer 0 masked as `hv-mask --ratio 0.85 --strategy repeat` masks a stream (--repeat-mask-training 0.5),
+# seed 23, 400 steps (~12 s a step on two threads: mask training trains the crops in turn). Measured 2026-12-06: the
+# worst masked cost 1.07 → 1.02 dB, unmasked level; not shipped, not committed (docs/tokenizer-journal.md).
+TOKENIZER_V8M_RUN ?= $(OUT)/tokenizer-v8m-run
+TOKENIZER_V8M_COMMITTED ?= models/tokenizer-v8m-run
+TOKENIZER_V8M_INIT ?= models/tokenizer-v8-run
+TOKENIZER_V8M_STEPS ?= 400
+TOKENIZER_V8M_RECIPE = $(TOKENIZER_B16_RECIPE) --steps $(TOKENIZER_V8M_STEPS) --seed 23 --freeze-tokens --repeat-mask-training 0.5
+train-tokenizer-v8m: footage
+	$(call tokenizer_run,$(TOKENIZER_V8M_RUN),$(TOKENIZER_V8M_COMMITTED),--init $(TOKENIZER_V8M_INIT),TOKENIZER_V8M_RECIPE)
+
+save-tokenizer-v8m:
+	$(call save_tokenizer_run,$(TOKENIZER_V8M_RUN),$(TOKENIZER_V8M_COMMITTED))
 
 # The shipped checkpoint (v8), reproduced from scratch stage by stage: v5's stage 1 and stage 2 (16 000 + 16 000 steps
 # at 64²), v6's second stage-2 cycle (16 000 more), 6 750 steps at 128², v7's GPU stage, then v8's 600 batch-16
