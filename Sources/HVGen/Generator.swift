@@ -7,7 +7,9 @@ import HVEngine
 
 public final class Generator {
     public let model: GeneratorModel
-    private let x = Tensor(shape: [0]), hidden = Tensor(shape: [0]), logitRows = Tensor(shape: [0])
+    private let x = Tensor(shape: [0]), hidden = Tensor(shape: [0])
+    /// The last head's output [B, outputs_m]: the head's own buffer, valid until that head runs again.
+    private var logitRows = Tensor(shape: [0])
     private var caches: [KVCache] = []
     /// Half-precision copies of the projections, made afresh by every `decode` (the model may have trained since).
     private var halfBlocks: [DecoderBlock.HalfWeights?] = [], halfHeads: [HalfWeight?] = []
@@ -22,7 +24,7 @@ public final class Generator {
     var config: GeneratorConfig { model.config }
 
     /// Runs rows x [B, n, C] at sequence positions `position`..<position+n through the stack with the caches;
-    /// writes head-`m` logits of each batch item's last row into `logitRows` [B, outputs_m].
+    /// sets `logitRows` to head `m`'s logits of each batch item's last row [B, outputs_m].
     private func advance(position: Int, nextLayer m: Int) throws {
         var h = x
         for (i, (blk, cache)) in zip(model.blocks, caches).enumerated() {
@@ -32,9 +34,7 @@ public final class Generator {
         hidden.resize([b, c])
         for i in 0..<b { (hidden.data + i * c).update(from: h.data + (i * n + n - 1) * c, count: c) }
         let normed = model.finalNorm.forward(hidden)
-        let logits = model.headProj[m].forward(normed, half: halfHeads.isEmpty ? nil : halfHeads[m])
-        logitRows.resize(logits.shape)
-        logitRows.data.update(from: logits.data, count: logits.count)
+        logitRows = model.headProj[m].forward(normed, half: halfHeads.isEmpty ? nil : halfHeads[m])
     }
 
     /// Decodes `count` video tokens (default all) for each of the batch's texts (nil = null text). After each
