@@ -167,7 +167,7 @@ public final class HierarchicalTokenizer: ParameterOwner {
                 let bits = layer.bits, plane = e.shape[1] * e.shape[2]
                 var random = MaskRandom(seed: maskSeed)
                 let mask = TokenMasking.mask(s.indices, gridT: e.shape[0], plane: plane, ratio: Double(repeatMaskRatio),
-                                             rng: &random)
+                                             strategy: .repeatPrevious, rng: &random)
                 // Ascending, so that a run of masked tokens all take the code of the last kept one before it.
                 for (i, masked) in mask.enumerated() where masked {
                     for b in 0..<bits { q[i * bits + b] = q[(i - plane) * bits + b] }

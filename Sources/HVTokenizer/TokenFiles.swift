@@ -90,7 +90,7 @@ public final class EncodeMasking {
 
     /// The next clip's mask of layer 0.
     func mask(_ indices: [UInt32], gridT: Int, plane: Int) -> [Bool] {
-        TokenMasking.mask(indices, gridT: gridT, plane: plane, ratio: ratio, rng: &random)
+        TokenMasking.mask(indices, gridT: gridT, plane: plane, ratio: ratio, strategy: strategy, rng: &random)
     }
 
     /// Records the masking in a header, as `hv-mask` does.

@@ -65,7 +65,8 @@ public enum TokenizerDiagnostics {
         if let maskRatio {
             let g = model.grid(ofLayer: 0, frames: T, height: H, width: W)
             var random = MaskRandom(seed: 0)
-            let mask = TokenMasking.mask(idx[0], gridT: g.t, plane: g.h * g.w, ratio: maskRatio, rng: &random)
+            let mask = TokenMasking.mask(idx[0], gridT: g.t, plane: g.h * g.w, ratio: maskRatio, strategy: .repeatPrevious,
+                                         rng: &random)
             var kept = idx
             if let refinement, refinement.rounds > 0 {
                 kept = model.refine(x, indices: idx, count: count, options: refinement,

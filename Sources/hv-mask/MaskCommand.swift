@@ -11,9 +11,11 @@ struct MaskCommand: ParsableCommand {
         commandName: "hv-mask",
         abstract: "Mask redundant tokens of the dense layer so fewer are stored and generated.",
         discussion: """
-        A token is redundant when the Hamming distance between its code and the code at the same place in the
+        A token is a candidate when the Hamming distance between its code and the code at the same place in the
         previous latent frame is below the clip's mean (or zero). The first latent frame is never masked and at
         most --ratio of a layer's tokens are masked (a seeded random subset when there are more candidates).
+        Under repeat, a candidate also stays unmasked when the code the render would repeat there (the last kept
+        one, older than the previous frame's after a run of masked tokens) is as far from it as the mean.
         hv-render fills masked tokens in with the recorded --strategy. The header records strategy, ratio,
         layers and seed: the same request again passes the file through unchanged, another is refused (exit 65)
         before anything is written. Clips are streamed one at a time (at most 2^24 tokens a clip, formats/hvt.md).
@@ -92,7 +94,7 @@ struct MaskCommand: ParsableCommand {
                 for m in targets {
                     let info = header.layers[m]
                     clip.setMask(TokenMasking.mask(clip.layers[m]!, gridT: info.gridT, plane: info.gridH * info.gridW,
-                                                   ratio: ratio, rng: &rng), layer: m)
+                                                   ratio: ratio, strategy: strat, rng: &rng), layer: m)
                 }
             }
             try writer.write(clip)

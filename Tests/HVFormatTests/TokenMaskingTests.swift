@@ -67,4 +67,54 @@ final class TokenMaskingTests: XCTestCase {
                            naive(codes, gridT: gridT, plane: plane, ratio: ratio, rng: &b), "\(gridT)x\(plane) at \(ratio)")
         }
     }
+
+    /// Against the fill: one place drifts a bit a frame (distance 1 to its predecessor every time), the other jumps
+    /// (distance 3): mean 2. Compared with the previous frame, every drifting token is redundant; compared with the
+    /// code a repeat render would put there, the drift reaches 2 after two frames, so every other one is kept.
+    func testAgainstFillComparesWithTheLastKeptCode() {
+        let codes: [UInt32] = [0b0000, 0b000000,
+                               0b0001, 0b000111,
+                               0b0011, 0b111111,
+                               0b0111, 0b111000,
+                               0b1111, 0b000000]
+        var a = MaskRandom(seed: 1), b = MaskRandom(seed: 1)
+        XCTAssertEqual(TokenMasking.mask(codes, gridT: 5, plane: 2, ratio: 1, rng: &a),
+                       [false, false, true, false, true, false, true, false, true, false])
+        XCTAssertEqual(TokenMasking.maskAgainstFill(codes, gridT: 5, plane: 2, ratio: 1, rng: &b),
+                       [false, false, true, false, false, false, true, false, false, false])
+    }
+
+    /// On random drifting codes: the mask is a subset of `mask`'s (so the cap holds and the first frame stays);
+    /// every masked token is within the threshold of the code a repeat render fills in, and every token of `mask`'s
+    /// that was dropped is not.
+    func testAgainstFillKeepsEveryMaskedTokenNearItsFill() {
+        var g = MaskRandom(seed: 5)
+        for (gridT, plane, ratio) in [(8, 256, 0.85), (8, 64, 0.3), (4, 16, 1.0), (1, 16, 0.85)] {
+            var codes = (0..<plane).map { _ in UInt32(truncatingIfNeeded: g.next()) & 0x3FFFF }
+            for i in plane..<(gridT * plane) {
+                var c = codes[i - plane]
+                for _ in 0..<Int(g.next() % 5) { c ^= 1 << UInt32(g.next() % 18) }
+                codes.append(c)
+            }
+            let s = TokenMasking.scores(codes, gridT: gridT, plane: plane).filter { $0 >= 0 }
+            let mean = s.isEmpty ? 0 : Double(s.reduce(0, +)) / Double(s.count)
+            var a = MaskRandom(seed: 2), b = MaskRandom(seed: 2)
+            let open = TokenMasking.mask(codes, gridT: gridT, plane: plane, ratio: ratio, rng: &a)
+            let m = TokenMasking.maskAgainstFill(codes, gridT: gridT, plane: plane, ratio: ratio, rng: &b)
+            XCTAssertEqual(a.next(), b.next(), "the same random numbers consumed")
+            var fill = Array(codes.prefix(plane))
+            var dropped = 0
+            for i in codes.indices {
+                XCTAssertFalse(m[i] && !open[i], "token \(i) masked outside mask's choice")
+                guard i >= plane else { continue }
+                let d = (codes[i] ^ fill[i % plane]).nonzeroBitCount
+                let near = Double(d) < mean || d == 0
+                if m[i] { XCTAssertTrue(near, "token \(i) masked \(d) bits from its fill (mean \(mean))") } else {
+                    if open[i] { XCTAssertFalse(near, "token \(i) dropped \(d) bits from its fill"); dropped += 1 }
+                    fill[i % plane] = codes[i]
+                }
+            }
+            if gridT == 8 && plane == 256 { XCTAssertGreaterThan(dropped, 0, "drifting codes drop some candidates") }
+        }
+    }
 }

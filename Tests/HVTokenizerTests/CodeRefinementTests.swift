@@ -169,7 +169,8 @@ final class CodeRefinementTests: XCTestCase {
         let idx = m.encode(x)
         let plane = 16
         var random = MaskRandom(seed: 9)
-        let mask = TokenMasking.mask(idx[0], gridT: idx[0].count / plane, plane: plane, ratio: 0.85, rng: &random)
+        let mask = TokenMasking.mask(idx[0], gridT: idx[0].count / plane, plane: plane, ratio: 0.85,
+                                     strategy: .repeatPrevious, rng: &random)
         XCTAssertTrue(mask.indices.contains { mask[$0] && idx[0][$0] != idx[0][$0 - plane] }, "no masked token differs")
         let masks: [[Bool]?] = [mask] + idx.dropFirst().map { _ in nil }
         let expected = m.decode(indices: idx.map { Optional($0) }, masks: masks, strategy: .repeatPrevious,

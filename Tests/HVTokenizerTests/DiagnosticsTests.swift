@@ -33,7 +33,7 @@ final class DiagnosticsTests: XCTestCase {
         for i in 0..<x.count { x[i] = sin(Float(i % 97) * 0.3 + Float(i / 3072) * 0.5) * 0.6 }
         let idx = m.encode(x)
         var random = MaskRandom(seed: 0)
-        let mask = TokenMasking.mask(idx[0], gridT: 2, plane: 16, ratio: 0.85, rng: &random)
+        let mask = TokenMasking.mask(idx[0], gridT: 2, plane: 16, ratio: 0.85, strategy: .repeatPrevious, rng: &random)
         XCTAssertTrue(mask.contains(true))
         let masks: [[Bool]?] = [mask, nil]
         for rounds in [0, 4] {

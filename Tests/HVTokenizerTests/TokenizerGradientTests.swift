@@ -91,7 +91,8 @@ final class TokenizerGradientTests: XCTestCase {
         if repeatMaskRatio > 0 {
             let idx = m.encode(x)[0], plane = idx.count / (config.framesPerClip / config.totalDown.t)
             var random = MaskRandom(seed: 5)
-            let mask = TokenMasking.mask(idx, gridT: idx.count / plane, plane: plane, ratio: Double(repeatMaskRatio), rng: &random)
+            let mask = TokenMasking.mask(idx, gridT: idx.count / plane, plane: plane, ratio: Double(repeatMaskRatio),
+                                         strategy: .repeatPrevious, rng: &random)
             XCTAssertTrue(mask.contains(true), "nothing masked: the check would not see the repeated codes")
         }
         // Loss = Σ recon · w for a fixed random w, so d(loss)/d(recon) = w.
