@@ -176,6 +176,9 @@ public enum Conv3dTuning {
     /// Stride-1 convs run on AMX tiles in bfloat16 where the CPU has them (Conv3dAMX.swift); off by default, so
     /// that inference and the float32 tests keep float32; hv-train turns it on (`--bf16`).
     public static var bf16 = false
+    /// Stride-1 3×3 convs on large planes and wide channels run forward by Winograd F(2×2, 3×3)
+    /// (Conv3dWinograd.swift); off, they take the direct or im2col path (tests compare, benchmarks time both).
+    public static var winograd = true
 }
 
 /// Scratch a conv's direct backward needs: the padded output gradient, the flipped kernel and the other cores' dW.
@@ -193,6 +196,10 @@ public final class Conv3dScratch {
 public func conv3dForward(x: Tensor, weight: Tensor, bias: Tensor?, geometry g: Conv3dGeometry, y: Tensor, col: Tensor) {
     if Conv3dAMX.appliesForward(g) {
         Conv3dAMX.forward(x: x, weight: weight, bias: bias, geometry: g, y: y, scratch: col)
+        return
+    }
+    if Conv3dWinograd.applies(g, xShape: x.shape) {
+        Conv3dWinograd.forward(x: x, weight: weight, bias: bias, geometry: g, y: y, scratch: col)
         return
     }
     if Conv3dDirect.appliesForward(g, width: x.shape[2]) {

@@ -45,7 +45,11 @@ struct AllBenchCommand: ParsableCommand {
         }
     }
 
+    @Flag(help: "Run every conv forward without Winograd (Conv3dTuning.winograd off), to time what it gains end to end.")
+    var noWinograd = false
+
     func run() throws {
+        if noWinograd { Conv3dTuning.winograd = false }
         let sections = Set(only.split(separator: ",").map(String.init))
         print("OpenBLAS core: \(BLAS.coreName), threads \(BLAS.threads); cores \(Parallel.workers); subnormals flushed: \(Denormals.flushing)")
         var sgemm = 0.0
@@ -162,19 +166,22 @@ struct AllBenchCommand: ParsableCommand {
         } else {
             print("conv3d peer: SKIPPED — PyTorch is not installed (pip install torch==2.13.0+cpu to compare)")
         }
-        print("conv3d k3 (causal)          fwd GFLOP/s  %sgemm   bwd GFLOP/s  %sgemm   torch fwd/bwd ratio (>1: we are faster)   im2col fwd/bwd (>1: direct is faster)")
-        let savedDirect = Conv3dTuning.direct
-        defer { Conv3dTuning.direct = savedDirect }
+        print("conv3d k3 (causal)          fwd GFLOP/s  %sgemm   bwd GFLOP/s  %sgemm   torch fwd/bwd ratio (>1: we are faster)   im2col fwd/bwd (>1: direct is faster)   forward without Winograd (>1: it pays)")
+        let savedDirect = Conv3dTuning.direct, savedWinograd = Conv3dTuning.winograd
+        defer { Conv3dTuning.direct = savedDirect; Conv3dTuning.winograd = savedWinograd }
         var amx: [(String, Double, Double, Double, Double, Double, Double)] = []
         for (name, cin, cout, t, s) in shapes {
             var rng = SeededRandom(seed: 2)
             let conv = Conv3d(name: "b", inChannels: cin, outChannels: cout, kernel: (t: 3, h: 3, w: 3), rng: &rng)
             let x = Tensor(shape: [t, s, s, cin]); x.randomNormal(std: 1, rng: &rng)
             let flops = 2.0 * Double(t * s * s) * Double(27 * cin * cout)
-            // The shipping path (direct where it applies), then im2col alone on the same layer.
+            // The shipping path (Winograd or direct where they apply), then im2col alone on the same layer, then
+            // (forward only) the shipping path without Winograd where Winograd applies.
             var times: [(Double, Double)] = []
-            for direct in [savedDirect, false] {
+            let winograd = savedWinograd && Conv3dWinograd.applies(conv.geometry, xShape: x.shape)
+            for (direct, wino) in [(savedDirect, savedWinograd), (false, false)] + (winograd ? [(savedDirect, false)] : []) {
                 Conv3dTuning.direct = direct
+                Conv3dTuning.winograd = wino
                 _ = conv.forward(x)
                 let fwd = time { _ = conv.forward(x) }
                 let dy = conv.forward(x).clone()
@@ -183,12 +190,14 @@ struct AllBenchCommand: ParsableCommand {
                 times.append((fwd, bwd))
             }
             Conv3dTuning.direct = savedDirect
+            Conv3dTuning.winograd = savedWinograd
             let (fwd, bwd) = times[0]
             var cmp = "peer skipped"
             if let (pf, pb) = peer[name] { cmp = String(format: "%.2fx / %.2fx", pf / fwd, pb / bwd) }
             let vsIm2col = String(format: "%.2fx / %.2fx", times[1].0 / fwd, times[1].1 / bwd)
-            print(String(format: "%@ %9.1f  %6.0f%%  %11.1f  %6.0f%%   %@                          %@", name.padding(toLength: 26, withPad: " ", startingAt: 0), flops / fwd / 1e9, 100 * flops / fwd / 1e9 / max(sgemm, 1),
-                         2 * flops / bwd / 1e9, 100 * 2 * flops / bwd / 1e9 / max(sgemm, 1), cmp, vsIm2col))
+            let vsPlain = winograd ? String(format: "%.2fx", times[2].0 / fwd) : "-"
+            print(String(format: "%@ %9.1f  %6.0f%%  %11.1f  %6.0f%%   %@                          %@                          %@", name.padding(toLength: 26, withPad: " ", startingAt: 0), flops / fwd / 1e9, 100 * flops / fwd / 1e9 / max(sgemm, 1),
+                         2 * flops / bwd / 1e9, 100 * 2 * flops / bwd / 1e9 / max(sgemm, 1), cmp, vsIm2col, vsPlain))
             if Conv3dAMX.available && Conv3dAMX.appliesForward(conv.geometry, bf16: true) {
                 Conv3dTuning.bf16 = true
                 defer { Conv3dTuning.bf16 = false }

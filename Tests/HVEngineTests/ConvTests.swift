@@ -197,6 +197,48 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// Winograd F(2×2, 3×3) forward against the naive reference: even and odd frame sizes (the last tile row and
+    /// column half outside), replicated and zero temporal padding, a lookahead, a (1, 3, 3) kernel, with and
+    /// without bias, and chunks of one output frame (the input frames a chunk reads transformed again per chunk);
+    /// what it does not take (stride 2, a 2×2 kernel, 60 channels) falls back.
+    func testWinogradConvMatchesNaive() {
+        let saved = (Conv3dTuning.winograd, Conv3dWinograd.minimumChannels, Conv3dWinograd.minimumPlane, Conv3dWinograd.chunkFloats)
+        defer { (Conv3dTuning.winograd, Conv3dWinograd.minimumChannels, Conv3dWinograd.minimumPlane, Conv3dWinograd.chunkFloats) = saved }
+        (Conv3dTuning.winograd, Conv3dWinograd.minimumChannels, Conv3dWinograd.minimumPlane) = (true, 64, 64)
+        typealias Case = (k: (Int, Int, Int), pad: TemporalPadding, look: Int, cin: Int, cout: Int, x: [Int], bias: Bool, one: Bool)
+        let cases: [Case] = [
+            ((3, 3, 3), .replicate, 0, 64, 64, [4, 16, 16, 64], true, false),
+            ((3, 3, 3), .zero, 0, 64, 72, [5, 9, 11, 64], false, false),
+            ((3, 3, 3), .replicate, 1, 72, 64, [4, 10, 8, 72], true, true),
+            ((1, 3, 3), .replicate, 0, 64, 64, [3, 8, 9, 64], true, true),
+            ((3, 3, 3), .zero, 0, 64, 64, [6, 12, 12, 64], true, true),
+        ]
+        for (i, c) in cases.enumerated() {
+            Conv3dWinograd.chunkFloats = c.one ? 1 : saved.3
+            let g = Conv3dGeometry(kernel: (t: c.k.0, h: c.k.1, w: c.k.2), stride: (t: 1, h: 1, w: 1), inChannels: c.cin,
+                                   outChannels: c.cout, temporalPadding: c.pad, lookahead: c.look)
+            XCTAssertTrue(Conv3dWinograd.applies(g, xShape: c.x), "case \(i)")
+            let x = randomTensor(c.x, seed: 900 + UInt64(i))
+            let w = randomTensor([c.k.0, c.k.1, c.k.2, c.cin, c.cout], seed: 910 + UInt64(i))
+            let bias = c.bias ? randomTensor([c.cout], seed: 920 + UInt64(i)) : nil
+            let y = Tensor(shape: [0]), col = Tensor(shape: [0])
+            conv3dForward(x: x, weight: w, bias: bias, geometry: g, y: y, col: col)
+            let ref = conv3dForwardNaive(x: x, weight: w, bias: bias, geometry: g)
+            XCTAssertEqual(y.shape, ref.shape, "case \(i)")
+            XCTAssertLessThan(relativeError(y.array.map(Double.init), ref.array.map(Double.init)), 1e-5, "forward, case \(i)")
+        }
+        var g = Conv3dGeometry(kernel: (t: 3, h: 3, w: 3), stride: (t: 1, h: 2, w: 2), inChannels: 64, outChannels: 64,
+                               temporalPadding: .replicate)
+        XCTAssertFalse(Conv3dWinograd.applies(g, xShape: [4, 16, 16, 64]), "stride 2")
+        g.stride = (t: 1, h: 1, w: 1)
+        XCTAssertFalse(Conv3dWinograd.applies(g, xShape: [4, 4, 4, 64]), "a plane below the minimum")
+        g.kernel = (t: 2, h: 2, w: 2); g.spatialPadding = (h: 1, w: 0)
+        XCTAssertFalse(Conv3dWinograd.applies(g, xShape: [4, 16, 16, 64]), "a 2×2 kernel")
+        g = Conv3dGeometry(kernel: (t: 3, h: 3, w: 3), stride: (t: 1, h: 1, w: 1), inChannels: 60, outChannels: 64,
+                           temporalPadding: .replicate)
+        XCTAssertFalse(Conv3dWinograd.applies(g, xShape: [4, 16, 16, 60]), "60 input channels")
+    }
+
     /// The direct path's input and weight gradients against finite differences.
     func testDirectConvBackwardMatchesFiniteDifferences() {
         let saved = Conv3dTuning.direct
