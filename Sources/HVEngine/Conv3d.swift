@@ -176,8 +176,9 @@ public enum Conv3dTuning {
     /// Stride-1 convs run on AMX tiles in bfloat16 where the CPU has them (Conv3dAMX.swift); off by default, so
     /// that inference and the float32 tests keep float32; hv-train turns it on (`--bf16`).
     public static var bf16 = false
-    /// Stride-1 3×3 convs on large planes and wide channels run forward by Winograd F(2×2, 3×3)
-    /// (Conv3dWinograd.swift); off, they take the direct or im2col path (tests compare, benchmarks time both).
+    /// Stride-1 3×3 convs on large planes and wide channels run forward, and compute their input gradient, by
+    /// Winograd F(2×2, 3×3) (Conv3dWinograd.swift); off, they take the direct or im2col path (tests compare,
+    /// benchmarks time both).
     public static var winograd = true
 }
 
@@ -250,6 +251,22 @@ public func conv3dForward(x: Tensor, weight: Tensor, bias: Tensor?, geometry g: 
     if let bias { addBiasRows(y, bias) }
 }
 
+/// dW += colᵀ · dy chunk by chunk, for a backward whose dx comes from elsewhere (Winograd).
+func conv3dWeightGradientIm2col(x: Tensor, dy: Tensor, geometry g: Conv3dGeometry, dWeight: Tensor, col: Tensor) {
+    let outShape = dy.shape, K = g.k, Cout = g.outChannels
+    let chunk = conv3dChunkFrames(outShape: outShape, k: K)
+    let planeRows = outShape[1] * outShape[2]
+    col.resize([chunk * planeRows * K])
+    var t0 = 0
+    while t0 < outShape[0] {
+        let t1 = min(outShape[0], t0 + chunk)
+        conv3dIm2col(x.data, xShape: x.shape, g: g, t0: t0, t1: t1, col: col.data)
+        BLAS.gemm(transA: true, m: K, n: Cout, k: (t1 - t0) * planeRows, a: col.data, lda: K,
+                  b: dy.data + t0 * planeRows * Cout, ldb: Cout, beta: 1, c: dWeight.data, ldc: Cout)
+        t0 = t1
+    }
+}
+
 /// Accumulates dW (and dbias) and writes dx (resized to x's shape) for y = conv(x, w) + bias; with `dWeight` nil
 /// only dx (what a gradient with respect to the input alone needs, e.g. a search over a decoder's input). With
 /// `scratch`, a stride-1 conv whose channel counts allow it takes the direct kernels (Conv3dDirect.swift) for both.
@@ -266,6 +283,18 @@ public func conv3dBackward(x: Tensor, weight: Tensor, geometry g: Conv3dGeometry
         }
         Conv3dAMX.inputGradient(dy: dy, weight: weight, geometry: g, xShape: x.shape, dx: dx, scratch: scratch.padded,
                                 packed: scratch.packed)
+        return
+    }
+    if !Conv3dTuning.bf16 && Conv3dWinograd.applies(g, xShape: x.shape) {
+        if let dWeight {
+            if let scratch, Conv3dDirect.appliesBackward(g, width: x.shape[2]) {
+                Conv3dDirect.weightGradient(x: x, dy: dy, geometry: g, dWeight: dWeight, padded: col, dyWide: scratch.padded,
+                                            partial: scratch.partial)
+            } else {
+                conv3dWeightGradientIm2col(x: x, dy: dy, geometry: g, dWeight: dWeight, col: col)
+            }
+        }
+        Conv3dWinograd.inputGradient(dy: dy, weight: weight, geometry: g, xShape: x.shape, dx: dx, scratch: col)
         return
     }
     if let scratch, Conv3dDirect.appliesBackward(g, width: x.shape[2]) {

@@ -1,4 +1,6 @@
-// Winograd F(2×2, 3×3) for the forward pass of stride-1 3×3 (spatial) convolutions: every 2×2 block of outputs
+// Winograd F(2×2, 3×3) for the forward pass and the input gradient of stride-1 3×3 (spatial) convolutions (the
+// input gradient is the same kind of correlation, from dy with the kernel turned and transposed; the weight
+// gradient stays with the direct or im2col kernels): every 2×2 block of outputs
 // of one output frame is computed from the 4×4 input tile around it in a transformed domain where the 3×3
 // correlation becomes 16 independent products, one per transformed position ξ (Lavin & Gray 2016, "Fast Algorithms
 // for Convolutional Neural Networks"). Over the channels each ξ is a matrix product
@@ -89,12 +91,18 @@ public enum Conv3dWinograd {
 
     /// U[ξ][a][ci][co] = (G g Gᵀ)[ξ] for the 3×3 kernel g of tap a, input ci, output co (weight [kt, 3, 3, Ci, Co]).
     static func transformWeights(_ w: UnsafePointer<Float>, kt: Int, ci: Int, co: Int, into u: UnsafeMutablePointer<Float>) {
+        transformWeights(kt: kt, inputs: ci, outputs: co, into: u) { a, i, j, c, o in w[(((a * 3 + i) * 3 + j) * ci + c) * co + o] }
+    }
+
+    /// U[ξ][a][c][o] = (G g Gᵀ)[ξ] for the 3×3 kernel g(i, j) = `read(a, i, j, c, o)` of tap a, input c, output o.
+    static func transformWeights(kt: Int, inputs ci: Int, outputs co: Int, into u: UnsafeMutablePointer<Float>,
+                                 read: (Int, Int, Int, Int, Int) -> Float) {
         let plane = ci * co
         Parallel.forRanges(kt * ci, minChunk: 16) { range in
             for r in range {
                 let a = r / ci, c = r % ci
                 for o in 0..<co {
-                    @inline(__always) func g(_ i: Int, _ j: Int) -> Float { w[(((a * 3 + i) * 3 + j) * ci + c) * co + o] }
+                    @inline(__always) func g(_ i: Int, _ j: Int) -> Float { read(a, i, j, c, o) }
                     // G g (4×3), row by row, then each row times Gᵀ (4 values).
                     for i in 0..<4 {
                         var r0: Float, r1: Float, r2: Float
@@ -112,6 +120,66 @@ public enum Conv3dWinograd {
                     }
                 }
             }
+        }
+    }
+
+    /// dx (resized to `xShape` and overwritten) of y = conv(x, w): the same correlation from dy with the kernel
+    /// turned half a turn in space and its channels swapped, each output frame's gradient added to the input frame
+    /// each tap read (`inputFrame`; with replicated padding the first frame collects the taps before the clip).
+    /// Chunks of input frames: the dy frames a chunk needs are transformed once for it, and every product adds into
+    /// the chunk's zeroed M before one output transform writes dx.
+    public static func inputGradient(dy: Tensor, weight: Tensor, geometry g: Conv3dGeometry, xShape: [Int], dx: Tensor,
+                                     scratch: Tensor) {
+        let T = xShape[0], H = xShape[1], W = xShape[2]
+        let ci = g.inChannels, co = g.outChannels, kt = g.kernel.t
+        let To = dy.shape[0]
+        dx.resize(xShape)
+        let th = (H + 1) / 2, tw = (W + 1) / 2, tiles = th * tw
+        let chunk = max(1, min(T, chunkFloats / (16 * tiles * (ci + co)) - (kt - 1)))
+        let uFloats = 16 * kt * ci * co
+        let vFloats = 16 * (chunk + kt - 1) * tiles * co
+        let mFloats = 16 * chunk * tiles * ci
+        scratch.resize([uFloats + vFloats + mFloats])
+        let u = scratch.data, v = u + uFloats, m = v + vFloats
+        let w = weight.data
+        transformWeights(kt: kt, inputs: co, outputs: ci, into: u) { a, i, j, o, c in
+            w[(((a * 3 + 2 - i) * 3 + 2 - j) * ci + c) * co + o]
+        }
+        var i0 = 0
+        while i0 < T {
+            let i1 = min(T, i0 + chunk)
+            var lo = Int.max, hi = -1
+            for t in 0..<To { for a in 0..<kt { if let f = g.inputFrame(t, a, frames: T), f >= i0, f < i1 { lo = min(lo, t); hi = max(hi, t) } } }
+            if hi < 0 {
+                (dx.data + i0 * H * W * ci).update(repeating: 0, count: (i1 - i0) * H * W * ci)
+                i0 = i1
+                continue
+            }
+            let nf = hi - lo + 1
+            precondition(nf <= chunk + kt - 1, "a chunk of input frames reads more output frames than budgeted")
+            transformInput(dy.data, frames: lo..<(hi + 1), height: H, width: W, channels: co, into: v)
+            let workers = min(Parallel.workers, 16)
+            Parallel.independent(workers) { wk in
+                for xi in stride(from: wk, to: 16, by: workers) {
+                    let mb = m + xi * chunk * tiles * ci
+                    mb.update(repeating: 0, count: (i1 - i0) * tiles * ci)
+                    for a in 0..<kt {
+                        let ub = u + (xi * kt + a) * co * ci
+                        var t = lo
+                        while t <= hi {
+                            guard let f = g.inputFrame(t, a, frames: T), f >= i0, f < i1 else { t += 1; continue }
+                            var n = 1
+                            while t + n <= hi, let f2 = g.inputFrame(t + n, a, frames: T), f2 == f + n, f2 < i1 { n += 1 }
+                            BLAS.gemm(m: n * tiles, n: ci, k: co, a: v + ((xi * nf + (t - lo)) * tiles) * co, lda: co,
+                                      b: ub, ldb: ci, beta: 1, c: mb + (f - i0) * tiles * ci, ldc: ci)
+                            t += n
+                        }
+                    }
+                }
+            }
+            transformOutput(m, frames: i1 - i0, chunk: chunk, tileRows: th, tileCols: tw, height: H, width: W,
+                            channels: ci, bias: nil, into: dx.data + i0 * H * W * ci)
+            i0 = i1
         }
     }
 

@@ -45,7 +45,7 @@ struct AllBenchCommand: ParsableCommand {
         }
     }
 
-    @Flag(help: "Run every conv forward without Winograd (Conv3dTuning.winograd off), to time what it gains end to end.")
+    @Flag(help: "Run every conv without Winograd (Conv3dTuning.winograd off), to time what it gains end to end.")
     var noWinograd = false
 
     func run() throws {
@@ -166,7 +166,7 @@ struct AllBenchCommand: ParsableCommand {
         } else {
             print("conv3d peer: SKIPPED — PyTorch is not installed (pip install torch==2.13.0+cpu to compare)")
         }
-        print("conv3d k3 (causal)          fwd GFLOP/s  %sgemm   bwd GFLOP/s  %sgemm   torch fwd/bwd ratio (>1: we are faster)   im2col fwd/bwd (>1: direct is faster)   forward without Winograd (>1: it pays)")
+        print("conv3d k3 (causal)          fwd GFLOP/s  %sgemm   bwd GFLOP/s  %sgemm   torch fwd/bwd ratio (>1: we are faster)   im2col fwd/bwd (>1: direct is faster)   without Winograd fwd/bwd (>1: it pays)")
         let savedDirect = Conv3dTuning.direct, savedWinograd = Conv3dTuning.winograd
         defer { Conv3dTuning.direct = savedDirect; Conv3dTuning.winograd = savedWinograd }
         var amx: [(String, Double, Double, Double, Double, Double, Double)] = []
@@ -176,7 +176,7 @@ struct AllBenchCommand: ParsableCommand {
             let x = Tensor(shape: [t, s, s, cin]); x.randomNormal(std: 1, rng: &rng)
             let flops = 2.0 * Double(t * s * s) * Double(27 * cin * cout)
             // The shipping path (Winograd or direct where they apply), then im2col alone on the same layer, then
-            // (forward only) the shipping path without Winograd where Winograd applies.
+            // the shipping path without Winograd where Winograd applies.
             var times: [(Double, Double)] = []
             let winograd = savedWinograd && Conv3dWinograd.applies(conv.geometry, xShape: x.shape)
             for (direct, wino) in [(savedDirect, savedWinograd), (false, false)] + (winograd ? [(savedDirect, false)] : []) {
@@ -195,7 +195,7 @@ struct AllBenchCommand: ParsableCommand {
             var cmp = "peer skipped"
             if let (pf, pb) = peer[name] { cmp = String(format: "%.2fx / %.2fx", pf / fwd, pb / bwd) }
             let vsIm2col = String(format: "%.2fx / %.2fx", times[1].0 / fwd, times[1].1 / bwd)
-            let vsPlain = winograd ? String(format: "%.2fx", times[2].0 / fwd) : "-"
+            let vsPlain = winograd ? String(format: "%.2fx / %.2fx", times[2].0 / fwd, times[2].1 / bwd) : "-"
             print(String(format: "%@ %9.1f  %6.0f%%  %11.1f  %6.0f%%   %@                          %@                          %@", name.padding(toLength: 26, withPad: " ", startingAt: 0), flops / fwd / 1e9, 100 * flops / fwd / 1e9 / max(sgemm, 1),
                          2 * flops / bwd / 1e9, 100 * 2 * flops / bwd / 1e9 / max(sgemm, 1), cmp, vsIm2col, vsPlain))
             if Conv3dAMX.available && Conv3dAMX.appliesForward(conv.geometry, bf16: true) {

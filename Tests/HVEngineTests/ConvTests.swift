@@ -226,6 +226,17 @@ final class ConvTests: XCTestCase {
             let ref = conv3dForwardNaive(x: x, weight: w, bias: bias, geometry: g)
             XCTAssertEqual(y.shape, ref.shape, "case \(i)")
             XCTAssertLessThan(relativeError(y.array.map(Double.init), ref.array.map(Double.init)), 1e-5, "forward, case \(i)")
+            // Backward: dx by Winograd, dW by the direct kernel (with scratch, where it applies) or im2col.
+            let dy = randomTensor(ref.shape, seed: 930 + UInt64(i))
+            let (rdx, rdw, rdb) = conv3dBackwardNaive(x: x, weight: w, geometry: g, dy: dy)
+            for scratch in [Conv3dScratch(), nil] {
+                let dx = randomTensor(x.shape, seed: 2), dw = Tensor(shape: w.shape), db = Tensor(shape: [c.cout])
+                conv3dBackward(x: x, weight: w, geometry: g, dy: dy, dx: dx, dWeight: dw, dBias: db, col: col, scratch: scratch)
+                for (name, a, b) in [("dx", dx, rdx), ("dW", dw, rdw), ("db", db, rdb)] {
+                    XCTAssertLessThan(relativeError(a.array.map(Double.init), b.array.map(Double.init)), 1e-5,
+                                      "\(name), case \(i), scratch \(scratch != nil)")
+                }
+            }
         }
         var g = Conv3dGeometry(kernel: (t: 3, h: 3, w: 3), stride: (t: 1, h: 2, w: 2), inChannels: 64, outChannels: 64,
                                temporalPadding: .replicate)
@@ -237,6 +248,38 @@ final class ConvTests: XCTestCase {
         g = Conv3dGeometry(kernel: (t: 3, h: 3, w: 3), stride: (t: 1, h: 1, w: 1), inChannels: 60, outChannels: 64,
                            temporalPadding: .replicate)
         XCTAssertFalse(Conv3dWinograd.applies(g, xShape: [4, 16, 16, 60]), "60 input channels")
+    }
+
+    /// The Winograd input gradient against finite differences of the loss Σ y · r (r fixed and random) at
+    /// positions in the first frame (which, replicated, collects the taps before the clip), in the middle and on the
+    /// last row and column of an odd-sized frame.
+    func testWinogradInputGradientMatchesFiniteDifferences() {
+        let saved = (Conv3dTuning.winograd, Conv3dWinograd.minimumPlane)
+        defer { (Conv3dTuning.winograd, Conv3dWinograd.minimumPlane) = saved }
+        (Conv3dTuning.winograd, Conv3dWinograd.minimumPlane) = (true, 64)
+        var rng = SeededRandom(seed: 41)
+        let layer = Conv3d(name: "w", inChannels: 64, outChannels: 64, kernel: (t: 3, h: 3, w: 3), rng: &rng)
+        let x = randomTensor([4, 9, 11, 64], seed: 42)
+        XCTAssertTrue(Conv3dWinograd.applies(layer.geometry, xShape: x.shape))
+        let r = randomTensor(layer.geometry.outputShape(x.shape), seed: 43)
+        func loss() -> Double {
+            let y = layer.forward(x)
+            var s = 0.0
+            for i in 0..<y.count { s += Double(y[i]) * Double(r[i]) }
+            return s
+        }
+        _ = loss()
+        let dx = layer.backward(r).clone()
+        let h: Float = 0.05
+        for (t, row, col, ch) in [(0, 0, 0, 3), (0, 4, 5, 17), (2, 4, 5, 40), (3, 8, 10, 63), (1, 8, 3, 0)] {
+            let i = ((t * 9 + row) * 11 + col) * 64 + ch
+            let keep = x[i]
+            x[i] = keep + h; let up = loss()
+            x[i] = keep - h; let down = loss()
+            x[i] = keep
+            let fd = (up - down) / Double(2 * h)
+            XCTAssertEqual(Double(dx[i]), fd, accuracy: 2e-3 * max(1, abs(fd)), "dx at \((t, row, col, ch))")
+        }
     }
 
     /// The direct path's input and weight gradients against finite differences.
