@@ -42,6 +42,8 @@ struct TrainBenchCommand: ParsableCommand {
     var gemmThresholdAb: Int?
     @Flag(help: "Also time steps with every conv on the im2col path (Conv3dTuning.direct off), alternating step by step with the direct kernels, and print both.")
     var directConvAb = false
+    @Flag(help: "Also time steps with Winograd off (Conv3dTuning.winograd), alternating step by step with it on, and print both.")
+    var winogradAb = false
     @Flag(help: "Also time steps with AdamW and SiLU in Swift's SIMD16 lanes (ElementwiseKernels off), alternating step by step with the C lanes, and print both.")
     var elementwiseAb = false
     @Flag(help: "Also time steps with the stride-1 convs on AMX tiles in bfloat16 (TokenizerTrainer.bf16Convs, what hv-train --bf16 on trains with), alternating step by step with float32, and print both.")
@@ -57,8 +59,8 @@ struct TrainBenchCommand: ParsableCommand {
             throw ValidationError("--threads needs positive thread counts, e.g. 1,2.")
         }
         if let n = inProcess, n <= 0 { throw ValidationError("--in-process needs a positive core count.") }
-        if [gemmThresholdAb != nil, directConvAb, elementwiseAb, bf16Ab, replicasAb].filter({ $0 }).count > 1 {
-            throw ValidationError("--gemm-threshold-ab, --direct-conv-ab, --elementwise-ab, --bf16-ab and --replicas-ab each alternate with the default; use one at a time.")
+        if [gemmThresholdAb != nil, directConvAb, winogradAb, elementwiseAb, bf16Ab, replicasAb].filter({ $0 }).count > 1 {
+            throw ValidationError("--gemm-threshold-ab, --direct-conv-ab, --winograd-ab, --elementwise-ab, --bf16-ab and --replicas-ab each alternate with the default; use one at a time.")
         }
     }
 
@@ -112,6 +114,10 @@ struct TrainBenchCommand: ParsableCommand {
                 print(String(format: "threads %ld: every conv through im2col: %.0f ms/step, %.3f of the steps without",
                              n, b, b / ms))
             }
+            if winogradAb, let b = f["ms_b"] {
+                print(String(format: "threads %ld: without Winograd: %.0f ms/step, %.3f of the steps with it",
+                             n, b, b / ms))
+            }
             if elementwiseAb, let b = f["ms_b"] {
                 print(String(format: "threads %ld: AdamW and SiLU in Swift lanes: %.0f ms/step, %.3f of the steps in C lanes",
                              n, b, b / ms))
@@ -150,7 +156,7 @@ struct TrainBenchCommand: ParsableCommand {
         p.arguments = ["train", "--in-process", "\(n)", "--steps", "\(steps)", "--crop", "\(crop)", "--frames", "\(clipFrames)", "--batch", "\(batch)", "--replicas", "\(replicas)"]
             + ["--column-floats", "\(columnFloats)", "--minimum-rows", "\(minimumRows)"]
             + (gemmThresholdAb.map { ["--gemm-threshold-ab", "\($0)"] } ?? [])
-            + (directConvAb ? ["--direct-conv-ab"] : []) + (elementwiseAb ? ["--elementwise-ab"] : []) + (bf16Ab ? ["--bf16-ab"] : [])
+            + (directConvAb ? ["--direct-conv-ab"] : []) + (winogradAb ? ["--winograd-ab"] : []) + (elementwiseAb ? ["--elementwise-ab"] : []) + (bf16Ab ? ["--bf16-ab"] : [])
             + (replicasAb ? ["--replicas-ab"] : [])
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_NUM_THREADS"] = "\(n)"
@@ -207,6 +213,11 @@ struct TrainBenchCommand: ParsableCommand {
                 Conv3dTuning.direct = false
                 timesB.append(timed())
                 Conv3dTuning.direct = saved
+            } else if winogradAb {
+                let saved = Conv3dTuning.winograd
+                Conv3dTuning.winograd = false
+                timesB.append(timed())
+                Conv3dTuning.winograd = saved
             } else if elementwiseAb {
                 ElementwiseKernels.enabled = false
                 timesB.append(timed())
