@@ -89,35 +89,33 @@ public enum Conv3dWinograd {
         }
     }
 
-    /// U[ξ][a][ci][co] = (G g Gᵀ)[ξ] for the 3×3 kernel g of tap a, input ci, output co (weight [kt, 3, 3, Ci, Co]).
-    static func transformWeights(_ w: UnsafePointer<Float>, kt: Int, ci: Int, co: Int, into u: UnsafeMutablePointer<Float>) {
-        transformWeights(kt: kt, inputs: ci, outputs: co, into: u) { a, i, j, c, o in w[(((a * 3 + i) * 3 + j) * ci + c) * co + o] }
-    }
-
-    /// U[ξ][a][c][o] = (G g Gᵀ)[ξ] for the 3×3 kernel g(i, j) = `read(a, i, j, c, o)` of tap a, input c, output o.
-    static func transformWeights(kt: Int, inputs ci: Int, outputs co: Int, into u: UnsafeMutablePointer<Float>,
-                                 read: (Int, Int, Int, Int, Int) -> Float) {
-        let plane = ci * co
+    /// U[ξ][a][ci][co] = (G g Gᵀ)[ξ] for the 3×3 kernel g of tap a, input ci, output co (weight [kt, 3, 3, Ci, Co]),
+    /// or with `flip` for the kernel turned half a turn in space (g(2 − i, 2 − j)); vectorised over 8 outputs.
+    /// It runs on every call (the weights change between training steps), so it has to stay cheap beside the products.
+    static func transformWeights(_ w: UnsafePointer<Float>, kt: Int, ci: Int, co: Int, flip: Bool = false,
+                                 into u: UnsafeMutablePointer<Float>) {
+        let plane = ci * co, xiStep = kt * plane
         Parallel.forRanges(kt * ci, minChunk: 16) { range in
             for r in range {
                 let a = r / ci, c = r % ci
-                for o in 0..<co {
-                    @inline(__always) func g(_ i: Int, _ j: Int) -> Float { read(a, i, j, c, o) }
-                    // G g (4×3), row by row, then each row times Gᵀ (4 values).
-                    for i in 0..<4 {
-                        var r0: Float, r1: Float, r2: Float
-                        switch i {
-                        case 0: r0 = g(0, 0); r1 = g(0, 1); r2 = g(0, 2)
-                        case 1: r0 = 0.5 * (g(0, 0) + g(1, 0) + g(2, 0)); r1 = 0.5 * (g(0, 1) + g(1, 1) + g(2, 1)); r2 = 0.5 * (g(0, 2) + g(1, 2) + g(2, 2))
-                        case 2: r0 = 0.5 * (g(0, 0) - g(1, 0) + g(2, 0)); r1 = 0.5 * (g(0, 1) - g(1, 1) + g(2, 1)); r2 = 0.5 * (g(0, 2) - g(1, 2) + g(2, 2))
-                        default: r0 = g(2, 0); r1 = g(2, 1); r2 = g(2, 2)
-                        }
-                        let base = u + (i * 4 * kt + a) * plane + c * co + o, xiStep = kt * plane
-                        base[0] = r0
-                        base[xiStep] = 0.5 * (r0 + r1 + r2)
-                        base[2 * xiStep] = 0.5 * (r0 - r1 + r2)
-                        base[3 * xiStep] = r2
+                for o in stride(from: 0, to: co, by: 8) {
+                    @inline(__always) func g(_ i: Int, _ j: Int) -> SIMD8<Float> {
+                        load8(w + (((a * 3 + (flip ? 2 - i : i)) * 3 + (flip ? 2 - j : j)) * ci + c) * co + o)
                     }
+                    let g0 = (g(0, 0), g(0, 1), g(0, 2)), g1 = (g(1, 0), g(1, 1), g(1, 2)), g2 = (g(2, 0), g(2, 1), g(2, 2))
+                    let half = SIMD8<Float>(repeating: 0.5)
+                    // The rows of G g, each then times Gᵀ.
+                    @inline(__always) func put(_ i: Int, _ r0: SIMD8<Float>, _ r1: SIMD8<Float>, _ r2: SIMD8<Float>) {
+                        let base = u + (i * 4 * kt + a) * plane + c * co + o
+                        store8(r0, base)
+                        store8(half * (r0 + r1 + r2), base + xiStep)
+                        store8(half * (r0 - r1 + r2), base + 2 * xiStep)
+                        store8(r2, base + 3 * xiStep)
+                    }
+                    put(0, g0.0, g0.1, g0.2)
+                    put(1, half * (g0.0 + g1.0 + g2.0), half * (g0.1 + g1.1 + g2.1), half * (g0.2 + g1.2 + g2.2))
+                    put(2, half * (g0.0 - g1.0 + g2.0), half * (g0.1 - g1.1 + g2.1), half * (g0.2 - g1.2 + g2.2))
+                    put(3, g2.0, g2.1, g2.2)
                 }
             }
         }
@@ -141,10 +139,8 @@ public enum Conv3dWinograd {
         let mFloats = 16 * chunk * tiles * ci
         scratch.resize([uFloats + vFloats + mFloats])
         let u = scratch.data, v = u + uFloats, m = v + vFloats
-        let w = weight.data
-        transformWeights(kt: kt, inputs: co, outputs: ci, into: u) { a, i, j, o, c in
-            w[(((a * 3 + 2 - i) * 3 + 2 - j) * ci + c) * co + o]
-        }
+        // U[ξ][a][ci][co] of the turned kernel; each product reads it transposed (Cout × Cin).
+        transformWeights(weight.data, kt: kt, ci: ci, co: co, flip: true, into: u)
         var i0 = 0
         while i0 < T {
             let i1 = min(T, i0 + chunk)
@@ -170,8 +166,8 @@ public enum Conv3dWinograd {
                             guard let f = g.inputFrame(t, a, frames: T), f >= i0, f < i1 else { t += 1; continue }
                             var n = 1
                             while t + n <= hi, let f2 = g.inputFrame(t + n, a, frames: T), f2 == f + n, f2 < i1 { n += 1 }
-                            BLAS.gemm(m: n * tiles, n: ci, k: co, a: v + ((xi * nf + (t - lo)) * tiles) * co, lda: co,
-                                      b: ub, ldb: ci, beta: 1, c: mb + (f - i0) * tiles * ci, ldc: ci)
+                            BLAS.gemm(transB: true, m: n * tiles, n: ci, k: co, a: v + ((xi * nf + (t - lo)) * tiles) * co,
+                                      lda: co, b: ub, ldb: co, beta: 1, c: mb + (f - i0) * tiles * ci, ldc: ci)
                             t += n
                         }
                     }
@@ -190,7 +186,8 @@ public enum Conv3dWinograd {
         let th = (H + 1) / 2, tw = (W + 1) / 2, tiles = th * tw, nf = frames.count
         let xiStride = nf * tiles * c
         Parallel.forRanges(nf * th, minChunk: 1) { range in
-            var d = [SIMD8<Float>](repeating: .zero, count: 16)
+            let d = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 16)
+            defer { d.deallocate() }
             for r in range {
                 let f = r / th, ty = r % th, ti = frames.lowerBound + f
                 for tx in 0..<tw {
@@ -231,7 +228,8 @@ public enum Conv3dWinograd {
                                 into y: UnsafeMutablePointer<Float>) {
         let tiles = th * tw, xiStride = chunk * tiles * c
         Parallel.forRanges(frames * th, minChunk: 1) { range in
-            var s = [SIMD8<Float>](repeating: .zero, count: 8)
+            let s = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 8)
+            defer { s.deallocate() }
             for r in range {
                 let t = r / th, ty = r % th
                 for tx in 0..<tw {
