@@ -444,8 +444,10 @@ save-tokenizer-v9:
 # v8m: v8's tokens with a decoder tuned for masked streams. A frozen-token fine-tune of v8 (--freeze-tokens: every
 # clip keeps v8's tokens, so pretokenized shards and the generator stay valid) with v8's batch-16 recipe, half of the
 # crops' layer 0 masked as `hv-mask --ratio 0.85 --strategy repeat` masks a stream (--repeat-mask-training 0.5),
-# seed 23, 400 steps (~12 s a step on two threads: mask training trains the crops in turn). Measured 2026-12-06: the
-# worst masked cost 1.07 → 1.02 dB, unmasked level; not shipped, not committed (docs/tokenizer-journal.md).
+# seed 23, 400 steps (~12 s a step on two threads: mask training trains the crops in turn). Measured 2026-12-06 with
+# the masking rule of then (the paper's candidates, all masked): the worst masked cost 1.07 → 1.02 dB, unmasked level;
+# not shipped, not committed (docs/tokenizer-journal.md). Since `repeat` checks the code it repeats, mask training
+# draws that rule's masks, so this target no longer reproduces that run's crops step for step.
 TOKENIZER_V8M_RUN ?= $(OUT)/tokenizer-v8m-run
 TOKENIZER_V8M_COMMITTED ?= models/tokenizer-v8m-run
 TOKENIZER_V8M_INIT ?= models/tokenizer-v8-run
