@@ -287,7 +287,9 @@ public func conv3dBackward(x: Tensor, weight: Tensor, geometry g: Conv3dGeometry
     }
     if !Conv3dTuning.bf16 && Conv3dWinograd.applies(g, xShape: x.shape) {
         if let dWeight {
-            if let scratch, Conv3dDirect.appliesBackward(g, width: x.shape[2]) {
+            if Conv3dWinograd.weightGradients(g, plane: x.shape[1] * x.shape[2]) {
+                Conv3dWinograd.weightGradient(x: x, dy: dy, geometry: g, dWeight: dWeight, scratch: col)
+            } else if let scratch, Conv3dDirect.appliesBackward(g, width: x.shape[2]) {
                 Conv3dDirect.weightGradient(x: x, dy: dy, geometry: g, dWeight: dWeight, padded: col, dyWide: scratch.padded,
                                             partial: scratch.partial)
             } else {

@@ -44,6 +44,8 @@ struct TrainBenchCommand: ParsableCommand {
     var directConvAb = false
     @Flag(help: "Also time steps with Winograd off (Conv3dTuning.winograd), alternating step by step with it on, and print both.")
     var winogradAb = false
+    @Flag(help: "Also time steps with the 32- and 48-channel convs off Winograd's fused path (Conv3dWinograd.minimumChannelsFused), alternating step by step with it, and print both.")
+    var fusedWinogradAb = false
     @Flag(help: "Also time steps with AdamW and SiLU in Swift's SIMD16 lanes (ElementwiseKernels off), alternating step by step with the C lanes, and print both.")
     var elementwiseAb = false
     @Flag(help: "Also time steps with the stride-1 convs on AMX tiles in bfloat16 (TokenizerTrainer.bf16Convs, what hv-train --bf16 on trains with), alternating step by step with float32, and print both.")
@@ -59,8 +61,8 @@ struct TrainBenchCommand: ParsableCommand {
             throw ValidationError("--threads needs positive thread counts, e.g. 1,2.")
         }
         if let n = inProcess, n <= 0 { throw ValidationError("--in-process needs a positive core count.") }
-        if [gemmThresholdAb != nil, directConvAb, winogradAb, elementwiseAb, bf16Ab, replicasAb].filter({ $0 }).count > 1 {
-            throw ValidationError("--gemm-threshold-ab, --direct-conv-ab, --winograd-ab, --elementwise-ab, --bf16-ab and --replicas-ab each alternate with the default; use one at a time.")
+        if [gemmThresholdAb != nil, directConvAb, winogradAb, fusedWinogradAb, elementwiseAb, bf16Ab, replicasAb].filter({ $0 }).count > 1 {
+            throw ValidationError("--gemm-threshold-ab, --direct-conv-ab, --winograd-ab, --fused-winograd-ab, --elementwise-ab, --bf16-ab and --replicas-ab each alternate with the default; use one at a time.")
         }
     }
 
@@ -118,6 +120,10 @@ struct TrainBenchCommand: ParsableCommand {
                 print(String(format: "threads %ld: without Winograd: %.0f ms/step, %.3f of the steps with it",
                              n, b, b / ms))
             }
+            if fusedWinogradAb, let b = f["ms_b"] {
+                print(String(format: "threads %ld: thin convs without Winograd's fused path: %.0f ms/step, %.3f of the steps with it",
+                             n, b, b / ms))
+            }
             if elementwiseAb, let b = f["ms_b"] {
                 print(String(format: "threads %ld: AdamW and SiLU in Swift lanes: %.0f ms/step, %.3f of the steps in C lanes",
                              n, b, b / ms))
@@ -156,7 +162,7 @@ struct TrainBenchCommand: ParsableCommand {
         p.arguments = ["train", "--in-process", "\(n)", "--steps", "\(steps)", "--crop", "\(crop)", "--frames", "\(clipFrames)", "--batch", "\(batch)", "--replicas", "\(replicas)"]
             + ["--column-floats", "\(columnFloats)", "--minimum-rows", "\(minimumRows)"]
             + (gemmThresholdAb.map { ["--gemm-threshold-ab", "\($0)"] } ?? [])
-            + (directConvAb ? ["--direct-conv-ab"] : []) + (winogradAb ? ["--winograd-ab"] : []) + (elementwiseAb ? ["--elementwise-ab"] : []) + (bf16Ab ? ["--bf16-ab"] : [])
+            + (directConvAb ? ["--direct-conv-ab"] : []) + (winogradAb ? ["--winograd-ab"] : []) + (fusedWinogradAb ? ["--fused-winograd-ab"] : []) + (elementwiseAb ? ["--elementwise-ab"] : []) + (bf16Ab ? ["--bf16-ab"] : [])
             + (replicasAb ? ["--replicas-ab"] : [])
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_NUM_THREADS"] = "\(n)"
@@ -218,6 +224,11 @@ struct TrainBenchCommand: ParsableCommand {
                 Conv3dTuning.winograd = false
                 timesB.append(timed())
                 Conv3dTuning.winograd = saved
+            } else if fusedWinogradAb {
+                let saved = Conv3dWinograd.minimumChannelsFused
+                Conv3dWinograd.minimumChannelsFused = .max
+                timesB.append(timed())
+                Conv3dWinograd.minimumChannelsFused = saved
             } else if elementwiseAb {
                 ElementwiseKernels.enabled = false
                 timesB.append(timed())

@@ -238,6 +238,50 @@ final class ConvTests: XCTestCase {
                 }
             }
         }
+        // The fused path of the thinner layers: bands of one tile row and less (5 tiles), of several rows (32),
+        // both temporal paddings, a lookahead, a (1, 3, 3) kernel, odd frame sizes, unequal channels.
+        if Conv3dDirect.available {
+            let fusedSaved = (Conv3dWinograd.minimumPlaneFused, Conv3dWinograd.bandTiles)
+            defer { (Conv3dWinograd.minimumPlaneFused, Conv3dWinograd.bandTiles) = fusedSaved }
+            Conv3dWinograd.minimumPlaneFused = 64
+            let fusedCases: [(Case, band: Int)] = [
+                (((3, 3, 3), .replicate, 0, 32, 32, [5, 9, 11, 32], true, false), 5),
+                (((3, 3, 3), .zero, 0, 48, 32, [4, 10, 8, 48], false, false), 32),
+                (((3, 3, 3), .replicate, 1, 32, 48, [6, 8, 9, 32], true, false), 8),
+                (((1, 3, 3), .replicate, 0, 32, 32, [3, 8, 8, 32], true, false), 32),
+                (((3, 3, 3), .zero, 0, 32, 32, [7, 16, 16, 32], true, false), 32),
+            ]
+            for (i, (c, band)) in fusedCases.enumerated() {
+                Conv3dWinograd.bandTiles = band
+                let g = Conv3dGeometry(kernel: (t: c.k.0, h: c.k.1, w: c.k.2), stride: (t: 1, h: 1, w: 1),
+                                       inChannels: c.cin, outChannels: c.cout, temporalPadding: c.pad, lookahead: c.look)
+                XCTAssertTrue(Conv3dWinograd.fused(g, plane: c.x[1] * c.x[2]), "fused case \(i)")
+                let x = randomTensor(c.x, seed: 940 + UInt64(i))
+                let w = randomTensor([c.k.0, c.k.1, c.k.2, c.cin, c.cout], seed: 950 + UInt64(i))
+                let bias = c.bias ? randomTensor([c.cout], seed: 960 + UInt64(i)) : nil
+                let y = randomTensor([1], seed: 3), col = Tensor(shape: [0])
+                conv3dForward(x: x, weight: w, bias: bias, geometry: g, y: y, col: col)
+                let ref = conv3dForwardNaive(x: x, weight: w, bias: bias, geometry: g)
+                XCTAssertEqual(y.shape, ref.shape, "fused case \(i)")
+                XCTAssertLessThan(relativeError(y.array.map(Double.init), ref.array.map(Double.init)), 1e-5,
+                                  "fused forward, case \(i)")
+                let dy = randomTensor(ref.shape, seed: 970 + UInt64(i))
+                let (rdx, rdw, rdb) = conv3dBackwardNaive(x: x, weight: w, geometry: g, dy: dy)
+                let dx = randomTensor(x.shape, seed: 2), dw = Tensor(shape: w.shape), db = Tensor(shape: [c.cout])
+                conv3dBackward(x: x, weight: w, geometry: g, dy: dy, dx: dx, dWeight: dw, dBias: db, col: col,
+                               scratch: Conv3dScratch())
+                for (name, a, b) in [("dx", dx, rdx), ("dW", dw, rdw), ("db", db, rdb)] {
+                    XCTAssertLessThan(relativeError(a.array.map(Double.init), b.array.map(Double.init)), 1e-5,
+                                      "fused \(name), case \(i)")
+                }
+            }
+            let thin = Conv3dGeometry(kernel: (t: 3, h: 3, w: 3), stride: (t: 1, h: 1, w: 1), inChannels: 40,
+                                      outChannels: 32, temporalPadding: .replicate)
+            XCTAssertFalse(Conv3dWinograd.applies(thin, xShape: [4, 16, 16, 40]), "40 channels (not a multiple of 16)")
+            XCTAssertFalse(Conv3dWinograd.applies(Conv3dGeometry(kernel: (t: 3, h: 3, w: 3), stride: (t: 1, h: 1, w: 1),
+                                                                 inChannels: 16, outChannels: 32, temporalPadding: .replicate),
+                                                  xShape: [4, 16, 16, 16]), "16 channels")
+        }
         var g = Conv3dGeometry(kernel: (t: 3, h: 3, w: 3), stride: (t: 1, h: 2, w: 2), inChannels: 64, outChannels: 64,
                                temporalPadding: .replicate)
         XCTAssertFalse(Conv3dWinograd.applies(g, xShape: [4, 16, 16, 64]), "stride 2")
@@ -254,13 +298,25 @@ final class ConvTests: XCTestCase {
     /// positions in the first frame (which, replicated, collects the taps before the clip), in the middle and on the
     /// last row and column of an odd-sized frame.
     func testWinogradInputGradientMatchesFiniteDifferences() {
-        let saved = (Conv3dTuning.winograd, Conv3dWinograd.minimumPlane)
-        defer { (Conv3dTuning.winograd, Conv3dWinograd.minimumPlane) = saved }
-        (Conv3dTuning.winograd, Conv3dWinograd.minimumPlane) = (true, 64)
+        let saved = (Conv3dTuning.winograd, Conv3dWinograd.minimumPlane, Conv3dWinograd.minimumPlaneFused,
+                     Conv3dWinograd.bandTiles)
+        defer {
+            (Conv3dTuning.winograd, Conv3dWinograd.minimumPlane, Conv3dWinograd.minimumPlaneFused,
+             Conv3dWinograd.bandTiles) = saved
+        }
+        (Conv3dTuning.winograd, Conv3dWinograd.minimumPlane, Conv3dWinograd.minimumPlaneFused) = (true, 64, 64)
+        // 64 channels: the SGEMM path; 32 (where the CPU has the register tiles): the fused one, in bands of 8 tiles.
+        Conv3dWinograd.bandTiles = 8
+        for channels in Conv3dDirect.available ? [64, 32] : [64] {
+            assertWinogradInputGradient(channels: channels)
+        }
+    }
+
+    private func assertWinogradInputGradient(channels: Int, file: StaticString = #filePath, line: UInt = #line) {
         var rng = SeededRandom(seed: 41)
-        let layer = Conv3d(name: "w", inChannels: 64, outChannels: 64, kernel: (t: 3, h: 3, w: 3), rng: &rng)
-        let x = randomTensor([4, 9, 11, 64], seed: 42)
-        XCTAssertTrue(Conv3dWinograd.applies(layer.geometry, xShape: x.shape))
+        let layer = Conv3d(name: "w", inChannels: channels, outChannels: channels, kernel: (t: 3, h: 3, w: 3), rng: &rng)
+        let x = randomTensor([4, 9, 11, channels], seed: 42)
+        XCTAssertTrue(Conv3dWinograd.applies(layer.geometry, xShape: x.shape), file: file, line: line)
         let r = randomTensor(layer.geometry.outputShape(x.shape), seed: 43)
         func loss() -> Double {
             let y = layer.forward(x)
@@ -270,15 +326,24 @@ final class ConvTests: XCTestCase {
         }
         _ = loss()
         let dx = layer.backward(r).clone()
-        let h: Float = 0.05
-        for (t, row, col, ch) in [(0, 0, 0, 3), (0, 4, 5, 17), (2, 4, 5, 40), (3, 8, 10, 63), (1, 8, 3, 0)] {
-            let i = ((t * 9 + row) * 11 + col) * 64 + ch
-            let keep = x[i]
-            x[i] = keep + h; let up = loss()
-            x[i] = keep - h; let down = loss()
-            x[i] = keep
+        let dw = layer.weight.grad
+        // The central difference of the loss in element k of `value` against `gradient`[k].
+        func check(_ value: Tensor, _ gradient: Tensor, _ k: Int, _ what: String) {
+            let h: Float = 0.05, keep = value[k]
+            value[k] = keep + h; let up = loss()
+            value[k] = keep - h; let down = loss()
+            value[k] = keep
             let fd = (up - down) / Double(2 * h)
-            XCTAssertEqual(Double(dx[i]), fd, accuracy: 2e-3 * max(1, abs(fd)), "dx at \((t, row, col, ch))")
+            XCTAssertEqual(Double(gradient[k]), fd, accuracy: 2e-3 * max(1, abs(fd)), "\(what), \(channels) channels",
+                           file: file, line: line)
+        }
+        for (t, row, col, ch) in [(0, 0, 0, 3), (0, 4, 5, 17), (2, 4, 5, 40), (3, 8, 10, 63), (1, 8, 3, 0)] {
+            check(x, dx, ((t * 9 + row) * 11 + col) * channels + ch % channels, "dx at \((t, row, col, ch % channels))")
+        }
+        // dW (in the transformed domain for the wide layers): corner, edge and centre taps of every temporal tap.
+        for (a, i, j, c, o) in [(0, 0, 0, 1, 2), (1, 1, 1, 20, 30), (2, 2, 2, 63, 0), (2, 0, 2, 7, 63), (0, 2, 1, 31, 5)] {
+            check(layer.weight.value, dw, (((a * 3 + i) * 3 + j) * channels + c % channels) * channels + o % channels,
+                  "dW at \((a, i, j, c % channels, o % channels))")
         }
     }
 
