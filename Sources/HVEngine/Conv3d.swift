@@ -183,6 +183,21 @@ public enum Conv3dTuning {
 }
 
 /// Scratch a conv's direct backward needs: the padded output gradient, the flipped kernel and the other cores' dW.
+/// The conv layers' column buffer (im2col columns, the direct kernels' padded input, Winograd's transforms), one per
+/// thread and shared by every layer that thread runs: each use starts and ends within one forward or backward call,
+/// so a model needs one the size of its largest layer's, not one per layer (on a 256² clip's encoder, hundreds of MB
+/// that every process would first-touch). Replicas that train side by side run on their own threads.
+public enum ConvColumns {
+    private static let key = "hv.conv.columns"
+    public static var current: Tensor {
+        let d = Thread.current.threadDictionary
+        if let t = d[key] as? Tensor { return t }
+        let t = Tensor(shape: [0])
+        d[key] = t
+        return t
+    }
+}
+
 public final class Conv3dScratch {
     let padded = Tensor(shape: [0])
     let flipped = Tensor(shape: [0])
@@ -415,7 +430,7 @@ public final class Conv3d: ParameterOwner {
     private var input: Tensor?
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
-    private let col = Tensor(shape: [0])
+    private var col: Tensor { ConvColumns.current }
     private let scratch = Conv3dScratch()
 
     public init(name: String, inChannels: Int, outChannels: Int, kernel: (t: Int, h: Int, w: Int),

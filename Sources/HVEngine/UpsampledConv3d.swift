@@ -30,7 +30,8 @@ public final class UpsampledConv3d: ParameterOwner {
     private var phases: [SpatialPhase] = []
     private var input: Tensor?
     private let output = Tensor(shape: [0]), gradInput = Tensor(shape: [0])
-    private let phaseOut = Tensor(shape: [0]), phaseGrad = Tensor(shape: [0]), col = Tensor(shape: [0])
+    private let phaseOut = Tensor(shape: [0]), phaseGrad = Tensor(shape: [0])
+    private var col: Tensor { ConvColumns.current }
     private let scratch = Conv3dScratch()
 
     /// Input offsets (floor((p + k + first) / f)) of an axis's taps for phase p.

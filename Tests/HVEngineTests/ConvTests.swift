@@ -294,6 +294,44 @@ final class ConvTests: XCTestCase {
         XCTAssertFalse(Conv3dWinograd.applies(g, xShape: [4, 16, 16, 60]), "60 input channels")
     }
 
+    /// The layers of a thread share one column buffer (ConvColumns): forwards of several layers, then their
+    /// backwards in reverse (as a model runs them), each against the naive reference — a layer whose backward needed
+    /// what its forward left in the buffer would fail here. Another thread gets a buffer of its own.
+    func testLayersShareTheColumnBufferOfTheirThread() {
+        var rng = SeededRandom(seed: 61)
+        let layers = [
+            Conv3d(name: "wide", inChannels: 64, outChannels: 64, kernel: (t: 3, h: 3, w: 3), rng: &rng),
+            Conv3d(name: "thin", inChannels: 64, outChannels: 32, kernel: (t: 3, h: 3, w: 3), rng: &rng),
+            Conv3d(name: "down", inChannels: 32, outChannels: 48, kernel: (t: 3, h: 3, w: 3), stride: (t: 1, h: 2, w: 2),
+                   rng: &rng),
+            Conv3d(name: "point", inChannels: 48, outChannels: 16, kernel: (t: 1, h: 1, w: 1), rng: &rng),
+        ]
+        var xs = [randomTensor([4, 16, 16, 64], seed: 62)]
+        for layer in layers { xs.append(layer.forward(xs.last!).clone()) }
+        var dy = randomTensor(xs.last!.shape, seed: 63)
+        for (i, layer) in layers.enumerated().reversed() {
+            let ref = conv3dForwardNaive(x: xs[i], weight: layer.weight.value, bias: layer.bias?.value,
+                                         geometry: layer.geometry)
+            XCTAssertLessThan(relativeError(xs[i + 1].array.map(Double.init), ref.array.map(Double.init)), 1e-5,
+                              "forward of layer \(i)")
+            layer.zeroGrad()
+            let dx = layer.backward(dy).clone()
+            let (rdx, rdw, _) = conv3dBackwardNaive(x: xs[i], weight: layer.weight.value, geometry: layer.geometry, dy: dy)
+            XCTAssertLessThan(relativeError(dx.array.map(Double.init), rdx.array.map(Double.init)), 1e-5, "dx of layer \(i)")
+            XCTAssertLessThan(relativeError(layer.weight.grad.array.map(Double.init), rdw.array.map(Double.init)), 1e-5,
+                              "dW of layer \(i)")
+            dy = dx
+        }
+        let mine = ObjectIdentifier(ConvColumns.current)
+        XCTAssertEqual(ObjectIdentifier(ConvColumns.current), mine)
+        var other: ObjectIdentifier?
+        let done = DispatchSemaphore(value: 0)
+        Thread { other = ObjectIdentifier(ConvColumns.current); done.signal() }.start()
+        done.wait()
+        XCTAssertNotNil(other)
+        XCTAssertNotEqual(other, mine)
+    }
+
     /// The Winograd input gradient against finite differences of the loss Σ y · r (r fixed and random) at
     /// positions in the first frame (which, replicated, collects the taps before the clip), in the middle and on the
     /// last row and column of an odd-sized frame.
