@@ -18,12 +18,16 @@ public class ElementwiseLayer {
     func f(_ x: Float) -> Float { x }
     func df(_ x: Float) -> Float { 1 }
 
-    public func forward(_ x: Tensor) -> Tensor {
+    public func forward(_ x: Tensor) -> Tensor { forward(x, into: output) }
+
+    /// y = f(x) into the caller's `y` (which may be x itself); a backward after it needs x unchanged.
+    @discardableResult
+    public func forward(_ x: Tensor, into y: Tensor) -> Tensor {
         input = x
-        output.resize(x.shape)
-        let src = x.data, dst = output.data
+        y.resize(x.shape)
+        let src = x.data, dst = y.data
         Parallel.forRanges(x.count) { r in self.forwardRun(src + r.lowerBound, dst + r.lowerBound, count: r.count) }
-        return output
+        return y
     }
 
     public func backward(_ dy: Tensor) -> Tensor {

@@ -188,12 +188,16 @@ public enum Conv3dTuning {
 /// so a model needs one the size of its largest layer's, not one per layer (on a 256² clip's encoder, hundreds of MB
 /// that every process would first-touch). Replicas that train side by side run on their own threads.
 public enum ConvColumns {
-    private static let key = "hv.conv.columns"
-    public static var current: Tensor {
+    public static var current: Tensor { ThreadScratch.tensor("hv.conv.columns") }
+}
+
+/// Scratch tensors kept per thread under a name, for buffers whose every use ends within one call.
+public enum ThreadScratch {
+    public static func tensor(_ name: String) -> Tensor {
         let d = Thread.current.threadDictionary
-        if let t = d[key] as? Tensor { return t }
+        if let t = d[name] as? Tensor { return t }
         let t = Tensor(shape: [0])
-        d[key] = t
+        d[name] = t
         return t
     }
 }
@@ -453,10 +457,15 @@ public final class Conv3d: ParameterOwner {
     public var accumulatesParameterGradients = true
 
     /// x [T, H, W, Cin] → layer-owned y, valid until the next forward.
-    public func forward(_ x: Tensor) -> Tensor {
+    public func forward(_ x: Tensor) -> Tensor { forward(x, into: output) }
+
+    /// The same into the caller's `y` (not x).
+    @discardableResult
+    public func forward(_ x: Tensor, into y: Tensor) -> Tensor {
+        precondition(x !== y, "a conv writes its output beside its input")
         input = x
-        conv3dForward(x: x, weight: weight.value, bias: bias?.value, geometry: geometry, y: output, col: col)
-        return output
+        conv3dForward(x: x, weight: weight.value, bias: bias?.value, geometry: geometry, y: y, col: col)
+        return y
     }
 
     /// dy → layer-owned dx; accumulates into weight.grad and bias.grad.

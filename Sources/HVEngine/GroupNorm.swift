@@ -35,7 +35,12 @@ public final class GroupNorm: ParameterOwner {
         return statistics == .perFrame ? (T, perFrame) : (1, perFrame * T)
     }
 
-    public func forward(_ x: Tensor) -> Tensor {
+    public func forward(_ x: Tensor) -> Tensor { forward(x, into: output) }
+
+    /// The same into the caller's `y` (not x).
+    @discardableResult
+    public func forward(_ x: Tensor, into output: Tensor) -> Tensor {
+        precondition(x !== output, "GroupNorm writes its output beside its input")
         input = x
         output.resize(x.shape)
         let C = x.shape[x.rank - 1], G = groups, cg = C / G

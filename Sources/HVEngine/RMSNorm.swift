@@ -54,12 +54,17 @@ public final class RMSNorm: ParameterOwner {
     }
 
     /// x: [..., dim] -> layer-owned y of the same shape.
-    public func forward(_ x: Tensor) -> Tensor {
+    public func forward(_ x: Tensor) -> Tensor { forward(x, into: output) }
+
+    /// The same into the caller's `y` (not x).
+    @discardableResult
+    public func forward(_ x: Tensor, into y: Tensor) -> Tensor {
+        precondition(x !== y, "RMSNorm writes its output beside its input")
         let n = x.count / dim
-        output.resize(x.shape); rstd.resize([n])
-        rmsNormForward(x: x.data, weight: weight.value.data, y: output.data, rstd: rstd.data, rows: n, channels: dim, eps: eps)
+        y.resize(x.shape); rstd.resize([n])
+        rmsNormForward(x: x.data, weight: weight.value.data, y: y.data, rstd: rstd.data, rows: n, channels: dim, eps: eps)
         input = x
-        return output
+        return y
     }
 
     public func backward(_ dy: Tensor) -> Tensor {

@@ -21,6 +21,14 @@ public final class HierarchicalTokenizer: ParameterOwner {
     let encoder: Encoder3D
     let layers: [TokenLayer]
     let decoder: Decoder3D
+
+    /// For tools that only run forwards (hv-encode, hv-render): the encoder's and the decoder's ResNet blocks keep
+    /// no activations for a backward, so a 256² clip's encode peaks at a fraction of the memory with the same
+    /// output bits. A refinement runs backwards through the decoder, so keep `decoder` false for it.
+    public func setInference(encoder e: Bool, decoder d: Bool) {
+        for b in encoder.blocks.joined() { b.lean = e }
+        for b in decoder.blocks.joined() { b.lean = d }
+    }
     /// Learned mask embedding of each layer (used by the `learned` strategy), shape [bits].
     let maskEmbeddings: [Parameter]
 

@@ -10,6 +10,10 @@ final class ResBlock3D: ParameterOwner {
     let skip: Conv3d?
     private let out = Tensor(shape: [0])
     private let dx = Tensor(shape: [0])
+    /// Inference only: the block's inner activations go to two buffers of the thread, shared by every lean block,
+    /// instead of six of its own kept for a backward (`HierarchicalTokenizer.inference`). The output is the same
+    /// to the bit; `backward` refuses.
+    var lean = false
 
     init(name: String, inChannels: Int, outChannels: Int, config: TokenizerConfig, rng: inout SeededRandom) {
         norm1 = BlockNorm(name: "\(name).norm1", channels: inChannels, config: config)
@@ -32,6 +36,17 @@ final class ResBlock3D: ParameterOwner {
     }
 
     func forward(_ x: Tensor) -> Tensor {
+        if lean {
+            let a = ThreadScratch.tensor("hv.block.a"), b = ThreadScratch.tensor("hv.block.b")
+            norm1.forward(x, into: a); act1.forward(a, into: a)
+            conv1.forward(a, into: b)
+            norm2.forward(b, into: a); act2.forward(a, into: a)
+            conv2.forward(a, into: b)
+            let s = skip?.forward(x) ?? x
+            out.resize(b.shape)
+            add(b, s, into: out)
+            return out
+        }
         var h = norm1.forward(x)
         h = act1.forward(h)
         h = conv1.forward(h)
@@ -45,6 +60,7 @@ final class ResBlock3D: ParameterOwner {
     }
 
     func backward(_ dy: Tensor) -> Tensor {
+        precondition(!lean, "a lean ResBlock3D keeps no activations for a backward")
         var g = conv2.backward(dy)
         g = act2.backward(g)
         g = norm2.backward(g)

@@ -24,6 +24,7 @@ final class BlockNorm: ParameterOwner {
 
     var parameters: [Parameter] { group?.parameters ?? rms!.parameters }
     func forward(_ x: Tensor) -> Tensor { group?.forward(x) ?? rms!.forward(x) }
+    func forward(_ x: Tensor, into y: Tensor) { if let group { group.forward(x, into: y) } else { rms!.forward(x, into: y) } }
     func backward(_ dy: Tensor) -> Tensor { group?.backward(dy) ?? rms!.backward(dy) }
 }
 

@@ -63,6 +63,8 @@ struct EncodeCommand: ParsableCommand {
             throw ValidationError("--refine needs a model that encodes frames at their own size; this one resizes them to \(cfg.encoderSize!)².")
         }
         let refinement = refine > 0 ? CodeRefinement(rounds: refine) : nil
+        // Only forwards, but for the refinement's backwards through the decoder.
+        tokenizer.setInference(encoder: true, decoder: refinement == nil)
         let inFile = try InputFile(input)
         let reader = try Y4MReader(fileDescriptor: inFile.descriptor, name: inFile.displayName)
         let h = reader.header

@@ -59,6 +59,7 @@ struct RenderCommand: ParsableCommand {
     func run() throws {
         if let reference, reference != "-" { _ = try InputFile(reference) }  // fail before any work
         let tokenizer = try TokenizerCheckpoint.load(from: TokenizerCheckpoint.resolve(model.path))
+        tokenizer.setInference(encoder: true, decoder: true)
         let inFile = try InputFile(input)
         let reader = try HVTReader(fileDescriptor: inFile.descriptor, name: inFile.displayName)
         let header = reader.header!

@@ -98,6 +98,32 @@ final class TokenizerModelTests: XCTestCase {
         }
     }
 
+    /// `setInference`'s lean ResNet blocks (inner activations in two buffers of the thread) encode and decode to
+    /// the same bits as the blocks that keep theirs, for both norms (tiny: GroupNorm, tiny2: RMSNorm).
+    func testInferenceBlocksGiveTheSameBits() throws {
+        for c in [TokenizerConfig.tiny, .tiny2] {
+            let m = try HierarchicalTokenizer(config: c)
+            var rng = SeededRandom(seed: 8)
+            for p in m.parameters { for i in 0..<p.value.count { p.value[i] += 0.1 * (rng.uniform() * 2 - 1) } }
+            let x = randomClip(c, seed: 9)
+            func run() -> ([[UInt32]], [Float]) {
+                let idx = m.encode(x)
+                let y = m.decode(indices: idx.map { Optional($0) }, frames: c.framesPerClip, height: c.frameSize,
+                                 width: c.frameSize)
+                return (idx, y.array)
+            }
+            let kept = run()
+            m.setInference(encoder: true, decoder: true)
+            let lean = run()
+            m.setInference(encoder: false, decoder: false)
+            let again = run()
+            XCTAssertEqual(lean.0, kept.0, "\(c.name): tokens")
+            XCTAssertEqual(lean.1, kept.1, "\(c.name): decoded clip")
+            XCTAssertEqual(again.1, kept.1, "\(c.name): after turning it off")
+            XCTAssertGreaterThan(Set(kept.0[0]).count, 1, "\(c.name): codes that vary")
+        }
+    }
+
     func testSmallConfigShapesOnReducedClip() throws {
         // The shipped geometry on a 64×64×64 clip: every layer's grid scales with the input.
         let c = TokenizerConfig.small
