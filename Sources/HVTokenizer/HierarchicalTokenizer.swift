@@ -29,6 +29,7 @@ public final class HierarchicalTokenizer: ParameterOwner {
         for b in encoder.blocks.joined() { b.lean = e }
         for b in decoder.blocks.joined() { b.lean = d }
     }
+
     /// Learned mask embedding of each layer (used by the `learned` strategy), shape [bits].
     let maskEmbeddings: [Parameter]
 

@@ -11,7 +11,7 @@ final class ResBlock3D: ParameterOwner {
     private let out = Tensor(shape: [0])
     private let dx = Tensor(shape: [0])
     /// Inference only: the block's inner activations go to two buffers of the thread, shared by every lean block,
-    /// instead of six of its own kept for a backward (`HierarchicalTokenizer.inference`). The output is the same
+    /// instead of six of its own kept for a backward (`HierarchicalTokenizer.setInference`). The output is the same
     /// to the bit; `backward` refuses.
     var lean = false
 
