@@ -82,11 +82,7 @@ public enum Conv3dWinograd {
         let To = outShape[0]
         let (th, tw, tiles) = tiling(height: H, width: W)
         let chunk = chunkFrames(To, tiles: tiles, channels: ci + co, kt: kt)
-        let uFloats = 16 * kt * ci * co
-        let vFloats = 16 * (chunk + kt - 1) * tiles * ci
-        let mFloats = 16 * chunk * tiles * co
-        scratch.resize([uFloats + vFloats + mFloats])
-        let u = scratch.data, v = u + uFloats, m = v + vFloats
+        let (u, v, m) = chunkScratch(scratch, kt: kt, ci: ci, co: co, chunk: chunk, tiles: tiles, read: ci, written: co)
         transformWeights(weight.data, kt: kt, ci: ci, co: co, into: u)
         var t0 = 0
         while t0 < To {
@@ -133,6 +129,17 @@ public enum Conv3dWinograd {
     /// together), and the up to kt − 1 more frames a chunk reads, within `chunkFloats`.
     static func chunkFrames(_ frames: Int, tiles: Int, channels: Int, kt: Int) -> Int {
         max(1, min(frames, chunkFloats / (16 * tiles * channels) - (kt - 1)))
+    }
+
+    /// `scratch` resized and cut into a chunk's buffers: the 16·kt transformed kernels (Cin × Cout each), the
+    /// transformed tiles of the up to chunk + kt − 1 frames it reads (`read` channels) and those of the chunk's own
+    /// frames (`written` channels).
+    static func chunkScratch(_ scratch: Tensor, kt: Int, ci: Int, co: Int, chunk: Int, tiles: Int, read: Int,
+                             written: Int) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
+                                               UnsafeMutablePointer<Float>) {
+        let uFloats = 16 * kt * ci * co, vFloats = 16 * (chunk + kt - 1) * tiles * read
+        scratch.resize([uFloats + vFloats + 16 * chunk * tiles * written])
+        return (scratch.data, scratch.data + uFloats, scratch.data + uFloats + vFloats)
     }
 
     /// The input frames that output frames `outputs` read, first and last, nil when none: a contiguous range (a
@@ -193,11 +200,7 @@ public enum Conv3dWinograd {
         dx.resize(xShape)
         let (th, tw, tiles) = tiling(height: H, width: W)
         let chunk = chunkFrames(T, tiles: tiles, channels: ci + co, kt: kt)
-        let uFloats = 16 * kt * ci * co
-        let vFloats = 16 * (chunk + kt - 1) * tiles * co
-        let mFloats = 16 * chunk * tiles * ci
-        scratch.resize([uFloats + vFloats + mFloats])
-        let u = scratch.data, v = u + uFloats, m = v + vFloats
+        let (u, v, m) = chunkScratch(scratch, kt: kt, ci: ci, co: co, chunk: chunk, tiles: tiles, read: co, written: ci)
         // U[ξ][a][ci][co] of the turned kernel; each product reads it transposed (Cout × Cin).
         transformWeights(weight.data, kt: kt, ci: ci, co: co, flip: true, into: u)
         var i0 = 0
@@ -250,12 +253,8 @@ public enum Conv3dWinograd {
         let To = dy.shape[0]
         let tiles = tiling(height: H, width: W).tiles
         let chunk = chunkFrames(To, tiles: tiles, channels: ci + co, kt: kt)
-        let uFloats = 16 * kt * ci * co
-        let vFloats = 16 * (chunk + kt - 1) * tiles * ci
-        let dFloats = 16 * chunk * tiles * co
-        scratch.resize([uFloats + vFloats + dFloats])
-        let du = scratch.data, v = du + uFloats, d = v + vFloats
-        du.update(repeating: 0, count: uFloats)
+        let (du, v, d) = chunkScratch(scratch, kt: kt, ci: ci, co: co, chunk: chunk, tiles: tiles, read: ci, written: co)
+        du.update(repeating: 0, count: 16 * kt * ci * co)
         var t0 = 0
         while t0 < To {
             let t1 = min(To, t0 + chunk)
