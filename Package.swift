@@ -17,7 +17,7 @@ func toolDeps(_ name: String) -> [Target.Dependency] {
     case "hv-gen": return common + ["HVCore", "HVFormat", "HVEngine", "HVText", "HVGen", "HVTokenizer"]
     case "hv-train": return common + ["HVCore", "HVFormat", "HVEngine", "HVTokenizer", "HVGen", "HVText", "HVManifest"]
     case "hv-manifest": return common + ["HVManifest", "HVEngine", "HVText"]
-    case "hv-bench": return common + ["HVEngine", "HVMedia", "HVMetrics", "HVTokenizer", "HVText", "HVGen"]
+    case "hv-bench": return common + ["CKernels", "HVEngine", "HVMedia", "HVMetrics", "HVTokenizer", "HVText", "HVGen"]
     default: return common
     }
 }

@@ -362,9 +362,25 @@ public enum Conv3dWinograd {
         }
     }
 
+    /// Whether the tile transforms run in CKernels' AVX2 (hv_winograd_input_tiles, hv_winograd_output_tiles): the
+    /// same sums in the same order as the Swift references below, in 256-bit instructions where Swift's SIMD8 gets
+    /// pairs of SSE ones.
+    /// Off, the Swift references run (`hv-bench all --swift-transforms` times both).
+    public static var transformsInC = hv_winograd_tiles_available() != 0
+
     /// The transformed tiles of tile row `ty` of one frame: out[ξ·xiStride + tx·c + k].
     static func transformTiles(_ x: UnsafePointer<Float>, height H: Int, width W: Int, channels c: Int, tileRow ty: Int,
                                into out: UnsafeMutablePointer<Float>, xiStride: Int) {
+        if transformsInC {
+            hv_winograd_input_tiles(x, Int32(H), Int32(W), Int32(c), Int32(ty), out, xiStride)
+        } else {
+            transformTilesReference(x, height: H, width: W, channels: c, tileRow: ty, into: out, xiStride: xiStride)
+        }
+    }
+
+    /// `transformTiles` in Swift: the reference of the C version and the path of CPUs without AVX2.
+    static func transformTilesReference(_ x: UnsafePointer<Float>, height H: Int, width W: Int, channels c: Int,
+                                        tileRow ty: Int, into out: UnsafeMutablePointer<Float>, xiStride: Int) {
         let tw = (W + 1) / 2
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 16) { buf in
             let d = buf.baseAddress!
@@ -415,6 +431,17 @@ public enum Conv3dWinograd {
     /// Rows 2·ty and 2·ty + 1 of one output frame y from tile row `ty`'s products m[ξ·xiStride + tx·c + k].
     static func untransformTiles(_ m: UnsafePointer<Float>, xiStride: Int, height H: Int, width W: Int, channels c: Int,
                                  tileRow ty: Int, bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
+        if transformsInC {
+            hv_winograd_output_tiles(m, xiStride, Int32(H), Int32(W), Int32(c), Int32(ty), bias, y)
+        } else {
+            untransformTilesReference(m, xiStride: xiStride, height: H, width: W, channels: c, tileRow: ty, bias: bias, into: y)
+        }
+    }
+
+    /// `untransformTiles` in Swift: the reference of the C version and the path of CPUs without AVX2.
+    static func untransformTilesReference(_ m: UnsafePointer<Float>, xiStride: Int, height H: Int, width W: Int,
+                                          channels c: Int, tileRow ty: Int, bias: UnsafePointer<Float>?,
+                                          into y: UnsafeMutablePointer<Float>) {
         let tw = (W + 1) / 2
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 8) { buf in
             let s = buf.baseAddress!

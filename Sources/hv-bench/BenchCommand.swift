@@ -3,6 +3,7 @@
 // and render vs real time, a training step, the metrics vs scikit-image, the sequence ops (attention vs
 // PyTorch SDPA, LFQ, a small transformer step; `hv-bench seq` has their knobs) and the text encoder.
 import ArgumentParser
+import CKernels
 import Foundation
 import HVCLI
 import HVEngine
@@ -48,8 +49,16 @@ struct AllBenchCommand: ParsableCommand {
     @Flag(help: "Run every conv without Winograd (Conv3dTuning.winograd off), to time what it gains end to end.")
     var noWinograd = false
 
+    @Flag(help: "Run the AVX2 conv rows with their per-entry pass tiles only (hv_conv_whole_tiles off), to time what the whole-reduction tiles gain.")
+    var noWholeTiles = false
+
+    @Flag(help: "Run the Winograd tile transforms in their Swift references instead of CKernels' AVX2, to time what the C versions gain.")
+    var swiftTransforms = false
+
     func run() throws {
         if noWinograd { Conv3dTuning.winograd = false }
+        if noWholeTiles { hv_conv_whole_tiles(0) }
+        if swiftTransforms { Conv3dWinograd.transformsInC = false }
         let sections = Set(only.split(separator: ",").map(String.init))
         print("OpenBLAS core: \(BLAS.coreName), threads \(BLAS.threads); cores \(Parallel.workers); subnormals flushed: \(Denormals.flushing)")
         var sgemm = 0.0
@@ -160,12 +169,14 @@ struct AllBenchCommand: ParsableCommand {
         }
         if let f = convShapes { shapes = shapes.filter { $0.0.contains(f) } }
         let shapeArgs = shapes.map { "\($0.0):\($0.1):\($0.2):\($0.3):\($0.4)" }     // the peer times the same list
-        var peer: [String: (Double, Double)] = [:]
-        if let lines = peerLines("peer_conv.py", ["\(BLAS.threads)", "f32"] + shapeArgs) {
-            for l in lines { let p = l.split(separator: " "); if p.count == 3 { peer[String(p[0])] = (Double(p[1])!, Double(p[2])!) } }
-        } else {
-            print("conv3d peer: SKIPPED — PyTorch is not installed (pip install torch==2.13.0+cpu to compare)")
+        // The peer answers one shape at a time, alternating with our calls on it (PeerServer): each side keeps the
+        // best of `rounds` forward and backward calls, taken in the same minute.
+        var peer: PeerServer?
+        do { peer = try PeerServer("\(peers)/peer_conv.py", ["\(BLAS.threads)", "f32", "--serve"] + shapeArgs) } catch {
+            print("conv3d peer: SKIPPED — \((error as? PeerScript.Skipped)?.reason ?? "\(error)")")
         }
+        defer { peer?.finish() }
+        let rounds = 5
         print("conv3d k3 (causal)          fwd GFLOP/s  %sgemm   bwd GFLOP/s  %sgemm   torch fwd/bwd ratio (>1: we are faster)   im2col fwd/bwd (>1: direct is faster)   without Winograd fwd/bwd (>1: it pays)")
         let savedDirect = Conv3dTuning.direct, savedWinograd = Conv3dTuning.winograd
         defer { Conv3dTuning.direct = savedDirect; Conv3dTuning.winograd = savedWinograd }
@@ -176,24 +187,34 @@ struct AllBenchCommand: ParsableCommand {
             let x = Tensor(shape: [t, s, s, cin]); x.randomNormal(std: 1, rng: &rng)
             let flops = 2.0 * Double(t * s * s) * Double(27 * cin * cout)
             // The shipping path (Winograd or direct where they apply), then im2col alone on the same layer, then
-            // the shipping path without Winograd where Winograd applies.
-            var times: [(Double, Double)] = []
+            // the shipping path without Winograd where Winograd applies; every round times each once, after an untimed call.
             let winograd = savedWinograd && Conv3dWinograd.applies(conv.geometry, xShape: x.shape)
-            for (direct, wino) in [(savedDirect, savedWinograd), (false, false)] + (winograd ? [(savedDirect, false)] : []) {
-                Conv3dTuning.direct = direct
-                Conv3dTuning.winograd = wino
-                _ = conv.forward(x)
-                let fwd = time { _ = conv.forward(x) }
-                let dy = conv.forward(x).clone()
-                _ = conv.backward(dy)
-                let bwd = time { _ = conv.backward(dy) }
-                times.append((fwd, bwd))
+            let variants = [(savedDirect, savedWinograd), (false, false)] + (winograd ? [(savedDirect, false)] : [])
+            func use(_ v: (Bool, Bool)) { Conv3dTuning.direct = v.0; Conv3dTuning.winograd = v.1 }
+            let dy = conv.forward(x).clone()
+            for v in variants { use(v); _ = conv.forward(x); _ = conv.backward(dy) }    // first touch of the buffers
+            var times = [(Double, Double)](repeating: (.infinity, .infinity), count: variants.count)
+            var peerTime: (Double, Double)? = peer == nil ? nil : (.infinity, .infinity)
+            for _ in 0..<rounds {
+                if let p = peer, peerTime != nil {
+                    let f = p.ask(name)?.split(separator: " ") ?? []
+                    if f.count == 3, let pf = Double(f[1]), let pb = Double(f[2]) {
+                        peerTime = (min(peerTime!.0, pf), min(peerTime!.1, pb))
+                    } else { peerTime = nil; print("conv3d peer: no answer for \(name)") }
+                }
+                for (i, v) in variants.enumerated() {
+                    use(v)
+                    _ = conv.forward(x); _ = conv.backward(dy)    // untimed, as the peer does after our turn
+                    let fwd = time(1) { _ = conv.forward(x) }
+                    let bwd = time(1) { _ = conv.backward(dy) }
+                    times[i] = (min(times[i].0, fwd), min(times[i].1, bwd))
+                }
             }
             Conv3dTuning.direct = savedDirect
             Conv3dTuning.winograd = savedWinograd
             let (fwd, bwd) = times[0]
             var cmp = "peer skipped"
-            if let (pf, pb) = peer[name] { cmp = String(format: "%.2fx / %.2fx", pf / fwd, pb / bwd) }
+            if let (pf, pb) = peerTime { cmp = String(format: "%.2fx / %.2fx", pf / fwd, pb / bwd) }
             let vsIm2col = String(format: "%.2fx / %.2fx", times[1].0 / fwd, times[1].1 / bwd)
             let vsPlain = winograd ? String(format: "%.2fx / %.2fx", times[2].0 / fwd, times[2].1 / bwd) : "-"
             print(String(format: "%@ %9.1f  %6.0f%%  %11.1f  %6.0f%%   %@                          %@                          %@", name.padding(toLength: 26, withPad: " ", startingAt: 0), flops / fwd / 1e9, 100 * flops / fwd / 1e9 / max(sgemm, 1),

@@ -38,3 +38,61 @@ enum PeerScript {
         }
     }
 }
+
+/// A peer that stays up and answers one request a line (`peer_conv.py --serve`), so that hv-bench can alternate
+/// the peer's calls with its own on the same shape: two timings taken minutes apart on a shared VM differ by more
+/// than the ratios they are meant to show.
+final class PeerServer {
+    private let process = Process()
+    private let input = Pipe(), output = Pipe()
+    private var buffer: [UInt8] = []
+
+    /// Starts `python3 script args…` and waits for its "READY" line; fails with the peer's reason otherwise.
+    init(_ script: String, _ args: [String]) throws {
+        guard FileManager.default.fileExists(atPath: script) else {
+            throw PeerScript.Skipped(reason: "peer script \(script) not found (run from the package root or pass --peers)")
+        }
+        signal(SIGPIPE, SIG_IGN)    // a peer that died answers the next write with EPIPE, not by killing hv-bench
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script] + args
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { throw PeerScript.Skipped(reason: "cannot run python3 (\(error))") }
+        guard let first = readLine() else { throw PeerScript.Skipped(reason: "the peer failed (exit \(finish()))") }
+        guard first == "READY" else {
+            _ = finish()
+            throw PeerScript.Skipped(reason: first.hasPrefix("SKIP") ? "PyTorch is not installed (pip install torch==2.13.0+cpu to compare)"
+                                                                     : "the peer said '\(first)'")
+        }
+    }
+
+    /// Sends one request line and returns the peer's answer, or nil when the peer has gone.
+    func ask(_ line: String) -> String? {
+        do { try input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8)) } catch { return nil }
+        return readLine()
+    }
+
+    private func readLine() -> String? {
+        while true {
+            if let nl = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[..<nl], as: UTF8.self)
+                buffer.removeSubrange(...nl)
+                return line
+            }
+            let chunk = output.fileHandleForReading.availableData    // blocks until data or end of file
+            if chunk.isEmpty { return nil }
+            buffer.append(contentsOf: chunk)
+        }
+    }
+
+    /// Closes the peer's input (it exits at end of file) and returns its exit status.
+    @discardableResult
+    func finish() -> Int32 {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit { if process.isRunning { _ = finish() } }
+}

@@ -1,4 +1,5 @@
 import XCTest
+import CKernels
 @testable import HVEngine
 
 final class ConvTests: XCTestCase {
@@ -474,6 +475,67 @@ final class ConvTests: XCTestCase {
             let added = zip(dw.array, dw0).map { Double($0 - $1) }
             XCTAssertLessThan(relativeError(added, rdw.array.map(Double.init)), 1e-4, "dW, case \(i)")
             XCTAssertLessThan(relativeError(db.array.map(Double.init), rdb.array.map(Double.init)), 1e-5, "db, case \(i)")
+        }
+    }
+
+    /// The AVX2 tile transforms against their Swift references, bit for bit: even and odd frame sizes (the last tile
+    /// row and column half outside the frame), 8 to 48 channels, with and without bias.
+    func testWinogradTileTransformsInCMatchTheSwiftReference() throws {
+        try XCTSkipUnless(Conv3dWinograd.transformsInC, "no AVX2 on this CPU: the Swift transforms are the only ones")
+        for (i, (h, w, c, withBias)) in [(8, 8, 8, true), (7, 9, 24, false), (16, 13, 48, true), (3, 4, 16, false)].enumerated() {
+            let x = randomTensor([h, w, c], seed: 1300 + UInt64(i))
+            let tw = (w + 1) / 2, th = (h + 1) / 2, xiStride = tw * c
+            let a = Tensor(shape: [16 * xiStride]), b = Tensor(shape: [16 * xiStride])
+            let bias = withBias ? randomTensor([c], seed: 1310 + UInt64(i)) : nil
+            let ya = randomTensor([h, w, c], seed: 1), yb = Tensor(shape: [h, w, c])
+            yb.data.update(from: ya.data, count: ya.count)
+            for ty in 0..<th {
+                Conv3dWinograd.transformTiles(x.data, height: h, width: w, channels: c, tileRow: ty, into: a.data, xiStride: xiStride)
+                Conv3dWinograd.transformTilesReference(x.data, height: h, width: w, channels: c, tileRow: ty, into: b.data,
+                                                       xiStride: xiStride)
+                XCTAssertTrue(a.array == b.array, "input transform, case \(i), tile row \(ty)")
+                Conv3dWinograd.untransformTiles(a.data, xiStride: xiStride, height: h, width: w, channels: c, tileRow: ty,
+                                                bias: bias.map { UnsafePointer($0.data) }, into: ya.data)
+                Conv3dWinograd.untransformTilesReference(a.data, xiStride: xiStride, height: h, width: w, channels: c,
+                                                         tileRow: ty, bias: bias.map { UnsafePointer($0.data) }, into: yb.data)
+                XCTAssertTrue(ya.array == yb.array, "output transform, case \(i), tile row \(ty)")
+            }
+        }
+    }
+
+    /// hv_conv_row's whole-reduction tiles against its per-entry pass tiles, bit for bit (they add in the same order):
+    /// the fused Winograd products of 32- and 48-channel layers (3 entries), a 16-channel direct layer (9 entries of
+    /// 3 columns), forward and input gradient; then that both give what the naive reference gives.
+    func testWholeReductionTilesGiveThePassTilesBits() throws {
+        try XCTSkipIf(!Conv3dDirect.available || AVX512Kernels.available, "the whole-reduction tiles are AVX2's")
+        let saved = (Conv3dTuning.direct, Conv3dTuning.winograd, Conv3dWinograd.minimumPlaneFused, hv_conv_whole_tiles(-1))
+        defer {
+            (Conv3dTuning.direct, Conv3dTuning.winograd, Conv3dWinograd.minimumPlaneFused) = (saved.0, saved.1, saved.2)
+            hv_conv_whole_tiles(saved.3)
+        }
+        (Conv3dTuning.direct, Conv3dTuning.winograd, Conv3dWinograd.minimumPlaneFused) = (true, true, 64)
+        for (i, (cin, cout, x)) in [(32, 32, [5, 9, 11, 32]), (48, 32, [4, 16, 16, 48]), (16, 32, [4, 6, 19, 16])].enumerated() {
+            let g = Conv3dGeometry(kernel: (t: 3, h: 3, w: 3), stride: (t: 1, h: 1, w: 1), inChannels: cin, outChannels: cout,
+                                   temporalPadding: .replicate)
+            XCTAssertEqual(Conv3dWinograd.fused(g, plane: x[1] * x[2]), cin >= 32, "case \(i)")
+            let xt = randomTensor(x, seed: 1400 + UInt64(i))
+            let w = randomTensor([3, 3, 3, cin, cout], seed: 1410 + UInt64(i))
+            let bias = randomTensor([cout], seed: 1420 + UInt64(i))
+            var outputs: [[[Float]]] = []
+            for whole in [1, 0] {
+                hv_conv_whole_tiles(Int32(whole))
+                let y = Tensor(shape: [0]), col = Tensor(shape: [0])
+                conv3dForward(x: xt, weight: w, bias: bias, geometry: g, y: y, col: col)
+                let dy = randomTensor(y.shape, seed: 1430 + UInt64(i))
+                let dx = Tensor(shape: [0])
+                conv3dBackward(x: xt, weight: w, geometry: g, dy: dy, dx: dx, dWeight: nil, dBias: nil, col: col,
+                               scratch: Conv3dScratch())
+                outputs.append([y.array, dx.array])
+            }
+            XCTAssertTrue(outputs[0][0] == outputs[1][0], "forward, case \(i)")
+            XCTAssertTrue(outputs[0][1] == outputs[1][1], "dx, case \(i)")
+            let ref = conv3dForwardNaive(x: xt, weight: w, bias: bias, geometry: g)
+            XCTAssertLessThan(relativeError(outputs[0][0].map(Double.init), ref.array.map(Double.init)), 1e-5, "case \(i)")
         }
     }
 }

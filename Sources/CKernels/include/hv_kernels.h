@@ -135,4 +135,19 @@ void hv_amx_conv_dw_taps(const uint16_t *const *pairs, float *const *acc, int ta
 /// 0 without AMX.
 double hv_amx_rate(long iterations);
 
+/// Whether hv_conv_row may run a position block's whole reduction in one AVX2 tile call where its weights fit in L1
+/// (1, the default) or only the per-entry pass tiles (0): the same sums in the same order, so tests compare the two
+/// bit for bit and benchmarks time both. enable < 0 only asks; returns the setting before the call.
+int hv_conv_whole_tiles(int enable);
+
+/// 1 when this CPU runs the Winograd tile transforms below (AVX2 with FMA).
+int hv_winograd_tiles_available(void);
+/// Winograd F(2×2, 3×3) input transform of tile row `ty` of one frame x [H][W][c] (c a multiple of 8; the tiles'
+/// 4×4 windows start one row and column before 2·ty, 2·tx, zero outside the frame): out[ξ·xi_stride + tx·c + k] for
+/// ξ = 0 … 15 and every tile column tx. The same sums in the same order as Conv3dWinograd.transformTiles.
+void hv_winograd_input_tiles(const float *x, int H, int W, int c, int ty, float *out, long xi_stride);
+/// The output transform: rows 2·ty and 2·ty + 1 of y [H][W][c] (rows and columns past the frame not written) from
+/// tile row ty's products m[ξ·xi_stride + tx·c + k], plus bias (NULL: none). As Conv3dWinograd.untransformTiles.
+void hv_winograd_output_tiles(const float *m, long xi_stride, int H, int W, int c, int ty, const float *bias, float *y);
+
 #endif
