@@ -240,6 +240,19 @@ static void conv_row_dw(const hv_dwtiles *k, const float *const *rows, float *co
 // The same tiles in 256-bit registers for CPUs with AVX2 and FMA but no AVX-512. With 16 ymm registers one tile is
 // 6 positions × 16 channels (two vectors): 12 accumulators, two weight vectors and a broadcast — the shape of
 // OpenBLAS's own Haswell sgemm kernel. Narrower tiles cover a row's remainder.
+// The FMAs of one kernel column over input channels [CI0, CI1): per channel two weight vectors and NB broadcasts of
+// the inputs (xc, wc: that column's input row and weights; acc: the tile's accumulators).
+#define HV_TILE8_CHANNELS(NB, CI0, CI1)                                                                              \
+    for (int ci = (CI0); ci < (CI1); ci++) {                                                                       \
+        __m256 w0 = _mm256_loadu_ps(wc + (size_t)ci * cout), w1 = _mm256_loadu_ps(wc + (size_t)ci * cout + 8);     \
+        HV_UNROLL                                                                                                  \
+        for (int j = 0; j < NB; j++) {                                                                             \
+            __m256 xv = _mm256_broadcast_ss(xc + (size_t)j * cin + ci);                                            \
+            acc[j][0] = _mm256_fmadd_ps(xv, w0, acc[j][0]);                                                        \
+            acc[j][1] = _mm256_fmadd_ps(xv, w1, acc[j][1]);                                                        \
+        }                                                                                                          \
+    }
+
 #define HV_TILE8(NB)                                                                                                 \
     static HV_AVX2 void tile8_##NB(const float *x, const float *w, int kc, int cin, int cout, int ci0, int ci1,      \
                                    float *y) {                                                                     \
@@ -250,15 +263,7 @@ static void conv_row_dw(const hv_dwtiles *k, const float *const *rows, float *co
             for (int v = 0; v < 2; v++) acc[j][v] = _mm256_loadu_ps(y + (size_t)j * cout + 8 * v);                 \
         for (int c = 0; c < kc; c++) {                                                                             \
             const float *xc = x + (size_t)c * cin, *wc = w + (size_t)c * cin * cout;                               \
-            for (int ci = ci0; ci < ci1; ci++) {                                                                   \
-                __m256 w0 = _mm256_loadu_ps(wc + (size_t)ci * cout), w1 = _mm256_loadu_ps(wc + (size_t)ci * cout + 8); \
-                HV_UNROLL                                                                                          \
-                for (int j = 0; j < NB; j++) {                                                                     \
-                    __m256 xv = _mm256_broadcast_ss(xc + (size_t)j * cin + ci);                                    \
-                    acc[j][0] = _mm256_fmadd_ps(xv, w0, acc[j][0]);                                                \
-                    acc[j][1] = _mm256_fmadd_ps(xv, w1, acc[j][1]);                                                \
-                }                                                                                                  \
-            }                                                                                                      \
+            HV_TILE8_CHANNELS(NB, ci0, ci1)                                                                        \
         }                                                                                                          \
         HV_UNROLL                                                                                                  \
         for (int j = 0; j < NB; j++)                                                                               \
@@ -305,15 +310,7 @@ static void conv_row_dw(const hv_dwtiles *k, const float *const *rows, float *co
             for (int c = 0; c < kc; c++) {                                                                         \
                 const float *xc = rows[e] + xoffset + (size_t)c * cin;                                             \
                 const float *wc = weights[e] + woffset + (size_t)c * cin * cout;                                   \
-                for (int ci = 0; ci < cin; ci++) {                                                                 \
-                    __m256 w0 = _mm256_loadu_ps(wc + (size_t)ci * cout), w1 = _mm256_loadu_ps(wc + (size_t)ci * cout + 8); \
-                    HV_UNROLL                                                                                      \
-                    for (int j = 0; j < NB; j++) {                                                                 \
-                        __m256 xv = _mm256_broadcast_ss(xc + (size_t)j * cin + ci);                                \
-                        acc[j][0] = _mm256_fmadd_ps(xv, w0, acc[j][0]);                                            \
-                        acc[j][1] = _mm256_fmadd_ps(xv, w1, acc[j][1]);                                            \
-                    }                                                                                              \
-                }                                                                                                  \
+                HV_TILE8_CHANNELS(NB, 0, cin)                                                                      \
             }                                                                                                      \
         HV_UNROLL                                                                                                  \
         for (int j = 0; j < NB; j++)                                                                               \

@@ -200,7 +200,9 @@ struct AllBenchCommand: ParsableCommand {
                     let f = p.ask(name)?.split(separator: " ") ?? []
                     if f.count == 3, let pf = Double(f[1]), let pb = Double(f[2]) {
                         peerTime = (min(peerTime!.0, pf), min(peerTime!.1, pb))
-                    } else { peerTime = nil; print("conv3d peer: no answer for \(name)") }
+                    } else {    // a peer that stopped answering is not asked again
+                        peerTime = nil; peer?.finish(); peer = nil; print("conv3d peer: no answer for \(name)")
+                    }
                 }
                 for (i, v) in variants.enumerated() {
                     use(v)
