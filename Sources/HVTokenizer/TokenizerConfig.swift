@@ -132,6 +132,19 @@ public struct TokenizerConfig: Codable, Equatable, Sendable {
         return Size3(g.t / l.t, g.h / l.h, g.w / l.w)
     }
 
+    /// The input sizes that every layer's grid divides, in frames, rows and columns: one cell of each layer's grid
+    /// in input pixels, least common multiple over the layers. A crop that is not a whole number of them in each
+    /// direction cannot be pooled to every layer. (A model with `encoderSize` resizes whole frames first.)
+    public var inputGranularity: Size3 {
+        func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
+        func lcm(_ a: Int, _ b: Int) -> Int { a / gcd(a, b) * b }
+        let d = totalDown
+        return layers.indices.reduce(Size3(1, 1, 1)) { acc, i in
+            let p = pool(ofLayer: i)
+            return Size3(lcm(acc.t, d.t * p.t), lcm(acc.h, d.h * p.h), lcm(acc.w, d.w * p.w))
+        }
+    }
+
     /// Tokens per clip over all layers.
     public var tokensPerClip: Int { layers.reduce(0) { $0 + $1.grid.volume } }
     /// Raw token bits per clip over all layers.

@@ -5,6 +5,7 @@
 // Each thread count runs in a child process pinned to that many cores, with OPENBLAS_NUM_THREADS set before
 // OpenBLAS loads, so that both the thread pools and the peak resident memory (VmHWM) are the child's own.
 import ArgumentParser
+import CKernels
 import Foundation
 import HVCLI
 import HVEngine
@@ -50,19 +51,24 @@ struct TrainBenchCommand: ParsableCommand {
     var elementwiseAb = false
     @Flag(help: "Also time steps with the stride-1 convs on AMX tiles in bfloat16 (TokenizerTrainer.bf16Convs, what hv-train --bf16 on trains with), alternating step by step with float32, and print both.")
     var bf16Ab = false
+    @Flag(help: "Also time steps on one core of the same process (every loop and BLAS call on the calling thread), alternating step by step with all of its cores, and print the gain: a second core's worth measured in the same minutes.")
+    var oneCoreAb = false
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1.") }
         guard replicas >= 0 else { throw ValidationError("--replicas must be 0 (one per core) or more.") }
-        guard steps > 0, crop >= 16, crop % 16 == 0 else { throw ValidationError("--steps must be positive and --crop a multiple of 16.") }
-        if let f = frames, f < 8 || f % 8 != 0 { throw ValidationError("--frames must be a positive multiple of 8.") }
+        guard steps > 0, crop > 0 else { throw ValidationError("--steps and --crop must be positive.") }
+        // Every layer of small2 must pool the clip: a whole number of its coarsest cells (64 frames × 64²).
+        let cell = TokenizerConfig.small2.inputGranularity
+        guard crop % cell.h == 0 else { throw ValidationError("--crop must be a multiple of \(cell.h) (one cell of small2's coarsest grid).") }
+        if let f = frames, f <= 0 || f % cell.t != 0 { throw ValidationError("--frames must be a positive multiple of \(cell.t) (one cell of small2's coarsest grid).") }
         guard columnFloats > 0, minimumRows > 0 else { throw ValidationError("--column-floats and --minimum-rows must be positive.") }
         guard !threadCounts.isEmpty, threadCounts.allSatisfy({ $0 > 0 }) else {
             throw ValidationError("--threads needs positive thread counts, e.g. 1,2.")
         }
         if let n = inProcess, n <= 0 { throw ValidationError("--in-process needs a positive core count.") }
-        if [gemmThresholdAb != nil, directConvAb, winogradAb, fusedWinogradAb, elementwiseAb, bf16Ab, replicasAb].filter({ $0 }).count > 1 {
-            throw ValidationError("--gemm-threshold-ab, --direct-conv-ab, --winograd-ab, --fused-winograd-ab, --elementwise-ab, --bf16-ab and --replicas-ab each alternate with the default; use one at a time.")
+        if [gemmThresholdAb != nil, directConvAb, winogradAb, fusedWinogradAb, elementwiseAb, bf16Ab, replicasAb, oneCoreAb].filter({ $0 }).count > 1 {
+            throw ValidationError("--gemm-threshold-ab, --direct-conv-ab, --winograd-ab, --fused-winograd-ab, --elementwise-ab, --bf16-ab, --replicas-ab and --one-core-ab each alternate with the default; use one at a time.")
         }
     }
 
@@ -148,6 +154,10 @@ struct TrainBenchCommand: ParsableCommand {
                 print(String(format: "threads %ld: each crop in turn on all cores (--replicas 1): %.0f ms/step, %.3f of the steps side by side",
                              n, b, b / ms))
             }
+            if oneCoreAb, let b = f["ms_b"] {
+                print(String(format: "threads %ld: the same process on one core: %.0f ms/step; %ld cores gain %.2f× over one in the same minutes",
+                             n, b, n, b / ms))
+            }
             if let t = gemmThresholdAb, let b = f["ms_b"] {
                 print(String(format: "threads %ld: single-threaded GEMMs below %ld MACs: %.0f ms/step, %.3f of the steps without",
                              n, t, b, b / ms))
@@ -164,6 +174,7 @@ struct TrainBenchCommand: ParsableCommand {
             + (gemmThresholdAb.map { ["--gemm-threshold-ab", "\($0)"] } ?? [])
             + (directConvAb ? ["--direct-conv-ab"] : []) + (winogradAb ? ["--winograd-ab"] : []) + (fusedWinogradAb ? ["--fused-winograd-ab"] : []) + (elementwiseAb ? ["--elementwise-ab"] : []) + (bf16Ab ? ["--bf16-ab"] : [])
             + (replicasAb ? ["--replicas-ab"] : [])
+            + (oneCoreAb ? ["--one-core-ab"] : [])
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_NUM_THREADS"] = "\(n)"
         p.environment = env
@@ -195,7 +206,8 @@ struct TrainBenchCommand: ParsableCommand {
         options.replicas = replicas
         let trainer = TokenizerTrainer(model: model, options: options)
         options.replicas = 1
-        let inTurn = replicasAb ? TokenizerTrainer(model: model, options: options) : nil
+        // The one-core arm trains the crops in turn: side-by-side copies would still take a core each.
+        let inTurn = replicasAb || oneCoreAb ? TokenizerTrainer(model: model, options: options) : nil
         let clip = Tensor(shape: [clipFrames, crop, crop, 3])
         var rng = SeededRandom(seed: 4)
         for i in 0..<clip.count { clip[i] = rng.uniform() * 2 - 1 }
@@ -233,6 +245,13 @@ struct TrainBenchCommand: ParsableCommand {
                 ElementwiseKernels.enabled = false
                 timesB.append(timed())
                 ElementwiseKernels.enabled = true
+            } else if oneCoreAb, let inTurn {
+                let saved = hv_thread_worker_cap()
+                hv_set_thread_worker_cap(1)
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                BLAS.singleThreaded { _ = inTurn.trainStep(source: source) }
+                timesB.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+                hv_set_thread_worker_cap(saved)
             } else if let inTurn {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 _ = inTurn.trainStep(source: source)

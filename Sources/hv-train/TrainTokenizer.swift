@@ -351,6 +351,10 @@ struct TrainTokenizer: ParsableCommand {
             model = try HierarchicalTokenizer(config: config, seed: seed)
         }
         let cfg = model.config
+        let cell = cfg.inputGranularity
+        if cfg.encoderSize == nil && (crop % cell.h != 0 || crop % cell.w != 0) {
+            throw ValidationError("--crop \(crop) does not pool to every layer of \(cfg.name): it must be a multiple of \(cell.h), one cell of its coarsest grid in pixels.")
+        }
         if refineRounds > 0 && !model.canRefine(height: crop, width: crop) {
             throw ValidationError("--refine-rounds needs crops the model encodes at their own size; \(cfg.name) resizes whole \(cfg.frameSize)² frames to \(cfg.encoderSize ?? 0)² (use a smaller --crop).")
         }

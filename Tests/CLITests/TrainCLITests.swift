@@ -54,6 +54,19 @@ final class TrainCLITests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("--colour-weight"), bad.stderr)
     }
 
+    /// A crop that the coarsest layer cannot pool (tiny's cells are 16² in pixels) is a usage error naming the size
+    /// to use, before any output is written, not a crash inside the first step.
+    func testCropThatDoesNotPoolToEveryLayerIsAUsageError() throws {
+        try makeVideos()
+        var args = trainArgs("bad") + ["--data", dir + "/v"]
+        args[args.firstIndex(of: "--crop")! + 1] = "24"
+        let bad = try Tools.run("hv-train", args)
+        XCTAssertEqual(bad.status, 64, bad.stderr)
+        XCTAssertEqual(bad.stderr.split(separator: "\n").filter { $0.contains("error:") }.count, 1, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("--crop 24") && bad.stderr.contains("multiple of 16"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad"))
+    }
+
     /// `--bf16`: a bad value is the parser's usage error; `on` trains where the CPU has AMX tiles (and says so) and is
     /// a usage error naming AMX where it has not; `off` trains in float32 without the note.
     func testBF16OptionRunsOrIsRefusedByTheCPU() throws {

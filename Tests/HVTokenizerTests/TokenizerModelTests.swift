@@ -24,6 +24,13 @@ final class TokenizerModelTests: XCTestCase {
         XCTAssertEqual(TokenizerConfig.single.latentGrid, Size3(8, 17, 17))
         XCTAssertEqual(TokenizerConfig.single.tokensPerClip, 2312)
         XCTAssertEqual(TokenizerConfig.paper.latentGrid, TokenizerConfig.small.latentGrid)
+        // A crop must be a whole number of the coarsest layer's cells: L3's 1×4×4 over 64×256² is 64 frames × 64².
+        XCTAssertEqual(TokenizerConfig.small2.inputGranularity, Size3(64, 64, 64))
+        XCTAssertEqual(TokenizerConfig.tiny.inputGranularity, Size3(8, 16, 16))
+        // Not only the coarsest layer: two layers whose cells do not divide each other need their least common multiple.
+        var odd = TokenizerConfig.tiny
+        odd.layers = [LayerConfig(name: "A", grid: Size3(2, 2, 4), bits: 4), LayerConfig(name: "B", grid: Size3(2, 4, 1), bits: 4)]
+        XCTAssertEqual(odd.inputGranularity, Size3(4, 16, 32))
     }
 
     /// The `single` baseline's full clips go 256² → 272² into the encoder and back to 256² out of the decoder:
