@@ -176,11 +176,12 @@ func attentionForwardOneQuery(_ L: AttentionLayout, q: UnsafePointer<Float>, k: 
     }
 }
 
-/// `attentionForwardOneQuery` over half-precision keys and values (KVCache.halfKeys): the two passes over the cache
-/// in CKernels (scores, then the weighted sum of values), the softmax between them in float32 as above. headDim
-/// must be a multiple of 16; the row strides are the layout's.
-func attentionForwardOneQueryHalf(_ L: AttentionLayout, q: UnsafePointer<Float>, k: UnsafePointer<UInt16>,
-                                  v: UnsafePointer<UInt16>, o: UnsafeMutablePointer<Float>, workspace ws: AttentionWorkspace) {
+/// `attentionForwardOneQuery` over a cache copy read by CKernels' two passes: `scores(b, S)` writes batch item b's
+/// S[h·n + j] = q_h·k_j over the n visible positions, `values(b, S, o)` writes o_h = Σ_j S[h·n + j]·v_j; the softmax
+/// between them stays in float32 as above.
+private func attentionForwardOneQueryPasses(_ L: AttentionLayout, o: UnsafeMutablePointer<Float>, workspace ws: AttentionWorkspace,
+                                            scores: (Int, UnsafeMutablePointer<Float>) -> Void,
+                                            values: (Int, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
     let H = L.heads, D = L.headDim, n = L.visible(0)
     ws.reserve(queries: H, keys: Swift.max(n, 1), workers: Swift.min(Parallel.workers, Swift.max(L.batch, 1)), backward: false)
     let scratch = ws.scores.map { $0.data }, invSums = ws.rowScale.map { $0.data }
@@ -188,15 +189,41 @@ func attentionForwardOneQueryHalf(_ L: AttentionLayout, q: UnsafePointer<Float>,
         let ob = o + b * L.oBatchStride
         guard n > 0 else { ob.update(repeating: 0, count: H * D); return }
         let S = scratch[worker], inv = invSums[worker]
-        hv_attend_scores_f16(q + b * L.qBatchStride, k + b * L.kBatchStride, Int32(n), Int32(H), Int32(D), L.kRowStride, S)
+        scores(b, S)
         for h in 0..<H {
             let row = S + h * n
             let m = ExpKernel.max(row, count: n) * L.scale
             inv[h] = 1 / ExpKernel.expSum(row, row, count: n, scale: L.scale, shift: m)
         }
-        hv_attend_values_f16(S, v + b * L.vBatchStride, Int32(n), Int32(H), Int32(D), L.vRowStride, ob)
+        values(b, S, ob)
         for h in 0..<H { let oh = ob + h * D, f = inv[h]; for d in 0..<D { oh[d] *= f } }
     }
+}
+
+/// Over half-precision keys and values (KVCache.halfKeys). headDim must be a multiple of 16; the row strides are the
+/// layout's.
+func attentionForwardOneQueryHalf(_ L: AttentionLayout, q: UnsafePointer<Float>, k: UnsafePointer<UInt16>,
+                                  v: UnsafePointer<UInt16>, o: UnsafeMutablePointer<Float>, workspace ws: AttentionWorkspace) {
+    let H = Int32(L.heads), D = Int32(L.headDim), n = Int32(L.visible(0))
+    attentionForwardOneQueryPasses(L, o: o, workspace: ws,
+        scores: { b, S in hv_attend_scores_f16(q + b * L.qBatchStride, k + b * L.kBatchStride, n, H, D, L.kRowStride, S) },
+        values: { b, S, ob in hv_attend_values_f16(S, v + b * L.vBatchStride, n, H, D, L.vRowStride, ob) })
+}
+
+/// Over 8-bit keys and values (KVCache.int8Keys) with their per-position, per-head scales ([B, capacity, heads]:
+/// `scaleBatchStride` apart). headDim must be a multiple of 16.
+func attentionForwardOneQueryInt8(_ L: AttentionLayout, q: UnsafePointer<Float>, k: UnsafePointer<Int8>, kScales: UnsafePointer<Float>,
+                                  v: UnsafePointer<Int8>, vScales: UnsafePointer<Float>, scaleBatchStride: Int,
+                                  o: UnsafeMutablePointer<Float>, workspace ws: AttentionWorkspace) {
+    let H = Int32(L.heads), D = Int32(L.headDim), n = Int32(L.visible(0))
+    attentionForwardOneQueryPasses(L, o: o, workspace: ws,
+        scores: { b, S in
+            hv_attend_scores_i8(q + b * L.qBatchStride, k + b * L.kBatchStride, kScales + b * scaleBatchStride, n, H, D,
+                                L.kRowStride, S)
+        },
+        values: { b, S, ob in
+            hv_attend_values_i8(S, v + b * L.vBatchStride, vScales + b * scaleBatchStride, n, H, D, L.vRowStride, ob)
+        })
 }
 
 /// Backward of `attentionForward` given its output `o` and `lse`. Overwrites dq, dk, dv (strides as q, k, v).
@@ -370,7 +397,11 @@ public final class MultiHeadAttention {
         L.kBatchStride = cache.capacity * heads * headDim
         L.vBatchStride = L.kBatchStride
         output.resize(q.shape)
-        if n == 1, let hk = cache.halfKeys, let hv = cache.halfValues, L.heads <= workspace.blockSize {
+        if n == 1, let qk = cache.int8Keys, let qv = cache.int8Values, let sk = cache.keyScales, let sv = cache.valueScales,
+           L.heads <= workspace.blockSize {
+            attentionForwardOneQueryInt8(L, q: q.data, k: qk, kScales: sk, v: qv, vScales: sv,
+                                         scaleBatchStride: cache.capacity * heads, o: output.data, workspace: workspace)
+        } else if n == 1, let hk = cache.halfKeys, let hv = cache.halfValues, L.heads <= workspace.blockSize {
             attentionForwardOneQueryHalf(L, q: q.data, k: hk, v: hv, o: output.data, workspace: workspace)
         } else {
             attentionForward(L, q: q.data, k: cache.keys.data, v: cache.values.data, o: output.data, lse: nil, workspace: workspace)

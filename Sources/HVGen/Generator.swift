@@ -46,7 +46,7 @@ public final class Generator {
         let b = texts.count, c = config.width, tl = config.textLength
         let capacity = tl + max(total - 1, 0)
         caches = model.blocks.map { _ in KVCache(batch: b, capacity: max(capacity, 1), heads: config.heads, headDim: config.headDim,
-                                                         half: KVCache.halfByDefault) }
+                                                 precision: KVCache.defaultPrecision) }
         let half = Generator.halfWeightsByDefault && b <= HalfWeight.maxRows
         halfBlocks = half ? model.blocks.map { $0.halfWeights() } : []
         halfHeads = half ? model.headProj.map { HalfWeight($0) } : []

@@ -43,14 +43,14 @@ struct GenBenchCommand: ParsableCommand {
         let text = Tensor(shape: [12, c.textDim])
         text.randomNormal(std: 1, rng: &rng)
 
-        // KV cache: one whole clip, timing every token; with the cache's and the weights' half-precision copies
-        // (what hv-gen uses where the CPU allows) and, for comparison, with the half cache alone and from float32.
+        // KV cache: one whole clip, timing every token; with the cache's 8-bit copies and the weights' half copies
+        // (what hv-gen uses where the CPU allows) and, for comparison, with the half cache, and from float32.
         let generator = Generator(model: gen)
         let batch = cfg == 1 ? 1 : 2
-        func decodeClip(halfCache: Bool, halfWeights: Bool) throws -> (codes: [UInt32], tokensPerSecond: Double) {
-            let saved = (KVCache.halfByDefault, Generator.halfWeightsByDefault)
-            (KVCache.halfByDefault, Generator.halfWeightsByDefault) = (halfCache, halfWeights)
-            defer { (KVCache.halfByDefault, Generator.halfWeightsByDefault) = saved }
+        func decodeClip(cache: KVCache.Precision, halfWeights: Bool) throws -> (codes: [UInt32], tokensPerSecond: Double) {
+            let saved = (KVCache.defaultPrecision, Generator.halfWeightsByDefault)
+            (KVCache.defaultPrecision, Generator.halfWeightsByDefault) = (cache, halfWeights)
+            defer { (KVCache.defaultPrecision, Generator.halfWeightsByDefault) = saved }
             var stamps: [UInt64] = []
             stamps.reserveCapacity(n + 1)
             let start = DispatchTime.now().uptimeNanoseconds
@@ -63,18 +63,19 @@ struct GenBenchCommand: ParsableCommand {
             // ms per token between stamps lo and hi (stamp k: token k has been sampled).
             func perToken(_ lo: Int, _ hi: Int) -> Double { Double(stamps[hi] - stamps[lo]) / 1e6 / Double(hi - lo) }
             let early = perToken(0, window), late = perToken(n - 1 - window, n - 1)
-            let what = halfWeights ? "kv cache" : halfCache ? "kv cache, float32 weights" : "kv cache, float32 only"
+            let what = "kv cache (\(cache.rawValue) cache, \(halfWeights ? "half" : "float32") weights)"
             print(what + String(format: ": %.2f s for %d tokens (batch %d) = %.1f tokens/s; prefill %.1f ms", kvSeconds, n, batch, Double(n) / kvSeconds, prefill * 1e3))
             print(what + String(format: " per token: %.2f ms at the start (tokens 1-%d), %.2f ms at the end (last %d); end/start %.2f",
                          early, window, late, window, late / early))
             return (codes, Double(n) / kvSeconds)
         }
-        let halfCache = KVCache.halfAvailable(headDim: c.headDim), halfWeights = HalfWeight.available
-        if !halfCache { print("kv cache: float32 rows only (no AVX-512 or AVX2 with F16C, or a head size that is not a multiple of 16)") }
+        let halfWeights = HalfWeight.available
+        let shipped = KVCache.available(KVCache.defaultPrecision, headDim: c.headDim) ? KVCache.defaultPrecision : .float32
+        if shipped == .float32 { print("kv cache: float32 rows only (no AVX2 with FMA, or a head size that is not a multiple of 8)") }
         if !halfWeights { print("kv cache: float32 weights (no AVX2 with FMA and F16C)") }
-        if halfCache || halfWeights { _ = try decodeClip(halfCache: false, halfWeights: false) }
-        if halfCache && halfWeights { _ = try decodeClip(halfCache: true, halfWeights: false) }
-        let (codes, tokensPerSecond) = try decodeClip(halfCache: halfCache, halfWeights: halfWeights)
+        if shipped != .float32 || halfWeights { _ = try decodeClip(cache: .float32, halfWeights: false) }
+        if shipped != .half && KVCache.halfAvailable(headDim: c.headDim) { _ = try decodeClip(cache: .half, halfWeights: halfWeights) }
+        let (codes, tokensPerSecond) = try decodeClip(cache: shipped, halfWeights: halfWeights)
         pytorchPeer(c, prefixRows: text.shape[0], ourTokensPerSecond: tokensPerSecond)
 
         // Recomputation: full forward (same batch) at `prefixPoints` prefix lengths, trapezoid over 1...n.

@@ -140,6 +140,65 @@ final class AttentionTests: XCTestCase {
         XCTAssertEqual(back, h.map(HalfFloat.float))
     }
 
+    /// One-query attention over the 8-bit cache copies (CKernels' quantiser and two passes) against the float32 path
+    /// run on the rows the codes stand for and on the query the scores pass multiplies (rounded to 16 bits), both
+    /// dequantised by a Swift reference of the quantiser (1e-5 relative: only summation order differs), and against the float32 rows
+    /// themselves (the cost of 8 bits, about 1e-2). S = 37 leaves tails after the eight-row scores and two-row values
+    /// loops; D = 16 is one vpmaddwd a head row, 128 two 64-wide integer chunks.
+    func testOneQueryAttentionOverInt8CacheMatchesFloat() throws {
+        for D in [16, 64, 128] { try checkInt8CacheAttention(headDim: D) }
+    }
+
+    /// The kernel's codes and scales against the reference on rows with an all-zero head and exact halves.
+    func testInt8QuantiserMatchesTheReference() throws {
+        try XCTSkipUnless(KVCache.available(.int8, headDim: 16), "no 8-bit KV kernels on this CPU (AVX2 with FMA)")
+        let x: [Float] = SeqGradCheck.randoms(24, seed: 5) + [Float](repeating: 0, count: 8) + [127, -63.5, 0.5, -0.5, 1.5, 2.5, 0, 1]
+        var codes = [Int8](repeating: 0, count: x.count), scales = [Float](repeating: -1, count: x.count / 8)
+        hv_quantize_i8(x, &codes, &scales, x.count / 8, 8)
+        let (refCodes, refScales) = Self.quantiseReference(x, group: 8)
+        XCTAssertEqual(codes, refCodes)
+        XCTAssertEqual(scales, refScales)
+        XCTAssertEqual(scales[3], 0, "an all-zero group")
+        XCTAssertEqual(Array(codes[32..<40]), [127, -64, 0, 0, 2, 2, 0, 1], "round to nearest even")
+    }
+
+    /// scale = max |x| / levels per group, code = x · (levels / max |x|) rounded to nearest even: the cache's 8-bit
+    /// codes (127 levels) and the scores pass's 16-bit query (32767).
+    static func quantiseReference(_ x: [Float], group: Int, levels: Float = 127) -> (codes: [Int8], scales: [Float]) {
+        let (codes, scales) = quantiseReferenceWide(x, group: group, levels: levels)
+        return (codes.map { Int8($0) }, scales)
+    }
+
+    static func quantiseReferenceWide(_ x: [Float], group: Int, levels: Float) -> (codes: [Int32], scales: [Float]) {
+        var codes: [Int32] = [], scales: [Float] = []
+        for g in stride(from: 0, to: x.count, by: group) {
+            let m = x[g..<(g + group)].map(abs).max()!
+            let inv: Float = m > 0 ? levels / m : 0
+            scales.append(m / levels)
+            codes += x[g..<(g + group)].map { Int32(($0 * inv).rounded(.toNearestOrEven)) }
+        }
+        return (codes, scales)
+    }
+
+    func checkInt8CacheAttention(headDim D: Int) throws {
+        let B = 2, S = 37, H = 3, row = H * D
+        try XCTSkipUnless(KVCache.available(.int8, headDim: D), "no 8-bit KV kernels on this CPU (AVX2 with FMA)")
+        let q = Tensor(seq: [B, S, H, D], SeqGradCheck.randoms(B * S * row, seed: 41))
+        let k = Tensor(seq: [B, S, H, D], SeqGradCheck.randoms(B * S * row, seed: 42))
+        let v = Tensor(seq: [B, S, H, D], SeqGradCheck.randoms(B * S * row, seed: 43))
+        func dequantised(_ t: Tensor, levels: Float = 127) -> Tensor {
+            let (codes, scales) = Self.quantiseReferenceWide(t.array, group: D, levels: levels)
+            return Tensor(seq: t.shape, codes.indices.map { Float(codes[$0]) * scales[$0 / D] })
+        }
+        let (kr, vr, qr) = (dequantised(k), dequantised(v), dequantised(q, levels: 32767))
+        XCTAssertGreaterThan(SeqGolden.maxRelativeError(kr.array, k.array), 0, "the codes must change the keys")
+        let (worstReference, worstExact) = try oneQueryErrors(.int8, q: q, k: k, v: v, referenceQuery: qr, referenceKeys: kr,
+                                                              referenceValues: vr)
+        XCTAssertLessThan(worstReference, 1e-5)
+        XCTAssertLessThan(worstExact, 3e-2)
+        XCTAssertGreaterThan(worstExact, 0)
+    }
+
     func checkHalfCacheAttention(headDim D: Int) throws {
         let B = 2, S = 37, H = 3, row = H * D
         try XCTSkipUnless(KVCache.halfAvailable(headDim: D), "no half-precision KV kernels on this CPU (AVX-512, or AVX2 with F16C)")
@@ -154,11 +213,27 @@ final class AttentionTests: XCTestCase {
         }
         let (kr, vr) = (rounded(k), rounded(v))
         XCTAssertGreaterThan(SeqGolden.maxRelativeError(kr.array, k.array), 0, "the rounding must change the keys")
-        let half = KVCache(batch: B, capacity: S, heads: H, headDim: D, half: true)
+        let (worstReference, worstExact) = try oneQueryErrors(.half, q: q, k: k, v: v, referenceQuery: q, referenceKeys: kr,
+                                                              referenceValues: vr)
+        XCTAssertLessThan(worstReference, 1e-5)
+        XCTAssertLessThan(worstExact, 3e-3)
+        XCTAssertGreaterThan(worstExact, 0)
+    }
+
+    /// Decodes the [B, S, H, D] rows one position at a time through a cache of `precision` and, beside it, through
+    /// float32 caches of the exact rows and of the reference rows (what the copies stand for; `referenceQuery`: the
+    /// query the kernels multiply). Returns the largest relative differences from the reference and from the exact.
+    func oneQueryErrors(_ precision: KVCache.Precision, q: Tensor, k: Tensor, v: Tensor, referenceQuery qr: Tensor,
+                        referenceKeys kr: Tensor, referenceValues vr: Tensor) throws -> (reference: Float, exact: Float) {
+        let B = q.shape[0], S = q.shape[1], H = q.shape[2], D = q.shape[3], row = H * D
+        let copy = KVCache(batch: B, capacity: S, heads: H, headDim: D, precision: precision)
         let exact = KVCache(batch: B, capacity: S, heads: H, headDim: D)
         let reference = KVCache(batch: B, capacity: S, heads: H, headDim: D)
-        XCTAssertNotNil(half.halfKeys)
+        XCTAssertEqual(copy.precision, precision)
+        XCTAssertEqual(copy.halfKeys != nil, precision == .half)
+        XCTAssertEqual(copy.int8Keys != nil, precision == .int8)
         XCTAssertNil(exact.halfKeys)
+        XCTAssertNil(exact.int8Keys)
         let attn = MultiHeadAttention(heads: H, headDim: D)
         var worstReference: Float = 0, worstExact: Float = 0
         for t in 0..<S {
@@ -167,15 +242,13 @@ final class AttentionTests: XCTestCase {
                 for b in 0..<B { (s.data + b * row).update(from: x.data + (b * S + t) * row, count: row) }
                 return s
             }
-            try half.append(keys: at(k), values: at(v))
+            try copy.append(keys: at(k), values: at(v))
             try exact.append(keys: at(k), values: at(v))
             try reference.append(keys: at(kr), values: at(vr))
-            let oh = attn.forward(q: at(q), cache: half).array
-            worstReference = max(worstReference, SeqGolden.maxRelativeError(oh, attn.forward(q: at(q), cache: reference).array))
-            worstExact = max(worstExact, SeqGolden.maxRelativeError(oh, attn.forward(q: at(q), cache: exact).array))
+            let o = attn.forward(q: at(q), cache: copy).array
+            worstReference = max(worstReference, SeqGolden.maxRelativeError(o, attn.forward(q: at(qr), cache: reference).array))
+            worstExact = max(worstExact, SeqGolden.maxRelativeError(o, attn.forward(q: at(q), cache: exact).array))
         }
-        XCTAssertLessThan(worstReference, 1e-5)
-        XCTAssertLessThan(worstExact, 3e-3)
-        XCTAssertGreaterThan(worstExact, 0)
+        return (worstReference, worstExact)
     }
 }

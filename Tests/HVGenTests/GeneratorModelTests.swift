@@ -22,14 +22,24 @@ final class GeneratorModelTests: XCTestCase {
     /// Decoding with the KV cache (prefill + one row per step, batch of two with the null text) gives the same
     /// logits as recomputing the whole sequence, to float32 state tolerance.
     func testKVCacheLogitsEqualFullRecomputation() throws {
-        try checkKVCacheLogits(half: false, tolerance: 1e-4)
+        try checkKVCacheLogits(cache: .float32, tolerance: 1e-4)
     }
 
     /// The same with the cache's half-precision copies, which every decoding step reads where the CPU allows
     /// (tiny's head size is 16): the rounding of keys and values costs a few 1e-4 of the logits.
     func testHalfKVCacheLogitsStayCloseToFullRecomputation() throws {
         try XCTSkipUnless(KVCache.halfAvailable(headDim: GeneratorConfig.tiny().headDim), "no half-precision KV kernels on this CPU (AVX-512, or AVX2 with F16C)")
-        try checkKVCacheLogits(half: true, tolerance: 3e-3)
+        try checkKVCacheLogits(cache: .half, tolerance: 3e-3)
+    }
+
+    /// The same with the cache's 8-bit copies (what hv-gen decodes with where the CPU allows): codes of 1/127 of a
+    /// head row's largest entry move the logits by about 1e-2 of their scale, and differently from the half copies'.
+    func testInt8KVCacheLogitsStayCloseToFullRecomputation() throws {
+        try XCTSkipUnless(KVCache.available(.int8, headDim: GeneratorConfig.tiny().headDim), "no 8-bit KV kernels on this CPU (AVX2 with FMA)")
+        let err = try checkKVCacheLogits(cache: .int8, tolerance: 3e-2)
+        if KVCache.halfAvailable(headDim: GeneratorConfig.tiny().headDim) {
+            XCTAssertNotEqual(err, try checkKVCacheLogits(cache: .half, tolerance: 3e-3), "the 8-bit copies must be what was read")
+        }
     }
 
     /// And with the projections' half-precision copies as well (what hv-gen decodes with where the CPU allows):
@@ -37,8 +47,8 @@ final class GeneratorModelTests: XCTestCase {
     func testHalfWeightsLogitsStayCloseToFullRecomputation() throws {
         try XCTSkipUnless(HalfWeight.available && KVCache.halfAvailable(headDim: GeneratorConfig.tiny().headDim),
                           "no half-precision kernels on this CPU (AVX2 with FMA and F16C)")
-        let err = try checkKVCacheLogits(half: true, halfWeights: true, tolerance: 1e-2)
-        let cacheOnly = try checkKVCacheLogits(half: true, tolerance: 3e-3)
+        let err = try checkKVCacheLogits(cache: .half, halfWeights: true, tolerance: 1e-2)
+        let cacheOnly = try checkKVCacheLogits(cache: .half, tolerance: 3e-3)
         XCTAssertNotEqual(err, cacheOnly, "the half weights must be what the decoder multiplied by")
     }
 
@@ -46,16 +56,16 @@ final class GeneratorModelTests: XCTestCase {
     /// sees as they are to the whole sequence.
     func testKVCacheLogitsEqualFullRecomputationWithSentenceBias() throws {
         var config = GeneratorConfig.tiny(); config.sentenceBias = true
-        try checkKVCacheLogits(half: false, tolerance: 1e-4, config: config)
+        try checkKVCacheLogits(cache: .float32, tolerance: 1e-4, config: config)
     }
 
     /// Returns the largest difference from the recomputation.
     @discardableResult
-    private func checkKVCacheLogits(half: Bool, halfWeights: Bool = false, tolerance: Float,
+    private func checkKVCacheLogits(cache: KVCache.Precision, halfWeights: Bool = false, tolerance: Float,
                                     config: GeneratorConfig = .tiny()) throws -> Float {
-        let saved = (KVCache.halfByDefault, Generator.halfWeightsByDefault)
-        (KVCache.halfByDefault, Generator.halfWeightsByDefault) = (half, halfWeights)
-        defer { (KVCache.halfByDefault, Generator.halfWeightsByDefault) = saved }
+        let saved = (KVCache.defaultPrecision, Generator.halfWeightsByDefault)
+        (KVCache.defaultPrecision, Generator.halfWeightsByDefault) = (cache, halfWeights)
+        defer { (KVCache.defaultPrecision, Generator.halfWeightsByDefault) = saved }
         let model = try GeneratorModel(config: config, seed: 3)
         let text = randomText(rows: 3, dim: config.textDim, seed: 1)
         let video = randomVideo(config, seed: 2)

@@ -68,6 +68,25 @@ void hv_attend_scores_f16(const float *q, const uint16_t *k, int n, int heads, i
 void hv_attend_values_f16(const float *p, const uint16_t *v, int n, int heads, int head_dim, long row_stride,
                           float *o);
 
+/// Whether the 8-bit KV-cache functions below run on this CPU: AVX2 with FMA.
+int hv_kv_int8_available(void);
+
+/// Symmetric 8-bit codes of `groups` groups of `group_size` floats: scales[g] = max |x| / 127 over group g and
+/// y = round(x / scales[g]) (to nearest even), so x ≈ scales[g] · y with |y| ≤ 127; an all-zero group gets scale 0.
+/// x must be finite.
+void hv_quantize_i8(const float *x, int8_t *y, float *scales, long groups, int group_size);
+
+/// One query against an 8-bit key cache: scores[h·n + j] = k_scales[j·heads + h] · Σ_d q[h·head_dim + d] ·
+/// k[j·row_stride + h·head_dim + d] for h < heads, j < n, with q rounded to 16-bit integers per head (1.5e-5 of the
+/// head's largest |q| at worst) for exact integer products. head_dim must be a multiple of 16.
+void hv_attend_scores_i8(const float *q, const int8_t *k, const float *k_scales, int n, int heads, int head_dim,
+                         long row_stride, float *scores);
+
+/// The weighted sum of an 8-bit value cache: o[h·head_dim + d] = Σ_j p[h·n + j] · v_scales[j·heads + h] ·
+/// v[j·row_stride + h·head_dim + d]. head_dim must be a multiple of 16.
+void hv_attend_values_i8(const float *p, const int8_t *v, const float *v_scales, int n, int heads, int head_dim,
+                         long row_stride, float *o);
+
 /// Whether hv_gemv_f16 runs on this CPU: AVX2 with FMA and F16C.
 int hv_gemv_f16_available(void);
 
