@@ -3,7 +3,7 @@
 
     pipelines/eval-gen.py BIN_DIR LM_DATA_DIR OUT_DIR [--prompts pipelines/eval-prompts.tsv]
         [--tokenizer models/tokenizer] [--generator models/generator] [--seeds 2] [--cfg 1,2.5,5,7.5,10]
-        [--temperature T[,T...]] [--rerank N] [--snap MANIFEST] [--heldout FOOTAGE/heldout] [--reuse]
+        [--temperature T[,T...]] [--rerank N] [--layers 3,2,1] [--snap MANIFEST] [--heldout FOOTAGE/heldout] [--reuse]
 
 LM_DATA_DIR is what the generator was trained on (`make lm-data`: clips.tsv and one FILE.hvt per video or photo
 clip). Its token files are rendered once with the tokenizer (into LM_DATA_DIR/recon/, shared by every generator
@@ -161,6 +161,8 @@ def main():
     ap.add_argument("--contrast", help="hv-gen's --contrast: captions the drafts are weighed against (with --rerank)")
     ap.add_argument("--top-k", type=int, help="hv-gen's --top-k: keep the K most likely classes of each head group")
     ap.add_argument("--top-p", type=float, help="hv-gen's --top-p: nucleus of each head group")
+    ap.add_argument("--layers", help="hv-gen's --layers: generate only these leading (coarse) layers, e.g. 3,2,1; "
+                    "samples are rendered from them")
     ap.add_argument("--snap", metavar="MANIFEST",
                     help="sample each prompt's nearest stored caption in MANIFEST (hv-manifest search) instead of the prompt")
     ap.add_argument("--heldout", help="folder of held-out y4m clips: print bits per token on them and on the training clips")
@@ -210,6 +212,7 @@ def main():
     tag = ("" if a.temperature == "1" else "t" + a.temperature.replace(",", "_") + "-") + \
         ("" if a.rerank == 1 else f"r{a.rerank}-") + ("" if not a.contrast else "c-") + \
         ("" if a.top_k is None else f"k{a.top_k}-") + ("" if a.top_p is None else f"p{a.top_p:g}-") + \
+        ("" if not a.layers else "l" + a.layers.replace(",", "_") + "-") + \
         ("" if not a.snap else "snap-") + ("" if a.first_seed == 0 else f"s{a.first_seed}-")
     sampled = {p: snap_caption(a.bin_dir, a.snap, p) if a.snap else p for _, p in prompts}
     results = []
@@ -220,6 +223,7 @@ def main():
                 run(a.bin_dir, "hv-gen", sampled[prompt], "--samples", str(a.seeds), "--seed", str(a.first_seed), "--cfg", g.replace("/", ","), "--temperature",
                     a.temperature, "--rerank", str(a.rerank), *(["--contrast", a.contrast] if a.contrast else []),
                     *(["--top-k", str(a.top_k)] if a.top_k is not None else []), *(["--top-p", f"{a.top_p:g}"] if a.top_p is not None else []),
+                    *(["--layers", a.layers] if a.layers else []),
                     "--model", a.generator, "--tokenizer", a.tokenizer, "-o", stem + ".hvt")
                 run(a.bin_dir, "hv-render", stem + ".hvt", "--model", a.tokenizer, "-o", stem + ".y4m")
             frames = read_y4m_luma(stem + ".y4m")
@@ -234,7 +238,8 @@ def main():
                                 # The scene in token space: whose clip the coarse codes are nearest to.
                                 "codes_nearest": {n: code_owners[j] for n, (j, _) in near.items()}})
 
-    layers = [n for n in SCENE_LAYERS if n in training_codes]
+    # A sample of fewer layers (--layers 3) has no L2 codes to match.
+    layers = [n for n in SCENE_LAYERS if n in training_codes and all(n in x["codes_shared"] for x in results)]
     print("\n| cfg | hits | hit rate | chance | mean nearest PSNR dB (luma) | median motion | "
           + " / ".join(layers) + " codes as the nearest training clip's | " + " / ".join(layers)
           + " codes nearest the prompt's source |")
@@ -261,7 +266,7 @@ def main():
     # Through a temporary file, so that an interrupted run leaves no partial JSON behind.
     path = os.path.join(a.out, f"eval-gen-{tag[:-1]}.json" if tag else "eval-gen.json")
     with open(path + ".tmp", "w") as f:
-        json.dump({"sources": len(sources), "snap": a.snap, "temperature": a.temperature, "rerank": a.rerank, "contrast": a.contrast, "top_k": a.top_k, "top_p": a.top_p, "summary": summary,
+        json.dump({"sources": len(sources), "snap": a.snap, "layers": a.layers, "temperature": a.temperature, "rerank": a.rerank, "contrast": a.contrast, "top_k": a.top_k, "top_p": a.top_p, "summary": summary,
                    "bits_per_token": bits, "samples": results}, f, indent=1)
     os.replace(path + ".tmp", path)
 
