@@ -240,6 +240,18 @@ static void conv_row_dw(const hv_dwtiles *k, const float *const *rows, float *co
 // The same tiles in 256-bit registers for CPUs with AVX2 and FMA but no AVX-512. With 16 ymm registers one tile is
 // 6 positions × 16 channels (two vectors): 12 accumulators, two weight vectors and a broadcast — the shape of
 // OpenBLAS's own Haswell sgemm kernel. Narrower tiles cover a row's remainder.
+// Load and store the NB × 2 accumulators of a 256-bit tile from and to NB rows of 16 channels at `base`, `cout` apart.
+#define HV_ACC8_LOAD(NB, base)                                                                                       \
+    HV_UNROLL                                                                                                      \
+    for (int j = 0; j < NB; j++)                                                                                   \
+        HV_UNROLL                                                                                                  \
+        for (int v = 0; v < 2; v++) acc[j][v] = _mm256_loadu_ps((base) + (size_t)j * cout + 8 * v);
+#define HV_ACC8_STORE(NB, base)                                                                                      \
+    HV_UNROLL                                                                                                      \
+    for (int j = 0; j < NB; j++)                                                                                   \
+        HV_UNROLL                                                                                                  \
+        for (int v = 0; v < 2; v++) _mm256_storeu_ps((base) + (size_t)j * cout + 8 * v, acc[j][v]);
+
 // The FMAs of one kernel column over input channels [CI0, CI1): per channel two weight vectors and NB broadcasts of
 // the inputs (xc, wc: that column's input row and weights; acc: the tile's accumulators).
 #define HV_TILE8_CHANNELS(NB, CI0, CI1)                                                                              \
@@ -257,28 +269,19 @@ static void conv_row_dw(const hv_dwtiles *k, const float *const *rows, float *co
     static HV_AVX2 void tile8_##NB(const float *x, const float *w, int kc, int cin, int cout, int ci0, int ci1,      \
                                    float *y) {                                                                     \
         __m256 acc[NB][2];                                                                                         \
-        HV_UNROLL                                                                                                  \
-        for (int j = 0; j < NB; j++)                                                                               \
-            HV_UNROLL                                                                                              \
-            for (int v = 0; v < 2; v++) acc[j][v] = _mm256_loadu_ps(y + (size_t)j * cout + 8 * v);                 \
+        HV_ACC8_LOAD(NB, y)                                                                                        \
         for (int c = 0; c < kc; c++) {                                                                             \
             const float *xc = x + (size_t)c * cin, *wc = w + (size_t)c * cin * cout;                               \
             HV_TILE8_CHANNELS(NB, ci0, ci1)                                                                        \
         }                                                                                                          \
-        HV_UNROLL                                                                                                  \
-        for (int j = 0; j < NB; j++)                                                                               \
-            HV_UNROLL                                                                                              \
-            for (int v = 0; v < 2; v++) _mm256_storeu_ps(y + (size_t)j * cout + 8 * v, acc[j][v]);                 \
+        HV_ACC8_STORE(NB, y)                                                                                       \
     }
 
 #define HV_DW_TILE8(NB)                                                                                              \
     static HV_AVX2 void dwtile8_##NB(const float *x, const float *dy, const int *runs, int nruns, int cin, int cout, \
                                      float *dw) {                                                                  \
         __m256 acc[NB][2];                                                                                         \
-        HV_UNROLL                                                                                                  \
-        for (int j = 0; j < NB; j++)                                                                               \
-            HV_UNROLL                                                                                              \
-            for (int v = 0; v < 2; v++) acc[j][v] = _mm256_loadu_ps(dw + (size_t)j * cout + 8 * v);                \
+        HV_ACC8_LOAD(NB, dw)                                                                                       \
         for (int r = 0; r < nruns; r++)                                                                            \
         for (int wo = runs[2 * r]; wo < runs[2 * r + 1]; wo++) {                                                  \
             __m256 g0 = _mm256_loadu_ps(dy + (size_t)wo * cout), g1 = _mm256_loadu_ps(dy + (size_t)wo * cout + 8);  \
@@ -289,10 +292,7 @@ static void conv_row_dw(const hv_dwtiles *k, const float *const *rows, float *co
                 acc[j][1] = _mm256_fmadd_ps(xv, g1, acc[j][1]);                                                    \
             }                                                                                                      \
         }                                                                                                          \
-        HV_UNROLL                                                                                                  \
-        for (int j = 0; j < NB; j++)                                                                               \
-            HV_UNROLL                                                                                              \
-            for (int v = 0; v < 2; v++) _mm256_storeu_ps(dw + (size_t)j * cout + 8 * v, acc[j][v]);                \
+        HV_ACC8_STORE(NB, dw)                                                                                      \
     }
 
 // HV_TILE8 over a position block's whole reduction (hv_alltile_fn). The sums are taken in the same order as the pass
@@ -312,10 +312,7 @@ static void conv_row_dw(const hv_dwtiles *k, const float *const *rows, float *co
                 const float *wc = weights[e] + woffset + (size_t)c * cin * cout;                                   \
                 HV_TILE8_CHANNELS(NB, 0, cin)                                                                      \
             }                                                                                                      \
-        HV_UNROLL                                                                                                  \
-        for (int j = 0; j < NB; j++)                                                                               \
-            HV_UNROLL                                                                                              \
-            for (int v = 0; v < 2; v++) _mm256_storeu_ps(y + (size_t)j * cout + 8 * v, acc[j][v]);                 \
+        HV_ACC8_STORE(NB, y)                                                                                       \
     }
 
 HV_TILE8(1) HV_TILE8(2) HV_TILE8(3) HV_TILE8(4) HV_TILE8(5) HV_TILE8(6)
