@@ -28,7 +28,7 @@ LM_RECIPE ?= --balance-sources
 # (formats/generator.md), which hv-gen uses unless told otherwise.
 LM_STEPS2 ?= 8000
 LM_RECIPE2 ?= --lr 1e-3
-LM_SAMPLING ?= {"cfg": [1], "temperature": [0.5], "note": "make eval-gen, 26 paraphrases x 2 seeds, 2026-12-05: docs/gen.md"}
+LM_SAMPLING ?= {"cfg": [1], "temperature": [0.5], "rerank": 8, "rerank_likelihood": true, "note": "make eval-gen, 26 paraphrases x 6 seeds, 2026-12-06: docs/gen.md"}
 # Extra options, e.g. LM_FLAGS="--layers 3,2 --resume".
 LM_FLAGS ?=
 TEXT_ENCODER_DIR ?= models/text-encoder
@@ -89,7 +89,9 @@ EVAL_GEN_SEEDS ?= 2
 EVAL_GEN_FIRST_SEED ?= 0
 # The shipped generator's sampling.json temperature (eval-gen passes --cfg and --temperature explicitly).
 EVAL_GEN_TEMPERATURE ?= 0.5
-EVAL_GEN_RERANK ?= 1
+# The shipped sampling.json's drafts: the most probable of 8 coarse drafts (EVAL_GEN_RERANK=1: plain sampling).
+EVAL_GEN_RERANK ?= 8
+EVAL_GEN_RERANK_LIKELIHOOD ?= yes
 # Captions --rerank's drafts are weighed against (hv-gen --contrast); empty: the null text.
 EVAL_GEN_CONTRAST ?=
 # A manifest (e.g. $(LM_SHARDS_DIR)/manifest.db): sample each prompt's nearest stored caption instead (eval-gen --snap).
@@ -99,5 +101,5 @@ EVAL_GEN_DIR ?= $(OUT)/eval-gen-$(notdir $(LM_OUT))
 EVAL_GEN_HELDOUT ?= $(FOOTAGE)/heldout
 eval-gen: build $(LM_DATA)/clips.tsv
 	pipelines/eval-gen.py $(BIN) $(LM_DATA) $(EVAL_GEN_DIR) --generator $(LM_OUT) --tokenizer models/tokenizer \
-		--cfg $(EVAL_GEN_CFG) --seeds $(EVAL_GEN_SEEDS) --first-seed $(EVAL_GEN_FIRST_SEED) --temperature $(EVAL_GEN_TEMPERATURE) --rerank $(EVAL_GEN_RERANK) $(if $(EVAL_GEN_CONTRAST),--contrast $(EVAL_GEN_CONTRAST)) $(if $(EVAL_GEN_SNAP),--snap $(EVAL_GEN_SNAP)) --reuse \
+		--cfg $(EVAL_GEN_CFG) --seeds $(EVAL_GEN_SEEDS) --first-seed $(EVAL_GEN_FIRST_SEED) --temperature $(EVAL_GEN_TEMPERATURE) --rerank $(EVAL_GEN_RERANK) $(if $(and $(EVAL_GEN_RERANK_LIKELIHOOD),$(filter-out 1,$(EVAL_GEN_RERANK)),$(if $(EVAL_GEN_CONTRAST),,yes)),--rerank-likelihood) $(if $(EVAL_GEN_CONTRAST),--contrast $(EVAL_GEN_CONTRAST)) $(if $(EVAL_GEN_SNAP),--snap $(EVAL_GEN_SNAP)) --reuse \
 		$(if $(EVAL_GEN_HELDOUT),--heldout $(EVAL_GEN_HELDOUT))

@@ -108,8 +108,11 @@ public final class Generator {
     /// because nothing explains it better than anything else. The rest of the clip is then sampled after the kept
     /// draft. Costs `candidates` drafts of the leading layers (16 + 128 tokens for L3 and L2) over a batch of
     /// 2 + contrast.count texts, on top of one clip. Returns the codes and every draft's score (nats).
+    /// With `likelihood`, a draft scores log p(d | prompt) alone: the most probable of the drafts, a search for the
+    /// mode of the coarse layers that neither favours odd drafts nor needs the null text (without guidance its rows
+    /// are not decoded).
     public func sampleReranked(text: Tensor, options: SamplingOptions, candidates: Int, layers k: Int,
-                               contrast: [Tensor] = [], count: Int? = nil,
+                               contrast: [Tensor] = [], likelihood: Bool = false, count: Int? = nil,
                                progress: ((Int) -> Void)? = nil) throws -> (codes: [UInt32], scores: [Double]) {
         try options.validate()
         guard candidates >= 1, k >= 1, k <= config.layers.count else {
@@ -119,17 +122,21 @@ public final class Generator {
         let lead = min(total, config.layers.prefix(k).reduce(0) { $0 + $1.tokenCount })
         let codes = CodeDraw(model: model, options: options)
         var best: [UInt32] = [], scores: [Double] = []
+        guard !(likelihood && !contrast.isEmpty) else {
+            throw GenError.badOption(reason: "a draft is scored by its likelihood or against contrast captions, not both")
+        }
         // Row 0 the prompt, row 1 the null text (guidance, and the score without contrast), then the contrast.
-        let texts: [Tensor?] = [text, nil] + contrast.map { $0 }
+        let nullRow = !likelihood || options.guided
+        let texts: [Tensor?] = (nullRow ? [text, nil] : [text]) + contrast.map { $0 }
         for _ in 0..<candidates {
             var nll = [Double](repeating: 0, count: texts.count)
             let draft = try decode(texts: texts, count: lead) { _, m, logits in
                 let head = model.heads[m]
-                let code = codes.next(layer: m, logits: logits, guided: true)
+                let code = codes.next(layer: m, logits: logits, guided: nullRow)
                 for i in nll.indices { nll[i] += head.nll(logits.data + i * head.outputs, code: code) }
                 return code
             }
-            let score = contrast.isEmpty ? nll[1] - nll[0] : Generator.posterior(nll: nll)
+            let score = likelihood ? -nll[0] : contrast.isEmpty ? nll[1] - nll[0] : Generator.posterior(nll: nll)
             if scores.isEmpty || score > scores.max()! { best = draft }
             scores.append(score)
         }

@@ -77,6 +77,12 @@ public enum GeneratorCheckpoint {
                 throw GenError.badCheckpoint(path: p, reason: "'\(key)' must list 1 to \(layers) finite numbers ≥ 0, coarse layer first")
             }
         }
+        if let n = d.rerank, !(1...1000).contains(n) {
+            throw GenError.badCheckpoint(path: p, reason: "'rerank' must be a number of drafts in 1...1000")
+        }
+        if d.rerankLikelihood == true && (d.rerank ?? 1) < 2 {
+            throw GenError.badCheckpoint(path: p, reason: "'rerank_likelihood' scores drafts: give 'rerank' 2 or more")
+        }
         return d
     }
 
@@ -100,12 +106,18 @@ public enum GeneratorCheckpoint {
 }
 
 /// sampling.json (formats/generator.md): what `hv-gen` samples with when its --cfg or --temperature is not given,
-/// one value or one per generated layer, coarse first; `note` says where the values were measured.
+/// one value or one per generated layer, coarse first; the coarse drafts (`rerank`, `rerank_likelihood`) when none
+/// of --rerank, --rerank-likelihood and --contrast is; `note` says where the values were measured.
 public struct SamplingDefaults: Codable, Equatable {
     public var cfg: [Float]?
     public var temperature: [Float]?
+    public var rerank: Int?
+    public var rerankLikelihood: Bool?
     public var note: String?
-    public init(cfg: [Float]? = nil, temperature: [Float]? = nil, note: String? = nil) {
-        self.cfg = cfg; self.temperature = temperature; self.note = note
+    enum CodingKeys: String, CodingKey { case cfg, temperature, rerank, rerankLikelihood = "rerank_likelihood", note }
+    public init(cfg: [Float]? = nil, temperature: [Float]? = nil, rerank: Int? = nil, rerankLikelihood: Bool? = nil,
+                note: String? = nil) {
+        self.cfg = cfg; self.temperature = temperature; self.rerank = rerank; self.rerankLikelihood = rerankLikelihood
+        self.note = note
     }
 }

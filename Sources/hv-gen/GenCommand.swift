@@ -44,12 +44,17 @@ struct GenCommand: ParsableCommand {
     @Option(name: .customLong("top-p"), help: "Keep the smallest set of each head group's classes with probability P.")
     var topP: Float?
 
-    @Option(help: ArgumentHelp("Sample N drafts of the coarse layers and keep the one the prompt explains best.",
-                               discussion: "Each draft is scored by log p(codes | prompt) − log p(codes | no text) under the generator; the rest of the clip is sampled after the kept draft. 1 = off."))
-    var rerank: Int = 1
+    @Option(help: ArgumentHelp("Sample N drafts of the coarse layers and keep the one the prompt explains best (default: the generator's sampling.json, else 1).",
+                               discussion: "Each draft is scored by log p(codes | prompt) − log p(codes | no text) under the generator (or by --rerank-likelihood or --contrast); the rest of the clip is sampled after the kept draft. 1 = off."))
+    var rerank: Int?
 
     @Option(name: .customLong("rerank-layers"), help: "How many leading (coarse) layers --rerank drafts.")
     var rerankLayers: Int = 2
+
+    @Flag(name: .customLong("rerank-likelihood"),
+          help: ArgumentHelp("Score --rerank's drafts by log p(codes | prompt) alone: keep the most probable draft.",
+                             discussion: "A search for the coarse layers' mode; without it a draft scores how much better the prompt explains it than the null text does."))
+    var rerankLikelihood = false
 
     @Option(help: ArgumentHelp("Captions to weigh --rerank's drafts against (a file: NAME<TAB>CAPTION or one caption a line).",
                                discussion: "A draft then scores the generator's posterior that the prompt, rather than one of these captions, wrote it: log p(codes | prompt) − log Σ p(codes | caption) over the prompt and every caption. The generator's training captions (pipelines/captions.tsv for the shipped one; the first caption of each NAME is used) make a draft of another scene lose to its own caption. Each caption adds one row to the drafts' batch.",
@@ -79,9 +84,11 @@ struct GenCommand: ParsableCommand {
 
     func validate() throws {
         if samples < 1 { throw ValidationError("--samples must be at least 1") }
-        if rerank < 1 || rerank > 1000 { throw ValidationError("--rerank must be in 1...1000") }
+        if let n = rerank, n < 1 || n > 1000 { throw ValidationError("--rerank must be in 1...1000") }
         if rerankLayers < 1 { throw ValidationError("--rerank-layers must be at least 1") }
-        if contrast != nil && rerank < 2 { throw ValidationError("--contrast weighs --rerank's drafts; give --rerank 2 or more") }
+        if contrast != nil && (rerank ?? 1) < 2 { throw ValidationError("--contrast weighs --rerank's drafts; give --rerank 2 or more") }
+        if rerankLikelihood && (rerank ?? 1) < 2 { throw ValidationError("--rerank-likelihood scores --rerank's drafts; give --rerank 2 or more") }
+        if rerankLikelihood && contrast != nil { throw ValidationError("--rerank-likelihood and --contrast are two ways to score the drafts; give one") }
         if let k = topK, k < 1 { throw ValidationError("--top-k must be at least 1") }
         if let p = topP, !(p > 0 && p <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
     }
@@ -105,6 +112,10 @@ struct GenCommand: ParsableCommand {
         let stored = try GeneratorCheckpoint.samplingDefaults(in: genDir)
         let t = temperature?.values ?? stored?.temperature ?? [1]
         let g = cfg?.values ?? stored?.cfg ?? [SamplingOptions().cfgScale]
+        // The drafts: the command line's when it names any, else the stored ones.
+        let explicitDrafts = rerank != nil || rerankLikelihood || contrast != nil
+        let drafts = explicitDrafts ? rerank ?? 1 : stored?.rerank ?? 1
+        let byLikelihood = explicitDrafts ? rerankLikelihood : stored?.rerankLikelihood ?? false
         let options = SamplingOptions(cfgScale: g.last!, layerCfgScales: g.count > 1 ? g : nil, temperature: t.last!,
                                       layerTemperatures: t.count > 1 ? t : nil, topK: topK, topP: topP, seed: seed)
         try options.validate()
@@ -141,9 +152,10 @@ struct GenCommand: ParsableCommand {
             let report = { (n: Int) in
                 progress.update("sample \(s + 1)/\(samples): \(n)/\(count) tokens, \(String(format: "%.0f", Double(n) / max(Date().timeIntervalSince(t0), 1e-3))) tokens/s")
             }
-            let video = rerank > 1
-                ? try generator.sampleReranked(text: states, options: o, candidates: rerank, layers: min(rerankLayers, k),
-                                               contrast: contrastStates, count: count, progress: report).codes
+            let video = drafts > 1
+                ? try generator.sampleReranked(text: states, options: o, candidates: drafts, layers: min(rerankLayers, k),
+                                               contrast: contrastStates, likelihood: byLikelihood, count: count,
+                                               progress: report).codes
                 : try generator.sample(text: states, options: o, count: count, progress: report)
             try writer.write(gen.layout.clip(from: video, tokenizerLayers: fullHeader.layers.count, frameCount: fullHeader.framesPerClip))
         }

@@ -54,13 +54,17 @@ final class GenCLITests: XCTestCase {
     }
 
     /// --contrast's file is checked before any model is loaded: missing 66, without captions 65, and it needs
-    /// --rerank 2 or more (64).
+    /// --rerank 2 or more (64); so does --rerank-likelihood, which is another score than --contrast's (64).
     func testBadContrastFilesAreRefused() throws {
         let missing = dir + "/no-model"
         try "# only a comment\n\n".write(toFile: dir + "/empty.tsv", atomically: true, encoding: .utf8)
-        for (args, code, words) in [(["--rerank", "4", "--contrast", dir + "/none.tsv"], Int32(66), "none.tsv"),
-                                    (["--rerank", "4", "--contrast", dir + "/empty.tsv"], 65, "no caption"),
-                                    (["--contrast", dir + "/empty.tsv"], 64, "--rerank")] {
+        let cases: [([String], Int32, String)] = [
+            (["--rerank", "4", "--contrast", dir + "/none.tsv"], 66, "none.tsv"),
+            (["--rerank", "4", "--contrast", dir + "/empty.tsv"], 65, "no caption"),
+            (["--contrast", dir + "/empty.tsv"], 64, "--rerank"),
+            (["--rerank-likelihood"], 64, "--rerank 2"),
+            (["--rerank", "3", "--rerank-likelihood", "--contrast", dir + "/empty.tsv"], 64, "give one")]
+        for (args, code, words) in cases {
             let r = try Tools.run("hv-gen", ["waves", "--model", missing] + args)
             XCTAssertEqual(r.status, code, r.stderr)
             XCTAssertTrue(r.stderr.hasPrefix("hv-gen: error: ") && r.stderr.contains(words), r.stderr)
@@ -176,7 +180,19 @@ final class GenCLITests: XCTestCase {
         XCTAssertEqual(r.stdout, greedy.stdout, "sampling.json was not used")
         r = try Tools.run("hv-gen", args + ["--temperature", "1", "--cfg", "2.5"])
         XCTAssertEqual(r.stdout, sampled.stdout, "the command line must override sampling.json")
-        for bad in [#"{"temperature": [-1]}"#, #"{"cfg": []}"#, #"{"cfg": [1, 1, 1]}"#, "not json"] {
+        // Its coarse drafts too, unless the command line names drafts of its own (--rerank 1: none).
+        let drafted = try Tools.run("hv-gen", args + ["--temperature", "1", "--cfg", "2", "--rerank", "3", "--rerank-likelihood"])
+        XCTAssertEqual(drafted.status, 0, drafted.stderr)
+        let undrafted = try Tools.run("hv-gen", args + ["--temperature", "1", "--cfg", "2", "--rerank", "1"])
+        XCTAssertNotEqual(drafted.stdout, undrafted.stdout, "three drafts kept the first: the test cannot tell")
+        try #"{"cfg": [2], "temperature": [1], "rerank": 3, "rerank_likelihood": true}"#.write(toFile: gen + "/sampling.json", atomically: true, encoding: .utf8)
+        r = try Tools.run("hv-gen", args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, drafted.stdout, "sampling.json's drafts were not used")
+        r = try Tools.run("hv-gen", args + ["--rerank", "1"])
+        XCTAssertEqual(r.stdout, undrafted.stdout, "--rerank 1 must override sampling.json's drafts")
+        for bad in [#"{"temperature": [-1]}"#, #"{"cfg": []}"#, #"{"cfg": [1, 1, 1]}"#, "not json", #"{"rerank": 0}"#,
+                    #"{"rerank_likelihood": true}"#] {
             try bad.write(toFile: gen + "/sampling.json", atomically: true, encoding: .utf8)
             r = try Tools.run("hv-gen", args)
             XCTAssertEqual(r.status, 65, "\(bad): \(r.stderr)")

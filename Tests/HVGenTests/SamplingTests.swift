@@ -181,6 +181,32 @@ final class SamplingTests: XCTestCase {
         XCTAssertThrowsError(try gen.sampleReranked(text: text, options: o, candidates: 2, layers: config.layers.count + 1))
     }
 
+    /// Drafts scored by their likelihood under the prompt alone: the kept draft's score is its log p(d | text),
+    /// recomputed by teacher forcing on the prompt's row; without guidance the null row is never decoded, so the
+    /// drafts are those of plain sampling's stream; likelihood and contrast together are refused.
+    func testLikelihoodRerankKeepsTheMostProbableDraft() throws {
+        let (config, gen, text) = try tinyGenerator(seed: 4, textSeed: 3)
+        let lead = config.layers[0].tokenCount + config.layers[1].tokenCount
+        for cfg: Float in [1, 3] {
+            let o = SamplingOptions(cfgScale: cfg, temperature: 1, seed: 13)
+            let (codes, scores) = try gen.sampleReranked(text: text, options: o, candidates: 6, layers: 2, likelihood: true)
+            XCTAssertEqual(scores.count, 6)
+            XCTAssertEqual(codes.count, config.videoTokens)
+            XCTAssertTrue(scores.allSatisfy { $0 < 0 }, "\(scores)")
+            var logp = 0.0
+            _ = try gen.decode(texts: [text], count: lead) { n, m, logits in
+                logp -= gen.model.heads[m].nll(logits.data, code: codes[n])
+                return codes[n]
+            }
+            XCTAssertEqual(logp, scores.max()!, accuracy: 1e-3)
+            XCTAssertGreaterThan(scores.max()!, scores.min()!)
+            let pmi = try gen.sampleReranked(text: text, options: o, candidates: 6, layers: 2)
+            if cfg != 1 { XCTAssertNotEqual(pmi.scores, scores, "another score of the same drafts") }
+        }
+        XCTAssertThrowsError(try gen.sampleReranked(text: text, options: SamplingOptions(cfgScale: 1, seed: 1), candidates: 2,
+                                                    layers: 1, contrast: [text], likelihood: true))
+    }
+
     /// Drafts weighed against contrast captions: the kept draft's score, recomputed here by teacher forcing, is the
     /// posterior of the prompt among itself and the contrast, log p(d | text) − log Σ_c p(d | c); a contrast that is
     /// the prompt itself makes every draft's posterior one half.
