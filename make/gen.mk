@@ -28,7 +28,7 @@ LM_RECIPE ?= --balance-sources
 # (formats/generator.md), which hv-gen uses unless told otherwise.
 LM_STEPS2 ?= 8000
 LM_RECIPE2 ?= --lr 1e-3
-LM_SAMPLING ?= {"cfg": [1], "temperature": [0.5], "rerank": 8, "rerank_likelihood": true, "note": "make eval-gen, 26 paraphrases x 6 seeds, 2026-12-06: docs/gen.md"}
+LM_SAMPLING ?= {"cfg": [1], "temperature": [0.5], "rerank": 8, "rerank_likelihood": true, "rerank_first": 16, "rerank_layers": 3, "note": "make eval-gen, 26 paraphrases x 8 seeds, 2026-12-07: docs/gen.md"}
 # Extra options, e.g. LM_FLAGS="--layers 3,2 --resume".
 LM_FLAGS ?=
 TEXT_ENCODER_DIR ?= models/text-encoder
@@ -75,7 +75,7 @@ gen-demo:
 	$(SWIFT) build $(SWIFT_FLAGS) --product hv-render
 	$(BIN)/hv-gen "$(GEN_PROMPT)" --model $(LM_OUT) --text-encoder $(TEXT_ENCODER_DIR) | $(BIN)/hv-render -o out/gen-demo.mp4
 
-# Does the text steer the generator? Every prompt of pipelines/eval-prompts.tsv (paraphrases of training captions,
+# Does the text steer the generator? Every prompt of EVAL_GEN_PROMPTS (paraphrases of training captions,
 # never trained on) at each guidance scale of EVAL_GEN_CFG, EVAL_GEN_SEEDS samples each: a hit when the nearest of
 # the generator's training windows (rendered with the shipped tokenizer) is the paraphrased caption's source
 # (pipelines/eval-gen.py; needs numpy). About 12 s a sample on one core, plus one render of every training clip,
@@ -89,17 +89,24 @@ EVAL_GEN_SEEDS ?= 2
 EVAL_GEN_FIRST_SEED ?= 0
 # The shipped generator's sampling.json temperature (eval-gen passes --cfg and --temperature explicitly).
 EVAL_GEN_TEMPERATURE ?= 0.5
-# The shipped sampling.json's drafts: the most probable of 8 coarse drafts (EVAL_GEN_RERANK=1: plain sampling).
+# The shipped sampling.json's drafts: the most probable of 16 drafts of L3, then the most probable of 8 drafts of
+# L2 and L1 after it (EVAL_GEN_RERANK=1 EVAL_GEN_RERANK_FIRST=1: plain sampling; hv-gen --rerank, --rerank-first,
+# --rerank-layers, --rerank-likelihood).
 EVAL_GEN_RERANK ?= 8
 EVAL_GEN_RERANK_LIKELIHOOD ?= yes
+EVAL_GEN_RERANK_FIRST ?= 16
+EVAL_GEN_RERANK_LAYERS ?= 3
+# The prompts: pipelines/eval-prompts.tsv, on which sampling settings have been chosen, or the report-only
+# pipelines/eval-prompts-report.tsv (the 39 other sources, never used for a choice).
+EVAL_GEN_PROMPTS ?= pipelines/eval-prompts.tsv
 # Captions --rerank's drafts are weighed against (hv-gen --contrast); empty: the null text.
 EVAL_GEN_CONTRAST ?=
 # A manifest (e.g. $(LM_SHARDS_DIR)/manifest.db): sample each prompt's nearest stored caption instead (eval-gen --snap).
 EVAL_GEN_SNAP ?=
-EVAL_GEN_DIR ?= $(OUT)/eval-gen-$(notdir $(LM_OUT))
+EVAL_GEN_DIR ?= $(OUT)/eval-gen-$(notdir $(LM_OUT))$(if $(filter-out pipelines/eval-prompts.tsv,$(EVAL_GEN_PROMPTS)),-$(basename $(notdir $(EVAL_GEN_PROMPTS))))
 # Held-out clips (never trained on) whose bits per token are printed beside the training clips'; empty: skipped.
 EVAL_GEN_HELDOUT ?= $(FOOTAGE)/heldout
 eval-gen: build $(LM_DATA)/clips.tsv
 	pipelines/eval-gen.py $(BIN) $(LM_DATA) $(EVAL_GEN_DIR) --generator $(LM_OUT) --tokenizer models/tokenizer \
-		--cfg $(EVAL_GEN_CFG) --seeds $(EVAL_GEN_SEEDS) --first-seed $(EVAL_GEN_FIRST_SEED) --temperature $(EVAL_GEN_TEMPERATURE) --rerank $(EVAL_GEN_RERANK) $(if $(and $(EVAL_GEN_RERANK_LIKELIHOOD),$(filter-out 1,$(EVAL_GEN_RERANK)),$(if $(EVAL_GEN_CONTRAST),,yes)),--rerank-likelihood) $(if $(EVAL_GEN_CONTRAST),--contrast $(EVAL_GEN_CONTRAST)) $(if $(EVAL_GEN_SNAP),--snap $(EVAL_GEN_SNAP)) --reuse \
+		--prompts $(EVAL_GEN_PROMPTS) --cfg $(EVAL_GEN_CFG) --seeds $(EVAL_GEN_SEEDS) --first-seed $(EVAL_GEN_FIRST_SEED) --temperature $(EVAL_GEN_TEMPERATURE) --rerank $(EVAL_GEN_RERANK) --rerank-first $(EVAL_GEN_RERANK_FIRST) --rerank-layers $(EVAL_GEN_RERANK_LAYERS) $(if $(and $(EVAL_GEN_RERANK_LIKELIHOOD),$(filter-out 1,$(EVAL_GEN_RERANK)),$(if $(EVAL_GEN_CONTRAST),,yes)),--rerank-likelihood) $(if $(EVAL_GEN_CONTRAST),--contrast $(EVAL_GEN_CONTRAST)) $(if $(EVAL_GEN_SNAP),--snap $(EVAL_GEN_SNAP)) --reuse \
 		$(if $(EVAL_GEN_HELDOUT),--heldout $(EVAL_GEN_HELDOUT))

@@ -3,7 +3,7 @@
 
     pipelines/eval-gen.py BIN_DIR LM_DATA_DIR OUT_DIR [--prompts pipelines/eval-prompts.tsv]
         [--tokenizer models/tokenizer] [--generator models/generator] [--seeds 2] [--cfg 1,2.5,5,7.5,10]
-        [--temperature T[,T...]] [--rerank N [--rerank-likelihood]] [--layers 3,2,1] [--snap MANIFEST] [--heldout FOOTAGE/heldout] [--reuse]
+        [--temperature T[,T...]] [--rerank N [--rerank-first M] [--rerank-likelihood]] [--layers 3,2,1] [--snap MANIFEST] [--heldout FOOTAGE/heldout] [--reuse]
 
 LM_DATA_DIR is what the generator was trained on (`make lm-data`: clips.tsv and one FILE.hvt per video or photo
 clip). Its token files are rendered once with the tokenizer (into LM_DATA_DIR/recon/, shared by every generator
@@ -158,6 +158,9 @@ def main():
                     help="guidance scales, comma-separated; one per layer (coarse first) joined by '/', e.g. 7.5/7.5/1")
     ap.add_argument("--temperature", default="1", help="hv-gen's --temperature: one value, or one per layer, coarse first")
     ap.add_argument("--rerank", type=int, default=1, help="hv-gen's --rerank: drafts of the coarse layers per sample")
+    ap.add_argument("--rerank-layers", type=int, default=2, help="hv-gen's --rerank-layers: leading layers the drafts cover")
+    ap.add_argument("--rerank-first", type=int, default=1,
+                    help="hv-gen's --rerank-first: drafts of the coarsest layer alone, the best kept before --rerank's")
     ap.add_argument("--contrast", help="hv-gen's --contrast: captions the drafts are weighed against (with --rerank)")
     ap.add_argument("--rerank-likelihood", action="store_true",
                     help="hv-gen's --rerank-likelihood: keep the most probable of the --rerank drafts")
@@ -212,7 +215,7 @@ def main():
 
     # Samples of non-default settings get a file-name tag of their own, so --reuse never mixes settings.
     tag = ("" if a.temperature == "1" else "t" + a.temperature.replace(",", "_") + "-") + \
-        ("" if a.rerank == 1 else f"r{a.rerank}-") + ("" if not a.rerank_likelihood else "rl-") + ("" if not a.contrast else "c-") + \
+        ("" if a.rerank == 1 else f"r{a.rerank}-") + ("" if a.rerank_first == 1 else f"f{a.rerank_first}-") + ("" if a.rerank_layers == 2 else f"d{a.rerank_layers}-") + ("" if not a.rerank_likelihood else "rl-") + ("" if not a.contrast else "c-") + \
         ("" if a.top_k is None else f"k{a.top_k}-") + ("" if a.top_p is None else f"p{a.top_p:g}-") + \
         ("" if not a.layers else "l" + a.layers.replace(",", "_") + "-") + \
         ("" if not a.snap else "snap-") + ("" if a.first_seed == 0 else f"s{a.first_seed}-")
@@ -223,7 +226,7 @@ def main():
             stem = os.path.join(a.out, f"{tag}cfg{g.replace('/', '_')}-{i:02d}-{src}")
             if not (a.reuse and os.path.exists(stem + ".y4m")):
                 run(a.bin_dir, "hv-gen", sampled[prompt], "--samples", str(a.seeds), "--seed", str(a.first_seed), "--cfg", g.replace("/", ","), "--temperature",
-                    a.temperature, "--rerank", str(a.rerank), *(["--rerank-likelihood"] if a.rerank_likelihood else []),
+                    a.temperature, "--rerank", str(a.rerank), "--rerank-first", str(a.rerank_first), "--rerank-layers", str(a.rerank_layers), *(["--rerank-likelihood"] if a.rerank_likelihood else []),
                     *(["--contrast", a.contrast] if a.contrast else []),
                     *(["--top-k", str(a.top_k)] if a.top_k is not None else []), *(["--top-p", f"{a.top_p:g}"] if a.top_p is not None else []),
                     *(["--layers", a.layers] if a.layers else []),
@@ -269,7 +272,7 @@ def main():
     # Through a temporary file, so that an interrupted run leaves no partial JSON behind.
     path = os.path.join(a.out, f"eval-gen-{tag[:-1]}.json" if tag else "eval-gen.json")
     with open(path + ".tmp", "w") as f:
-        json.dump({"sources": len(sources), "snap": a.snap, "layers": a.layers, "temperature": a.temperature, "rerank": a.rerank,
+        json.dump({"sources": len(sources), "snap": a.snap, "layers": a.layers, "temperature": a.temperature, "rerank": a.rerank, "rerank_first": a.rerank_first, "rerank_layers": a.rerank_layers,
                    "rerank_likelihood": a.rerank_likelihood, "contrast": a.contrast, "top_k": a.top_k, "top_p": a.top_p, "summary": summary,
                    "bits_per_token": bits, "samples": results}, f, indent=1)
     os.replace(path + ".tmp", path)

@@ -111,35 +111,47 @@ public final class Generator {
     /// With `likelihood`, a draft scores log p(d | prompt) alone: the most probable of the drafts, a search for the
     /// mode of the coarse layers that neither favours odd drafts nor needs the null text (without guidance its rows
     /// are not decoded).
+    ///
+    /// `firstCandidates` > 1 searches in two stages: first that many drafts of the coarsest layer alone (16 tokens
+    /// for L3), the best kept; then the `candidates` drafts redraw only layers 2...k after it. The scores returned
+    /// are the second stage's (each over all k layers, the kept first layer included).
     public func sampleReranked(text: Tensor, options: SamplingOptions, candidates: Int, layers k: Int,
+                               firstCandidates: Int = 1,
                                contrast: [Tensor] = [], likelihood: Bool = false, count: Int? = nil,
                                progress: ((Int) -> Void)? = nil) throws -> (codes: [UInt32], scores: [Double]) {
         try options.validate()
-        guard candidates >= 1, k >= 1, k <= config.layers.count else {
+        guard candidates >= 1, firstCandidates >= 1, k >= 1, k <= config.layers.count else {
             throw GenError.badOption(reason: "--rerank needs at least one draft of 1...\(config.layers.count) leading layers")
         }
         let total = min(count ?? config.videoTokens, config.videoTokens)
         let lead = min(total, config.layers.prefix(k).reduce(0) { $0 + $1.tokenCount })
         let codes = CodeDraw(model: model, options: options)
-        var best: [UInt32] = [], scores: [Double] = []
         guard !(likelihood && !contrast.isEmpty) else {
             throw GenError.badOption(reason: "a draft is scored by its likelihood or against contrast captions, not both")
         }
         // Row 0 the prompt, row 1 the null text (guidance, and the score without contrast), then the contrast.
         let nullRow = !likelihood || options.guided
         let texts: [Tensor?] = (nullRow ? [text, nil] : [text]) + contrast.map { $0 }
-        for _ in 0..<candidates {
-            var nll = [Double](repeating: 0, count: texts.count)
-            let draft = try decode(texts: texts, count: lead) { _, m, logits in
-                let head = model.heads[m]
-                let code = codes.next(layer: m, logits: logits, guided: nullRow)
-                for i in nll.indices { nll[i] += head.nll(logits.data + i * head.outputs, code: code) }
-                return code
+        // The best of `n` drafts of the first `length` tokens, each continuing the kept `prefix`.
+        func search(_ n: Int, length: Int, prefix: [UInt32]) throws -> (best: [UInt32], scores: [Double]) {
+            var best: [UInt32] = [], scores: [Double] = []
+            for _ in 0..<n {
+                var nll = [Double](repeating: 0, count: texts.count)
+                let draft = try decode(texts: texts, count: length) { t, m, logits in
+                    let head = model.heads[m]
+                    let code = t < prefix.count ? prefix[t] : codes.next(layer: m, logits: logits, guided: nullRow)
+                    for i in nll.indices { nll[i] += head.nll(logits.data + i * head.outputs, code: code) }
+                    return code
+                }
+                let score = likelihood ? -nll[0] : contrast.isEmpty ? nll[1] - nll[0] : Generator.posterior(nll: nll)
+                if scores.isEmpty || score > scores.max()! { best = draft }
+                scores.append(score)
             }
-            let score = likelihood ? -nll[0] : contrast.isEmpty ? nll[1] - nll[0] : Generator.posterior(nll: nll)
-            if scores.isEmpty || score > scores.max()! { best = draft }
-            scores.append(score)
+            return (best, scores)
         }
+        let first = firstCandidates > 1 && k > 1
+            ? try search(firstCandidates, length: min(lead, config.layers[0].tokenCount), prefix: []).best : []
+        let (best, scores) = try search(candidates, length: lead, prefix: first)
         // The clip itself runs the null row only where guidance uses it.
         let clip = try decode(texts: options.guided ? [text, nil] : [text], count: total, progress: progress) { n, m, logits in
             n < lead ? best[n] : codes.next(layer: m, logits: logits, guided: options.guided)

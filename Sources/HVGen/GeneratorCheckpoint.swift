@@ -83,6 +83,12 @@ public enum GeneratorCheckpoint {
         if d.rerankLikelihood == true && (d.rerank ?? 1) < 2 {
             throw GenError.badCheckpoint(path: p, reason: "'rerank_likelihood' scores drafts: give 'rerank' 2 or more")
         }
+        if let n = d.rerankFirst, !(1...1000).contains(n) {
+            throw GenError.badCheckpoint(path: p, reason: "'rerank_first' must be a number of drafts in 1...1000")
+        }
+        if let k = d.rerankLayers, !(1...layers).contains(k) {
+            throw GenError.badCheckpoint(path: p, reason: "'rerank_layers' must be a number of leading layers in 1...\(layers)")
+        }
         return d
     }
 
@@ -106,18 +112,24 @@ public enum GeneratorCheckpoint {
 }
 
 /// sampling.json (formats/generator.md): what `hv-gen` samples with when its --cfg or --temperature is not given,
-/// one value or one per generated layer, coarse first; the coarse drafts (`rerank`, `rerank_likelihood`) when none
-/// of --rerank, --rerank-likelihood and --contrast is; `note` says where the values were measured.
+/// one value or one per generated layer, coarse first; the coarse drafts (`rerank`, `rerank_likelihood`,
+/// `rerank_first`, `rerank_layers`) when none of --rerank, --rerank-likelihood, --rerank-first, --rerank-layers and
+/// --contrast is; `note` says where the values were measured.
 public struct SamplingDefaults: Codable, Equatable {
     public var cfg: [Float]?
     public var temperature: [Float]?
     public var rerank: Int?
     public var rerankLikelihood: Bool?
+    public var rerankFirst: Int?
+    public var rerankLayers: Int?
     public var note: String?
-    enum CodingKeys: String, CodingKey { case cfg, temperature, rerank, rerankLikelihood = "rerank_likelihood", note }
+    enum CodingKeys: String, CodingKey {
+        case cfg, temperature, rerank, rerankLikelihood = "rerank_likelihood", rerankFirst = "rerank_first",
+             rerankLayers = "rerank_layers", note
+    }
     public init(cfg: [Float]? = nil, temperature: [Float]? = nil, rerank: Int? = nil, rerankLikelihood: Bool? = nil,
-                note: String? = nil) {
+                rerankFirst: Int? = nil, rerankLayers: Int? = nil, note: String? = nil) {
         self.cfg = cfg; self.temperature = temperature; self.rerank = rerank; self.rerankLikelihood = rerankLikelihood
-        self.note = note
+        self.rerankFirst = rerankFirst; self.rerankLayers = rerankLayers; self.note = note
     }
 }

@@ -48,8 +48,13 @@ struct GenCommand: ParsableCommand {
                                discussion: "Each draft is scored by log p(codes | prompt) − log p(codes | no text) under the generator (or by --rerank-likelihood or --contrast); the rest of the clip is sampled after the kept draft. 1 = off."))
     var rerank: Int?
 
-    @Option(name: .customLong("rerank-layers"), help: "How many leading (coarse) layers --rerank drafts.")
-    var rerankLayers: Int = 2
+    @Option(name: .customLong("rerank-layers"), help: "How many leading (coarse) layers --rerank drafts (default: the generator's sampling.json, else 2).")
+    var rerankLayers: Int?
+
+    @Option(name: .customLong("rerank-first"),
+            help: ArgumentHelp("Before --rerank's drafts, keep the best of N drafts of the coarsest layer alone; the --rerank drafts then redraw only the layers after it.",
+                               discussion: "Scored as --rerank's drafts are. L3 is 16 tokens, so a wide search of the scene's layout costs little. Default: the generator's sampling.json, else 1 (off)."))
+    var rerankFirst: Int?
 
     @Flag(name: .customLong("rerank-likelihood"),
           help: ArgumentHelp("Score --rerank's drafts by log p(codes | prompt) alone: keep the most probable draft.",
@@ -85,7 +90,8 @@ struct GenCommand: ParsableCommand {
     func validate() throws {
         if samples < 1 { throw ValidationError("--samples must be at least 1") }
         if let n = rerank, n < 1 || n > 1000 { throw ValidationError("--rerank must be in 1...1000") }
-        if rerankLayers < 1 { throw ValidationError("--rerank-layers must be at least 1") }
+        if let k = rerankLayers, k < 1 { throw ValidationError("--rerank-layers must be at least 1") }
+        if let n = rerankFirst, n < 1 || n > 1000 { throw ValidationError("--rerank-first must be in 1...1000") }
         if contrast != nil && (rerank ?? 1) < 2 { throw ValidationError("--contrast weighs --rerank's drafts; give --rerank 2 or more") }
         if rerankLikelihood && (rerank ?? 1) < 2 { throw ValidationError("--rerank-likelihood scores --rerank's drafts; give --rerank 2 or more") }
         if rerankLikelihood && contrast != nil { throw ValidationError("--rerank-likelihood and --contrast are two ways to score the drafts; give one") }
@@ -113,9 +119,11 @@ struct GenCommand: ParsableCommand {
         let t = temperature?.values ?? stored?.temperature ?? [1]
         let g = cfg?.values ?? stored?.cfg ?? [SamplingOptions().cfgScale]
         // The drafts: the command line's when it names any, else the stored ones.
-        let explicitDrafts = rerank != nil || rerankLikelihood || contrast != nil
+        let explicitDrafts = rerank != nil || rerankLikelihood || contrast != nil || rerankFirst != nil || rerankLayers != nil
         let drafts = explicitDrafts ? rerank ?? 1 : stored?.rerank ?? 1
         let byLikelihood = explicitDrafts ? rerankLikelihood : stored?.rerankLikelihood ?? false
+        let firstDrafts = explicitDrafts ? rerankFirst ?? 1 : stored?.rerankFirst ?? 1
+        let draftLayers = explicitDrafts ? rerankLayers ?? 2 : stored?.rerankLayers ?? 2
         let options = SamplingOptions(cfgScale: g.last!, layerCfgScales: g.count > 1 ? g : nil, temperature: t.last!,
                                       layerTemperatures: t.count > 1 ? t : nil, topK: topK, topP: topP, seed: seed)
         try options.validate()
@@ -152,8 +160,9 @@ struct GenCommand: ParsableCommand {
             let report = { (n: Int) in
                 progress.update("sample \(s + 1)/\(samples): \(n)/\(count) tokens, \(String(format: "%.0f", Double(n) / max(Date().timeIntervalSince(t0), 1e-3))) tokens/s")
             }
-            let video = drafts > 1
-                ? try generator.sampleReranked(text: states, options: o, candidates: drafts, layers: min(rerankLayers, k),
+            let video = drafts > 1 || firstDrafts > 1
+                ? try generator.sampleReranked(text: states, options: o, candidates: drafts, layers: min(draftLayers, k),
+                                               firstCandidates: firstDrafts,
                                                contrast: contrastStates, likelihood: byLikelihood, count: count,
                                                progress: report).codes
                 : try generator.sample(text: states, options: o, count: count, progress: report)

@@ -47,7 +47,7 @@ final class GenCLITests: XCTestCase {
     }
 
     func testBadOptionsExit64() throws {
-        for args in [["--top-k", "0"], ["--top-p", "2"], ["--temperature", "-1"], ["--temperature", "0,x"], ["--temperature", "0,,1"], ["--temperature", "nan"], ["--rerank", "0"], ["--cfg", "7.5,x"], ["--cfg", "-1"], ["--rerank-layers", "0"], ["--samples", "0"], ["--layers", "x"]] {
+        for args in [["--top-k", "0"], ["--top-p", "2"], ["--temperature", "-1"], ["--temperature", "0,x"], ["--temperature", "0,,1"], ["--temperature", "nan"], ["--rerank", "0"], ["--cfg", "7.5,x"], ["--cfg", "-1"], ["--rerank-layers", "0"], ["--rerank-first", "0"], ["--rerank-first", "1001"], ["--samples", "0"], ["--layers", "x"]] {
             let r = try Tools.run("hv-gen", ["waves"] + args)
             XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
         }
@@ -191,8 +191,19 @@ final class GenCLITests: XCTestCase {
         XCTAssertEqual(r.stdout, drafted.stdout, "sampling.json's drafts were not used")
         r = try Tools.run("hv-gen", args + ["--rerank", "1"])
         XCTAssertEqual(r.stdout, undrafted.stdout, "--rerank 1 must override sampling.json's drafts")
+        // The two-stage search too (drafts of the coarse layer alone first).
+        let staged = try Tools.run("hv-gen", args + ["--temperature", "1", "--cfg", "2", "--rerank", "3", "--rerank-likelihood",
+                                                     "--rerank-first", "4", "--rerank-layers", "2"])
+        XCTAssertEqual(staged.status, 0, staged.stderr)
+        XCTAssertNotEqual(staged.stdout, drafted.stdout, "the first stage changed nothing: the test cannot tell")
+        try #"{"cfg": [2], "temperature": [1], "rerank": 3, "rerank_likelihood": true, "rerank_first": 4, "rerank_layers": 2}"#
+            .write(toFile: gen + "/sampling.json", atomically: true, encoding: .utf8)
+        r = try Tools.run("hv-gen", args)
+        XCTAssertEqual(r.stdout, staged.stdout, "sampling.json's first stage was not used")
+        r = try Tools.run("hv-gen", args + ["--rerank-first", "1"])
+        XCTAssertEqual(r.stdout, undrafted.stdout, "naming --rerank-first must set every draft setting from the command line")
         for bad in [#"{"temperature": [-1]}"#, #"{"cfg": []}"#, #"{"cfg": [1, 1, 1]}"#, "not json", #"{"rerank": 0}"#,
-                    #"{"rerank_likelihood": true}"#] {
+                    #"{"rerank_likelihood": true}"#, #"{"rerank_first": 0}"#, #"{"rerank_layers": 3}"#] {
             try bad.write(toFile: gen + "/sampling.json", atomically: true, encoding: .utf8)
             r = try Tools.run("hv-gen", args)
             XCTAssertEqual(r.status, 65, "\(bad): \(r.stderr)")

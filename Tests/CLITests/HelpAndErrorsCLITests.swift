@@ -147,7 +147,7 @@ final class HelpAndErrorsCLITests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: d) }
         XCTAssertEqual(try Tools.sh("ffmpeg -v error -y -f lavfi -i testsrc2=size=32x32:rate=8 -t 1 -pix_fmt yuv420p \(d)/a.mp4"), 0)
         let dead = d + "/.out.y4m.tmp.4194303", live = d + "/.out.y4m.tmp.1"
-        for f in [dead, live] { FileManager.default.createFile(atPath: f, contents: Data("partial".utf8)) }
+        for f in [dead, live] { _ = FileManager.default.createFile(atPath: f, contents: Data("partial".utf8)) }
         let r = try Tools.run("hv-decode", [d + "/a.mp4", "--size", "32", "-o", d + "/out.y4m"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dead))

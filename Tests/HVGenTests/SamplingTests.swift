@@ -207,6 +207,29 @@ final class SamplingTests: XCTestCase {
                                                     layers: 1, contrast: [text], likelihood: true))
     }
 
+    /// The two-stage search: the coarsest layer is the one a search of that layer alone keeps (the same draws of the
+    /// same stream), and the second stage's drafts all continue it, the best of them scored over both layers.
+    func testStagedRerankKeepsTheBestCoarseLayerFirst() throws {
+        let (config, gen, text) = try tinyGenerator(seed: 4, textSeed: 3)
+        let first = config.layers[0].tokenCount, lead = first + config.layers[1].tokenCount
+        let o = SamplingOptions(cfgScale: 1, temperature: 1, seed: 17)
+        let alone = try gen.sampleReranked(text: text, options: o, candidates: 8, layers: 1, likelihood: true)
+        let (codes, scores) = try gen.sampleReranked(text: text, options: o, candidates: 5, layers: 2, firstCandidates: 8,
+                                                     likelihood: true)
+        XCTAssertEqual(Array(codes.prefix(first)), Array(alone.codes.prefix(first)))
+        XCTAssertEqual(scores.count, 5)
+        XCTAssertEqual(codes.count, config.videoTokens)
+        var logp = 0.0
+        _ = try gen.decode(texts: [text], count: lead) { n, m, logits in
+            logp -= gen.model.heads[m].nll(logits.data, code: codes[n])
+            return codes[n]
+        }
+        XCTAssertEqual(logp, scores.max()!, accuracy: 1e-3)
+        let joint = try gen.sampleReranked(text: text, options: o, candidates: 5, layers: 2, likelihood: true)
+        XCTAssertNotEqual(joint.codes, codes, "the staged search draws other drafts")
+        XCTAssertThrowsError(try gen.sampleReranked(text: text, options: o, candidates: 2, layers: 2, firstCandidates: 0))
+    }
+
     /// Drafts weighed against contrast captions: the kept draft's score, recomputed here by teacher forcing, is the
     /// posterior of the prompt among itself and the contrast, log p(d | text) − log Σ_c p(d | c); a contrast that is
     /// the prompt itself makes every draft's posterior one half.
