@@ -5,6 +5,7 @@
 // engine's float32 code. AVX-512, or AVX2 with FMA and F16C (8 lanes a register, the same arithmetic): each public
 // function takes the widest the CPU has.
 #include "hv_kernels.h"
+#include "avx2_sums.h"
 #include <immintrin.h>
 #include <stddef.h>
 
@@ -120,13 +121,6 @@ HV_AVX2 static inline float hsum256(__m256 a) {
 
 #define HV_LOADH(r) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r)))
 
-// Sum each of eight accumulators across its lanes: lane t of the result is a[t]'s total.
-HV_AVX2 static inline __m256 hsum8x8(const __m256 a[8]) {
-    __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
-    __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));
-    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
-}
-
 // The cache is walked in position order, eight rows at a time and every head of those rows before the next eight,
 // so that memory sees one forward stream (a head-by-head walk reads a quarter of every row, four times over).
 // Eight positions' FMA chains cover the FMA latency; one transposing reduction replaces eight horizontal sums.
@@ -144,7 +138,7 @@ HV_AVX2 static void attend_scores_256(const float *q, const uint16_t *k, int n, 
                 __m256 qv = _mm256_loadu_ps(qh + d);
                 for (int t = 0; t < 8; t++) a[t] = _mm256_fmadd_ps(qv, HV_LOADH(r + t * row_stride + d), a[t]);
             }
-            _mm256_storeu_ps(scores + (size_t)h * n + j, hsum8x8(a));
+            _mm256_storeu_ps(scores + (size_t)h * n + j, hv_hsum8x8(a));
         }
     }
     for (; j < n; j++) {

@@ -6,6 +6,7 @@
 // for the arithmetic: to 16 bits against a 16-bit copy of the query for the scores, to floats for the weighted sum.
 // AVX2 with FMA (what AVX-512 CPUs run too: the passes are bound by the loads and widening, not the vector width).
 #include "hv_kernels.h"
+#include "avx2_sums.h"
 #include <immintrin.h>
 #include <math.h>
 #include <stddef.h>
@@ -26,13 +27,6 @@ void hv_quantize_i8(const float *x, int8_t *y, float *scales, long groups, int g
         scales[g] = m / 127.0f;
         for (int d = 0; d < group_size; d++) yg[d] = (int8_t)lrintf(xg[d] * inv);
     }
-}
-
-// Lane t of the result is the sum of a[t]'s eight lanes.
-HV_AVX2 static inline __m256 hsum8x8(const __m256 a[8]) {
-    __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
-    __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));
-    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
 // As the half kernel: the cache walked in position order, eight rows and every head of them at a time (one forward
@@ -76,7 +70,7 @@ HV_AVX2 static void scores_avx2(const float *q, const int8_t *k, const float *ks
             }
             __m256 scale = _mm256_mul_ps(_mm256_i32gather_ps(ks + (size_t)j * heads + h, scaleIndex, 4),
                                          _mm256_set1_ps(qscale[h]));
-            _mm256_storeu_ps(scores + (size_t)h * n + j, _mm256_mul_ps(hsum8x8(total), scale));
+            _mm256_storeu_ps(scores + (size_t)h * n + j, _mm256_mul_ps(hv_hsum8x8(total), scale));
         }
     }
     for (; j < n; j++) {
