@@ -11,8 +11,11 @@ public final class Generator {
     /// The last head's output [B, outputs_m]: the head's own buffer, valid until that head runs again.
     private var logitRows = Tensor(shape: [0])
     private var caches: [KVCache] = []
-    /// Half-precision copies of the projections, made afresh by every `decode` (the model may have trained since).
+    /// The half-precision copies of the projections the current `decode`'s steps multiply by (empty: float32).
     private var halfBlocks: [DecoderBlock.HalfWeights?] = [], halfHeads: [HalfWeight?] = []
+    /// Copies made once for several decodes (`withSharedHalfCopies`); otherwise every `decode` makes its own, since
+    /// the model may have trained since the last one.
+    private var sharedHalf: (blocks: [DecoderBlock.HalfWeights?], heads: [HalfWeight?])?
 
     /// Whether decoding multiplies by half-precision copies of the weights (where the CPU has the kernel): a
     /// decoding step reads every weight once per token, so it is bound by their bytes. Tests and `hv-bench gen`
@@ -48,8 +51,9 @@ public final class Generator {
         caches = model.blocks.map { _ in KVCache(batch: b, capacity: max(capacity, 1), heads: config.heads, headDim: config.headDim,
                                                  precision: KVCache.defaultPrecision) }
         let half = Generator.halfWeightsByDefault && b <= HalfWeight.maxRows
-        halfBlocks = half ? model.blocks.map { $0.halfWeights() } : []
-        halfHeads = half ? model.headProj.map { HalfWeight($0) } : []
+        let copies = half ? sharedHalf ?? halfCopies() : nil
+        halfBlocks = copies?.blocks ?? []
+        halfHeads = copies?.heads ?? []
         defer { halfBlocks = []; halfHeads = [] }
         for t in texts {
             if let t, t.shape.count != 2 || t.shape[1] != config.textDim {
@@ -84,6 +88,19 @@ public final class Generator {
             try advance(position: tl + n, nextLayer: model.layout.layer(ofVideoToken: n + 1).layer)
         }
         return out
+    }
+
+    private func halfCopies() -> (blocks: [DecoderBlock.HalfWeights?], heads: [HalfWeight?]) {
+        (model.blocks.map { $0.halfWeights() }, model.headProj.map { HalfWeight($0) })
+    }
+
+    /// Runs `body`'s decodes on one set of half-precision copies: a clip's drafts and the clip itself are decoded by
+    /// the same weights, where converting their 3.4 M for each of a clip's 25 decodes cost about 1 ms each time.
+    private func withSharedHalfCopies<T>(_ body: () throws -> T) rethrows -> T {
+        guard Generator.halfWeightsByDefault, sharedHalf == nil else { return try body() }
+        sharedHalf = halfCopies()
+        defer { sharedHalf = nil }
+        return try body()
     }
 
     /// Samples a clip: caption states (nil = unconditional), guidance, temperature, top-k/top-p, seed.
@@ -149,14 +166,16 @@ public final class Generator {
             }
             return (best, scores)
         }
-        let first = firstCandidates > 1 && k > 1
-            ? try search(firstCandidates, length: min(lead, config.layers[0].tokenCount), prefix: []).best : []
-        let (best, scores) = try search(candidates, length: lead, prefix: first)
-        // The clip itself runs the null row only where guidance uses it.
-        let clip = try decode(texts: options.guided ? [text, nil] : [text], count: total, progress: progress) { n, m, logits in
-            n < lead ? best[n] : codes.next(layer: m, logits: logits, guided: options.guided)
+        return try withSharedHalfCopies {
+            let first = firstCandidates > 1 && k > 1
+                ? try search(firstCandidates, length: min(lead, config.layers[0].tokenCount), prefix: []).best : []
+            let (best, scores) = try search(candidates, length: lead, prefix: first)
+            // The clip itself runs the null row only where guidance uses it.
+            let clip = try decode(texts: options.guided ? [text, nil] : [text], count: total, progress: progress) { n, m, logits in
+                n < lead ? best[n] : codes.next(layer: m, logits: logits, guided: options.guided)
+            }
+            return (clip, scores)
         }
-        return (clip, scores)
     }
 
     /// The captions of a contrast file's text: NAME<TAB>CAPTION lines, the first caption of each NAME (as
