@@ -61,6 +61,34 @@ public final class KVCache {
         int8Keys?.deallocate(); int8Values?.deallocate(); keyScales?.deallocate(); valueScales?.deallocate()
     }
 
+    /// `times` copies of `source`'s batch items side by side — item d·B + i holds source item i's rows, in every
+    /// precision the source keeps — with room for `capacity` positions (at least the source's count): one prompt
+    /// prefilled once and continued as several drafts.
+    public convenience init(repeating source: KVCache, times: Int, capacity: Int? = nil) {
+        self.init(batch: source.batch * times, capacity: Swift.max(capacity ?? source.capacity, source.count),
+                  heads: source.heads, headDim: source.headDim, precision: source.precision)
+        let row = heads * headDim, n = source.count
+        for d in 0..<times {
+            for i in 0..<source.batch {
+                let to = (d * source.batch + i) * self.capacity, from = i * source.capacity
+                (keys.data + to * row).update(from: source.keys.data + from * row, count: n * row)
+                (values.data + to * row).update(from: source.values.data + from * row, count: n * row)
+                if let hk = halfKeys, let hv = halfValues, let sk = source.halfKeys, let sv = source.halfValues {
+                    (hk + to * row).update(from: sk + from * row, count: n * row)
+                    (hv + to * row).update(from: sv + from * row, count: n * row)
+                }
+                if let qk = int8Keys, let qv = int8Values, let sk = source.int8Keys, let sv = source.int8Values,
+                   let ks = keyScales, let vs = valueScales, let sks = source.keyScales, let svs = source.valueScales {
+                    (qk + to * row).update(from: sk + from * row, count: n * row)
+                    (qv + to * row).update(from: sv + from * row, count: n * row)
+                    (ks + to * heads).update(from: sks + from * heads, count: n * heads)
+                    (vs + to * heads).update(from: svs + from * heads, count: n * heads)
+                }
+            }
+        }
+        count = n
+    }
+
     /// Appends n rows: k, v are [B, n, heads, headDim]. Throws when the capacity would be exceeded.
     public func append(keys k: Tensor, values v: Tensor) throws {
         let row = heads * headDim

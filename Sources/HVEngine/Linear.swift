@@ -61,11 +61,11 @@ public final class Linear: ParameterOwner {
         return output
     }
 
-    /// The same with `half`, this layer's half-precision weight, for inputs of at most `HalfWeight.maxRows` rows (a
-    /// decoding step); anything else, or nil, runs the float32 product.
-    public func forward(_ x: Tensor, half: HalfWeight?) -> Tensor {
+    /// The same with `half`, this layer's half-precision weight, for inputs of at most `maxRows` rows (a decoding
+    /// step); anything else, or nil, runs the float32 product.
+    public func forward(_ x: Tensor, half: HalfWeight?, maxRows: Int = HalfWeight.maxRows) -> Tensor {
         let n = x.count / inFeatures
-        guard let half, n <= HalfWeight.maxRows, half.inFeatures == inFeatures, half.outFeatures == outFeatures else {
+        guard let half, n <= maxRows, half.inFeatures == inFeatures, half.outFeatures == outFeatures else {
             return forward(x)
         }
         output.resize(Array(x.shape.dropLast()) + [outFeatures])

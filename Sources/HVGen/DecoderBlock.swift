@@ -132,18 +132,20 @@ final class DecoderBlock: ParameterOwner {
 
     /// Decoding: x [B, n, C] holds the rows at sequence positions `position`..<position+n (already past rows
     /// are in `cache`); appends their keys and values -> block-owned [B, n, C]. No dropout.
-    /// `half`: the projections' half-precision copies (`halfWeights()`), used where a step has few rows.
-    func step(_ x: Tensor, rope: RoPE, cache: KVCache, position: Int, half: HalfWeights? = nil) throws -> Tensor {
+    /// `half`: the projections' half-precision copies (`halfWeights()`), used where a step has at most `halfRows` rows.
+    func step(_ x: Tensor, rope: RoPE, cache: KVCache, position: Int, half: HalfWeights? = nil,
+              halfRows: Int = HalfWeight.maxRows) throws -> Tensor {
         let b = x.shape[0], n = x.shape[1]
         let h = attnNorm.forward(x)
-        splitQKV(qkv.forward(h, half: half?.qkv), b: b, s: n, rope: rope, offset: position)
+        splitQKV(qkv.forward(h, half: half?.qkv, maxRows: halfRows), b: b, s: n, rope: rope, offset: position)
         try cache.append(keys: k, values: v)
         let a = attention.forward(q: q, cache: cache)
         a.reshape([b, n, width])
-        let o = attnOut.forward(a, half: half?.attnOut)
+        let o = attnOut.forward(a, half: half?.attnOut, maxRows: halfRows)
         x1.resize(x.shape)
         for i in 0..<x.count { x1[i] = x[i] + o[i] }
-        let f = down.forward(swiglu.forward(gateUp.forward(ffnNorm.forward(x1), half: half?.gateUp)), half: half?.down)
+        let up = gateUp.forward(ffnNorm.forward(x1), half: half?.gateUp, maxRows: halfRows)
+        let f = down.forward(swiglu.forward(up), half: half?.down, maxRows: halfRows)
         x2.resize(x.shape)
         for i in 0..<x.count { x2[i] = x1[i] + f[i] }
         return x2

@@ -16,6 +16,13 @@ public final class Generator {
     /// Copies made once for several decodes (`withSharedHalfCopies`); otherwise every `decode` makes its own, since
     /// the model may have trained since the last one.
     private var sharedHalf: (blocks: [DecoderBlock.HalfWeights?], heads: [HalfWeight?])?
+    /// The most rows a step multiplies by the half copies (more: float32 SGEMM). Raised for a batch of drafts.
+    private var halfRows = HalfWeight.maxRows
+
+    /// Whether `sampleReranked` decodes its drafts side by side as one batch, each step reading the weights once for
+    /// all of them, instead of one draft after another. Each draft's logits, codes and score are bit for bit those of
+    /// decoding it alone (`decodeDrafts`); tests compare the two.
+    public static var batchedDrafts = true
 
     /// Whether decoding multiplies by half-precision copies of the weights (where the CPU has the kernel): a
     /// decoding step reads every weight once per token, so it is bound by their bytes. Tests and `hv-bench gen`
@@ -31,13 +38,14 @@ public final class Generator {
     private func advance(position: Int, nextLayer m: Int) throws {
         var h = x
         for (i, (blk, cache)) in zip(model.blocks, caches).enumerated() {
-            h = try blk.step(h, rope: model.rope, cache: cache, position: position, half: halfBlocks.isEmpty ? nil : halfBlocks[i])
+            h = try blk.step(h, rope: model.rope, cache: cache, position: position, half: halfBlocks.isEmpty ? nil : halfBlocks[i],
+                             halfRows: halfRows)
         }
         let b = h.shape[0], n = h.shape[1], c = config.width
         hidden.resize([b, c])
         for i in 0..<b { (hidden.data + i * c).update(from: h.data + (i * n + n - 1) * c, count: c) }
         let normed = model.finalNorm.forward(hidden)
-        logitRows = model.headProj[m].forward(normed, half: halfHeads.isEmpty ? nil : halfHeads[m])
+        logitRows = model.headProj[m].forward(normed, half: halfHeads.isEmpty ? nil : halfHeads[m], maxRows: halfRows)
     }
 
     /// Decodes `count` video tokens (default all) for each of the batch's texts (nil = null text). After each
@@ -47,28 +55,9 @@ public final class Generator {
                        choose: (Int, Int, Tensor) throws -> UInt32) throws -> [UInt32] {
         let total = min(count ?? config.videoTokens, config.videoTokens)
         let b = texts.count, c = config.width, tl = config.textLength
-        let capacity = tl + max(total - 1, 0)
-        caches = model.blocks.map { _ in KVCache(batch: b, capacity: max(capacity, 1), heads: config.heads, headDim: config.headDim,
-                                                 precision: KVCache.defaultPrecision) }
-        let half = Generator.halfWeightsByDefault && b <= HalfWeight.maxRows
-        let copies = half ? sharedHalf ?? halfCopies() : nil
-        halfBlocks = copies?.blocks ?? []
-        halfHeads = copies?.heads ?? []
         defer { halfBlocks = []; halfHeads = [] }
-        for t in texts {
-            if let t, t.shape.count != 2 || t.shape[1] != config.textDim {
-                throw GenError.badTokens(reason: "caption states must be [length, \(config.textDim)]")
-            }
-        }
-        // Prefill: the text prefix of every batch item.
-        x.resize([b, tl, c])
-        let condition = texts.map { model.conditionVector($0) }
-        for (i, t) in texts.enumerated() {
-            model.embedText(t, into: x.data + i * tl * c)
-            if let v = condition[i] { model.addCondition(v, to: x.data + i * tl * c, rows: tl) }
-        }
-        guard total > 0 else { return [] }
-        try advance(position: 0, nextLayer: 0)
+        guard let condition = try prefill(texts: texts, total: total,
+                                          half: Generator.halfWeightsByDefault && b <= HalfWeight.maxRows) else { return [] }
         var out: [UInt32] = []
         out.reserveCapacity(total)
         for n in 0..<total {
@@ -88,6 +77,86 @@ public final class Generator {
             try advance(position: tl + n, nextLayer: model.layout.layer(ofVideoToken: n + 1).layer)
         }
         return out
+    }
+
+    /// Starts a decode of `total` tokens for the batch `texts` (nil = null text): caches, the half copies where
+    /// `half`, then the text prefix of every batch item through the stack, leaving layer 0's logits in `logitRows`.
+    /// Returns each text's condition vector, or nil when there is no token to decode. The caller clears the half
+    /// copies when its decode ends.
+    private func prefill(texts: [Tensor?], total: Int, half: Bool) throws -> [[Float]?]? {
+        let b = texts.count, c = config.width, tl = config.textLength
+        caches = model.blocks.map { _ in KVCache(batch: b, capacity: max(tl + max(total - 1, 0), 1), heads: config.heads,
+                                                 headDim: config.headDim, precision: KVCache.defaultPrecision) }
+        let copies = half ? sharedHalf ?? halfCopies() : nil
+        halfBlocks = copies?.blocks ?? []
+        halfHeads = copies?.heads ?? []
+        for t in texts {
+            if let t, t.shape.count != 2 || t.shape[1] != config.textDim {
+                throw GenError.badTokens(reason: "caption states must be [length, \(config.textDim)]")
+            }
+        }
+        x.resize([b, tl, c])
+        let condition = texts.map { model.conditionVector($0) }
+        for (i, t) in texts.enumerated() {
+            model.embedText(t, into: x.data + i * tl * c)
+            if let v = condition[i] { model.addCondition(v, to: x.data + i * tl * c, rows: tl) }
+        }
+        guard total > 0 else { return nil }
+        try advance(position: 0, nextLayer: 0)
+        return condition
+    }
+
+    /// `drafts` continuations of the same texts decoded side by side: row d·T + i of the batch is draft d's text i
+    /// (T = texts.count). The prompt is prefilled once for the T texts, exactly as `decode` prefills it, and its cache
+    /// rows copied to every draft; the steps then multiply every row by the half-precision copies whatever the batch
+    /// (each row's products, norms and attention are computed row by row), so each draft's logits are bit for bit
+    /// those `decode` gives it alone, while the weights are read once a step for all of them. `choose(n, m, logits)`
+    /// returns every draft's code n from the logits [drafts·T, outputs_m]. Needs the half copies
+    /// (`canBatchDrafts`).
+    func decodeDrafts(texts: [Tensor?], drafts n: Int, count total: Int,
+                      choose: (Int, Int, Tensor) throws -> [UInt32]) throws -> [[UInt32]] {
+        let T = texts.count, b = T * n, c = config.width, tl = config.textLength
+        defer { halfBlocks = []; halfHeads = []; halfRows = HalfWeight.maxRows }
+        guard n > 0, let condition = try prefill(texts: texts, total: total, half: true) else {
+            return Array(repeating: [], count: max(n, 0))
+        }
+        caches = caches.map { KVCache(repeating: $0, times: n) }
+        let outputs = logitRows.count / T
+        var logits = Tensor(shape: [b, outputs])
+        for d in 0..<n { (logits.data + d * T * outputs).update(from: logitRows.data, count: T * outputs) }
+        halfRows = max(b, HalfWeight.maxRows)
+        var out = [[UInt32]](repeating: [], count: n)
+        for t in 0..<total {
+            let m = model.layout.layer(ofVideoToken: t).layer
+            let codes = try choose(t, m, logits)
+            guard codes.count == n else { throw GenError.badOption(reason: "one code a draft") }
+            for d in 0..<n {
+                guard codes[d] >> UInt32(config.layers[m].bits) == 0 else {
+                    throw GenError.badTokens(reason: "code \(codes[d]) exceeds \(config.layers[m].bits) bits")
+                }
+                out[d].append(codes[d])
+            }
+            if t + 1 == total { break }
+            x.resize([b, 1, c])
+            for d in 0..<n {
+                for i in 0..<T {
+                    let r = d * T + i
+                    model.embedCode(codes[d], layer: m, into: x.data + r * c)
+                    if let v = condition[i] { model.addCondition(v, to: x.data + r * c, rows: 1) }
+                }
+            }
+            try advance(position: tl + t, nextLayer: model.layout.layer(ofVideoToken: t + 1).layer)
+            logits = logitRows
+        }
+        return out
+    }
+
+    /// Whether `decodeDrafts` can stand in for `decode` on `texts` rows: every projection has a half copy (CPU and
+    /// shapes, as `HalfWeight.init` decides), and `decode` itself would use them at that batch.
+    func canBatchDrafts(rows: Int) -> Bool {
+        let linears = model.blocks.flatMap { [$0.qkv, $0.attnOut, $0.gateUp, $0.down] } + model.headProj
+        return Generator.halfWeightsByDefault && HalfWeight.available && rows <= HalfWeight.maxRows
+            && linears.allSatisfy { $0.inFeatures > 0 && $0.inFeatures % 8 == 0 }
     }
 
     private func halfCopies() -> (blocks: [DecoderBlock.HalfWeights?], heads: [HalfWeight?]) {
@@ -149,9 +218,37 @@ public final class Generator {
         // Row 0 the prompt, row 1 the null text (guidance, and the score without contrast), then the contrast.
         let nullRow = !likelihood || options.guided
         let texts: [Tensor?] = (nullRow ? [text, nil] : [text]) + contrast.map { $0 }
+        let batchable = canBatchDrafts(rows: texts.count)
         // The best of `n` drafts of the first `length` tokens, each continuing the kept `prefix`.
         func search(_ n: Int, length: Int, prefix: [UInt32]) throws -> (best: [UInt32], scores: [Double]) {
             var best: [UInt32] = [], scores: [Double] = []
+            func score(_ nll: [Double]) -> Double {
+                likelihood ? -nll[0] : contrast.isEmpty ? nll[1] - nll[0] : Generator.posterior(nll: nll)
+            }
+            if Generator.batchedDrafts && batchable {
+                // Draft d draws from the stream where the one-after-another search would have it: after the uniforms
+                // of drafts 0..<d, a fixed count each (one a head group of every sampled token).
+                let each = (prefix.count..<length).reduce(0) { $0 + codes.draws(layer: model.layout.layer(ofVideoToken: $1).layer) }
+                var streams: [SeededRandom] = []
+                for _ in 0..<n { streams.append(codes.rng); codes.skip(each) }
+                var nll = [[Double]](repeating: [Double](repeating: 0, count: texts.count), count: n)
+                let T = texts.count
+                let drafts = try decodeDrafts(texts: texts, drafts: n, count: length) { t, m, logits in
+                    let head = model.heads[m]
+                    return (0..<n).map { d in
+                        let rows = UnsafePointer(logits.data + d * T * head.outputs)
+                        let code = t < prefix.count ? prefix[t] : codes.next(layer: m, logits: rows, guided: nullRow, rng: &streams[d])
+                        for i in 0..<T { nll[d][i] += head.nll(rows + i * head.outputs, code: code) }
+                        return code
+                    }
+                }
+                for d in 0..<n {
+                    let s = score(nll[d])
+                    if scores.isEmpty || s > scores.max()! { best = drafts[d] }
+                    scores.append(s)
+                }
+                return (best, scores)
+            }
             for _ in 0..<n {
                 var nll = [Double](repeating: 0, count: texts.count)
                 let draft = try decode(texts: texts, count: length) { t, m, logits in
@@ -160,9 +257,9 @@ public final class Generator {
                     for i in nll.indices { nll[i] += head.nll(logits.data + i * head.outputs, code: code) }
                     return code
                 }
-                let score = likelihood ? -nll[0] : contrast.isEmpty ? nll[1] - nll[0] : Generator.posterior(nll: nll)
-                if scores.isEmpty || score > scores.max()! { best = draft }
-                scores.append(score)
+                let s = score(nll)
+                if scores.isEmpty || s > scores.max()! { best = draft }
+                scores.append(s)
             }
             return (best, scores)
         }
@@ -220,8 +317,19 @@ private final class CodeDraw {
 
     /// `guided`: the logits hold the unconditional row too (a batch of two).
     func next(layer m: Int, logits: Tensor, guided: Bool) -> UInt32 {
-        let o = perLayer[m]
-        let uncond = guided && o.cfgScale != 1 ? UnsafePointer(logits.data + heads[m].outputs) : nil
-        return Sampler.sampleCode(head: heads[m], cond: logits.data, uncond: uncond, options: o, scratch: scratch.data, rng: &rng)
+        next(layer: m, logits: UnsafePointer(logits.data), guided: guided, rng: &rng)
     }
+
+    /// The same from the rows at `logits`, drawing from `rng` (a draft's own stream).
+    func next(layer m: Int, logits: UnsafePointer<Float>, guided: Bool, rng: inout SeededRandom) -> UInt32 {
+        let o = perLayer[m]
+        let uncond = guided && o.cfgScale != 1 ? logits + heads[m].outputs : nil
+        return Sampler.sampleCode(head: heads[m], cond: logits, uncond: uncond, options: o, scratch: scratch.data, rng: &rng)
+    }
+
+    /// The uniforms one code of layer m takes from the stream: one a head group, none when drawn greedily.
+    func draws(layer m: Int) -> Int { perLayer[m].temperature == 0 ? 0 : heads[m].groups.count }
+
+    /// Moves the stream on by `k` uniforms (each one `next()`).
+    func skip(_ k: Int) { for _ in 0..<k { _ = rng.next() } }
 }

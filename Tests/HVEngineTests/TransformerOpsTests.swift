@@ -64,6 +64,20 @@ final class TransformerOpsTests: XCTestCase {
                 } }
             }
         }
+        // Up to nine rows (a batch of drafts: four-row blocks, then pairs, then one): each row's outputs are bit for
+        // bit those of the row alone, and so of the reference above.
+        for (inF, outF) in [(24, 13), (64, 33_001)] {
+            let lin = Linear(name: "fc", inFeatures: inF, outFeatures: outF, rng: &rng)
+            let half = try XCTUnwrap(HalfWeight(lin))
+            for rows in 4...9 {
+                let xs = SeqGradCheck.randoms(rows * inF, seed: UInt64(rows * 7 + inF))
+                let y = lin.forward(Tensor(seq: [rows, inF], xs), half: half, maxRows: rows).array
+                for i in 0..<rows {
+                    let alone = lin.forward(Tensor(seq: [1, inF], Array(xs[(i * inF)..<((i + 1) * inF)])), half: half).array
+                    XCTAssertEqual(Array(y[(i * outF)..<((i + 1) * outF)]), alone, "in \(inF) out \(outF): row \(i) of \(rows)")
+                }
+            }
+        }
         // Past HalfWeight.maxRows, and for a weight it cannot take, the float32 product runs.
         let lin = Linear(name: "fc", inFeatures: 16, outFeatures: 3, rng: &rng)
         let x = Tensor(seq: [HalfWeight.maxRows + 1, 16], SeqGradCheck.randoms((HalfWeight.maxRows + 1) * 16, seed: 5))

@@ -1,7 +1,8 @@
 // Tests of sampling and training: the CFG formula, RoPE positions per layer grid, loss decrease, overfitting one
 // sequence and regenerating it greedily, and seed determinism.
+import Foundation
 import XCTest
-import HVEngine
+@testable import HVEngine
 @testable import HVGen
 
 final class SamplingTests: XCTestCase {
@@ -228,6 +229,56 @@ final class SamplingTests: XCTestCase {
         let joint = try gen.sampleReranked(text: text, options: o, candidates: 5, layers: 2, likelihood: true)
         XCTAssertNotEqual(joint.codes, codes, "the staged search draws other drafts")
         XCTAssertThrowsError(try gen.sampleReranked(text: text, options: o, candidates: 2, layers: 2, firstCandidates: 0))
+    }
+
+    /// Drafts decoded side by side as one batch against the same drafts decoded one after another (the reference):
+    /// the same codes, the same scores to the bit, whatever the scoring, guidance, stages and per-layer temperatures
+    /// (a greedy layer takes no uniforms from the stream, so the drafts' streams must skip only the sampled ones).
+    func testBatchedDraftsMatchDraftsDecodedOneAfterAnother() throws {
+        let (config, gen, text) = try tinyGenerator(seed: 4, textSeed: 3)
+        try XCTSkipUnless(gen.canBatchDrafts(rows: 2), "no half-precision decoding kernels on this CPU")
+        let others = [randomText(rows: 2, dim: config.textDim, seed: 21)]
+        let cases: [(SamplingOptions, Int, Int, Int, [Tensor], Bool)] = [
+            (SamplingOptions(cfgScale: 1, temperature: 1, seed: 17), 5, 2, 8, [], true),
+            (SamplingOptions(cfgScale: 1, temperature: 0.5, seed: 3), 6, 1, 1, [], true),
+            (SamplingOptions(cfgScale: 2, temperature: 1, topK: 3, seed: 7), 4, 2, 1, [], false),
+            (SamplingOptions(cfgScale: 2, temperature: 1, layerTemperatures: [0], seed: 9), 3, 2, 4, [], true),
+            (SamplingOptions(cfgScale: 1.5, temperature: 0.8, seed: 11), 3, 2, 1, others, false),
+        ]
+        defer { Generator.batchedDrafts = true }
+        for (i, (o, n, k, first, contrast, likelihood)) in cases.enumerated() {
+            func run(_ batched: Bool) throws -> (codes: [UInt32], scores: [Double]) {
+                Generator.batchedDrafts = batched
+                return try gen.sampleReranked(text: text, options: o, candidates: n, layers: k, firstCandidates: first,
+                                              contrast: contrast, likelihood: likelihood)
+            }
+            let batched = try run(true), reference = try run(false)
+            XCTAssertEqual(batched.codes, reference.codes, "case \(i)")
+            XCTAssertEqual(batched.scores, reference.scores, "case \(i)")
+            XCTAssertEqual(Set(batched.scores).count, n, "case \(i): the drafts differ")
+        }
+    }
+
+    /// The same on the shipped generator (`small`: 64-number heads, the 8-bit cache, and drafts of L3 + L2 + L1 long
+    /// enough — 32 + 400 positions — for the one-query attention's chunks), staged as `sampling.json` stages it.
+    func testBatchedDraftsMatchOneAfterAnotherOnTheShippedGenerator() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let (model, _) = try GeneratorCheckpoint.load(from: root.appendingPathComponent("models/generator").path)
+        let gen = Generator(model: model)
+        try XCTSkipUnless(gen.canBatchDrafts(rows: 1), "no half-precision decoding kernels on this CPU")
+        XCTAssertGreaterThan(model.config.textLength + 400, attentionOneQueryChunk)
+        let text = randomText(rows: 6, dim: model.config.textDim, seed: 5)
+        let o = SamplingOptions(cfgScale: 1, temperature: 0.5, seed: 2)
+        defer { Generator.batchedDrafts = true }
+        func run(_ batched: Bool) throws -> (codes: [UInt32], scores: [Double]) {
+            Generator.batchedDrafts = batched
+            return try gen.sampleReranked(text: text, options: o, candidates: 3, layers: 3, firstCandidates: 4,
+                                          likelihood: true, count: 400)
+        }
+        let batched = try run(true), reference = try run(false)
+        XCTAssertEqual(batched.codes, reference.codes)
+        XCTAssertEqual(batched.scores, reference.scores)
+        XCTAssertEqual(batched.codes.count, 400)
     }
 
     /// Drafts weighed against contrast captions: the kept draft's score, recomputed here by teacher forcing, is the
