@@ -44,8 +44,6 @@ public struct AttentionLayout: Equatable {
 public final class AttentionWorkspace {
     public let blockSize: Int
     var scores: [Tensor] = [], dScores: [Tensor] = [], rowScale: [Tensor] = []
-    /// The one-query passes' per-chunk sums, maxima and exp-sums (attentionForwardOneQueryPasses).
-    var partials = Tensor(shape: [0])
     public init(blockSize: Int = 128) { self.blockSize = Swift.max(1, blockSize) }
     /// Room for a block of up to `blockSize` of `queries` rows against `keys` keys per worker (`backward`: the
     /// dScores blocks too). Buffers grow at least twofold: decoding asks for one more key every call, and
@@ -60,12 +58,6 @@ public final class AttentionWorkspace {
                 t.resize([Swift.max(need, 2 * t.count)])
             }
         }
-    }
-}
-
-extension AttentionWorkspace {
-    func reservePartials(_ count: Int) {
-        if partials.count < count { partials.resize([Swift.max(count, 2 * partials.count)]) }
     }
 }
 
@@ -184,82 +176,27 @@ func attentionForwardOneQuery(_ L: AttentionLayout, q: UnsafePointer<Float>, k: 
     }
 }
 
-/// One-query attention over a long cache is cut into chunks of this many positions, each chunk's softmax taken
-/// against its own maximum and the chunks' weighted sums merged afterwards (flash-decoding): at batch 1 (`cfg 1`,
-/// every draft) the chunks are what a second core can share. The cut is fixed, not set by the thread count, so a
-/// token's output — and every sampled code after it — is the same on one core or two. `var` for the tests.
-var attentionOneQueryChunk = 256
-/// Fewer visible positions than this are not worth a dispatch to the other cores (one `concurrentPerform` costs
-/// about as much as 500 positions of the two passes).
-var attentionOneQueryParallelKeys = 1024
-
-/// `attentionForwardOneQuery` over a cache copy read by CKernels' two passes: `scores(b, j0, m, S)` writes batch item
-/// b's S[h·m + j] = q_h·k_{j0+j} over m positions from j0, `values(b, j0, m, S, o)` writes o_h = Σ_j S[h·m + j]·v_{j0+j};
-/// the softmax between them stays in float32 as above.
+/// `attentionForwardOneQuery` over a cache copy read by CKernels' two passes: `scores(b, S)` writes batch item b's
+/// S[h·n + j] = q_h·k_j over the n visible positions, `values(b, S, o)` writes o_h = Σ_j S[h·n + j]·v_j; the softmax
+/// between them stays in float32 as above.
 private func attentionForwardOneQueryPasses(_ L: AttentionLayout, o: UnsafeMutablePointer<Float>, workspace ws: AttentionWorkspace,
-                                            scores: (Int, Int, Int, UnsafeMutablePointer<Float>) -> Void,
-                                            values: (Int, Int, Int, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+                                            scores: (Int, UnsafeMutablePointer<Float>) -> Void,
+                                            values: (Int, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
     let H = L.heads, D = L.headDim, n = L.visible(0)
-    let chunk = Swift.max(1, attentionOneQueryChunk), chunks = Swift.max(1, (n + chunk - 1) / chunk)
-    if chunks == 1 {
-        ws.reserve(queries: H, keys: Swift.max(n, 1), workers: Swift.min(Parallel.workers, Swift.max(L.batch, 1)), backward: false)
-        let scratch = ws.scores.map { $0.data }, invSums = ws.rowScale.map { $0.data }
-        forEachHead(L.batch) { b, worker in
-            let ob = o + b * L.oBatchStride
-            guard n > 0 else { ob.update(repeating: 0, count: H * D); return }
-            let S = scratch[worker], inv = invSums[worker]
-            scores(b, 0, n, S)
-            for h in 0..<H {
-                let row = S + h * n
-                let m = ExpKernel.max(row, count: n) * L.scale
-                inv[h] = 1 / ExpKernel.expSum(row, row, count: n, scale: L.scale, shift: m)
-            }
-            values(b, 0, n, S, ob)
-            for h in 0..<H { let oh = ob + h * D, f = inv[h]; for d in 0..<D { oh[d] *= f } }
-        }
-        return
-    }
-    // Each (batch item, chunk) leaves its unnormalised sums o_c (H·D), its maxima m_c and exp-sums s_c (H each).
-    let items = L.batch * chunks, stride = H * D + 2 * H
-    let workers = n >= attentionOneQueryParallelKeys ? Swift.min(Parallel.workers, items) : 1
-    ws.reserve(queries: H, keys: chunk, workers: workers, backward: false)
-    ws.reservePartials(items * stride)
-    let scratch = ws.scores.map { $0.data }, part = ws.partials.data
-    func item(_ i: Int, _ worker: Int) {
-        let b = i / chunks, j0 = (i % chunks) * chunk, m = Swift.min(chunk, n - j0)
-        let S = scratch[worker], oc = part + i * stride, mc = oc + H * D, sc = mc + H
-        scores(b, j0, m, S)
-        for h in 0..<H {
-            let row = S + h * m
-            mc[h] = ExpKernel.max(row, count: m) * L.scale
-            sc[h] = ExpKernel.expSum(row, row, count: m, scale: L.scale, shift: mc[h])
-        }
-        values(b, j0, m, S, oc)
-    }
-    if workers <= 1 {
-        for i in 0..<items { item(i, 0) }
-    } else {
-        // Interleaved, so that the short last chunk does not land on a worker that already has the most.
-        Parallel.perform(workers) { w in for i in Swift.stride(from: w, to: items, by: workers) { item(i, w) } }
-    }
-    // o_h = Σ_c e^(m_c − M)·o_c,h / Σ_c e^(m_c − M)·s_c,h, the chunks in position order.
-    for b in 0..<L.batch {
+    ws.reserve(queries: H, keys: Swift.max(n, 1), workers: Swift.min(Parallel.workers, Swift.max(L.batch, 1)), backward: false)
+    let scratch = ws.scores.map { $0.data }, invSums = ws.rowScale.map { $0.data }
+    forEachHead(L.batch) { b, worker in
         let ob = o + b * L.oBatchStride
-        ob.update(repeating: 0, count: H * D)
+        guard n > 0 else { ob.update(repeating: 0, count: H * D); return }
+        let S = scratch[worker], inv = invSums[worker]
+        scores(b, S)
         for h in 0..<H {
-            var top = -Float.infinity
-            for c in 0..<chunks { top = Swift.max(top, part[(b * chunks + c) * stride + H * D + h]) }
-            var total: Float = 0
-            let oh = ob + h * D
-            for c in 0..<chunks {
-                let oc = part + (b * chunks + c) * stride
-                let w = expf(oc[H * D + h] - top)
-                total += w * oc[H * D + H + h]
-                for d in 0..<D { oh[d] += w * oc[h * D + d] }
-            }
-            let f = 1 / total
-            for d in 0..<D { oh[d] *= f }
+            let row = S + h * n
+            let m = ExpKernel.max(row, count: n) * L.scale
+            inv[h] = 1 / ExpKernel.expSum(row, row, count: n, scale: L.scale, shift: m)
         }
+        values(b, S, ob)
+        for h in 0..<H { let oh = ob + h * D, f = inv[h]; for d in 0..<D { oh[d] *= f } }
     }
 }
 
@@ -267,14 +204,10 @@ private func attentionForwardOneQueryPasses(_ L: AttentionLayout, o: UnsafeMutab
 /// layout's.
 func attentionForwardOneQueryHalf(_ L: AttentionLayout, q: UnsafePointer<Float>, k: UnsafePointer<UInt16>,
                                   v: UnsafePointer<UInt16>, o: UnsafeMutablePointer<Float>, workspace ws: AttentionWorkspace) {
-    let H = Int32(L.heads), D = Int32(L.headDim)
+    let H = Int32(L.heads), D = Int32(L.headDim), n = Int32(L.visible(0))
     attentionForwardOneQueryPasses(L, o: o, workspace: ws,
-        scores: { b, j0, m, S in
-            hv_attend_scores_f16(q + b * L.qBatchStride, k + b * L.kBatchStride + j0 * L.kRowStride, Int32(m), H, D, L.kRowStride, S)
-        },
-        values: { b, j0, m, S, ob in
-            hv_attend_values_f16(S, v + b * L.vBatchStride + j0 * L.vRowStride, Int32(m), H, D, L.vRowStride, ob)
-        })
+        scores: { b, S in hv_attend_scores_f16(q + b * L.qBatchStride, k + b * L.kBatchStride, n, H, D, L.kRowStride, S) },
+        values: { b, S, ob in hv_attend_values_f16(S, v + b * L.vBatchStride, n, H, D, L.vRowStride, ob) })
 }
 
 /// Over 8-bit keys and values (KVCache.int8Keys) with their per-position, per-head scales ([B, capacity, heads]:
@@ -282,15 +215,14 @@ func attentionForwardOneQueryHalf(_ L: AttentionLayout, q: UnsafePointer<Float>,
 func attentionForwardOneQueryInt8(_ L: AttentionLayout, q: UnsafePointer<Float>, k: UnsafePointer<Int8>, kScales: UnsafePointer<Float>,
                                   v: UnsafePointer<Int8>, vScales: UnsafePointer<Float>, scaleBatchStride: Int,
                                   o: UnsafeMutablePointer<Float>, workspace ws: AttentionWorkspace) {
-    let H = Int32(L.heads), D = Int32(L.headDim)
+    let H = Int32(L.heads), D = Int32(L.headDim), n = Int32(L.visible(0))
     attentionForwardOneQueryPasses(L, o: o, workspace: ws,
-        scores: { b, j0, m, S in
-            hv_attend_scores_i8(q + b * L.qBatchStride, k + b * L.kBatchStride + j0 * L.kRowStride,
-                                kScales + b * scaleBatchStride + j0 * L.heads, Int32(m), H, D, L.kRowStride, S)
+        scores: { b, S in
+            hv_attend_scores_i8(q + b * L.qBatchStride, k + b * L.kBatchStride, kScales + b * scaleBatchStride, n, H, D,
+                                L.kRowStride, S)
         },
-        values: { b, j0, m, S, ob in
-            hv_attend_values_i8(S, v + b * L.vBatchStride + j0 * L.vRowStride, vScales + b * scaleBatchStride + j0 * L.heads,
-                                Int32(m), H, D, L.vRowStride, ob)
+        values: { b, S, ob in
+            hv_attend_values_i8(S, v + b * L.vBatchStride, vScales + b * scaleBatchStride, n, H, D, L.vRowStride, ob)
         })
 }
 

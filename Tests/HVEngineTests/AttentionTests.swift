@@ -124,53 +124,7 @@ final class AttentionTests: XCTestCase {
     /// differs), and against the float32 rows themselves (the cost of the rounding, a few 1e-4).
     func testOneQueryAttentionOverHalfCacheMatchesFloat() throws {
         // 32 and 128: under and at the AVX-512 values kernel's 128-wide register block.
-        try Self.inChunks { for D in [32, 128] { try checkHalfCacheAttention(headDim: D) } }
-    }
-
-    /// Runs `body` with the one-query passes in one chunk (S = 37 < 256) and in chunks of 8 positions (four and a
-    /// tail of 5), the chunks dispatched to the cores from the first position on.
-    static func inChunks(_ body: () throws -> Void) rethrows {
-        let (chunk, parallelKeys) = (attentionOneQueryChunk, attentionOneQueryParallelKeys)
-        defer { (attentionOneQueryChunk, attentionOneQueryParallelKeys) = (chunk, parallelKeys) }
-        for c in [chunk, 8] {
-            (attentionOneQueryChunk, attentionOneQueryParallelKeys) = (c, 0)
-            try body()
-        }
-    }
-
-    /// The chunks are cut by position, not by core, and merged in position order: a token's output is the same bits
-    /// on one core or two (so a seed draws the same clip), and so is the merged result's every chunking of the same rows
-    /// against the float32 path (above).
-    func testChunkedOneQueryAttentionDoesNotDependOnTheCores() throws {
-        let B = 1, S = 70, H = 4, D = 64, row = H * D
-        for precision in [KVCache.Precision.int8, .half] where KVCache.available(precision, headDim: D) {
-            let q = Tensor(seq: [B, S, H, D], SeqGradCheck.randoms(B * S * row, seed: 51))
-            let k = Tensor(seq: [B, S, H, D], SeqGradCheck.randoms(B * S * row, seed: 52))
-            let v = Tensor(seq: [B, S, H, D], SeqGradCheck.randoms(B * S * row, seed: 53))
-            func decode(cores: Int32) throws -> [Float] {
-                let saved = hv_thread_worker_cap()
-                hv_set_thread_worker_cap(cores)
-                defer { hv_set_thread_worker_cap(saved) }
-                let cache = KVCache(batch: B, capacity: S, heads: H, headDim: D, precision: precision)
-                let attn = MultiHeadAttention(heads: H, headDim: D)
-                var out: [Float] = []
-                for t in 0..<S {
-                    func at(_ x: Tensor) -> Tensor { Tensor(seq: [B, 1, H, D], Array(x.array[(t * row)..<((t + 1) * row)])) }
-                    try cache.append(keys: at(k), values: at(v))
-                    out += attn.forward(q: at(q), cache: cache).array
-                }
-                return out
-            }
-            let (chunk, parallelKeys) = (attentionOneQueryChunk, attentionOneQueryParallelKeys)
-            defer { (attentionOneQueryChunk, attentionOneQueryParallelKeys) = (chunk, parallelKeys) }
-            (attentionOneQueryChunk, attentionOneQueryParallelKeys) = (16, 0)
-            let one = try decode(cores: 1), two = try decode(cores: 2)
-            XCTAssertEqual(one, two, "\(precision)")
-            (attentionOneQueryChunk, attentionOneQueryParallelKeys) = (chunk, parallelKeys)
-            let whole = try decode(cores: 1)
-            XCTAssertNotEqual(one, whole, "\(precision): chunks of 16 must take the chunked path")
-            XCTAssertLessThan(SeqGolden.maxRelativeError(one, whole), 1e-5, "\(precision)")
-        }
+        for D in [32, 128] { try checkHalfCacheAttention(headDim: D) }
     }
 
     /// The kernels' float ↔ half conversions against HVCore's integer-only reference, on a length that leaves a tail
@@ -192,7 +146,7 @@ final class AttentionTests: XCTestCase {
     /// themselves (the cost of 8 bits, about 1e-2). S = 37 leaves tails after the eight-row scores and two-row values
     /// loops; D = 16 is one vpmaddwd a head row, 128 two 64-wide integer chunks.
     func testOneQueryAttentionOverInt8CacheMatchesFloat() throws {
-        try Self.inChunks { for D in [16, 64, 128] { try checkInt8CacheAttention(headDim: D) } }
+        for D in [16, 64, 128] { try checkInt8CacheAttention(headDim: D) }
     }
 
     /// The kernel's codes and scales against the reference on rows with an all-zero head and exact halves.
