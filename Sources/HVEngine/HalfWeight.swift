@@ -13,11 +13,16 @@ public final class HalfWeight {
     /// The weight of `linear` rounded to half precision; nil where the kernel cannot take it (CPU, or `in` not a
     /// multiple of 8), and the caller keeps to float32.
     public init?(_ linear: Linear) {
-        guard HalfWeight.available, linear.inFeatures % 8 == 0, linear.inFeatures > 0 else { return nil }
+        guard HalfWeight.accepts(linear) else { return nil }
         outFeatures = linear.outFeatures; inFeatures = linear.inFeatures
         let n = outFeatures * inFeatures
         bits = .allocate(capacity: n)
         hv_f32_to_f16(linear.weight.value.data, bits, n)
+    }
+
+    /// Whether `init` makes a copy of `linear` on this CPU: the kernel is there and `in` is a multiple of 8.
+    public static func accepts(_ linear: Linear) -> Bool {
+        available && linear.inFeatures > 0 && linear.inFeatures % 8 == 0
     }
 
     deinit { bits.deallocate() }

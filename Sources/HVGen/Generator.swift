@@ -151,12 +151,11 @@ public final class Generator {
         return out
     }
 
-    /// Whether `decodeDrafts` can stand in for `decode` on `texts` rows: every projection has a half copy (CPU and
-    /// shapes, as `HalfWeight.init` decides), and `decode` itself would use them at that batch.
+    /// Whether `decodeDrafts` can stand in for `decode` on `texts` rows: every projection has a half copy, and
+    /// `decode` itself would use them at that batch.
     func canBatchDrafts(rows: Int) -> Bool {
         let linears = model.blocks.flatMap { [$0.qkv, $0.attnOut, $0.gateUp, $0.down] } + model.headProj
-        return Generator.halfWeightsByDefault && HalfWeight.available && rows <= HalfWeight.maxRows
-            && linears.allSatisfy { $0.inFeatures > 0 && $0.inFeatures % 8 == 0 }
+        return Generator.halfWeightsByDefault && rows <= HalfWeight.maxRows && linears.allSatisfy(HalfWeight.accepts)
     }
 
     private func halfCopies() -> (blocks: [DecoderBlock.HalfWeights?], heads: [HalfWeight?]) {
@@ -221,19 +220,17 @@ public final class Generator {
         let batchable = canBatchDrafts(rows: texts.count)
         // The best of `n` drafts of the first `length` tokens, each continuing the kept `prefix`.
         func search(_ n: Int, length: Int, prefix: [UInt32]) throws -> (best: [UInt32], scores: [Double]) {
-            var best: [UInt32] = [], scores: [Double] = []
-            func score(_ nll: [Double]) -> Double {
-                likelihood ? -nll[0] : contrast.isEmpty ? nll[1] - nll[0] : Generator.posterior(nll: nll)
-            }
+            // Each draft with its −log p(draft | text) under every text row.
+            var drafts: [[UInt32]] = [], nll: [[Double]] = []
             if Generator.batchedDrafts && batchable {
                 // Draft d draws from the stream where the one-after-another search would have it: after the uniforms
                 // of drafts 0..<d, a fixed count each (one a head group of every sampled token).
                 let each = (prefix.count..<length).reduce(0) { $0 + codes.draws(layer: model.layout.layer(ofVideoToken: $1).layer) }
                 var streams: [SeededRandom] = []
                 for _ in 0..<n { streams.append(codes.rng); codes.skip(each) }
-                var nll = [[Double]](repeating: [Double](repeating: 0, count: texts.count), count: n)
+                nll = [[Double]](repeating: [Double](repeating: 0, count: texts.count), count: n)
                 let T = texts.count
-                let drafts = try decodeDrafts(texts: texts, drafts: n, count: length) { t, m, logits in
+                drafts = try decodeDrafts(texts: texts, drafts: n, count: length) { t, m, logits in
                     let head = model.heads[m]
                     return (0..<n).map { d in
                         let rows = UnsafePointer(logits.data + d * T * head.outputs)
@@ -242,26 +239,22 @@ public final class Generator {
                         return code
                     }
                 }
-                for d in 0..<n {
-                    let s = score(nll[d])
-                    if scores.isEmpty || s > scores.max()! { best = drafts[d] }
-                    scores.append(s)
+            } else {
+                for _ in 0..<n {
+                    var lost = [Double](repeating: 0, count: texts.count)
+                    drafts.append(try decode(texts: texts, count: length) { t, m, logits in
+                        let head = model.heads[m]
+                        let code = t < prefix.count ? prefix[t] : codes.next(layer: m, logits: logits, guided: nullRow)
+                        for i in lost.indices { lost[i] += head.nll(logits.data + i * head.outputs, code: code) }
+                        return code
+                    })
+                    nll.append(lost)
                 }
-                return (best, scores)
             }
-            for _ in 0..<n {
-                var nll = [Double](repeating: 0, count: texts.count)
-                let draft = try decode(texts: texts, count: length) { t, m, logits in
-                    let head = model.heads[m]
-                    let code = t < prefix.count ? prefix[t] : codes.next(layer: m, logits: logits, guided: nullRow)
-                    for i in nll.indices { nll[i] += head.nll(logits.data + i * head.outputs, code: code) }
-                    return code
-                }
-                let s = score(nll)
-                if scores.isEmpty || s > scores.max()! { best = draft }
-                scores.append(s)
-            }
-            return (best, scores)
+            let scores = nll.map { likelihood ? -$0[0] : contrast.isEmpty ? $0[1] - $0[0] : Generator.posterior(nll: $0) }
+            // The first of the best, as drafts come.
+            let best = scores.indices.reduce(0) { scores[$1] > scores[$0] ? $1 : $0 }
+            return (drafts[best], scores)
         }
         return try withSharedHalfCopies {
             let first = firstCandidates > 1 && k > 1
