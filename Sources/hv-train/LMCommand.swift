@@ -102,8 +102,8 @@ struct TrainLM: ParsableCommand {
     @Option(name: .customLong("word-variants"), help: "Shortened phrasings per caption with --word-dropout.")
     var wordVariants: Int = 3
 
-    @Option(name: .customLong("holdout-prompts"), help: "SOURCE<TAB>PROMPT list (e.g. pipelines/eval-prompts.tsv): no shortened phrasing that shares 60% or more of its words with one of these prompts is trained on.")
-    var holdoutPrompts: String?
+    @Option(name: .customLong("holdout-prompts"), help: "SOURCE<TAB>PROMPT list (e.g. pipelines/eval-prompts.tsv; repeat for several lists): no shortened phrasing that shares 60% or more of its words with one of these prompts is trained on.")
+    var holdoutPrompts: [String] = []
 
     @Option(help: "Random seed (initialisation, batches, dropouts).")
     var seed: UInt64 = 0
@@ -135,7 +135,7 @@ struct TrainLM: ParsableCommand {
             if let p, !(p >= 0 && p < 1) { throw ValidationError("\(name) must be in [0, 1)") }
         }
         if wordVariants < 1 { throw ValidationError("--word-variants must be at least 1") }
-        if holdoutPrompts != nil && !(wordDropout > 0) { throw ValidationError("--holdout-prompts only filters --word-dropout's phrasings; give --word-dropout RATE too") }
+        if !holdoutPrompts.isEmpty && !(wordDropout > 0) { throw ValidationError("--holdout-prompts only filters --word-dropout's phrasings; give --word-dropout RATE too") }
         if let w = layerWeights, numbers(w) == nil { throw ValidationError("--layer-weights takes comma-separated numbers") }
     }
 
@@ -211,7 +211,7 @@ struct TrainLM: ParsableCommand {
             files = try filesOfClipList(clips!)
         }
         if wordDropout > 0 {
-            let avoid = try holdoutPrompts.map { try readTabList($0, form: "SOURCE<TAB>PROMPT").map(\.1) } ?? []
+            let avoid = try holdoutPrompts.flatMap { try readTabList($0, form: "SOURCE<TAB>PROMPT").map(\.1) }
             // Many token files share a caption list (a video's clips, a photograph's clips): vary each list once, and
             // count what the prompts kept out once per list, not once per file.
             var varied: [[String]: [String]] = [:], avoided = 0

@@ -213,13 +213,18 @@ final class GenCLITests: XCTestCase {
         try FileManager.default.removeItem(atPath: gen + "/sampling.json")
 
         // Word dropout: shortened phrasings join the captions (the note counts them) and a held-out prompt list
-        // keeps the ones near its prompts out; a rate outside [0, 1) is a usage error, and so is a prompt list without it.
+        // keeps the ones near its prompts out (each of several lists: the near prompt is in the second); a rate outside
+        // [0, 1) is a usage error, and so is a prompt list without it.
         try "a\ta colourful test pattern with shapes\n".write(toFile: dir + "/held.tsv", atomically: true, encoding: .utf8)
+        try "b\ta dog running on a sandy beach\n".write(toFile: dir + "/other.tsv", atomically: true, encoding: .utf8)
         r = try Tools.run("hv-train", ["lm", "--clips", dir + "/clips.tsv", "--config", "tiny", "--steps", "1", "--out", dir + "/gen-wd",
                                        "--text-encoder", textEncoder, "--word-dropout", "0.3", "--word-variants", "4",
-                                       "--holdout-prompts", dir + "/held.tsv"])
+                                       "--holdout-prompts", dir + "/other.tsv", "--holdout-prompts", dir + "/held.tsv"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("shortened phrasings left out for coming near a held-out prompt"), r.stderr)
+        let leftOut = r.stderr.split(separator: "\n").first { $0.contains("left out for coming near") }
+            .flatMap { Int($0.split(separator: " ")[2]) }
+        XCTAssertGreaterThan(leftOut ?? 0, 0, "the second list's prompt is the caption itself: its phrasings stay out")
         XCTAssertTrue(r.stderr.contains("captions of 1 token files"), r.stderr)
         r = try Tools.run("hv-train", ["lm", "--clips", dir + "/clips.tsv", "--config", "tiny", "--out", dir + "/gen-wd", "--word-dropout", "1"])
         XCTAssertEqual(r.status, 64, r.stderr)
