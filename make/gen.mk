@@ -1,6 +1,6 @@
 # gen: the text-to-video generator (issue 7). `train-lm` trains it on the token shards of `lm-shards` (or on a
 # caption list, LM_CLIPS=...); `bench-gen` measures KV-cache decoding against recomputing the prefix.
-.PHONY: train-lm bench-gen gen-demo lm-data lm-shards eval-gen
+.PHONY: train-lm train-lm-wd bench-gen gen-demo lm-data lm-shards eval-gen
 # The generator's data through the dataset pipeline (docs/gen.md): one manifest video per captioned training
 # source of pipelines/captions.tsv — the videos, and each photograph's clips NAME-vK.y4m with its caption plus the
 # clip's framing and camera motion (pipelines/lm-data.sh --metadata, the captions `lm-data` writes) — every clip in
@@ -61,6 +61,13 @@ train-lm: $(if $(LM_CLIPS),$(LM_CLIPS),$(LM_SHARDS)/train/index.json)
 	$(if $(LM_STEPS2),$(BIN)/hv-train lm $(if $(LM_CLIPS),--clips $(LM_CLIPS),--shards $(LM_SHARDS)) --config $(LM_CONFIG) \
 		--steps $(LM_STEPS2) --resume --out $(LM_OUT) --text-encoder $(TEXT_ENCODER_DIR) $(LM_RECIPE) $(LM_RECIPE2) $(LM_FLAGS))
 	$(if $(LM_STEPS2),echo '$(LM_SAMPLING)' > $(LM_OUT)/sampling.json)
+
+# A candidate (docs/gen.md, 2026-12-07, twentieth): train-lm's recipe with word dropout — every caption also read in
+# three shortened phrasings — the phrasings near a prompt of either evaluation list left out, on lm-data's caption
+# list. `make train-lm-wd LM_FLAGS=--resume` continues from the checkpoint in models/generator-wd-run.
+train-lm-wd:
+	+$(MAKE) train-lm LM_CLIPS=$(LM_DATA)/clips.tsv LM_OUT=models/generator-wd-run \
+		LM_RECIPE='--balance-sources --word-dropout 0.3 --holdout-prompts pipelines/eval-prompts.tsv --holdout-prompts pipelines/eval-prompts-report.tsv'
 
 bench: bench-gen
 # At one thread (one core, one BLAS thread) and at every core, PyTorch at the same count each time; without
