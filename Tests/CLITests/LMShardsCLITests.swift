@@ -143,6 +143,20 @@ final class LMShardsCLITests: XCTestCase {
         XCTAssertFalse(r.stderr.contains("captions of"), r.stderr)
         XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/g3/model.safetensors")),
                           try Data(contentsOf: URL(fileURLWithPath: dir + "/g1/model.safetensors")), "the second phrasing was trained on")
+        // make train-lm's recipe (balanced sources, word dropout, the phrasings near a held-out prompt left out)
+        // varies each caption list alike from either source: the shipped generator, trained on lm-data's caption
+        // list, is what the shards train.
+        try "b\tcolourful test pattern shapes\n".write(toFile: dir + "/holdout.tsv", atomically: true, encoding: .utf8)
+        let recipe = steps + ["--balance-sources", "--word-dropout", "0.3", "--holdout-prompts", dir + "/holdout.tsv"]
+        r = try train(["--shards", shards], out: dir + "/g4", encoder: encoder, extra: recipe)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("shortened phrasings left out"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("(3 captions of 2 token files)"), "phrasings were added: \(r.stderr)")
+        r = try train(["--clips", clips], out: dir + "/g5", encoder: encoder, extra: recipe)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try losses(dir + "/g4"), try losses(dir + "/g5"), "same phrasings, same batches")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/g4/model.safetensors")),
+                       try Data(contentsOf: URL(fileURLWithPath: dir + "/g5/model.safetensors")), "same weights")
     }
 
     /// `hv-train lm-bits`: a row of bits/token per layer for each token file and their mean, under the null text or
