@@ -33,7 +33,7 @@ LM_STEPS2 ?= 8000
 LM_RECIPE2 ?= --lr 1e-3
 LM_SAMPLING ?= {"cfg": [1], "temperature": [0.5], "rerank": 8, "rerank_likelihood": true, "rerank_first": 16, "rerank_layers": 3, "note": "make eval-gen: chosen on 26 paraphrases x 8 seeds, checked on the 39 report-only ones x 8 seeds, 2026-12-07: docs/gen.md"}
 # Extra options, e.g. LM_FLAGS="--layers 3,2". LM_FLAGS=--resume continues a stopped run from the checkpoint in
-# LM_OUT (weights, AdamW moments, step): a stage it has already passed does nothing.
+# LM_OUT (weights, AdamW moments, step): a stage it has already passed only evaluates and trains nothing.
 LM_FLAGS ?=
 TEXT_ENCODER_DIR ?= models/text-encoder
 GEN_PROMPT ?= calm ocean waves at sunset

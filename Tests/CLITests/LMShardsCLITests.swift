@@ -70,6 +70,17 @@ final class LMShardsCLITests: XCTestCase {
                                                      "--text-encoder", encoder] + extra)
     }
 
+    /// The checkpoint's weights, byte for byte.
+    func weights(_ out: String) throws -> Data {
+        try Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors"))
+    }
+
+    /// Two runs took the same batches: the same losses at every step and the same weights at the end.
+    func assertTrainedAlike(_ a: String, _ b: String, _ why: String, line: UInt = #line) throws {
+        XCTAssertEqual(try losses(a), try losses(b), "\(why): same losses", line: line)
+        XCTAssertEqual(try weights(a), try weights(b), "\(why): same weights", line: line)
+    }
+
     /// The CSV log without its wall-clock column.
     func losses(_ out: String) throws -> [String] {
         try String(contentsOfFile: out + "/train-lm.csv", encoding: .utf8).split(separator: "\n").map {
@@ -87,9 +98,7 @@ final class LMShardsCLITests: XCTestCase {
         r = try train(["--clips", clips], out: dir + "/g2", encoder: encoder)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try losses(dir + "/g1").count, 4)
-        XCTAssertEqual(try losses(dir + "/g1"), try losses(dir + "/g2"), "same batches, same losses")
-        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/g1/model.safetensors")),
-                       try Data(contentsOf: URL(fileURLWithPath: dir + "/g2/model.safetensors")), "same weights")
+        try assertTrainedAlike(dir + "/g1", dir + "/g2", "shards and caption list")
 
         // Second run: every caption's states come from the cache, and give the same model. The split folder and
         // its index name the same shards.
@@ -98,15 +107,13 @@ final class LMShardsCLITests: XCTestCase {
         r = try train(["--shards", shards + "/train/index.json"], out: dir + "/g3", encoder: encoder)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("caption states: 2 from \(shards)/text-states, 0 encoded"), r.stderr)
-        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/g3/model.safetensors")),
-                       try Data(contentsOf: URL(fileURLWithPath: dir + "/g1/model.safetensors")))
+        XCTAssertEqual(try weights(dir + "/g3"), try weights(dir + "/g1"))
         // A damaged cache file is encoded again (with a warning), not trusted.
         try Data("junk".utf8).write(to: URL(fileURLWithPath: shards + "/text-states/" + cached[0]))
         r = try train(["--shards", shards + "/train"], out: dir + "/g4", encoder: encoder)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("1 from \(shards)/text-states, 1 encoded") && r.stderr.contains("hv-train: warning: "), r.stderr)
-        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/g4/model.safetensors")),
-                       try Data(contentsOf: URL(fileURLWithPath: dir + "/g1/model.safetensors")))
+        XCTAssertEqual(try weights(dir + "/g4"), try weights(dir + "/g1"))
         // Balanced draws: the shards' video keys and the list's file names give the same sources, so the same
         // batches.
         let balanced = ["--balance-sources", "--steps", "6"]
@@ -130,9 +137,7 @@ final class LMShardsCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("caption states: 0 from \(shards)/text-states, 3 encoded"), r.stderr)
         r = try train(["--clips", clips], out: dir + "/g2", encoder: encoder, extra: steps)
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(try losses(dir + "/g1"), try losses(dir + "/g2"), "same batches, same losses")
-        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/g1/model.safetensors")),
-                       try Data(contentsOf: URL(fileURLWithPath: dir + "/g2/model.safetensors")), "same weights")
+        try assertTrainedAlike(dir + "/g1", dir + "/g2", "shards and caption list")
         // Without the second phrasing (each file once): another model.
         let single = try String(contentsOfFile: clips, encoding: .utf8).split(separator: "\n")
             .filter { !$0.hasSuffix("moving shapes") }.joined(separator: "\n") + "\n"
@@ -141,8 +146,7 @@ final class LMShardsCLITests: XCTestCase {
         r = try train(["--clips", dir + "/single.tsv"], out: dir + "/g3", encoder: encoder, extra: steps)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertFalse(r.stderr.contains("captions of"), r.stderr)
-        XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/g3/model.safetensors")),
-                          try Data(contentsOf: URL(fileURLWithPath: dir + "/g1/model.safetensors")), "the second phrasing was trained on")
+        XCTAssertNotEqual(try weights(dir + "/g3"), try weights(dir + "/g1"), "the second phrasing was trained on")
         // make train-lm's recipe (balanced sources, word dropout, the phrasings near a held-out prompt left out)
         // varies each caption list alike from either source: the shipped generator, trained on lm-data's caption
         // list, is what the shards train.
@@ -154,9 +158,7 @@ final class LMShardsCLITests: XCTestCase {
         XCTAssertFalse(r.stderr.contains("(3 captions of 2 token files)"), "phrasings were added: \(r.stderr)")
         r = try train(["--clips", clips], out: dir + "/g5", encoder: encoder, extra: recipe)
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(try losses(dir + "/g4"), try losses(dir + "/g5"), "same phrasings, same batches")
-        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/g4/model.safetensors")),
-                       try Data(contentsOf: URL(fileURLWithPath: dir + "/g5/model.safetensors")), "same weights")
+        try assertTrainedAlike(dir + "/g4", dir + "/g5", "the same phrasings")
     }
 
     /// `hv-train lm-bits`: a row of bits/token per layer for each token file and their mean, under the null text or
