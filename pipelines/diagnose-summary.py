@@ -46,6 +46,14 @@ def group(name):
     return 'photo'
 
 
+def motion(rows):
+    """Mean motion correlation over the clips where it is defined (diagnose omits it for static shots)."""
+    v = [r['motionCorrelation'] for r in rows if r.get('motionCorrelation') is not None]
+    if not v:
+        return 'n/a'
+    return f"{st.mean(v):.2f}" + (f" of {len(v)}" if len(v) < len(rows) else '')
+
+
 def main(paths):
     for path in paths:
         rows = load(path)
@@ -59,8 +67,9 @@ def main(paths):
               f"box {st.mean(r['boxMeanPSNR'] for r in rows):.2f}; all − box {st.mean(gap):+.2f} (worst {min(gap):+.2f}); "
               f"bypass {st.mean(r['bypassPSNR'] for r in rows):.2f}; "
               f"shuffled − all {st.mean(r['shuffledL0PSNR'] - a for a, r in zip(last, rows)):+.2f}; "
-              f"colour max {colour:.1f}; motion {st.mean(r['motionCorrelation'] for r in rows):.2f}; "
-              f"tiles − all {st.mean(r['cropPSNR'] - a for a, r in zip(last, rows)):+.2f}")
+              f"colour max {colour:.1f}; motion {motion(rows)}; "
+              + (f"tiles − all {st.mean(r['cropPSNR'] - a for a, r in zip(last, rows)):+.2f}"
+                 if all(r.get('cropPSNR') is not None for r in rows) else "tiles not measured (--crop 0)"))
         groups = {}
         for r, a, g in zip(rows, last, gap):
             groups.setdefault(group(r['name']), []).append((a, g))

@@ -23,7 +23,14 @@ public struct CodeRefinement: Sendable {
     public var rounds: Int
     /// Share of layer 0's bits the first round may flip.
     public var fraction: Float = 0.02
-    public init(rounds: Int, fraction: Float = 0.02) { self.rounds = rounds; self.fraction = fraction }
+    /// Weight w of the clip's mean-colour error in the searched objective: mean squared error
+    /// + w · Σ_c (mean_c(render) − mean_c(clip))², channel means over the real frames on the [-1, 1] scale.
+    /// Why: the squared error already holds the mean offsets, but as a few hundredths of it; a colour cast of 3–4
+    /// levels over a whole clip is what a viewer sees first, and it costs the search almost nothing to fix.
+    public var colourWeight: Double = 0
+    public init(rounds: Int, fraction: Float = 0.02, colourWeight: Double = 0) {
+        self.rounds = rounds; self.fraction = fraction; self.colourWeight = colourWeight
+    }
 }
 
 /// Layer 0's tokens that the stream will not store (`TokenMasking`) and how the renderer fills them in, so that the
@@ -44,25 +51,39 @@ public struct RefinementStats: Sendable {
     /// Mean squared error (on the [-1, 1] scale, clamped render, real frames) before and after.
     public var mseBefore: Double
     public var mseAfter: Double
+    /// The render's mean colour minus the clip's, per channel, on the 0–255 scale, before and after.
+    public var colourOffsetBefore: [Double]
+    public var colourOffsetAfter: [Double]
     public var keptRounds: Int
     /// Bits of layer 0 that differ from the encoder's codes.
     public var flippedBits: Int
 }
 
-/// The error of renders of one clip as a function of layer 0's codes, the coarser layers held at given codes.
+/// The error of renders of one clip as a function of layer 0's codes, the coarser layers held at given codes:
+/// the mean squared error plus `colourWeight` times the squared offsets of the channel means (CodeRefinement).
 final class CodeObjective {
     let model: HierarchicalTokenizer
     let x: Tensor
     let real: Int
     let coarse: Tensor
+    let colourWeight: Double
+    /// The clip's channel means over the real frames ([-1, 1] scale).
+    let sourceMean: [Double]
+    /// Of the last `error` call: its mean squared error and the render's channel means minus the clip's.
+    private(set) var lastMSE: Double = 0
+    private(set) var lastOffset: [Double] = [0, 0, 0]
     private let zhat: Tensor
     private let dy: Tensor
     private var y: Tensor
 
-    init(_ model: HierarchicalTokenizer, x: Tensor, count: Int, indices: [[UInt32]]) {
-        self.model = model; self.x = x
+    init(_ model: HierarchicalTokenizer, x: Tensor, count: Int, indices: [[UInt32]], colourWeight: Double = 0) {
+        self.model = model; self.x = x; self.colourWeight = colourWeight
         let T = x.shape[0], H = x.shape[1], W = x.shape[2]
-        real = count * H * W * 3
+        let n = count * H * W * 3
+        real = n
+        var s = [Double](repeating: 0, count: 3)
+        for i in 0..<n { s[i % 3] += Double(max(-1, min(1, x[i]))) }
+        sourceMean = s.map { $0 * 3 / Double(max(n, 1)) }
         let d = model.config.totalDown
         coarse = Tensor(shape: [T / d.t, H / d.h, W / d.w, model.config.latentChannels])
         coarse.zero()
@@ -77,8 +98,8 @@ final class CodeObjective {
         y = x
     }
 
-    /// Mean squared error of the clamped render of codes q over the real frames; the decoder and layer 0's up path
-    /// keep this forward's state for `gradient`.
+    /// The objective for codes q (mean squared error of the clamped render over the real frames, plus the colour
+    /// term); the decoder and layer 0's up path keep this forward's state for `gradient`.
     func error(_ q: Tensor) -> Double {
         zhat.copy(from: coarse)
         addInPlace(zhat, model.layers[0].expand(q))
@@ -87,31 +108,49 @@ final class CodeObjective {
         // accept/reject decisions (and the tokens) do not depend on it.
         let frameSize = x.count / x.shape[0], frames = real / frameSize
         let yp = UnsafePointer(y.data), xp = UnsafePointer(x.data)
-        var partial = [Double](repeating: 0, count: frames)
+        var partial = [Double](repeating: 0, count: frames * 4)
         partial.withUnsafeMutableBufferPointer { out in
             let o = out.baseAddress!
             Parallel.forEach(frames) { f in
                 var se: Double = 0
-                for i in (f * frameSize)..<((f + 1) * frameSize) {
-                    let e = max(-1, min(1, yp[i])) - xp[i]
-                    se += Double(e * e)
+                var sum: (Double, Double, Double) = (0, 0, 0)
+                var i = f * frameSize
+                while i < (f + 1) * frameSize {
+                    let r = max(-1, min(1, yp[i])), g = max(-1, min(1, yp[i + 1])), b = max(-1, min(1, yp[i + 2]))
+                    let er = r - xp[i], eg = g - xp[i + 1], eb = b - xp[i + 2]
+                    se += Double(er * er); se += Double(eg * eg); se += Double(eb * eb)
+                    sum.0 += Double(r); sum.1 += Double(g); sum.2 += Double(b)
+                    i += 3
                 }
-                o[f] = se
+                o[f * 4] = se; o[f * 4 + 1] = sum.0; o[f * 4 + 2] = sum.1; o[f * 4 + 3] = sum.2
             }
         }
-        return partial.reduce(0, +) / Double(real)
+        var se: Double = 0, sums = [Double](repeating: 0, count: 3)
+        for f in 0..<frames {
+            se += partial[f * 4]
+            for c in 0..<3 { sums[c] += partial[f * 4 + 1 + c] }
+        }
+        lastMSE = se / Double(real)
+        lastOffset = (0..<3).map { sums[$0] * 3 / Double(real) - sourceMean[$0] }
+        return lastMSE + colourWeight * lastOffset.reduce(0) { $0 + $1 * $1 }
     }
 
-    /// d(error)/dq at the codes of the last `error` call (layer-owned). Zero where the clamp is flat and on padding
-    /// frames. Parameter gradients the backward accumulates are the caller's to switch off or put back (`refine`).
+    /// d(objective)/dq at the codes of the last `error` call (layer-owned). Zero where the clamp is flat and on
+    /// padding frames. Parameter gradients the backward accumulates are the caller's to switch off or put back
+    /// (`refine`).
     func gradient() -> Tensor {
         let scale = 2 / Float(real), n = real
+        // ∂(w · offset_c²)/∂y_i = 2w · offset_c / (real / 3) for each in-range value of channel c.
+        let shift = (0..<3).map { Float(2 * colourWeight * lastOffset[$0] * 3 / Double(real)) }
         let yp = UnsafePointer(y.data), xp = UnsafePointer(x.data), d = dy.data
         Parallel.forRanges(dy.count, minChunk: 1 << 16) { r in
-            for i in r { d[i] = i < n && yp[i] > -1 && yp[i] < 1 ? scale * (yp[i] - xp[i]) : 0 }
+            for i in r { d[i] = i < n && yp[i] > -1 && yp[i] < 1 ? scale * (yp[i] - xp[i]) + shift[i % 3] : 0 }
         }
         return model.layers[0].expandBackward(model.decoder.backward(dy))
     }
+
+    /// `lastOffset` on the 0–255 scale.
+    var lastOffsetLevels: [Double] { lastOffset.map { $0 * 127.5 } }
 }
 
 extension HierarchicalTokenizer {
@@ -129,7 +168,7 @@ extension HierarchicalTokenizer {
         -> ([[UInt32]], RefinementStats) {
         precondition(canRefine(height: x.shape[1], width: x.shape[2]), "refinement needs an input the model encodes at its own size")
         let bits = layers[0].bits
-        let objective = CodeObjective(self, x: x, count: count, indices: indices)
+        let objective = CodeObjective(self, x: x, count: count, indices: indices, colourWeight: options.colourWeight)
         // Only ∂error/∂q is wanted: the convs' weight gradients would cost as much again. The norms' still
         // accumulate, so what the render side held before (a training step's gradients) is put back at the end.
         let convs = decoder.convs + [layers[0].upProj, layers[0].upConv]
@@ -155,6 +194,8 @@ extension HierarchicalTokenizer {
         }
         let proposal = Tensor(shape: current.shape)
         let before = render(current)
+        let mseBefore = objective.lastMSE, offsetBefore = objective.lastOffsetLevels
+        var mseBest = mseBefore, offsetBest = offsetBefore
         let candidates = fill.map { f in (0..<tokens).filter { !f.masked[$0] } } ?? Array(0..<tokens)
         var best = before, fraction = options.fraction, kept = 0, rendered = true
         var order = [Int](), gain = [Float](repeating: 0, count: current.count)
@@ -183,6 +224,7 @@ extension HierarchicalTokenizer {
             let e = render(proposal)
             if e < best {
                 best = e; current.copy(from: proposal); kept += 1; rendered = true
+                mseBest = objective.lastMSE; offsetBest = objective.lastOffsetLevels
                 fraction = min(0.1, fraction * 1.5)
             } else {
                 rendered = false
@@ -196,7 +238,8 @@ extension HierarchicalTokenizer {
             return v
         }
         let flipped = zip(refined[0], indices[0]).reduce(0) { $0 + ($1.0 ^ $1.1).nonzeroBitCount }
-        return (refined, RefinementStats(mseBefore: before, mseAfter: best, keptRounds: kept, flippedBits: flipped))
+        return (refined, RefinementStats(mseBefore: mseBefore, mseAfter: mseBest, colourOffsetBefore: offsetBefore,
+                                         colourOffsetAfter: offsetBest, keptRounds: kept, flippedBits: flipped))
     }
 }
 

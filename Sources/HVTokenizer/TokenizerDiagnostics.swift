@@ -35,12 +35,14 @@ public struct ClipDiagnosis: Codable, Sendable {
     /// Mean RGB (0–255) of the source and of the all-layer reconstruction.
     public var sourceColour: [Double]
     public var reconColour: [Double]
-    /// Mean |ΔY| per frame pair, source and reconstruction, and their Pearson correlation.
+    /// Mean |ΔY| per frame pair, source and reconstruction, and their Pearson correlation: nil (absent from JSON)
+    /// for a clip whose per-frame motion is constant (a static shot), where a correlation is undefined; 0 for a
+    /// render whose motion is constant while the source's varies.
     public var sourceMotion: Double
     public var reconMotion: Double
-    public var motionCorrelation: Double
+    public var motionCorrelation: Double?
     /// The same correlation for the smooth box-mean baseline (what a render with no motion detail reaches).
-    public var boxMotionCorrelation: Double
+    public var boxMotionCorrelation: Double?
     /// Share of the summed per-frame motion that falls on frame pairs straddling a dense latent step boundary.
     public var sourceStepEdgeShare: Double
     public var reconStepEdgeShare: Double
@@ -136,8 +138,8 @@ public enum TokenizerDiagnostics {
                              clipMeanPSNR: VideoTensor.psnr(clipMean, x, frames: count),
                              boxMeanPSNR: VideoTensor.psnr(box, x, frames: count),
                              sourceColour: sc, reconColour: rc, sourceMotion: sm.mean, reconMotion: rm.mean,
-                             motionCorrelation: pearson(sm.perFrame, rm.perFrame),
-                             boxMotionCorrelation: pearson(sm.perFrame, bm.perFrame),
+                             motionCorrelation: varies(sm.perFrame) ? pearson(sm.perFrame, rm.perFrame) : nil,
+                             boxMotionCorrelation: varies(sm.perFrame) ? pearson(sm.perFrame, bm.perFrame) : nil,
                              sourceStepEdgeShare: stepEdgeShare(sm.perFrame, step: stepFrames),
                              reconStepEdgeShare: stepEdgeShare(rm.perFrame, step: stepFrames),
                              encoderPSNR: encoderPSNR, maskedPSNR: maskedPSNR, maskedShare: maskedShare)
@@ -200,6 +202,9 @@ public enum TokenizerDiagnostics {
         let edges = perFrame.indices.filter { ($0 + 1) % step == 0 }.map { perFrame[$0] }.reduce(0, +)
         return edges / total
     }
+
+    /// Whether a series takes more than one value (a correlation with it is defined).
+    public static func varies(_ a: [Double]) -> Bool { a.contains { $0 != a.first } }
 
     /// Pearson correlation; 0 when either series is constant.
     public static func pearson(_ a: [Double], _ b: [Double]) -> Double {

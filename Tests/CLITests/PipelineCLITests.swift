@@ -104,6 +104,17 @@ final class PipelineCLITests: XCTestCase {
         r = try Tools.run("hv-encode", ["--model", model, "--refine", "-1", dir + "/in.y4m", "-o", dir + "/bad.hvt"])
         XCTAssertEqual(r.status, 64, r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad.hvt"))
+        for w in ["-1", "nan"] {
+            r = try Tools.run("hv-encode", ["--model", model, "--refine", "6", "--refine-colour", w, dir + "/in.y4m", "-o", dir + "/bad.hvt"])
+            XCTAssertEqual(r.status, 64, r.stderr)
+            XCTAssertTrue(r.stderr.hasPrefix("hv-encode: error:"), r.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad.hvt"))
+        }
+        // Without the colour term the search is the squared error's alone: still layer 0 only, still no worse.
+        r = try Tools.run("hv-encode", ["--model", model, "--refine", "6", "--refine-colour", "0", dir + "/in.y4m", "-o", dir + "/plain-refined.hvt"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try clips("plain-refined.hvt").map { $0.layers[1] }, a.map { $0.layers[1] })
+        XCTAssertGreaterThan(try renderPSNR(model, "plain-refined.hvt"), try renderPSNR(model, "plain.hvt"))
         let single = dir + "/single"
         var c = TokenizerConfig.tiny; c.encoderSize = 40; c.layers = [LayerConfig(name: "L0", grid: Size3(2, 5, 5), bits: 6)]
         try TokenizerCheckpoint.save(try HierarchicalTokenizer(config: c, seed: 1), to: single)

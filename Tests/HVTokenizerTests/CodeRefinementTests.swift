@@ -22,10 +22,24 @@ final class CodeRefinementTests: XCTestCase {
     /// ∂error/∂q from the decoder backward against central differences of the exact error, bit by bit. The clamp
     /// is not differentiable at ±1, so the codes are scaled down to keep the render inside it.
     func testCodeGradientMatchesFiniteDifferences() throws {
+        try checkCodeGradient(colourWeight: 0)
+    }
+
+    /// The same with the mean-colour term weighted so that it changes the gradient by more than the squared error's
+    /// own size (asserted), so that its share is what the check sees.
+    func testColourTermGradientMatchesFiniteDifferences() throws {
+        let plain = try checkCodeGradient(colourWeight: 0)
+        let tinted = try checkCodeGradient(colourWeight: 5)
+        let change = zip(plain, tinted).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertGreaterThan(change, 0.5 * (plain.map(abs).max() ?? 0))
+    }
+
+    @discardableResult
+    func checkCodeGradient(colourWeight: Double) throws -> [Float] {
         let m = try HierarchicalTokenizer(config: .tiny, seed: 11)
         let x = clip()
         let idx = m.encode(x)
-        let objective = CodeObjective(m, x: x, count: 6, indices: idx)
+        let objective = CodeObjective(m, x: x, count: 6, indices: idx, colourWeight: colourWeight)
         let q = Tensor(shape: [2, 4, 4, m.layers[0].bits])
         LFQ.lookup(idx[0], bits: m.layers[0].bits, into: q)
         for i in 0..<q.count { q[i] *= 0.5 }
@@ -44,6 +58,7 @@ final class CodeRefinementTests: XCTestCase {
         }
         XCTAssertGreaterThan(checked, 20)
         XCTAssertGreaterThan(analytic.array.map(abs).max() ?? 0, 1e-4, "the render must depend on the codes")
+        return analytic.array
     }
 
     func testRefinementLowersTheErrorKeepsCoarseLayersAndIsDeterministic() throws {
@@ -73,6 +88,48 @@ final class CodeRefinementTests: XCTestCase {
         XCTAssertEqual(after, stats.mseAfter, accuracy: 1e-9)
         // Refining leaves the gradients as they were (it may run inside a training step).
         XCTAssertEqual(m.parameters.map { $0.grad.array }, grads)
+    }
+
+    /// The colour term: the objective is the squared error plus w times the squared channel-mean offsets (checked
+    /// against a direct computation), and a search that weights it ends nearer the clip's mean colour than one
+    /// that does not, with its reported offsets those of the tokens it returns.
+    func testColourWeightBringsTheMeanColourCloser() throws {
+        let m = try HierarchicalTokenizer(config: .tiny, seed: 3)
+        let x = clip()
+        let idx = m.encode(x)
+        func render(_ i: [[UInt32]]) -> Tensor { m.decode(indices: i.map { Optional($0) }, frames: 8, height: 32, width: 32) }
+        // Channel means as diagnose takes them: of the clamped render and the clamped clip (the clip's square
+        // reaches past 1).
+        func offsets(_ r: Tensor) -> [Double] {
+            var d = [Double](repeating: 0, count: 3)
+            for i in 0..<x.count { d[i % 3] += Double(max(-1, min(1, r[i])) - max(-1, min(1, x[i]))) }
+            return d.map { $0 * 3 / Double(x.count) }
+        }
+        func mse(_ r: Tensor) -> Double {
+            var s: Double = 0
+            for i in 0..<x.count { let e = Double(max(-1, min(1, r[i])) - x[i]); s += e * e }
+            return s / Double(x.count)
+        }
+        let q = Tensor(shape: [2, 4, 4, m.layers[0].bits])
+        LFQ.lookup(idx[0], bits: m.layers[0].bits, into: q)
+        let start = render(idx), o0 = offsets(start)
+        let objective = CodeObjective(m, x: x, count: 8, indices: idx, colourWeight: 7)
+        XCTAssertEqual(objective.error(q), mse(start) + 7 * o0.reduce(0) { $0 + $1 * $1 }, accuracy: 1e-9)
+        XCTAssertGreaterThan(o0.map(abs).max()!, 0.01, "the untrained model must start off the clip's colour")
+
+        let (plain, ps) = m.refine(x, indices: idx, count: 8, options: CodeRefinement(rounds: 12))
+        let (tinted, ts) = m.refine(x, indices: idx, count: 8, options: CodeRefinement(rounds: 12, colourWeight: 200))
+        let norm = { (o: [Double]) in o.reduce(0) { $0 + $1 * $1 } }
+        let po = offsets(render(plain)), to = offsets(render(tinted))
+        XCTAssertLessThan(norm(to), norm(po), "weighting the colour term must end nearer the clip's mean colour")
+        XCTAssertLessThan(norm(to), norm(o0))
+        for c in 0..<3 {
+            XCTAssertEqual(ts.colourOffsetAfter[c], to[c] * 127.5, accuracy: 1e-6)
+            XCTAssertEqual(ts.colourOffsetBefore[c], o0[c] * 127.5, accuracy: 1e-6)
+            XCTAssertEqual(ps.colourOffsetAfter[c], po[c] * 127.5, accuracy: 1e-6)
+        }
+        XCTAssertEqual(ts.mseAfter, mse(render(tinted)), accuracy: 1e-9)
+        XCTAssertEqual(Array(tinted.dropFirst()), Array(idx.dropFirst()), "coarse layers are the encoder's")
     }
 
     /// Padding frames (a clip's short tail repeats its last frame) do not count: refining against 5 real frames

@@ -25,6 +25,26 @@ final class DiagnosticsTests: XCTestCase {
         XCTAssertEqual(m.perFrame[7], 127.5, accuracy: 1e-3)
     }
 
+    /// A static shot has no defined motion correlation (its per-frame motion is constant): the diagnosis leaves it
+    /// out rather than count it as 0; a moving clip gets one, and a render without motion against it reads 0.
+    func testMotionCorrelationIsUndefinedForAStaticShot() throws {
+        let m = try HierarchicalTokenizer(config: .tiny, seed: 3)
+        let still = Tensor(shape: [8, 32, 32, 3])
+        for i in 0..<still.count { still[i] = sin(Float(i % 3072) * 0.37) * 0.6 }
+        let d = TokenizerDiagnostics.diagnose(m, clip: still, count: 8, name: "still")
+        XCTAssertNil(d.motionCorrelation)
+        XCTAssertNil(d.boxMotionCorrelation)
+        XCTAssertEqual(d.sourceMotion, 0)
+        let moving = Tensor(shape: [8, 32, 32, 3])
+        for t in 0..<8 { for i in 0..<3072 { moving[t * 3072 + i] = sin(Float(i) * 0.37 + Float(t * t) * 0.2) * 0.6 } }
+        let dm = TokenizerDiagnostics.diagnose(m, clip: moving, count: 8, name: "moving")
+        XCTAssertNotNil(dm.motionCorrelation)
+        XCTAssertFalse(TokenizerDiagnostics.varies([2, 2, 2]))
+        XCTAssertTrue(TokenizerDiagnostics.varies([2, 2, 3]))
+        XCTAssertEqual(TokenizerDiagnostics.pearson([1, 2, 3], [4, 4, 4]), 0)
+        XCTAssertEqual(TokenizerDiagnostics.pearson([1, 2, 3], [2, 4, 6]), 1, accuracy: 1e-12)
+    }
+
     /// With a mask ratio, the masked column is the render of layer 0 masked as hv-encode --mask-ratio masks it (the
     /// mask from the encoder's codes, repeat), refined for that render when refining.
     func testMaskedColumnIsTheMaskedRender() throws {

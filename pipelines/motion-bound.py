@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""What issue 15's motion bar asks of a code: the per-frame motion correlation (mean |ΔY| of consecutive frames,
+source against render, as `hv-train diagnose` measures it) and the PSNR of smooth box means at several cell sizes
+(frames × pixels, interpolated back trilinearly as diagnose's box baseline), and of L0's box means with a per-frame
+coarse correction added. A static clip has no defined correlation and is left out of the means (diagnose does the
+same). Read against the tokenizer's 0.10 (docs/tokenizer-journal.md, "Session of 2026-12-07, twenty-second").
+
+    pipelines/motion-bound.py FOLDER [FOLDER …]      (FOLDER/SOURCE/*.y4m or FOLDER/*.y4m; the first 64 frames)
+"""
+import glob
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from hitvideo.y4m import read_y4m  # noqa: E402  (bit-exact with hv-train's reader; numpy only)
+
+FRAMES = 64
+# (frames, pixels) per cell: L0's grid first, then finer in time, coarser in space, and finer in space only.
+CELLS = [(8, 16), (4, 16), (2, 16), (1, 16), (1, 32), (1, 64), (8, 4)]
+
+
+def taps(n, s):
+    """Linear interpolation from cell centres (edges clamped), as TokenizerDiagnostics.smoothBoxMeans."""
+    g = n // s
+    u = (np.arange(n) + 0.5) / s - 0.5
+    lo = np.floor(u).astype(int)
+    w = u - lo
+    return np.clip(lo, 0, g - 1), np.clip(lo + 1, 0, g - 1), w
+
+
+def smooth_box(x, ct, cs):
+    t, h, w, c = x.shape
+    m = x.reshape(t // ct, ct, h // cs, cs, w // cs, cs, c).mean(axis=(1, 3, 5))
+    for axis, (n, s) in enumerate([(t, ct), (h, cs), (w, cs)]):
+        a, b, wt = taps(n, s)
+        shape = [1, 1, 1, 1]
+        shape[axis] = n
+        wt = wt.reshape(shape)
+        m = np.take(m, a, axis=axis) * (1 - wt) + np.take(m, b, axis=axis) * wt
+    return m
+
+
+def motion(x):
+    """Mean |ΔY| per consecutive frame pair, BT.601 luma of the clamped RGB, 0–255."""
+    x = np.clip(x, 0, 255)
+    y = 0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]
+    return np.abs(np.diff(y, axis=0)).mean(axis=(1, 2))
+
+
+def corr(a, b):
+    if a.std() == 0:
+        return float("nan")
+    if b.std() == 0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def psnr(a, x):
+    return 10 * np.log10(255 ** 2 / np.mean((np.clip(np.round(a), 0, 255) - x) ** 2))
+
+
+def clips(folders):
+    for folder in folders:
+        found = sorted(glob.glob(os.path.join(folder, "*", "*.y4m"))) or sorted(glob.glob(os.path.join(folder, "*.y4m")))
+        yield from found
+
+
+def main(folders):
+    files = list(clips(folders))
+    if not files:
+        print(f"motion-bound: error: no .y4m clips in {' '.join(folders)}", file=sys.stderr)
+        return 66
+    names = [f"{t}×{s}" for t, s in CELLS] + ["8×16 + per-frame 64"]
+    corr_rows, psnr_rows = [], []
+    for path in files:
+        rgb, _ = read_y4m(path)
+        n = min(len(rgb), FRAMES)
+        x = rgb[:n].astype(np.float64)
+        if n % 8:  # pad as hv-train does: the last frame repeated; only the real frames are measured
+            x = np.concatenate([x, np.repeat(x[-1:], 8 - n % 8, axis=0)])
+        source = motion(x[:n])
+        renders = [smooth_box(x, t, s) for t, s in CELLS]
+        # L0's box means plus each frame's deviation from its 8-frame mean at 64² cells: the per-frame part a code
+        # would add to L0's grid.
+        renders.append(renders[0] + smooth_box(x, 1, 64) - smooth_box(x, 8, 64))
+        corr_rows.append([corr(source, motion(r[:n])) for r in renders])
+        psnr_rows.append([psnr(r[:n], x[:n]) for r in renders])
+        print(f"{os.path.basename(path)}: motion {source.mean():.1f}; corr "
+              + " ".join(f"{v:.2f}" for v in corr_rows[-1]) + "; PSNR " + " ".join(f"{v:.2f}" for v in psnr_rows[-1]))
+    c, p = np.array(corr_rows), np.array(psnr_rows)
+    moving = int(np.sum(~np.isnan(c[:, 0])))
+    print(f"\n| cells (frames × pixels) | motion correlation (mean of {moving} moving clips) | PSNR dB (mean of {len(files)}) |")
+    print("| --- | --- | --- |")
+    for i, name in enumerate(names):
+        print(f"| {name} | {np.nanmean(c[:, i]):.2f} | {p[:, i].mean():.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__.strip(), file=sys.stdout if len(sys.argv) > 1 else sys.stderr)
+        sys.exit(0 if len(sys.argv) > 1 else 64)
+    sys.exit(main(sys.argv[1:]))
