@@ -23,6 +23,8 @@ public struct TokenizerTrainingOptions: Codable, Sendable {
     /// Weight of the temporal-difference L1 (`GradientLoss.temporal`): charges a render whose frame-to-frame
     /// change differs from the source's, which per-frame losses leave free (motion inside a latent step).
     public var temporalWeight: Float = 0
+    /// Scales of the temporal term (GradientLoss.temporal): 3 is full resolution, 2×2 and 4×4.
+    public var temporalScales: Int = 3
     /// Weight of the mean-colour L1 (`ColourLoss`): each channel's mean over the crop against the source's.
     public var colourWeight: Float = 0
     public var entropyWeight: Float = 0.02
@@ -358,7 +360,8 @@ public final class TokenizerTrainer {
         if inv != 1 { dRecon.scale(by: inv) }
         losses.perceptual = GradientLoss.compute(pred: recon, target: x, weight: o.perceptualWeight * inv, grad: dRecon) * inv
         if o.temporalWeight > 0 {
-            losses.temporal = GradientLoss.temporal(pred: recon, target: x, weight: o.temporalWeight * inv, grad: dRecon) * inv
+            losses.temporal = GradientLoss.temporal(pred: recon, target: x, weight: o.temporalWeight * inv, grad: dRecon,
+                                                     scales: o.temporalScales) * inv
         }
         if o.colourWeight > 0 {
             losses.colour = ColourLoss.compute(pred: recon, target: x, weight: o.colourWeight * inv, grad: dRecon) * inv

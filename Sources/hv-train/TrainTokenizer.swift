@@ -128,8 +128,11 @@ struct TrainTokenizer: ParsableCommand {
     @Option(name: .customLong("l2-weight"), help: "Weight of a mean-squared-error term added to the L1 loss.")
     var l2Weight: Float = 0
 
-    @Option(help: "Weight of the temporal-difference L1 (frame-to-frame change against the source's, at three scales).")
+    @Option(help: "Weight of the temporal-difference L1 (frame-to-frame change against the source's, at --temporal-scales scales).")
     var temporalWeight: Float = 0
+
+    @Option(help: "Scales of the temporal-difference L1: full resolution, then the frames 2×2-averaged, and so on (7 reaches 64² cells on a 128² crop, where a frame's coarse change is predictable from its codes).")
+    var temporalScales: Int = 3
 
     @Option(help: "Weight of the mean-colour L1: each channel's mean over the crop against the source's (a saturated clip's colour is worth little of its squared error).")
     var colourWeight: Float = 0
@@ -206,6 +209,7 @@ struct TrainTokenizer: ParsableCommand {
         guard refineRounds >= 0 && refineTargetWeight >= 0 else {
             throw ValidationError("--refine-rounds and --refine-target-weight must not be negative.")
         }
+        guard temporalScales >= 1 else { throw ValidationError("--temporal-scales must be at least 1.") }
         guard temporalWeight >= 0 && l2Weight >= 0 && perceptualWeight >= 0 && colourWeight >= 0 else {
             throw ValidationError("--temporal-weight, --colour-weight, --l2-weight and --perceptual-weight must not be negative.")
         }
@@ -304,6 +308,7 @@ struct TrainTokenizer: ParsableCommand {
         var options = TokenizerTrainingOptions()
         options.steps = steps; options.crop = crop; options.batch = batch; options.replicas = replicas; options.learningRate = lr
         options.perceptualWeight = perceptualWeight; options.l2Weight = l2Weight; options.temporalWeight = temporalWeight
+        options.temporalScales = temporalScales
         options.colourWeight = colourWeight
         options.adversarialWeight = adversarialWeight
         options.adversarialStart = adversarialStart; options.entropyWeight = entropyWeight

@@ -52,6 +52,9 @@ final class TrainCLITests: XCTestCase {
         let bad = try Tools.run("hv-train", trainArgs("bad") + ["--data", dir + "/v", "--colour-weight", "-1"])
         XCTAssertEqual(bad.status, 64, bad.stderr)
         XCTAssertTrue(bad.stderr.contains("--colour-weight"), bad.stderr)
+        let scales = try Tools.run("hv-train", trainArgs("bad") + ["--data", dir + "/v", "--temporal-scales", "0"])
+        XCTAssertEqual(scales.status, 64, scales.stderr)
+        XCTAssertTrue(scales.stderr.contains("--temporal-scales"), scales.stderr)
     }
 
     /// A crop that the coarsest layer cannot pool (tiny's cells are 16² in pixels) is a usage error naming the size

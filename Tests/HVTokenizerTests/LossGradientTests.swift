@@ -92,6 +92,13 @@ final class LossGradientTests: XCTestCase {
         }
     }
 
+    /// Four scales on 8² frames (8², 4², 2², 1²): the coarse scales' gradients go back through every average.
+    func testCoarseTemporalScalesMatchFiniteDifferences() {
+        check("temporal, 4 scales", shape: [3, 8, 8, 1], weight: 0.7) { p, t, g in
+            GradientLoss.temporal(pred: p, target: t, weight: 0.7, grad: g, scales: 4)
+        }
+    }
+
     /// The temporal term is what per-frame losses are not: it is 0 for a render that moves as the source does
     /// (even with a constant offset), and it charges one that holds still and then jumps.
     func testTemporalLossChargesAJumpNotAnOffset() {
