@@ -5,7 +5,11 @@ source against render, as `hv-train diagnose` measures it) and the PSNR of smoot
 coarse correction added. A static clip has no defined correlation and is left out of the means (diagnose does the
 same). Read against the tokenizer's 0.10 (docs/tokenizer-journal.md, "Session of 2026-12-07, twenty-second").
 
-    pipelines/motion-bound.py FOLDER [FOLDER …]      (FOLDER/SOURCE/*.y4m or FOLDER/*.y4m; the first 64 frames)
+    pipelines/motion-bound.py [--renders DIR] FOLDER [FOLDER …]   (FOLDER/SOURCE/*.y4m or FOLDER/*.y4m; 64 frames)
+
+With --renders DIR (a tokenizer's render of each clip, DIR/NAME.y4m, e.g. hv-encode | hv-render), also the render
+itself and the render with its own per-frame deviation from each 8-frame mean, over 64² and over 16² cells, swapped
+for the source's: what a per-frame side channel of that size would add to this tokenizer, motion and PSNR.
 """
 import glob
 import os
@@ -67,12 +71,19 @@ def clips(folders):
         yield from found
 
 
-def main(folders):
+def deviation(x, cell):
+    """Each frame's deviation from its 8-frame step's mean, over cell² pixels (smooth, as the box means)."""
+    return smooth_box(x, 1, cell) - smooth_box(x, 8, cell)
+
+
+def main(folders, render_dir=None):
     files = list(clips(folders))
     if not files:
         print(f"motion-bound: error: no .y4m clips in {' '.join(folders)}", file=sys.stderr)
         return 66
     names = [f"{t}×{s}" for t, s in CELLS] + ["8×16 + per-frame 64"]
+    if render_dir:
+        names += ["render", "render, per-frame 64² swapped for the source's", "render, per-frame 16² swapped"]
     corr_rows, psnr_rows = [], []
     for path in files:
         rgb, _ = read_y4m(path)
@@ -84,7 +95,16 @@ def main(folders):
         renders = [smooth_box(x, t, s) for t, s in CELLS]
         # L0's box means plus each frame's deviation from its 8-frame mean at 64² cells: the per-frame part a code
         # would add to L0's grid.
-        renders.append(renders[0] + smooth_box(x, 1, 64) - smooth_box(x, 8, 64))
+        renders.append(renders[0] + deviation(x, 64))
+        if render_dir:
+            y, _ = read_y4m(os.path.join(render_dir, os.path.basename(path)))
+            y = y[:n].astype(np.float64)
+            if len(y) != n:
+                print(f"motion-bound: error: {render_dir}/{os.path.basename(path)} has {len(y)} frames, not {n}", file=sys.stderr)
+                return 65
+            if n % 8:
+                y = np.concatenate([y, np.repeat(y[-1:], 8 - n % 8, axis=0)])
+            renders += [y, y - deviation(y, 64) + deviation(x, 64), y - deviation(y, 16) + deviation(x, 16)]
         corr_rows.append([corr(source, motion(r[:n])) for r in renders])
         psnr_rows.append([psnr(r[:n], x[:n]) for r in renders])
         print(f"{os.path.basename(path)}: motion {source.mean():.1f}; corr "
@@ -102,4 +122,11 @@ if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
         print(__doc__.strip(), file=sys.stdout if len(sys.argv) > 1 else sys.stderr)
         sys.exit(0 if len(sys.argv) > 1 else 64)
-    sys.exit(main(sys.argv[1:]))
+    args = sys.argv[1:]
+    render_dir = None
+    if args[0] == "--renders":
+        if len(args) < 3:
+            print("motion-bound: error: --renders needs a folder and at least one clip folder", file=sys.stderr)
+            sys.exit(64)
+        render_dir, args = args[1], args[2:]
+    sys.exit(main(args, render_dir))
