@@ -29,11 +29,7 @@ struct EncodeCommand: ParsableCommand {
 
     @OptionGroup var model: TokenizerModelOption
 
-    @Option(help: "Refine layer 0's codes by N rounds of bit flips chosen by the decoder's gradient, each kept only if the render's error falls (analysis by synthesis; coarse layers unchanged; 0 = the encoder's codes).")
-    var refine: Int = 0
-
-    @Option(help: "With --refine: weight w of the clip's mean-colour error in what the refinement minimises (squared error + w · Σ over R, G, B of the squared offset of the channel's mean, on the [-1, 1] scale); 0 searches the squared error alone. The default, 0.3, brought the worst held-out channel mean from 3.3 to 2.3 levels off for 0.02 dB (formats/tokenizer.md).")
-    var refineColour: Double = 0.3
+    @OptionGroup var refinement: RefinementOption
 
     @Option(help: "Mask layer 0 as hv-mask --ratio R does (R: the largest share of its tokens that may be masked, 0...1); with --refine the kept tokens are refined for the masked render. Off by default.")
     var maskRatio: Double?
@@ -48,8 +44,6 @@ struct EncodeCommand: ParsableCommand {
     var printIdentity = false
 
     func validate() throws {
-        guard refine >= 0 else { throw ValidationError("--refine must be 0 (off) or positive.") }
-        guard refineColour >= 0, refineColour.isFinite else { throw ValidationError("--refine-colour must be 0 (off) or a positive number.") }
         if let r = maskRatio, !(0...1).contains(r) { throw ValidationError("--mask-ratio must be between 0 and 1.") }
         if maskRatio == nil && (maskStrategy != nil || maskSeed != nil) {
             throw ValidationError("--mask-strategy and --mask-seed need --mask-ratio.")
@@ -63,12 +57,12 @@ struct EncodeCommand: ParsableCommand {
             return
         }
         let cfg = tokenizer.config
-        if refine > 0 && !tokenizer.canRefine(height: cfg.frameSize, width: cfg.frameSize) {
+        if refinement.rounds > 0 && !tokenizer.canRefine(height: cfg.frameSize, width: cfg.frameSize) {
             throw ValidationError("--refine needs a model that encodes frames at their own size; this one resizes them to \(cfg.encoderSize!)².")
         }
-        let refinement = refine > 0 ? CodeRefinement(rounds: refine, colourWeight: refineColour) : nil
+        let search = refinement.rounds > 0 ? CodeRefinement(rounds: refinement.rounds, colourWeight: refinement.colourWeight) : nil
         // Only forwards, but for the refinement's backwards through the decoder.
-        tokenizer.setInference(encoder: true, decoder: refinement == nil)
+        tokenizer.setInference(encoder: true, decoder: search == nil)
         let inFile = try InputFile(input)
         let reader = try Y4MReader(fileDescriptor: inFile.descriptor, name: inFile.displayName)
         let h = reader.header
@@ -90,7 +84,7 @@ struct EncodeCommand: ParsableCommand {
         var total = 0
         func flush() throws {
             guard !frames.isEmpty else { return }
-            try writer.write(tokenizer.encodeClip(frames, scratch: scratch, refinement: refinement, masking: masking))
+            try writer.write(tokenizer.encodeClip(frames, scratch: scratch, refinement: search, masking: masking))
             total += frames.count
             frames.removeAll(keepingCapacity: true)
             progress.update("\(writer.clipCount) clips, \(total) frames, \(String(format: "%.1f", Double(total) / max(progress.elapsed, 1e-3))) frames/s")

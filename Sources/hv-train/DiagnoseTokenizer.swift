@@ -31,11 +31,7 @@ struct DiagnoseTokenizer: ParsableCommand {
     @Option(help: "Training crop size for the tiled PSNR; 0 skips it.")
     var crop: Int = 64
 
-    @Option(help: "Rounds of decoder-guided refinement of layer 0's codes (as hv-encode --refine); 0 reads the encoder's codes.")
-    var refine: Int = 0
-
-    @Option(help: "With --refine: weight w of the clip's mean-colour error in what the refinement minimises (squared error + w · Σ over R, G, B of the squared offset of the channel's mean, on the [-1, 1] scale); 0 searches the squared error alone. The default, 0.3, brought the worst held-out channel mean from 3.3 to 2.3 levels off for 0.02 dB (formats/tokenizer.md).")
-    var refineColour: Double = 0.3
+    @OptionGroup var refinement: RefinementOption
 
     @Option(help: "Also render layer 0 masked as hv-encode --mask-ratio R masks it (repeat strategy), refined for the masked render with --refine.")
     var maskRatio: Double?
@@ -48,8 +44,6 @@ struct DiagnoseTokenizer: ParsableCommand {
 
     func validate() throws {
         guard crop >= 0 else { throw ValidationError("--crop must be 0 (off) or positive.") }
-        guard refine >= 0 else { throw ValidationError("--refine must be 0 (off) or positive.") }
-        guard refineColour >= 0, refineColour.isFinite else { throw ValidationError("--refine-colour must be 0 (off) or a positive number.") }
         if let r = maskRatio, !(0...1).contains(r) { throw ValidationError("--mask-ratio must be between 0 and 1.") }
         guard !clips.isEmpty else { throw ValidationError("Give at least one clip.") }
     }
@@ -57,7 +51,7 @@ struct DiagnoseTokenizer: ParsableCommand {
     func run() throws {
         let m = try TokenizerCheckpoint.load(from: model)
         let cfg = m.config
-        if refine > 0 && !m.canRefine(height: cfg.frameSize, width: cfg.frameSize) {
+        if refinement.rounds > 0 && !m.canRefine(height: cfg.frameSize, width: cfg.frameSize) {
             throw ValidationError("--refine needs a model that encodes frames at their own size; \(model) resizes them to \(cfg.encoderSize!)².")
         }
         var results: [(String, ClipDiagnosis)] = []
@@ -73,7 +67,7 @@ struct DiagnoseTokenizer: ParsableCommand {
             ClipDataset(videos: [v]).fill(x, video: v, start: 0, frames: cfg.framesPerClip, y0: 0, x0: 0, size: cfg.frameSize)
             let d = TokenizerDiagnostics.diagnose(m, clip: x, count: min(v.frames.count, cfg.framesPerClip),
                                                   name: (path as NSString).lastPathComponent, crop: crop,
-                                                  refinement: refine > 0 ? CodeRefinement(rounds: refine, colourWeight: refineColour) : nil,
+                                                  refinement: refinement.rounds > 0 ? CodeRefinement(rounds: refinement.rounds, colourWeight: refinement.colourWeight) : nil,
                                                   maskRatio: maskRatio)
             results.append((source, d))
             if json {
@@ -93,9 +87,9 @@ struct DiagnoseTokenizer: ParsableCommand {
             print("| \(s) | \(d.name) | " + d.prefixPSNR.map(f).joined(separator: " | ")
                   + " | \(f(d.boxMeanPSNR)) | \(f(d.clipMeanPSNR)) | \(String(format: "%+.2f", d.allLayersPSNR - d.boxMeanPSNR)) | \(d.cropPSNR.map(f) ?? "–") | \(f(d.bypassPSNR)) | \(f(d.shuffledL0PSNR)) | \(bits) | \(dc) | \(String(format: "%.1f/%.1f", d.sourceMotion, d.reconMotion)) (\(d.motionCorrelation.map { String(format: "%.2f", $0) } ?? "n/a"); \(d.boxMotionCorrelation.map { String(format: "%.2f", $0) } ?? "n/a")) | \(String(format: "%.2f/%.2f", d.sourceStepEdgeShare, d.reconStepEdgeShare)) |")
         }
-        print("\n| source | clips | all layers | box | all − box (min) | L3 − mean | bypass | shuf − all | motion corr (box), over moving clips | edge src/rec | |ΔRGB| max |" + (refine > 0 ? " refine |" : "")
+        print("\n| source | clips | all layers | box | all − box (min) | L3 − mean | bypass | shuf − all | motion corr (box), over moving clips | edge src/rec | |ΔRGB| max |" + (refinement.rounds > 0 ? " refine |" : "")
               + (maskRatio != nil ? " masked (cost, worst; share) |" : ""))
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |" + (refine > 0 ? " --- |" : "") + (maskRatio != nil ? " --- |" : ""))
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |" + (refinement.rounds > 0 ? " --- |" : "") + (maskRatio != nil ? " --- |" : ""))
         var groups: [(String, [ClipDiagnosis])] = []
         for (s, d) in results {
             if let i = groups.firstIndex(where: { $0.0 == s }) { groups[i].1.append(d) } else { groups.append((s, [d])) }
@@ -113,7 +107,7 @@ struct DiagnoseTokenizer: ParsableCommand {
             let worst = ds.map { $0.allLayersPSNR - $0.boxMeanPSNR }.min() ?? 0
             let colour = ds.map { d in zip(d.reconColour, d.sourceColour).map { abs($0 - $1) }.max() ?? 0 }.max() ?? 0
             print("| \(s) | \(ds.count) | \(f(mean { $0.allLayersPSNR })) | \(f(mean { $0.boxMeanPSNR })) | \(String(format: "%+.2f (%+.2f)", mean { $0.allLayersPSNR - $0.boxMeanPSNR }, worst)) | \(String(format: "%+.2f", mean { $0.prefixPSNR[0] - $0.clipMeanPSNR })) | \(f(mean { $0.bypassPSNR })) | \(String(format: "%+.2f", mean { $0.shuffledL0PSNR - $0.allLayersPSNR })) | \(motionCell) | \(String(format: "%.2f/%.2f", mean { $0.sourceStepEdgeShare }, mean { $0.reconStepEdgeShare })) | \(String(format: "%.1f", colour)) |"
-                  + (refine > 0 ? String(format: " %+.2f |", mean { $0.allLayersPSNR - ($0.encoderPSNR ?? $0.allLayersPSNR) }) : "")
+                  + (refinement.rounds > 0 ? String(format: " %+.2f |", mean { $0.allLayersPSNR - ($0.encoderPSNR ?? $0.allLayersPSNR) }) : "")
                   + (maskRatio != nil ? String(format: " %.2f (%.2f, %.2f; %.2f) |", mean { $0.maskedPSNR ?? 0 },
                                                mean { $0.allLayersPSNR - ($0.maskedPSNR ?? 0) },
                                                ds.map { $0.allLayersPSNR - ($0.maskedPSNR ?? 0) }.max() ?? 0,
