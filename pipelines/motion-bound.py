@@ -3,7 +3,7 @@
 source against render, as `hv-train diagnose` measures it) and the PSNR of smooth box means at several cell sizes
 (frames × pixels, interpolated back trilinearly as diagnose's box baseline), and of L0's box means with a per-frame
 coarse correction added. A static clip has no defined correlation and is left out of the means (diagnose does the
-same). Read against the tokenizer's 0.10 (docs/tokenizer-journal.md, "Session of 2026-12-07, twenty-second").
+same). Read against the tokenizer's 0.11 (docs/tokenizer-journal.md, "Session of 2026-12-07, twenty-second").
 
     pipelines/motion-bound.py [--renders DIR] FOLDER [FOLDER …]   (FOLDER/SOURCE/*.y4m or FOLDER/*.y4m; 64 frames)
 
@@ -11,6 +11,7 @@ With --renders DIR (a tokenizer's render of each clip, DIR/NAME.y4m, e.g. hv-enc
 itself and the render with its own per-frame deviation from each 8-frame mean, over 64² and over 16² cells, swapped
 for the source's: what a per-frame side channel of that size would add to this tokenizer, motion and PSNR.
 """
+import argparse
 import glob
 import os
 import sys
@@ -18,7 +19,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from hitvideo.y4m import read_y4m  # noqa: E402  (bit-exact with hv-train's reader; numpy only)
+from hitvideo.y4m import Y4MError, read_y4m  # noqa: E402  (bit-exact with hv-train's reader; numpy only)
 
 FRAMES = 64
 # (frames, pixels) per cell: L0's grid first, then finer in time, coarser in space, and finer in space only.
@@ -76,17 +77,35 @@ def deviation(x, cell):
     return smooth_box(x, 1, cell) - smooth_box(x, 8, cell)
 
 
+class Failure(Exception):
+    """A one-line error and its sysexits code."""
+
+    def __init__(self, message, code):
+        super().__init__(message)
+        self.code = code
+
+
+def read(path):
+    try:
+        return read_y4m(path)[0]
+    except FileNotFoundError:
+        raise Failure(f"{path}: no such file", 66)
+    except OSError as e:
+        raise Failure(f"{path}: {e.strerror}", 74)
+    except Y4MError as e:
+        raise Failure(str(e) if str(e).startswith(path) else f"{path}: {e}", 65)
+
+
 def main(folders, render_dir=None):
     files = list(clips(folders))
     if not files:
-        print(f"motion-bound: error: no .y4m clips in {' '.join(folders)}", file=sys.stderr)
-        return 66
+        raise Failure(f"no .y4m clips in {' '.join(folders)}", 66)
     names = [f"{t}×{s}" for t, s in CELLS] + ["8×16 + per-frame 64"]
     if render_dir:
         names += ["render", "render, per-frame 64² swapped for the source's", "render, per-frame 16² swapped"]
     corr_rows, psnr_rows = [], []
     for path in files:
-        rgb, _ = read_y4m(path)
+        rgb = read(path)
         n = min(len(rgb), FRAMES)
         x = rgb[:n].astype(np.float64)
         if n % 8:  # pad as hv-train does: the last frame repeated; only the real frames are measured
@@ -97,11 +116,11 @@ def main(folders, render_dir=None):
         # would add to L0's grid.
         renders.append(renders[0] + deviation(x, 64))
         if render_dir:
-            y, _ = read_y4m(os.path.join(render_dir, os.path.basename(path)))
-            y = y[:n].astype(np.float64)
-            if len(y) != n:
-                print(f"motion-bound: error: {render_dir}/{os.path.basename(path)} has {len(y)} frames, not {n}", file=sys.stderr)
-                return 65
+            rendered = os.path.join(render_dir, os.path.basename(path))
+            y = read(rendered)[:n].astype(np.float64)
+            if y.shape != x[:n].shape:
+                raise Failure(f"{rendered} is {len(y)} frames of {y.shape[2]}x{y.shape[1]}; "
+                              f"the clip is {n} of {x.shape[2]}x{x.shape[1]}", 65)
             if n % 8:
                 y = np.concatenate([y, np.repeat(y[-1:], 8 - n % 8, axis=0)])
             renders += [y, y - deviation(y, 64) + deviation(x, 64), y - deviation(y, 16) + deviation(x, 16)]
@@ -118,15 +137,23 @@ def main(folders, render_dir=None):
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # sysexits: a usage error is 64, on one line
+        print(f"motion-bound: error: {message}", file=sys.stderr)
+        sys.exit(64)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
-        print(__doc__.strip(), file=sys.stdout if len(sys.argv) > 1 else sys.stderr)
-        sys.exit(0 if len(sys.argv) > 1 else 64)
-    args = sys.argv[1:]
-    render_dir = None
-    if args[0] == "--renders":
-        if len(args) < 3:
-            print("motion-bound: error: --renders needs a folder and at least one clip folder", file=sys.stderr)
-            sys.exit(64)
-        render_dir, args = args[1], args[2:]
-    sys.exit(main(args, render_dir))
+    ap = Parser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("folders", nargs="+", metavar="FOLDER", help="FOLDER/SOURCE/*.y4m or FOLDER/*.y4m")
+    ap.add_argument("--renders", metavar="DIR", help="a tokenizer's render of each clip, DIR/NAME.y4m")
+    a = ap.parse_args()
+    try:
+        sys.exit(main(a.folders, a.renders))
+    except Failure as f:
+        print(f"motion-bound: error: {f}", file=sys.stderr)
+        sys.exit(f.code)
+    except BrokenPipeError:  # the reader went away (… | head): stop quietly, as an I/O error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(74)
