@@ -49,7 +49,8 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
   train-tokenizer-b4 save-tokenizer-b4 train-single-c128 save-single-c128 train-single-v4-l0 train-single-v4 save-single-v4-l0 save-single-v4 eval-tokenizer-report train-single eval-tokenizer eval-single compare-generation \
   train-single-v6 save-single-v6 train-single-v6-c128 save-single-v6-c128 train-single-v7 save-single-v7 train-single-v8 save-single-v8 train-tokenizer-v7-gpu \
   train-tokenizer-v8 save-tokenizer-v8 train-tokenizer-v9 save-tokenizer-v9 train-tokenizer-v8m save-tokenizer-v8m \
-  train-tokenizer-v10 save-tokenizer-v10 train-tokenizer-v8w save-tokenizer-v8w
+  train-tokenizer-v10 save-tokenizer-v10 train-tokenizer-v8w save-tokenizer-v8w \
+  train-tokenizer-v11 save-tokenizer-v11
 
 footage: build
 	pipelines/footage.sh $(BIN) $(FOOTAGE)
@@ -441,6 +442,23 @@ train-tokenizer-v9: footage
 
 save-tokenizer-v9:
 	$(call save_tokenizer_run,$(TOKENIZER_V9_RUN),$(TOKENIZER_V9_COMMITTED))
+
+# v11 candidate: frame branches. v8 with a zero-initialised channel-to-time branch at each of its decoder's two
+# temporal up-samplings (--frame-branches, formats/tokenizer.md), trained whole from v8's end with v8's batch-16
+# recipe (seed 47, 540 steps), the branches at 5× the rate (a zero-initialised branch at 1e-4 had left zero by a
+# hundredth of the up-sampling conv's scale after 75 steps), so that the encoder can learn to spend bits on the
+# change inside a latent step that the branches can now render.
+TOKENIZER_V11_RUN ?= $(OUT)/tokenizer-v11-run
+TOKENIZER_V11_COMMITTED ?= models/tokenizer-v11-run
+TOKENIZER_V11_INIT ?= models/tokenizer-v8-run
+TOKENIZER_V11_STEPS ?= 540
+TOKENIZER_V11_RECIPE = $(TOKENIZER_B16_RECIPE) --steps $(TOKENIZER_V11_STEPS) --seed 47 \
+  --lr-scale decoder.stage0.frames.=5 --lr-scale decoder.stage1.frames.=5
+train-tokenizer-v11: footage
+	$(call tokenizer_run,$(TOKENIZER_V11_RUN),$(TOKENIZER_V11_COMMITTED),--init $(TOKENIZER_V11_INIT) --frame-branches,TOKENIZER_V11_RECIPE)
+
+save-tokenizer-v11:
+	$(call save_tokenizer_run,$(TOKENIZER_V11_RUN),$(TOKENIZER_V11_COMMITTED))
 
 # v10 candidate: whole frames. v8's batch-16 recipe with the same pixels a step cut as 4 crops of 64×256² (every
 # source is 256², so each crop is a whole window: the coarse layers see a 4×4 / 8×8 grid as they do when encoding a

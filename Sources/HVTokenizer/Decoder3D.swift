@@ -9,7 +9,32 @@
 // means of their (repeated) input, so the untrained decoder paints each latent cell's colour (Shortcuts.swift).
 // With `decoderLookahead` L the input conv has 3 + L taps, the last L on the latent frames after its own: every
 // later layer then sees one step ahead too, and a latent step's 8 frames can interpolate towards the next.
+// Repetition makes the two frames of a pair differ only by what their taps see of the previous latent frame, so
+// a step's frames can interpolate from the step before but cannot show change that only this step's code knows.
+// With `frameBranches` every up-sampling that doubles time adds a channel-to-time branch (FrameBranch), through
+// which a latent step's channels can set each of its frames apart.
 import HVEngine
+
+/// Channel-to-time, as TAEHV's decoder grows time: a 1×3×3 conv on the low-rate grid with f.t × outChannels
+/// outputs, unpacked into f.t frames (depth-to-space over time) and repeated over f.h × f.w, added to an
+/// up-sampling's output. Zero-initialised, so a decoder given branches renders what it rendered without them
+/// until they train.
+final class FrameBranch: ParameterOwner {
+    let conv: Conv3d
+    private let toTime: DepthToSpace
+    private let repeatSpace: Upsample
+
+    init(name: String, inChannels: Int, outChannels: Int, factors f: (t: Int, h: Int, w: Int), rng: inout SeededRandom) {
+        conv = Conv3d(name: name, inChannels: inChannels, outChannels: f.t * outChannels, kernel: (t: 1, h: 3, w: 3), rng: &rng)
+        conv.weight.value.scale(by: 0)
+        toTime = DepthToSpace(factors: (t: f.t, h: 1, w: 1))
+        repeatSpace = Upsample(factors: (t: 1, h: f.h, w: f.w))
+    }
+
+    var parameters: [Parameter] { conv.parameters }
+    func forward(_ x: Tensor) -> Tensor { repeatSpace.forward(toTime.forward(conv.forward(x))) }
+    func backward(_ dy: Tensor) -> Tensor { conv.backward(toTime.backward(repeatSpace.backward(dy))) }
+}
 
 final class Decoder3D: ParameterOwner {
     let convIn: Conv3d
@@ -22,9 +47,10 @@ final class Decoder3D: ParameterOwner {
     // Shortcut paths (nil without `shortcuts`).
     let inShortcut: ColourShortcut?
     var upShortcuts: [(ColourShortcut, Upsample)?] = []
+    var frameBranches: [FrameBranch?] = []
     let headShortcut: ColourShortcut?
-    private let inSum = Tensor(shape: [0]), headSum = Tensor(shape: [0]), dsum = Tensor(shape: [0])
-    private var upSums: [Tensor] = []
+    private let inSum = Tensor(shape: [0]), headSum = Tensor(shape: [0]), dsum = Tensor(shape: [0]), fsum = Tensor(shape: [0])
+    private var upSums: [Tensor] = [], frameSums: [Tensor] = []
 
     init(config c: TokenizerConfig, rng: inout SeededRandom) {
         let sc = c.hasShortcuts
@@ -45,10 +71,13 @@ final class Decoder3D: ParameterOwner {
                                                         outChannels: next, kernel: (t: 3, h: 3, w: 3), rng: &rng),
                                            factors: f.tuple))
                 upShortcuts.append(sc ? (ColourShortcut(inChannels: s.channels, outChannels: next), Upsample(factors: f.tuple)) : nil)
+                frameBranches.append(c.hasFrameBranches && f.t > 1
+                    ? FrameBranch(name: "decoder.stage\(i).frames", inChannels: s.channels, outChannels: next,
+                                  factors: f.tuple, rng: &rng) : nil)
             } else {
-                ups.append(nil); upShortcuts.append(nil)
+                ups.append(nil); upShortcuts.append(nil); frameBranches.append(nil)
             }
-            upSums.append(Tensor(shape: [0]))
+            upSums.append(Tensor(shape: [0])); frameSums.append(Tensor(shape: [0]))
         }
         let last = stages.last!.channels
         normOut = c.hasOutputNorm ? BlockNorm(name: "decoder.norm_out", channels: last, config: c) : nil
@@ -68,13 +97,14 @@ final class Decoder3D: ParameterOwner {
         for (i, stage) in blocks.enumerated() {
             for b in stage { p += b.parameters }
             if let up = ups[i] { p += up.parameters }
+            if let fb = frameBranches[i] { p += fb.parameters }
         }
         return p + (normOut?.parameters ?? []) + head.parameters
     }
 
     /// Every conv, for switching their parameter gradients off in an input-gradient-only backward.
     var convs: [Conv3d] {
-        [convIn, head] + blocks.joined().flatMap(\.convs) + ups.compactMap { $0?.conv }
+        [convIn, head] + blocks.joined().flatMap(\.convs) + ups.compactMap { $0?.conv } + frameBranches.compactMap { $0?.conv }
     }
 
     func forward(_ z: Tensor) -> Tensor {
@@ -86,11 +116,14 @@ final class Decoder3D: ParameterOwner {
             for b in stage { h = b.forward(h) }
             if let up = ups[i] {
                 let y = up.forward(h)
+                var out = y
                 if let (cs, rep) = upShortcuts[i] {
-                    h = sum(y, rep.forward(cs.forward(h)), into: upSums[i])
-                } else {
-                    h = y
+                    out = sum(y, rep.forward(cs.forward(h)), into: upSums[i])
                 }
+                if let fb = frameBranches[i] {
+                    out = sum(out, fb.forward(h), into: frameSums[i])
+                }
+                h = out
             }
         }
         var g = h
@@ -110,12 +143,15 @@ final class Decoder3D: ParameterOwner {
         if let headShortcut { g = sum(g, headShortcut.backward(gy), into: dsum) }
         for (i, stage) in blocks.enumerated().reversed() {
             if let up = ups[i] {
+                // The branch reads g before the shortcut's sum overwrites dsum, which g may be.
+                let gf = frameBranches[i]?.backward(g)
                 let gu = up.backward(g)
+                var gin = gu
                 if let (cs, rep) = upShortcuts[i] {
-                    g = sum(gu, cs.backward(rep.backward(g)), into: dsum)
-                } else {
-                    g = gu
+                    gin = sum(gu, cs.backward(rep.backward(g)), into: dsum)
                 }
+                if let gf { gin = sum(gin, gf, into: fsum) }
+                g = gin
             }
             for b in stage.reversed() { g = b.backward(g) }
         }

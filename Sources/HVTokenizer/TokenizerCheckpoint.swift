@@ -135,13 +135,37 @@ public enum TokenizerCheckpoint {
         }
         var config = source.config
         config.decoderBlocks = blocks
+        return try extend(source, to: config) { p in
+            // An added block starts as the identity.
+            if p.name.contains(".conv2.") { p.value.scale(by: 0) }
+        }
+    }
+
+    /// The checkpoint in `directory` with a channel-to-time branch at each of its decoder's temporal up-samplings
+    /// (`frameBranches`, Decoder3D.swift). The branches start at zero, so the tokens and the render are the
+    /// checkpoint's until they train.
+    public static func addFrameBranches(from directory: String) throws -> HierarchicalTokenizer {
+        let source = try load(from: directory)
+        guard !source.config.hasFrameBranches else {
+            throw TokenizerError.badConfig(name: source.config.name, reason: "its decoder already has frame branches")
+        }
+        var config = source.config
+        config.frameBranches = true
+        return try extend(source, to: config) { _ in }
+    }
+
+    /// A model of `config` (the source's with parts added) holding every tensor of `source` under the same name;
+    /// `fresh` initialises the added ones. It records the source's token identity: the added parts are decoder
+    /// parts, which leave the tokens alone.
+    private static func extend(_ source: HierarchicalTokenizer, to config: TokenizerConfig,
+                               fresh: (Parameter) -> Void) throws -> HierarchicalTokenizer {
         let model = try HierarchicalTokenizer(config: config)
         let kept = Dictionary(uniqueKeysWithValues: source.parameters.map { ($0.name, $0) })
         for p in model.parameters {
             if let q = kept[p.name] {
-                p.value.copy(from: q.value)   // same config but the block counts: same shapes
-            } else if p.name.contains(".conv2.") {
-                p.value.scale(by: 0)
+                p.value.copy(from: q.value)   // only parts were added: a kept name keeps its shape
+            } else {
+                fresh(p)
             }
         }
         model.tokensOf = source.tokensOf ?? source.identity

@@ -85,6 +85,10 @@ public struct TokenizerConfig: Codable, Equatable, Sendable {
     /// their grids are 1×1 or 2×2, so a 3×3 kernel trains mostly its centre and the rest acts untrained on whole
     /// frames (docs/tokenizer-journal.md, "Coarse layers see whole frames differently").
     public var pointwiseCoarseDown: Bool?
+    /// Every decoder up-sampling that doubles time gains a zero-initialised channel-to-time branch (absent:
+    /// false; Decoder3D.swift, FrameBranch): repetition lets a latent step's frames differ only through the step
+    /// before, so the change inside a step that only its own code can know has no path to the render.
+    public var frameBranches: Bool?
 
     public enum NormKind: String, Codable, Sendable { case group, rms }
 
@@ -105,6 +109,7 @@ public struct TokenizerConfig: Codable, Equatable, Sendable {
     public var hasShortcuts: Bool { shortcuts ?? false }
     public var lookahead: Int { decoderLookahead ?? 0 }
     public var hasPointwiseCoarseDown: Bool { pointwiseCoarseDown ?? false }
+    public var hasFrameBranches: Bool { frameBranches ?? false }
     /// The decoder's stages, shallowest first: the encoder's with `decoderChannels` widths and `decoderBlocks`.
     public var decoderStages: [StageConfig] {
         // An override of the wrong length is left to validate() to reject; here it falls back per stage.

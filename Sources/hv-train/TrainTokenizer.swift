@@ -87,6 +87,10 @@ struct TrainTokenizer: ParsableCommand {
             transform: { try countList($0, flag: "--decoder-blocks", example: "1,2,4", least: 0) })
     var decoderBlocks: [Int]?
 
+    @Flag(name: .customLong("frame-branches"), help: ArgumentHelp("Give the decoder a channel-to-time branch at each up-sampling that doubles time: a new model's, or added to an --init checkpoint's.",
+        discussion: "Repetition lets the frames of a latent step differ only through the step before; a branch lets the step's own channels set each frame apart. Added to an --init checkpoint the branches start at zero, so the model first renders what the checkpoint rendered."))
+    var frameBranches = false
+
     @Option(help: ArgumentHelp("A new model's encoder channels per stage, shallowest first, as N,N,N (default: the preset's; small2 has 32,64,128).",
                                valueName: "N,N,N"), transform: { try countList($0, flag: "--widths", example: "64,128,256", least: 1) })
     var widths: [Int]?
@@ -233,6 +237,9 @@ struct TrainTokenizer: ParsableCommand {
         if decoderBlocks != nil, resume || growFrom != nil {
             throw ValidationError("--decoder-blocks shapes a new model or deepens an --init checkpoint's decoder; --resume and --grow-from keep the checkpoint's.")
         }
+        if frameBranches, resume || growFrom != nil || decoderBlocks != nil {
+            throw ValidationError("--frame-branches shapes a new model or extends an --init checkpoint's decoder, alone; --resume and --grow-from keep the checkpoint's.")
+        }
         guard (0...2).contains(lookahead ?? 0) else { throw ValidationError("--lookahead must be 0, 1 or 2 latent frames.") }
         guard lookahead == nil || !(resume || initFrom != nil) else {
             throw ValidationError("--lookahead shapes a new or grown model; --resume and --init keep the checkpoint's.")
@@ -335,6 +342,8 @@ struct TrainTokenizer: ParsableCommand {
             model = try TokenizerCheckpoint.load(from: out)
         } else if let initFrom, let decoderBlocks {
             model = try TokenizerCheckpoint.deepenDecoder(from: initFrom, blocks: decoderBlocks)
+        } else if let initFrom, frameBranches {
+            model = try TokenizerCheckpoint.addFrameBranches(from: initFrom)
         } else if let initFrom {
             model = try TokenizerCheckpoint.load(from: initFrom)
         } else if let growFrom {
@@ -348,6 +357,7 @@ struct TrainTokenizer: ParsableCommand {
             if let normEpsilon { config.normEpsilon = normEpsilon }
             if let lookahead, lookahead > 0 { config.decoderLookahead = lookahead }
             if pointwiseCoarse { config.pointwiseCoarseDown = true }
+            if frameBranches { config.frameBranches = true }
             if let decoderBlocks { config.decoderBlocks = decoderBlocks }
             if let widths { for i in config.stages.indices { config.stages[i].channels = widths[i] } }
             if let decoderWidths { config.decoderChannels = decoderWidths }

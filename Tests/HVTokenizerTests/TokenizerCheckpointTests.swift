@@ -117,6 +117,49 @@ final class TokenizerCheckpointTests: XCTestCase {
         XCTAssertThrowsError(try TokenizerCheckpoint.deepenDecoder(from: dir, blocks: have + [1]))
     }
 
+    /// Adding frame branches keeps every tensor, the tokens and the render (the branches start at zero) and records
+    /// the checkpoint's token identity. Without branches, a latent step repeated in time renders the same frame
+    /// at every repeated position of the up-sampled grid; a trained (non-zero) branch sets them apart, which is
+    /// the path it adds. A checkpoint that has branches is refused.
+    func testAddingFrameBranchesKeepsTokensAndRenderAndSetsFramesApart() throws {
+        let m = try HierarchicalTokenizer(config: .tiny, seed: 5)
+        for p in m.parameters { for j in 0..<p.value.count { p.value[j] += 0.01 * Float(j % 5) } }
+        let id = try TokenizerCheckpoint.save(m, to: dir)
+        let b = try TokenizerCheckpoint.addFrameBranches(from: dir)
+        XCTAssertTrue(b.config.hasFrameBranches)
+        XCTAssertEqual(b.tokensOf, id)
+        XCTAssertEqual(b.parameters.count, m.parameters.count + 2)
+        let x = clip()
+        let codes = m.encode(x)
+        XCTAssertEqual(b.encode(x), codes)
+        // Both of L0's latent frames carry the first one's codes: a step that holds still.
+        var still = codes
+        let plane = still[0].count / 2
+        for j in 0..<plane { still[0][plane + j] = still[0][j] }
+        let idx = still.map { Optional($0) }
+        let before = m.decode(indices: idx, frames: 8, height: 32, width: 32).array
+        XCTAssertEqual(before, b.decode(indices: idx, frames: 8, height: 32, width: 32).array)
+        let frame = 32 * 32 * 3
+        func frameAt(_ v: [Float], _ f: Int) -> [Float] { Array(v[(f * frame)..<((f + 1) * frame)]) }
+        // tiny's one up-sampling doubles time and the head's depth-to-space doubles it again: frames 0 and 2 come
+        // from the two repeated copies of latent frame 0, which only a branch can tell apart.
+        func gap(_ v: [Float], _ f: Int, _ g: Int) -> Float { zip(frameAt(v, f), frameAt(v, g)).map { abs($0 - $1) }.max()! }
+        // (Equal up to the fused up-sampling's order of summation.)
+        XCTAssertLessThan(gap(before, 0, 2), 1e-4)
+        XCTAssertGreaterThan(gap(before, 0, 1), 0.1, "the head's two frames differ in any case")
+        let branch = b.parameters.first { $0.name == "decoder.stage0.frames.weight" }!
+        for j in 0..<branch.value.count { branch.value[j] = 0.05 * Float(j % 7 - 3) }
+        let after = b.decode(indices: idx, frames: 8, height: 32, width: 32).array
+        XCTAssertGreaterThan(gap(after, 0, 2), 0.01)
+        // The branch sees only its own latent frame: the render stays causal.
+        var later = still
+        for j in 0..<plane { later[0][plane + j] = codes[0][plane + j] }
+        let moved = b.decode(indices: later.map { Optional($0) }, frames: 8, height: 32, width: 32).array
+        XCTAssertEqual(Array(after[..<(after.count / 2)]), Array(moved[..<(moved.count / 2)]))
+        try TokenizerCheckpoint.save(b, to: dir)
+        XCTAssertThrowsError(try TokenizerCheckpoint.addFrameBranches(from: dir))
+    }
+
     /// With the subtraction at 0 the dense layer quantises the latent itself, as if the coarse contributions were
     /// zero; at 1 (the default, and what encoding uses) it quantises the residual, which here differs.
     func testSubtractionRampScalesWhatTheDenseLayerSees() throws {

@@ -75,6 +75,15 @@ final class TokenizerGradientTests: XCTestCase {
         try check(config: .tiny2, finest: 0, names: ["hierarchy.0.down", "hierarchy.0.up_proj", "decoder.conv_in", "decoder.head"])
     }
 
+    /// The decoder's channel-to-time branches (`frameBranches`): the branch's own weights, and what reaches the
+    /// up-sampling's input through it, checked with the branch off zero (tinyModelAndClip moves every weight).
+    func testFrameBranchesMatchFiniteDifferences() throws {
+        var c = TokenizerConfig.tiny2
+        c.frameBranches = true
+        try check(config: c, finest: 1, names: ["decoder.stage0.frames", "decoder.stage0.up", "decoder.stage0.block0.conv2",
+                                                "decoder.conv_in", "hierarchy.1.up_conv", "encoder.stem", "decoder.head"])
+    }
+
     /// A `tiny` model and a clip of uniform noise in [−1, 1] drawn from `rng`.
     func tinyModelAndClip(config c: TokenizerConfig = .tiny, seed: UInt64, rng: inout SeededRandom) throws -> (HierarchicalTokenizer, Tensor) {
         let x = Tensor(shape: [c.framesPerClip, c.frameSize, c.frameSize, 3])

@@ -3,7 +3,8 @@
 
     twin_check.py setup W          fixed clips (W/c256.y4m: 8 frames at 256², W/c32.y4m: 8 frames at 32²) and two
                                    tiny random checkpoints written by the twin (W/init-tiny: GroupNorm; W/init-tiny2x:
-                                   RMSNorm, colour shortcuts, wider decoder, lookahead 1, pointwise coarse down convs)
+                                   RMSNorm, colour shortcuts, wider decoder, lookahead 1, pointwise coarse down convs,
+                                   frame branches)
     twin_check.py shipped W MODEL  after hv-encode/hv-render wrote W/swift.hvt and W/swift.y4m: tokens, render and a
                                    byte-identical load → save of the checkpoint; then the same (`variants`) for
                                    W/init-resized (a tiny model with encoderSize, shortcuts, lookahead, no output
@@ -71,7 +72,7 @@ def setup(w):
     write_y4m(f"{w}/c256.y4m", synthetic_clip(8, 256, 0))
     write_y4m(f"{w}/c32.y4m", synthetic_clip(8, 32, 1))
     wide = copy.deepcopy(PRESETS["tiny2"])
-    wide.update(decoderLookahead=1, pointwiseCoarseDown=True, decoderBlocks=[0, 2])
+    wide.update(decoderLookahead=1, pointwiseCoarseDown=True, decoderBlocks=[0, 2], frameBranches=True)
     for name, data in [("tiny", copy.deepcopy(PRESETS["tiny"])), ("tiny2x", wide)]:
         m = HierarchicalTokenizer(TokenizerConfig(data), seed=3)
         g = torch.Generator().manual_seed(5)

@@ -48,6 +48,7 @@ class TokenizerConfig:
         self.norm_epsilon = float(data.get("normEpsilon", 1e-6))
         self.lookahead = int(data.get("decoderLookahead", 0) or 0)
         self.pointwise_coarse_down = bool(data.get("pointwiseCoarseDown", False))
+        self.frame_branches = bool(data.get("frameBranches", False))
         self.validate()
 
     # Derived geometry, as in TokenizerConfig.swift.

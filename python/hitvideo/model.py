@@ -178,7 +178,9 @@ class Encoder3D(nn.Module):
 
 
 class Decoder3D(nn.Module):
-    """Mirrors the encoder, deepest stage first; nearest up-sampling then a causal 3×3×3 conv between stages."""
+    """Mirrors the encoder, deepest stage first; nearest up-sampling then a causal 3×3×3 conv between stages, and
+    with `frame_branches` a zero-initialised channel-to-time branch beside each that doubles time (FrameBranch in
+    Decoder3D.swift)."""
 
     def __init__(self, cfg: TokenizerConfig):
         super().__init__()
@@ -196,6 +198,10 @@ class Decoder3D(nn.Module):
                 nxt, f = stages[i + 1][0], stages[i + 1][2]
                 stage.up = CausalConv3d(c, nxt, (3, 3, 3))
                 stage.up_shortcut = ColourShortcut(c, nxt) if sc else None
+                stage.frames = CausalConv3d(c, nxt * f[0], (1, 3, 3)) if cfg.frame_branches and f[0] > 1 else None
+                if stage.frames is not None:
+                    with torch.no_grad():
+                        stage.frames.weight.zero_()
                 self.ups_f.append(f)
             else:
                 self.ups_f.append(None)
@@ -223,7 +229,11 @@ class Decoder3D(nn.Module):
             if self.ups_f[i] is not None:
                 f = self.ups_f[i]
                 y = stage.up(upsample(h, f))
-                h = y + upsample(stage.up_shortcut(h), f) if stage.up_shortcut is not None else y
+                if stage.up_shortcut is not None:
+                    y = y + upsample(stage.up_shortcut(h), f)
+                if stage.frames is not None:
+                    y = y + upsample(depth_to_space(stage.frames(h), (f[0], 1, 1)), (1, f[1], f[2]))
+                h = y
         g = self.norm_out(h) if self.norm_out is not None else h
         y = self.head(F.silu(g))
         if self.head_shortcut is not None:
