@@ -50,7 +50,7 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
   train-single-v6 save-single-v6 train-single-v6-c128 save-single-v6-c128 train-single-v7 save-single-v7 train-single-v8 save-single-v8 train-tokenizer-v7-gpu \
   train-tokenizer-v8 save-tokenizer-v8 train-tokenizer-v9 save-tokenizer-v9 train-tokenizer-v8m save-tokenizer-v8m \
   train-tokenizer-v10 save-tokenizer-v10 train-tokenizer-v8w save-tokenizer-v8w \
-  train-tokenizer-v11 save-tokenizer-v11
+  train-tokenizer-v11 save-tokenizer-v11 train-tokenizer-v12 save-tokenizer-v12 train-tokenizer-v13 save-tokenizer-v13
 
 footage: build
 	pipelines/footage.sh $(BIN) $(FOOTAGE)
@@ -459,6 +459,38 @@ train-tokenizer-v11: footage
 
 save-tokenizer-v11:
 	$(call save_tokenizer_run,$(TOKENIZER_V11_RUN),$(TOKENIZER_V11_COMMITTED))
+
+# v12 candidate: v11 continued with the encoder and the codes' down projections at 3× the rate (and the branches
+# still at 5×). v11's branches can render change inside a latent step, but v11's encoder, starting from v8's codes,
+# had moved little of L0's bits to it in 540 steps at the recipe's rate; the code search's 0.3–0.4 dB over the
+# encoder's own codes (docs/tokenizer-journal.md) says the encoder also lags its decoder. v8's batch-16 recipe, seed
+# 53, 600 steps (87 minutes on two threads). Measured 2026-12-07: 19.46 dB held out, +1.01 over box means (v11 19.41,
+# +0.96), the cockatoos +0.14 / +0.11 over v11; not shipped (formats/tokenizer.md, "The v12 candidate").
+TOKENIZER_V12_RUN ?= $(OUT)/tokenizer-v12-run
+TOKENIZER_V12_COMMITTED ?= models/tokenizer-v12-run
+TOKENIZER_V12_INIT ?= models/tokenizer-v11-run
+TOKENIZER_V12_STEPS ?= 600
+TOKENIZER_V12_RECIPE = $(TOKENIZER_B16_RECIPE) --steps $(TOKENIZER_V12_STEPS) --seed 53 \
+  --lr-scale encoder.=3 --lr-scale hierarchy.0.down=3 --lr-scale hierarchy.1.down=3 --lr-scale hierarchy.2.down=3 \
+  --lr-scale hierarchy.3.down=3 --lr-scale decoder.stage0.frames.=5 --lr-scale decoder.stage1.frames.=5
+train-tokenizer-v12: footage
+	$(call tokenizer_run,$(TOKENIZER_V12_RUN),$(TOKENIZER_V12_COMMITTED),--init $(TOKENIZER_V12_INIT),TOKENIZER_V12_RECIPE)
+
+save-tokenizer-v12:
+	$(call save_tokenizer_run,$(TOKENIZER_V12_RUN),$(TOKENIZER_V12_COMMITTED))
+
+# v13: v12 continued by a second cycle of its recipe (seed 59, 600 steps). Continues models/tokenizer-v13-run when
+# committed (a run stopped part-way is committed with its step and resumed from it).
+TOKENIZER_V13_RUN ?= $(OUT)/tokenizer-v13-run
+TOKENIZER_V13_COMMITTED ?= models/tokenizer-v13-run
+TOKENIZER_V13_INIT ?= models/tokenizer-v12-run
+TOKENIZER_V13_STEPS ?= 600
+TOKENIZER_V13_RECIPE = $(subst --seed 53,--seed 59,$(subst --steps $(TOKENIZER_V12_STEPS),--steps $(TOKENIZER_V13_STEPS),$(TOKENIZER_V12_RECIPE)))
+train-tokenizer-v13: footage
+	$(call tokenizer_run,$(TOKENIZER_V13_RUN),$(TOKENIZER_V13_COMMITTED),--init $(TOKENIZER_V13_INIT),TOKENIZER_V13_RECIPE)
+
+save-tokenizer-v13:
+	$(call save_tokenizer_run,$(TOKENIZER_V13_RUN),$(TOKENIZER_V13_COMMITTED))
 
 # v10 candidate: whole frames. v8's batch-16 recipe with the same pixels a step cut as 4 crops of 64×256² (every
 # source is 256², so each crop is a whole window: the coarse layers see a 4×4 / 8×8 grid as they do when encoding a
