@@ -470,9 +470,9 @@ TOKENIZER_V12_RUN ?= $(OUT)/tokenizer-v12-run
 TOKENIZER_V12_COMMITTED ?= models/tokenizer-v12-run
 TOKENIZER_V12_INIT ?= models/tokenizer-v11-run
 TOKENIZER_V12_STEPS ?= 600
-TOKENIZER_V12_RECIPE = $(TOKENIZER_B16_RECIPE) --steps $(TOKENIZER_V12_STEPS) --seed 53 \
-  --lr-scale encoder.=3 --lr-scale hierarchy.0.down=3 --lr-scale hierarchy.1.down=3 --lr-scale hierarchy.2.down=3 \
-  --lr-scale hierarchy.3.down=3 --lr-scale decoder.stage0.frames.=5 --lr-scale decoder.stage1.frames.=5
+TOKENIZER_ENCODER3_RATES = --lr-scale encoder.=3 --lr-scale hierarchy.0.down=3 --lr-scale hierarchy.1.down=3 \
+  --lr-scale hierarchy.2.down=3 --lr-scale hierarchy.3.down=3 --lr-scale decoder.stage0.frames.=5 --lr-scale decoder.stage1.frames.=5
+TOKENIZER_V12_RECIPE = $(TOKENIZER_B16_RECIPE) --steps $(TOKENIZER_V12_STEPS) --seed 53 $(TOKENIZER_ENCODER3_RATES)
 train-tokenizer-v12: footage
 	$(call tokenizer_run,$(TOKENIZER_V12_RUN),$(TOKENIZER_V12_COMMITTED),--init $(TOKENIZER_V12_INIT),TOKENIZER_V12_RECIPE)
 
@@ -485,7 +485,7 @@ TOKENIZER_V13_RUN ?= $(OUT)/tokenizer-v13-run
 TOKENIZER_V13_COMMITTED ?= models/tokenizer-v13-run
 TOKENIZER_V13_INIT ?= models/tokenizer-v12-run
 TOKENIZER_V13_STEPS ?= 600
-TOKENIZER_V13_RECIPE = $(subst --seed 53,--seed 59,$(subst --steps $(TOKENIZER_V12_STEPS),--steps $(TOKENIZER_V13_STEPS),$(TOKENIZER_V12_RECIPE)))
+TOKENIZER_V13_RECIPE = $(TOKENIZER_B16_RECIPE) --steps $(TOKENIZER_V13_STEPS) --seed 59 $(TOKENIZER_ENCODER3_RATES)
 train-tokenizer-v13: footage
 	$(call tokenizer_run,$(TOKENIZER_V13_RUN),$(TOKENIZER_V13_COMMITTED),--init $(TOKENIZER_V13_INIT),TOKENIZER_V13_RECIPE)
 
