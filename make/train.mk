@@ -461,54 +461,43 @@ train-tokenizer-v11: footage
 save-tokenizer-v11:
 	$(call save_tokenizer_run,$(TOKENIZER_V11_RUN),$(TOKENIZER_V11_COMMITTED))
 
+# $(call tokenizer_encoder_rates,K): the encoder and the codes' down projections at K× the rate, the branches at 5×.
+tokenizer_encoder_rates = --lr-scale encoder.=$(1) --lr-scale hierarchy.0.down=$(1) --lr-scale hierarchy.1.down=$(1) \
+  --lr-scale hierarchy.2.down=$(1) --lr-scale hierarchy.3.down=$(1) --lr-scale decoder.stage0.frames.=5 --lr-scale decoder.stage1.frames.=5
+
+# $(eval $(call tokenizer_cycle,N,INIT,STEPS,SEED,K)): candidate vN, one cycle of v8's batch-16 recipe from the
+# committed vINIT with the encoder at K× (tokenizer_encoder_rates); train-tokenizer-vN resumes models/tokenizer-vN-run
+# when that is committed (a run stopped part-way is committed with its step), save-tokenizer-vN exports it there.
+# TOKENIZER_VN_RUN / _COMMITTED / _INIT / _STEPS override as for the other stages.
+define tokenizer_cycle
+TOKENIZER_V$(1)_RUN ?= $$(OUT)/tokenizer-v$(1)-run
+TOKENIZER_V$(1)_COMMITTED ?= models/tokenizer-v$(1)-run
+TOKENIZER_V$(1)_INIT ?= models/tokenizer-v$(2)-run
+TOKENIZER_V$(1)_STEPS ?= $(3)
+TOKENIZER_V$(1)_RECIPE = $$(TOKENIZER_B16_RECIPE) --steps $$(TOKENIZER_V$(1)_STEPS) --seed $(4) $$(call tokenizer_encoder_rates,$(5))
+train-tokenizer-v$(1): footage
+	$$(call tokenizer_run,$$(TOKENIZER_V$(1)_RUN),$$(TOKENIZER_V$(1)_COMMITTED),--init $$(TOKENIZER_V$(1)_INIT),TOKENIZER_V$(1)_RECIPE)
+
+save-tokenizer-v$(1):
+	$$(call save_tokenizer_run,$$(TOKENIZER_V$(1)_RUN),$$(TOKENIZER_V$(1)_COMMITTED))
+endef
 # v12 candidate: v11 continued with the encoder and the codes' down projections at 3× the rate (and the branches
 # still at 5×). v11's branches can render change inside a latent step, but v11's encoder, starting from v8's codes,
 # had moved little of L0's bits to it in 540 steps at the recipe's rate; the code search's 0.3–0.4 dB over the
 # encoder's own codes (docs/tokenizer-journal.md) says the encoder also lags its decoder. v8's batch-16 recipe, seed
 # 53, 600 steps (87 minutes on two threads). Measured 2026-12-07: 19.46 dB held out, +1.01 over box means (v11 19.41,
 # +0.96), the cockatoos +0.14 / +0.11 over v11; not shipped (formats/tokenizer.md, "The v12 candidate").
-TOKENIZER_V12_RUN ?= $(OUT)/tokenizer-v12-run
-TOKENIZER_V12_COMMITTED ?= models/tokenizer-v12-run
-TOKENIZER_V12_INIT ?= models/tokenizer-v11-run
-TOKENIZER_V12_STEPS ?= 600
-# $(call tokenizer_encoder_rates,K): the encoder and the codes' down projections at K× the rate, the branches at 5×.
-tokenizer_encoder_rates = --lr-scale encoder.=$(1) --lr-scale hierarchy.0.down=$(1) --lr-scale hierarchy.1.down=$(1) \
-  --lr-scale hierarchy.2.down=$(1) --lr-scale hierarchy.3.down=$(1) --lr-scale decoder.stage0.frames.=5 --lr-scale decoder.stage1.frames.=5
-TOKENIZER_ENCODER3_RATES = $(call tokenizer_encoder_rates,3)
-TOKENIZER_V12_RECIPE = $(TOKENIZER_B16_RECIPE) --steps $(TOKENIZER_V12_STEPS) --seed 53 $(TOKENIZER_ENCODER3_RATES)
-train-tokenizer-v12: footage
-	$(call tokenizer_run,$(TOKENIZER_V12_RUN),$(TOKENIZER_V12_COMMITTED),--init $(TOKENIZER_V12_INIT),TOKENIZER_V12_RECIPE)
-
-save-tokenizer-v12:
-	$(call save_tokenizer_run,$(TOKENIZER_V12_RUN),$(TOKENIZER_V12_COMMITTED))
+$(eval $(call tokenizer_cycle,12,11,600,53,3))
 
 # v13: v12 continued by a second cycle of its recipe (seed 59, 600 steps). Continues models/tokenizer-v13-run when
 # committed (a run stopped part-way is committed with its step and resumed from it). Measured 2026-12-08: 19.50 dB
 # held out, +1.05 over box means, up on all 11 clips; the candidate to ship (formats/tokenizer.md).
-TOKENIZER_V13_RUN ?= $(OUT)/tokenizer-v13-run
-TOKENIZER_V13_COMMITTED ?= models/tokenizer-v13-run
-TOKENIZER_V13_INIT ?= models/tokenizer-v12-run
-TOKENIZER_V13_STEPS ?= 600
-TOKENIZER_V13_RECIPE = $(TOKENIZER_B16_RECIPE) --steps $(TOKENIZER_V13_STEPS) --seed 59 $(TOKENIZER_ENCODER3_RATES)
-train-tokenizer-v13: footage
-	$(call tokenizer_run,$(TOKENIZER_V13_RUN),$(TOKENIZER_V13_COMMITTED),--init $(TOKENIZER_V13_INIT),TOKENIZER_V13_RECIPE)
-
-save-tokenizer-v13:
-	$(call save_tokenizer_run,$(TOKENIZER_V13_RUN),$(TOKENIZER_V13_COMMITTED))
+$(eval $(call tokenizer_cycle,13,12,600,59,3))
 
 # v14: v13 continued with the encoder and the codes' down projections at 5× the rate instead of 3× (v12's and v13's
 # cycles each gained: the encoder still lags), seed 61, 500 steps (78 minutes on two threads). Measured 2026-12-08:
 # 19.50 dB held out, +1.06 over box means, level with v13 (formats/tokenizer.md, "The v13 candidate").
-TOKENIZER_V14_RUN ?= $(OUT)/tokenizer-v14-run
-TOKENIZER_V14_COMMITTED ?= models/tokenizer-v14-run
-TOKENIZER_V14_INIT ?= models/tokenizer-v13-run
-TOKENIZER_V14_STEPS ?= 500
-TOKENIZER_V14_RECIPE = $(TOKENIZER_B16_RECIPE) --steps $(TOKENIZER_V14_STEPS) --seed 61 $(call tokenizer_encoder_rates,5)
-train-tokenizer-v14: footage
-	$(call tokenizer_run,$(TOKENIZER_V14_RUN),$(TOKENIZER_V14_COMMITTED),--init $(TOKENIZER_V14_INIT),TOKENIZER_V14_RECIPE)
-
-save-tokenizer-v14:
-	$(call save_tokenizer_run,$(TOKENIZER_V14_RUN),$(TOKENIZER_V14_COMMITTED))
+$(eval $(call tokenizer_cycle,14,13,500,61,5))
 
 # v10 candidate: whole frames. v8's batch-16 recipe with the same pixels a step cut as 4 crops of 64×256² (every
 # source is 256², so each crop is a whole window: the coarse layers see a 4×4 / 8×8 grid as they do when encoding a
