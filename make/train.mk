@@ -51,7 +51,8 @@ TOKENIZER_V2_RECIPE = --data $(FOOTAGE)/train --heldout $(V2_HELDOUT) --crop 64 
   train-tokenizer-v8 save-tokenizer-v8 train-tokenizer-v9 save-tokenizer-v9 train-tokenizer-v8m save-tokenizer-v8m \
   train-tokenizer-v10 save-tokenizer-v10 train-tokenizer-v8w save-tokenizer-v8w \
   train-tokenizer-v11 save-tokenizer-v11 train-tokenizer-v12 save-tokenizer-v12 train-tokenizer-v13 save-tokenizer-v13 \
-  train-tokenizer-v14 save-tokenizer-v14
+  train-tokenizer-v14 save-tokenizer-v14 train-single-v11 save-single-v11 train-single-v12 save-single-v12 \
+  train-single-v13 save-single-v13
 
 footage: build
 	pipelines/footage.sh $(BIN) $(FOOTAGE)
@@ -498,6 +499,30 @@ $(eval $(call tokenizer_cycle,13,12,600,59,3))
 # cycles each gained: the encoder still lags), seed 61, 500 steps (78 minutes on two threads). Measured 2026-12-08:
 # 19.50 dB held out, +1.06 over box means, level with v13 (formats/tokenizer.md, "The v13 candidate").
 $(eval $(call tokenizer_cycle,14,13,500,61,5))
+
+# The `single` baseline (Fig. 4) given v13's three cycles from its v8-budget stage, so that both sides have had the
+# same steps, shapes and recipe: v11's frame branches (540 steps, seed 47, the branches at 5×), then two cycles
+# with the encoder and the one code's down projection at 3× (600 steps each, seeds 53 and 59). `single` has one
+# code layer, hierarchy.0, so its rates are named apart from tokenizer_encoder_rates. About 9 s a step on two
+# threads: some 4.5 hours in all, so the runs span sessions (each resumes what is committed, as the others do).
+single_encoder_rates = --lr-scale encoder.=$(1) --lr-scale hierarchy.0.down=$(1) \
+  --lr-scale decoder.stage0.frames.=5 --lr-scale decoder.stage1.frames.=5
+# $(eval $(call single_cycle,N,INIT,STEPS,SEED,K[,INIT_FLAGS])): models/single-vN-run from models/single-vINIT-run.
+define single_cycle
+SINGLE_V$(1)_RUN ?= $$(OUT)/single-v$(1)-run
+SINGLE_V$(1)_COMMITTED ?= models/single-v$(1)-run
+SINGLE_V$(1)_INIT ?= models/single-v$(2)-run
+SINGLE_V$(1)_STEPS ?= $(3)
+SINGLE_V$(1)_RECIPE = $$(TOKENIZER_B16_RECIPE) --steps $$(SINGLE_V$(1)_STEPS) --seed $(4) $$(call single_encoder_rates,$(5))
+train-single-v$(1): footage
+	$$(call tokenizer_run,$$(SINGLE_V$(1)_RUN),$$(SINGLE_V$(1)_COMMITTED),--init $$(SINGLE_V$(1)_INIT) $(6),SINGLE_V$(1)_RECIPE)
+
+save-single-v$(1):
+	$$(call save_tokenizer_run,$$(SINGLE_V$(1)_RUN),$$(SINGLE_V$(1)_COMMITTED))
+endef
+$(eval $(call single_cycle,11,8,540,47,1,--frame-branches))
+$(eval $(call single_cycle,12,11,600,53,3))
+$(eval $(call single_cycle,13,12,600,59,3))
 
 # v10 candidate: whole frames. v8's batch-16 recipe with the same pixels a step cut as 4 crops of 64×256² (every
 # source is 256², so each crop is a whole window: the coarse layers see a 4×4 / 8×8 grid as they do when encoding a
