@@ -466,21 +466,22 @@ save-tokenizer-v11:
 tokenizer_encoder_rates = --lr-scale encoder.=$(1) --lr-scale hierarchy.0.down=$(1) --lr-scale hierarchy.1.down=$(1) \
   --lr-scale hierarchy.2.down=$(1) --lr-scale hierarchy.3.down=$(1) --lr-scale decoder.stage0.frames.=5 --lr-scale decoder.stage1.frames.=5
 
-# $(eval $(call tokenizer_cycle,N,INIT,STEPS,SEED,K)): candidate vN, one cycle of v8's batch-16 recipe from the
-# committed vINIT with the encoder at K× (tokenizer_encoder_rates); train-tokenizer-vN resumes models/tokenizer-vN-run
-# when that is committed (a run stopped part-way is committed with its step), save-tokenizer-vN exports it there.
-# TOKENIZER_VN_RUN / _COMMITTED / _INIT / _STEPS override as for the other stages.
-define tokenizer_cycle
-TOKENIZER_V$(1)_RUN ?= $$(OUT)/tokenizer-v$(1)-run
-TOKENIZER_V$(1)_COMMITTED ?= models/tokenizer-v$(1)-run
-TOKENIZER_V$(1)_INIT ?= models/tokenizer-v$(2)-run
-TOKENIZER_V$(1)_STEPS ?= $(3)
-TOKENIZER_V$(1)_RECIPE = $$(TOKENIZER_B16_RECIPE) --steps $$(TOKENIZER_V$(1)_STEPS) --seed $(4) $$(call tokenizer_encoder_rates,$(5))
-train-tokenizer-v$(1): footage
-	$$(call tokenizer_run,$$(TOKENIZER_V$(1)_RUN),$$(TOKENIZER_V$(1)_COMMITTED),--init $$(TOKENIZER_V$(1)_INIT),TOKENIZER_V$(1)_RECIPE)
+# $(eval $(call b16_cycle,VAR,NAME,N,INIT,STEPS,SEED,RATES,K[,INIT_FLAGS])): NAME vN (NAME is tokenizer or single, VAR
+# its variables' prefix), one cycle of v8's batch-16 recipe from the committed models/NAME-vINIT-run with $(call
+# RATES,K) (the encoder at K×); train-NAME-vN resumes models/NAME-vN-run when that is committed (a run stopped
+# part-way is committed with its step), save-NAME-vN exports it there. VAR_VN_RUN / _COMMITTED / _INIT / _STEPS
+# override as for the other stages.
+define b16_cycle
+$(1)_V$(3)_RUN ?= $$(OUT)/$(2)-v$(3)-run
+$(1)_V$(3)_COMMITTED ?= models/$(2)-v$(3)-run
+$(1)_V$(3)_INIT ?= models/$(2)-v$(4)-run
+$(1)_V$(3)_STEPS ?= $(5)
+$(1)_V$(3)_RECIPE = $$(TOKENIZER_B16_RECIPE) --steps $$($(1)_V$(3)_STEPS) --seed $(6) $$(call $(7),$(8))
+train-$(2)-v$(3): footage
+	$$(call tokenizer_run,$$($(1)_V$(3)_RUN),$$($(1)_V$(3)_COMMITTED),--init $$($(1)_V$(3)_INIT)$(if $(9), $(9)),$(1)_V$(3)_RECIPE)
 
-save-tokenizer-v$(1):
-	$$(call save_tokenizer_run,$$(TOKENIZER_V$(1)_RUN),$$(TOKENIZER_V$(1)_COMMITTED))
+save-$(2)-v$(3):
+	$$(call save_tokenizer_run,$$($(1)_V$(3)_RUN),$$($(1)_V$(3)_COMMITTED))
 endef
 # v12 candidate: v11 continued with the encoder and the codes' down projections at 3× the rate (and the branches
 # still at 5×). v11's branches can render change inside a latent step, but v11's encoder, starting from v8's codes,
@@ -488,17 +489,17 @@ endef
 # encoder's own codes (docs/tokenizer-journal.md) says the encoder also lags its decoder. v8's batch-16 recipe, seed
 # 53, 600 steps (87 minutes on two threads). Measured 2026-12-07: 19.46 dB held out, +1.01 over box means (v11 19.41,
 # +0.96), the cockatoos +0.14 / +0.11 over v11; not shipped (formats/tokenizer.md, "The v12 candidate").
-$(eval $(call tokenizer_cycle,12,11,600,53,3))
+$(eval $(call b16_cycle,TOKENIZER,tokenizer,12,11,600,53,tokenizer_encoder_rates,3))
 
 # v13: v12 continued by a second cycle of its recipe (seed 59, 600 steps). Continues models/tokenizer-v13-run when
 # committed (a run stopped part-way is committed with its step and resumed from it). Measured 2026-12-08: 19.50 dB
 # held out, +1.05 over box means, up on all 11 clips; the candidate to ship (formats/tokenizer.md).
-$(eval $(call tokenizer_cycle,13,12,600,59,3))
+$(eval $(call b16_cycle,TOKENIZER,tokenizer,13,12,600,59,tokenizer_encoder_rates,3))
 
 # v14: v13 continued with the encoder and the codes' down projections at 5× the rate instead of 3× (v12's and v13's
 # cycles each gained: the encoder still lags), seed 61, 500 steps (78 minutes on two threads). Measured 2026-12-08:
 # 19.50 dB held out, +1.06 over box means, level with v13 (formats/tokenizer.md, "The v13 candidate").
-$(eval $(call tokenizer_cycle,14,13,500,61,5))
+$(eval $(call b16_cycle,TOKENIZER,tokenizer,14,13,500,61,tokenizer_encoder_rates,5))
 
 # The `single` baseline (Fig. 4) given v13's three cycles from its v8-budget stage, so that both sides have had the
 # same steps, shapes and recipe: v11's frame branches (540 steps, seed 47, the branches at 5×), then two cycles
@@ -507,22 +508,9 @@ $(eval $(call tokenizer_cycle,14,13,500,61,5))
 # threads: some 4.5 hours in all, so the runs span sessions (each resumes what is committed, as the others do).
 single_encoder_rates = --lr-scale encoder.=$(1) --lr-scale hierarchy.0.down=$(1) \
   --lr-scale decoder.stage0.frames.=5 --lr-scale decoder.stage1.frames.=5
-# $(eval $(call single_cycle,N,INIT,STEPS,SEED,K[,INIT_FLAGS])): models/single-vN-run from models/single-vINIT-run.
-define single_cycle
-SINGLE_V$(1)_RUN ?= $$(OUT)/single-v$(1)-run
-SINGLE_V$(1)_COMMITTED ?= models/single-v$(1)-run
-SINGLE_V$(1)_INIT ?= models/single-v$(2)-run
-SINGLE_V$(1)_STEPS ?= $(3)
-SINGLE_V$(1)_RECIPE = $$(TOKENIZER_B16_RECIPE) --steps $$(SINGLE_V$(1)_STEPS) --seed $(4) $$(call single_encoder_rates,$(5))
-train-single-v$(1): footage
-	$$(call tokenizer_run,$$(SINGLE_V$(1)_RUN),$$(SINGLE_V$(1)_COMMITTED),--init $$(SINGLE_V$(1)_INIT) $(6),SINGLE_V$(1)_RECIPE)
-
-save-single-v$(1):
-	$$(call save_tokenizer_run,$$(SINGLE_V$(1)_RUN),$$(SINGLE_V$(1)_COMMITTED))
-endef
-$(eval $(call single_cycle,11,8,540,47,1,--frame-branches))
-$(eval $(call single_cycle,12,11,600,53,3))
-$(eval $(call single_cycle,13,12,600,59,3))
+$(eval $(call b16_cycle,SINGLE,single,11,8,540,47,single_encoder_rates,1,--frame-branches))
+$(eval $(call b16_cycle,SINGLE,single,12,11,600,53,single_encoder_rates,3))
+$(eval $(call b16_cycle,SINGLE,single,13,12,600,59,single_encoder_rates,3))
 
 # v10 candidate: whole frames. v8's batch-16 recipe with the same pixels a step cut as 4 crops of 64×256² (every
 # source is 256², so each crop is a whole window: the coarse layers see a 4×4 / 8×8 grid as they do when encoding a
